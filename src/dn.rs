@@ -1,0 +1,370 @@
+//! Distinguished names that compare the way a directory compares them.
+//!
+//! Servers hand DNs back in whatever spelling they were stored with (`cn=A, ou=People` versus
+//! `CN=a,OU=people`), and group `member` values are whatever the writer wrote. Comparing them as
+//! strings would make hrsync add a member that is already there or miss one it should remove. A
+//! [`Dn`] keeps the spelling it was given for display and for writing, and compares by a
+//! normalised key: attribute types lower-cased, values unescaped, then lower-cased and re-escaped.
+//! Lower-casing values is right for the naming attributes of people, groups and containers
+//! (`cn`, `uid`, `ou`, `dc`, `o`, `l`), which all match case-insensitively.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a string is not a DN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{input}' is not a valid DN: {reason}")]
+pub struct DnError {
+    pub input: String,
+    pub reason: &'static str,
+}
+
+#[derive(Clone)]
+pub struct Dn {
+    raw: String,
+    key: String,
+    /// Byte offset in `raw` where the parent DN starts (after the first unescaped comma), or
+    /// `raw.len()` when the DN has a single RDN.
+    parent_at: usize,
+}
+
+/// One `type=value` pair of an RDN, value unescaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ava {
+    pub attr: String,
+    pub value: String,
+}
+
+impl Dn {
+    /// Parses an RFC 4514 string DN.
+    pub fn parse(input: &str) -> Result<Self, DnError> {
+        let err = |reason| DnError {
+            input: input.to_string(),
+            reason,
+        };
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(err("it is empty"));
+        }
+        let rdns = split_rdns(trimmed).map_err(err)?;
+        let mut key = String::with_capacity(trimmed.len());
+        for (i, (rdn, _)) in rdns.iter().enumerate() {
+            if i > 0 {
+                key.push(',');
+            }
+            let mut avas = parse_rdn(rdn).map_err(err)?;
+            // Multi-valued RDNs compare regardless of the order their parts were written in.
+            avas.sort_by(|a, b| (&a.attr, &a.value).cmp(&(&b.attr, &b.value)));
+            for (j, ava) in avas.iter().enumerate() {
+                if j > 0 {
+                    key.push('+');
+                }
+                key.push_str(&ava.attr);
+                key.push('=');
+                key.push_str(&ldap3::dn_escape(ava.value.to_lowercase()));
+            }
+        }
+        let parent_at = rdns.get(1).map_or(trimmed.len(), |(_, start)| *start);
+        Ok(Self {
+            raw: trimmed.to_string(),
+            key,
+            parent_at,
+        })
+    }
+
+    /// Builds `attr=value,parent` with `value` escaped: the only way HR data enters a DN.
+    pub fn child(attr: &str, value: &str, parent: &Dn) -> Result<Self, DnError> {
+        Self::parse(&format!(
+            "{attr}={},{}",
+            ldap3::dn_escape(value),
+            parent.as_str()
+        ))
+    }
+
+    /// The DN as written, suitable for sending to a server.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// The normalised comparison key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The first RDN as written, for example `uid=jsmith` or `cn=Smith\, John`.
+    pub fn rdn(&self) -> &str {
+        self.raw[..self.parent_at]
+            .trim_end_matches(|c: char| c == ',' || c.is_whitespace())
+            .trim_end_matches(',')
+    }
+
+    /// The first RDN's attribute/value pairs, values unescaped.
+    pub fn rdn_avas(&self) -> Vec<Ava> {
+        parse_rdn(self.rdn()).unwrap_or_default()
+    }
+
+    /// The parent entry's DN, or `None` for a single-RDN DN.
+    pub fn parent(&self) -> Option<Dn> {
+        let rest = self.raw[self.parent_at..].trim();
+        if rest.is_empty() {
+            return None;
+        }
+        Dn::parse(rest).ok()
+    }
+
+    /// Whether `self` is `base` or lies below it.
+    pub fn is_within(&self, base: &Dn) -> bool {
+        self.key == base.key || self.key.ends_with(&format!(",{}", base.key))
+    }
+}
+
+/// Splits a DN into RDN strings, each with the byte offset where it starts.
+fn split_rdns(dn: &str) -> Result<Vec<(String, usize)>, &'static str> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut start = 0;
+    let mut chars = dn.char_indices().peekable();
+    let mut in_quotes = false;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                current.push(c);
+                match chars.next() {
+                    Some((_, next)) => current.push(next),
+                    None => return Err("it ends with a lone backslash"),
+                }
+            }
+            '"' => {
+                in_quotes = !in_quotes;
+                current.push(c);
+            }
+            ',' | ';' if !in_quotes => {
+                out.push((std::mem::take(&mut current), start));
+                start = i + 1;
+                // Skip spaces after the separator so the next RDN's offset points at its text.
+                while let Some((j, ' ')) = chars.peek().copied() {
+                    chars.next();
+                    start = j + 1;
+                }
+            }
+            _ => current.push(c),
+        }
+    }
+    if in_quotes {
+        return Err("it has an unterminated quote");
+    }
+    out.push((current, start));
+    if out.iter().any(|(rdn, _)| rdn.trim().is_empty()) {
+        return Err("it has an empty RDN");
+    }
+    Ok(out)
+}
+
+/// Parses one RDN (`cn=a+uid=b`) into unescaped attribute/value pairs.
+fn parse_rdn(rdn: &str) -> Result<Vec<Ava>, &'static str> {
+    let mut avas = Vec::new();
+    let mut attr = String::new();
+    let mut value = Vec::<u8>::new();
+    let mut in_value = false;
+    // Trailing spaces are insignificant unless escaped: track where the escaped part ends.
+    let mut significant_len = 0;
+    let bytes = rdn.as_bytes();
+    let mut i = 0;
+    let finish = |attr: &mut String,
+                  value: &mut Vec<u8>,
+                  significant_len: usize,
+                  avas: &mut Vec<Ava>|
+     -> Result<(), &'static str> {
+        let name = attr.trim().to_ascii_lowercase();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ';')
+        {
+            return Err("an attribute type is missing or malformed");
+        }
+        let keep = value.len().min(significant_len.max(trimmed_len(value)));
+        value.truncate(keep);
+        let text = String::from_utf8(std::mem::take(value)).map_err(|_| "a value is not UTF-8")?;
+        avas.push(Ava {
+            attr: name,
+            value: text,
+        });
+        attr.clear();
+        Ok(())
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !in_value {
+            if b == b'=' {
+                in_value = true;
+                // Leading spaces of a value are insignificant unless escaped.
+                while i + 1 < bytes.len() && bytes[i + 1] == b' ' {
+                    i += 1;
+                }
+                significant_len = 0;
+            } else {
+                attr.push(b as char);
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'\\' => {
+                let next = *bytes.get(i + 1).ok_or("it ends with a lone backslash")?;
+                if next.is_ascii_hexdigit() && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).map_err(|_| "bad escape")?;
+                    value.push(u8::from_str_radix(hex, 16).map_err(|_| "bad hex escape")?);
+                    i += 3;
+                } else {
+                    value.push(next);
+                    i += 2;
+                }
+                significant_len = value.len();
+            }
+            b'+' => {
+                finish(&mut attr, &mut value, significant_len, &mut avas)?;
+                in_value = false;
+                i += 1;
+            }
+            b'"' => i += 1,
+            _ => {
+                value.push(b);
+                i += 1;
+            }
+        }
+    }
+    if !in_value {
+        return Err("an RDN has no '='");
+    }
+    finish(&mut attr, &mut value, significant_len, &mut avas)?;
+    Ok(avas)
+}
+
+fn trimmed_len(value: &[u8]) -> usize {
+    value.len() - value.iter().rev().take_while(|b| **b == b' ').count()
+}
+
+impl PartialEq for Dn {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl Eq for Dn {}
+impl PartialOrd for Dn {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Dn {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+impl std::hash::Hash for Dn {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+impl fmt::Display for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl fmt::Debug for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dn({:?})", self.raw)
+    }
+}
+
+impl std::str::FromStr for Dn {
+    type Err = DnError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dn::parse(s)
+    }
+}
+
+impl Serialize for Dn {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.raw)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dn {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Dn::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dn(s: &str) -> Dn {
+        Dn::parse(s).unwrap()
+    }
+
+    #[test]
+    fn spelling_differences_compare_equal() {
+        assert_eq!(
+            dn("CN=Smith\\, John, OU=People,dc=Example,dc=org"),
+            dn("cn=smith\\, john,ou=people,dc=example,dc=org")
+        );
+        assert_eq!(dn("cn=a\\2Cb,dc=x"), dn("cn=a\\,b,dc=x"));
+        assert_eq!(dn("cn= padded ,dc=x"), dn("cn=padded,dc=x"));
+        assert_eq!(dn("cn=a+uid=b,dc=x"), dn("uid=b+cn=a,dc=x"));
+    }
+
+    #[test]
+    fn different_entries_differ() {
+        assert_ne!(dn("cn=a,dc=x"), dn("cn=b,dc=x"));
+        assert_ne!(dn("cn=a,ou=p,dc=x"), dn("cn=a,dc=x"));
+        assert_ne!(dn("cn=\\ a,dc=x"), dn("cn=a,dc=x"));
+    }
+
+    #[test]
+    fn child_escapes_hostile_values_and_round_trips() {
+        let parent = dn("ou=People,dc=example,dc=org");
+        for value in [
+            "Smith, John",
+            "O'Brien",
+            "a+b",
+            "#1",
+            " leading space",
+            "trailing space ",
+            "back\\slash",
+            "*)(uid=*",
+            "Zoë Ångström",
+            "x=y;z<>\"",
+        ] {
+            let child = Dn::child("cn", value, &parent).unwrap();
+            let avas = child.rdn_avas();
+            assert_eq!(avas.len(), 1, "{value:?} must stay a single-valued RDN");
+            assert_eq!(avas[0].value, value, "value must round-trip through {child}");
+            assert_eq!(child.parent().unwrap(), parent);
+        }
+    }
+
+    #[test]
+    fn parent_rdn_and_within() {
+        let d = dn("uid=j,ou=Eng, ou=People,dc=x");
+        assert_eq!(d.rdn(), "uid=j");
+        assert_eq!(d.parent().unwrap(), dn("ou=eng,ou=people,dc=x"));
+        assert!(d.is_within(&dn("ou=people,dc=x")));
+        assert!(d.is_within(&d));
+        assert!(!d.is_within(&dn("ou=ople,dc=x")));
+        assert!(dn("dc=x").parent().is_none());
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        for bad in ["", "   ", "cn", "cn=a,", ",cn=a", "cn=a\\", "=a", "cn=\"a", "c n=a"] {
+            assert!(Dn::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+}

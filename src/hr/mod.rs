@@ -1,0 +1,1 @@
+//! Reading HR. (Being written: see the HR helper's contract.)

@@ -1,0 +1,128 @@
+//! The domain types that flow through hrsync: what HR says about a person, what the directory
+//! holds, and what the mappings say the account should be.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::dn::Dn;
+
+/// A person's employment status, normalised from whatever the HR system calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmploymentStatus {
+    /// Working: the account should exist, be enabled and carry the role's groups.
+    Active,
+    /// On leave of absence. The account is kept as it is (a policy for leave is a later issue).
+    Leave,
+    /// Hired but not started yet: no account is created before the start date.
+    Pending,
+    /// Gone: the account is disabled, stripped of managed groups and moved to the disabled OU.
+    Terminated,
+}
+
+impl EmploymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Leave => "leave",
+            Self::Pending => "pending",
+            Self::Terminated => "terminated",
+        }
+    }
+}
+
+impl std::fmt::Display for EmploymentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One HR record after normalisation: every value is a plain string taken from the configured
+/// field path, and the status has been decided.
+///
+/// `fields` holds every mapped field by its canonical name (`id`, `first_name`, `last_name`,
+/// `email`, `title`, `department`, `location`, `employment_type`, `manager_id`, plus any custom
+/// name the configuration adds). Templates in the mappings refer to these names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Employee {
+    pub id: String,
+    pub status: EmploymentStatus,
+    /// The raw status value(s) as HR sent them, for explaining decisions.
+    pub status_source: String,
+    pub hire_date: Option<NaiveDate>,
+    pub termination_date: Option<NaiveDate>,
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Employee {
+    /// A mapped field's value, or `None` when HR sent nothing (or an empty string) for it.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn manager_id(&self) -> Option<&str> {
+        self.field("manager_id")
+    }
+}
+
+/// An HR record that could not be read. It is reported and left out of the plan; the account it
+/// belongs to (if the id is known) is left exactly as it is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RejectedRecord {
+    /// The record's HR id when it could be read, so the account can be protected from changes.
+    pub id: Option<String>,
+    /// Where the record was: its position in the HR response (0-based, across pages).
+    pub index: usize,
+    pub problem: String,
+}
+
+/// Everything read from HR in one fetch: the complete list or nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HrSnapshot {
+    pub employees: Vec<Employee>,
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// An account as it is in the directory now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryAccount {
+    pub dn: Dn,
+    /// Value of the correlation attribute (for example `employeeNumber`), if the entry has one.
+    pub correlation_id: Option<String>,
+    /// Attribute values by lower-cased attribute name. Only the attributes hrsync manages (and
+    /// the correlation and naming attributes) are read.
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// Whether the account is disabled by the configured method.
+    pub disabled: bool,
+}
+
+impl DirectoryAccount {
+    pub fn values(&self, attribute: &str) -> &[String] {
+        self.attributes
+            .get(&attribute.to_ascii_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+/// A group named in the mappings, as found in the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryGroup {
+    pub dn: Dn,
+    /// Every member, managed or not.
+    pub members: BTreeSet<Dn>,
+}
+
+/// What the directory holds, as far as hrsync is concerned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectorySnapshot {
+    /// Every person entry under the managed bases, correlated or not.
+    pub accounts: Vec<DirectoryAccount>,
+    /// The managed groups that exist, by DN. A managed group missing here does not exist.
+    pub groups: BTreeMap<Dn, DirectoryGroup>,
+}
