@@ -1,9 +1,17 @@
-//! hrsync: make an LDAP or Active Directory directory follow the HR system.
+//! hrsync: make an LDAP directory follow the HR system.
 //!
-//! Data flows one way: HR source -> normalised [`model::Employee`]s -> desired accounts
-//! ([`mapping`]) -> [`plan`] (desired vs observed directory, pure) -> [`render`] or [`apply`].
+//! Data flows one way: HR source ([`hr`]) -> normalised [`model::Employee`]s -> desired accounts
+//! ([`mapping`]) -> [`plan`] (desired vs observed directory; pure, no I/O, no clock) -> [`render`]
+//! or [`apply`] through the [`directory`] adapter.
 
+pub mod apply;
+pub mod cli;
 pub mod config;
+pub mod directory;
 pub mod dn;
 pub mod hr;
+pub mod mapping;
 pub mod model;
+pub mod plan;
+pub mod render;
+pub mod run;

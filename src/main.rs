@@ -1,1 +1,132 @@
-fn main() {}
+//! The hrsync binary: parse arguments, load config, call into the library, map the outcome to
+//! the exit code. Logs go to stderr; plans go to stdout.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use hrsync::cli::{Cli, Command, LogFormat};
+use hrsync::run::{self, Outcome, RunError};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hrsync: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("hrsync: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn execute(cli: Cli) -> Result<Outcome, RunError> {
+    let config = run::load_config(&cli.config)?;
+    // The one place hrsync reads the clock: the planner takes time as a parameter.
+    #[allow(clippy::disallowed_methods)]
+    let now = chrono::Utc::now();
+    match cli.command {
+        Command::Validate => {
+            println!(
+                "{}: configuration and mappings are valid ({} rule(s), {} managed group(s))",
+                cli.config.display(),
+                config.mappings.rules.len(),
+                config.mappings.managed_groups().len()
+            );
+            Ok(Outcome::Success)
+        }
+        Command::Plan {
+            format,
+            out,
+            detailed_exitcode,
+        } => {
+            let (plan, directory) = run::make_plan(&config, now).await?;
+            directory.close().await;
+            let steps = hrsync::plan::ops::steps(
+                &plan,
+                &config.directory.policy,
+                &config.mappings.groups.member_attribute,
+            );
+            print!("{}", run::render(&plan, &steps, format));
+            if let Some(path) = out {
+                run::save_plan(&plan, &path)?;
+                tracing::info!(path = %path.display(), "plan saved");
+            }
+            Ok(if detailed_exitcode && plan.has_changes() {
+                Outcome::ChangesPending
+            } else {
+                Outcome::Success
+            })
+        }
+        Command::Apply { plan: saved, format } => {
+            let (plan, directory) = match saved {
+                None => run::make_plan(&config, now).await?,
+                Some(path) => {
+                    let plan = run::load_saved_plan(&path)?;
+                    let saved_error = |message: String| RunError::SavedPlan {
+                        path: path.display().to_string(),
+                        message,
+                    };
+                    let unmanaged = run::unmanaged_groups_in(&plan, &config);
+                    if !unmanaged.is_empty() {
+                        return Err(saved_error(format!(
+                            "names groups the mappings do not manage: {}",
+                            unmanaged.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                    let (directory, snapshot) = run::read_directory_only(&config).await?;
+                    let drifted = run::drift(&plan, &snapshot, &config);
+                    if !drifted.is_empty() {
+                        directory.close().await;
+                        return Err(saved_error(format!(
+                            "the directory no longer matches the plan, nothing applied; plan again:\n  - {}",
+                            drifted.join("\n  - ")
+                        )));
+                    }
+                    (plan, directory)
+                }
+            };
+            let (steps, report) = run::apply_plan(&config, &plan, &directory).await;
+            directory.close().await;
+            print!("{}", run::render(&plan, &steps, format));
+            let summary = run::apply_summary(&report);
+            println!("\n{summary}");
+            tracing::info!("{summary}");
+            Ok(if report.failed() > 0 {
+                Outcome::PartialFailure
+            } else {
+                Outcome::Success
+            })
+        }
+    }
+}

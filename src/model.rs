@@ -126,3 +126,39 @@ pub struct DirectorySnapshot {
     /// The managed groups that exist, by DN. A managed group missing here does not exist.
     pub groups: BTreeMap<Dn, DirectoryGroup>,
 }
+
+/// Why a change is in a plan: the HR fact behind it and the mapping rule that turned the fact
+/// into this change. Every change carries one, so a plan can explain itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Reason {
+    /// What HR says, for example `department = "Engineering"` or `status = terminated ("Inactive")`.
+    pub fact: String,
+    /// The mapping rule or setting that applied, for example `rule "engineering"` or `birthright`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl Reason {
+    pub fn new(fact: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            fact: fact.into(),
+            rule: Some(rule.into()),
+        }
+    }
+
+    pub fn fact(fact: impl Into<String>) -> Self {
+        Self {
+            fact: fact.into(),
+            rule: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.rule {
+            Some(rule) => write!(f, "{} ({rule})", self.fact),
+            None => f.write_str(&self.fact),
+        }
+    }
+}

@@ -1,7 +1,335 @@
-//! Configuration: raw serde structs, parsed from TOML, then validated.
+//! Configuration: `hrsync.toml` parsed into raw serde structs (unknown keys rejected), then
+//! validated into [`Config`], which the rest of the program trusts. Every problem names the file,
+//! the key and what is allowed; validation reports all problems at once, not the first.
+//!
+//! Secrets are never in the file: `bind_password = { env = "..." }` or `{ file = "..." }`.
 
 mod problem;
 mod secret;
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
 pub use problem::ConfigProblem;
 pub use secret::{SecretError, SecretRef};
+
+use crate::dn::Dn;
+use crate::hr::HrConfig;
+use crate::mapping::{Mappings, toml_problem};
+use crate::plan::{DisableMethod, Policy};
+
+/// The whole `hrsync.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    /// Directory of mapping files, relative to the config file. Default `mappings`.
+    #[serde(default = "default_mappings")]
+    mappings: PathBuf,
+    directory: RawDirectory,
+    hr: HrConfig,
+}
+
+fn default_mappings() -> PathBuf {
+    PathBuf::from("mappings")
+}
+
+/// `[directory]`: where the accounts live and how to reach them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    /// `openldap` (Active Directory is a later flavour).
+    #[serde(default = "default_flavour")]
+    flavour: Flavour,
+    /// `ldap://host:port` or `ldaps://host:port`.
+    url: String,
+    /// Upgrade an `ldap://` connection with StartTLS before binding.
+    #[serde(default)]
+    starttls: bool,
+    /// PEM file of the CA that signed the server certificate (instead of the system roots).
+    ca_file: Option<PathBuf>,
+    /// Turn TLS certificate verification off. Only for a lab; never in production.
+    #[serde(default)]
+    danger_skip_tls_verify: bool,
+    bind_dn: String,
+    bind_password: SecretRef,
+    /// Base under which accounts are searched. Every OU in the mappings must lie below it.
+    users_base: String,
+    /// LDAP filter that selects person entries under `users_base`.
+    #[serde(default = "default_user_filter")]
+    user_filter: String,
+    #[serde(default = "default_connect_timeout")]
+    connect_timeout_secs: u64,
+    #[serde(default = "default_operation_timeout")]
+    operation_timeout_secs: u64,
+    /// Page size of searches (Simple Paged Results).
+    #[serde(default = "default_page_size")]
+    page_size: i32,
+    /// How many accounts are changed at once over the connection.
+    #[serde(default = "default_concurrency")]
+    max_concurrent_accounts: usize,
+    #[serde(default)]
+    openldap: RawOpenLdap,
+}
+
+/// `[directory.openldap]`: OpenLDAP specifics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOpenLdap {
+    /// How leavers are disabled: `ppolicy_lock` sets `pwdAccountLockedTime: 000001010000Z`.
+    #[serde(default = "default_disable_method")]
+    disable_method: DisableMethod,
+    /// DN of the default password policy (slapd's `ppolicy_default`). The lock only takes effect
+    /// where a policy applies, so hrsync checks this entry exists and warns when it does not.
+    password_policy: Option<String>,
+    /// Set when the refint overlay rewrites `member` values on rename; hrsync then does not.
+    #[serde(default)]
+    refint: bool,
+}
+
+impl Default for RawOpenLdap {
+    fn default() -> Self {
+        Self {
+            disable_method: default_disable_method(),
+            password_policy: None,
+            refint: false,
+        }
+    }
+}
+
+fn default_flavour() -> Flavour {
+    Flavour::Openldap
+}
+fn default_user_filter() -> String {
+    "(objectClass=inetOrgPerson)".into()
+}
+fn default_connect_timeout() -> u64 {
+    10
+}
+fn default_operation_timeout() -> u64 {
+    60
+}
+fn default_page_size() -> i32 {
+    500
+}
+fn default_concurrency() -> usize {
+    8
+}
+fn default_disable_method() -> DisableMethod {
+    DisableMethod::PpolicyLock
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flavour {
+    Openldap,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub directory: DirectoryConfig,
+    pub hr: HrConfig,
+    pub mappings: Mappings,
+}
+
+#[derive(Debug, Clone)]
+pub struct DirectoryConfig {
+    pub flavour: Flavour,
+    pub url: String,
+    pub starttls: bool,
+    pub ca_file: Option<PathBuf>,
+    pub danger_skip_tls_verify: bool,
+    pub bind_dn: String,
+    pub bind_password: SecretRef,
+    pub users_base: Dn,
+    pub user_filter: String,
+    pub connect_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub page_size: i32,
+    pub max_concurrent_accounts: usize,
+    pub password_policy: Option<Dn>,
+    pub policy: Policy,
+}
+
+impl Config {
+    /// Reads and validates the config file and the mappings it points to. No network, no
+    /// secrets read: this is what `hrsync validate` runs.
+    pub fn load(path: &Path) -> Result<Self, Vec<ConfigProblem>> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigProblem::new("(file)", format!("cannot read: {e}")).in_file(&file)]
+        })?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self, Vec<ConfigProblem>> {
+        let file = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
+        let mut problems = Vec::new();
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let mappings_dir = dir.join(&raw.mappings);
+        let mappings = Mappings::load_dir(&mappings_dir);
+        let directory = validate_directory(raw.directory, &mut problems);
+        problems.extend(raw.hr.validate());
+
+        let mappings = match mappings {
+            Ok(m) => Some(m),
+            Err(mut found) => {
+                problems.append(&mut found);
+                None
+            }
+        };
+        if let (Some(directory), Some(mappings)) = (&directory, &mappings) {
+            cross_check(directory, mappings, &raw.hr, &mut problems);
+        }
+        for p in &mut problems {
+            if p.file.is_none() {
+                p.file = Some(file.clone());
+            }
+        }
+        match (directory, mappings) {
+            (Some(mut directory), Some(mappings)) if problems.is_empty() => {
+                directory.policy.empty_group_placeholder =
+                    mappings.groups.empty_group_placeholder.clone();
+                Ok(Self {
+                    path: path.to_path_buf(),
+                    directory,
+                    hr: raw.hr,
+                    mappings,
+                })
+            }
+            _ => Err(problems),
+        }
+    }
+}
+
+fn validate_directory(raw: RawDirectory, problems: &mut Vec<ConfigProblem>) -> Option<DirectoryConfig> {
+    let dn = |value: &str, key: &str, problems: &mut Vec<ConfigProblem>| match Dn::parse(value) {
+        Ok(dn) => Some(dn),
+        Err(e) => {
+            problems.push(ConfigProblem::new(key, e.to_string()));
+            None
+        }
+    };
+    let users_base = dn(&raw.users_base, "directory.users_base", problems);
+    if Dn::parse(&raw.bind_dn).is_err() {
+        problems.push(ConfigProblem::new(
+            "directory.bind_dn",
+            format!("\"{}\" is not a DN", raw.bind_dn),
+        ));
+    }
+    let password_policy = raw
+        .openldap
+        .password_policy
+        .as_deref()
+        .and_then(|p| dn(p, "directory.openldap.password_policy", problems));
+    let url = raw.url.to_ascii_lowercase();
+    let ldaps = url.starts_with("ldaps://");
+    if !ldaps && !url.starts_with("ldap://") {
+        problems.push(ConfigProblem::new(
+            "directory.url",
+            format!("\"{}\" must start with ldap:// or ldaps://", raw.url),
+        ));
+    }
+    if ldaps && raw.starttls {
+        problems.push(ConfigProblem::new(
+            "directory.starttls",
+            "is for ldap:// URLs; an ldaps:// connection is already encrypted",
+        ));
+    }
+    if let Err(e) = raw.bind_password.check("directory.bind_password") {
+        problems.push(ConfigProblem::new("directory.bind_password", e.to_string()));
+    }
+    if !(raw.user_filter.starts_with('(') && raw.user_filter.ends_with(')')) {
+        problems.push(ConfigProblem::new(
+            "directory.user_filter",
+            format!("\"{}\" is not an LDAP filter in parentheses", raw.user_filter),
+        ));
+    }
+    if !(1..=100_000).contains(&raw.page_size) {
+        problems.push(ConfigProblem::new("directory.page_size", "must be 1 to 100000"));
+    }
+    if !(1..=64).contains(&raw.max_concurrent_accounts) {
+        problems.push(ConfigProblem::new(
+            "directory.max_concurrent_accounts",
+            "must be 1 to 64",
+        ));
+    }
+    for (key, secs) in [
+        ("directory.connect_timeout_secs", raw.connect_timeout_secs),
+        ("directory.operation_timeout_secs", raw.operation_timeout_secs),
+    ] {
+        if secs == 0 {
+            problems.push(ConfigProblem::new(key, "must be at least 1 second"));
+        }
+    }
+    Some(DirectoryConfig {
+        flavour: raw.flavour,
+        url: raw.url,
+        starttls: raw.starttls,
+        ca_file: raw.ca_file,
+        danger_skip_tls_verify: raw.danger_skip_tls_verify,
+        bind_dn: raw.bind_dn,
+        bind_password: raw.bind_password,
+        users_base: users_base?,
+        user_filter: raw.user_filter,
+        connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
+        operation_timeout: Duration::from_secs(raw.operation_timeout_secs),
+        page_size: raw.page_size,
+        max_concurrent_accounts: raw.max_concurrent_accounts,
+        password_policy,
+        policy: match raw.flavour {
+            Flavour::Openldap => Policy {
+                disable: raw.openldap.disable_method,
+                member_values_follow_renames: raw.openldap.refint,
+                groups_require_member: true,
+                empty_group_placeholder: None,
+            },
+        },
+    })
+}
+
+/// Checks that need the directory settings, the mappings and the HR fields together.
+fn cross_check(
+    directory: &DirectoryConfig,
+    mappings: &Mappings,
+    hr: &HrConfig,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    for ou in mappings.all_ous() {
+        if !ou.is_within(&directory.users_base) {
+            problems.push(ConfigProblem::new(
+                "mappings",
+                format!(
+                    "OU {ou} is not below directory.users_base ({}); hrsync would not find the accounts it puts there",
+                    directory.users_base
+                ),
+            ));
+        }
+    }
+    if directory.policy.groups_require_member
+        && mappings.groups.empty_group_placeholder.is_none()
+        && !mappings.managed_groups().is_empty()
+    {
+        problems.push(ConfigProblem::new(
+            "mappings: groups.empty_group_placeholder",
+            "must be set for OpenLDAP: a groupOfNames needs at least one member, so hrsync puts \
+             this DN into a group before removing its last real member",
+        ));
+    }
+    let known = hr.field_names();
+    for (field, used_by) in mappings.fields_read() {
+        if !known.contains(&field) {
+            problems.push(ConfigProblem::new(
+                format!("mappings: {used_by}"),
+                format!(
+                    "uses HR field \"{field}\", which [hr.fields] does not define (defined: {})",
+                    known.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Opening and binding the LDAP connection: TLS, timeouts, and errors an admin can act on.
+
+use std::sync::Arc;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{DirectoryError, describe_rc};
+use crate::config::DirectoryConfig;
+
+pub async fn connect(config: &DirectoryConfig, password: &SecretString) -> Result<Ldap, DirectoryError> {
+    let connect_error = |message: String| DirectoryError::Connect {
+        url: config.url.clone(),
+        message,
+    };
+    let mut settings = LdapConnSettings::new()
+        .set_conn_timeout(config.connect_timeout)
+        .set_starttls(config.starttls);
+    if config.danger_skip_tls_verify {
+        tracing::warn!("TLS certificate verification is OFF (directory.danger_skip_tls_verify)");
+        settings = settings.set_no_tls_verify(true);
+    } else if let Some(ca_file) = &config.ca_file {
+        settings = settings.set_config(Arc::new(tls_config(ca_file).map_err(connect_error)?));
+    }
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
+        .await
+        .map_err(|e| connect_error(e.to_string()))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.drive().await {
+            tracing::warn!(error = %e, "LDAP connection ended with an error");
+        }
+    });
+    let result = ldap
+        .with_timeout(config.operation_timeout)
+        .simple_bind(&config.bind_dn, password.expose_secret())
+        .await
+        .map_err(|e| connect_error(e.to_string()))?;
+    if result.rc != 0 {
+        return Err(DirectoryError::Bind {
+            bind_dn: config.bind_dn.clone(),
+            message: describe_rc(result.rc, &result.text),
+        });
+    }
+    tracing::debug!(url = %config.url, bind_dn = %config.bind_dn, "bound to the directory");
+    Ok(ldap)
+}
+
+/// A rustls client config trusting only the CA certificates in `ca_file`.
+fn tls_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca_file)
+        .map_err(|e| format!("cannot read CA file {}: {e}", ca_file.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", ca_file.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("unusable CA certificate in {}: {e}", ca_file.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("no certificate found in CA file {}", ca_file.display()));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}

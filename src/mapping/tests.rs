@@ -1,0 +1,166 @@
+use super::*;
+use crate::model::EmploymentStatus;
+
+const ACCOUNT: &str = r#"
+[account]
+default_ou = "ou=people,dc=ex"
+disabled_ou = "ou=disabled,dc=ex"
+[account.attributes]
+uid = "{first_name|lower}"
+cn = "{first_name} {last_name}"
+sn = "{last_name}"
+"#;
+
+fn load(files: &[(&str, &str)]) -> Result<Mappings, Vec<ConfigProblem>> {
+    let files: Vec<(String, String)> = files
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect();
+    Mappings::from_files(&files)
+}
+
+fn problems(files: &[(&str, &str)]) -> Vec<String> {
+    load(files)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn employee(fields: &[(&str, &str)]) -> Employee {
+    Employee {
+        id: "1".into(),
+        status: EmploymentStatus::Active,
+        status_source: "Active".into(),
+        hire_date: None,
+        termination_date: None,
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+#[test]
+fn the_shipped_example_mappings_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let mappings = Mappings::load_dir(&dir).unwrap();
+    assert!(!mappings.rules.is_empty());
+    assert!(!mappings.managed_groups().is_empty());
+}
+
+#[test]
+fn rules_match_on_all_conditions_case_insensitively_with_globs() {
+    let rules = r#"
+[groups]
+base = "ou=groups,dc=ex"
+birthright = ["staff"]
+[[rule]]
+name = "eng-berlin"
+match = { department = "engineering", location = ["Berlin", "Remote*"] }
+groups = ["eng", "berlin"]
+ou = "ou=eng,ou=people,dc=ex"
+[[rule]]
+name = "any-engineer-title"
+match = { title = "*Engineer*" }
+groups = ["engineers"]
+ou = "ou=never-used,ou=people,dc=ex"
+"#;
+    let m = load(&[("a.toml", ACCOUNT), ("b.toml", rules)]).unwrap();
+    let role = m.assign(&employee(&[
+        ("department", "Engineering"),
+        ("location", "Remote (EU)"),
+        ("title", "Senior Engineer II"),
+    ]));
+    let names: Vec<String> = role.groups.keys().map(|g| g.rdn().to_string()).collect();
+    assert_eq!(names, ["cn=berlin", "cn=eng", "cn=engineers", "cn=staff"]);
+    assert_eq!(role.ou, Dn::parse("ou=eng,ou=people,dc=ex").unwrap(), "first rule with an OU wins");
+    assert_eq!(role.ou_reason.rule.as_deref(), Some("rule \"eng-berlin\""));
+
+    let role = m.assign(&employee(&[("department", "Engineering"), ("location", "Paris")]));
+    assert_eq!(role.groups.len(), 1, "a rule needs every condition: only birthright");
+    assert_eq!(role.ou, m.account.default_ou);
+
+    let role = m.assign(&employee(&[("location", "Berlin")]));
+    assert_eq!(role.groups.len(), 1, "a missing field never matches");
+}
+
+#[test]
+fn managed_groups_are_exactly_birthright_and_rule_groups() {
+    let rules = r#"
+[groups]
+birthright = ["cn=staff,dc=ex"]
+[[rule]]
+name = "r"
+match = { department = "x" }
+groups = ["cn=a,dc=ex", "CN=Staff, DC=ex"]
+"#;
+    let m = load(&[("a.toml", ACCOUNT), ("b.toml", rules)]).unwrap();
+    let managed: Vec<String> = m.managed_groups().iter().map(|g| g.key().to_string()).collect();
+    assert_eq!(managed, ["cn=a,dc=ex", "cn=staff,dc=ex"]);
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_file_and_allowed_keys() {
+    let found = problems(&[("acct.toml", &ACCOUNT.replace("default_ou", "defualt_ou"))]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("acct.toml: "), "{found:?}");
+    assert!(found[0].contains("defualt_ou"), "{found:?}");
+}
+
+#[test]
+fn bad_rules_and_templates_are_all_reported_with_their_keys() {
+    let rules = r#"
+[[rule]]
+name = "dup"
+match = { department = "x" }
+groups = ["not-a-dn"]
+[[rule]]
+name = "dup"
+match = {}
+ou = "ou=x,dc=ex"
+[[rule]]
+name = "nothing"
+match = { title = "y" }
+"#;
+    let account = ACCOUNT.replace("{last_name}\"\n", "{last_name|shout}\"\n");
+    let found = problems(&[("a.toml", &account), ("r.toml", rules)]).join("\n");
+    for expected in [
+        "a.toml: account.attributes.sn: unknown filter 'shout'",
+        "r.toml: rule[0] \"dup\".groups[0]: \"not-a-dn\" is not a DN; give the full DN or set groups.base",
+        "r.toml: rule[1] \"dup\": a rule with this name is already in r.toml",
+        "r.toml: rule[1] \"dup\".match: is empty",
+        "r.toml: rule[2] \"nothing\": sets neither groups nor ou",
+    ] {
+        assert!(found.contains(expected), "missing {expected:?} in:\n{found}");
+    }
+}
+
+#[test]
+fn tables_defined_twice_and_reserved_attributes_are_refused() {
+    let found = problems(&[("a.toml", ACCOUNT), ("b.toml", ACCOUNT)]).join("\n");
+    assert!(found.contains("b.toml: account: already defined in a.toml"), "{found}");
+
+    let reserved = ACCOUNT.replace("sn = ", "employeeNumber = \"{id}\"\nuserPassword = \"x\"\nsn = ");
+    let found = problems(&[("a.toml", &reserved)]).join("\n");
+    assert!(found.contains("account.attributes.employeeNumber: employeeNumber is the correlation attribute"), "{found}");
+    assert!(found.contains("account.attributes.userPassword: is managed by hrsync itself"), "{found}");
+}
+
+#[test]
+fn naming_attribute_needs_a_template() {
+    let found = problems(&[("a.toml", &ACCOUNT.replace("uid = \"{first_name|lower}\"\n", ""))]).join("\n");
+    assert!(found.contains("no template for the naming attribute \"uid\""), "{found}");
+}
+
+#[test]
+fn glob_patterns() {
+    assert!(Pattern::new("*").matches(""));
+    assert!(Pattern::new("a*c").matches("ABC"));
+    assert!(Pattern::new("a*c").matches("ac"));
+    assert!(!Pattern::new("a*c").matches("acb"));
+    assert!(Pattern::new("*b*").matches("abc"));
+    assert!(!Pattern::new("abc").matches("abcd"));
+    assert!(Pattern::new("a*b*a").matches("aba"));
+    assert!(!Pattern::new("a*a").matches("a"));
+}

@@ -1,0 +1,209 @@
+//! Plans: what would change in the directory, and why.
+//!
+//! A [`Plan`] is the whole contract between deciding and doing. The planner ([`planner::plan`]) is
+//! a pure function of the HR snapshot, the directory snapshot, the mappings, the directory policy
+//! and the time; it performs no I/O and reads no clock, so the same inputs always give the same
+//! plan. [`ops`] turns a plan into the LDAP operations that both `apply` and the LDIF renderer
+//! use, so what is previewed is exactly what is applied.
+//!
+//! The JSON form of a plan (`hrsync plan --format json`, `--out FILE`) is a stable, versioned
+//! schema: see the README, "Plan JSON schema".
+
+pub mod ops;
+pub mod planner;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::dn::Dn;
+use crate::model::Reason;
+
+pub use planner::{PlanInput, plan};
+
+/// The schema identifier written into every plan. Bump the version on any incompatible change.
+pub const PLAN_SCHEMA: &str = "hrsync.plan/v1";
+
+/// How the directory behaves, as far as planning is concerned. Comes from the directory flavour
+/// and its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub disable: DisableMethod,
+    /// Whether the server rewrites group `member` values when an entry is renamed (OpenLDAP with
+    /// the refint overlay; Active Directory always). When false, hrsync rewrites them itself.
+    pub member_values_follow_renames: bool,
+    /// Whether a group must keep at least one member (`groupOfNames`). When true, hrsync puts the
+    /// configured placeholder into a group before removing its last real member.
+    pub groups_require_member: bool,
+    pub empty_group_placeholder: Option<Dn>,
+}
+
+/// How an account is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisableMethod {
+    /// OpenLDAP ppolicy: `pwdAccountLockedTime: 000001010000Z` locks the account permanently
+    /// (when a password policy applies to the entry); deleting that value unlocks it.
+    PpolicyLock,
+}
+
+/// The value of `pwdAccountLockedTime` that means "locked by an administrator, permanently".
+/// Other values are temporary lockouts set by the server after failed binds; hrsync leaves
+/// those alone.
+pub const PPOLICY_PERMANENT_LOCK: &str = "000001010000Z";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// Always [`PLAN_SCHEMA`].
+    pub schema: String,
+    /// When the plan was made (the planner's `now`).
+    pub generated_at: DateTime<Utc>,
+    pub summary: Summary,
+    /// Accounts with at least one change, in DN order.
+    pub accounts: Vec<AccountPlan>,
+    /// Changes to groups that belong to no single account (placeholder members).
+    pub group_changes: Vec<GroupChange>,
+    /// Employees and accounts deliberately left alone, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Correlated directory accounts with no HR record. Reported, never changed.
+    pub orphans: Vec<Orphan>,
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Whether applying the plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        !self.accounts.is_empty() || !self.group_changes.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub joiners: usize,
+    pub movers: usize,
+    pub leavers: usize,
+    pub rehires: usize,
+    pub updates: usize,
+    pub changes: usize,
+    pub skipped: usize,
+    pub orphans: usize,
+    pub hr_records: usize,
+    pub directory_accounts: usize,
+}
+
+/// What is happening to a person, in HR's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    /// New account.
+    Joiner,
+    /// Role change: new OU and/or different role groups (and maybe attributes).
+    Mover,
+    /// Disabled, stripped of managed groups, moved to the disabled OU.
+    Leaver,
+    /// A disabled account re-enabled for its current role.
+    Rehire,
+    /// Attribute changes only.
+    Update,
+}
+
+impl Lifecycle {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Joiner => "joiner",
+            Self::Mover => "mover",
+            Self::Leaver => "leaver",
+            Self::Rehire => "rehire",
+            Self::Update => "update",
+        }
+    }
+}
+
+/// The changes to one account, in the order they are applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPlan {
+    pub employee_id: String,
+    pub lifecycle: Lifecycle,
+    /// The account's DN now (for a joiner: the DN it will be created with).
+    pub dn: Dn,
+    /// The account as it was read, for drift detection when a saved plan is applied.
+    /// `None` for a joiner (the DN must still be free).
+    pub before: Option<AccountState>,
+    pub changes: Vec<Change>,
+}
+
+/// The parts of an account that hrsync manages, as read from the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub dn: Dn,
+    pub disabled: bool,
+    /// Managed attributes by name as written in the mappings (absent = no value).
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// Managed groups the account is a member of.
+    pub groups: Vec<Dn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    #[serde(flatten)]
+    pub action: Action,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Create the entry with these attributes (object classes included).
+    Create {
+        dn: Dn,
+        attributes: BTreeMap<String, Vec<String>>,
+    },
+    Enable,
+    Disable {
+        method: DisableMethod,
+    },
+    /// Replace every value of an attribute; an empty `after` removes the attribute.
+    SetAttribute {
+        attribute: String,
+        before: Vec<String>,
+        after: Vec<String>,
+    },
+    /// Rename the entry into another OU, keeping its RDN.
+    Move { from: Dn, to: Dn },
+    AddToGroup { group: Dn },
+    RemoveFromGroup { group: Dn },
+    /// After a move, replace the account's old DN by its new one in a group it stays in.
+    RenameMember { group: Dn, from: Dn, to: Dn },
+}
+
+/// A group-level change that keeps a `groupOfNames` valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupChange {
+    pub group: Dn,
+    pub action: GroupAction,
+    pub member: Dn,
+    pub reason: Reason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupAction {
+    /// Applied before the account changes: the group is about to lose its last real member.
+    AddPlaceholder,
+    /// Applied after the account changes: the group has real members again.
+    RemovePlaceholder,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Skipped {
+    pub employee_id: Option<String>,
+    pub dn: Option<Dn>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Orphan {
+    pub dn: Dn,
+    pub correlation_id: String,
+}

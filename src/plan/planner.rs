@@ -1,0 +1,808 @@
+//! The planner: a pure function from (HR, directory, mappings, policy, now) to a [`Plan`].
+//!
+//! It decides in three passes:
+//! 1. an intent per employee (provision, deprovision or leave alone) and the DN each account
+//!    should end up at, refusing anything ambiguous (duplicate correlation values, naming
+//!    conflicts) rather than guessing;
+//! 2. the desired attributes, which may refer to other accounts' final DNs (`manager_dn`);
+//! 3. the changes per account, then the placeholder changes that keep groups valid.
+//!
+//! Safety properties it keeps, each pinned by a test:
+//! - an account is only ever changed because of its own, readable HR record: a missing record
+//!   (orphan) or an unreadable one is reported and the account left as it is;
+//! - only managed groups (named in the mappings) and managed attributes are touched;
+//! - a leaver is disabled first, before anything else happens to the account.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+
+use crate::dn::Dn;
+use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment};
+use crate::model::{DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot, Reason};
+
+use super::{
+    AccountPlan, AccountState, Action, Change, GroupAction, GroupChange, Lifecycle, Orphan, Plan,
+    PLAN_SCHEMA, Policy, Skipped, Summary,
+};
+
+/// Everything the planner needs. Nothing else influences a plan.
+pub struct PlanInput<'a> {
+    pub hr: &'a HrSnapshot,
+    pub directory: &'a DirectorySnapshot,
+    pub mappings: &'a Mappings,
+    pub policy: &'a Policy,
+    pub now: DateTime<Utc>,
+}
+
+/// What should happen to one employee's account.
+enum Intent<'a> {
+    /// Active (or on leave): the account exists, is enabled, and follows the role.
+    Provision {
+        existing: Option<&'a DirectoryAccount>,
+        role: RoleAssignment,
+    },
+    /// Terminated and the account exists.
+    Deprovision { existing: &'a DirectoryAccount },
+}
+
+struct Target<'a> {
+    employee: &'a Employee,
+    intent: Intent<'a>,
+    /// Where the account will be once the plan is applied.
+    dn: Dn,
+}
+
+pub fn plan(input: &PlanInput) -> Plan {
+    let mut builder = Builder::new(input);
+    builder.run();
+    builder.finish()
+}
+
+struct Builder<'a> {
+    input: &'a PlanInput<'a>,
+    skipped: Vec<Skipped>,
+    warnings: BTreeSet<String>,
+    accounts: Vec<AccountPlan>,
+    group_changes: Vec<GroupChange>,
+    orphans: Vec<Orphan>,
+    /// Managed group -> members, as read.
+    memberships: BTreeMap<Dn, BTreeSet<Dn>>,
+    managed_groups: BTreeSet<Dn>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(input: &'a PlanInput<'a>) -> Self {
+        let managed_groups = input.mappings.managed_groups();
+        let memberships = input
+            .directory
+            .groups
+            .iter()
+            .filter(|(dn, _)| managed_groups.contains(*dn))
+            .map(|(dn, group)| (dn.clone(), group.members.clone()))
+            .collect();
+        Self {
+            input,
+            skipped: Vec::new(),
+            warnings: BTreeSet::new(),
+            accounts: Vec::new(),
+            group_changes: Vec::new(),
+            orphans: Vec::new(),
+            memberships,
+            managed_groups,
+        }
+    }
+
+    fn run(&mut self) {
+        let input = self.input;
+        for group in &self.managed_groups {
+            if !self.memberships.contains_key(group) {
+                self.warnings.insert(format!(
+                    "group {group} is named in the mappings but does not exist in the directory; \
+                     hrsync does not create groups, so memberships in it are skipped"
+                ));
+            }
+        }
+
+        // Directory side: correlation index, refusing ambiguity.
+        let mut by_id: BTreeMap<&str, Vec<&DirectoryAccount>> = BTreeMap::new();
+        for account in &input.directory.accounts {
+            if let Some(id) = &account.correlation_id {
+                by_id.entry(id.as_str()).or_default().push(account);
+            }
+        }
+        let attribute = &input.mappings.correlation.attribute;
+        let ambiguous: BTreeSet<&str> = by_id
+            .iter()
+            .filter(|(_, accounts)| accounts.len() > 1)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ambiguous {
+            for account in &by_id[id] {
+                self.skip(
+                    Some(id),
+                    Some(&account.dn),
+                    format!(
+                        "{} directory entries carry {attribute}={id}; resolve the duplicate by hand",
+                        by_id[id].len()
+                    ),
+                );
+            }
+        }
+
+        // HR side: ids that could not be read protect their accounts.
+        let mut unreadable: BTreeMap<&str, &str> = BTreeMap::new();
+        for rejected in &input.hr.rejected {
+            if let Some(id) = &rejected.id {
+                unreadable.entry(id.as_str()).or_insert(rejected.problem.as_str());
+            }
+        }
+        for (id, problem) in &unreadable {
+            let dn = by_id.get(id).and_then(|a| a.first()).map(|a| &a.dn);
+            self.skip(
+                Some(id),
+                dn,
+                format!("HR record could not be read ({problem}); account left as it is"),
+            );
+        }
+
+        // Orphans: correlated accounts HR does not know.
+        let hr_ids: BTreeSet<&str> = input.hr.employees.iter().map(|e| e.id.as_str()).collect();
+        for (id, accounts) in &by_id {
+            if !hr_ids.contains(id) && !unreadable.contains_key(id) && !ambiguous.contains(id) {
+                for account in accounts {
+                    self.orphans.push(Orphan {
+                        dn: account.dn.clone(),
+                        correlation_id: (*id).to_string(),
+                    });
+                }
+            }
+        }
+
+        // Pass 1: intents and target DNs.
+        let mut targets = Vec::new();
+        for employee in &input.hr.employees {
+            if ambiguous.contains(employee.id.as_str()) || unreadable.contains_key(employee.id.as_str()) {
+                continue;
+            }
+            let existing = by_id.get(employee.id.as_str()).and_then(|a| a.first().copied());
+            if let Some(target) = self.target(employee, existing) {
+                targets.push(target);
+            }
+        }
+        let targets = self.resolve_conflicts(targets);
+
+        // Pass 2 and 3: attributes and changes.
+        let final_dns: BTreeMap<&str, &Dn> = targets
+            .iter()
+            .map(|t| (t.employee.id.as_str(), &t.dn))
+            .collect();
+        for target in &targets {
+            self.plan_account(target, &final_dns);
+        }
+        self.plan_placeholders();
+    }
+
+    fn skip(&mut self, id: Option<&str>, dn: Option<&Dn>, reason: String) {
+        self.skipped.push(Skipped {
+            employee_id: id.map(str::to_string),
+            dn: dn.cloned(),
+            reason,
+        });
+    }
+
+    fn target(
+        &mut self,
+        employee: &'a Employee,
+        existing: Option<&'a DirectoryAccount>,
+    ) -> Option<Target<'a>> {
+        let mappings = self.input.mappings;
+        match employee.status {
+            EmploymentStatus::Active | EmploymentStatus::Leave => {
+                let role = mappings.assign(employee);
+                let dn = match existing {
+                    Some(account) => Some(relocate(&account.dn, &role.ou)),
+                    None => {
+                        let rdn_attribute = &mappings.account.rdn_attribute;
+                        let template = mappings
+                            .account
+                            .attributes
+                            .iter()
+                            .find(|(name, _)| name.eq_ignore_ascii_case(rdn_attribute))
+                            .map(|(_, t)| t);
+                        let value = template.map(|t| t.render(|f| lookup(employee, f)));
+                        match value {
+                            Some(Ok(value)) => Dn::child(rdn_attribute, &value, &role.ou).ok(),
+                            Some(Err(missing)) => {
+                                self.skip(
+                                    Some(&employee.id),
+                                    None,
+                                    format!(
+                                        "cannot name the new account: HR field \"{}\" is empty \
+                                         (account.attributes.{rdn_attribute})",
+                                        missing.0
+                                    ),
+                                );
+                                return None;
+                            }
+                            None => None,
+                        }
+                    }
+                };
+                let dn = dn?;
+                Some(Target {
+                    employee,
+                    intent: Intent::Provision { existing, role },
+                    dn,
+                })
+            }
+            EmploymentStatus::Terminated => {
+                let existing = existing?;
+                Some(Target {
+                    employee,
+                    dn: relocate(&existing.dn, &mappings.account.disabled_ou),
+                    intent: Intent::Deprovision { existing },
+                })
+            }
+            EmploymentStatus::Pending => {
+                let starts = employee
+                    .hire_date
+                    .map_or_else(|| "a later date".to_string(), |d| d.to_string());
+                self.skip(
+                    Some(&employee.id),
+                    existing.map(|a| &a.dn),
+                    format!("not started yet (starts {starts}); no account is made before the start date"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Two accounts may not end up at the same DN, and no account may land on an entry that is
+    /// already there. A joiner that would collide is skipped; an existing account that would
+    /// collide stays where it is (a leaver is still disabled and stripped of its groups).
+    fn resolve_conflicts(&mut self, targets: Vec<Target<'a>>) -> Vec<Target<'a>> {
+        let occupied: BTreeMap<&Dn, &DirectoryAccount> = self
+            .input
+            .directory
+            .accounts
+            .iter()
+            .map(|a| (&a.dn, a))
+            .collect();
+        let mut claims: BTreeMap<Dn, usize> = BTreeMap::new();
+        for target in &targets {
+            *claims.entry(target.dn.clone()).or_default() += 1;
+        }
+        let mut kept = Vec::new();
+        for mut target in targets {
+            let current = current_dn(&target.intent);
+            let moving = current.is_none_or(|dn| *dn != target.dn);
+            if !moving {
+                kept.push(target);
+                continue;
+            }
+            let occupant = occupied.get(&target.dn);
+            let conflict = if claims.get(&target.dn).copied().unwrap_or(0) > 1 {
+                Some("another employee's account would have the same DN".to_string())
+            } else {
+                occupant.map(|o| match &o.correlation_id {
+                    Some(id) => format!(
+                        "an entry with {}={id} is already there",
+                        self.input.mappings.correlation.attribute
+                    ),
+                    None => "an entry hrsync does not manage is already there".to_string(),
+                })
+            };
+            let Some(conflict) = conflict else {
+                kept.push(target);
+                continue;
+            };
+            match current {
+                None => self.skip(
+                    Some(&target.employee.id),
+                    Some(&target.dn),
+                    format!("cannot create {}: {conflict}", target.dn),
+                ),
+                Some(current) => {
+                    self.warnings.insert(format!(
+                        "employee {}: not moving {current} to {}: {conflict}",
+                        target.employee.id, target.dn
+                    ));
+                    target.dn = current.clone();
+                    kept.push(target);
+                }
+            }
+        }
+        kept
+    }
+
+    fn plan_account(&mut self, target: &Target<'a>, final_dns: &BTreeMap<&str, &Dn>) {
+        let employee = target.employee;
+        let mut changes = Vec::new();
+        let account_plan = match &target.intent {
+            Intent::Provision { existing: None, role } => {
+                let Some(attributes) = self.desired_attributes(employee, final_dns, true) else {
+                    return;
+                };
+                let mut all = attributes;
+                let mappings = self.input.mappings;
+                all.insert(
+                    "objectClass".to_string(),
+                    mappings.account.object_classes.clone(),
+                );
+                all.insert(
+                    mappings.correlation.attribute.clone(),
+                    vec![employee.id.clone()],
+                );
+                changes.push(Change {
+                    action: Action::Create {
+                        dn: target.dn.clone(),
+                        attributes: all,
+                    },
+                    reason: Reason::new(
+                        format!("status = {} and no account has {}={}", status_fact(employee), mappings.correlation.attribute, employee.id),
+                        "joiner",
+                    ),
+                });
+                for (group, reason) in &role.groups {
+                    if self.memberships.contains_key(group) {
+                        changes.push(Change {
+                            action: Action::AddToGroup { group: group.clone() },
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                AccountPlan {
+                    employee_id: employee.id.clone(),
+                    lifecycle: Lifecycle::Joiner,
+                    dn: target.dn.clone(),
+                    before: None,
+                    changes,
+                }
+            }
+            Intent::Provision {
+                existing: Some(account),
+                role,
+            } => {
+                let Some(desired) = self.desired_attributes(employee, final_dns, false) else {
+                    return;
+                };
+                let before = self.state_of(account);
+                let rehire = account.disabled;
+                if rehire {
+                    changes.push(Change {
+                        action: Action::Enable,
+                        reason: Reason::new(
+                            format!("status = {} but the account is disabled", status_fact(employee)),
+                            "rehire",
+                        ),
+                    });
+                }
+                for (name, template) in self.input.mappings.managed_attributes() {
+                    let after = desired.get(name).cloned().unwrap_or_default();
+                    let current = before.attributes.get(name).cloned().unwrap_or_default();
+                    if after.is_empty() && is_required(name) {
+                        if !current.is_empty() {
+                            self.warnings.insert(format!(
+                                "employee {}: {name} would become empty; it is required, so it is left as it is",
+                                employee.id
+                            ));
+                        }
+                        continue;
+                    }
+                    if sorted(&after) != sorted(&current) {
+                        let fields: Vec<_> = template.fields().collect();
+                        changes.push(Change {
+                            action: Action::SetAttribute {
+                                attribute: name.to_string(),
+                                before: current,
+                                after,
+                            },
+                            reason: Reason::new(
+                                describe_fields(employee, &fields, final_dns),
+                                format!("account.attributes.{name} = \"{template}\""),
+                            ),
+                        });
+                    }
+                }
+                let current_groups: BTreeSet<Dn> = before.groups.iter().cloned().collect();
+                for group in &current_groups {
+                    if !role.groups.contains_key(group) {
+                        changes.push(Change {
+                            action: Action::RemoveFromGroup { group: group.clone() },
+                            reason: Reason::fact(format!(
+                                "no rule gives this group to {}",
+                                role_facts(employee)
+                            )),
+                        });
+                    }
+                }
+                let moving = account.dn != target.dn;
+                if moving {
+                    changes.push(Change {
+                        action: Action::Move {
+                            from: account.dn.clone(),
+                            to: target.dn.clone(),
+                        },
+                        reason: role.ou_reason.clone(),
+                    });
+                    if !self.input.policy.member_values_follow_renames {
+                        for group in current_groups.iter().filter(|g| role.groups.contains_key(*g)) {
+                            changes.push(Change {
+                                action: Action::RenameMember {
+                                    group: group.clone(),
+                                    from: account.dn.clone(),
+                                    to: target.dn.clone(),
+                                },
+                                reason: Reason::new(
+                                    "the account moved and stays in this group",
+                                    "member values follow the move",
+                                ),
+                            });
+                        }
+                    }
+                }
+                for (group, reason) in &role.groups {
+                    if !current_groups.contains(group) && self.memberships.contains_key(group) {
+                        changes.push(Change {
+                            action: Action::AddToGroup { group: group.clone() },
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+                let lifecycle = if rehire {
+                    Lifecycle::Rehire
+                } else if changes.iter().any(|c| {
+                    matches!(
+                        c.action,
+                        Action::Move { .. } | Action::AddToGroup { .. } | Action::RemoveFromGroup { .. }
+                    )
+                }) {
+                    Lifecycle::Mover
+                } else {
+                    Lifecycle::Update
+                };
+                AccountPlan {
+                    employee_id: employee.id.clone(),
+                    lifecycle,
+                    dn: account.dn.clone(),
+                    before: Some(before),
+                    changes,
+                }
+            }
+            Intent::Deprovision { existing: account } => {
+                let before = self.state_of(account);
+                let leaver = Reason::new(format!("status = {}", status_fact(employee)), "leaver");
+                if !account.disabled {
+                    changes.push(Change {
+                        action: Action::Disable {
+                            method: self.input.policy.disable,
+                        },
+                        reason: leaver.clone(),
+                    });
+                }
+                for group in &before.groups {
+                    changes.push(Change {
+                        action: Action::RemoveFromGroup { group: group.clone() },
+                        reason: leaver.clone(),
+                    });
+                }
+                if account.dn != target.dn {
+                    changes.push(Change {
+                        action: Action::Move {
+                            from: account.dn.clone(),
+                            to: target.dn.clone(),
+                        },
+                        reason: Reason::new(
+                            format!("status = {}", status_fact(employee)),
+                            "account.disabled_ou",
+                        ),
+                    });
+                }
+                AccountPlan {
+                    employee_id: employee.id.clone(),
+                    lifecycle: Lifecycle::Leaver,
+                    dn: account.dn.clone(),
+                    before: Some(before),
+                    changes,
+                }
+            }
+        };
+        if !account_plan.changes.is_empty() {
+            self.accounts.push(account_plan);
+        }
+    }
+
+    /// Renders every attribute template. `None` (and a skip entry) when a value the directory
+    /// requires would be empty. For existing accounts the naming attribute is not rendered: it
+    /// never changes after creation.
+    fn desired_attributes(
+        &mut self,
+        employee: &Employee,
+        final_dns: &BTreeMap<&str, &Dn>,
+        creating: bool,
+    ) -> Option<BTreeMap<String, Vec<String>>> {
+        let mappings = self.input.mappings;
+        let manager_dn = self.manager_dn(employee, final_dns);
+        let mut out = BTreeMap::new();
+        for (name, template) in &mappings.account.attributes {
+            let naming = name.eq_ignore_ascii_case(&mappings.account.rdn_attribute);
+            if naming && !creating {
+                continue;
+            }
+            let rendered = template.render(|field| {
+                if field == MANAGER_DN {
+                    manager_dn.as_deref()
+                } else {
+                    lookup(employee, field)
+                }
+            });
+            match rendered {
+                Ok(value) => {
+                    out.insert(name.clone(), vec![value]);
+                }
+                Err(missing) if creating && (naming || is_required(name)) => {
+                    self.skip(
+                        Some(&employee.id),
+                        None,
+                        format!(
+                            "cannot create the account: {name} is required but HR field \"{}\" is empty",
+                            missing.0
+                        ),
+                    );
+                    return None;
+                }
+                Err(_) => {}
+            }
+        }
+        Some(out)
+    }
+
+    fn manager_dn(&mut self, employee: &Employee, final_dns: &BTreeMap<&str, &Dn>) -> Option<String> {
+        let manager_id = employee.manager_id()?;
+        if manager_id == employee.id {
+            self.warnings.insert(format!(
+                "employee {}: HR names the employee as their own manager; manager left unset",
+                employee.id
+            ));
+            return None;
+        }
+        match final_dns.get(manager_id) {
+            Some(dn) => Some(dn.to_string()),
+            None => {
+                self.warnings.insert(format!(
+                    "employee {}: manager {manager_id} has no account hrsync manages; manager left unset",
+                    employee.id
+                ));
+                None
+            }
+        }
+    }
+
+    fn state_of(&self, account: &DirectoryAccount) -> AccountState {
+        account_state(account, self.input.directory, self.input.mappings)
+    }
+
+    /// A `groupOfNames` must keep one member. For each managed group, work out its membership
+    /// after the plan; if no real member would remain, add the placeholder first, and if the
+    /// placeholder is there but real members will be, remove it last.
+    fn plan_placeholders(&mut self) {
+        let policy = self.input.policy;
+        if !policy.groups_require_member {
+            return;
+        }
+        let mut after = self.memberships.clone();
+        for account in &self.accounts {
+            let mut current = account.dn.clone();
+            for change in &account.changes {
+                match &change.action {
+                    Action::Create { dn, .. } => current = dn.clone(),
+                    Action::Move { to, .. } => current = to.clone(),
+                    Action::AddToGroup { group } => {
+                        after.entry(group.clone()).or_default().insert(current.clone());
+                    }
+                    Action::RemoveFromGroup { group } => {
+                        after.entry(group.clone()).or_default().remove(&current);
+                    }
+                    Action::RenameMember { group, from, to } => {
+                        let members = after.entry(group.clone()).or_default();
+                        members.remove(from);
+                        members.insert(to.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (group, members) in &after {
+            let Some(before) = self.memberships.get(group) else {
+                continue;
+            };
+            let Some(placeholder) = &policy.empty_group_placeholder else {
+                if members.is_empty() {
+                    self.warnings.insert(format!(
+                        "group {group} would lose its last member and no \
+                         groups.empty_group_placeholder is set; the removal will fail"
+                    ));
+                }
+                continue;
+            };
+            let has_placeholder = before.contains(placeholder);
+            let real_after = members.iter().filter(|m| *m != placeholder).count();
+            let real_before = before.iter().filter(|m| *m != placeholder).count();
+            if real_after == 0 && !has_placeholder && real_before > 0 {
+                self.group_changes.push(GroupChange {
+                    group: group.clone(),
+                    action: GroupAction::AddPlaceholder,
+                    member: placeholder.clone(),
+                    reason: Reason::new(
+                        "the group's last member is removed and groupOfNames requires one",
+                        "groups.empty_group_placeholder",
+                    ),
+                });
+            } else if real_after > 0 && has_placeholder {
+                self.group_changes.push(GroupChange {
+                    group: group.clone(),
+                    action: GroupAction::RemovePlaceholder,
+                    member: placeholder.clone(),
+                    reason: Reason::new(
+                        "the group has real members again",
+                        "groups.empty_group_placeholder",
+                    ),
+                });
+            }
+        }
+    }
+
+    fn finish(mut self) -> Plan {
+        self.accounts.sort_by(|a, b| a.dn.cmp(&b.dn).then(a.employee_id.cmp(&b.employee_id)));
+        self.skipped.sort();
+        self.skipped.dedup();
+        self.orphans.sort();
+        let mut summary = Summary {
+            skipped: self.skipped.len(),
+            orphans: self.orphans.len(),
+            hr_records: self.input.hr.employees.len() + self.input.hr.rejected.len(),
+            directory_accounts: self
+                .input
+                .directory
+                .accounts
+                .iter()
+                .filter(|a| a.correlation_id.is_some())
+                .count(),
+            changes: self.group_changes.len(),
+            ..Summary::default()
+        };
+        for account in &self.accounts {
+            summary.changes += account.changes.len();
+            match account.lifecycle {
+                Lifecycle::Joiner => summary.joiners += 1,
+                Lifecycle::Mover => summary.movers += 1,
+                Lifecycle::Leaver => summary.leavers += 1,
+                Lifecycle::Rehire => summary.rehires += 1,
+                Lifecycle::Update => summary.updates += 1,
+            }
+        }
+        Plan {
+            schema: PLAN_SCHEMA.to_string(),
+            generated_at: self.input.now,
+            summary,
+            accounts: self.accounts,
+            group_changes: self.group_changes,
+            skipped: self.skipped,
+            orphans: self.orphans,
+            warnings: self.warnings.into_iter().collect(),
+        }
+    }
+}
+
+/// The managed part of an account as the directory holds it: what a plan records as "before"
+/// and what a saved plan is checked against.
+pub fn account_state(
+    account: &DirectoryAccount,
+    directory: &DirectorySnapshot,
+    mappings: &Mappings,
+) -> AccountState {
+    let attributes = mappings
+        .managed_attributes()
+        .filter_map(|(name, _)| {
+            let values = account.values(name);
+            (!values.is_empty()).then(|| (name.to_string(), values.to_vec()))
+        })
+        .collect();
+    let managed = mappings.managed_groups();
+    let groups = directory
+        .groups
+        .iter()
+        .filter(|(dn, group)| managed.contains(*dn) && group.members.contains(&account.dn))
+        .map(|(dn, _)| dn.clone())
+        .collect();
+    AccountState {
+        dn: account.dn.clone(),
+        disabled: account.disabled,
+        attributes,
+        groups,
+    }
+}
+
+fn current_dn<'b>(intent: &'b Intent) -> Option<&'b Dn> {
+    match intent {
+        Intent::Provision { existing, .. } => existing.map(|a| &a.dn),
+        Intent::Deprovision { existing } => Some(&existing.dn),
+    }
+}
+
+/// The same RDN under another parent.
+fn relocate(dn: &Dn, parent: &Dn) -> Dn {
+    if dn.parent().as_ref() == Some(parent) {
+        return dn.clone();
+    }
+    Dn::parse(&format!("{},{}", dn.rdn(), parent.as_str())).unwrap_or_else(|_| dn.clone())
+}
+
+fn lookup<'e>(employee: &'e Employee, field: &str) -> Option<&'e str> {
+    if field == "id" {
+        return Some(employee.id.as_str());
+    }
+    employee.field(field)
+}
+
+/// Attributes the person object classes cannot do without: an account missing one cannot be
+/// created, so the record is skipped with a reason instead of failing mid-run.
+fn is_required(attribute: &str) -> bool {
+    ["cn", "sn"].contains(&attribute.to_ascii_lowercase().as_str())
+}
+
+fn sorted(values: &[String]) -> Vec<&String> {
+    let mut v: Vec<_> = values.iter().collect();
+    v.sort();
+    v
+}
+
+fn status_fact(employee: &Employee) -> String {
+    if employee.status_source.is_empty() || employee.status_source == employee.status.as_str() {
+        employee.status.to_string()
+    } else {
+        format!("{} ({:?})", employee.status, employee.status_source)
+    }
+}
+
+fn describe_fields(employee: &Employee, fields: &[&str], final_dns: &BTreeMap<&str, &Dn>) -> String {
+    if fields.is_empty() {
+        return "fixed value".to_string();
+    }
+    fields
+        .iter()
+        .map(|f| {
+            if *f == MANAGER_DN {
+                match employee.manager_id() {
+                    Some(id) => format!(
+                        "manager_id = {id:?} ({})",
+                        final_dns.get(id).map_or("no account".to_string(), |d| d.to_string())
+                    ),
+                    None => "manager_id is empty".to_string(),
+                }
+            } else {
+                match lookup(employee, f) {
+                    Some(v) => format!("{f} = {v:?}"),
+                    None => format!("{f} is empty"),
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn role_facts(employee: &Employee) -> String {
+    let facts: Vec<String> = ["title", "department", "location", "employment_type"]
+        .iter()
+        .filter_map(|f| employee.field(f).map(|v| format!("{f} = {v:?}")))
+        .collect();
+    if facts.is_empty() {
+        format!("employee {}", employee.id)
+    } else {
+        facts.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests;

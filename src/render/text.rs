@@ -1,0 +1,129 @@
+//! The human-readable plan: per account, each change with its before and after values and the
+//! HR fact and mapping rule behind it.
+
+use std::fmt::Write;
+
+use crate::plan::{AccountPlan, Action, GroupAction, Plan};
+
+pub fn text(plan: &Plan) -> String {
+    let mut out = String::new();
+    let s = &plan.summary;
+    // Writing to a String cannot fail: the results of write! are ignored deliberately.
+    let _ = writeln!(
+        out,
+        "hrsync plan: {} joiner(s), {} mover(s), {} leaver(s), {} rehire(s), {} update(s); \
+         {} change(s) in all",
+        s.joiners, s.movers, s.leavers, s.rehires, s.updates, s.changes
+    );
+    let _ = writeln!(
+        out,
+        "read {} HR record(s) and {} correlated directory account(s)",
+        s.hr_records, s.directory_accounts
+    );
+    if !plan.has_changes() {
+        let _ = writeln!(out, "\nNo changes: the directory matches HR.");
+    }
+    for account in &plan.accounts {
+        account_text(&mut out, account);
+    }
+    if !plan.group_changes.is_empty() {
+        let _ = writeln!(out, "\ngroups");
+        for change in &plan.group_changes {
+            let verb = match change.action {
+                GroupAction::AddPlaceholder => "+ placeholder",
+                GroupAction::RemovePlaceholder => "- placeholder",
+            };
+            let _ = writeln!(out, "  {verb} {} in {}", change.member, change.group);
+            let _ = writeln!(out, "      because {}", change.reason);
+        }
+    }
+    if !plan.skipped.is_empty() {
+        let _ = writeln!(out, "\nskipped (left as they are)");
+        for skipped in &plan.skipped {
+            let who = match (&skipped.employee_id, &skipped.dn) {
+                (Some(id), Some(dn)) => format!("employee {id} ({dn})"),
+                (Some(id), None) => format!("employee {id}"),
+                (None, Some(dn)) => dn.to_string(),
+                (None, None) => "record".to_string(),
+            };
+            let _ = writeln!(out, "  {who}: {}", skipped.reason);
+        }
+    }
+    if !plan.orphans.is_empty() {
+        let _ = writeln!(
+            out,
+            "\norphans (in the directory, not in HR; reported, not changed)"
+        );
+        for orphan in &plan.orphans {
+            let _ = writeln!(out, "  {} (id {})", orphan.dn, orphan.correlation_id);
+        }
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\nwarnings");
+        for warning in &plan.warnings {
+            let _ = writeln!(out, "  ! {warning}");
+        }
+    }
+    out
+}
+
+fn account_text(out: &mut String, account: &AccountPlan) {
+    let _ = writeln!(
+        out,
+        "\n{} {} (employee {})",
+        account.lifecycle.as_str(),
+        account.dn,
+        account.employee_id
+    );
+    for change in &account.changes {
+        match &change.action {
+            Action::Create { dn, attributes } => {
+                let _ = writeln!(out, "  + create {dn}");
+                for (name, values) in attributes {
+                    for value in values {
+                        let _ = writeln!(out, "      {name}: {value}");
+                    }
+                }
+            }
+            Action::Enable => {
+                let _ = writeln!(out, "  ~ enable the account");
+            }
+            Action::Disable { method } => {
+                let _ = writeln!(out, "  ~ disable the account ({method:?})");
+            }
+            Action::SetAttribute {
+                attribute,
+                before,
+                after,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  ~ {attribute}: {} -> {}",
+                    show(before),
+                    show(after)
+                );
+            }
+            Action::Move { from, to } => {
+                let _ = writeln!(out, "  > move {from} -> {to}");
+            }
+            Action::AddToGroup { group } => {
+                let _ = writeln!(out, "  + group {group}");
+            }
+            Action::RemoveFromGroup { group } => {
+                let _ = writeln!(out, "  - group {group}");
+            }
+            Action::RenameMember { group, .. } => {
+                let _ = writeln!(out, "  ~ member value in {group} follows the move");
+            }
+        }
+        let _ = writeln!(out, "      because {}", change.reason);
+    }
+}
+
+fn show(values: &[String]) -> String {
+    match values {
+        [] => "(none)".to_string(),
+        [one] => format!("{one:?}"),
+        many => format!("{many:?}"),
+    }
+}

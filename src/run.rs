@@ -1,0 +1,226 @@
+//! One invocation of hrsync: read both sides, plan, render, maybe apply. Returns the outcome
+//! that `main` maps to the exit code (the only place that does).
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::apply::{ApplyReport, apply};
+use crate::config::Config;
+use crate::directory::{Directory, DirectoryError};
+use crate::dn::Dn;
+use crate::hr::{self, HrError};
+use crate::model::DirectorySnapshot;
+use crate::plan::ops::{Steps, steps};
+use crate::plan::{PLAN_SCHEMA, Plan, PlanInput, plan, planner};
+use crate::render::{self, Format};
+
+/// Exit codes are an API (see the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: success (and, with --detailed-exitcode, nothing pending).
+    Success,
+    /// 2: changes pending (plan with --detailed-exitcode).
+    ChangesPending,
+    /// 3: some changes failed, the others were applied.
+    PartialFailure,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::ChangesPending => 2,
+            Self::PartialFailure => 3,
+        }
+    }
+}
+
+/// Exit code 1: the run could not be carried out; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("configuration is invalid:\n{0}")]
+    Config(String),
+    #[error("{0}")]
+    Secret(#[from] crate::config::SecretError),
+    #[error("HR fetch failed, nothing was changed: {0}")]
+    Hr(#[from] HrError),
+    #[error("directory: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error("saved plan {path}: {message}")]
+    SavedPlan { path: String, message: String },
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub fn load_config(path: &Path) -> Result<Config, RunError> {
+    Config::load(path).map_err(|problems| {
+        RunError::Config(
+            problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
+/// Reads HR and the directory and plans. Both reads must succeed completely.
+pub async fn make_plan(config: &Config, now: DateTime<Utc>) -> Result<(Plan, Directory), RunError> {
+    let password = config.directory.bind_password.resolve("directory.bind_password")?;
+    let (hr_snapshot, directory) = tokio::join!(
+        hr::fetch(&config.hr, now.date_naive()),
+        read_directory(config, &password)
+    );
+    let hr_snapshot = hr_snapshot?;
+    let (directory, snapshot, warnings) = directory?;
+    for rejected in &hr_snapshot.rejected {
+        tracing::warn!(
+            id = rejected.id.as_deref().unwrap_or("(unknown)"),
+            index = rejected.index,
+            problem = %rejected.problem,
+            "HR record left out"
+        );
+    }
+    let mut plan = plan(&PlanInput {
+        hr: &hr_snapshot,
+        directory: &snapshot,
+        mappings: &config.mappings,
+        policy: &config.directory.policy,
+        now,
+    });
+    plan.warnings.extend(warnings);
+    Ok((plan, directory))
+}
+
+async fn read_directory(
+    config: &Config,
+    password: &secrecy::SecretString,
+) -> Result<(Directory, DirectorySnapshot, Vec<String>), RunError> {
+    let mut directory = Directory::open(&config.directory, password).await?;
+    let snapshot = directory.snapshot(&config.mappings).await?;
+    let mut warnings = Vec::new();
+    match &config.directory.password_policy {
+        Some(policy) if !directory.exists(policy).await? => warnings.push(format!(
+            "password policy {policy} (directory.openldap.password_policy) does not exist: \
+             pwdAccountLockedTime locks nobody out without a policy, so disabled accounts could still bind"
+        )),
+        Some(_) => {}
+        None => warnings.push(
+            "directory.openldap.password_policy is not set: hrsync cannot check that a password \
+             policy applies, and without one pwdAccountLockedTime does not stop a bind"
+                .to_string(),
+        ),
+    }
+    Ok((directory, snapshot, warnings))
+}
+
+pub fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
+    match format {
+        Format::Text => render::text(plan),
+        Format::Json => render::json(plan),
+        Format::Ldif => render::ldif(steps),
+    }
+}
+
+pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
+    std::fs::write(path, render::json(plan)).map_err(|source| RunError::Output {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+pub fn load_saved_plan(path: &Path) -> Result<Plan, RunError> {
+    let saved_error = |message: String| RunError::SavedPlan {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| saved_error(e.to_string()))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| saved_error(format!("not a plan: {e}")))?;
+    if plan.schema != PLAN_SCHEMA {
+        return Err(saved_error(format!(
+            "schema {} is not {PLAN_SCHEMA}",
+            plan.schema
+        )));
+    }
+    Ok(plan)
+}
+
+/// Accounts whose directory state differs from what the saved plan recorded.
+pub fn drift(plan: &Plan, snapshot: &DirectorySnapshot, config: &Config) -> Vec<String> {
+    let mut drifted = Vec::new();
+    for account in &plan.accounts {
+        let found = snapshot.accounts.iter().find(|a| match &account.before {
+            Some(before) => a.dn == before.dn,
+            None => a.dn == account.dn,
+        });
+        match (&account.before, found) {
+            (None, Some(_)) => drifted.push(format!("{} now exists", account.dn)),
+            (None, None) => {}
+            (Some(before), None) => drifted.push(format!("{} no longer exists", before.dn)),
+            (Some(before), Some(found)) => {
+                let now = planner::account_state(found, snapshot, &config.mappings);
+                if &now != before {
+                    drifted.push(format!("{} changed since the plan was made", before.dn));
+                }
+            }
+        }
+    }
+    for change in &plan.group_changes {
+        if !snapshot.groups.contains_key(&change.group) {
+            drifted.push(format!("group {} no longer exists", change.group));
+        }
+    }
+    drifted
+}
+
+pub async fn apply_plan(
+    config: &Config,
+    plan: &Plan,
+    directory: &Directory,
+) -> (Steps, ApplyReport) {
+    let steps = steps(plan, &config.directory.policy, &config.mappings.groups.member_attribute);
+    let report = apply(directory, &steps, config.directory.max_concurrent_accounts).await;
+    (steps, report)
+}
+
+/// Reads the directory only (for applying a saved plan).
+pub async fn read_directory_only(config: &Config) -> Result<(Directory, DirectorySnapshot), RunError> {
+    let password = config.directory.bind_password.resolve("directory.bind_password")?;
+    let (directory, snapshot, _) = read_directory(config, &password).await?;
+    Ok((directory, snapshot))
+}
+
+/// Summary line of an apply for the log and stdout.
+pub fn apply_summary(report: &ApplyReport) -> String {
+    format!(
+        "applied {} change(s), {} failed or not attempted",
+        report.applied(),
+        report.failed()
+    )
+}
+
+/// Group DNs the saved plan names that are not managed by the current mappings: applying such a
+/// plan would touch a group hrsync does not manage.
+pub fn unmanaged_groups_in(plan: &Plan, config: &Config) -> Vec<Dn> {
+    let managed = config.mappings.managed_groups();
+    let mut out: Vec<Dn> = plan
+        .accounts
+        .iter()
+        .flat_map(|a| a.changes.iter())
+        .filter_map(|c| match &c.action {
+            crate::plan::Action::AddToGroup { group }
+            | crate::plan::Action::RemoveFromGroup { group }
+            | crate::plan::Action::RenameMember { group, .. } => Some(group.clone()),
+            _ => None,
+        })
+        .chain(plan.group_changes.iter().map(|g| g.group.clone()))
+        .filter(|g| !managed.contains(g))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
