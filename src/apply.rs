@@ -18,7 +18,9 @@ pub enum Outcome {
     Applied,
     /// Counted as done: the server said the value was already there (or already gone).
     AlreadyDone,
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
     /// Not tried because an earlier step of the same account failed.
     NotAttempted,
 }
@@ -54,19 +56,27 @@ impl ApplyReport {
 
 pub async fn apply(directory: &Directory, steps: &Steps, concurrency: usize) -> ApplyReport {
     let mut report = ApplyReport::default();
-    report.results.extend(run_sequence(directory, &steps.before, false).await);
+    report
+        .results
+        .extend(run_sequence(directory, &steps.before, false).await);
     let sequences = futures::stream::iter(steps.accounts.iter())
         .map(|sequence| run_sequence(directory, sequence, true))
         .buffered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
     report.results.extend(sequences.into_iter().flatten());
-    report.results.extend(run_sequence(directory, &steps.after, false).await);
+    report
+        .results
+        .extend(run_sequence(directory, &steps.after, false).await);
     report
 }
 
 /// Runs steps in order. With `stop_on_failure`, a failure marks the rest as not attempted.
-async fn run_sequence(directory: &Directory, steps: &[Step], stop_on_failure: bool) -> Vec<StepResult> {
+async fn run_sequence(
+    directory: &Directory,
+    steps: &[Step],
+    stop_on_failure: bool,
+) -> Vec<StepResult> {
     let mut results = Vec::with_capacity(steps.len());
     let mut failed = false;
     for step in steps {
@@ -89,7 +99,11 @@ async fn run_sequence(directory: &Directory, steps: &[Step], stop_on_failure: bo
         };
         match &outcome {
             Outcome::Applied | Outcome::AlreadyDone => {
-                tracing::info!(employee = step.employee_id.as_deref().unwrap_or("-"), "{}", step.description)
+                tracing::info!(
+                    employee = step.employee_id.as_deref().unwrap_or("-"),
+                    "{}",
+                    step.description
+                )
             }
             Outcome::Failed { error } => tracing::error!(
                 employee = step.employee_id.as_deref().unwrap_or("-"),

@@ -12,7 +12,13 @@ use crate::render::Format;
 #[command(name = "hrsync", version, about, long_about = None)]
 pub struct Cli {
     /// The configuration file.
-    #[arg(long, short, global = true, env = "HRSYNC_CONFIG", default_value = "hrsync.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "HRSYNC_CONFIG",
+        default_value = "hrsync.toml"
+    )]
     pub config: PathBuf,
 
     /// Log format on stderr. `auto` is text on a terminal and JSON lines otherwise. RUST_LOG

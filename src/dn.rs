@@ -215,7 +215,8 @@ fn parse_rdn(rdn: &str) -> Result<Vec<Ava>, &'static str> {
             b'\\' => {
                 let next = *bytes.get(i + 1).ok_or("it ends with a lone backslash")?;
                 if next.is_ascii_hexdigit() && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit) {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).map_err(|_| "bad escape")?;
+                    let hex =
+                        std::str::from_utf8(&bytes[i + 1..i + 3]).map_err(|_| "bad escape")?;
                     value.push(u8::from_str_radix(hex, 16).map_err(|_| "bad hex escape")?);
                     i += 3;
                 } else {
@@ -345,7 +346,10 @@ mod tests {
             let child = Dn::child("cn", value, &parent).unwrap();
             let avas = child.rdn_avas();
             assert_eq!(avas.len(), 1, "{value:?} must stay a single-valued RDN");
-            assert_eq!(avas[0].value, value, "value must round-trip through {child}");
+            assert_eq!(
+                avas[0].value, value,
+                "value must round-trip through {child}"
+            );
             assert_eq!(child.parent().unwrap(), parent);
         }
     }
@@ -363,7 +367,9 @@ mod tests {
 
     #[test]
     fn malformed_input_is_an_error_not_a_panic() {
-        for bad in ["", "   ", "cn", "cn=a,", ",cn=a", "cn=a\\", "=a", "cn=\"a", "c n=a"] {
+        for bad in [
+            "", "   ", "cn", "cn=a,", ",cn=a", "cn=a\\", "=a", "cn=\"a", "c n=a",
+        ] {
             assert!(Dn::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

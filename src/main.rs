@@ -88,7 +88,10 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
                 Outcome::Success
             })
         }
-        Command::Apply { plan: saved, format } => {
+        Command::Apply {
+            plan: saved,
+            format,
+        } => {
             let (plan, directory) = match saved {
                 None => run::make_plan(&config, now).await?,
                 Some(path) => {
@@ -101,7 +104,11 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
                     if !unmanaged.is_empty() {
                         return Err(saved_error(format!(
                             "names groups the mappings do not manage: {}",
-                            unmanaged.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                            unmanaged
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )));
                     }
                     let (directory, snapshot) = run::read_directory_only(&config).await?;

@@ -70,7 +70,10 @@ pub fn load_config(path: &Path) -> Result<Config, RunError> {
 
 /// Reads HR and the directory and plans. Both reads must succeed completely.
 pub async fn make_plan(config: &Config, now: DateTime<Utc>) -> Result<(Plan, Directory), RunError> {
-    let password = config.directory.bind_password.resolve("directory.bind_password")?;
+    let password = config
+        .directory
+        .bind_password
+        .resolve("directory.bind_password")?;
     let (hr_snapshot, directory) = tokio::join!(
         hr::fetch(&config.hr, now.date_naive()),
         read_directory(config, &password)
@@ -139,7 +142,8 @@ pub fn load_saved_plan(path: &Path) -> Result<Plan, RunError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| saved_error(e.to_string()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| saved_error(format!("not a plan: {e}")))?;
+    let plan: Plan =
+        serde_json::from_str(&text).map_err(|e| saved_error(format!("not a plan: {e}")))?;
     if plan.schema != PLAN_SCHEMA {
         return Err(saved_error(format!(
             "schema {} is not {PLAN_SCHEMA}",
@@ -182,14 +186,23 @@ pub async fn apply_plan(
     plan: &Plan,
     directory: &Directory,
 ) -> (Steps, ApplyReport) {
-    let steps = steps(plan, &config.directory.policy, &config.mappings.groups.member_attribute);
+    let steps = steps(
+        plan,
+        &config.directory.policy,
+        &config.mappings.groups.member_attribute,
+    );
     let report = apply(directory, &steps, config.directory.max_concurrent_accounts).await;
     (steps, report)
 }
 
 /// Reads the directory only (for applying a saved plan).
-pub async fn read_directory_only(config: &Config) -> Result<(Directory, DirectorySnapshot), RunError> {
-    let password = config.directory.bind_password.resolve("directory.bind_password")?;
+pub async fn read_directory_only(
+    config: &Config,
+) -> Result<(Directory, DirectorySnapshot), RunError> {
+    let password = config
+        .directory
+        .bind_password
+        .resolve("directory.bind_password")?;
     let (directory, snapshot, _) = read_directory(config, &password).await?;
     Ok((directory, snapshot))
 }

@@ -167,7 +167,8 @@ impl Config {
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, Vec<ConfigProblem>> {
         let file = path.display().to_string();
-        let raw: RawConfig = toml::from_str(text).map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
         let mut problems = Vec::new();
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let mappings_dir = dir.join(&raw.mappings);
@@ -206,7 +207,10 @@ impl Config {
     }
 }
 
-fn validate_directory(raw: RawDirectory, problems: &mut Vec<ConfigProblem>) -> Option<DirectoryConfig> {
+fn validate_directory(
+    raw: RawDirectory,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<DirectoryConfig> {
     let dn = |value: &str, key: &str, problems: &mut Vec<ConfigProblem>| match Dn::parse(value) {
         Ok(dn) => Some(dn),
         Err(e) => {
@@ -246,11 +250,17 @@ fn validate_directory(raw: RawDirectory, problems: &mut Vec<ConfigProblem>) -> O
     if !(raw.user_filter.starts_with('(') && raw.user_filter.ends_with(')')) {
         problems.push(ConfigProblem::new(
             "directory.user_filter",
-            format!("\"{}\" is not an LDAP filter in parentheses", raw.user_filter),
+            format!(
+                "\"{}\" is not an LDAP filter in parentheses",
+                raw.user_filter
+            ),
         ));
     }
     if !(1..=100_000).contains(&raw.page_size) {
-        problems.push(ConfigProblem::new("directory.page_size", "must be 1 to 100000"));
+        problems.push(ConfigProblem::new(
+            "directory.page_size",
+            "must be 1 to 100000",
+        ));
     }
     if !(1..=64).contains(&raw.max_concurrent_accounts) {
         problems.push(ConfigProblem::new(
@@ -260,7 +270,10 @@ fn validate_directory(raw: RawDirectory, problems: &mut Vec<ConfigProblem>) -> O
     }
     for (key, secs) in [
         ("directory.connect_timeout_secs", raw.connect_timeout_secs),
-        ("directory.operation_timeout_secs", raw.operation_timeout_secs),
+        (
+            "directory.operation_timeout_secs",
+            raw.operation_timeout_secs,
+        ),
     ] {
         if secs == 0 {
             problems.push(ConfigProblem::new(key, "must be at least 1 second"));

@@ -50,11 +50,12 @@ impl SecretRef {
         self.check(key)?;
         let value = match (&self.file, &self.env) {
             (Some(path), _) => {
-                let mut text = std::fs::read_to_string(path).map_err(|source| SecretError::File {
-                    key: key.to_string(),
-                    path: path.clone(),
-                    source,
-                })?;
+                let mut text =
+                    std::fs::read_to_string(path).map_err(|source| SecretError::File {
+                        key: key.to_string(),
+                        path: path.clone(),
+                        source,
+                    })?;
                 if text.ends_with('\n') {
                     text.pop();
                     if text.ends_with('\r') {

@@ -10,7 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{DirectoryError, describe_rc};
 use crate::config::DirectoryConfig;
 
-pub async fn connect(config: &DirectoryConfig, password: &SecretString) -> Result<Ldap, DirectoryError> {
+pub async fn connect(
+    config: &DirectoryConfig,
+    password: &SecretString,
+) -> Result<Ldap, DirectoryError> {
     let connect_error = |message: String| DirectoryError::Connect {
         url: config.url.clone(),
         message,
@@ -59,7 +62,10 @@ fn tls_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String>
             .map_err(|e| format!("unusable CA certificate in {}: {e}", ca_file.display()))?;
     }
     if roots.is_empty() {
-        return Err(format!("no certificate found in CA file {}", ca_file.display()));
+        return Err(format!(
+            "no certificate found in CA file {}",
+            ca_file.display()
+        ));
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)

@@ -70,7 +70,9 @@ impl DirectoryError {
 /// The result code's name plus the server's text, so an admin can act on it.
 pub(crate) fn describe_rc(rc: u32, text: &str) -> String {
     let name = match rc {
-        8 => "strong(er) authentication required: the server refuses simple binds without TLS; use ldaps:// or starttls = true",
+        8 => {
+            "strong(er) authentication required: the server refuses simple binds without TLS; use ldaps:// or starttls = true"
+        }
         16 => "no such attribute",
         19 => "constraint violation",
         20 => "attribute or value exists",
@@ -101,7 +103,10 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub async fn open(config: &DirectoryConfig, password: &SecretString) -> Result<Self, DirectoryError> {
+    pub async fn open(
+        config: &DirectoryConfig,
+        password: &SecretString,
+    ) -> Result<Self, DirectoryError> {
         let ldap = connect(config, password).await?;
         Ok(Self {
             ldap,
@@ -110,7 +115,10 @@ impl Directory {
     }
 
     /// Reads every person entry under the users base and every managed group.
-    pub async fn snapshot(&mut self, mappings: &Mappings) -> Result<DirectorySnapshot, DirectoryError> {
+    pub async fn snapshot(
+        &mut self,
+        mappings: &Mappings,
+    ) -> Result<DirectorySnapshot, DirectoryError> {
         let correlation = mappings.correlation.attribute.to_ascii_lowercase();
         let mut wanted: BTreeSet<String> = mappings
             .account
@@ -128,7 +136,12 @@ impl Directory {
 
         let base = self.config.users_base.to_string();
         let entries = self
-            .search_paged(&base, Scope::Subtree, &self.config.user_filter.clone(), &attrs)
+            .search_paged(
+                &base,
+                Scope::Subtree,
+                &self.config.user_filter.clone(),
+                &attrs,
+            )
             .await?;
         let mut accounts = Vec::with_capacity(entries.len());
         for entry in entries {
@@ -163,16 +176,29 @@ impl Directory {
                 groups.insert(group.clone(), DirectoryGroup { dn: group, members });
             }
         }
-        tracing::debug!(accounts = accounts.len(), groups = groups.len(), "read directory");
+        tracing::debug!(
+            accounts = accounts.len(),
+            groups = groups.len(),
+            "read directory"
+        );
         Ok(DirectorySnapshot { accounts, groups })
     }
 
     /// A group's members, or `None` when the group does not exist.
-    async fn read_members(&mut self, group: &Dn, member_attribute: &str) -> Result<Option<BTreeSet<Dn>>, DirectoryError> {
+    async fn read_members(
+        &mut self,
+        group: &Dn,
+        member_attribute: &str,
+    ) -> Result<Option<BTreeSet<Dn>>, DirectoryError> {
         let result = self
             .ldap
             .with_timeout(self.config.operation_timeout)
-            .search(group.as_str(), Scope::Base, "(objectClass=*)", vec![member_attribute])
+            .search(
+                group.as_str(),
+                Scope::Base,
+                "(objectClass=*)",
+                vec![member_attribute],
+            )
             .await
             .map_err(|e| DirectoryError::from_ldap("read group", group.as_str(), e))?;
         if result.1.rc == 32 {
@@ -195,7 +221,9 @@ impl Directory {
                     Ok(dn) => {
                         members.insert(dn);
                     }
-                    Err(_) => tracing::warn!(group = %group, member = %value, "ignoring a member value that is not a DN"),
+                    Err(_) => {
+                        tracing::warn!(group = %group, member = %value, "ignoring a member value that is not a DN")
+                    }
                 }
             }
         }

@@ -150,10 +150,7 @@ impl Mappings {
         for group in &self.groups.birthright {
             groups.insert(
                 group.clone(),
-                Reason::new(
-                    format!("status = {}", employee.status),
-                    "birthright group",
-                ),
+                Reason::new(format!("status = {}", employee.status), "birthright group"),
             );
         }
         let mut placed: Option<(Dn, Reason)> = None;
@@ -163,7 +160,9 @@ impl Mappings {
             };
             let reason = Reason::new(fact, format!("rule \"{}\"", rule.name));
             for group in &rule.groups {
-                groups.entry(group.clone()).or_insert_with(|| reason.clone());
+                groups
+                    .entry(group.clone())
+                    .or_insert_with(|| reason.clone());
             }
             if placed.is_none() {
                 if let Some(ou) = &rule.ou {
@@ -351,7 +350,13 @@ impl Mappings {
                     continue;
                 }
             };
-            take_once(&mut correlation, raw.correlation, "correlation", name, &mut problems);
+            take_once(
+                &mut correlation,
+                raw.correlation,
+                "correlation",
+                name,
+                &mut problems,
+            );
             take_once(&mut account, raw.account, "account", name, &mut problems);
             take_once(&mut groups, raw.groups, "groups", name, &mut problems);
             rules.extend(raw.rule.into_iter().map(|r| (name.clone(), r)));
@@ -368,9 +373,10 @@ impl Mappings {
             },
         };
         let (groups_file, raw_groups) = groups.unwrap_or_default();
-        let group_base = raw_groups.base.as_deref().and_then(|b| {
-            parse_dn(b, "groups.base", &groups_file, &mut problems)
-        });
+        let group_base = raw_groups
+            .base
+            .as_deref()
+            .and_then(|b| parse_dn(b, "groups.base", &groups_file, &mut problems));
         let group_ref = |value: &str, key: &str, file: &str, problems: &mut Vec<ConfigProblem>| {
             if value.contains('=') {
                 return parse_dn(value, key, file, problems);
@@ -387,9 +393,7 @@ impl Mappings {
                     problems.push(
                         ConfigProblem::new(
                             key,
-                            format!(
-                                "\"{value}\" is not a DN; give the full DN or set groups.base"
-                            ),
+                            format!("\"{value}\" is not a DN; give the full DN or set groups.base"),
                         )
                         .in_file(file),
                     );
@@ -402,7 +406,12 @@ impl Mappings {
             .iter()
             .enumerate()
             .filter_map(|(i, g)| {
-                group_ref(g, &format!("groups.birthright[{i}]"), &groups_file, &mut problems)
+                group_ref(
+                    g,
+                    &format!("groups.birthright[{i}]"),
+                    &groups_file,
+                    &mut problems,
+                )
             })
             .collect();
         check_attribute_name(
@@ -412,7 +421,12 @@ impl Mappings {
             &mut problems,
         );
         let placeholder = raw_groups.empty_group_placeholder.as_deref().and_then(|p| {
-            parse_dn(p, "groups.empty_group_placeholder", &groups_file, &mut problems)
+            parse_dn(
+                p,
+                "groups.empty_group_placeholder",
+                &groups_file,
+                &mut problems,
+            )
         });
         let group_settings = GroupSettings {
             birthright,
@@ -440,12 +454,16 @@ impl Mappings {
         for (i, (file, raw)) in rules.into_iter().enumerate() {
             let key = format!("rule[{i}] \"{}\"", raw.name);
             if raw.name.trim().is_empty() {
-                problems.push(ConfigProblem::new(format!("rule[{i}].name"), "is empty").in_file(&file));
+                problems
+                    .push(ConfigProblem::new(format!("rule[{i}].name"), "is empty").in_file(&file));
             }
             if let Some(first) = seen_names.insert(raw.name.clone(), file.clone()) {
                 problems.push(
-                    ConfigProblem::new(&key, format!("a rule with this name is already in {first}"))
-                        .in_file(&file),
+                    ConfigProblem::new(
+                        &key,
+                        format!("a rule with this name is already in {first}"),
+                    )
+                    .in_file(&file),
                 );
             }
             if raw.when.is_empty() {
@@ -475,7 +493,9 @@ impl Mappings {
                 .groups
                 .iter()
                 .enumerate()
-                .filter_map(|(j, g)| group_ref(g, &format!("{key}.groups[{j}]"), &file, &mut problems))
+                .filter_map(|(j, g)| {
+                    group_ref(g, &format!("{key}.groups[{j}]"), &file, &mut problems)
+                })
                 .collect();
             let ou = raw
                 .ou
@@ -558,7 +578,12 @@ fn validate_account(
     let default_ou = parse_dn(&raw.default_ou, "account.default_ou", file, problems);
     let disabled_ou = parse_dn(&raw.disabled_ou, "account.disabled_ou", file, problems);
     check_attribute_name(&raw.rdn_attribute, "account.rdn_attribute", file, problems);
-    check_attribute_name(&correlation.attribute, "correlation.attribute", file, problems);
+    check_attribute_name(
+        &correlation.attribute,
+        "correlation.attribute",
+        file,
+        problems,
+    );
     if raw.object_classes.is_empty() {
         problems.push(ConfigProblem::new("account.object_classes", "is empty").in_file(file));
     }
@@ -585,8 +610,13 @@ fn validate_account(
                 .in_file(file),
             );
         }
-        if ["objectclass", "userpassword", "pwdaccountlockedtime", "memberof"]
-            .contains(&name.to_ascii_lowercase().as_str())
+        if [
+            "objectclass",
+            "userpassword",
+            "pwdaccountlockedtime",
+            "memberof",
+        ]
+        .contains(&name.to_ascii_lowercase().as_str())
         {
             problems.push(
                 ConfigProblem::new(&key, "is managed by hrsync itself and cannot be templated")

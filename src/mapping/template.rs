@@ -202,12 +202,9 @@ mod tests {
     use super::*;
 
     fn render(template: &str, fields: &[(&str, &str)]) -> Result<String, MissingField> {
-        Template::parse(template).unwrap().render(|name| {
-            fields
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| *v)
-        })
+        Template::parse(template)
+            .unwrap()
+            .render(|name| fields.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
     }
 
     #[test]
@@ -218,8 +215,11 @@ mod tests {
             "Zoë O'Brien-Ångström"
         );
         assert_eq!(
-            render("{first_name|ascii|lower|alnum}.{last_name|ascii|lower|alnum}", &fields)
-                .unwrap(),
+            render(
+                "{first_name|ascii|lower|alnum}.{last_name|ascii|lower|alnum}",
+                &fields
+            )
+            .unwrap(),
             "zoe.obrien-angstrom"
         );
         assert_eq!(render("{first_name|initial}", &fields).unwrap(), "Z");

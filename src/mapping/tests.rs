@@ -74,11 +74,22 @@ ou = "ou=never-used,ou=people,dc=ex"
     ]));
     let names: Vec<String> = role.groups.keys().map(|g| g.rdn().to_string()).collect();
     assert_eq!(names, ["cn=berlin", "cn=eng", "cn=engineers", "cn=staff"]);
-    assert_eq!(role.ou, Dn::parse("ou=eng,ou=people,dc=ex").unwrap(), "first rule with an OU wins");
+    assert_eq!(
+        role.ou,
+        Dn::parse("ou=eng,ou=people,dc=ex").unwrap(),
+        "first rule with an OU wins"
+    );
     assert_eq!(role.ou_reason.rule.as_deref(), Some("rule \"eng-berlin\""));
 
-    let role = m.assign(&employee(&[("department", "Engineering"), ("location", "Paris")]));
-    assert_eq!(role.groups.len(), 1, "a rule needs every condition: only birthright");
+    let role = m.assign(&employee(&[
+        ("department", "Engineering"),
+        ("location", "Paris"),
+    ]));
+    assert_eq!(
+        role.groups.len(),
+        1,
+        "a rule needs every condition: only birthright"
+    );
     assert_eq!(role.ou, m.account.default_ou);
 
     let role = m.assign(&employee(&[("location", "Berlin")]));
@@ -96,7 +107,11 @@ match = { department = "x" }
 groups = ["cn=a,dc=ex", "CN=Staff, DC=ex"]
 "#;
     let m = load(&[("a.toml", ACCOUNT), ("b.toml", rules)]).unwrap();
-    let managed: Vec<String> = m.managed_groups().iter().map(|g| g.key().to_string()).collect();
+    let managed: Vec<String> = m
+        .managed_groups()
+        .iter()
+        .map(|g| g.key().to_string())
+        .collect();
     assert_eq!(managed, ["cn=a,dc=ex", "cn=staff,dc=ex"]);
 }
 
@@ -132,25 +147,49 @@ match = { title = "y" }
         "r.toml: rule[1] \"dup\".match: is empty",
         "r.toml: rule[2] \"nothing\": sets neither groups nor ou",
     ] {
-        assert!(found.contains(expected), "missing {expected:?} in:\n{found}");
+        assert!(
+            found.contains(expected),
+            "missing {expected:?} in:\n{found}"
+        );
     }
 }
 
 #[test]
 fn tables_defined_twice_and_reserved_attributes_are_refused() {
     let found = problems(&[("a.toml", ACCOUNT), ("b.toml", ACCOUNT)]).join("\n");
-    assert!(found.contains("b.toml: account: already defined in a.toml"), "{found}");
+    assert!(
+        found.contains("b.toml: account: already defined in a.toml"),
+        "{found}"
+    );
 
-    let reserved = ACCOUNT.replace("sn = ", "employeeNumber = \"{id}\"\nuserPassword = \"x\"\nsn = ");
+    let reserved = ACCOUNT.replace(
+        "sn = ",
+        "employeeNumber = \"{id}\"\nuserPassword = \"x\"\nsn = ",
+    );
     let found = problems(&[("a.toml", &reserved)]).join("\n");
-    assert!(found.contains("account.attributes.employeeNumber: employeeNumber is the correlation attribute"), "{found}");
-    assert!(found.contains("account.attributes.userPassword: is managed by hrsync itself"), "{found}");
+    assert!(
+        found.contains(
+            "account.attributes.employeeNumber: employeeNumber is the correlation attribute"
+        ),
+        "{found}"
+    );
+    assert!(
+        found.contains("account.attributes.userPassword: is managed by hrsync itself"),
+        "{found}"
+    );
 }
 
 #[test]
 fn naming_attribute_needs_a_template() {
-    let found = problems(&[("a.toml", &ACCOUNT.replace("uid = \"{first_name|lower}\"\n", ""))]).join("\n");
-    assert!(found.contains("no template for the naming attribute \"uid\""), "{found}");
+    let found = problems(&[(
+        "a.toml",
+        &ACCOUNT.replace("uid = \"{first_name|lower}\"\n", ""),
+    )])
+    .join("\n");
+    assert!(
+        found.contains("no template for the naming attribute \"uid\""),
+        "{found}"
+    );
 }
 
 #[test]

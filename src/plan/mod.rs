@@ -170,11 +170,22 @@ pub enum Action {
         after: Vec<String>,
     },
     /// Rename the entry into another OU, keeping its RDN.
-    Move { from: Dn, to: Dn },
-    AddToGroup { group: Dn },
-    RemoveFromGroup { group: Dn },
+    Move {
+        from: Dn,
+        to: Dn,
+    },
+    AddToGroup {
+        group: Dn,
+    },
+    RemoveFromGroup {
+        group: Dn,
+    },
     /// After a move, replace the account's old DN by its new one in a group it stays in.
-    RenameMember { group: Dn, from: Dn, to: Dn },
+    RenameMember {
+        group: Dn,
+        from: Dn,
+        to: Dn,
+    },
 }
 
 /// A group-level change that keeps a `groupOfNames` valid.

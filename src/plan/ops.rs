@@ -89,13 +89,19 @@ pub fn steps(plan: &Plan, policy: &Policy, member_attribute: &str) -> Steps {
         let (stage, modification, verb, code) = match change.action {
             GroupAction::AddPlaceholder => (
                 &mut steps.before,
-                Modification::Add(member_attribute.to_string(), vec![change.member.to_string()]),
+                Modification::Add(
+                    member_attribute.to_string(),
+                    vec![change.member.to_string()],
+                ),
                 "add placeholder",
                 ATTRIBUTE_OR_VALUE_EXISTS,
             ),
             GroupAction::RemovePlaceholder => (
                 &mut steps.after,
-                Modification::Delete(member_attribute.to_string(), vec![change.member.to_string()]),
+                Modification::Delete(
+                    member_attribute.to_string(),
+                    vec![change.member.to_string()],
+                ),
                 "remove placeholder",
                 NO_SUCH_ATTRIBUTE,
             ),
@@ -111,7 +117,9 @@ pub fn steps(plan: &Plan, policy: &Policy, member_attribute: &str) -> Steps {
         });
     }
     for account in &plan.accounts {
-        steps.accounts.push(account_steps(account, policy, member_attribute));
+        steps
+            .accounts
+            .push(account_steps(account, policy, member_attribute));
     }
     steps
 }

@@ -19,11 +19,13 @@ use chrono::{DateTime, Utc};
 
 use crate::dn::Dn;
 use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment};
-use crate::model::{DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot, Reason};
+use crate::model::{
+    DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot, Reason,
+};
 
 use super::{
-    AccountPlan, AccountState, Action, Change, GroupAction, GroupChange, Lifecycle, Orphan, Plan,
-    PLAN_SCHEMA, Policy, Skipped, Summary,
+    AccountPlan, AccountState, Action, Change, GroupAction, GroupChange, Lifecycle, Orphan,
+    PLAN_SCHEMA, Plan, Policy, Skipped, Summary,
 };
 
 /// Everything the planner needs. Nothing else influences a plan.
@@ -134,7 +136,9 @@ impl<'a> Builder<'a> {
         let mut unreadable: BTreeMap<&str, &str> = BTreeMap::new();
         for rejected in &input.hr.rejected {
             if let Some(id) = &rejected.id {
-                unreadable.entry(id.as_str()).or_insert(rejected.problem.as_str());
+                unreadable
+                    .entry(id.as_str())
+                    .or_insert(rejected.problem.as_str());
             }
         }
         for (id, problem) in &unreadable {
@@ -162,10 +166,14 @@ impl<'a> Builder<'a> {
         // Pass 1: intents and target DNs.
         let mut targets = Vec::new();
         for employee in &input.hr.employees {
-            if ambiguous.contains(employee.id.as_str()) || unreadable.contains_key(employee.id.as_str()) {
+            if ambiguous.contains(employee.id.as_str())
+                || unreadable.contains_key(employee.id.as_str())
+            {
                 continue;
             }
-            let existing = by_id.get(employee.id.as_str()).and_then(|a| a.first().copied());
+            let existing = by_id
+                .get(employee.id.as_str())
+                .and_then(|a| a.first().copied());
             if let Some(target) = self.target(employee, existing) {
                 targets.push(target);
             }
@@ -320,7 +328,10 @@ impl<'a> Builder<'a> {
         let employee = target.employee;
         let mut changes = Vec::new();
         let account_plan = match &target.intent {
-            Intent::Provision { existing: None, role } => {
+            Intent::Provision {
+                existing: None,
+                role,
+            } => {
                 let Some(attributes) = self.desired_attributes(employee, final_dns, true) else {
                     return;
                 };
@@ -340,14 +351,21 @@ impl<'a> Builder<'a> {
                         attributes: all,
                     },
                     reason: Reason::new(
-                        format!("status = {} and no account has {}={}", status_fact(employee), mappings.correlation.attribute, employee.id),
+                        format!(
+                            "status = {} and no account has {}={}",
+                            status_fact(employee),
+                            mappings.correlation.attribute,
+                            employee.id
+                        ),
                         "joiner",
                     ),
                 });
                 for (group, reason) in &role.groups {
                     if self.memberships.contains_key(group) {
                         changes.push(Change {
-                            action: Action::AddToGroup { group: group.clone() },
+                            action: Action::AddToGroup {
+                                group: group.clone(),
+                            },
                             reason: reason.clone(),
                         });
                     }
@@ -373,7 +391,10 @@ impl<'a> Builder<'a> {
                     changes.push(Change {
                         action: Action::Enable,
                         reason: Reason::new(
-                            format!("status = {} but the account is disabled", status_fact(employee)),
+                            format!(
+                                "status = {} but the account is disabled",
+                                status_fact(employee)
+                            ),
                             "rehire",
                         ),
                     });
@@ -409,7 +430,9 @@ impl<'a> Builder<'a> {
                 for group in &current_groups {
                     if !role.groups.contains_key(group) {
                         changes.push(Change {
-                            action: Action::RemoveFromGroup { group: group.clone() },
+                            action: Action::RemoveFromGroup {
+                                group: group.clone(),
+                            },
                             reason: Reason::fact(format!(
                                 "no rule gives this group to {}",
                                 role_facts(employee)
@@ -427,7 +450,10 @@ impl<'a> Builder<'a> {
                         reason: role.ou_reason.clone(),
                     });
                     if !self.input.policy.member_values_follow_renames {
-                        for group in current_groups.iter().filter(|g| role.groups.contains_key(*g)) {
+                        for group in current_groups
+                            .iter()
+                            .filter(|g| role.groups.contains_key(*g))
+                        {
                             changes.push(Change {
                                 action: Action::RenameMember {
                                     group: group.clone(),
@@ -445,7 +471,9 @@ impl<'a> Builder<'a> {
                 for (group, reason) in &role.groups {
                     if !current_groups.contains(group) && self.memberships.contains_key(group) {
                         changes.push(Change {
-                            action: Action::AddToGroup { group: group.clone() },
+                            action: Action::AddToGroup {
+                                group: group.clone(),
+                            },
                             reason: reason.clone(),
                         });
                     }
@@ -455,7 +483,9 @@ impl<'a> Builder<'a> {
                 } else if changes.iter().any(|c| {
                     matches!(
                         c.action,
-                        Action::Move { .. } | Action::AddToGroup { .. } | Action::RemoveFromGroup { .. }
+                        Action::Move { .. }
+                            | Action::AddToGroup { .. }
+                            | Action::RemoveFromGroup { .. }
                     )
                 }) {
                     Lifecycle::Mover
@@ -483,7 +513,9 @@ impl<'a> Builder<'a> {
                 }
                 for group in &before.groups {
                     changes.push(Change {
-                        action: Action::RemoveFromGroup { group: group.clone() },
+                        action: Action::RemoveFromGroup {
+                            group: group.clone(),
+                        },
                         reason: leaver.clone(),
                     });
                 }
@@ -558,7 +590,11 @@ impl<'a> Builder<'a> {
         Some(out)
     }
 
-    fn manager_dn(&mut self, employee: &Employee, final_dns: &BTreeMap<&str, &Dn>) -> Option<String> {
+    fn manager_dn(
+        &mut self,
+        employee: &Employee,
+        final_dns: &BTreeMap<&str, &Dn>,
+    ) -> Option<String> {
         let manager_id = employee.manager_id()?;
         if manager_id == employee.id {
             self.warnings.insert(format!(
@@ -599,7 +635,10 @@ impl<'a> Builder<'a> {
                     Action::Create { dn, .. } => current = dn.clone(),
                     Action::Move { to, .. } => current = to.clone(),
                     Action::AddToGroup { group } => {
-                        after.entry(group.clone()).or_default().insert(current.clone());
+                        after
+                            .entry(group.clone())
+                            .or_default()
+                            .insert(current.clone());
                     }
                     Action::RemoveFromGroup { group } => {
                         after.entry(group.clone()).or_default().remove(&current);
@@ -654,7 +693,8 @@ impl<'a> Builder<'a> {
     }
 
     fn finish(mut self) -> Plan {
-        self.accounts.sort_by(|a, b| a.dn.cmp(&b.dn).then(a.employee_id.cmp(&b.employee_id)));
+        self.accounts
+            .sort_by(|a, b| a.dn.cmp(&b.dn).then(a.employee_id.cmp(&b.employee_id)));
         self.skipped.sort();
         self.skipped.dedup();
         self.orphans.sort();
@@ -766,7 +806,11 @@ fn status_fact(employee: &Employee) -> String {
     }
 }
 
-fn describe_fields(employee: &Employee, fields: &[&str], final_dns: &BTreeMap<&str, &Dn>) -> String {
+fn describe_fields(
+    employee: &Employee,
+    fields: &[&str],
+    final_dns: &BTreeMap<&str, &Dn>,
+) -> String {
     if fields.is_empty() {
         return "fixed value".to_string();
     }
@@ -777,7 +821,9 @@ fn describe_fields(employee: &Employee, fields: &[&str], final_dns: &BTreeMap<&s
                 match employee.manager_id() {
                     Some(id) => format!(
                         "manager_id = {id:?} ({})",
-                        final_dns.get(id).map_or("no account".to_string(), |d| d.to_string())
+                        final_dns
+                            .get(id)
+                            .map_or("no account".to_string(), |d| d.to_string())
                     ),
                     None => "manager_id is empty".to_string(),
                 }

@@ -96,12 +96,7 @@ fn account_text(out: &mut String, account: &AccountPlan) {
                 before,
                 after,
             } => {
-                let _ = writeln!(
-                    out,
-                    "  ~ {attribute}: {} -> {}",
-                    show(before),
-                    show(after)
-                );
+                let _ = writeln!(out, "  ~ {attribute}: {} -> {}", show(before), show(after));
             }
             Action::Move { from, to } => {
                 let _ = writeln!(out, "  > move {from} -> {to}");

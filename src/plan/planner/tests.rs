@@ -60,7 +60,13 @@ fn dn(s: &str) -> Dn {
     Dn::parse(s).unwrap()
 }
 
-fn employee(id: &str, first: &str, last: &str, department: &str, status: EmploymentStatus) -> Employee {
+fn employee(
+    id: &str,
+    first: &str,
+    last: &str,
+    department: &str,
+    status: EmploymentStatus,
+) -> Employee {
     let mut fields = BTreeMap::new();
     fields.insert("id".into(), id.into());
     fields.insert("first_name".into(), first.into());
@@ -142,8 +148,16 @@ fn actions(plan: &Plan, id: &str) -> Vec<Action> {
 /// Applies a plan to a snapshot the way a directory would, for convergence tests.
 fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
     let mut dir = dir.clone();
-    for change in plan.group_changes.iter().filter(|g| g.action == GroupAction::AddPlaceholder) {
-        dir.groups.get_mut(&change.group).unwrap().members.insert(change.member.clone());
+    for change in plan
+        .group_changes
+        .iter()
+        .filter(|g| g.action == GroupAction::AddPlaceholder)
+    {
+        dir.groups
+            .get_mut(&change.group)
+            .unwrap()
+            .members
+            .insert(change.member.clone());
     }
     for account in &plan.accounts {
         let mut current = account.dn.clone();
@@ -165,12 +179,15 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
                 }
                 Action::Enable => dir.accounts[idx.unwrap()].disabled = false,
                 Action::Disable { .. } => dir.accounts[idx.unwrap()].disabled = true,
-                Action::SetAttribute { attribute, after, .. } => {
+                Action::SetAttribute {
+                    attribute, after, ..
+                } => {
                     let a = &mut dir.accounts[idx.unwrap()];
                     if after.is_empty() {
                         a.attributes.remove(&attribute.to_ascii_lowercase());
                     } else {
-                        a.attributes.insert(attribute.to_ascii_lowercase(), after.clone());
+                        a.attributes
+                            .insert(attribute.to_ascii_lowercase(), after.clone());
                     }
                 }
                 Action::Move { to, .. } => {
@@ -178,7 +195,11 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
                     current = to.clone();
                 }
                 Action::AddToGroup { group } => {
-                    dir.groups.get_mut(group).unwrap().members.insert(current.clone());
+                    dir.groups
+                        .get_mut(group)
+                        .unwrap()
+                        .members
+                        .insert(current.clone());
                 }
                 Action::RemoveFromGroup { group } => {
                     dir.groups.get_mut(group).unwrap().members.remove(&current);
@@ -191,8 +212,16 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
             }
         }
     }
-    for change in plan.group_changes.iter().filter(|g| g.action == GroupAction::RemovePlaceholder) {
-        dir.groups.get_mut(&change.group).unwrap().members.remove(&change.member);
+    for change in plan
+        .group_changes
+        .iter()
+        .filter(|g| g.action == GroupAction::RemovePlaceholder)
+    {
+        dir.groups
+            .get_mut(&change.group)
+            .unwrap()
+            .members
+            .remove(&change.member);
     }
     dir
 }
@@ -200,7 +229,13 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
 #[test]
 fn joiner_is_created_in_role_ou_with_role_and_birthright_groups() {
     let plan = plan_for(
-        &hr(vec![employee("7", "Zoë", "Ångström", "Engineering", EmploymentStatus::Active)]),
+        &hr(vec![employee(
+            "7",
+            "Zoë",
+            "Ångström",
+            "Engineering",
+            EmploymentStatus::Active,
+        )]),
         &directory(vec![], &[]),
     );
     let account = &plan.accounts[0];
@@ -212,7 +247,10 @@ fn joiner_is_created_in_role_ou_with_role_and_birthright_groups() {
     assert_eq!(attributes["cn"], ["Zoë Ångström"]);
     assert_eq!(attributes["employeeNumber"], ["7"]);
     assert_eq!(attributes["objectClass"].len(), 4);
-    assert!(!attributes.contains_key("manager"), "no manager: attribute left out");
+    assert!(
+        !attributes.contains_key("manager"),
+        "no manager: attribute left out"
+    );
     let groups: Vec<_> = actions(&plan, "7")
         .into_iter()
         .filter_map(|a| match a {
@@ -238,7 +276,16 @@ fn mover_changes_groups_ou_and_title_and_rewrites_kept_memberships() {
         vec![account(old, "1", "Engineering person", false)],
         &[("staff", old), ("engineering", old), ("vpn", old)],
     );
-    let plan = plan_for(&hr(vec![employee("1", "Ada", "L", "Sales", EmploymentStatus::Active)]), &dir);
+    let plan = plan_for(
+        &hr(vec![employee(
+            "1",
+            "Ada",
+            "L",
+            "Sales",
+            EmploymentStatus::Active,
+        )]),
+        &dir,
+    );
     let new = dn("uid=ada.l,ou=sales,ou=people,dc=ex");
     assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Mover);
     let acts = actions(&plan, "1");
@@ -249,14 +296,29 @@ fn mover_changes_groups_ou_and_title_and_rewrites_kept_memberships() {
     }));
     let g = |cn: &str| dn(&format!("cn={cn},ou=groups,dc=ex"));
     let pos = |a: &Action| acts.iter().position(|x| x == a).unwrap();
-    let mv = Action::Move { from: dn(old), to: new.clone() };
+    let mv = Action::Move {
+        from: dn(old),
+        to: new.clone(),
+    };
     // Removals use the old DN, so they come before the move; additions after it.
-    assert!(pos(&Action::RemoveFromGroup { group: g("engineering") }) < pos(&mv));
+    assert!(
+        pos(&Action::RemoveFromGroup {
+            group: g("engineering")
+        }) < pos(&mv)
+    );
     assert!(pos(&Action::RemoveFromGroup { group: g("vpn") }) < pos(&mv));
     assert!(pos(&mv) < pos(&Action::AddToGroup { group: g("sales") }));
-    assert!(acts.contains(&Action::RenameMember { group: g("staff"), from: dn(old), to: new }));
+    assert!(acts.contains(&Action::RenameMember {
+        group: g("staff"),
+        from: dn(old),
+        to: new
+    }));
     // The RDN is kept: uid is not touched even though the template is there.
-    assert!(!acts.iter().any(|a| matches!(a, Action::SetAttribute { attribute, .. } if attribute == "uid")));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::SetAttribute { attribute, .. } if attribute == "uid"))
+    );
 }
 
 #[test]
@@ -270,17 +332,30 @@ fn leaver_is_disabled_first_stripped_of_managed_groups_and_moved() {
     bob.status_source = "Inactive".into();
     let plan = plan_for(&hr(vec![bob]), &dir);
     let acts = actions(&plan, "2");
-    assert_eq!(acts[0], Action::Disable { method: DisableMethod::PpolicyLock }, "lockout first");
+    assert_eq!(
+        acts[0],
+        Action::Disable {
+            method: DisableMethod::PpolicyLock
+        },
+        "lockout first"
+    );
     assert_eq!(
         acts[1..3],
         [
-            Action::RemoveFromGroup { group: dn("cn=sales,ou=groups,dc=ex") },
-            Action::RemoveFromGroup { group: dn("cn=staff,ou=groups,dc=ex") },
+            Action::RemoveFromGroup {
+                group: dn("cn=sales,ou=groups,dc=ex")
+            },
+            Action::RemoveFromGroup {
+                group: dn("cn=staff,ou=groups,dc=ex")
+            },
         ]
     );
     assert_eq!(
         acts[3],
-        Action::Move { from: dn(d), to: dn("uid=bob.b,ou=disabled,dc=ex") }
+        Action::Move {
+            from: dn(d),
+            to: dn("uid=bob.b,ou=disabled,dc=ex")
+        }
     );
     assert_eq!(acts.len(), 4, "a leaver's attributes are not rewritten");
     assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Leaver);
@@ -291,7 +366,16 @@ fn leaver_is_disabled_first_stripped_of_managed_groups_and_moved() {
 fn rehire_is_enabled_and_restored_for_the_current_role() {
     let d = "uid=cy.c,ou=disabled,dc=ex";
     let dir = directory(vec![account(d, "3", "Sales person", true)], &[]);
-    let plan = plan_for(&hr(vec![employee("3", "Cy", "C", "Engineering", EmploymentStatus::Active)]), &dir);
+    let plan = plan_for(
+        &hr(vec![employee(
+            "3",
+            "Cy",
+            "C",
+            "Engineering",
+            EmploymentStatus::Active,
+        )]),
+        &dir,
+    );
     assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Rehire);
     let acts = actions(&plan, "3");
     assert_eq!(acts[0], Action::Enable);
@@ -299,8 +383,12 @@ fn rehire_is_enabled_and_restored_for_the_current_role() {
         from: dn(d),
         to: dn("uid=cy.c,ou=eng,ou=people,dc=ex")
     }));
-    assert!(acts.contains(&Action::AddToGroup { group: dn("cn=engineering,ou=groups,dc=ex") }));
-    assert!(!acts.contains(&Action::AddToGroup { group: dn("cn=sales,ou=groups,dc=ex") }));
+    assert!(acts.contains(&Action::AddToGroup {
+        group: dn("cn=engineering,ou=groups,dc=ex")
+    }));
+    assert!(!acts.contains(&Action::AddToGroup {
+        group: dn("cn=sales,ou=groups,dc=ex")
+    }));
 }
 
 #[test]
@@ -309,7 +397,13 @@ fn missing_hr_record_is_an_orphan_and_never_a_leaver() {
     let dir = directory(vec![account(d, "9", "t", false)], &[("staff", d)]);
     let plan = plan_for(&hr(vec![]), &dir);
     assert!(!plan.has_changes());
-    assert_eq!(plan.orphans, [Orphan { dn: dn(d), correlation_id: "9".into() }]);
+    assert_eq!(
+        plan.orphans,
+        [Orphan {
+            dn: dn(d),
+            correlation_id: "9".into()
+        }]
+    );
 }
 
 #[test]
@@ -318,11 +412,18 @@ fn unreadable_or_duplicate_hr_records_protect_their_accounts() {
     let dir = directory(vec![account(d, "9", "t", false)], &[("staff", d)]);
     let snapshot = HrSnapshot {
         employees: vec![],
-        rejected: vec![RejectedRecord { id: Some("9".into()), index: 0, problem: "id appears 2 times".into() }],
+        rejected: vec![RejectedRecord {
+            id: Some("9".into()),
+            index: 0,
+            problem: "id appears 2 times".into(),
+        }],
     };
     let plan = plan_for(&snapshot, &dir);
     assert!(!plan.has_changes());
-    assert!(plan.orphans.is_empty(), "an unreadable record is not an orphan");
+    assert!(
+        plan.orphans.is_empty(),
+        "an unreadable record is not an orphan"
+    );
     assert_eq!(plan.skipped.len(), 1);
     assert!(plan.skipped[0].reason.contains("id appears 2 times"));
     assert_eq!(plan.skipped[0].dn, Some(dn(d)));
@@ -337,7 +438,16 @@ fn duplicate_correlation_values_in_the_directory_are_left_alone() {
         ],
         &[],
     );
-    let plan = plan_for(&hr(vec![employee("5", "A", "B", "Sales", EmploymentStatus::Terminated)]), &dir);
+    let plan = plan_for(
+        &hr(vec![employee(
+            "5",
+            "A",
+            "B",
+            "Sales",
+            EmploymentStatus::Terminated,
+        )]),
+        &dir,
+    );
     assert!(!plan.has_changes());
     assert_eq!(plan.skipped.len(), 2);
 }
@@ -346,33 +456,65 @@ fn duplicate_correlation_values_in_the_directory_are_left_alone() {
 fn only_managed_groups_and_attributes_are_touched() {
     let d = "uid=ada.l,ou=eng,ou=people,dc=ex";
     let mut acct = account(d, "1", "Engineering person", false);
-    acct.attributes.insert("telephonenumber".into(), vec!["123".into()]);
+    acct.attributes
+        .insert("telephonenumber".into(), vec!["123".into()]);
     let mut dir = directory(vec![acct], &[("staff", d), ("engineering", d), ("vpn", d)]);
     let unmanaged = dn("cn=wiki-admins,ou=groups,dc=ex");
     dir.groups.insert(
         unmanaged.clone(),
-        DirectoryGroup { dn: unmanaged.clone(), members: BTreeSet::from([dn(d)]) },
+        DirectoryGroup {
+            dn: unmanaged.clone(),
+            members: BTreeSet::from([dn(d)]),
+        },
     );
-    let plan = plan_for(&hr(vec![employee("1", "Ada", "L", "Sales", EmploymentStatus::Terminated)]), &dir);
+    let plan = plan_for(
+        &hr(vec![employee(
+            "1",
+            "Ada",
+            "L",
+            "Sales",
+            EmploymentStatus::Terminated,
+        )]),
+        &dir,
+    );
     let acts = actions(&plan, "1");
     assert!(!acts.iter().any(|a| matches!(a,
         Action::RemoveFromGroup { group } | Action::AddToGroup { group } if *group == unmanaged)));
-    assert!(!acts.iter().any(|a| matches!(a, Action::SetAttribute { .. })));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::SetAttribute { .. }))
+    );
 }
 
 #[test]
 fn last_member_removal_gets_a_placeholder_first_and_it_goes_when_members_return() {
     let d = "uid=bob.b,ou=sales,ou=people,dc=ex";
-    let mut dir = directory(vec![account(d, "2", "Sales person", false)], &[("sales", d)]);
+    let mut dir = directory(
+        vec![account(d, "2", "Sales person", false)],
+        &[("sales", d)],
+    );
     let sales = dn("cn=sales,ou=groups,dc=ex");
     dir.groups.get_mut(&sales).unwrap().members = BTreeSet::from([dn(d)]);
-    let plan = plan_for(&hr(vec![employee("2", "Bob", "B", "Sales", EmploymentStatus::Terminated)]), &dir);
+    let plan = plan_for(
+        &hr(vec![employee(
+            "2",
+            "Bob",
+            "B",
+            "Sales",
+            EmploymentStatus::Terminated,
+        )]),
+        &dir,
+    );
     assert_eq!(plan.group_changes.len(), 1);
     assert_eq!(plan.group_changes[0].action, GroupAction::AddPlaceholder);
     assert_eq!(plan.group_changes[0].group, sales);
 
     let after = simulate(&plan, &dir);
-    assert_eq!(after.groups[&sales].members, BTreeSet::from([dn("cn=placeholder")]));
+    assert_eq!(
+        after.groups[&sales].members,
+        BTreeSet::from([dn("cn=placeholder")])
+    );
     // A new salesperson arrives: the placeholder is removed after they are added.
     let plan = plan_for(
         &hr(vec![
@@ -392,7 +534,10 @@ fn naming_conflicts_skip_joiners_and_keep_leavers_in_place_but_disabled() {
     unmanaged.correlation_id = None;
     let leaver = "uid=ann.a,ou=sales,ou=people,dc=ex";
     let in_disabled = account("uid=ann.a,ou=disabled,dc=ex", "old", "t", true);
-    let dir = directory(vec![unmanaged, account(leaver, "2", "t", false), in_disabled], &[]);
+    let dir = directory(
+        vec![unmanaged, account(leaver, "2", "t", false), in_disabled],
+        &[],
+    );
     let plan = plan_for(
         &hr(vec![
             employee("1", "Ann", "A", "Engineering", EmploymentStatus::Active),
@@ -401,9 +546,17 @@ fn naming_conflicts_skip_joiners_and_keep_leavers_in_place_but_disabled() {
         &dir,
     );
     assert!(actions(&plan, "1").is_empty());
-    assert!(plan.skipped.iter().any(|s| s.employee_id.as_deref() == Some("1")
-        && s.reason.contains("does not manage")));
-    assert_eq!(actions(&plan, "2"), [Action::Disable { method: DisableMethod::PpolicyLock }]);
+    assert!(
+        plan.skipped
+            .iter()
+            .any(|s| s.employee_id.as_deref() == Some("1") && s.reason.contains("does not manage"))
+    );
+    assert_eq!(
+        actions(&plan, "2"),
+        [Action::Disable {
+            method: DisableMethod::PpolicyLock
+        }]
+    );
     assert!(plan.warnings.iter().any(|w| w.contains("not moving")));
 }
 
@@ -414,11 +567,21 @@ fn manager_dn_resolves_to_the_managers_final_dn_and_self_manager_is_refused() {
     let mut boss = employee("10", "Max", "M", "Engineering", EmploymentStatus::Active);
     boss.fields.insert("manager_id".into(), "10".into());
     let plan = plan_for(&hr(vec![report, boss]), &directory(vec![], &[]));
-    let created = |id: &str| match &plan.accounts.iter().find(|a| a.employee_id == id).unwrap().changes[0].action {
+    let created = |id: &str| match &plan
+        .accounts
+        .iter()
+        .find(|a| a.employee_id == id)
+        .unwrap()
+        .changes[0]
+        .action
+    {
         Action::Create { attributes, .. } => attributes.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(created("11")["manager"], ["uid=max.m,ou=eng,ou=people,dc=ex"]);
+    assert_eq!(
+        created("11")["manager"],
+        ["uid=max.m,ou=eng,ou=people,dc=ex"]
+    );
     assert!(!created("10").contains_key("manager"));
     assert!(plan.warnings.iter().any(|w| w.contains("own manager")));
 }
@@ -428,7 +591,16 @@ fn pending_and_terminated_without_account_create_nothing() {
     let mut starter = employee("20", "New", "Person", "Sales", EmploymentStatus::Pending);
     starter.hire_date = NaiveDate::from_ymd_opt(2027, 1, 4);
     let plan = plan_for(
-        &hr(vec![starter, employee("21", "Gone", "Person", "Sales", EmploymentStatus::Terminated)]),
+        &hr(vec![
+            starter,
+            employee(
+                "21",
+                "Gone",
+                "Person",
+                "Sales",
+                EmploymentStatus::Terminated,
+            ),
+        ]),
         &directory(vec![], &[]),
     );
     assert!(!plan.has_changes());
@@ -453,7 +625,13 @@ fn a_mixed_company_converges_in_one_apply_and_planning_is_deterministic() {
             account(b, "2", "Sales person", false),
             account(c, "3", "old", true),
         ],
-        &[("staff", a), ("engineering", a), ("vpn", a), ("staff", b), ("sales", b)],
+        &[
+            ("staff", a),
+            ("engineering", a),
+            ("vpn", a),
+            ("staff", b),
+            ("sales", b),
+        ],
     );
     let mut people = vec![
         employee("1", "Ada", "L", "Sales", EmploymentStatus::Active),
@@ -471,5 +649,9 @@ fn a_mixed_company_converges_in_one_apply_and_planning_is_deterministic() {
 
     let after = simulate(&first, &dir);
     let second = plan_for(&hr(people), &after);
-    assert!(!second.has_changes(), "second plan should be empty: {:#?}", second.accounts);
+    assert!(
+        !second.has_changes(),
+        "second plan should be empty: {:#?}",
+        second.accounts
+    );
 }
