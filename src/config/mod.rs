@@ -167,11 +167,12 @@ impl Config {
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, Vec<ConfigProblem>> {
         let file = path.display().to_string();
-        let raw: RawConfig =
+        let mut raw: RawConfig =
             toml::from_str(text).map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
         let mut problems = Vec::new();
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let mappings_dir = dir.join(&raw.mappings);
+        raw.hr.resolve_relative_paths(dir);
         let mappings = Mappings::load_dir(&mappings_dir);
         let directory = validate_directory(raw.directory, &mut problems);
         problems.extend(raw.hr.validate());

@@ -282,6 +282,7 @@ impl Directory {
         ldap.with_timeout(self.config.operation_timeout);
         match op {
             LdapOp::Add { dn, attributes } => {
+                #[allow(clippy::disallowed_types)] // ldap3 takes HashSet; order is irrelevant.
                 let attrs: Vec<(&str, std::collections::HashSet<&str>)> = attributes
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.iter().map(String::as_str).collect()))
@@ -322,6 +323,7 @@ impl Directory {
 
 #[allow(clippy::disallowed_types)] // ldap3's API takes HashSet; order on the wire is irrelevant.
 fn to_ldap3_mod(m: &Modification) -> Mod<&str> {
+    #[allow(clippy::disallowed_types)]
     fn set(v: &[String]) -> std::collections::HashSet<&str> {
         v.iter().map(String::as_str).collect()
     }

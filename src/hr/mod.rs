@@ -1,1 +1,500 @@
-//! Reading HR. (Being written: see the HR helper's contract.)
+//! Reading HR: fetch every employee record from an HR API (or a JSON export) and normalise it
+//! into [`Employee`](crate::model::Employee)s.
+//!
+//! Two rules shape everything here:
+//! - **All or nothing.** A fetch that fails on any page is an error and yields no employees: a
+//!   partial list would make the rest of the company look like leavers.
+//! - **Unreadable is not absent.** A record without an id or a known status, or whose id appears
+//!   twice, is reported (by id when it has one) and left out of the plan, so its account is left
+//!   alone; it never turns into a leaver.
+//!
+//! The `[hr]` table of `hrsync.toml`:
+//!
+//! ```toml
+//! [hr]
+//! source = "rest"                 # "rest" or "file"
+//!
+//! [hr.rest]
+//! url = "https://api.bamboohr.com/api/gateway.php/acme/v1/employees/directory"
+//! records = "/employees"          # JSON Pointer to the array of records; "" = the whole answer
+//!
+//! [hr.rest.auth]                  # none | bearer | basic | header
+//! type = "basic"
+//! username = { env = "BAMBOOHR_API_KEY" }
+//!
+//! [hr.rest.pagination]            # none | offset | next_url
+//! type = "none"
+//!
+//! [hr.fields]                     # field name -> JSONPath, or a list of fallbacks
+//! id = "$.id"
+//! first_name = "$.firstName"
+//! email = ["$.workEmail", "$.emails[?@.type=='work'].value"]
+//! hire_date = "$.hireDate"
+//! termination_date = "$.terminationDate"
+//!
+//! [hr.status]
+//! path = "$.status"
+//! active = ["Active"]
+//! terminated = ["Inactive"]
+//!
+//! [hr.dates]                      # optional; the defaults read the vendors' formats
+//! null_values = ["0000-00-00", ""]
+//! ```
+//!
+//! Each struct's doc comments document its keys. Vendor presets (later) are functions that
+//! produce an [`HrConfig`]; further auth and pagination kinds are variants of [`AuthConfig`] and
+//! [`PaginationConfig`].
+
+mod dates;
+mod error;
+mod fields;
+mod file;
+mod normalize;
+mod rest;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use dates::DatesConfig;
+pub use error::{HrError, Origin};
+pub use fields::{FieldPath, FieldPaths, FieldsConfig, StatusConfig};
+pub use file::FileConfig;
+pub use normalize::normalize;
+pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
+
+use crate::config::ConfigProblem;
+use crate::model::HrSnapshot;
+
+/// Where the records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// An HR API: `[hr.rest]`.
+    Rest,
+    /// A JSON export: `[hr.file]`.
+    File,
+}
+
+/// The `[hr]` table. See the module documentation for an example; the keys:
+///
+/// - `source`: `"rest"` (read `[hr.rest]`) or `"file"` (read `[hr.file]`).
+/// - `[hr.rest]`: [`RestConfig`], with `[hr.rest.auth]` ([`AuthConfig`]) and
+///   `[hr.rest.pagination]` ([`PaginationConfig`]).
+/// - `[hr.file]`: [`FileConfig`].
+/// - `[hr.fields]`: field name -> JSONPath ([`FieldsConfig`]).
+/// - `[hr.status]`: [`StatusConfig`].
+/// - `[hr.dates]`: [`DatesConfig`]; in this struct it lives in `fields.dates`, since it says how
+///   the date fields are read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "RawHrConfig")]
+pub struct HrConfig {
+    pub source: SourceKind,
+    pub rest: Option<RestConfig>,
+    pub file: Option<FileConfig>,
+    pub fields: FieldsConfig,
+    pub status: StatusConfig,
+}
+
+/// `[hr]` as written in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHrConfig {
+    /// `"rest"` or `"file"`.
+    source: SourceKind,
+    /// For `source = "rest"`.
+    rest: Option<RestConfig>,
+    /// For `source = "file"`.
+    file: Option<FileConfig>,
+    /// Field name -> JSONPath (RFC 9535) into one record, or a list of fallbacks. `id` is
+    /// required; the usual names are `first_name`, `last_name`, `email`, `title`, `department`,
+    /// `location`, `employment_type`, `manager_id`, `hire_date`, `termination_date`, and any
+    /// other name is a custom field for the mappings.
+    fields: std::collections::BTreeMap<String, FieldPaths>,
+    status: StatusConfig,
+    #[serde(default)]
+    dates: DatesConfig,
+}
+
+impl From<RawHrConfig> for HrConfig {
+    fn from(raw: RawHrConfig) -> Self {
+        Self {
+            source: raw.source,
+            rest: raw.rest,
+            file: raw.file,
+            fields: FieldsConfig {
+                paths: raw.fields,
+                dates: raw.dates,
+            },
+            status: raw.status,
+        }
+    }
+}
+
+impl HrConfig {
+    /// Offline validation (no network, no secret read): every problem, with dotted keys
+    /// relative to the file root, such as `hr.rest.pagination.limit`.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        match (self.source, &self.rest, &self.file) {
+            (SourceKind::Rest, None, _) => problems.push(ConfigProblem::new(
+                "hr.rest",
+                "is required with source = \"rest\"",
+            )),
+            (SourceKind::File, _, None) => problems.push(ConfigProblem::new(
+                "hr.file",
+                "is required with source = \"file\"",
+            )),
+            _ => {}
+        }
+        if let Some(rest) = &self.rest {
+            rest.validate(&mut problems);
+        }
+        if let Some(file) = &self.file {
+            file.validate(&mut problems);
+        }
+        self.fields.validate(&mut problems);
+        self.status.validate(&mut problems);
+        problems
+    }
+
+    /// The field names the mappings can use: every `[hr.fields]` key except the date fields,
+    /// which become the employee's dates rather than text.
+    pub fn field_names(&self) -> BTreeSet<String> {
+        self.fields.text_field_names()
+    }
+
+    /// Makes relative paths (`hr.file.path`, `hr.rest.ca_file`) relative to `dir`, normally the
+    /// directory of the config file, so the config works from any working directory.
+    pub fn resolve_relative_paths(&mut self, dir: &Path) {
+        if let Some(file) = &mut self.file {
+            if file.path.is_relative() {
+                file.path = dir.join(&file.path);
+            }
+        }
+        if let Some(ca_file) = self.rest.as_mut().and_then(|r| r.ca_file.as_mut()) {
+            if ca_file.is_relative() {
+                *ca_file = dir.join(&*ca_file);
+            }
+        }
+    }
+}
+
+/// Fetches every record and normalises it. `today` decides date-driven statuses (the clock is
+/// read by the caller). Any transport, HTTP or shape failure on any page is an `Err`: never a
+/// partial list.
+pub async fn fetch(config: &HrConfig, today: NaiveDate) -> Result<HrSnapshot, HrError> {
+    let records = fetch_records(config).await?;
+    let snapshot = normalize(&records, &config.fields, &config.status, today);
+    tracing::info!(
+        employees = snapshot.employees.len(),
+        rejected = snapshot.rejected.len(),
+        "HR read"
+    );
+    Ok(snapshot)
+}
+
+/// The raw records, exactly as the source returned them (all pages joined, in order), for
+/// dumping and replaying through [`normalize`].
+pub async fn fetch_records(config: &HrConfig) -> Result<Vec<Value>, HrError> {
+    let problems = config.validate();
+    if !problems.is_empty() {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        return Err(HrError::Config(list.join("; ")));
+    }
+    match (config.source, &config.rest, &config.file) {
+        (SourceKind::Rest, Some(rest), _) => rest::fetch_records(rest).await,
+        (SourceKind::File, _, Some(file)) => file::read_records(file).await,
+        _ => Err(HrError::Config(
+            "the table for hr.source is missing".to_string(),
+        )),
+    }
+}
+
+/// Checks a records pointer: `""` (the whole document) or `/...` (RFC 6901).
+fn check_pointer(pointer: &str) -> Result<(), String> {
+    if pointer.is_empty() || pointer.starts_with('/') {
+        Ok(())
+    } else {
+        Err(format!(
+            "{pointer:?} is not a JSON Pointer: it starts with / (such as \"/{pointer}\"), or is \
+             \"\" for the whole document"
+        ))
+    }
+}
+
+/// Takes the array of records at `pointer` out of `body`.
+fn take_records(body: &mut Value, pointer: &str, at: &Origin) -> Result<Vec<Value>, HrError> {
+    let found = match body.pointer_mut(pointer) {
+        Some(Value::Array(records)) => return Ok(std::mem::take(records)),
+        Some(other) => describe_json(other),
+        None => format!("nothing there; the answer is {}", describe_json(body)),
+    };
+    Err(HrError::Records {
+        at: at.clone(),
+        pointer: pointer.to_string(),
+        found,
+    })
+}
+
+/// What kind of JSON value this is, for error messages. An object's keys are named (they are
+/// field names, not data); values never are.
+fn describe_json(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "a boolean".into(),
+        Value::Number(_) => "a number".into(),
+        Value::String(_) => "a string".into(),
+        Value::Array(items) => format!("an array of {}", items.len()),
+        Value::Object(map) if map.is_empty() => "an empty object".into(),
+        Value::Object(map) => {
+            let keys: Vec<&str> = map.keys().take(10).map(String::as_str).collect();
+            let more = if map.len() > 10 { ", ..." } else { "" };
+            format!("an object with keys {}{more}", keys.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> HrConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    const FIELDS: &str =
+        "[fields]\nid = \"$.id\"\n[status]\npath = \"$.status\"\nactive = [\"Active\"]\n";
+
+    fn keys(config: &HrConfig) -> Vec<String> {
+        config.validate().into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn a_complete_rest_config_parses_and_validates() {
+        let config = parse(
+            r#"
+source = "rest"
+[rest]
+url = "https://api.example.com/v1/employees"
+method = "POST"
+body = { showInactive = true, fields = ["root.id"] }
+records = "/data"
+query = { fields = "a,b", "attributes[]" = ["x", "y"] }
+headers = { "X-Api-Version" = "1" }
+connect_timeout_secs = 5
+timeout_secs = 60
+ca_file = "ca.pem"
+[rest.auth]
+type = "bearer"
+token = { env = "HRSYNC_HR_TOKEN" }
+[rest.pagination]
+type = "offset"
+limit = 50
+start = 1
+total_ptr = "/meta/total"
+[fields]
+id = "$.id"
+cost_center = "$.costCenter"
+[status]
+path = "$.status"
+active = ["Active"]
+[dates]
+formats = ["%d.%m.%Y"]
+"#,
+        );
+        assert_eq!(config.validate(), vec![]);
+        let rest = config.rest.as_ref().unwrap();
+        assert_eq!(rest.method, HttpMethod::Post);
+        assert!(matches!(
+            &rest.pagination,
+            PaginationConfig::Offset { offset_param, limit: 50, start: 1, .. } if offset_param == "offset"
+        ));
+        assert_eq!(config.fields.dates.formats, ["%d.%m.%Y"]);
+        assert_eq!(
+            config.fields.dates.null_values,
+            ["0000-00-00", ""],
+            "defaults kept"
+        );
+        assert_eq!(
+            config.field_names().into_iter().collect::<Vec<_>>(),
+            ["cost_center", "id"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<HrConfig>(&format!(
+            "source = \"file\"\n[file]\npath = \"x\"\nrecords = \"\"\nrecord = \"/x\"\n{FIELDS}"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `record`"), "{err}");
+        let err = toml::from_str::<HrConfig>(&format!(
+            "source = \"rest\"\n[rest]\nurl = \"https://h/\"\nrecords = \"\"\n[rest.auth]\ntype = \"bearer\"\ntokn = {{ env = \"X\" }}\n{FIELDS}"
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("tokn"), "{err}");
+    }
+
+    #[test]
+    fn basic_auth_takes_a_plain_or_secret_user_name() {
+        let config = parse(&format!(
+            "source = \"rest\"\n[rest]\nurl = \"https://h/\"\nrecords = \"\"\n[rest.auth]\ntype = \"basic\"\nusername = {{ env = \"KEY\" }}\n{FIELDS}"
+        ));
+        assert!(matches!(
+            config.rest.unwrap().auth,
+            AuthConfig::Basic {
+                username: Credential::Secret(_),
+                password: None
+            }
+        ));
+        let config = parse(&format!(
+            "source = \"rest\"\n[rest]\nurl = \"https://h/\"\nrecords = \"\"\n[rest.auth]\ntype = \"basic\"\nusername = \"svc\"\npassword = {{ file = \"/run/pw\" }}\n{FIELDS}"
+        ));
+        assert!(matches!(
+            config.rest.unwrap().auth,
+            AuthConfig::Basic { username: Credential::Plain(u), password: Some(_) } if u == "svc"
+        ));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_dotted_key() {
+        let config = parse(
+            r#"
+source = "rest"
+[rest]
+url = "http://user:pw@hr.example.com/api?x=1"
+records = "data"
+headers = { Authorization = "Bearer abc", "bad header" = "x" }
+timeout_secs = 0
+[rest.auth]
+type = "bearer"
+token = { env = "A", file = "/b" }
+[rest.pagination]
+type = "offset"
+limit = 0
+offset_param = "page"
+limit_param = "page"
+total_ptr = "total"
+[fields]
+first_name = "$.firstName"
+"bad name" = "$.x"
+[status]
+path = "$.status"
+active = []
+terminated = ["Gone", ""]
+[dates]
+formats = ["%Q"]
+"#,
+        );
+        let keys = keys(&config);
+        for expected in [
+            "hr.rest.url",
+            "hr.rest.records",
+            "hr.rest.headers.Authorization",
+            "hr.rest.headers.bad header",
+            "hr.rest.timeout_secs",
+            "hr.rest.auth.token",
+            "hr.rest.pagination.limit",
+            "hr.rest.pagination.limit_param",
+            "hr.rest.pagination.total_ptr",
+            "hr.fields.id",
+            "hr.fields.bad name",
+            "hr.status.active",
+            "hr.status.terminated[1]",
+            "hr.dates.formats[0]",
+        ] {
+            assert!(
+                keys.iter().any(|k| k == expected),
+                "{expected} missing in {keys:?}"
+            );
+        }
+        // http:// with credentials to a remote host, and user info in the URL: two problems.
+        assert_eq!(
+            keys.iter().filter(|k| *k == "hr.rest.url").count(),
+            2,
+            "{keys:?}"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_allowed_to_loopback_or_when_explicitly_dangerous() {
+        let config = |url: &str, extra: &str| {
+            parse(&format!(
+                "source = \"rest\"\n[rest]\nurl = \"{url}\"\nrecords = \"\"\n{extra}\n[rest.auth]\ntype = \"bearer\"\ntoken = {{ env = \"T\" }}\n{FIELDS}"
+            ))
+        };
+        assert!(keys(&config("http://127.0.0.1:8080/x", "")).is_empty());
+        assert!(keys(&config("http://localhost/x", "")).is_empty());
+        assert!(keys(&config("http://[::1]:80/x", "")).is_empty());
+        assert_eq!(keys(&config("http://hr.internal/x", "")), ["hr.rest.url"]);
+        assert!(keys(&config("http://hr.internal/x", "danger_allow_http = true")).is_empty());
+    }
+
+    #[test]
+    fn paging_parameters_may_not_also_be_fixed_in_the_url_or_query() {
+        let config = parse(&format!(
+            "source = \"rest\"\n[rest]\nurl = \"https://h/e?offset=0\"\nrecords = \"\"\n\
+             query = {{ limit = \"5\" }}\n[rest.pagination]\ntype = \"offset\"\n{FIELDS}"
+        ));
+        assert_eq!(
+            keys(&config),
+            [
+                "hr.rest.pagination.offset_param",
+                "hr.rest.pagination.limit_param"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_source_table_must_exist() {
+        let config = parse(&format!("source = \"rest\"\n{FIELDS}"));
+        assert_eq!(keys(&config), ["hr.rest"]);
+        let config = parse(&format!("source = \"file\"\n{FIELDS}"));
+        assert_eq!(keys(&config), ["hr.file"]);
+    }
+
+    #[test]
+    fn relative_paths_are_rebased_on_the_config_directory() {
+        let mut config = parse(&format!(
+            "source = \"file\"\n[file]\npath = \"demo/hr.json\"\nrecords = \"\"\n{FIELDS}"
+        ));
+        config.resolve_relative_paths(Path::new("/etc/hrsync"));
+        assert_eq!(
+            config.file.unwrap().path,
+            Path::new("/etc/hrsync/demo/hr.json")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_config_is_refused_before_any_request() {
+        let config = parse(&format!(
+            "source = \"rest\"\n[rest]\nurl = \"https://h/\"\nrecords = \"x\"\n{FIELDS}"
+        ));
+        let err = fetch(&config, NaiveDate::default()).await.unwrap_err();
+        assert!(matches!(err, HrError::Config(_)), "{err}");
+        assert!(err.to_string().contains("hr.rest.records"), "{err}");
+    }
+
+    #[test]
+    fn records_are_taken_at_the_pointer_or_the_error_says_what_is_there() {
+        let at = Origin::File("x.json".into());
+        let mut body = serde_json::json!({"data": [1, 2], "meta": {"total": 2}});
+        assert_eq!(take_records(&mut body, "/data", &at).unwrap().len(), 2);
+        let err = take_records(&mut body, "/employees", &at)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "HR export x.json: expected an array of records at records pointer \"/employees\", \
+             found nothing there; the answer is an object with keys data, meta"
+        );
+        let err = take_records(&mut body, "", &at).unwrap_err().to_string();
+        assert!(err.contains("at the top level (records = \"\")"), "{err}");
+        let mut array = serde_json::json!([{"id": 1}]);
+        assert_eq!(take_records(&mut array, "", &at).unwrap().len(), 1);
+    }
+}

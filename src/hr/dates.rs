@@ -1,0 +1,233 @@
+//! Reading the dates HR systems send: plain dates, date-times with an offset (Personio), RFC 3339,
+//! and OData's `/Date(ms)/` (SuccessFactors).
+//!
+//! A date-time is read as the calendar date *written in it*, in the offset it carries: Personio's
+//! `2014-11-09 00:00:00+01:00` is 9 November, not 8 November in UTC. HR means a day, not an instant.
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use serde::Deserialize;
+
+use crate::config::ConfigProblem;
+
+/// `[hr.dates]`: how date fields (`hire_date`, `termination_date`) are read.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatesConfig {
+    /// Formats tried in order until one reads the whole value. Each is a chrono strftime pattern
+    /// (`"%Y-%m-%d"`, `"%d.%m.%Y"`, `"%Y-%m-%d %H:%M:%S%:z"`), or `"rfc3339"`, or `"odata"` for
+    /// `/Date(1388534400000)/` and `/Date(1587059032000+0000)/`. A pattern with a time of day
+    /// gives the date as written in the value. The default covers the vendors' documented
+    /// formats: `%Y-%m-%d`, `rfc3339`, `%Y-%m-%d %H:%M:%S%:z`, `%Y-%m-%dT%H:%M:%S%.f%z`,
+    /// `%Y-%m-%dT%H:%M:%S%.f`, `%Y-%m-%d%:z`, `odata`.
+    #[serde(default = "default_formats")]
+    pub formats: Vec<String>,
+    /// Values that mean "no date" (BambooHR sends `0000-00-00` for "not terminated"). Compared
+    /// exactly, after trimming spaces. Default `["0000-00-00", ""]`.
+    #[serde(default = "default_null_values")]
+    pub null_values: Vec<String>,
+}
+
+impl Default for DatesConfig {
+    fn default() -> Self {
+        Self {
+            formats: default_formats(),
+            null_values: default_null_values(),
+        }
+    }
+}
+
+fn default_formats() -> Vec<String> {
+    [
+        "%Y-%m-%d",
+        RFC3339,
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d%:z",
+        ODATA,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn default_null_values() -> Vec<String> {
+    vec!["0000-00-00".to_string(), String::new()]
+}
+
+const RFC3339: &str = "rfc3339";
+const ODATA: &str = "odata";
+
+/// What a date value turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DateValue {
+    /// One of the null values: no date.
+    Null,
+    Date(NaiveDate),
+    /// No format read it.
+    Unreadable,
+}
+
+impl DatesConfig {
+    pub(crate) fn validate(&self, problems: &mut Vec<ConfigProblem>) {
+        if self.formats.is_empty() {
+            problems.push(ConfigProblem::new(
+                "hr.dates.formats",
+                "must list at least one format",
+            ));
+        }
+        for (i, format) in self.formats.iter().enumerate() {
+            if format == RFC3339 || format == ODATA {
+                continue;
+            }
+            let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
+            if items.contains(&Item::Error) || format.trim().is_empty() {
+                problems.push(ConfigProblem::new(
+                    format!("hr.dates.formats[{i}]"),
+                    format!(
+                        "{format:?} is not a chrono strftime pattern (like \"%Y-%m-%d\"), \
+                         \"{RFC3339}\" or \"{ODATA}\""
+                    ),
+                ));
+            }
+        }
+    }
+
+    pub(crate) fn read(&self, value: &str) -> DateValue {
+        let trimmed = value.trim();
+        if self.null_values.iter().any(|n| n.trim() == trimmed) {
+            return DateValue::Null;
+        }
+        self.formats
+            .iter()
+            .find_map(|format| parse_with(trimmed, format))
+            .map_or(DateValue::Unreadable, DateValue::Date)
+    }
+}
+
+fn parse_with(value: &str, format: &str) -> Option<NaiveDate> {
+    match format {
+        RFC3339 => DateTime::parse_from_rfc3339(value)
+            .ok()
+            .map(|dt| dt.date_naive()),
+        ODATA => parse_odata(value),
+        pattern => DateTime::parse_from_str(value, pattern)
+            .map(|dt| dt.date_naive())
+            .or_else(|_| NaiveDateTime::parse_from_str(value, pattern).map(|dt| dt.date()))
+            .or_else(|_| NaiveDate::parse_from_str(value, pattern))
+            .ok(),
+    }
+}
+
+/// `/Date(1388534400000)/` or `/Date(1587059032000+0000)/`: milliseconds since the epoch (UTC),
+/// with an optional offset that says in which zone the date is meant.
+fn parse_odata(value: &str) -> Option<NaiveDate> {
+    let inner = value.strip_prefix("/Date(")?.strip_suffix(")/")?;
+    // The sign of the offset, if any, is after the first digit (the milliseconds may be negative).
+    let split = inner
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| *c == '+' || *c == '-')
+        .map(|(i, _)| i);
+    let (millis, offset) = match split {
+        Some(i) => (&inner[..i], Some(&inner[i..])),
+        None => (inner, None),
+    };
+    let millis: i64 = millis.parse().ok()?;
+    let utc = DateTime::from_timestamp_millis(millis)?;
+    let offset = match offset {
+        None => FixedOffset::east_opt(0)?,
+        Some(text) => {
+            let sign = if text.starts_with('-') { -1 } else { 1 };
+            let digits = &text[1..];
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let hours: i32 = digits[..2].parse().ok()?;
+            let minutes: i32 = digits[2..].parse().ok()?;
+            FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))?
+        }
+    };
+    Some(utc.with_timezone(&offset).date_naive())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> DateValue {
+        DateValue::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    }
+
+    #[test]
+    fn default_formats_read_every_documented_vendor_shape() {
+        let dates = DatesConfig::default();
+        // BambooHR, HiBob, Deel
+        assert_eq!(dates.read("2023-03-20"), date(2023, 3, 20));
+        // Personio v1: the date as written, not shifted to UTC (which would be 8 November).
+        assert_eq!(dates.read("2014-11-09 00:00:00+01:00"), date(2014, 11, 9));
+        // RFC 3339 and ISO forms
+        assert_eq!(dates.read("2024-01-31T23:30:00-05:00"), date(2024, 1, 31));
+        assert_eq!(dates.read("2024-01-31T23:30:00Z"), date(2024, 1, 31));
+        assert_eq!(
+            dates.read("2024-01-31T08:00:00.000+0100"),
+            date(2024, 1, 31)
+        );
+        assert_eq!(dates.read("2024-01-31T08:00:00"), date(2024, 1, 31));
+        assert_eq!(dates.read("2024-01-31+02:00"), date(2024, 1, 31));
+        // SuccessFactors OData
+        assert_eq!(dates.read("/Date(1388534400000)/"), date(2014, 1, 1));
+        assert_eq!(dates.read("/Date(1587059032000+0000)/"), date(2020, 4, 16));
+    }
+
+    #[test]
+    fn null_values_mean_no_date_and_garbage_is_unreadable() {
+        let dates = DatesConfig::default();
+        assert_eq!(dates.read("0000-00-00"), DateValue::Null);
+        assert_eq!(dates.read(" "), DateValue::Null);
+        assert_eq!(dates.read("31/12/2020"), DateValue::Unreadable);
+        assert_eq!(dates.read("2020-02-30"), DateValue::Unreadable);
+        assert_eq!(dates.read("2020-01-01 trailing"), DateValue::Unreadable);
+        assert_eq!(dates.read("/Date(abc)/"), DateValue::Unreadable);
+    }
+
+    #[test]
+    fn odata_offsets_move_the_date_into_the_stated_zone() {
+        // 2020-04-16T23:30:00Z is already 17 April at +01:00.
+        assert_eq!(
+            parse_odata("/Date(1587079800000+0100)/"),
+            NaiveDate::from_ymd_opt(2020, 4, 17)
+        );
+        assert_eq!(
+            parse_odata("/Date(1587079800000)/"),
+            NaiveDate::from_ymd_opt(2020, 4, 16)
+        );
+        assert_eq!(
+            parse_odata("/Date(-86400000)/"),
+            NaiveDate::from_ymd_opt(1969, 12, 31)
+        );
+    }
+
+    #[test]
+    fn configured_formats_are_tried_in_order() {
+        let dates = DatesConfig {
+            formats: vec!["%d.%m.%Y".into(), "%m/%d/%Y".into()],
+            null_values: vec![],
+        };
+        assert_eq!(dates.read("03.04.2021"), date(2021, 4, 3));
+        assert_eq!(dates.read("04/03/2021"), date(2021, 4, 3));
+        assert_eq!(dates.read(""), DateValue::Unreadable);
+    }
+
+    #[test]
+    fn a_bad_pattern_is_a_problem_naming_its_position() {
+        let mut problems = Vec::new();
+        DatesConfig {
+            formats: vec!["%Y-%m-%d".into(), "%Q".into()],
+            null_values: vec![],
+        }
+        .validate(&mut problems);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].key, "hr.dates.formats[1]");
+    }
+}

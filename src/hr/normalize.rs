@@ -1,0 +1,643 @@
+//! Raw HR records -> [`Employee`]s and [`RejectedRecord`]s. Pure: no I/O, no clock.
+//!
+//! A record that cannot be read safely is rejected, reported with its id when the id is readable,
+//! and left out. It is never turned into a guess: a missing person must not look like a leaver,
+//! and an unreadable status must not look like any status at all.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use super::dates::DateValue;
+use super::fields::{
+    FieldPaths, FieldsConfig, HIRE_DATE, ID, StatusConfig, TERMINATION_DATE, is_date_field,
+};
+use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
+
+/// Normalises every record. `records` is the whole response, across pages, in order: a
+/// [`RejectedRecord::index`] is a position in it. `today` decides date-driven statuses.
+///
+/// - Every field in `fields` (except the dates) becomes a string in [`Employee::fields`]: a JSON
+///   string as it is, a number or boolean as its text; null, missing or `""` leaves the field
+///   out. A path matching several nodes takes the first. An array or object where one value is
+///   expected rejects the record.
+/// - `id` (non-empty) and the status (listed in `status`) are required.
+/// - `hire_date` / `termination_date` become [`Employee::hire_date`] /
+///   [`Employee::termination_date`]; a value that is not a date rejects the record.
+/// - The effective status is HR's, except that a termination date before `today` makes it
+///   `terminated`, and an `active` person whose hire date is after `today` is `pending`.
+/// - A value with a control character (NUL, newline, ...) rejects the record.
+/// - An id that appears more than once rejects every record with it: none can be trusted.
+pub fn normalize(
+    records: &[Value],
+    fields: &FieldsConfig,
+    status: &StatusConfig,
+    today: NaiveDate,
+) -> HrSnapshot {
+    let ids: Vec<Result<Option<String>, String>> = records
+        .iter()
+        .map(|record| match fields.get(ID) {
+            Some(paths) => read_text(record, paths),
+            None => Ok(None),
+        })
+        .collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for id in ids.iter().flatten().flatten() {
+        *counts.entry(id.as_str()).or_default() += 1;
+    }
+
+    let mut snapshot = HrSnapshot::default();
+    for (index, (record, id)) in records.iter().zip(&ids).enumerate() {
+        let outcome = match id {
+            Ok(Some(id)) => match counts.get(id.as_str()).copied().unwrap_or(0) {
+                n if n > 1 => Err(format!(
+                    "id appears {n} times in the HR data; every record with it is left out"
+                )),
+                _ => read_employee(record, id, fields, status, today),
+            },
+            Ok(None) => Err(missing(ID, fields.get(ID))),
+            Err(problem) => Err(format!("{ID}: {problem}")),
+        };
+        match outcome {
+            Ok(employee) => snapshot.employees.push(employee),
+            Err(problem) => snapshot.rejected.push(RejectedRecord {
+                id: id.as_ref().ok().cloned().flatten(),
+                index,
+                problem,
+            }),
+        }
+    }
+    tracing::debug!(
+        records = records.len(),
+        employees = snapshot.employees.len(),
+        rejected = snapshot.rejected.len(),
+        "HR records normalised"
+    );
+    snapshot
+}
+
+/// Reads one record whose id is known and unique. All its problems are reported together.
+fn read_employee(
+    record: &Value,
+    id: &str,
+    fields: &FieldsConfig,
+    status: &StatusConfig,
+    today: NaiveDate,
+) -> Result<Employee, String> {
+    let mut problems = Vec::new();
+    let mut values = BTreeMap::new();
+    for (name, paths) in &fields.paths {
+        if is_date_field(name) {
+            continue;
+        }
+        match read_text(record, paths) {
+            Ok(Some(value)) => {
+                values.insert(name.clone(), value);
+            }
+            Ok(None) => {}
+            Err(problem) => problems.push(format!("{name}: {problem}")),
+        }
+    }
+    let mut read_date = |name: &str| -> Option<NaiveDate> {
+        let paths = fields.get(name)?;
+        match read_text(record, paths) {
+            Ok(Some(value)) => match fields.dates.read(&value) {
+                DateValue::Date(date) => Some(date),
+                DateValue::Null => None,
+                DateValue::Unreadable => {
+                    problems.push(format!(
+                        "{name}: {} is not a date in any of the formats of hr.dates.formats",
+                        quote(&value)
+                    ));
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(problem) => {
+                problems.push(format!("{name}: {problem}"));
+                None
+            }
+        }
+    };
+    let hire_date = read_date(HIRE_DATE);
+    let termination_date = read_date(TERMINATION_DATE);
+
+    let hr_status = match read_text(record, &status.path) {
+        Ok(Some(raw)) => match status.map(&raw) {
+            Some(mapped) => Some((mapped, raw)),
+            None => {
+                problems.push(format!(
+                    "status {} is not listed in [hr.status] (active, leave, pending, terminated); \
+                     hrsync does not guess what it means",
+                    quote(&raw)
+                ));
+                None
+            }
+        },
+        Ok(None) => {
+            problems.push(missing("status", Some(&status.path)));
+            None
+        }
+        Err(problem) => {
+            problems.push(format!("status: {problem}"));
+            None
+        }
+    };
+
+    match hr_status {
+        Some((mapped, raw)) if problems.is_empty() => Ok(Employee {
+            id: id.to_string(),
+            status: effective_status(mapped, hire_date, termination_date, today),
+            status_source: raw,
+            hire_date,
+            termination_date,
+            fields: values,
+        }),
+        _ => Err(problems.join("; ")),
+    }
+}
+
+/// HR's status, corrected by the dates: a termination date in the past wins over anything HR
+/// still says (a leaver whose status was not updated keeps no access), and an active person who
+/// has not started yet is pending.
+fn effective_status(
+    hr: EmploymentStatus,
+    hire_date: Option<NaiveDate>,
+    termination_date: Option<NaiveDate>,
+    today: NaiveDate,
+) -> EmploymentStatus {
+    if termination_date.is_some_and(|d| d < today) {
+        EmploymentStatus::Terminated
+    } else if hr == EmploymentStatus::Active && hire_date.is_some_and(|d| d > today) {
+        EmploymentStatus::Pending
+    } else {
+        hr
+    }
+}
+
+/// The first value the paths give, as text. `Ok(None)`: nothing there. `Err`: a value that
+/// cannot be used (a list or object, or a control character).
+fn read_text(record: &Value, paths: &FieldPaths) -> Result<Option<String>, String> {
+    for path in paths.iter() {
+        let text = match path.first(record) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) if s.is_empty() => continue,
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Bool(b)) => b.to_string(),
+            Some(Value::Array(_)) => {
+                return Err(format!("{path} selects a list, not a single value"));
+            }
+            Some(Value::Object(_)) => {
+                return Err(format!("{path} selects an object, not a single value"));
+            }
+        };
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "the value contains a control character (U+{:04X})",
+                u32::from(c)
+            ));
+        }
+        return Ok(Some(text));
+    }
+    Ok(None)
+}
+
+fn missing(name: &str, paths: Option<&FieldPaths>) -> String {
+    match paths {
+        Some(paths) => format!("{name}: missing (nothing at {paths})"),
+        None => format!("{name}: missing (hr.fields.{name} is not configured)"),
+    }
+}
+
+/// A value for a message: quoted, escaped, and cut short.
+fn quote(value: &str) -> String {
+    const MAX: usize = 60;
+    if value.chars().count() > MAX {
+        let cut: String = value.chars().take(MAX).collect();
+        format!("{cut:?}…")
+    } else {
+        format!("{value:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hr::HrConfig;
+    use serde_json::json;
+
+    const CONFIG: &str = r#"
+source = "file"
+[file]
+path = "hr.json"
+records = "/employees"
+[fields]
+id = "$.id"
+first_name = "$.firstName"
+last_name = "$.lastName"
+email = ["$.workEmail", "$.emails[?@.type=='work'].value"]
+title = "$.jobTitle"
+department = "$.department"
+hire_date = "$.hireDate"
+termination_date = "$.terminationDate"
+cost_center = "$.costCenter"
+[status]
+path = ["$.status", "$.employmentStatus"]
+active = ["Active"]
+leave = ["On Leave"]
+pending = ["Onboarding"]
+terminated = ["Inactive", "Terminated"]
+"#;
+
+    fn config() -> HrConfig {
+        toml::from_str(CONFIG).unwrap()
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 6, 15).unwrap()
+    }
+
+    fn run(records: &[Value]) -> HrSnapshot {
+        let config = config();
+        assert!(config.validate().is_empty(), "{:?}", config.validate());
+        normalize(records, &config.fields, &config.status, today())
+    }
+
+    fn person(id: &str) -> Value {
+        json!({
+            "id": id,
+            "firstName": "Ada",
+            "lastName": "Lovelace",
+            "workEmail": "ada@example.org",
+            "jobTitle": "Engineer",
+            "department": "R&D",
+            "hireDate": "2020-01-06",
+            "terminationDate": "0000-00-00",
+            "status": "Active"
+        })
+    }
+
+    fn with(mut record: Value, key: &str, value: Value) -> Value {
+        record[key] = value;
+        record
+    }
+
+    fn only_employee(snapshot: &HrSnapshot) -> &Employee {
+        assert!(snapshot.rejected.is_empty(), "{:?}", snapshot.rejected);
+        assert_eq!(snapshot.employees.len(), 1);
+        &snapshot.employees[0]
+    }
+
+    fn only_rejection(snapshot: &HrSnapshot) -> &RejectedRecord {
+        assert!(snapshot.employees.is_empty(), "{:?}", snapshot.employees);
+        assert_eq!(snapshot.rejected.len(), 1);
+        &snapshot.rejected[0]
+    }
+
+    #[test]
+    fn mapped_fields_become_strings_and_dates_stay_out_of_fields() {
+        let snapshot = run(&[with(person("7"), "costCenter", json!(4711))]);
+        let e = only_employee(&snapshot);
+        assert_eq!(e.id, "7");
+        assert_eq!(e.status, EmploymentStatus::Active);
+        assert_eq!(e.status_source, "Active");
+        assert_eq!(e.hire_date, NaiveDate::from_ymd_opt(2020, 1, 6));
+        assert_eq!(e.termination_date, None, "0000-00-00 means no date");
+        let expected: BTreeMap<String, String> = [
+            ("id", "7"),
+            ("first_name", "Ada"),
+            ("last_name", "Lovelace"),
+            ("email", "ada@example.org"),
+            ("title", "Engineer"),
+            ("department", "R&D"),
+            ("cost_center", "4711"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(e.fields, expected);
+    }
+
+    #[test]
+    fn fallback_paths_are_tried_in_order_and_filters_select_by_type() {
+        let mut record = person("1");
+        record["workEmail"] = json!("");
+        record["emails"] = json!([
+            {"type": "home", "value": "ada@home.example"},
+            {"type": "work", "value": "ada@work.example"}
+        ]);
+        let snapshot = run(&[record]);
+        assert_eq!(
+            only_employee(&snapshot).field("email"),
+            Some("ada@work.example")
+        );
+
+        let mut record = person("2");
+        record.as_object_mut().unwrap().remove("workEmail");
+        let snapshot = run(&[record]);
+        assert_eq!(
+            only_employee(&snapshot).field("email"),
+            None,
+            "no fallback matched: absent"
+        );
+    }
+
+    #[test]
+    fn a_path_matching_several_nodes_takes_the_first() {
+        let mut record = person("1");
+        record.as_object_mut().unwrap().remove("workEmail");
+        record["emails"] = json!([
+            {"type": "work", "value": "first@example.org"},
+            {"type": "work", "value": "second@example.org"}
+        ]);
+        let snapshot = run(&[record]);
+        assert_eq!(
+            only_employee(&snapshot).field("email"),
+            Some("first@example.org")
+        );
+    }
+
+    #[test]
+    fn null_and_empty_values_are_absent() {
+        let record = with(
+            with(person("1"), "jobTitle", json!(null)),
+            "department",
+            json!(""),
+        );
+        let snapshot = run(&[record]);
+        let e = only_employee(&snapshot);
+        assert!(!e.fields.contains_key("title"));
+        assert!(!e.fields.contains_key("department"));
+    }
+
+    #[test]
+    fn a_list_or_object_where_one_value_is_expected_rejects_the_record_naming_the_field() {
+        let snapshot = run(&[with(person("5"), "jobTitle", json!(["a", "b"]))]);
+        let r = only_rejection(&snapshot);
+        assert_eq!(r.id.as_deref(), Some("5"));
+        assert!(
+            r.problem.starts_with("title: $.jobTitle selects a list"),
+            "{}",
+            r.problem
+        );
+
+        let snapshot = run(&[with(person("6"), "department", json!({"name": "R&D"}))]);
+        assert!(
+            only_rejection(&snapshot)
+                .problem
+                .contains("department: $.department selects an object")
+        );
+    }
+
+    #[test]
+    fn status_values_map_to_the_four_statuses() {
+        let cases = [
+            ("Active", EmploymentStatus::Active),
+            ("on leave", EmploymentStatus::Leave),
+            ("Onboarding", EmploymentStatus::Pending),
+            ("Inactive", EmploymentStatus::Terminated),
+            ("TERMINATED", EmploymentStatus::Terminated),
+        ];
+        for (raw, expected) in cases {
+            let snapshot = run(&[with(person("1"), "status", json!(raw))]);
+            let e = only_employee(&snapshot);
+            assert_eq!(e.status, expected, "{raw}");
+            assert_eq!(e.status_source, raw, "the raw value is kept as sent");
+        }
+    }
+
+    #[test]
+    fn the_status_falls_back_to_the_second_path() {
+        let mut record = person("1");
+        record.as_object_mut().unwrap().remove("status");
+        record["employmentStatus"] = json!("On Leave");
+        let snapshot = run(&[record]);
+        assert_eq!(only_employee(&snapshot).status, EmploymentStatus::Leave);
+    }
+
+    #[test]
+    fn an_unknown_status_is_rejected_never_guessed() {
+        let snapshot = run(&[with(
+            person("802"),
+            "status",
+            json!("Suspended pending review"),
+        )]);
+        let r = only_rejection(&snapshot);
+        assert_eq!(r.id.as_deref(), Some("802"));
+        assert!(
+            r.problem
+                .contains("\"Suspended pending review\" is not listed"),
+            "{}",
+            r.problem
+        );
+    }
+
+    #[test]
+    fn a_missing_status_is_rejected() {
+        let mut record = person("9");
+        record.as_object_mut().unwrap().remove("status");
+        let snapshot = run(&[record]);
+        let r = only_rejection(&snapshot);
+        assert_eq!(r.id.as_deref(), Some("9"));
+        assert!(r.problem.starts_with("status: missing"), "{}", r.problem);
+    }
+
+    #[test]
+    fn a_missing_or_empty_id_is_rejected_without_an_id() {
+        let mut no_id = person("x");
+        no_id.as_object_mut().unwrap().remove("id");
+        let snapshot = run(&[person("1"), no_id, with(person("x"), "id", json!(""))]);
+        assert_eq!(snapshot.employees.len(), 1);
+        assert_eq!(snapshot.rejected.len(), 2);
+        for (r, index) in snapshot.rejected.iter().zip([1, 2]) {
+            assert_eq!(r.id, None);
+            assert_eq!(r.index, index);
+            assert!(r.problem.starts_with("id: missing"), "{}", r.problem);
+        }
+    }
+
+    #[test]
+    fn numeric_ids_are_read_as_text_and_collide_with_string_ids() {
+        let snapshot = run(&[with(person("x"), "id", json!(42))]);
+        assert_eq!(only_employee(&snapshot).id, "42");
+        assert_eq!(only_employee(&snapshot).field("id"), Some("42"));
+
+        let snapshot = run(&[with(person("x"), "id", json!(42)), person("42")]);
+        assert!(snapshot.employees.is_empty());
+        assert_eq!(snapshot.rejected.len(), 2);
+    }
+
+    #[test]
+    fn duplicate_ids_reject_every_record_with_that_id_and_keep_the_others() {
+        let terminated = with(person("801"), "status", json!("Inactive"));
+        let snapshot = run(&[
+            person("100"),
+            terminated,
+            person("801"),
+            person("200"),
+            with(person("801"), "status", json!("nonsense")),
+        ]);
+        let kept: Vec<&str> = snapshot.employees.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(kept, ["100", "200"]);
+        assert_eq!(snapshot.rejected.len(), 3);
+        for (r, index) in snapshot.rejected.iter().zip([1, 2, 4]) {
+            assert_eq!(r.id.as_deref(), Some("801"));
+            assert_eq!(r.index, index);
+            assert!(r.problem.starts_with("id appears 3 times"), "{}", r.problem);
+        }
+    }
+
+    #[test]
+    fn a_bad_date_rejects_the_record_naming_field_and_value() {
+        let snapshot = run(&[with(person("3"), "hireDate", json!("31/12/2020"))]);
+        let r = only_rejection(&snapshot);
+        assert_eq!(r.id.as_deref(), Some("3"));
+        assert_eq!(
+            r.problem,
+            "hire_date: \"31/12/2020\" is not a date in any of the formats of hr.dates.formats"
+        );
+    }
+
+    #[test]
+    fn a_termination_date_before_today_makes_an_active_person_terminated() {
+        let snapshot = run(&[with(person("1"), "terminationDate", json!("2024-06-14"))]);
+        let e = only_employee(&snapshot);
+        assert_eq!(e.status, EmploymentStatus::Terminated);
+        assert_eq!(e.status_source, "Active");
+        assert_eq!(e.termination_date, NaiveDate::from_ymd_opt(2024, 6, 14));
+
+        let snapshot = run(&[with(
+            with(person("1"), "terminationDate", json!("2024-01-01")),
+            "status",
+            json!("On Leave"),
+        )]);
+        assert_eq!(
+            only_employee(&snapshot).status,
+            EmploymentStatus::Terminated
+        );
+    }
+
+    #[test]
+    fn a_termination_date_of_today_or_later_keeps_the_hr_status() {
+        for date in ["2024-06-15", "2024-07-01"] {
+            let snapshot = run(&[with(person("1"), "terminationDate", json!(date))]);
+            assert_eq!(
+                only_employee(&snapshot).status,
+                EmploymentStatus::Active,
+                "{date}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_future_hire_date_makes_an_active_person_pending() {
+        let snapshot = run(&[with(person("1"), "hireDate", json!("2024-06-16"))]);
+        assert_eq!(only_employee(&snapshot).status, EmploymentStatus::Pending);
+        let snapshot = run(&[with(person("1"), "hireDate", json!("2024-06-15"))]);
+        assert_eq!(
+            only_employee(&snapshot).status,
+            EmploymentStatus::Active,
+            "starts today"
+        );
+        // Only an active status is moved to pending: a future hire on leave stays on leave.
+        let snapshot = run(&[with(
+            with(person("1"), "hireDate", json!("2024-07-01")),
+            "status",
+            json!("On Leave"),
+        )]);
+        assert_eq!(only_employee(&snapshot).status, EmploymentStatus::Leave);
+    }
+
+    #[test]
+    fn control_characters_reject_the_record_naming_the_field() {
+        for (key, field) in [
+            ("lastName", "last_name"),
+            ("jobTitle", "title"),
+            ("status", "status"),
+        ] {
+            for bad in ["Love\u{0}lace", "two\nlines", "esc\u{1b}[31m"] {
+                let snapshot = run(&[with(person("4"), key, json!(bad))]);
+                let r = only_rejection(&snapshot);
+                assert_eq!(r.id.as_deref(), Some("4"));
+                assert!(
+                    r.problem
+                        .starts_with(&format!("{field}: the value contains a control character")),
+                    "{}",
+                    r.problem
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_id_with_a_control_character_is_rejected_without_echoing_it() {
+        let snapshot = run(&[with(person("x"), "id", json!("12\u{0}3"))]);
+        let r = only_rejection(&snapshot);
+        assert_eq!(r.id, None);
+        assert!(
+            r.problem
+                .starts_with("id: the value contains a control character"),
+            "{}",
+            r.problem
+        );
+    }
+
+    #[test]
+    fn several_problems_of_one_record_are_reported_together() {
+        let record = with(
+            with(person("11"), "hireDate", json!("soon")),
+            "status",
+            json!("??"),
+        );
+        let r = &run(&[record]).rejected[0];
+        assert!(r.problem.contains("hire_date: \"soon\""), "{}", r.problem);
+        assert!(r.problem.contains("status \"??\""), "{}", r.problem);
+    }
+
+    #[test]
+    fn rejected_index_is_the_position_in_the_whole_input() {
+        let records: Vec<Value> = (0..5)
+            .map(|i| {
+                if i == 3 {
+                    with(person("3"), "status", json!("?"))
+                } else {
+                    person(&i.to_string())
+                }
+            })
+            .collect();
+        let snapshot = run(&records);
+        assert_eq!(snapshot.employees.len(), 4);
+        assert_eq!(snapshot.rejected[0].index, 3);
+    }
+
+    #[test]
+    fn personio_shaped_records_read_nested_values() {
+        let mut config = config();
+        config.fields = toml::from_str::<HrConfig>(&CONFIG.replace(
+            "[fields]\nid = \"$.id\"",
+            "[fields]\nid = \"$.attributes.id.value\"\nmanager_id = \"$.attributes.supervisor.value.attributes.id.value\"",
+        ))
+        .unwrap()
+        .fields;
+        config.fields.paths.insert(
+            "hire_date".into(),
+            FieldPaths::parse(&["$.attributes.hire_date.value"]).unwrap(),
+        );
+        config.status.path = FieldPaths::parse(&["$.attributes.status.value"]).unwrap();
+        config.status.active = vec!["active".into()];
+        let record = json!({"type": "Employee", "attributes": {
+            "id": {"label": "ID", "value": 1, "type": "integer"},
+            "status": {"label": "Status", "value": "active"},
+            "hire_date": {"value": "2014-11-09 00:00:00+01:00", "type": "date"},
+            "supervisor": {"value": {"type": "Employee", "attributes": {"id": {"value": 2}}}}
+        }});
+        let snapshot = normalize(&[record], &config.fields, &config.status, today());
+        let e = only_employee(&snapshot);
+        assert_eq!(e.id, "1");
+        assert_eq!(e.manager_id(), Some("2"));
+        assert_eq!(e.hire_date, NaiveDate::from_ymd_opt(2014, 11, 9));
+        assert_eq!(e.status, EmploymentStatus::Active);
+    }
+}

@@ -1,0 +1,811 @@
+//! The generic REST JSON source: one HTTP(S) endpoint, an auth method, a records pointer and a
+//! pagination style. Vendor presets and further auth or pagination kinds are more variants of
+//! [`AuthConfig`] and [`PaginationConfig`].
+//!
+//! A fetch is all or nothing: any failure on any page is an error and no record is returned, so
+//! a half-read company can never make the other half look like leavers.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
+use reqwest::{Certificate, Client, RequestBuilder, Url, redirect};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::{HrError, Origin, clean_excerpt, describe_reqwest, display_origin};
+use super::{check_pointer, describe_json, take_records};
+use crate::config::{ConfigProblem, SecretRef};
+
+/// `[hr.rest]`: an HR API that answers JSON over HTTPS (or HTTP on loopback).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestConfig {
+    /// The endpoint that lists employees, such as
+    /// `https://api.bamboohr.com/api/gateway.php/acme/v1/employees/directory`. It may carry a
+    /// query string (`?format=json`), but never credentials: use `[hr.rest.auth]`.
+    pub url: String,
+    /// `GET` (default) or `POST`.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// JSON body sent with `POST` (as `Content-Type: application/json`), written as a TOML
+    /// table, for example `body = { showInactive = true, fields = ["root.id", "root.email"] }`.
+    pub body: Option<Value>,
+    /// JSON Pointer (RFC 6901) to the array of records in each answer: `/employees`, `/data`,
+    /// `/d/results`, or `""` when the answer itself is the array.
+    pub records: String,
+    /// Extra query parameters sent with the first request (a next URL carries its own). A list
+    /// repeats the parameter: `query = { "attributes[]" = ["first_name", "last_name"] }`.
+    #[serde(default)]
+    pub query: BTreeMap<String, QueryValue>,
+    /// Extra request headers, such as `{ "X-Gusto-API-Version" = "2025-06-15" }`. Not for
+    /// credentials: an `Authorization` header here is refused, use `[hr.rest.auth]`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Seconds to wait for a connection. Default 10.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// Seconds one request (one page, including its body) may take. Default 30.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// PEM file with extra CA certificates to trust, besides the system's (a company CA in front
+    /// of an on-premises HR system). TLS certificates are always verified.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any TLS certificate. Only for a lab; anyone on the path can then read the token.
+    #[serde(default)]
+    pub danger_accept_invalid_certs: bool,
+    /// Allow `http://` with credentials to a host other than loopback. The credentials and every
+    /// employee's data then cross the network in clear text.
+    #[serde(default)]
+    pub danger_allow_http: bool,
+    /// Upper bound on pages in one fetch, a guard against an API that never stops paging.
+    /// Default 100000.
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u64,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub pagination: PaginationConfig,
+}
+
+fn default_connect_timeout_secs() -> u64 {
+    10
+}
+fn default_timeout_secs() -> u64 {
+    30
+}
+fn default_max_pages() -> u64 {
+    100_000
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    #[default]
+    Get,
+    Post,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+        }
+    }
+
+    fn to_reqwest(self) -> reqwest::Method {
+        match self {
+            Self::Get => reqwest::Method::GET,
+            Self::Post => reqwest::Method::POST,
+        }
+    }
+}
+
+/// A query parameter's value: one string, or a list to repeat the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged, expecting = "a string or a list of strings")]
+pub enum QueryValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl QueryValue {
+    fn values(&self) -> &[String] {
+        match self {
+            Self::One(value) => std::slice::from_ref(value),
+            Self::Many(values) => values,
+        }
+    }
+}
+
+/// `[hr.rest.auth]`: how requests prove who they are. Secrets come from `{ env = "VAR" }` or
+/// `{ file = "/path" }`, never from this file, and are sent as headers marked sensitive.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthConfig {
+    /// No credentials (an API behind a gateway that authenticates by network).
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>` (Rippling, Deel, Gusto, a Personio token, SCIM).
+    Bearer { token: SecretRef },
+    /// HTTP basic auth. BambooHR: the API key is the user name and the password is ignored
+    /// (conventionally `x`): `username = { env = "BAMBOOHR_API_KEY" }`, `password` left out
+    /// or pointing at a file or variable holding `x`. HiBob: service user id and token.
+    Basic {
+        /// The user name: plain text (`username = "svc-hrsync"`), or a secret reference when the
+        /// user name is itself the secret (`username = { env = "BAMBOOHR_API_KEY" }`).
+        username: Credential,
+        /// The password; left out, an empty password is sent.
+        password: Option<SecretRef>,
+    },
+    /// A custom header carrying a secret, such as `name = "X-API-Key"`.
+    Header { name: String, value: SecretRef },
+}
+
+/// A value that is either plain text in the config or a reference to a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a plain string, or a secret reference { env = \"VAR\" } / { file = \"/path\" }"
+)]
+pub enum Credential {
+    Plain(String),
+    Secret(SecretRef),
+}
+
+/// `[hr.rest.pagination]`: how to get every page. Whatever the style, the pages are fetched
+/// one after the other and joined; a failure on any page fails the whole fetch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PaginationConfig {
+    /// One request returns everyone (BambooHR directory, HiBob search, Workday RaaS).
+    #[default]
+    None,
+    /// Offset and limit query parameters (Personio v1, Deel, Rippling v1, SCIM). Stops at an
+    /// empty page, a page shorter than `limit`, or when `total_ptr` says everything is there.
+    Offset {
+        /// Name of the offset parameter. Default `offset` (SCIM: `startIndex`).
+        #[serde(default = "default_offset_param")]
+        offset_param: String,
+        /// Name of the page size parameter. Default `limit` (SCIM: `count`).
+        #[serde(default = "default_limit_param")]
+        limit_param: String,
+        /// Records per page. Default 100. Keep it within the API's maximum: a server that
+        /// silently returns fewer than asked ends the paging early, which only `total_ptr` can
+        /// catch.
+        #[serde(default = "default_limit")]
+        limit: u64,
+        /// Offset of the first record: 0 (default), or 1 for SCIM's `startIndex`.
+        #[serde(default)]
+        start: u64,
+        /// JSON Pointer to the total number of records in each answer (`/totalResults`,
+        /// `/metadata/total_elements`, `/page/total_rows`). Strongly recommended: when set, a
+        /// fetch that ends with a different number of records is an error, not a short list.
+        total_ptr: Option<String>,
+    },
+    /// Each answer links to the next page (BambooHR `/_links/next/href`, Personio v2
+    /// `/_meta/links/next/href`, Rippling `/next_link`, SuccessFactors `/d/__next`). The link
+    /// may be relative. It must stay on the origin of `url` (scheme, host and port): a link
+    /// elsewhere is refused, because the credentials would go with it.
+    NextUrl {
+        /// JSON Pointer to the next page's URL; missing, null or empty ends the paging.
+        ptr: String,
+    },
+}
+
+fn default_offset_param() -> String {
+    "offset".into()
+}
+fn default_limit_param() -> String {
+    "limit".into()
+}
+fn default_limit() -> u64 {
+    100
+}
+
+impl RestConfig {
+    pub(crate) fn validate(&self, problems: &mut Vec<ConfigProblem>) {
+        let mut problem = |key: &str, message: String| {
+            problems.push(ConfigProblem::new(format!("hr.rest.{key}"), message));
+        };
+        match Url::parse(&self.url) {
+            Err(e) => problem("url", format!("is not a URL: {e}")),
+            Ok(url) => {
+                if url.scheme() != "https" && url.scheme() != "http" {
+                    problem("url", "must start with https:// (or http://)".into());
+                } else if url.host_str().is_none() {
+                    problem("url", "has no host".into());
+                }
+                if !url.username().is_empty() || url.password().is_some() {
+                    problem(
+                        "url",
+                        "must not carry credentials (user:password@): use [hr.rest.auth]".into(),
+                    );
+                }
+                let sends_credentials = !matches!(self.auth, AuthConfig::None);
+                if url.scheme() == "http"
+                    && sends_credentials
+                    && !is_loopback(&url)
+                    && !self.danger_allow_http
+                {
+                    problem(
+                        "url",
+                        "is http:// and [hr.rest.auth] sends credentials: they and every \
+                         employee's data would cross the network in clear text; use https:// \
+                         (or set danger_allow_http = true)"
+                            .into(),
+                    );
+                }
+            }
+        }
+        if self.method == HttpMethod::Get && self.body.is_some() {
+            problem("body", "is only sent with method = \"POST\"".into());
+        }
+        if let Err(message) = check_pointer(&self.records) {
+            problem("records", message);
+        }
+        for (name, value) in &self.headers {
+            match HeaderName::from_bytes(name.as_bytes()) {
+                Err(_) => problem(
+                    &format!("headers.{name}"),
+                    "is not an HTTP header name".into(),
+                ),
+                Ok(header) if header == AUTHORIZATION => problem(
+                    &format!("headers.{name}"),
+                    "credentials belong in [hr.rest.auth], where they come from a secret".into(),
+                ),
+                Ok(_) => {}
+            }
+            if HeaderValue::from_str(value).is_err() {
+                problem(
+                    &format!("headers.{name}"),
+                    "is not a valid header value (visible ASCII only)".into(),
+                );
+            }
+        }
+        for (key, secs) in [
+            ("connect_timeout_secs", self.connect_timeout_secs),
+            ("timeout_secs", self.timeout_secs),
+        ] {
+            if secs == 0 {
+                problem(key, "must be at least 1 second".into());
+            }
+        }
+        if self.max_pages == 0 {
+            problem("max_pages", "must be at least 1".into());
+        }
+        self.validate_auth(problems);
+        self.validate_pagination(problems);
+    }
+
+    fn validate_auth(&self, problems: &mut Vec<ConfigProblem>) {
+        let mut check = |key: &str, secret: &SecretRef| {
+            let key = format!("hr.rest.auth.{key}");
+            if let Err(e) = secret.check(&key) {
+                problems.push(ConfigProblem::new(key, e.to_string()));
+            }
+        };
+        match &self.auth {
+            AuthConfig::None => {}
+            AuthConfig::Bearer { token } => check("token", token),
+            AuthConfig::Basic { username, password } => {
+                if let Credential::Secret(secret) = username {
+                    check("username", secret);
+                }
+                if let Some(password) = password {
+                    check("password", password);
+                }
+            }
+            AuthConfig::Header { name, value } => {
+                check("value", value);
+                if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    problems.push(ConfigProblem::new(
+                        "hr.rest.auth.name",
+                        format!("{name:?} is not an HTTP header name"),
+                    ));
+                }
+            }
+        }
+        if let AuthConfig::Basic {
+            username: Credential::Plain(user),
+            ..
+        } = &self.auth
+        {
+            if user.is_empty() || user.contains(':') {
+                problems.push(ConfigProblem::new(
+                    "hr.rest.auth.username",
+                    "must be non-empty and without ':'",
+                ));
+            }
+        }
+    }
+
+    fn validate_pagination(&self, problems: &mut Vec<ConfigProblem>) {
+        let mut problem = |key: &str, message: String| {
+            problems.push(ConfigProblem::new(
+                format!("hr.rest.pagination.{key}"),
+                message,
+            ));
+        };
+        match &self.pagination {
+            PaginationConfig::None => {}
+            PaginationConfig::Offset {
+                offset_param,
+                limit_param,
+                limit,
+                total_ptr,
+                ..
+            } => {
+                if *limit == 0 {
+                    problem("limit", "must be at least 1".into());
+                }
+                for (key, param) in [("offset_param", offset_param), ("limit_param", limit_param)] {
+                    if param.is_empty() {
+                        problem(key, "must not be empty".into());
+                    } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
+                        problem(
+                            key,
+                            format!(
+                                "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync \
+                                 sets it per page"
+                            ),
+                        );
+                    }
+                }
+                if offset_param == limit_param {
+                    problem("limit_param", "must differ from offset_param".into());
+                }
+                if let Some(ptr) = total_ptr {
+                    if ptr.is_empty() {
+                        problem(
+                            "total_ptr",
+                            "must point into the answer, such as \"/total\"".into(),
+                        );
+                    } else if let Err(message) = check_pointer(ptr) {
+                        problem("total_ptr", message);
+                    }
+                }
+            }
+            PaginationConfig::NextUrl { ptr } => {
+                if ptr.is_empty() {
+                    problem(
+                        "ptr",
+                        "must point into the answer, such as \"/_links/next/href\"".into(),
+                    );
+                } else if let Err(message) = check_pointer(ptr) {
+                    problem("ptr", message);
+                }
+            }
+        }
+    }
+}
+
+fn url_query_has(url: &str, param: &str) -> bool {
+    Url::parse(url).is_ok_and(|url| url.query_pairs().any(|(name, _)| name == param))
+}
+
+fn is_loopback(url: &Url) -> bool {
+    url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    })
+}
+
+/// Credentials read from their secrets, ready to be put on requests.
+enum Auth {
+    None,
+    Bearer(SecretString),
+    Basic {
+        username: SecretString,
+        password: Option<SecretString>,
+    },
+    Header {
+        name: HeaderName,
+        value: HeaderValue,
+    },
+}
+
+impl Auth {
+    fn resolve(config: &AuthConfig) -> Result<Self, HrError> {
+        Ok(match config {
+            AuthConfig::None => Self::None,
+            AuthConfig::Bearer { token } => Self::Bearer(token.resolve("hr.rest.auth.token")?),
+            AuthConfig::Basic { username, password } => Self::Basic {
+                username: match username {
+                    Credential::Plain(user) => SecretString::from(user.clone()),
+                    Credential::Secret(secret) => secret.resolve("hr.rest.auth.username")?,
+                },
+                password: password
+                    .as_ref()
+                    .map(|p| p.resolve("hr.rest.auth.password"))
+                    .transpose()?,
+            },
+            AuthConfig::Header { name, value } => {
+                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    HrError::Config(format!("hr.rest.auth.name: {name:?} is not a header name"))
+                })?;
+                let secret = value.resolve("hr.rest.auth.value")?;
+                let mut value = HeaderValue::from_str(secret.expose_secret()).map_err(|_| {
+                    HrError::Config(
+                        "hr.rest.auth.value: the secret is not a valid header value".into(),
+                    )
+                })?;
+                value.set_sensitive(true);
+                Self::Header { name, value }
+            }
+        })
+    }
+
+    fn apply(&self, request: RequestBuilder) -> RequestBuilder {
+        match self {
+            Self::None => request,
+            Self::Bearer(token) => request.bearer_auth(token.expose_secret()),
+            Self::Basic { username, password } => request.basic_auth(
+                username.expose_secret(),
+                password.as_ref().map(|p| p.expose_secret()),
+            ),
+            Self::Header { name, value } => request.header(name.clone(), value.clone()),
+        }
+    }
+}
+
+/// One fetch: the client, the credentials and the settings.
+struct Session<'a> {
+    config: &'a RestConfig,
+    client: Client,
+    auth: Auth,
+    /// `url` with the configured query parameters: the first page.
+    first: Url,
+}
+
+/// Reads every page and returns all records, in order; any failure fails the whole fetch.
+pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrError> {
+    let mut first = Url::parse(&config.url)
+        .map_err(|e| HrError::Config(format!("hr.rest.url is not a URL: {e}")))?;
+    for (name, value) in &config.query {
+        for value in value.values() {
+            first.query_pairs_mut().append_pair(name, value);
+        }
+    }
+    let session = Session {
+        config,
+        client: build_client(config).await?,
+        auth: Auth::resolve(&config.auth)?,
+        first,
+    };
+    let (records, pages) = match &config.pagination {
+        PaginationConfig::None => {
+            let mut body = session.get(&session.first, 1).await?;
+            let at = session.origin(&session.first, 1);
+            (take_records(&mut body, &config.records, &at)?, 1)
+        }
+        PaginationConfig::Offset {
+            offset_param,
+            limit_param,
+            limit,
+            start,
+            total_ptr,
+        } => {
+            session
+                .offset_pages(OffsetParams {
+                    offset_param,
+                    limit_param,
+                    limit: *limit,
+                    start: *start,
+                    total_ptr: total_ptr.as_deref(),
+                })
+                .await?
+        }
+        PaginationConfig::NextUrl { ptr } => session.next_url_pages(ptr).await?,
+    };
+    tracing::info!(records = records.len(), pages, "HR records fetched");
+    Ok(records)
+}
+
+async fn build_client(config: &RestConfig) -> Result<Client, HrError> {
+    let mut builder = Client::builder()
+        .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
+        .timeout(Duration::from_secs(config.timeout_secs))
+        .redirect(same_origin_redirects())
+        .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &config.ca_file {
+        let ca_error = |detail: String| HrError::CaFile {
+            path: path.clone(),
+            detail,
+        };
+        let pem = tokio::fs::read(path)
+            .await
+            .map_err(|e| ca_error(e.to_string()))?;
+        let certs = Certificate::from_pem_bundle(&pem).map_err(|e| ca_error(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(ca_error("no PEM certificate in it".into()));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    if config.danger_accept_invalid_certs {
+        tracing::warn!(
+            "TLS certificate verification is OFF for the HR API (hr.rest.danger_accept_invalid_certs)"
+        );
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder
+        .build()
+        .map_err(|e| HrError::Client(describe_reqwest(e, config.timeout_secs)))
+}
+
+/// Redirects are followed only within the origin they start from (at most 10); a redirect to
+/// another origin is returned as it is and becomes an [`HrError::Redirect`].
+fn same_origin_redirects() -> redirect::Policy {
+    redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if attempt.previous().len() > 10 {
+            attempt.error("more than 10 redirects")
+        } else if same_origin {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+struct OffsetParams<'a> {
+    offset_param: &'a str,
+    limit_param: &'a str,
+    limit: u64,
+    start: u64,
+    total_ptr: Option<&'a str>,
+}
+
+impl Session<'_> {
+    fn origin(&self, url: &Url, page: u64) -> Origin {
+        Origin::page(self.config.method.as_str(), url, page)
+    }
+
+    fn too_many_pages(&self, url: &Url, page: u64) -> HrError {
+        HrError::Pagination {
+            at: self.origin(url, page),
+            problem: format!(
+                "more than {} pages (hr.rest.max_pages); stopped rather than page forever",
+                self.config.max_pages
+            ),
+        }
+    }
+
+    /// One request: the parsed JSON answer of a 2xx response, or the reason there is none.
+    async fn get(&self, url: &Url, page: u64) -> Result<Value, HrError> {
+        let at = self.origin(url, page);
+        let mut request = self
+            .client
+            .request(self.config.method.to_reqwest(), url.clone());
+        if !self
+            .config
+            .headers
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case(ACCEPT.as_str()))
+        {
+            request = request.header(ACCEPT, "application/json");
+        }
+        for (name, value) in &self.config.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        request = self.auth.apply(request);
+        if let Some(body) = &self.config.body {
+            request = request.json(body);
+        }
+        let transport = |e: reqwest::Error| HrError::Transport {
+            at: at.clone(),
+            detail: describe_reqwest(e, self.config.timeout_secs),
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(self.status_error(at.clone(), url, response).await);
+        }
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.map_err(transport)?;
+        tracing::debug!(
+            page,
+            bytes = bytes.len(),
+            status = status.as_u16(),
+            "HR page received"
+        );
+        serde_json::from_slice(&bytes).map_err(|e| HrError::NotJson {
+            at,
+            content_type,
+            detail: e.to_string(),
+        })
+    }
+
+    async fn status_error(&self, at: Origin, url: &Url, response: reqwest::Response) -> HrError {
+        let status = response.status().as_u16();
+        match status {
+            401 | 403 => HrError::Credentials { at, status },
+            404 => HrError::NotFound { at },
+            300..=399 if response.headers().contains_key(LOCATION) => {
+                let to = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|location| url.join(location).ok())
+                    .map_or_else(|| "an unreadable Location".into(), |u| display_origin(&u));
+                HrError::Redirect { at, status, to }
+            }
+            _ => {
+                let body = response
+                    .bytes()
+                    .await
+                    .map(|b| clean_excerpt(&b, 200))
+                    .unwrap_or_default();
+                HrError::Http { at, status, body }
+            }
+        }
+    }
+
+    async fn offset_pages(&self, params: OffsetParams<'_>) -> Result<(Vec<Value>, u64), HrError> {
+        let mut all: Vec<Value> = Vec::new();
+        let mut offset = params.start;
+        let mut previous_page_start = None;
+        let mut page = 1;
+        loop {
+            let mut url = self.first.clone();
+            url.query_pairs_mut()
+                .append_pair(params.offset_param, &offset.to_string())
+                .append_pair(params.limit_param, &params.limit.to_string());
+            if page > self.config.max_pages {
+                return Err(self.too_many_pages(&url, page));
+            }
+            let at = self.origin(&url, page);
+            let mut body = self.get(&url, page).await?;
+            let total = match params.total_ptr {
+                Some(ptr) => Some((ptr, read_count(&body, ptr, &at)?)),
+                None => None,
+            };
+            let records = take_records(&mut body, &self.config.records, &at)?;
+            let count = records.len() as u64;
+            tracing::debug!(page, offset, records = count, "HR page read");
+            self.refuse_repeated_page(&all, previous_page_start, &records, &at)?;
+            previous_page_start = Some(all.len());
+            all.extend(records);
+            let received = all.len() as u64;
+            let done = count == 0
+                || count < params.limit
+                || total.is_some_and(|(_, total)| received >= total);
+            if done {
+                if let Some((pointer, expected)) = total {
+                    if received != expected {
+                        return Err(HrError::Incomplete {
+                            at,
+                            pointer: pointer.to_string(),
+                            expected,
+                            received,
+                        });
+                    }
+                }
+                return Ok((all, page));
+            }
+            offset += count;
+            page += 1;
+        }
+    }
+
+    async fn next_url_pages(&self, ptr: &str) -> Result<(Vec<Value>, u64), HrError> {
+        let mut all: Vec<Value> = Vec::new();
+        let mut visited: BTreeMap<String, u64> = BTreeMap::new();
+        let mut previous_page_start = None;
+        let mut url = self.first.clone();
+        let mut page = 1;
+        loop {
+            if page > self.config.max_pages {
+                return Err(self.too_many_pages(&url, page));
+            }
+            let at = self.origin(&url, page);
+            if let Some(earlier) = visited.insert(url.to_string(), page) {
+                return Err(HrError::Pagination {
+                    at,
+                    problem: format!(
+                        "the next link leads back to page {earlier}; the API would page forever"
+                    ),
+                });
+            }
+            let mut body = self.get(&url, page).await?;
+            let next = match body.pointer(ptr) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(href)) if href.trim().is_empty() => None,
+                Some(Value::String(href)) => Some(href.trim().to_string()),
+                Some(other) => {
+                    return Err(HrError::Pagination {
+                        at,
+                        problem: format!(
+                            "expected the next page's URL (a string) at pagination.ptr {ptr:?}, \
+                             found {}",
+                            describe_json(other)
+                        ),
+                    });
+                }
+            };
+            let records = take_records(&mut body, &self.config.records, &at)?;
+            tracing::debug!(page, records = records.len(), "HR page read");
+            self.refuse_repeated_page(&all, previous_page_start, &records, &at)?;
+            previous_page_start = Some(all.len());
+            all.extend(records);
+            let Some(href) = next else {
+                return Ok((all, page));
+            };
+            let next_url = url.join(&href).map_err(|e| HrError::Pagination {
+                at: at.clone(),
+                problem: format!("the next link at {ptr:?} is not a URL: {e}"),
+            })?;
+            if next_url.origin() != self.first.origin() {
+                return Err(HrError::Pagination {
+                    at,
+                    problem: format!(
+                        "the next link points to another origin ({}) than hr.rest.url ({}); \
+                         refused, so the credentials never reach another host",
+                        display_origin(&next_url),
+                        display_origin(&self.first)
+                    ),
+                });
+            }
+            url = next_url;
+            page += 1;
+        }
+    }
+
+    /// An API that ignores the paging parameters sends the same page again and again; joined,
+    /// every record would appear many times. Caught at the second copy.
+    fn refuse_repeated_page(
+        &self,
+        all: &[Value],
+        previous_page_start: Option<usize>,
+        records: &[Value],
+        at: &Origin,
+    ) -> Result<(), HrError> {
+        let previous = previous_page_start.and_then(|start| all.get(start..));
+        if !records.is_empty() && previous == Some(records) {
+            return Err(HrError::Pagination {
+                at: at.clone(),
+                problem: format!(
+                    "this page holds exactly the records of the page before; the API seems to \
+                     ignore the paging ({})",
+                    match &self.config.pagination {
+                        PaginationConfig::Offset { offset_param, .. } =>
+                            format!("does it understand the parameter {offset_param:?}?"),
+                        _ => "check hr.rest.pagination".to_string(),
+                    }
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A count at `ptr`: a non-negative integer, or a string holding one.
+fn read_count(body: &Value, ptr: &str, at: &Origin) -> Result<u64, HrError> {
+    let found = body.pointer(ptr);
+    let count = match found {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    count.ok_or_else(|| HrError::Pagination {
+        at: at.clone(),
+        problem: format!(
+            "expected the total number of records at pagination.total_ptr {ptr:?}, found {}",
+            found.map_or_else(|| "nothing".to_string(), describe_json)
+        ),
+    })
+}

@@ -1,0 +1,17 @@
+//! Integration tests: the hrsync binary against a real slapd (started by the harness, or the
+//! server named by HRSYNC_TEST_LDAP_URL) and an HR API served by wiremock.
+//!
+//! Each test gets its own directory subtree, its own HR mock and its own config directory, and
+//! asserts the directory state entry by entry with the OpenLDAP command-line tools, which are
+//! independent of the code under test.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod scenario;
+
+mod bad_input;
+mod cli;
+mod lifecycle;
+mod secrets;
+mod tls;

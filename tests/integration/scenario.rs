@@ -1,0 +1,306 @@
+//! A test world: a directory subtree with the role OUs and groups, an HR API (wiremock) serving
+//! BambooHR-shaped records, a config directory with `hrsync.toml` and mappings, and a way to run
+//! the hrsync binary against all of it.
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::TestDirectory;
+
+/// The secrets' environment variables. Each hrsync run is its own process, so the names can be
+/// shared between tests.
+pub const BIND_PASSWORD_ENV: &str = "HRSYNC_IT_BIND_PASSWORD";
+pub const HR_TOKEN_ENV: &str = "HRSYNC_IT_HR_TOKEN";
+pub const HR_TOKEN: &str = "hr-token-7f3a9c1e5b2d4f60";
+pub const HR_PATH: &str = "/api/gateway.php/acme/v1/reports/employees";
+
+pub struct Scenario {
+    pub dir: TestDirectory,
+    pub hr: MockServer,
+    pub work: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+/// A BambooHR custom-report record (the fields of `hr-apis.md`), active unless changed.
+pub fn person(id: &str, first: &str, last: &str, department: &str, title: &str) -> Value {
+    json!({
+        "id": id,
+        "employeeNumber": id,
+        "firstName": first,
+        "lastName": last,
+        "workEmail": format!("{}@example.org", first.to_lowercase()),
+        "jobTitle": title,
+        "department": department,
+        "location": "London",
+        "employmentHistoryStatus": "Full-Time",
+        "status": "Active",
+        "supervisorEId": null,
+        "hireDate": "2020-01-06",
+        "terminationDate": "0000-00-00"
+    })
+}
+
+pub fn terminated(mut record: Value) -> Value {
+    record["status"] = json!("Inactive");
+    record["employmentHistoryStatus"] = json!("Terminated");
+    record["terminationDate"] = json!("2026-10-30");
+    record
+}
+
+impl Scenario {
+    pub async fn start(name: &str) -> Scenario {
+        let name = name.to_string();
+        let dir = tokio::task::spawn_blocking(move || TestDirectory::start(&name))
+            .await
+            .expect("directory start panicked");
+        let hr = MockServer::start().await;
+        let work = tempfile::tempdir().expect("temp dir");
+        let config = work.path().join("hrsync.toml");
+        let scenario = Scenario {
+            dir,
+            hr,
+            work,
+            config,
+        };
+        scenario.seed_directory();
+        scenario.write_mappings();
+        scenario.write_config("");
+        scenario
+    }
+
+    pub fn base(&self) -> &str {
+        &self.dir.base_dn
+    }
+
+    pub fn ou(&self, name: &str) -> String {
+        format!("ou={name},{}", self.dir.people_dn)
+    }
+
+    pub fn group(&self, cn: &str) -> String {
+        format!("cn={cn},{}", self.dir.groups_dn)
+    }
+
+    /// A member that is not an account, so that no group ever becomes empty unless a test
+    /// wants it to.
+    pub fn seed_member(&self) -> String {
+        format!("cn=seed,{}", self.base())
+    }
+
+    fn seed_directory(&self) {
+        let mut ldif = String::new();
+        for ou in ["engineering", "sales"] {
+            ldif.push_str(&format!(
+                "dn: {}\nobjectClass: organizationalUnit\nou: {ou}\n\n",
+                self.ou(ou)
+            ));
+        }
+        self.dir.ldapadd(&ldif);
+        for cn in ["staff", "engineering", "sales", "vpn"] {
+            self.dir.add_group(cn, &[&self.seed_member()]);
+        }
+    }
+
+    fn write_mappings(&self) {
+        let dir = self.work.path().join("mappings");
+        std::fs::create_dir_all(&dir).expect("mappings dir");
+        let account = format!(
+            r#"
+[account]
+default_ou = "{people}"
+disabled_ou = "{disabled}"
+[account.attributes]
+uid = "{{first_name|ascii|lower|alnum}}.{{last_name|ascii|lower|alnum}}"
+cn = "{{first_name}} {{last_name}}"
+sn = "{{last_name}}"
+givenName = "{{first_name}}"
+mail = "{{email}}"
+title = "{{title}}"
+departmentNumber = "{{department}}"
+employeeType = "{{employment_type}}"
+manager = "{{manager_dn}}"
+"#,
+            people = self.dir.people_dn,
+            disabled = self.dir.disabled_dn,
+        );
+        let groups = format!(
+            r#"
+[groups]
+base = "{groups}"
+birthright = ["staff"]
+empty_group_placeholder = "cn=empty-group-placeholder,{base}"
+
+[[rule]]
+name = "engineering"
+match = {{ department = "Engineering" }}
+groups = ["engineering", "vpn"]
+ou = "{eng}"
+
+[[rule]]
+name = "sales"
+match = {{ department = "Sales" }}
+groups = ["sales"]
+ou = "{sales}"
+"#,
+            groups = self.dir.groups_dn,
+            base = self.base(),
+            eng = self.ou("engineering"),
+            sales = self.ou("sales"),
+        );
+        std::fs::write(dir.join("account.toml"), account).expect("write mappings");
+        std::fs::write(dir.join("groups.toml"), groups).expect("write mappings");
+    }
+
+    /// Writes hrsync.toml; `directory_extra` is appended to the [directory] table (for TLS
+    /// settings, say) and may override the URL.
+    pub fn write_config(&self, directory_extra: &str) {
+        self.write_config_with(directory_extra, "");
+    }
+
+    /// Like [`Scenario::write_config`], with `hr_tables` appended at the end (for example an
+    /// `[hr.rest.pagination]` table).
+    pub fn write_config_with(&self, directory_extra: &str, hr_tables: &str) {
+        let url_line = if directory_extra.contains("url =") {
+            String::new()
+        } else {
+            format!("url = \"{}\"\n", self.dir.url)
+        };
+        let text = format!(
+            r#"
+[directory]
+{url_line}bind_dn = "{admin}"
+bind_password = {{ env = "{BIND_PASSWORD_ENV}" }}
+users_base = "{base}"
+{directory_extra}
+
+[directory.openldap]
+password_policy = "cn=default,ou=policies,{server_base}"
+
+[hr]
+source = "rest"
+
+[hr.rest]
+url = "{hr}{HR_PATH}"
+records = "/employees"
+
+[hr.rest.auth]
+type = "bearer"
+token = {{ env = "{HR_TOKEN_ENV}" }}
+
+[hr.fields]
+id = "$.id"
+first_name = "$.firstName"
+last_name = "$.lastName"
+email = "$.workEmail"
+title = "$.jobTitle"
+department = "$.department"
+location = "$.location"
+employment_type = "$.employmentHistoryStatus"
+manager_id = "$.supervisorEId"
+hire_date = "$.hireDate"
+termination_date = "$.terminationDate"
+
+[hr.status]
+path = "$.status"
+active = ["Active"]
+terminated = ["Inactive"]
+
+{hr_tables}
+"#,
+            admin = self.dir.admin_dn,
+            base = self.base(),
+            server_base = self.dir.server_base_dn,
+            hr = self.hr.uri(),
+        );
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    /// Serves these records (replacing whatever was served before), BambooHR report shape.
+    pub async fn serve(&self, employees: &[Value]) {
+        self.hr.reset().await;
+        Mock::given(method("GET"))
+            .and(path(HR_PATH))
+            .and(header(
+                "authorization",
+                format!("Bearer {HR_TOKEN}").as_str(),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "fields": [
+                    {"id": "firstName", "type": "text", "name": "First name"},
+                    {"id": "status", "type": "status", "name": "Status"}
+                ],
+                "employees": employees,
+            })))
+            .mount(&self.hr)
+            .await;
+    }
+
+    /// Runs hrsync with the scenario's config and secrets.
+    pub fn hrsync(&self, args: &[&str]) -> Output {
+        self.hrsync_with_env(args, &[])
+    }
+
+    pub fn hrsync_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"));
+        command
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env(BIND_PASSWORD_ENV, &self.dir.admin_password)
+            .env(HR_TOKEN_ENV, HR_TOKEN)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().expect("run hrsync")
+    }
+
+    /// Runs hrsync and insists on an exit code, showing the output when it differs.
+    pub fn expect(&self, args: &[&str], code: i32) -> String {
+        let output = self.hrsync(args);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "hrsync {args:?} exited {:?}, expected {code}\nstdout:\n{stdout}\nstderr:\n{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// `hrsync plan --detailed-exitcode` must find nothing to do.
+    pub fn assert_converged(&self) {
+        let out = self.expect(&["plan", "--detailed-exitcode"], 0);
+        assert!(out.contains("No changes"), "{out}");
+    }
+
+    /// Every entry under the test's subtree, as (dn, sorted attribute lines), for "nothing else
+    /// changed" comparisons.
+    pub fn dump(&self) -> Vec<(String, Vec<String>)> {
+        let mut entries: Vec<(String, Vec<String>)> = self
+            .dir
+            .search(
+                self.base(),
+                "(objectClass=*)",
+                &["*", "pwdAccountLockedTime"],
+            )
+            .into_iter()
+            .map(|e| {
+                let mut lines: Vec<String> = e
+                    .attrs
+                    .iter()
+                    .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}: {v}")))
+                    .collect();
+                lines.sort();
+                (e.dn.to_lowercase(), lines)
+            })
+            .collect();
+        entries.sort();
+        entries
+    }
+}
