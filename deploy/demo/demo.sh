@@ -61,6 +61,8 @@ source "$WORK/slapd.env"
 
 # How hrsync finds the demo directory: deploy/demo/hrsync.toml reads these. The password is a
 # secret, so it travels in the environment, never on a command line or in the config file.
+export HRSYNC_DIRECTORY__URL="$LDAP_URL"
+export HRSYNC_DIRECTORY__CA_FILE="$CA_FILE"
 export HRSYNC_DEMO_LDAP_URL="$LDAP_URL"
 export HRSYNC_DEMO_LDAPS_URL="$LDAPS_URL"
 export HRSYNC_DEMO_BASE_DN="$BASE_DN"
@@ -126,14 +128,12 @@ try_bind "$LEAVER"
 try_bind "uid=ken.thompson,ou=disabled,$BASE_DN"
 
 if [[ $slapd_only -eq 0 ]]; then
-    # >>> hrsync CLI: adjust these three calls (and nothing else) when the CLI changes. <<<
     say "hrsync plan: what would change, and why"
-    "$HRSYNC" --config "$DEMO/hrsync.toml" plan
+    "$HRSYNC" --config "$DEMO/hrsync.toml" --log-format text plan
     say "hrsync apply"
-    "$HRSYNC" --config "$DEMO/hrsync.toml" apply
-    say "hrsync plan again: nothing left to do"
-    "$HRSYNC" --config "$DEMO/hrsync.toml" plan
-    # <<< end of hrsync calls >>>
+    "$HRSYNC" --config "$DEMO/hrsync.toml" --log-format text apply
+    say "hrsync plan again: nothing left to do (exit code 0 with --detailed-exitcode)"
+    "$HRSYNC" --config "$DEMO/hrsync.toml" --log-format text plan --detailed-exitcode
 
     say "Directory after"
     show_directory

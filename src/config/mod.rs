@@ -157,18 +157,43 @@ pub struct DirectoryConfig {
 impl Config {
     /// Reads and validates the config file and the mappings it points to. No network, no
     /// secrets read: this is what `hrsync validate` runs.
+    ///
+    /// Environment variables `HRSYNC_<TABLE>__<KEY>` (a double underscore between levels, so
+    /// `HRSYNC_DIRECTORY__URL` or `HRSYNC_HR__FILE__PATH`) override keys of the file; values
+    /// are read as TOML when they parse as such (`true`, `8`) and as strings otherwise.
     pub fn load(path: &Path) -> Result<Self, Vec<ConfigProblem>> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             vec![ConfigProblem::new("(file)", format!("cannot read: {e}")).in_file(&file)]
         })?;
-        Self::parse(path, &text)
+        Self::parse_with_env(path, &text, std::env::vars())
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, Vec<ConfigProblem>> {
+        Self::parse_with_env(path, text, std::iter::empty())
+    }
+
+    pub fn parse_with_env(
+        path: &Path,
+        text: &str,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Self, Vec<ConfigProblem>> {
         let file = path.display().to_string();
-        let mut raw: RawConfig =
-            toml::from_str(text).map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
+        let overrides: Vec<(String, String)> = env
+            .filter(|(name, _)| name.starts_with("HRSYNC_") && name.contains("__"))
+            .collect();
+        let parsed = if overrides.is_empty() {
+            // Straight from the text, so errors keep their line and column.
+            toml::from_str(text)
+        } else {
+            let mut table: toml::Table =
+                toml::from_str(text).map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
+            for (name, value) in &overrides {
+                apply_override(&mut table, name, value);
+            }
+            RawConfig::deserialize(table)
+        };
+        let mut raw: RawConfig = parsed.map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
         let mut problems = Vec::new();
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let mappings_dir = dir.join(&raw.mappings);
@@ -206,6 +231,40 @@ impl Config {
             _ => Err(problems),
         }
     }
+}
+
+/// Sets `table.a.b = value` for `HRSYNC_A__B`, creating tables on the way.
+fn apply_override(table: &mut toml::Table, name: &str, value: &str) {
+    let path: Vec<String> = name
+        .trim_start_matches("HRSYNC_")
+        .split("__")
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = table;
+    for key in parents {
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        current = next;
+    }
+    let parsed = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        // Only unambiguous TOML literals; "2026-01-01" stays the string it probably means.
+        .filter(|v| !v.is_datetime() && !v.is_str())
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    tracing::debug!(
+        variable = name,
+        "configuration key overridden from the environment"
+    );
+    current.insert(last.clone(), parsed);
 }
 
 fn validate_directory(

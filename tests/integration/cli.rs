@@ -13,7 +13,7 @@ async fn validate_reports_every_problem_with_file_and_key_and_needs_no_network()
     let text = std::fs::read_to_string(&mappings).unwrap();
     std::fs::write(
         &mappings,
-        text.replace("ou = \"ou=sales,", "ou = \"ou=sales,dc=elsewhere,")
+        text.replace(&s.ou("sales"), "ou=sales,dc=elsewhere")
             .replace(
                 "match = { department = \"Engineering\" }",
                 "match = { departmnet = \"Engineering\" }",

@@ -32,7 +32,16 @@ pub fn person(id: &str, first: &str, last: &str, department: &str, title: &str) 
         "employeeNumber": id,
         "firstName": first,
         "lastName": last,
-        "workEmail": format!("{}@example.org", first.to_lowercase()),
+        // mail is an IA5 (ASCII) string in the directory schema: keep the address ASCII even
+        // when the name is not.
+        "workEmail": format!(
+            "{}.{id}@example.org",
+            first
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_lowercase()
+        ),
         "jobTitle": title,
         "department": department,
         "location": "London",
