@@ -304,8 +304,11 @@ fn validate_directory(
             "is for ldap:// URLs; an ldaps:// connection is already encrypted",
         ));
     }
-    if let Err(e) = raw.bind_password.check("directory.bind_password") {
-        problems.push(ConfigProblem::new("directory.bind_password", e.to_string()));
+    if raw.bind_password.check("directory.bind_password").is_err() {
+        problems.push(ConfigProblem::new(
+            "directory.bind_password",
+            "set exactly one of `file` or `env`",
+        ));
     }
     if !(raw.user_filter.starts_with('(') && raw.user_filter.ends_with(')')) {
         problems.push(ConfigProblem::new(
@@ -406,3 +409,6 @@ fn cross_check(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -58,8 +58,11 @@ async fn detailed_exitcode_says_whether_changes_are_pending() {
     let s = Scenario::start("exitcodes").await;
     s.serve(&[person("1101", "Eli", "Exit", "Sales", "Rep")])
         .await;
+    let before = s.dump();
     s.expect(&["plan", "--detailed-exitcode"], 2);
     s.expect(&["plan"], 0);
+    s.expect(&["plan", "--format", "ldif"], 0);
+    assert_eq!(s.dump(), before, "plan never writes");
     let json = s.expect(&["plan", "--format", "json"], 0);
     let plan: serde_json::Value = serde_json::from_str(&json).expect("plan JSON parses");
     assert_eq!(plan["schema"], "hrsync.plan/v1");
@@ -69,4 +72,23 @@ async fn detailed_exitcode_says_whether_changes_are_pending() {
     assert!(plan["accounts"][0]["changes"][0]["reason"]["fact"].is_string());
     s.expect(&["apply"], 0);
     s.expect(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_warns_when_the_lock_cannot_take_effect() {
+    let s = Scenario::start("nopolicy").await;
+    s.serve(&[]).await;
+    let fine = s.expect(&["plan"], 0);
+    assert!(!fine.contains("locks nobody out"), "{fine}");
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        text.replace("cn=default,ou=policies,", "cn=missing,ou=policies,"),
+    )
+    .unwrap();
+    let out = s.expect(&["plan"], 0);
+    assert!(
+        out.contains("pwdAccountLockedTime locks nobody out without a policy"),
+        "{out}"
+    );
 }

@@ -1,0 +1,134 @@
+use super::*;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The TOML code blocks of the README's configuration sections, joined: the documented example
+/// must stay a valid configuration.
+fn readme_config() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut blocks = Vec::new();
+    for heading in ["## Configuration", "### HR sources"] {
+        let section = &readme[readme.find(heading).unwrap()..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = section[start..].find("```").unwrap();
+        blocks.push(section[start..start + end].to_string());
+    }
+    // The first block ends with an abbreviated [hr] table that the second block spells out.
+    let first = blocks[0].split("[hr]").next().unwrap().to_string();
+    first + &blocks[1]
+}
+
+fn problems(text: &str) -> Vec<String> {
+    Config::parse(&repo().join("hrsync.toml"), text)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn the_readme_example_is_a_valid_configuration() {
+    let config = Config::parse(&repo().join("hrsync.toml"), &readme_config())
+        .unwrap_or_else(|p| panic!("README example invalid: {p:#?}"));
+    assert_eq!(
+        config.directory.users_base,
+        Dn::parse("dc=example,dc=org").unwrap()
+    );
+    assert!(config.hr.field_names().contains("cost_center"));
+}
+
+#[test]
+fn the_demo_configuration_is_valid() {
+    let config = Config::load(&repo().join("deploy/demo/hrsync.toml"))
+        .unwrap_or_else(|p| panic!("demo config invalid: {p:#?}"));
+    assert!(config.directory.starttls);
+    assert_eq!(
+        config.directory.policy.empty_group_placeholder,
+        Some(Dn::parse("cn=empty-group-placeholder,dc=example,dc=org").unwrap())
+    );
+}
+
+#[test]
+fn environment_overrides_keys_with_double_underscores_only() {
+    let text = readme_config();
+    let env = [
+        ("HRSYNC_DIRECTORY__URL", "ldap://127.0.0.1:3389"),
+        ("HRSYNC_DIRECTORY__PAGE_SIZE", "42"),
+        ("HRSYNC_DIRECTORY__OPENLDAP__REFINT", "true"),
+        ("HRSYNC_HR__REST__QUERY__SINCE", "2026-01-01"),
+        // Not overrides: no double underscore.
+        ("HRSYNC_CONFIG", "elsewhere.toml"),
+        ("HRSYNC_DEMO_BIND_PASSWORD", "x"),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()));
+    let config =
+        Config::parse_with_env(&repo().join("hrsync.toml"), &text, env.into_iter()).unwrap();
+    assert_eq!(config.directory.url, "ldap://127.0.0.1:3389");
+    assert_eq!(config.directory.page_size, 42);
+    assert!(config.directory.policy.member_values_follow_renames);
+    let since = config.hr.rest.as_ref().unwrap().query.get("since");
+    assert!(
+        format!("{since:?}").contains("2026-01-01"),
+        "a date-like value stays a string: {since:?}"
+    );
+
+    let typo = [("HRSYNC_DIRECTORY__URLL".to_string(), "x".to_string())];
+    let err =
+        Config::parse_with_env(&repo().join("hrsync.toml"), &text, typo.into_iter()).unwrap_err();
+    assert!(err[0].to_string().contains("urll"), "{err:?}");
+}
+
+#[test]
+fn directory_problems_are_all_reported_with_their_keys() {
+    let text = readme_config()
+        .replace(
+            "url = \"ldaps://ldap.example.org\"",
+            "url = \"http://ldap\"",
+        )
+        .replace(
+            "users_base = \"dc=example,dc=org\"",
+            "users_base = \"ou=people,dc=example,dc=org\"",
+        )
+        .replace("page_size = 500", "page_size = 0")
+        .replace(
+            "bind_password = { file = \"/run/secrets/ldap-password\" }",
+            "bind_password = { }",
+        );
+    let found = problems(&text).join("\n");
+    for expected in [
+        "directory.url: \"http://ldap\" must start with ldap:// or ldaps://",
+        "directory.page_size: must be 1 to 100000",
+        "directory.bind_password: set exactly one of `file` or `env`",
+        "OU ou=disabled,dc=example,dc=org is not below directory.users_base",
+    ] {
+        assert!(
+            found.contains(expected),
+            "missing {expected:?} in:\n{found}"
+        );
+    }
+    assert!(
+        found.contains("hrsync.toml: "),
+        "problems name the file:\n{found}"
+    );
+}
+
+#[test]
+fn unknown_keys_name_the_line_and_the_allowed_keys() {
+    let text = readme_config().replace("starttls = false", "start_tls = false");
+    let found = problems(&text).join("\n");
+    assert!(found.contains("start_tls"), "{found}");
+    assert!(found.contains("expected one of"), "{found}");
+    assert!(found.contains("line "), "{found}");
+}
+
+#[test]
+fn mappings_must_only_use_fields_hr_defines() {
+    let text = readme_config().replace("department = \"$.department\"\n", "");
+    let found = problems(&text).join("\n");
+    assert!(
+        found.contains("uses HR field \"department\", which [hr.fields] does not define"),
+        "{found}"
+    );
+}
