@@ -72,11 +72,7 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
         } => {
             let (plan, directory) = run::make_plan(&config, now).await?;
             directory.close().await;
-            let steps = hrsync::plan::ops::steps(
-                &plan,
-                &config.directory.policy,
-                &config.mappings.groups.member_attribute,
-            );
+            let steps = run::plan_steps(&config, &plan);
             print!("{}", run::render(&plan, &steps, format));
             if let Some(path) = out {
                 run::save_plan(&plan, &path)?;
@@ -123,12 +119,17 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
                     (plan, directory)
                 }
             };
-            let (steps, report) = run::apply_plan(&config, &plan, &directory).await;
-            directory.close().await;
+            let steps = run::plan_steps(&config, &plan);
             print!("{}", run::render(&plan, &steps, format));
+            let report = run::apply_steps(&config, &steps, &directory).await;
+            directory.close().await;
             let summary = run::apply_summary(&report);
             println!("\n{summary}");
-            tracing::info!("{summary}");
+            tracing::info!(
+                applied = report.applied(),
+                failed = report.failed(),
+                "apply finished"
+            );
             Ok(if report.failed() > 0 {
                 Outcome::PartialFailure
             } else {

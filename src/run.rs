@@ -181,18 +181,17 @@ pub fn drift(plan: &Plan, snapshot: &DirectorySnapshot, config: &Config) -> Vec<
     drifted
 }
 
-pub async fn apply_plan(
-    config: &Config,
-    plan: &Plan,
-    directory: &Directory,
-) -> (Steps, ApplyReport) {
-    let steps = steps(
+/// The LDAP steps of a plan, in the order `apply` runs them (and the LDIF shows them).
+pub fn plan_steps(config: &Config, plan: &Plan) -> Steps {
+    steps(
         plan,
         &config.directory.policy,
         &config.mappings.groups.member_attribute,
-    );
-    let report = apply(directory, &steps, config.directory.max_concurrent_accounts).await;
-    (steps, report)
+    )
+}
+
+pub async fn apply_steps(config: &Config, steps: &Steps, directory: &Directory) -> ApplyReport {
+    apply(directory, steps, config.directory.max_concurrent_accounts).await
 }
 
 /// Reads the directory only (for applying a saved plan).
@@ -207,13 +206,28 @@ pub async fn read_directory_only(
     Ok((directory, snapshot))
 }
 
-/// Summary line of an apply for the log and stdout.
+/// What an apply did, for stdout: the failures one by one, then a summary line.
 pub fn apply_summary(report: &ApplyReport) -> String {
-    format!(
+    let mut out = String::new();
+    for result in &report.results {
+        let line = match &result.outcome {
+            crate::apply::Outcome::Failed { error } => {
+                format!("  ! failed: {}: {error}\n", result.description)
+            }
+            crate::apply::Outcome::NotAttempted => format!(
+                "  ! not attempted (an earlier change of the account failed): {}\n",
+                result.description
+            ),
+            _ => continue,
+        };
+        out.push_str(&line);
+    }
+    out.push_str(&format!(
         "applied {} change(s), {} failed or not attempted",
         report.applied(),
         report.failed()
-    )
+    ));
+    out
 }
 
 /// Group DNs the saved plan names that are not managed by the current mappings: applying such a

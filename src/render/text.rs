@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::{AccountPlan, Action, GroupAction, Plan};
+use crate::plan::{AccountPlan, Action, DisableMethod, GroupAction, Plan};
 
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
@@ -89,7 +89,10 @@ fn account_text(out: &mut String, account: &AccountPlan) {
                 let _ = writeln!(out, "  ~ enable the account");
             }
             Action::Disable { method } => {
-                let _ = writeln!(out, "  ~ disable the account ({method:?})");
+                let how = match method {
+                    DisableMethod::PpolicyLock => "pwdAccountLockedTime: 000001010000Z",
+                };
+                let _ = writeln!(out, "  ~ disable the account ({how})");
             }
             Action::SetAttribute {
                 attribute,

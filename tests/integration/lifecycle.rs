@@ -370,7 +370,14 @@ async fn a_refused_operation_fails_that_account_only_with_exit_3() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("failed or not attempted"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "! failed: add uid=eng.one,{}",
+            s.ou("engineering")
+        )) && stdout.contains("object class violation"),
+        "the failure is named with its LDAP reason:\n{stdout}"
+    );
+    assert!(stdout.contains("1 failed or not attempted"), "{stdout}");
     let sal = format!("uid=sal.two,{}", s.ou("sales"));
     assert!(s.dir.entry(&sal).is_some(), "the other account was applied");
     assert!(
