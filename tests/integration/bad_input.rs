@@ -18,10 +18,7 @@ async fn a_failed_page_in_the_middle_of_the_fetch_changes_nothing_and_exits_1() 
     // company if the failed second page were ignored.
     for (uid, id) in [("a.one", "1"), ("b.two", "2"), ("c.three", "3")] {
         let dn = s.dir.add_user(uid, id, None, "");
-        s.dir.ldapmodify(&format!(
-            "dn: {}\nchangetype: modify\nadd: member\nmember: {dn}\n",
-            s.group("staff")
-        ));
+        s.add_member("staff", &dn);
     }
     let page = |records: Vec<Value>| {
         ResponseTemplate::new(200).set_body_json(json!({ "employees": records }))
@@ -60,10 +57,7 @@ async fn unreadable_records_are_reported_by_id_and_their_accounts_left_alone() {
     let s = Scenario::start("badrecords").await;
     for (uid, id) in [("dup.licate", "801"), ("odd.status", "802")] {
         let dn = s.dir.add_user(uid, id, None, "");
-        s.dir.ldapmodify(&format!(
-            "dn: {}\nchangetype: modify\nadd: member\nmember: {dn}\n",
-            s.group("staff")
-        ));
+        s.add_member("staff", &dn);
     }
     let mut odd = person("802", "Odd", "Status", "Sales", "Rep");
     odd["status"] = json!("Suspended pending review");

@@ -85,10 +85,7 @@ async fn mover_changes_ou_groups_and_title_keeping_the_rdn() {
     assert!(out.status.success(), "{out:?}");
     let old = format!("uid=grace.hopper,{}", s.ou("engineering"));
     for group in ["staff", "engineering", "vpn"] {
-        s.dir.ldapmodify(&format!(
-            "dn: {}\nchangetype: modify\nadd: member\nmember: {old}\n",
-            s.group(group)
-        ));
+        s.add_member(group, &old);
     }
     s.serve(&[person(
         "201",
@@ -142,10 +139,7 @@ async fn leaver_is_locked_out_stripped_and_moved_and_rehire_reverses_it() {
     );
     let dn = original.clone();
     for group in ["staff", "sales"] {
-        s.dir.ldapmodify(&format!(
-            "dn: {}\nchangetype: modify\nadd: member\nmember: {dn}\n",
-            s.group(group)
-        ));
+        s.add_member(group, &dn);
     }
     // A group hrsync does not manage: access granted by hand stays.
     let wiki = s.dir.add_group("wiki-admins", &[&dn]);
@@ -269,10 +263,7 @@ async fn ldif_output_applies_with_ldapmodify_and_then_nothing_is_pending() {
         Some(PASSWORD),
         "cn: Lee Leaver\nsn: Leaver",
     );
-    s.dir.ldapmodify(&format!(
-        "dn: {}\nchangetype: modify\nadd: member\nmember: {leaver}\n",
-        s.group("staff")
-    ));
+    s.add_member("staff", &leaver);
     s.dir.add_user(
         "mo.mover",
         "502",

@@ -93,6 +93,15 @@ impl Scenario {
         format!("cn={cn},{}", self.dir.groups_dn)
     }
 
+    /// Puts `member` into the scenario's group `cn`, as an admin would by hand.
+    pub fn add_member(&self, cn: &str, member: &str) {
+        let out = self.dir.ldapmodify(&format!(
+            "dn: {}\nchangetype: modify\nadd: member\nmember: {member}\n",
+            self.group(cn)
+        ));
+        assert!(out.status.success(), "cannot add {member} to {cn}: {out:?}");
+    }
+
     /// A member that is not an account, so that no group ever becomes empty unless a test
     /// wants it to.
     pub fn seed_member(&self) -> String {

@@ -11,10 +11,7 @@ async fn no_secret_in_any_output_at_trace_level() {
         "the harness password must be distinctive"
     );
     let dn = s.dir.add_user("sam.secret", "901", None, "");
-    s.dir.ldapmodify(&format!(
-        "dn: {}\nchangetype: modify\nadd: member\nmember: {dn}\n",
-        s.group("staff")
-    ));
+    s.add_member("staff", &dn);
     s.serve(&[
         terminated(person("901", "Sam", "Secret", "Sales", "Rep")),
         person("902", "Tia", "Token", "Engineering", "Engineer"),
