@@ -99,6 +99,21 @@ pub struct DirectoryAccount {
     pub attributes: BTreeMap<String, Vec<String>>,
     /// Whether the account is disabled by the configured method.
     pub disabled: bool,
+    /// Active Directory's `userAccountControl`, when the flavour has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_control: Option<u32>,
+    /// Whether the account has ever had a password (AD: `pwdLastSet` is not 0). An account
+    /// without one gets a random password when hrsync enables it.
+    #[serde(default = "yes")]
+    pub password_set: bool,
+    /// Why the account must never be changed (an administrator, a protected group), if it must
+    /// not. Decided by the directory adapter from the flavour's protection rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl DirectoryAccount {
@@ -125,6 +140,10 @@ pub struct DirectorySnapshot {
     pub accounts: Vec<DirectoryAccount>,
     /// The managed groups that exist, by DN. A managed group missing here does not exist.
     pub groups: BTreeMap<Dn, DirectoryGroup>,
+    /// Values of the unique attributes already in use anywhere in the directory, by lower-cased
+    /// attribute name, values lower-cased (these attributes match case-insensitively).
+    #[serde(default)]
+    pub taken: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Why a change is in a plan: the HR fact behind it and the mapping rule that turned the fact

@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::apply::{ApplyReport, apply};
-use crate::config::Config;
+use crate::config::{Config, Flavour};
 use crate::directory::{Directory, DirectoryError};
 use crate::dn::Dn;
 use crate::hr::{self, HrError};
@@ -107,6 +107,7 @@ async fn read_directory(
     let snapshot = directory.snapshot(&config.mappings).await?;
     let mut warnings = Vec::new();
     match &config.directory.password_policy {
+        _ if config.directory.flavour != Flavour::Openldap => {}
         Some(policy) if !directory.exists(policy).await? => warnings.push(format!(
             "password policy {policy} (directory.openldap.password_policy) does not exist: \
              pwdAccountLockedTime locks nobody out without a policy, so disabled accounts could still bind"
@@ -183,11 +184,7 @@ pub fn drift(plan: &Plan, snapshot: &DirectorySnapshot, config: &Config) -> Vec<
 
 /// The LDAP steps of a plan, in the order `apply` runs them (and the LDIF shows them).
 pub fn plan_steps(config: &Config, plan: &Plan) -> Steps {
-    steps(
-        plan,
-        &config.directory.policy,
-        &config.mappings.groups.member_attribute,
-    )
+    steps(plan, &config.mappings.groups.member_attribute)
 }
 
 pub async fn apply_steps(config: &Config, steps: &Steps, directory: &Directory) -> ApplyReport {

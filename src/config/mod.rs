@@ -39,7 +39,7 @@ fn default_mappings() -> PathBuf {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDirectory {
-    /// `openldap` (Active Directory is a later flavour).
+    /// `openldap` or `active_directory`.
     #[serde(default = "default_flavour")]
     flavour: Flavour,
     /// `ldap://host:port` or `ldaps://host:port`.
@@ -52,13 +52,17 @@ struct RawDirectory {
     /// Turn TLS certificate verification off. Only for a lab; never in production.
     #[serde(default)]
     danger_skip_tls_verify: bool,
+    /// The DN to bind as; Active Directory also takes a user principal name (`svc@example.com`).
     bind_dn: String,
     bind_password: SecretRef,
     /// Base under which accounts are searched. Every OU in the mappings must lie below it.
     users_base: String,
-    /// LDAP filter that selects person entries under `users_base`.
-    #[serde(default = "default_user_filter")]
-    user_filter: String,
+    /// LDAP filter that selects person entries under `users_base`. Default per flavour:
+    /// `(objectClass=inetOrgPerson)`, or `(&(objectCategory=person)(objectClass=user))` for AD.
+    user_filter: Option<String>,
+    /// Where the values of `account.unique_attributes` must be unique. Default: the `dc=`
+    /// components of `users_base` (the whole domain).
+    uniqueness_base: Option<String>,
     #[serde(default = "default_connect_timeout")]
     connect_timeout_secs: u64,
     #[serde(default = "default_operation_timeout")]
@@ -71,6 +75,70 @@ struct RawDirectory {
     max_concurrent_accounts: usize,
     #[serde(default)]
     openldap: RawOpenLdap,
+    #[serde(default)]
+    active_directory: RawActiveDirectory,
+    #[serde(default)]
+    protected: RawProtected,
+}
+
+/// `[directory.active_directory]`: Active Directory specifics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawActiveDirectory {
+    /// Also set `accountExpires` to the time of the run when disabling a leaver (cleared again
+    /// on rehire).
+    #[serde(default)]
+    expire_leavers: bool,
+    /// How many `member` values to ask for per request when reading a group. AD hands out at
+    /// most 1,500 (MaxValRange) and then only ranged `member;range=...` answers.
+    #[serde(default = "default_member_range_size")]
+    member_range_size: usize,
+}
+
+impl Default for RawActiveDirectory {
+    fn default() -> Self {
+        Self {
+            expire_leavers: false,
+            member_range_size: default_member_range_size(),
+        }
+    }
+}
+
+fn default_member_range_size() -> usize {
+    1500
+}
+
+/// `[directory.protected]`: accounts hrsync never changes, whatever HR says.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProtected {
+    /// Include the flavour's built-in protections (AD: `adminCount=1` and the members, direct
+    /// or nested, of Domain Admins, Enterprise Admins, Schema Admins and Administrators).
+    #[serde(default = "yes")]
+    builtin: bool,
+    /// Accounts by DN.
+    #[serde(default)]
+    dns: Vec<String>,
+    /// Members of these groups (nested membership counts on AD).
+    #[serde(default)]
+    groups: Vec<String>,
+    /// Accounts matching this LDAP filter.
+    filter: Option<String>,
+}
+
+impl Default for RawProtected {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            dns: Vec::new(),
+            groups: Vec::new(),
+            filter: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[directory.openldap]`: OpenLDAP specifics.
@@ -101,9 +169,6 @@ impl Default for RawOpenLdap {
 fn default_flavour() -> Flavour {
     Flavour::Openldap
 }
-fn default_user_filter() -> String {
-    "(objectClass=inetOrgPerson)".into()
-}
 fn default_connect_timeout() -> u64 {
     10
 }
@@ -124,6 +189,18 @@ fn default_disable_method() -> DisableMethod {
 #[serde(rename_all = "snake_case")]
 pub enum Flavour {
     Openldap,
+    ActiveDirectory,
+}
+
+/// Which accounts are never changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Protection {
+    pub dns: Vec<Dn>,
+    pub groups: Vec<Dn>,
+    /// LDAP filters, each with the reason shown in plans.
+    pub filters: Vec<(String, String)>,
+    /// Whether group membership is nested (AD's LDAP_MATCHING_RULE_IN_CHAIN) or direct.
+    pub nested_groups: bool,
 }
 
 /// The validated configuration.
@@ -146,6 +223,10 @@ pub struct DirectoryConfig {
     pub bind_password: SecretRef,
     pub users_base: Dn,
     pub user_filter: String,
+    pub uniqueness_base: Dn,
+    pub protected: Protection,
+    /// Ranged retrieval of group members (AD), values per request.
+    pub member_range_size: Option<usize>,
     pub connect_timeout: Duration,
     pub operation_timeout: Duration,
     pub page_size: i32,
@@ -279,10 +360,81 @@ fn validate_directory(
         }
     };
     let users_base = dn(&raw.users_base, "directory.users_base", problems);
-    if Dn::parse(&raw.bind_dn).is_err() {
+    let ad = raw.flavour == Flavour::ActiveDirectory;
+    let upn = ad && raw.bind_dn.contains('@') && !raw.bind_dn.contains('=');
+    if !upn && Dn::parse(&raw.bind_dn).is_err() {
         problems.push(ConfigProblem::new(
             "directory.bind_dn",
-            format!("\"{}\" is not a DN", raw.bind_dn),
+            format!(
+                "\"{}\" is not a DN{}",
+                raw.bind_dn,
+                if ad { " or a user principal name" } else { "" }
+            ),
+        ));
+    }
+    if !ad && raw.openldap.disable_method != DisableMethod::PpolicyLock {
+        problems.push(ConfigProblem::new(
+            "directory.openldap.disable_method",
+            "OpenLDAP accounts are disabled with ppolicy_lock",
+        ));
+    }
+    if ad && !(1..=1500).contains(&raw.active_directory.member_range_size) {
+        problems.push(ConfigProblem::new(
+            "directory.active_directory.member_range_size",
+            "must be 1 to 1500 (AD's MaxValRange)",
+        ));
+    }
+    let user_filter = raw.user_filter.clone().unwrap_or_else(|| {
+        if ad {
+            "(&(objectCategory=person)(objectClass=user))".to_string()
+        } else {
+            "(objectClass=inetOrgPerson)".to_string()
+        }
+    });
+    let domain = users_base.as_ref().map(domain_of);
+    let uniqueness_base = match &raw.uniqueness_base {
+        Some(base) => dn(base, "directory.uniqueness_base", problems),
+        None => domain.clone(),
+    };
+    let mut protected = Protection {
+        dns: Vec::new(),
+        groups: Vec::new(),
+        filters: Vec::new(),
+        nested_groups: ad,
+    };
+    for (i, value) in raw.protected.dns.iter().enumerate() {
+        if let Some(d) = dn(value, &format!("directory.protected.dns[{i}]"), problems) {
+            protected.dns.push(d);
+        }
+    }
+    for (i, value) in raw.protected.groups.iter().enumerate() {
+        if let Some(d) = dn(value, &format!("directory.protected.groups[{i}]"), problems) {
+            protected.groups.push(d);
+        }
+    }
+    if let Some(filter) = &raw.protected.filter {
+        check_filter(filter, "directory.protected.filter", problems);
+        protected.filters.push((
+            filter.clone(),
+            "matches directory.protected.filter".to_string(),
+        ));
+    }
+    if ad && raw.protected.builtin {
+        if let Some(domain) = &domain {
+            for group in [
+                "CN=Domain Admins,CN=Users",
+                "CN=Enterprise Admins,CN=Users",
+                "CN=Schema Admins,CN=Users",
+                "CN=Administrators,CN=Builtin",
+            ] {
+                if let Ok(d) = Dn::parse(&format!("{group},{domain}")) {
+                    protected.groups.push(d);
+                }
+            }
+        }
+        protected.filters.push((
+            "(adminCount=1)".to_string(),
+            "adminCount=1: an administrative account".to_string(),
         ));
     }
     let password_policy = raw
@@ -310,15 +462,7 @@ fn validate_directory(
             "set exactly one of `file` or `env`",
         ));
     }
-    if !(raw.user_filter.starts_with('(') && raw.user_filter.ends_with(')')) {
-        problems.push(ConfigProblem::new(
-            "directory.user_filter",
-            format!(
-                "\"{}\" is not an LDAP filter in parentheses",
-                raw.user_filter
-            ),
-        ));
-    }
+    check_filter(&user_filter, "directory.user_filter", problems);
     if !(1..=100_000).contains(&raw.page_size) {
         problems.push(ConfigProblem::new(
             "directory.page_size",
@@ -351,7 +495,10 @@ fn validate_directory(
         bind_dn: raw.bind_dn,
         bind_password: raw.bind_password,
         users_base: users_base?,
-        user_filter: raw.user_filter,
+        user_filter,
+        uniqueness_base: uniqueness_base?,
+        protected,
+        member_range_size: ad.then_some(raw.active_directory.member_range_size),
         connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
         operation_timeout: Duration::from_secs(raw.operation_timeout_secs),
         page_size: raw.page_size,
@@ -360,12 +507,52 @@ fn validate_directory(
         policy: match raw.flavour {
             Flavour::Openldap => Policy {
                 disable: raw.openldap.disable_method,
+                expire_leavers: false,
                 member_values_follow_renames: raw.openldap.refint,
                 groups_require_member: true,
                 empty_group_placeholder: None,
+                required_attributes: vec!["cn".to_string(), "sn".to_string()],
+            },
+            // AD keeps member links pointing at moved entries and allows empty groups.
+            Flavour::ActiveDirectory => Policy {
+                disable: DisableMethod::UserAccountControl,
+                expire_leavers: raw.active_directory.expire_leavers,
+                member_values_follow_renames: true,
+                groups_require_member: false,
+                empty_group_placeholder: None,
+                required_attributes: vec!["cn".to_string()],
             },
         },
     })
+}
+
+fn check_filter(filter: &str, key: &str, problems: &mut Vec<ConfigProblem>) {
+    let balanced = filter.chars().try_fold(0i32, |depth, c| match c {
+        '(' => Some(depth + 1),
+        ')' if depth > 0 => Some(depth - 1),
+        ')' => None,
+        _ => Some(depth),
+    }) == Some(0);
+    if !(filter.starts_with('(') && filter.ends_with(')') && balanced) {
+        problems.push(ConfigProblem::new(
+            key,
+            format!("\"{filter}\" is not an LDAP filter in balanced parentheses"),
+        ));
+    }
+}
+
+/// The `dc=` components at the end of a DN (the domain's naming context), or the DN itself when
+/// it has none.
+fn domain_of(dn: &Dn) -> Dn {
+    let mut current = Some(dn.clone());
+    while let Some(candidate) = current {
+        let all_dc = candidate.key().split(',').all(|rdn| rdn.starts_with("dc="));
+        if all_dc {
+            return candidate;
+        }
+        current = candidate.parent();
+    }
+    dn.clone()
 }
 
 /// Checks that need the directory settings, the mappings and the HR fields together.

@@ -3,6 +3,7 @@
 //! Everything here is I/O; the decisions are made in `plan`.
 
 mod connect;
+mod password;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,7 +16,7 @@ use crate::dn::Dn;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectoryGroup, DirectorySnapshot};
 use crate::plan::ops::{LdapOp, Modification};
-use crate::plan::{DisableMethod, PPOLICY_PERMANENT_LOCK};
+use crate::plan::{DisableMethod, PPOLICY_PERMANENT_LOCK, UAC_ACCOUNTDISABLE};
 
 pub use connect::connect;
 
@@ -114,7 +115,8 @@ impl Directory {
         })
     }
 
-    /// Reads every person entry under the users base and every managed group.
+    /// Reads every person entry under the users base, every managed group, the accounts that
+    /// are protected, and the unique attribute values in use.
     pub async fn snapshot(
         &mut self,
         mappings: &Mappings,
@@ -128,21 +130,21 @@ impl Directory {
             .collect();
         wanted.insert(correlation.clone());
         wanted.insert(mappings.account.rdn_attribute.to_ascii_lowercase());
-        let disable_attribute = match self.config.policy.disable {
-            DisableMethod::PpolicyLock => "pwdaccountlockedtime",
+        let ad = self.config.policy.disable == DisableMethod::UserAccountControl;
+        let state_attributes: &[&str] = if ad {
+            &["useraccountcontrol", "pwdlastset", "accountexpires"]
+        } else {
+            &["pwdaccountlockedtime"]
         };
-        wanted.insert(disable_attribute.to_string());
+        wanted.extend(state_attributes.iter().map(|a| a.to_string()));
         let attrs: Vec<&str> = wanted.iter().map(String::as_str).collect();
 
         let base = self.config.users_base.to_string();
+        let filter = self.config.user_filter.clone();
         let entries = self
-            .search_paged(
-                &base,
-                Scope::Subtree,
-                &self.config.user_filter.clone(),
-                &attrs,
-            )
+            .search_paged(&base, Scope::Subtree, &filter, &attrs)
             .await?;
+        let protected = self.protected_accounts().await?;
         let mut accounts = Vec::with_capacity(entries.len());
         for entry in entries {
             let Ok(dn) = Dn::parse(&entry.dn) else {
@@ -154,18 +156,28 @@ impl Directory {
                 .into_iter()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect();
-            let disabled = attributes
-                .get(disable_attribute)
-                .is_some_and(|v| v.iter().any(|x| x == PPOLICY_PERMANENT_LOCK));
-            let correlation_id = attributes
-                .get(&correlation)
-                .and_then(|v| v.first())
-                .cloned();
+            let first = |name: &str| attributes.get(name).and_then(|v| v.first());
+            let account_control = if ad {
+                first("useraccountcontrol").and_then(|v| v.parse::<u32>().ok())
+            } else {
+                None
+            };
+            let disabled = match account_control {
+                Some(uac) => uac & UAC_ACCOUNTDISABLE != 0,
+                None => attributes
+                    .get("pwdaccountlockedtime")
+                    .is_some_and(|v| v.iter().any(|x| x == PPOLICY_PERMANENT_LOCK)),
+            };
+            let password_set = !ad || first("pwdlastset").is_some_and(|v| v != "0");
+            let correlation_id = first(&correlation).cloned();
             accounts.push(DirectoryAccount {
+                protected: protected.get(&dn).cloned(),
                 dn,
                 correlation_id,
                 attributes,
                 disabled,
+                account_control,
+                password_set,
             });
         }
 
@@ -176,58 +188,170 @@ impl Directory {
                 groups.insert(group.clone(), DirectoryGroup { dn: group, members });
             }
         }
+        let taken = self.taken(&mappings.account.unique_attributes).await?;
         tracing::debug!(
             accounts = accounts.len(),
             groups = groups.len(),
+            protected = protected.len(),
             "read directory"
         );
-        Ok(DirectorySnapshot { accounts, groups })
+        Ok(DirectorySnapshot {
+            accounts,
+            groups,
+            taken,
+        })
     }
 
-    /// A group's members, or `None` when the group does not exist.
+    /// Accounts under the users base that must never be changed, with the reason.
+    async fn protected_accounts(&mut self) -> Result<BTreeMap<Dn, String>, DirectoryError> {
+        let protection = self.config.protected.clone();
+        let base = self.config.users_base.to_string();
+        let mut protected = BTreeMap::new();
+        for dn in &protection.dns {
+            protected.insert(dn.clone(), "listed in directory.protected.dns".to_string());
+        }
+        let mut searches: Vec<(String, String)> = protection.filters.clone();
+        for group in &protection.groups {
+            if protection.nested_groups {
+                // AD's LDAP_MATCHING_RULE_IN_CHAIN: members of nested groups count too.
+                searches.push((
+                    format!(
+                        "(memberOf:1.2.840.113556.1.4.1941:={})",
+                        ldap3::ldap_escape(group.as_str())
+                    ),
+                    format!("member of {group}"),
+                ));
+            } else if let Some(members) = self.read_members(group, "member").await? {
+                for member in members {
+                    protected
+                        .entry(member)
+                        .or_insert_with(|| format!("member of {group}"));
+                }
+            }
+        }
+        for (filter, reason) in searches {
+            let filter = format!("(&{}{filter})", self.config.user_filter);
+            for entry in self
+                .search_paged(&base, Scope::Subtree, &filter, &["1.1"])
+                .await?
+            {
+                if let Ok(dn) = Dn::parse(&entry.dn) {
+                    protected.entry(dn).or_insert_with(|| reason.clone());
+                }
+            }
+        }
+        Ok(protected)
+    }
+
+    /// Values of the unique attributes in use anywhere under the uniqueness base, lower-cased.
+    async fn taken(
+        &mut self,
+        unique: &[String],
+    ) -> Result<BTreeMap<String, BTreeSet<String>>, DirectoryError> {
+        let mut taken: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        if unique.is_empty() {
+            return Ok(taken);
+        }
+        let filter = format!(
+            "(|{})",
+            unique
+                .iter()
+                .map(|a| format!("({a}=*)"))
+                .collect::<String>()
+        );
+        let attrs: Vec<&str> = unique.iter().map(String::as_str).collect();
+        let base = self.config.uniqueness_base.to_string();
+        for entry in self
+            .search_paged(&base, Scope::Subtree, &filter, &attrs)
+            .await?
+        {
+            for (name, values) in entry.attrs {
+                taken
+                    .entry(name.to_ascii_lowercase())
+                    .or_default()
+                    .extend(values.iter().map(|v| v.to_lowercase()));
+            }
+        }
+        Ok(taken)
+    }
+
+    /// A group's members, or `None` when the group does not exist. With a range size (AD), the
+    /// values are read range by range (`member;range=0-1499`, then `member;range=1500-2999`, ...)
+    /// until the server answers with a range ending in `*`: AD hands out at most 1,500 values
+    /// of a large attribute any other way.
     async fn read_members(
         &mut self,
         group: &Dn,
         member_attribute: &str,
     ) -> Result<Option<BTreeSet<Dn>>, DirectoryError> {
-        let result = self
-            .ldap
-            .with_timeout(self.config.operation_timeout)
-            .search(
-                group.as_str(),
-                Scope::Base,
-                "(objectClass=*)",
-                vec![member_attribute],
-            )
-            .await
-            .map_err(|e| DirectoryError::from_ldap("read group", group.as_str(), e))?;
-        if result.1.rc == 32 {
-            return Ok(None);
-        }
-        let (entries, _) = result
-            .success()
-            .map_err(|e| DirectoryError::from_ldap("read group", group.as_str(), e))?;
-        let Some(entry) = entries.into_iter().next() else {
-            return Ok(None);
-        };
-        let entry = SearchEntry::construct(entry);
         let mut members = BTreeSet::new();
-        for (name, values) in entry.attrs {
-            if !name.eq_ignore_ascii_case(member_attribute) {
-                continue;
+        let mut start = 0usize;
+        loop {
+            let requested = match self.config.member_range_size {
+                Some(size) => format!("{member_attribute};range={start}-{}", start + size - 1),
+                None => member_attribute.to_string(),
+            };
+            let result = self
+                .ldap
+                .with_timeout(self.config.operation_timeout)
+                .search(
+                    group.as_str(),
+                    Scope::Base,
+                    "(objectClass=*)",
+                    vec![requested.as_str()],
+                )
+                .await
+                .map_err(|e| DirectoryError::from_ldap("read group", group.as_str(), e))?;
+            if result.1.rc == 32 {
+                return Ok(None);
             }
-            for value in values {
-                match Dn::parse(&value) {
-                    Ok(dn) => {
-                        members.insert(dn);
+            let (entries, _) = result
+                .success()
+                .map_err(|e| DirectoryError::from_ldap("read group", group.as_str(), e))?;
+            let Some(entry) = entries.into_iter().next() else {
+                return Ok(None);
+            };
+            let entry = SearchEntry::construct(entry);
+            let mut next = None;
+            for (name, values) in entry.attrs {
+                let lower = name.to_ascii_lowercase();
+                let Some(options) = lower.strip_prefix(&member_attribute.to_ascii_lowercase())
+                else {
+                    continue;
+                };
+                // "" (all values), or ";range=START-END" / ";range=START-*".
+                if let Some(end) = options
+                    .strip_prefix(";range=")
+                    .and_then(|r| r.split_once('-'))
+                    .map(|(_, end)| end)
+                {
+                    if end != "*" {
+                        let end: usize = end.parse().map_err(|_| DirectoryError::Transport {
+                            operation: "read group",
+                            dn: group.to_string(),
+                            message: format!("unreadable range in attribute {name}"),
+                        })?;
+                        next = Some(end + 1);
                     }
-                    Err(_) => {
-                        tracing::warn!(group = %group, member = %value, "ignoring a member value that is not a DN")
+                } else if !options.is_empty() {
+                    continue;
+                }
+                for value in values {
+                    match Dn::parse(&value) {
+                        Ok(dn) => {
+                            members.insert(dn);
+                        }
+                        Err(_) => {
+                            tracing::warn!(group = %group, member = %value, "ignoring a member value that is not a DN")
+                        }
                     }
                 }
             }
+            match next {
+                Some(next) if next > start => start = next,
+                _ => return Ok(Some(members)),
+            }
         }
-        Ok(Some(members))
     }
 
     async fn search_paged(
@@ -294,7 +418,11 @@ impl Directory {
                     .map_err(|e| DirectoryError::from_ldap("add", dn.as_str(), e))
             }
             LdapOp::Modify { dn, mods } => {
-                let mods: Vec<Mod<&str>> = mods.iter().map(to_ldap3_mod).collect();
+                let mods = to_ldap3_mods(mods).map_err(|message| DirectoryError::Transport {
+                    operation: "modify",
+                    dn: dn.to_string(),
+                    message,
+                })?;
                 ldap.modify(dn.as_str(), mods)
                     .await
                     .and_then(|r| r.success())
@@ -321,15 +449,29 @@ impl Directory {
     }
 }
 
+/// An operation's modifications in ldap3's form, as bytes: a new password is binary
+/// (`unicodePwd` is UTF-16LE). The password is made here, at the last moment, and lives only in
+/// the request.
 #[allow(clippy::disallowed_types)] // ldap3's API takes HashSet; order on the wire is irrelevant.
-fn to_ldap3_mod(m: &Modification) -> Mod<&str> {
-    #[allow(clippy::disallowed_types)]
-    fn set(v: &[String]) -> std::collections::HashSet<&str> {
-        v.iter().map(String::as_str).collect()
+fn to_ldap3_mods(mods: &[Modification]) -> Result<Vec<Mod<Vec<u8>>>, String> {
+    fn set(values: &[String]) -> std::collections::HashSet<Vec<u8>> {
+        values.iter().map(|v| v.as_bytes().to_vec()).collect()
     }
-    match m {
-        Modification::Add(a, v) => Mod::Add(a.as_str(), set(v)),
-        Modification::Delete(a, v) => Mod::Delete(a.as_str(), set(v)),
-        Modification::Replace(a, v) => Mod::Replace(a.as_str(), set(v)),
-    }
+    let bytes = |a: &str| a.as_bytes().to_vec();
+    mods.iter()
+        .map(|m| {
+            Ok(match m {
+                Modification::Add(a, v) => Mod::Add(bytes(a), set(v)),
+                Modification::Delete(a, v) => Mod::Delete(bytes(a), set(v)),
+                Modification::Replace(a, v) => Mod::Replace(bytes(a), set(v)),
+                Modification::RandomPassword => {
+                    let password = password::random()?;
+                    Mod::Replace(
+                        bytes("unicodePwd"),
+                        [password::unicode_pwd(&password)].into_iter().collect(),
+                    )
+                }
+            })
+        })
+        .collect()
 }

@@ -24,6 +24,11 @@ pub use template::{Filter, MissingField, Template};
 /// The template variable that resolves to the manager's account DN (from the HR `manager_id`).
 pub const MANAGER_DN: &str = "manager_dn";
 
+/// The template variable that makes a new account's names unique: empty for the first account
+/// with a name, then `2`, `3`, ... (`jsmith`, `jsmith2`). Only in the naming attribute's and
+/// `unique_attributes`' templates, which are set at creation and never changed.
+pub const UNIQUE: &str = "unique";
+
 /// Validated mappings.
 #[derive(Debug, Clone)]
 pub struct Mappings {
@@ -53,6 +58,21 @@ pub struct AccountMapping {
     pub disabled_ou: Dn,
     /// Attribute templates, keyed by the attribute name as written in the mappings.
     pub attributes: BTreeMap<String, Template>,
+    /// Attributes whose values must be unique in the directory (`sAMAccountName`,
+    /// `userPrincipalName`). Like the naming attribute, they are set when the account is created
+    /// and never changed.
+    pub unique_attributes: Vec<String>,
+}
+
+impl AccountMapping {
+    /// Whether hrsync sets `attribute` only at creation (the naming and unique attributes).
+    pub fn is_creation_only(&self, attribute: &str) -> bool {
+        attribute.eq_ignore_ascii_case(&self.rdn_attribute)
+            || self
+                .unique_attributes
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(attribute))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -128,12 +148,12 @@ impl Mappings {
             .collect()
     }
 
-    /// The attributes hrsync writes after creation (every template except the naming attribute).
+    /// The attributes hrsync keeps up to date (every template except the creation-only ones).
     pub fn managed_attributes(&self) -> impl Iterator<Item = (&str, &Template)> {
         self.account
             .attributes
             .iter()
-            .filter(|(name, _)| !name.eq_ignore_ascii_case(&self.account.rdn_attribute))
+            .filter(|(name, _)| !self.account.is_creation_only(name))
             .map(|(name, t)| (name.as_str(), t))
     }
 
@@ -238,6 +258,8 @@ struct RawAccount {
     default_ou: String,
     disabled_ou: String,
     attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    unique_attributes: Vec<String>,
 }
 
 fn default_rdn_attribute() -> String {
@@ -549,6 +571,7 @@ impl Mappings {
             }
         }
         fields.remove(MANAGER_DN);
+        fields.remove(UNIQUE);
         fields
     }
 }
@@ -630,6 +653,34 @@ fn validate_account(
             Err(e) => problems.push(ConfigProblem::new(&key, e.to_string()).in_file(file)),
         }
     }
+    for (i, unique) in raw.unique_attributes.iter().enumerate() {
+        if !attributes.keys().any(|a| a.eq_ignore_ascii_case(unique)) {
+            problems.push(
+                ConfigProblem::new(
+                    format!("account.unique_attributes[{i}]"),
+                    format!("\"{unique}\" has no template in account.attributes"),
+                )
+                .in_file(file),
+            );
+        }
+    }
+    for (name, template) in &attributes {
+        let creation_only = name.eq_ignore_ascii_case(&raw.rdn_attribute)
+            || raw
+                .unique_attributes
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(name));
+        if !creation_only && template.fields().any(|f| f == UNIQUE) {
+            problems.push(
+                ConfigProblem::new(
+                    format!("account.attributes.{name}"),
+                    "uses {unique}, which only the naming attribute and unique_attributes may use \
+                     (they are set once, when the account is created)",
+                )
+                .in_file(file),
+            );
+        }
+    }
     if !attributes
         .keys()
         .any(|a| a.eq_ignore_ascii_case(&raw.rdn_attribute))
@@ -651,6 +702,7 @@ fn validate_account(
         default_ou: default_ou?,
         disabled_ou: disabled_ou?,
         attributes,
+        unique_attributes: raw.unique_attributes,
     })
 }
 

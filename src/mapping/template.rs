@@ -36,6 +36,8 @@ pub enum Filter {
     Initial,
     /// The part of an e-mail address before the `@`.
     Localpart,
+    /// At most N characters (`{last_name|max:8}`): sAMAccountName allows 20.
+    Max(usize),
 }
 
 impl Filter {
@@ -50,6 +52,9 @@ impl Filter {
     ];
 
     fn parse(name: &str) -> Option<Self> {
+        if let Some(n) = name.strip_prefix("max:") {
+            return n.parse().ok().filter(|n| *n > 0).map(Filter::Max);
+        }
         Self::ALL
             .iter()
             .find(|(n, _)| *n == name)
@@ -68,6 +73,7 @@ impl Filter {
             Filter::Trim => value.trim().to_string(),
             Filter::Initial => value.chars().next().map(String::from).unwrap_or_default(),
             Filter::Localpart => value.split('@').next().unwrap_or_default().to_string(),
+            Filter::Max(n) => value.chars().take(n).collect(),
         }
     }
 }
@@ -146,7 +152,7 @@ impl Template {
                 Filter::parse(f).ok_or_else(|| TemplateError::UnknownFilter {
                     template: source.to_string(),
                     filter: f.to_string(),
-                    allowed: Filter::ALL.map(|(n, _)| n).join(", "),
+                    allowed: Filter::ALL.map(|(n, _)| n).join(", ") + ", max:N",
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -223,6 +229,12 @@ mod tests {
             "zoe.obrien-angstrom"
         );
         assert_eq!(render("{first_name|initial}", &fields).unwrap(), "Z");
+        assert_eq!(
+            render("{last_name|ascii|lower|max:6}", &fields).unwrap(),
+            "o'brie"
+        );
+        assert!(Template::parse("{a|max:0}").is_err());
+        assert!(Template::parse("{a|max:x}").is_err());
         assert_eq!(
             render("{{literal}} {first_name|upper}", &fields).unwrap(),
             "{literal} ZOË"

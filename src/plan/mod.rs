@@ -30,6 +30,9 @@ pub const PLAN_SCHEMA: &str = "hrsync.plan/v1";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     pub disable: DisableMethod,
+    /// Active Directory: also set `accountExpires` to the time of the plan when disabling a
+    /// leaver (and clear it when re-enabling).
+    pub expire_leavers: bool,
     /// Whether the server rewrites group `member` values when an entry is renamed (OpenLDAP with
     /// the refint overlay; Active Directory always). When false, hrsync rewrites them itself.
     pub member_values_follow_renames: bool,
@@ -37,6 +40,8 @@ pub struct Policy {
     /// configured placeholder into a group before removing its last real member.
     pub groups_require_member: bool,
     pub empty_group_placeholder: Option<Dn>,
+    /// Attributes a new account cannot be created without (besides the naming attribute).
+    pub required_attributes: Vec<String>,
 }
 
 /// How an account is disabled.
@@ -46,12 +51,27 @@ pub enum DisableMethod {
     /// OpenLDAP ppolicy: `pwdAccountLockedTime: 000001010000Z` locks the account permanently
     /// (when a password policy applies to the entry); deleting that value unlocks it.
     PpolicyLock,
+    /// Active Directory: bit 0x2 (ACCOUNTDISABLE) of `userAccountControl`, every other bit kept.
+    /// New accounts are created disabled, then given a random password and enabled.
+    UserAccountControl,
 }
 
 /// The value of `pwdAccountLockedTime` that means "locked by an administrator, permanently".
 /// Other values are temporary lockouts set by the server after failed binds; hrsync leaves
 /// those alone.
 pub const PPOLICY_PERMANENT_LOCK: &str = "000001010000Z";
+
+/// `userAccountControl` bits hrsync uses.
+pub const UAC_ACCOUNTDISABLE: u32 = 0x2;
+pub const UAC_NORMAL_ACCOUNT: u32 = 0x200;
+
+/// A change of `userAccountControl`, recorded with both values so the plan shows exactly which
+/// bit moves and a saved plan can be checked against the directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlChange {
+    pub before: u32,
+    pub after: u32,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -159,9 +179,25 @@ pub enum Action {
         dn: Dn,
         attributes: BTreeMap<String, Vec<String>>,
     },
-    Enable,
+    Enable {
+        method: DisableMethod,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account_control: Option<ControlChange>,
+        /// The account has never had a password: a random one is set first (it is never shown;
+        /// the employee gets in through the company's password reset process).
+        #[serde(default)]
+        set_password: bool,
+        /// Active Directory: `accountExpires` is reset to "never".
+        #[serde(default)]
+        clear_expiry: bool,
+    },
     Disable {
         method: DisableMethod,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account_control: Option<ControlChange>,
+        /// Active Directory: `accountExpires` is set to this value (a FILETIME: the plan's time).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires: Option<String>,
     },
     /// Replace every value of an attribute; an empty `after` removes the attribute.
     SetAttribute {

@@ -7,9 +7,7 @@
 
 use crate::dn::Dn;
 
-use super::{
-    AccountPlan, Action, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan, Policy,
-};
+use super::{AccountPlan, Action, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan};
 
 /// One LDAP update operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +35,10 @@ pub enum Modification {
     Delete(String, Vec<String>),
     /// Replace all values; an empty list deletes the attribute.
     Replace(String, Vec<String>),
+    /// Set a new random password (Active Directory `unicodePwd`). The password is made by the
+    /// directory adapter at the moment it sends the operation and is never shown anywhere; an
+    /// LDIF cannot carry it, so the LDIF renderer leaves such a step out, saying so.
+    RandomPassword,
 }
 
 /// LDAP result codes that mean "already done" for a membership change: another writer (or the
@@ -83,7 +85,7 @@ impl Steps {
     }
 }
 
-pub fn steps(plan: &Plan, policy: &Policy, member_attribute: &str) -> Steps {
+pub fn steps(plan: &Plan, member_attribute: &str) -> Steps {
     let mut steps = Steps::default();
     for change in &plan.group_changes {
         let (stage, modification, verb, code) = match change.action {
@@ -119,12 +121,12 @@ pub fn steps(plan: &Plan, policy: &Policy, member_attribute: &str) -> Steps {
     for account in &plan.accounts {
         steps
             .accounts
-            .push(account_steps(account, policy, member_attribute));
+            .push(account_steps(account, member_attribute));
     }
     steps
 }
 
-fn account_steps(account: &AccountPlan, policy: &Policy, member_attribute: &str) -> Vec<Step> {
+fn account_steps(account: &AccountPlan, member_attribute: &str) -> Vec<Step> {
     let mut current = account.dn.clone();
     let mut out = Vec::new();
     let member = |values: Vec<String>| (member_attribute.to_string(), values);
@@ -144,22 +146,82 @@ fn account_steps(account: &AccountPlan, policy: &Policy, member_attribute: &str)
                     None,
                 )
             }
-            Action::Disable { method } => (
-                LdapOp::Modify {
-                    dn: current.clone(),
-                    mods: vec![disable_mod(*method)],
-                },
-                format!("disable {current}"),
-                None,
-            ),
-            Action::Enable => (
-                LdapOp::Modify {
-                    dn: current.clone(),
-                    mods: vec![enable_mod(policy.disable)],
-                },
-                format!("enable {current}"),
-                Some(NO_SUCH_ATTRIBUTE),
-            ),
+            Action::Disable {
+                method,
+                account_control,
+                expires,
+            } => {
+                let mut mods = match method {
+                    DisableMethod::PpolicyLock => vec![Modification::Replace(
+                        "pwdAccountLockedTime".to_string(),
+                        vec![PPOLICY_PERMANENT_LOCK.to_string()],
+                    )],
+                    DisableMethod::UserAccountControl => {
+                        account_control.iter().map(|c| uac(c.after)).collect()
+                    }
+                };
+                if let Some(expires) = expires {
+                    mods.push(Modification::Replace(
+                        "accountExpires".to_string(),
+                        vec![expires.clone()],
+                    ));
+                }
+                (
+                    LdapOp::Modify {
+                        dn: current.clone(),
+                        mods,
+                    },
+                    format!("disable {current}"),
+                    None,
+                )
+            }
+            Action::Enable {
+                method,
+                account_control,
+                set_password,
+                clear_expiry,
+            } => {
+                let (mods, code) = match method {
+                    // Removes only hrsync's permanent lock, never a temporary lockout the
+                    // server set after failed binds: a rehire must not also forgive a
+                    // password-guessing attack.
+                    DisableMethod::PpolicyLock => (
+                        vec![Modification::Delete(
+                            "pwdAccountLockedTime".to_string(),
+                            vec![PPOLICY_PERMANENT_LOCK.to_string()],
+                        )],
+                        Some(NO_SUCH_ATTRIBUTE),
+                    ),
+                    // Password first: AD refuses to enable an account that has none.
+                    DisableMethod::UserAccountControl => {
+                        let mut mods = Vec::new();
+                        if *set_password {
+                            mods.push(Modification::RandomPassword);
+                        }
+                        mods.extend(account_control.iter().map(|c| uac(c.after)));
+                        if *clear_expiry {
+                            mods.push(Modification::Replace(
+                                "accountExpires".to_string(),
+                                vec!["0".to_string()],
+                            ));
+                        }
+                        (mods, None)
+                    }
+                };
+                let with_password = if *set_password {
+                    " with a new random password"
+                } else {
+                    ""
+                };
+                (
+                    LdapOp::Modify {
+                        dn: current.clone(),
+                        mods,
+                    },
+                    format!("enable {current}{with_password}"),
+                    code,
+                )
+            }
             Action::SetAttribute {
                 attribute, after, ..
             } => (
@@ -225,22 +287,6 @@ fn account_steps(account: &AccountPlan, policy: &Policy, member_attribute: &str)
     out
 }
 
-fn disable_mod(method: DisableMethod) -> Modification {
-    match method {
-        DisableMethod::PpolicyLock => Modification::Replace(
-            "pwdAccountLockedTime".to_string(),
-            vec![PPOLICY_PERMANENT_LOCK.to_string()],
-        ),
-    }
-}
-
-/// Removes only hrsync's permanent lock, never a temporary lockout the server set after failed
-/// binds: re-enabling an account must not also forgive a password-guessing attack.
-fn enable_mod(method: DisableMethod) -> Modification {
-    match method {
-        DisableMethod::PpolicyLock => Modification::Delete(
-            "pwdAccountLockedTime".to_string(),
-            vec![PPOLICY_PERMANENT_LOCK.to_string()],
-        ),
-    }
+fn uac(value: u32) -> Modification {
+    Modification::Replace("userAccountControl".to_string(), vec![value.to_string()])
 }

@@ -18,14 +18,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 
 use crate::dn::Dn;
-use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment};
+use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment, Template, UNIQUE};
 use crate::model::{
     DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot, Reason,
 };
 
 use super::{
-    AccountPlan, AccountState, Action, Change, GroupAction, GroupChange, Lifecycle, Orphan,
-    PLAN_SCHEMA, Plan, Policy, Skipped, Summary,
+    AccountPlan, AccountState, Action, Change, ControlChange, DisableMethod, GroupAction,
+    GroupChange, Lifecycle, Orphan, PLAN_SCHEMA, Plan, Policy, Skipped, Summary,
+    UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT,
 };
 
 /// Everything the planner needs. Nothing else influences a plan.
@@ -53,6 +54,8 @@ struct Target<'a> {
     intent: Intent<'a>,
     /// Where the account will be once the plan is applied.
     dn: Dn,
+    /// The `{unique}` suffix chosen for a new account's names ("" or "2", "3", ...).
+    unique: String,
 }
 
 pub fn plan(input: &PlanInput) -> Plan {
@@ -71,6 +74,11 @@ struct Builder<'a> {
     /// Managed group -> members, as read.
     memberships: BTreeMap<Dn, BTreeSet<Dn>>,
     managed_groups: BTreeSet<Dn>,
+    /// Values of unique attributes in use (directory) or given to a new account in this plan,
+    /// as (lower-cased attribute, lower-cased value).
+    names_in_use: BTreeSet<(String, String)>,
+    /// DNs in use (existing entries and new accounts of this plan), with what is there.
+    dns_in_use: BTreeMap<Dn, String>,
 }
 
 impl<'a> Builder<'a> {
@@ -92,6 +100,18 @@ impl<'a> Builder<'a> {
             orphans: Vec::new(),
             memberships,
             managed_groups,
+            names_in_use: names_in_use(input),
+            dns_in_use: input
+                .directory
+                .accounts
+                .iter()
+                .map(|a| {
+                    (
+                        a.dn.clone(),
+                        occupant(a, &input.mappings.correlation.attribute),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -150,10 +170,29 @@ impl<'a> Builder<'a> {
             );
         }
 
+        // Protected accounts (administrators, protected groups): never changed, whatever HR says.
+        let mut protected: BTreeSet<&str> = BTreeSet::new();
+        for (id, accounts) in &by_id {
+            for account in accounts {
+                if let Some(why) = &account.protected {
+                    protected.insert(id);
+                    self.skip(
+                        Some(id),
+                        Some(&account.dn),
+                        format!("protected account ({why}); hrsync never changes it"),
+                    );
+                }
+            }
+        }
+
         // Orphans: correlated accounts HR does not know.
         let hr_ids: BTreeSet<&str> = input.hr.employees.iter().map(|e| e.id.as_str()).collect();
         for (id, accounts) in &by_id {
-            if !hr_ids.contains(id) && !unreadable.contains_key(id) && !ambiguous.contains(id) {
+            if !hr_ids.contains(id)
+                && !unreadable.contains_key(id)
+                && !ambiguous.contains(id)
+                && !protected.contains(id)
+            {
                 for account in accounts {
                     self.orphans.push(Orphan {
                         dn: account.dn.clone(),
@@ -163,12 +202,14 @@ impl<'a> Builder<'a> {
             }
         }
 
-        // Pass 1: intents and target DNs.
+        // Pass 1: intents and target DNs, in id order so that new accounts' names (jsmith,
+        // jsmith2) do not depend on the order HR listed people in.
+        let mut employees: Vec<&Employee> = input.hr.employees.iter().collect();
+        employees.sort_by(|a, b| a.id.cmp(&b.id));
         let mut targets = Vec::new();
-        for employee in &input.hr.employees {
-            if ambiguous.contains(employee.id.as_str())
-                || unreadable.contains_key(employee.id.as_str())
-            {
+        for employee in employees {
+            let id = employee.id.as_str();
+            if ambiguous.contains(id) || unreadable.contains_key(id) || protected.contains(id) {
                 continue;
             }
             let existing = by_id
@@ -208,40 +249,15 @@ impl<'a> Builder<'a> {
         match employee.status {
             EmploymentStatus::Active | EmploymentStatus::Leave => {
                 let role = mappings.assign(employee);
-                let dn = match existing {
-                    Some(account) => Some(relocate(&account.dn, &role.ou)),
-                    None => {
-                        let rdn_attribute = &mappings.account.rdn_attribute;
-                        let template = mappings
-                            .account
-                            .attributes
-                            .iter()
-                            .find(|(name, _)| name.eq_ignore_ascii_case(rdn_attribute))
-                            .map(|(_, t)| t);
-                        let value = template.map(|t| t.render(|f| lookup(employee, f)));
-                        match value {
-                            Some(Ok(value)) => Dn::child(rdn_attribute, &value, &role.ou).ok(),
-                            Some(Err(missing)) => {
-                                self.skip(
-                                    Some(&employee.id),
-                                    None,
-                                    format!(
-                                        "cannot name the new account: HR field \"{}\" is empty \
-                                         (account.attributes.{rdn_attribute})",
-                                        missing.0
-                                    ),
-                                );
-                                return None;
-                            }
-                            None => None,
-                        }
-                    }
+                let (dn, unique) = match existing {
+                    Some(account) => (relocate(&account.dn, &role.ou), String::new()),
+                    None => self.name_new_account(employee, &role.ou)?,
                 };
-                let dn = dn?;
                 Some(Target {
                     employee,
                     intent: Intent::Provision { existing, role },
                     dn,
+                    unique,
                 })
             }
             EmploymentStatus::Terminated => {
@@ -250,6 +266,7 @@ impl<'a> Builder<'a> {
                     employee,
                     dn: relocate(&existing.dn, &mappings.account.disabled_ou),
                     intent: Intent::Deprovision { existing },
+                    unique: String::new(),
                 })
             }
             EmploymentStatus::Pending => {
@@ -264,6 +281,93 @@ impl<'a> Builder<'a> {
                 None
             }
         }
+    }
+
+    /// Names a new account: its DN and the `{unique}` suffix that makes its naming and unique
+    /// attributes free. The first free candidate of "", "2", "3", ... wins; templates without
+    /// `{unique}` have only the one candidate. `None` (and a skip entry) when no name is free or
+    /// a naming field is empty.
+    fn name_new_account(&mut self, employee: &Employee, ou: &Dn) -> Option<(Dn, String)> {
+        let account = &self.input.mappings.account;
+        let naming: Vec<(&String, &Template)> = account
+            .attributes
+            .iter()
+            .filter(|(name, _)| account.is_creation_only(name))
+            .collect();
+        let uses_suffix = naming.iter().any(|(_, t)| t.fields().any(|f| f == UNIQUE));
+        let attempts = if uses_suffix { MAX_NAME_ATTEMPTS } else { 1 };
+        let mut last_conflict = String::new();
+        for attempt in 1..=attempts {
+            let suffix = if attempt == 1 {
+                String::new()
+            } else {
+                attempt.to_string()
+            };
+            let mut values = Vec::new();
+            for (name, template) in &naming {
+                match template.render(|f| {
+                    if f == UNIQUE {
+                        Some(suffix.as_str())
+                    } else {
+                        lookup(employee, f)
+                    }
+                }) {
+                    Ok(value) => values.push((name.to_ascii_lowercase(), value)),
+                    Err(missing) => {
+                        self.skip(
+                            Some(&employee.id),
+                            None,
+                            format!(
+                                "cannot name the new account: HR field \"{}\" is empty (account.attributes.{name})",
+                                missing.0
+                            ),
+                        );
+                        return None;
+                    }
+                }
+            }
+            let rdn_value = values
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&account.rdn_attribute))
+                .map(|(_, v)| v.clone())?;
+            let dn = Dn::child(&account.rdn_attribute, &rdn_value, ou).ok()?;
+            let unique_taken = values.iter().find(|(name, value)| {
+                !name.eq_ignore_ascii_case(&account.rdn_attribute)
+                    && self
+                        .names_in_use
+                        .contains(&(name.clone(), value.to_lowercase()))
+            });
+            last_conflict = match unique_taken {
+                Some((name, value)) => format!("{name} \"{value}\" is taken"),
+                None if self.dns_in_use.contains_key(&dn) => {
+                    format!("{dn}: {}", self.dns_in_use[&dn])
+                }
+                None => {
+                    for (name, value) in values {
+                        self.names_in_use.insert((name, value.to_lowercase()));
+                    }
+                    self.dns_in_use.insert(
+                        dn.clone(),
+                        "a new account of this plan is to be there".into(),
+                    );
+                    return Some((dn, suffix));
+                }
+            };
+        }
+        self.skip(
+            Some(&employee.id),
+            None,
+            format!(
+                "cannot name the new account: {last_conflict}{}",
+                if uses_suffix {
+                    format!(" after {MAX_NAME_ATTEMPTS} tries with {{unique}}")
+                } else {
+                    "; add {unique} to the naming templates to get a numbered alternative"
+                        .to_string()
+                }
+            ),
+        );
+        None
     }
 
     /// Two accounts may not end up at the same DN, and no account may land on an entry that is
@@ -289,17 +393,11 @@ impl<'a> Builder<'a> {
                 kept.push(target);
                 continue;
             }
-            let occupant = occupied.get(&target.dn);
+            let occupying = occupied.get(&target.dn);
             let conflict = if claims.get(&target.dn).copied().unwrap_or(0) > 1 {
                 Some("another employee's account would have the same DN".to_string())
             } else {
-                occupant.map(|o| match &o.correlation_id {
-                    Some(id) => format!(
-                        "an entry with {}={id} is already there",
-                        self.input.mappings.correlation.attribute
-                    ),
-                    None => "an entry hrsync does not manage is already there".to_string(),
-                })
+                occupying.map(|o| occupant(o, &self.input.mappings.correlation.attribute))
             };
             let Some(conflict) = conflict else {
                 kept.push(target);
@@ -332,7 +430,9 @@ impl<'a> Builder<'a> {
                 existing: None,
                 role,
             } => {
-                let Some(attributes) = self.desired_attributes(employee, final_dns, true) else {
+                let Some(attributes) =
+                    self.desired_attributes(employee, final_dns, Some(&target.unique))
+                else {
                     return;
                 };
                 let mut all = attributes;
@@ -345,21 +445,46 @@ impl<'a> Builder<'a> {
                     mappings.correlation.attribute.clone(),
                     vec![employee.id.clone()],
                 );
+                let joiner = Reason::new(
+                    format!(
+                        "status = {} and no account has {}={}",
+                        status_fact(employee),
+                        mappings.correlation.attribute,
+                        employee.id
+                    ),
+                    "joiner",
+                );
+                // Active Directory: created disabled, then given a random password and enabled,
+                // so there is never an enabled account without a password.
+                let created_disabled = UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE;
+                let uac = self.input.policy.disable == DisableMethod::UserAccountControl;
+                if uac {
+                    all.insert(
+                        "userAccountControl".to_string(),
+                        vec![created_disabled.to_string()],
+                    );
+                }
                 changes.push(Change {
                     action: Action::Create {
                         dn: target.dn.clone(),
                         attributes: all,
                     },
-                    reason: Reason::new(
-                        format!(
-                            "status = {} and no account has {}={}",
-                            status_fact(employee),
-                            mappings.correlation.attribute,
-                            employee.id
-                        ),
-                        "joiner",
-                    ),
+                    reason: joiner.clone(),
                 });
+                if uac {
+                    changes.push(Change {
+                        action: Action::Enable {
+                            method: DisableMethod::UserAccountControl,
+                            account_control: Some(ControlChange {
+                                before: created_disabled,
+                                after: UAC_NORMAL_ACCOUNT,
+                            }),
+                            set_password: true,
+                            clear_expiry: false,
+                        },
+                        reason: joiner,
+                    });
+                }
                 for (group, reason) in &role.groups {
                     if self.memberships.contains_key(group) {
                         changes.push(Change {
@@ -382,14 +507,14 @@ impl<'a> Builder<'a> {
                 existing: Some(account),
                 role,
             } => {
-                let Some(desired) = self.desired_attributes(employee, final_dns, false) else {
+                let Some(desired) = self.desired_attributes(employee, final_dns, None) else {
                     return;
                 };
                 let before = self.state_of(account);
                 let rehire = account.disabled;
                 if rehire {
                     changes.push(Change {
-                        action: Action::Enable,
+                        action: self.enable(account),
                         reason: Reason::new(
                             format!(
                                 "status = {} but the account is disabled",
@@ -402,7 +527,7 @@ impl<'a> Builder<'a> {
                 for (name, template) in self.input.mappings.managed_attributes() {
                     let after = desired.get(name).cloned().unwrap_or_default();
                     let current = before.attributes.get(name).cloned().unwrap_or_default();
-                    if after.is_empty() && is_required(name) {
+                    if after.is_empty() && self.is_required(name) {
                         if !current.is_empty() {
                             self.warnings.insert(format!(
                                 "employee {}: {name} would become empty; it is required, so it is left as it is",
@@ -505,9 +630,7 @@ impl<'a> Builder<'a> {
                 let leaver = Reason::new(format!("status = {}", status_fact(employee)), "leaver");
                 if !account.disabled {
                     changes.push(Change {
-                        action: Action::Disable {
-                            method: self.input.policy.disable,
-                        },
+                        action: self.disable(account),
                         reason: leaver.clone(),
                     });
                 }
@@ -545,6 +668,35 @@ impl<'a> Builder<'a> {
         }
     }
 
+    fn enable(&self, account: &DirectoryAccount) -> Action {
+        let policy = self.input.policy;
+        let expiry = account.values("accountExpires").first();
+        Action::Enable {
+            method: policy.disable,
+            account_control: account.account_control.map(|before| ControlChange {
+                before,
+                after: before & !UAC_ACCOUNTDISABLE,
+            }),
+            set_password: !account.password_set,
+            clear_expiry: policy.expire_leavers
+                && expiry.is_some_and(|v| v != "0" && v != ACCOUNT_NEVER_EXPIRES),
+        }
+    }
+
+    fn disable(&self, account: &DirectoryAccount) -> Action {
+        let policy = self.input.policy;
+        Action::Disable {
+            method: policy.disable,
+            account_control: account.account_control.map(|before| ControlChange {
+                before,
+                after: before | UAC_ACCOUNTDISABLE,
+            }),
+            expires: policy
+                .expire_leavers
+                .then(|| filetime(self.input.now).to_string()),
+        }
+    }
+
     /// Renders every attribute template. `None` (and a skip entry) when a value the directory
     /// requires would be empty. For existing accounts the naming attribute is not rendered: it
     /// never changes after creation.
@@ -552,28 +704,26 @@ impl<'a> Builder<'a> {
         &mut self,
         employee: &Employee,
         final_dns: &BTreeMap<&str, &Dn>,
-        creating: bool,
+        creating: Option<&str>,
     ) -> Option<BTreeMap<String, Vec<String>>> {
         let mappings = self.input.mappings;
         let manager_dn = self.manager_dn(employee, final_dns);
         let mut out = BTreeMap::new();
         for (name, template) in &mappings.account.attributes {
-            let naming = name.eq_ignore_ascii_case(&mappings.account.rdn_attribute);
-            if naming && !creating {
+            let creation_only = mappings.account.is_creation_only(name);
+            if creation_only && creating.is_none() {
                 continue;
             }
-            let rendered = template.render(|field| {
-                if field == MANAGER_DN {
-                    manager_dn.as_deref()
-                } else {
-                    lookup(employee, field)
-                }
+            let rendered = template.render(|field| match field {
+                MANAGER_DN => manager_dn.as_deref(),
+                UNIQUE => creating,
+                _ => lookup(employee, field),
             });
             match rendered {
                 Ok(value) => {
                     out.insert(name.clone(), vec![value]);
                 }
-                Err(missing) if creating && (naming || is_required(name)) => {
+                Err(missing) if creating.is_some() && (creation_only || self.is_required(name)) => {
                     self.skip(
                         Some(&employee.id),
                         None,
@@ -588,6 +738,17 @@ impl<'a> Builder<'a> {
             }
         }
         Some(out)
+    }
+
+    /// Attributes the directory cannot create an account without: a joiner missing one is
+    /// skipped with the reason instead of failing mid-run, and an existing account keeps its
+    /// value rather than losing it.
+    fn is_required(&self, attribute: &str) -> bool {
+        self.input
+            .policy
+            .required_attributes
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(attribute))
     }
 
     fn manager_dn(
@@ -764,6 +925,46 @@ pub fn account_state(
     }
 }
 
+/// What stands at an account's DN, for conflict messages.
+fn occupant(account: &DirectoryAccount, attribute: &str) -> String {
+    match &account.correlation_id {
+        Some(id) => format!("an entry with {attribute}={id} is already there"),
+        None => "an entry hrsync does not manage is already there".to_string(),
+    }
+}
+
+/// `accountExpires` value meaning "never" (as is 0).
+const ACCOUNT_NEVER_EXPIRES: &str = "9223372036854775807";
+
+/// A time as a Windows FILETIME: 100-nanosecond intervals since 1601-01-01 UTC.
+fn filetime(time: DateTime<Utc>) -> i64 {
+    const EPOCH_DIFFERENCE_SECS: i64 = 11_644_473_600;
+    (time.timestamp() + EPOCH_DIFFERENCE_SECS) * 10_000_000
+        + i64::from(time.timestamp_subsec_nanos() / 100)
+}
+
+/// How many `{unique}` suffixes are tried before a joiner is skipped.
+const MAX_NAME_ATTEMPTS: usize = 100;
+
+/// Unique attribute values in use: what the adapter found anywhere in the directory, plus the
+/// values of the accounts in the snapshot.
+fn names_in_use(input: &PlanInput) -> BTreeSet<(String, String)> {
+    let unique = &input.mappings.account.unique_attributes;
+    let mut names = BTreeSet::new();
+    for attribute in unique {
+        let key = attribute.to_ascii_lowercase();
+        for value in input.directory.taken.get(&key).into_iter().flatten() {
+            names.insert((key.clone(), value.to_lowercase()));
+        }
+        for account in &input.directory.accounts {
+            for value in account.values(attribute) {
+                names.insert((key.clone(), value.to_lowercase()));
+            }
+        }
+    }
+    names
+}
+
 fn current_dn<'b>(intent: &'b Intent) -> Option<&'b Dn> {
     match intent {
         Intent::Provision { existing, .. } => existing.map(|a| &a.dn),
@@ -784,12 +985,6 @@ fn lookup<'e>(employee: &'e Employee, field: &str) -> Option<&'e str> {
         return Some(employee.id.as_str());
     }
     employee.field(field)
-}
-
-/// Attributes the person object classes cannot do without: an account missing one cannot be
-/// created, so the record is skipped with a reason instead of failing mid-run.
-fn is_required(attribute: &str) -> bool {
-    ["cn", "sn"].contains(&attribute.to_ascii_lowercase().as_str())
 }
 
 fn sorted(values: &[String]) -> Vec<&String> {

@@ -11,6 +11,17 @@ pub fn ldif(steps: &Steps) -> String {
     for step in steps.iter() {
         out.push('\n');
         let _ = writeln!(out, "# {}", one_line(&step.description));
+        if let LdapOp::Modify { mods, .. } = &step.op {
+            if mods.contains(&Modification::RandomPassword) {
+                // A password cannot be put in a file for review, and enabling an account
+                // without one would leave it open or be refused: the step stays with hrsync.
+                out.push_str(
+                    "# left out: this step sets a random password and enables the account, which\n\
+                     # only `hrsync apply` does; until then the account stays disabled\n",
+                );
+                continue;
+            }
+        }
         match &step.op {
             LdapOp::Add { dn, attributes } => {
                 line(&mut out, "dn", dn.as_str());
@@ -29,6 +40,7 @@ pub fn ldif(steps: &Steps) -> String {
                         Modification::Add(n, v) => ("add", n, v),
                         Modification::Delete(n, v) => ("delete", n, v),
                         Modification::Replace(n, v) => ("replace", n, v),
+                        Modification::RandomPassword => continue,
                     };
                     let _ = writeln!(out, "{verb}: {name}");
                     for value in values {

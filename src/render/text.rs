@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::{AccountPlan, Action, DisableMethod, GroupAction, Plan};
+use crate::plan::{AccountPlan, Action, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan};
 
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
@@ -85,14 +85,40 @@ fn account_text(out: &mut String, account: &AccountPlan) {
                     }
                 }
             }
-            Action::Enable => {
-                let _ = writeln!(out, "  ~ enable the account");
+            Action::Enable {
+                account_control,
+                set_password,
+                clear_expiry,
+                ..
+            } => {
+                let mut how = Vec::new();
+                if *set_password {
+                    how.push("a new random password, never shown".to_string());
+                }
+                if let Some(c) = account_control {
+                    how.push(format!("userAccountControl {} -> {}", c.before, c.after));
+                }
+                if *clear_expiry {
+                    how.push("accountExpires -> never".to_string());
+                }
+                let _ = writeln!(out, "  ~ enable the account{}", parenthesised(&how));
             }
-            Action::Disable { method } => {
-                let how = match method {
-                    DisableMethod::PpolicyLock => "pwdAccountLockedTime: 000001010000Z",
-                };
-                let _ = writeln!(out, "  ~ disable the account ({how})");
+            Action::Disable {
+                method,
+                account_control,
+                expires,
+            } => {
+                let mut how = Vec::new();
+                if *method == DisableMethod::PpolicyLock {
+                    how.push(format!("pwdAccountLockedTime: {PPOLICY_PERMANENT_LOCK}"));
+                }
+                if let Some(c) = account_control {
+                    how.push(format!("userAccountControl {} -> {}", c.before, c.after));
+                }
+                if let Some(expires) = expires {
+                    how.push(format!("accountExpires -> {expires}"));
+                }
+                let _ = writeln!(out, "  ~ disable the account{}", parenthesised(&how));
             }
             Action::SetAttribute {
                 attribute,
@@ -123,5 +149,13 @@ fn show(values: &[String]) -> String {
         [] => "(none)".to_string(),
         [one] => format!("{one:?}"),
         many => format!("{many:?}"),
+    }
+}
+
+fn parenthesised(parts: &[String]) -> String {
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
     }
 }

@@ -46,11 +46,19 @@ fn mappings() -> Mappings {
 fn policy() -> Policy {
     Policy {
         disable: DisableMethod::PpolicyLock,
+        expire_leavers: false,
+        required_attributes: vec!["cn".into(), "sn".into()],
         member_values_follow_renames: false,
         groups_require_member: true,
         empty_group_placeholder: Some(dn("cn=placeholder")),
     }
 }
+
+const LOCK: Action = Action::Disable {
+    method: DisableMethod::PpolicyLock,
+    account_control: None,
+    expires: None,
+};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap()
@@ -95,6 +103,9 @@ fn account(d: &str, id: &str, title: &str, disabled: bool) -> DirectoryAccount {
         correlation_id: Some(id.into()),
         attributes,
         disabled,
+        account_control: None,
+        password_set: true,
+        protected: None,
     }
 }
 
@@ -115,7 +126,11 @@ fn directory(accounts: Vec<DirectoryAccount>, members: &[(&str, &str)]) -> Direc
         let g = dn(&format!("cn={cn},ou=groups,dc=ex"));
         groups.get_mut(&g).unwrap().members.insert(dn(member));
     }
-    DirectorySnapshot { accounts, groups }
+    DirectorySnapshot {
+        accounts,
+        groups,
+        taken: BTreeMap::new(),
+    }
 }
 
 fn plan_for(hr: &HrSnapshot, dir: &DirectorySnapshot) -> Plan {
@@ -174,10 +189,13 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
                         correlation_id: attributes.get("employeenumber").map(|v| v[0].clone()),
                         attributes,
                         disabled: false,
+                        account_control: None,
+                        password_set: true,
+                        protected: None,
                     });
                     current = dn.clone();
                 }
-                Action::Enable => dir.accounts[idx.unwrap()].disabled = false,
+                Action::Enable { .. } => dir.accounts[idx.unwrap()].disabled = false,
                 Action::Disable { .. } => dir.accounts[idx.unwrap()].disabled = true,
                 Action::SetAttribute {
                     attribute, after, ..
@@ -332,13 +350,7 @@ fn leaver_is_disabled_first_stripped_of_managed_groups_and_moved() {
     bob.status_source = "Inactive".into();
     let plan = plan_for(&hr(vec![bob]), &dir);
     let acts = actions(&plan, "2");
-    assert_eq!(
-        acts[0],
-        Action::Disable {
-            method: DisableMethod::PpolicyLock
-        },
-        "lockout first"
-    );
+    assert_eq!(acts[0], LOCK, "lockout first");
     assert_eq!(
         acts[1..3],
         [
@@ -378,7 +390,7 @@ fn rehire_is_enabled_and_restored_for_the_current_role() {
     );
     assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Rehire);
     let acts = actions(&plan, "3");
-    assert_eq!(acts[0], Action::Enable);
+    assert!(matches!(acts[0], Action::Enable { .. }), "{acts:?}");
     assert!(acts.contains(&Action::Move {
         from: dn(d),
         to: dn("uid=cy.c,ou=eng,ou=people,dc=ex")
@@ -551,12 +563,7 @@ fn naming_conflicts_skip_joiners_and_keep_leavers_in_place_but_disabled() {
             .iter()
             .any(|s| s.employee_id.as_deref() == Some("1") && s.reason.contains("does not manage"))
     );
-    assert_eq!(
-        actions(&plan, "2"),
-        [Action::Disable {
-            method: DisableMethod::PpolicyLock
-        }]
-    );
+    assert_eq!(actions(&plan, "2"), [LOCK]);
     assert!(plan.warnings.iter().any(|w| w.contains("not moving")));
 }
 
