@@ -186,7 +186,8 @@ impl Template {
                     let value = filters
                         .iter()
                         .fold(raw.to_string(), |value, filter| filter.apply(&value));
-                    if value.is_empty() {
+                    // `{unique}` is empty for the first account with a name, by design.
+                    if value.is_empty() && name != super::UNIQUE {
                         return Err(MissingField(name.clone()));
                     }
                     out.push_str(&value);

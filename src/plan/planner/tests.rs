@@ -662,3 +662,234 @@ fn a_mixed_company_converges_in_one_apply_and_planning_is_deterministic() {
         second.accounts
     );
 }
+
+// --- Active Directory ------------------------------------------------------------------------
+
+const AD_MAPPINGS: &str = r#"
+[correlation]
+attribute = "employeeID"
+[account]
+rdn_attribute = "cn"
+object_classes = ["top", "person", "organizationalPerson", "user"]
+default_ou = "ou=people,dc=ex"
+disabled_ou = "ou=disabled,dc=ex"
+unique_attributes = ["sAMAccountName", "userPrincipalName"]
+[account.attributes]
+cn = "{first_name} {last_name}{unique}"
+sAMAccountName = "{first_name|initial|ascii|lower}{last_name|ascii|lower|alnum|max:18}{unique}"
+userPrincipalName = "{first_name|initial|ascii|lower}{last_name|ascii|lower|alnum|max:18}{unique}@ex.test"
+sn = "{last_name}"
+title = "{title}"
+[groups]
+base = "ou=groups,dc=ex"
+birthright = ["staff"]
+"#;
+
+fn ad_plan(hr: &HrSnapshot, dir: &DirectorySnapshot, expire_leavers: bool) -> Plan {
+    let mappings = Mappings::from_files(&[("ad.toml".into(), AD_MAPPINGS.into())]).unwrap();
+    let policy = Policy {
+        disable: DisableMethod::UserAccountControl,
+        expire_leavers,
+        member_values_follow_renames: true,
+        groups_require_member: false,
+        empty_group_placeholder: None,
+        required_attributes: vec!["cn".into()],
+    };
+    plan(&PlanInput {
+        hr,
+        directory: dir,
+        mappings: &mappings,
+        policy: &policy,
+        now: now(),
+    })
+}
+
+fn ad_account(d: &str, id: &str, uac: u32, password_set: bool) -> DirectoryAccount {
+    let mut a = account(d, id, "Sales person", uac & 2 != 0);
+    a.correlation_id = Some(id.into());
+    a.attributes.insert("employeeid".into(), vec![id.into()]);
+    a.account_control = Some(uac);
+    a.password_set = password_set;
+    a
+}
+
+#[test]
+fn ad_joiner_is_created_disabled_then_enabled_with_a_random_password() {
+    let plan = ad_plan(
+        &hr(vec![employee(
+            "7",
+            "John",
+            "Smith",
+            "Sales",
+            EmploymentStatus::Active,
+        )]),
+        &directory(vec![], &[]),
+        false,
+    );
+    assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
+    let acts = actions(&plan, "7");
+    let Action::Create { attributes, dn } = &acts[0] else {
+        panic!("{acts:?}")
+    };
+    assert_eq!(dn, &self::dn("cn=John Smith,ou=people,dc=ex"));
+    assert_eq!(attributes["userAccountControl"], ["514"]);
+    assert_eq!(attributes["sAMAccountName"], ["jsmith"]);
+    assert_eq!(attributes["employeeID"], ["7"]);
+    assert!(
+        !attributes
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("unicodePwd"))
+    );
+    assert_eq!(
+        acts[1],
+        Action::Enable {
+            method: DisableMethod::UserAccountControl,
+            account_control: Some(ControlChange {
+                before: 514,
+                after: 512
+            }),
+            set_password: true,
+            clear_expiry: false,
+        }
+    );
+}
+
+#[test]
+fn ad_second_jsmith_gets_a_numbered_name_deterministically() {
+    // jsmith exists elsewhere in the domain (not even under the users base).
+    let mut dir = directory(vec![], &[]);
+    dir.taken.insert(
+        "samaccountname".into(),
+        BTreeSet::from(["jsmith".to_string()]),
+    );
+    let people = vec![
+        employee("7", "John", "Smith", "Sales", EmploymentStatus::Active),
+        employee("8", "Jane", "Smith", "Sales", EmploymentStatus::Active),
+    ];
+    let plan = ad_plan(&hr(people.clone()), &dir, false);
+    let names = |plan: &Plan| -> Vec<(String, String, String)> {
+        plan.accounts
+            .iter()
+            .map(|a| match &a.changes[0].action {
+                Action::Create { dn, attributes } => (
+                    dn.rdn().to_string(),
+                    attributes["sAMAccountName"][0].clone(),
+                    attributes["userPrincipalName"][0].clone(),
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let got = names(&plan);
+    assert!(
+        got.contains(&(
+            "cn=John Smith2".into(),
+            "jsmith2".into(),
+            "jsmith2@ex.test".into()
+        )),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&(
+            "cn=Jane Smith3".into(),
+            "jsmith3".into(),
+            "jsmith3@ex.test".into()
+        )),
+        "{got:?}"
+    );
+    let mut reversed = people;
+    reversed.reverse();
+    assert_eq!(
+        names(&ad_plan(&hr(reversed), &dir, false)),
+        got,
+        "HR order does not matter"
+    );
+}
+
+#[test]
+fn ad_leaver_sets_bit_2_keeping_every_other_bit_and_can_expire() {
+    // 66048 = NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD.
+    let dir = directory(
+        vec![ad_account("cn=Bob B,ou=people,dc=ex", "2", 66048, true)],
+        &[],
+    );
+    let plan = ad_plan(
+        &hr(vec![employee(
+            "2",
+            "Bob",
+            "B",
+            "Sales",
+            EmploymentStatus::Terminated,
+        )]),
+        &dir,
+        true,
+    );
+    let expected_filetime = ((now().timestamp() + 11_644_473_600) * 10_000_000).to_string();
+    assert_eq!(
+        actions(&plan, "2")[0],
+        Action::Disable {
+            method: DisableMethod::UserAccountControl,
+            account_control: Some(ControlChange {
+                before: 66048,
+                after: 66050
+            }),
+            expires: Some(expected_filetime),
+        }
+    );
+}
+
+#[test]
+fn ad_rehire_clears_bit_2_and_expiry_and_keeps_the_password() {
+    let mut acct = ad_account("cn=Cy C,ou=disabled,dc=ex", "3", 66050, true);
+    acct.attributes
+        .insert("accountexpires".into(), vec!["134000000000000000".into()]);
+    let plan = ad_plan(
+        &hr(vec![employee(
+            "3",
+            "Cy",
+            "C",
+            "Sales",
+            EmploymentStatus::Active,
+        )]),
+        &directory(vec![acct], &[]),
+        true,
+    );
+    assert_eq!(
+        actions(&plan, "3")[0],
+        Action::Enable {
+            method: DisableMethod::UserAccountControl,
+            account_control: Some(ControlChange {
+                before: 66050,
+                after: 66048
+            }),
+            set_password: false,
+            clear_expiry: true,
+        }
+    );
+}
+
+#[test]
+fn protected_accounts_are_skipped_with_the_reason_whatever_hr_says() {
+    let mut admin = ad_account("cn=Ada Admin,ou=people,dc=ex", "1", 512, true);
+    admin.protected = Some("member of CN=Domain Admins,CN=Users,DC=ex".into());
+    let d = admin.dn.clone();
+    let dir = directory(vec![admin], &[("staff", "cn=Ada Admin,ou=people,dc=ex")]);
+    for status in [EmploymentStatus::Terminated, EmploymentStatus::Active] {
+        let plan = ad_plan(
+            &hr(vec![employee("1", "Ada", "Admin", "Engineering", status)]),
+            &dir,
+            false,
+        );
+        assert!(!plan.has_changes(), "{status:?}: {:#?}", plan.accounts);
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].dn, Some(d.clone()));
+        assert!(
+            plan.skipped[0].reason.contains("Domain Admins"),
+            "{}",
+            plan.skipped[0].reason
+        );
+    }
+    // And a protected account without an HR record is not an orphan either.
+    let plan = ad_plan(&hr(vec![]), &dir, false);
+    assert!(plan.orphans.is_empty());
+}
