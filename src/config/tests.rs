@@ -132,3 +132,63 @@ fn mappings_must_only_use_fields_hr_defines() {
         "{found}"
     );
 }
+
+#[test]
+fn the_active_directory_example_is_valid() {
+    let config = Config::load(&repo().join("deploy/active-directory/hrsync.toml"))
+        .unwrap_or_else(|p| panic!("AD example invalid: {p:#?}"));
+    assert_eq!(config.directory.flavour, Flavour::ActiveDirectory);
+    assert_eq!(
+        config.directory.policy.disable,
+        DisableMethod::UserAccountControl
+    );
+    assert!(config.directory.policy.member_values_follow_renames);
+    assert!(!config.directory.policy.groups_require_member);
+    assert_eq!(
+        config.directory.uniqueness_base,
+        Dn::parse("DC=example,DC=com").unwrap(),
+        "names are unique across the domain by default"
+    );
+    let protected: Vec<String> = config
+        .directory
+        .protected
+        .groups
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    assert!(
+        protected.contains(&"CN=Domain Admins,CN=Users,DC=example,DC=com".to_string()),
+        "{protected:?}"
+    );
+    assert!(
+        protected.contains(&"CN=Tier0 Admins,OU=Groups,OU=Company,DC=example,DC=com".to_string())
+    );
+    assert!(
+        config
+            .directory
+            .protected
+            .filters
+            .iter()
+            .any(|(f, _)| f == "(adminCount=1)")
+    );
+    assert_eq!(config.directory.member_range_size, Some(1500));
+}
+
+#[test]
+fn unique_suffix_outside_creation_only_attributes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("m")).unwrap();
+    for file in ["account.toml", "groups.toml"] {
+        let text =
+            std::fs::read_to_string(repo().join("mappings/active-directory").join(file)).unwrap();
+        let text = text.replace("title = \"{title}\"", "title = \"{title}{unique}\"");
+        std::fs::write(dir.path().join("m").join(file), text).unwrap();
+    }
+    let err = Mappings::load_dir(&dir.path().join("m")).unwrap_err();
+    assert!(
+        err.iter().any(|p| p
+            .to_string()
+            .contains("account.attributes.title: uses {unique}")),
+        "{err:?}"
+    );
+}
