@@ -434,7 +434,7 @@ impl Directory {
                 new_rdn,
                 new_superior,
             } => ldap
-                .modifydn(dn.as_str(), new_rdn, false, Some(new_superior.as_str()))
+                .modifydn(dn.as_str(), new_rdn, true, Some(new_superior.as_str()))
                 .await
                 .and_then(|r| r.success())
                 .map(drop)

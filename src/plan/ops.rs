@@ -20,7 +20,8 @@ pub enum LdapOp {
         dn: Dn,
         mods: Vec<Modification>,
     },
-    /// Modify-DN keeping the RDN value (`deleteoldrdn` false: the RDN does not change).
+    /// Modify-DN keeping the RDN value. Sent with `deleteoldrdn` set: the value is the same, and
+    /// Active Directory refuses a rename that keeps the old RDN ("Old RDN must be deleted").
     Rename {
         dn: Dn,
         new_rdn: String,

@@ -57,7 +57,7 @@ pub fn ldif(steps: &Steps) -> String {
                 line(&mut out, "dn", dn.as_str());
                 out.push_str("changetype: modrdn\n");
                 line(&mut out, "newrdn", new_rdn);
-                out.push_str("deleteoldrdn: 0\n");
+                out.push_str("deleteoldrdn: 1\n");
                 line(&mut out, "newsuperior", new_superior.as_str());
             }
         }

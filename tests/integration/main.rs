@@ -10,6 +10,7 @@ mod support;
 
 mod scenario;
 
+mod active_directory;
 mod bad_input;
 mod cli;
 mod lifecycle;

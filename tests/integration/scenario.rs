@@ -18,11 +18,25 @@ pub const HR_TOKEN_ENV: &str = "HRSYNC_IT_HR_TOKEN";
 pub const HR_TOKEN: &str = "hr-token-7f3a9c1e5b2d4f60";
 pub const HR_PATH: &str = "/api/gateway.php/acme/v1/reports/employees";
 
-pub struct Scenario {
-    pub dir: TestDirectory,
+/// The HR side and the hrsync side of a test: the HR mock, a config directory, and running the
+/// binary. Shared by the OpenLDAP [`Scenario`] and the Active Directory scenario.
+pub struct Runner {
     pub hr: MockServer,
     pub work: tempfile::TempDir,
     pub config: PathBuf,
+    bind_password: String,
+}
+
+pub struct Scenario {
+    pub dir: TestDirectory,
+    run: Runner,
+}
+
+impl std::ops::Deref for Scenario {
+    type Target = Runner;
+    fn deref(&self) -> &Runner {
+        &self.run
+    }
 }
 
 /// A BambooHR custom-report record (the fields of `hr-apis.md`), active unless changed.
@@ -66,15 +80,8 @@ impl Scenario {
         let dir = tokio::task::spawn_blocking(move || TestDirectory::start(&name))
             .await
             .expect("directory start panicked");
-        let hr = MockServer::start().await;
-        let work = tempfile::tempdir().expect("temp dir");
-        let config = work.path().join("hrsync.toml");
-        let scenario = Scenario {
-            dir,
-            hr,
-            work,
-            config,
-        };
+        let run = Runner::start(&dir.admin_password).await;
+        let scenario = Scenario { dir, run };
         scenario.seed_directory();
         scenario.write_mappings();
         scenario.write_config("");
@@ -197,7 +204,48 @@ users_base = "{base}"
 [directory.openldap]
 password_policy = "cn=default,ou=policies,{server_base}"
 
-[hr]
+{hr}
+{hr_tables}
+"#,
+            admin = self.dir.admin_dn,
+            base = self.base(),
+            server_base = self.dir.server_base_dn,
+            hr = self.hr_config(),
+        );
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    /// Every entry under the test's subtree, as (dn, sorted attribute lines), for "nothing else
+    /// changed" comparisons.
+    pub fn dump(&self) -> Vec<(String, Vec<String>)> {
+        let mut entries: Vec<(String, Vec<String>)> = self
+            .dir
+            .search(
+                self.base(),
+                "(objectClass=*)",
+                &["*", "pwdAccountLockedTime"],
+            )
+            .into_iter()
+            .map(|e| {
+                let mut lines: Vec<String> = e
+                    .attrs
+                    .iter()
+                    .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}: {v}")))
+                    .collect();
+                lines.sort();
+                (e.dn.to_lowercase(), lines)
+            })
+            .collect();
+        entries.sort();
+        entries
+    }
+}
+
+impl Runner {
+    /// The `[hr]` tables: the mock's BambooHR-shaped report with a bearer token.
+    pub fn hr_config(&self) -> String {
+        format!(
+            r#"[hr]
 source = "rest"
 
 [hr.rest]
@@ -225,15 +273,21 @@ termination_date = "$.terminationDate"
 path = "$.status"
 active = ["Active"]
 terminated = ["Inactive"]
-
-{hr_tables}
 "#,
-            admin = self.dir.admin_dn,
-            base = self.base(),
-            server_base = self.dir.server_base_dn,
-            hr = self.hr.uri(),
-        );
-        std::fs::write(&self.config, text).expect("write config");
+            hr = self.hr.uri()
+        )
+    }
+
+    pub async fn start(bind_password: &str) -> Runner {
+        let hr = MockServer::start().await;
+        let work = tempfile::tempdir().expect("temp dir");
+        let config = work.path().join("hrsync.toml");
+        Runner {
+            hr,
+            work,
+            config,
+            bind_password: bind_password.to_string(),
+        }
     }
 
     /// Serves these records (replacing whatever was served before), BambooHR report shape.
@@ -267,7 +321,7 @@ terminated = ["Inactive"]
             .arg("--config")
             .arg(&self.config)
             .args(args)
-            .env(BIND_PASSWORD_ENV, &self.dir.admin_password)
+            .env(BIND_PASSWORD_ENV, &self.bind_password)
             .env(HR_TOKEN_ENV, HR_TOKEN)
             .env("RUST_LOG", "info")
             .stdin(std::process::Stdio::null());
@@ -295,30 +349,5 @@ terminated = ["Inactive"]
     pub fn assert_converged(&self) {
         let out = self.expect(&["plan", "--detailed-exitcode"], 0);
         assert!(out.contains("No changes"), "{out}");
-    }
-
-    /// Every entry under the test's subtree, as (dn, sorted attribute lines), for "nothing else
-    /// changed" comparisons.
-    pub fn dump(&self) -> Vec<(String, Vec<String>)> {
-        let mut entries: Vec<(String, Vec<String>)> = self
-            .dir
-            .search(
-                self.base(),
-                "(objectClass=*)",
-                &["*", "pwdAccountLockedTime"],
-            )
-            .into_iter()
-            .map(|e| {
-                let mut lines: Vec<String> = e
-                    .attrs
-                    .iter()
-                    .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}: {v}")))
-                    .collect();
-                lines.sort();
-                (e.dn.to_lowercase(), lines)
-            })
-            .collect();
-        entries.sort();
-        entries
     }
 }

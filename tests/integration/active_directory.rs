@@ -1,0 +1,529 @@
+//! The lifecycle against a real AD domain controller (Samba AD DC, one per test, provisioned by
+//! the harness): joiners with a random password, movers, leavers locked out by
+//! userAccountControl, rehires, a 3,000-member group read in ranges, protected accounts,
+//! referrals, TLS-only binds and LDIF.
+
+use serde_json::Value;
+
+use crate::scenario::{BIND_PASSWORD_ENV, Runner, person, terminated};
+use crate::support::samba::TestDomain;
+
+const PASSWORD: &str = "Correct-Horse-9!";
+
+struct Ad {
+    domain: TestDomain,
+    run: Runner,
+}
+
+impl std::ops::Deref for Ad {
+    type Target = Runner;
+    fn deref(&self) -> &Runner {
+        &self.run
+    }
+}
+
+impl Ad {
+    async fn start(name: &str) -> Ad {
+        let name = name.to_string();
+        let domain = tokio::task::spawn_blocking(move || TestDomain::start(&name))
+            .await
+            .expect("domain start panicked");
+        let run = Runner::start(&domain.admin_password).await;
+        let ad = Ad { domain, run };
+        let ous: String = ["Engineering", "Sales"]
+            .iter()
+            .map(|ou| format!("dn: {}\nobjectClass: organizationalUnit\n\n", ad.ou(ou)))
+            .collect();
+        ad.domain.ldapadd(&ous);
+        for cn in ["Staff", "Engineering", "Sales", "VPN"] {
+            ad.domain.add_group(cn, &[]);
+        }
+        ad.write_mappings();
+        ad.write_config("", 1500);
+        ad
+    }
+
+    fn ou(&self, name: &str) -> String {
+        format!("OU={name},{}", self.domain.people_dn)
+    }
+
+    fn group(&self, cn: &str) -> String {
+        format!("CN={cn},{}", self.domain.groups_dn)
+    }
+
+    fn add_member(&self, cn: &str, member: &str) {
+        let out = self.domain.ldapmodify(&format!(
+            "dn: {}\nchangetype: modify\nadd: member\nmember: {member}\n",
+            self.group(cn)
+        ));
+        assert!(out.status.success(), "cannot add {member} to {cn}: {out:?}");
+    }
+
+    fn members(&self, cn: &str) -> std::collections::BTreeSet<String> {
+        self.domain.group_members(&self.group(cn))
+    }
+
+    fn uac(&self, dn: &str) -> u32 {
+        let entry = self
+            .domain
+            .entry(dn)
+            .unwrap_or_else(|| panic!("{dn} missing"));
+        entry
+            .first("userAccountControl")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{dn} has no userAccountControl"))
+    }
+
+    /// The one account with this employeeID, anywhere in the test's subtree.
+    fn find(&self, id: &str) -> crate::support::Entry {
+        let found = self.domain.search(
+            &self.domain.base_dn,
+            &format!("(employeeID={id})"),
+            &["*", "pwdLastSet", "accountExpires"],
+        );
+        assert_eq!(found.len(), 1, "one account for employeeID {id}: {found:?}");
+        found.into_iter().next().unwrap()
+    }
+
+    fn write_mappings(&self) {
+        let dir = self.work.path().join("mappings");
+        std::fs::create_dir_all(&dir).expect("mappings dir");
+        let d = &self.domain;
+        let text = format!(
+            r#"
+[correlation]
+attribute = "employeeID"
+
+[account]
+rdn_attribute = "cn"
+object_classes = ["top", "person", "organizationalPerson", "user"]
+default_ou = "{people}"
+disabled_ou = "{disabled}"
+unique_attributes = ["sAMAccountName", "userPrincipalName"]
+
+[account.attributes]
+cn = "{{first_name}} {{last_name}}{{unique}}"
+sAMAccountName = "{{first_name|initial|ascii|lower}}{{last_name|ascii|lower|alnum|max:17}}{{unique}}"
+userPrincipalName = "{{first_name|initial|ascii|lower}}{{last_name|ascii|lower|alnum|max:17}}{{unique}}@example.test"
+givenName = "{{first_name}}"
+sn = "{{last_name}}"
+title = "{{title}}"
+department = "{{department}}"
+mail = "{{email}}"
+manager = "{{manager_dn}}"
+
+[groups]
+base = "{groups}"
+birthright = ["Staff"]
+
+[[rule]]
+name = "engineering"
+match = {{ department = "Engineering" }}
+groups = ["Engineering", "VPN"]
+ou = "{eng}"
+
+[[rule]]
+name = "sales"
+match = {{ department = "Sales" }}
+groups = ["Sales"]
+ou = "{sales}"
+"#,
+            people = d.people_dn,
+            disabled = d.disabled_dn,
+            groups = d.groups_dn,
+            eng = self.ou("Engineering"),
+            sales = self.ou("Sales"),
+        );
+        std::fs::write(dir.join("ad.toml"), text).expect("write mappings");
+    }
+
+    /// hrsync.toml over LDAPS with the DC's CA; `directory_extra` may override the URL.
+    fn write_config(&self, directory_extra: &str, range: usize) {
+        let d = &self.domain;
+        let url_line = if directory_extra.contains("url =") {
+            String::new()
+        } else {
+            format!("url = \"{}\"\n", d.ldaps_url)
+        };
+        let base_line = if directory_extra.contains("users_base =") {
+            String::new()
+        } else {
+            format!("users_base = \"{}\"\n", d.base_dn)
+        };
+        let text = format!(
+            r#"
+[directory]
+flavour = "active_directory"
+{url_line}{base_line}ca_file = "{ca}"
+bind_dn = "{upn}"
+bind_password = {{ env = "{BIND_PASSWORD_ENV}" }}
+{directory_extra}
+
+[directory.active_directory]
+expire_leavers = true
+member_range_size = {range}
+
+{hr}
+"#,
+            ca = d.ca_file.display(),
+            upn = d.admin_upn,
+            hr = self.hr_config(),
+        );
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    /// An enabled user with a password and the attributes HR will ask for, so that only what a
+    /// test changes shows up in a plan.
+    fn add_person(&self, sam: &str, record: &Value, ou: &str, groups: &[&str]) -> String {
+        let s = |k: &str| record[k].as_str().unwrap_or_default().to_string();
+        let cn = format!("{} {}", s("firstName"), s("lastName"));
+        let dn = format!("CN={cn},{}", self.ou_dn(ou));
+        let ldif = format!(
+            "dn: {dn}\nobjectClass: user\nsAMAccountName: {sam}\nuserPrincipalName: {sam}@example.test\n\
+             employeeID: {id}\ngivenName: {first}\nsn: {last}\ntitle: {title}\ndepartment: {dept}\n\
+             mail: {mail}\nunicodePwd:: {pwd}\nuserAccountControl: 512\n",
+            id = s("id"),
+            first = s("firstName"),
+            last = s("lastName"),
+            title = s("jobTitle"),
+            dept = s("department"),
+            mail = s("workEmail"),
+            pwd = crate::support::samba::unicode_pwd(PASSWORD),
+        );
+        self.domain.ldapadd(&ldif);
+        for group in groups {
+            self.add_member(group, &dn);
+        }
+        dn
+    }
+
+    fn ou_dn(&self, ou: &str) -> String {
+        match ou {
+            "People" => self.domain.people_dn.clone(),
+            "Disabled" => self.domain.disabled_dn.clone(),
+            other => self.ou(other),
+        }
+    }
+}
+
+fn lower(s: &str) -> String {
+    s.to_lowercase()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_joiner_mover_leaver_and_rehire() {
+    let ad = Ad::start("ad-lifecycle").await;
+    let grace = person("201", "Grace", "Hopper", "Engineering", "Engineer");
+    let bob = person("301", "Bob", "Builder", "Sales", "Rep");
+    let grace_dn = ad.add_person(
+        "ghopper",
+        &grace,
+        "Engineering",
+        &["Staff", "Engineering", "VPN"],
+    );
+    let bob_dn = ad.add_person("bbuilder", &bob, "Sales", &["Staff", "Sales"]);
+    // "alovelace" is taken elsewhere in the domain, outside the users base.
+    ad.domain.ldapadd(&format!(
+        "dn: CN=Someone Else,CN=Users,{}\nobjectClass: user\nsAMAccountName: alovelace\n",
+        ad.domain.domain_dn
+    ));
+    assert!(
+        ad.domain.can_bind(&bob_dn, PASSWORD),
+        "the leaver can log in before"
+    );
+    let bob_uac = ad.uac(&bob_dn);
+
+    ad.serve(&[
+        person("101", "Ada", "Lovelace", "Engineering", "Engineer"),
+        person("201", "Grace", "Hopper", "Sales", "Account Executive"),
+        terminated(bob.clone()),
+    ])
+    .await;
+    let plan = ad.expect(&["plan"], 0);
+    assert!(
+        plan.contains("a new random password, never shown"),
+        "{plan}"
+    );
+    ad.expect(&["apply"], 0);
+
+    // Joiner: numbered name because alovelace is taken; enabled with a password hrsync set.
+    let ada = ad.find("101");
+    assert_eq!(
+        lower(&ada.dn),
+        lower(&format!("CN=Ada Lovelace2,{}", ad.ou("Engineering")))
+    );
+    assert_eq!(ada.first("sAMAccountName"), Some("alovelace2"));
+    assert_eq!(
+        ada.first("userPrincipalName"),
+        Some("alovelace2@example.test")
+    );
+    assert_eq!(ad.uac(&ada.dn), 512, "joiner enabled");
+    assert_ne!(ada.first("pwdLastSet"), Some("0"), "joiner has a password");
+    for group in ["Staff", "Engineering", "VPN"] {
+        assert!(ad.members(group).contains(&lower(&ada.dn)), "{group}");
+    }
+
+    // Mover: new OU by modify-DN (RDN kept), new groups, old ones gone, still works.
+    let grace_now = format!("CN=Grace Hopper,{}", ad.ou("Sales"));
+    assert!(ad.domain.entry(&grace_dn).is_none());
+    assert_eq!(ad.find("201").first("title"), Some("Account Executive"));
+    assert!(ad.members("Sales").contains(&lower(&grace_now)));
+    assert!(
+        ad.members("Staff").contains(&lower(&grace_now)),
+        "AD kept the link across the move"
+    );
+    assert!(
+        !ad.members("Engineering")
+            .iter()
+            .any(|m| m.contains("grace"))
+    );
+    assert!(!ad.members("VPN").iter().any(|m| m.contains("grace")));
+    assert!(ad.domain.can_bind(&grace_now, PASSWORD));
+
+    // Leaver: bit 0x2 set with every other bit kept, expired, stripped, moved, locked out.
+    let bob_now = format!("CN=Bob Builder,{}", ad.domain.disabled_dn);
+    assert_eq!(ad.uac(&bob_now), bob_uac | 2);
+    let expires = ad.find("301").first("accountExpires").map(str::to_string);
+    assert!(
+        expires
+            .as_deref()
+            .is_some_and(|v| v != "0" && v != "9223372036854775807"),
+        "{expires:?}"
+    );
+    assert!(!ad.members("Staff").iter().any(|m| m.contains("bob")));
+    assert!(!ad.members("Sales").iter().any(|m| m.contains("bob")));
+    assert!(
+        !ad.domain.can_bind(&bob_now, PASSWORD),
+        "a leaver must be locked out"
+    );
+    ad.assert_converged();
+
+    // Rehire into engineering: enabled again with the old bits, not expired, new role.
+    ad.serve(&[
+        person("101", "Ada", "Lovelace", "Engineering", "Engineer"),
+        person("201", "Grace", "Hopper", "Sales", "Account Executive"),
+        person("301", "Bob", "Builder", "Engineering", "Engineer"),
+    ])
+    .await;
+    ad.expect(&["apply"], 0);
+    let bob_back = format!("CN=Bob Builder,{}", ad.ou("Engineering"));
+    assert_eq!(ad.uac(&bob_back), bob_uac);
+    assert_eq!(ad.find("301").first("accountExpires"), Some("0"));
+    assert!(
+        ad.domain.can_bind(&bob_back, PASSWORD),
+        "a rehire can log in again"
+    );
+    assert!(ad.members("VPN").contains(&lower(&bob_back)));
+    assert!(!ad.members("Sales").iter().any(|m| m.contains("bob")));
+    ad.assert_converged();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_group_of_3000_members_is_read_in_ranges_and_changed() {
+    let ad = Ad::start("ad-large").await;
+    ad.write_config("", 500);
+    let crowd = ad.domain.add_many_users("crowd", 3000);
+    // One modify with 3,000 values, as an admin would bulk-load a group.
+    let mut ldif = format!(
+        "dn: {}\nchangetype: modify\nadd: member\n",
+        ad.group("Staff")
+    );
+    for dn in &crowd {
+        ldif.push_str(&format!("member: {dn}\n"));
+    }
+    let out = ad.domain.ldapmodify(&ldif);
+    assert!(out.status.success(), "{out:?}");
+    // Added after the crowd, so they sit past the first ranges.
+    let stays = person("5001", "Stay", "Put", "Other", "Clerk");
+    let leaves = person("5002", "Lea", "Ving", "Other", "Clerk");
+    let stays_dn = ad.add_person("sput", &stays, "People", &["Staff"]);
+    let leaves_dn = ad.add_person("lving", &leaves, "People", &["Staff"]);
+    assert_eq!(ad.members("Staff").len(), 3002);
+
+    ad.serve(&[
+        stays.clone(),
+        terminated(leaves.clone()),
+        person("5003", "New", "Comer", "Other", "Clerk"),
+    ])
+    .await;
+    let json = ad.expect(&["plan", "--format", "json"], 0);
+    let plan: Value = serde_json::from_str(&json).unwrap();
+    let of = |id: &str| {
+        plan["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["employee_id"] == id)
+            .cloned()
+    };
+    assert!(
+        of("5001").is_none(),
+        "5001 is already in Staff: all ranges were read: {:#}",
+        of("5001").unwrap_or_default()
+    );
+    let leaver = of("5002").expect("5002 is a leaver");
+    assert!(
+        leaver["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["action"] == "remove_from_group"),
+        "5002 found in Staff beyond the first range: {leaver:#}"
+    );
+
+    ad.expect(&["apply"], 0);
+    let members = ad.members("Staff");
+    assert_eq!(members.len(), 3002, "3,000 + stays + joiner");
+    assert!(members.contains(&lower(&stays_dn)));
+    assert!(!members.contains(&lower(&leaves_dn)));
+    assert!(!members.iter().any(|m| m.contains("lea ving")));
+    assert!(members.iter().any(|m| m.starts_with("cn=new comer,")));
+    ad.assert_converged();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_protected_accounts_are_never_changed() {
+    let ad = Ad::start("ad-protected").await;
+    let domain = ad.domain.domain_dn.clone();
+    let direct = person("401", "Dom", "Admin", "Sales", "Rep");
+    let nested = person("402", "Nes", "Ted", "Sales", "Rep");
+    let counted = person("403", "Count", "Ed", "Sales", "Rep");
+    let direct_dn = ad.add_person("dadmin", &direct, "Sales", &["Staff", "Sales"]);
+    let nested_dn = ad.add_person("nted", &nested, "Sales", &["Staff", "Sales"]);
+    let counted_dn = ad.add_person("cted", &counted, "Sales", &["Staff", "Sales"]);
+    let modify = |dn: &str, change: &str| {
+        let out = ad
+            .domain
+            .ldapmodify(&format!("dn: {dn}\nchangetype: modify\n{change}\n"));
+        assert!(out.status.success(), "{out:?}");
+    };
+    modify(
+        &format!("CN=Domain Admins,CN=Users,{domain}"),
+        &format!("add: member\nmember: {direct_dn}"),
+    );
+    let leads = ad.domain.add_group("Helpdesk Leads", &[&nested_dn]);
+    modify(
+        &format!("CN=Administrators,CN=Builtin,{domain}"),
+        &format!("add: member\nmember: {leads}"),
+    );
+    modify(&counted_dn, "replace: adminCount\nadminCount: 1");
+
+    ad.serve(&[terminated(direct), terminated(nested), terminated(counted)])
+        .await;
+    let plan = ad.expect(&["plan", "--detailed-exitcode"], 0);
+    for (id, why) in [
+        ("401", "member of CN=Domain Admins"),
+        ("402", "member of CN=Administrators"),
+        ("403", "adminCount=1"),
+    ] {
+        assert!(
+            plan.lines().any(|l| l.contains(&format!("employee {id}"))
+                && l.contains(why)
+                && l.contains("protected account")),
+            "{id} must be skipped as protected ({why}):\n{plan}"
+        );
+    }
+    ad.expect(&["apply"], 0);
+    for dn in [&direct_dn, &nested_dn, &counted_dn] {
+        assert_eq!(ad.uac(dn), 512, "{dn} untouched");
+        assert!(ad.domain.can_bind(dn, PASSWORD), "{dn} can still log in");
+        assert!(ad.members("Sales").contains(&lower(dn)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_referrals_from_the_domain_root_are_ignored() {
+    let ad = Ad::start("ad-referrals").await;
+    let root = ad.domain.domain_dn.clone();
+    let seen = ad
+        .domain
+        .search_with_referrals(&root, "(objectClass=user)", &["1.1"]);
+    assert!(
+        !seen.referrals.is_empty(),
+        "the domain root must return referrals for this test to mean anything"
+    );
+    ad.write_config(&format!("users_base = \"{root}\""), 1500);
+    ad.serve(&[person("601", "Ref", "Erral", "Sales", "Rep")])
+        .await;
+    let plan = ad.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(plan.contains("joiner cn=Ref Erral,"), "{plan}");
+    ad.expect(&["apply"], 0);
+    ad.assert_converged();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_refuses_plain_ldap_binds_in_words_and_starttls_works() {
+    let ad = Ad::start("ad-tls").await;
+    ad.serve(&[]).await;
+    ad.write_config(&format!("url = \"{}\"", ad.domain.ldap_url), 1500);
+    let out = ad.hrsync(&["plan"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("strong(er) authentication required")
+            && stderr.contains("use ldaps:// or starttls = true"),
+        "{stderr}"
+    );
+    ad.write_config(
+        &format!("url = \"{}\"\nstarttls = true", ad.domain.ldap_url),
+        1500,
+    );
+    ad.expect(&["plan"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_ldif_applies_with_ldapmodify_and_leaves_passwords_to_apply() {
+    let ad = Ad::start("ad-ldif").await;
+    let mover = person("701", "Mo", "Ver", "Engineering", "Engineer");
+    let leaver = person("702", "Lee", "Ver", "Sales", "Rep");
+    ad.add_person(
+        "mver",
+        &mover,
+        "Engineering",
+        &["Staff", "Engineering", "VPN"],
+    );
+    ad.add_person("lver", &leaver, "Sales", &["Staff", "Sales"]);
+    ad.serve(&[
+        person("701", "Mo", "Ver", "Sales", "Rep"),
+        terminated(leaver),
+        person("703", "Jo", "Iner", "Sales", "Rep"),
+    ])
+    .await;
+
+    let ldif = ad.expect(&["plan", "--format", "ldif"], 0);
+    assert!(
+        !ldif.to_lowercase().contains("unicodepwd"),
+        "no password in LDIF:\n{ldif}"
+    );
+    assert!(
+        ldif.contains("# left out: this step sets a random password"),
+        "{ldif}"
+    );
+    let out = ad.domain.ldapmodify(&ldif);
+    assert!(
+        out.status.success(),
+        "ldapmodify refused hrsync's LDIF: {out:?}\n{ldif}"
+    );
+    assert!(
+        !ad.domain
+            .can_bind(&format!("CN=Lee Ver,{}", ad.domain.disabled_dn), PASSWORD)
+    );
+    let joiner = ad.find("703");
+    assert_eq!(
+        ad.uac(&joiner.dn) & 2,
+        2,
+        "created disabled, waiting for a password"
+    );
+
+    // What is left is exactly the joiner's password-and-enable step.
+    let json = ad.expect(&["plan", "--format", "json"], 0);
+    let plan: Value = serde_json::from_str(&json).unwrap();
+    let accounts = plan["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1, "{plan:#}");
+    assert_eq!(accounts[0]["employee_id"], "703");
+    assert_eq!(accounts[0]["changes"][0]["action"], "enable");
+    assert_eq!(accounts[0]["changes"][0]["set_password"], true);
+    ad.expect(&["apply"], 0);
+    assert_eq!(ad.uac(&joiner.dn), 512);
+    ad.assert_converged();
+}
