@@ -3,6 +3,9 @@
 //! userAccountControl, rehires, a 3,000-member group read in ranges, protected accounts,
 //! referrals, TLS-only binds and LDIF.
 
+// Test helpers outside #[test] functions: failing loudly is their error handling.
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use serde_json::Value;
 
 use crate::scenario::{BIND_PASSWORD_ENV, Runner, person, terminated};
