@@ -38,6 +38,8 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub mod samba;
+
 /// Attempts at starting slapd before giving up. The script already retries port clashes
 /// itself; this covers anything else transient (e.g. a fork failure under heavy load).
 const START_ATTEMPTS: usize = 3;
