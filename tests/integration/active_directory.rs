@@ -530,3 +530,50 @@ async fn ad_ldif_applies_with_ldapmodify_and_leaves_passwords_to_apply() {
     assert_eq!(ad.uac(&joiner.dn), 512);
     ad.assert_converged();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_saved_plans_and_bad_records_behave_as_on_openldap() {
+    let ad = Ad::start("ad-saved").await;
+    let pat = person("801", "Pat", "Plan", "Sales", "Rep");
+    let dup = person("802", "Dup", "Licate", "Sales", "Rep");
+    let pat_dn = ad.add_person("pplan", &pat, "Sales", &["Staff", "Sales"]);
+    let dup_dn = ad.add_person("dlicate", &dup, "Sales", &["Staff", "Sales"]);
+    // 801 changes title; 802 appears twice (terminated and active): unreadable, left alone.
+    ad.serve(&[
+        person("801", "Pat", "Plan", "Sales", "Senior Rep"),
+        terminated(dup.clone()),
+        dup,
+    ])
+    .await;
+    let saved = ad.work.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    let plan = ad.expect(&["plan", "--out", saved], 0);
+    assert!(
+        plan.contains("employee 802") && plan.contains("appears 2 times"),
+        "{plan}"
+    );
+
+    let out = ad.domain.ldapmodify(&format!(
+        "dn: {pat_dn}\nchangetype: modify\nreplace: title\ntitle: Edited\n"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let refused = ad.hrsync(&["apply", "--plan", saved]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("changed since the plan was made"));
+    assert_eq!(
+        ad.find("801").first("title"),
+        Some("Edited"),
+        "nothing applied"
+    );
+
+    ad.expect(&["plan", "--out", saved], 0);
+    ad.expect(&["apply", "--plan", saved], 0);
+    assert_eq!(ad.find("801").first("title"), Some("Senior Rep"));
+    assert_eq!(
+        ad.uac(&dup_dn),
+        512,
+        "the unreadable record's account is untouched"
+    );
+    assert!(ad.members("Sales").contains(&lower(&dup_dn)));
+    assert!(ad.domain.can_bind(&dup_dn, PASSWORD));
+}
