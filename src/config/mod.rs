@@ -29,6 +29,18 @@ struct RawConfig {
     mappings: PathBuf,
     directory: RawDirectory,
     hr: HrConfig,
+    #[serde(default)]
+    lifecycle: RawLifecycle,
+}
+
+/// `[lifecycle]`: when accounts come and go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLifecycle {
+    /// Create a joiner's account this many days before the start date, disabled until the start
+    /// date (with its role's groups, ready for day one). 0: create it on the start date.
+    #[serde(default)]
+    prehire_days: u32,
 }
 
 fn default_mappings() -> PathBuf {
@@ -283,6 +295,12 @@ impl Config {
         let directory = validate_directory(raw.directory, &mut problems);
         problems.extend(raw.hr.validate());
 
+        if raw.lifecycle.prehire_days > 365 {
+            problems.push(ConfigProblem::new(
+                "lifecycle.prehire_days",
+                "must be 0 to 365",
+            ));
+        }
         let mappings = match mappings {
             Ok(m) => Some(m),
             Err(mut found) => {
@@ -300,6 +318,7 @@ impl Config {
         }
         match (directory, mappings) {
             (Some(mut directory), Some(mappings)) if problems.is_empty() => {
+                directory.policy.prehire_days = i64::from(raw.lifecycle.prehire_days);
                 directory.policy.empty_group_placeholder =
                     mappings.groups.empty_group_placeholder.clone();
                 Ok(Self {
@@ -512,6 +531,7 @@ fn validate_directory(
                 groups_require_member: true,
                 empty_group_placeholder: None,
                 required_attributes: vec!["cn".to_string(), "sn".to_string()],
+                prehire_days: 0,
             },
             // AD keeps member links pointing at moved entries and allows empty groups.
             Flavour::ActiveDirectory => Policy {
@@ -521,6 +541,7 @@ fn validate_directory(
                 groups_require_member: false,
                 empty_group_placeholder: None,
                 required_attributes: vec!["cn".to_string()],
+                prehire_days: 0,
             },
         },
     })

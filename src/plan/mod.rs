@@ -42,6 +42,9 @@ pub struct Policy {
     pub empty_group_placeholder: Option<Dn>,
     /// Attributes a new account cannot be created without (besides the naming attribute).
     pub required_attributes: Vec<String>,
+    /// How many days before the start date a joiner's account is created, disabled until the
+    /// start date (`lifecycle.prehire_days`; 0: created on the start date).
+    pub prehire_days: i64,
 }
 
 /// How an account is disabled.

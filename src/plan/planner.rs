@@ -15,13 +15,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::dn::Dn;
 use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment, Template, UNIQUE};
 use crate::model::{
     DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot, Reason,
 };
+use crate::plan::PPOLICY_PERMANENT_LOCK;
 
 use super::{
     AccountPlan, AccountState, Action, Change, ControlChange, DisableMethod, GroupAction,
@@ -40,10 +41,12 @@ pub struct PlanInput<'a> {
 
 /// What should happen to one employee's account.
 enum Intent<'a> {
-    /// Active (or on leave): the account exists, is enabled, and follows the role.
+    /// Active (or on leave): the account exists, is enabled, and follows the role. With
+    /// `prehire` (the start date), the account exists and follows the role but stays disabled.
     Provision {
         existing: Option<&'a DirectoryAccount>,
         role: RoleAssignment,
+        prehire: Option<NaiveDate>,
     },
     /// Terminated and the account exists.
     Deprovision { existing: &'a DirectoryAccount },
@@ -255,7 +258,11 @@ impl<'a> Builder<'a> {
                 };
                 Some(Target {
                     employee,
-                    intent: Intent::Provision { existing, role },
+                    intent: Intent::Provision {
+                        existing,
+                        role,
+                        prehire: None,
+                    },
                     dn,
                     unique,
                 })
@@ -270,15 +277,45 @@ impl<'a> Builder<'a> {
                 })
             }
             EmploymentStatus::Pending => {
-                let starts = employee
-                    .hire_date
-                    .map_or_else(|| "a later date".to_string(), |d| d.to_string());
-                self.skip(
-                    Some(&employee.id),
-                    existing.map(|a| &a.dn),
-                    format!("not started yet (starts {starts}); no account is made before the start date"),
-                );
-                None
+                let today = self.input.now.date_naive();
+                let window = self.input.policy.prehire_days;
+                match employee.hire_date {
+                    Some(start) if window > 0 && (start - today).num_days() <= window => {
+                        let role = mappings.assign(employee);
+                        let (dn, unique) = match existing {
+                            Some(account) => (relocate(&account.dn, &role.ou), String::new()),
+                            None => self.name_new_account(employee, &role.ou)?,
+                        };
+                        Some(Target {
+                            employee,
+                            intent: Intent::Provision {
+                                existing,
+                                role,
+                                prehire: Some(start),
+                            },
+                            dn,
+                            unique,
+                        })
+                    }
+                    hire_date => {
+                        let starts =
+                            hire_date.map_or_else(|| "a later date".to_string(), |d| d.to_string());
+                        let ahead = if window > 0 {
+                            format!(
+                                "accounts are made {window} day(s) ahead (lifecycle.prehire_days)"
+                            )
+                        } else {
+                            "no account is made before the start date (lifecycle.prehire_days = 0)"
+                                .to_string()
+                        };
+                        self.skip(
+                            Some(&employee.id),
+                            existing.map(|a| &a.dn),
+                            format!("not started yet (starts {starts}); {ahead}"),
+                        );
+                        None
+                    }
+                }
             }
         }
     }
@@ -429,6 +466,7 @@ impl<'a> Builder<'a> {
             Intent::Provision {
                 existing: None,
                 role,
+                prehire,
             } => {
                 let Some(attributes) =
                     self.desired_attributes(employee, final_dns, Some(&target.unique))
@@ -445,15 +483,29 @@ impl<'a> Builder<'a> {
                     mappings.correlation.attribute.clone(),
                     vec![employee.id.clone()],
                 );
-                let joiner = Reason::new(
-                    format!(
-                        "status = {} and no account has {}={}",
-                        status_fact(employee),
-                        mappings.correlation.attribute,
-                        employee.id
+                let joiner = match prehire {
+                    None => Reason::new(
+                        format!(
+                            "status = {} and no account has {}={}",
+                            status_fact(employee),
+                            mappings.correlation.attribute,
+                            employee.id
+                        ),
+                        "joiner",
                     ),
-                    "joiner",
-                );
+                    Some(start) => Reason::new(
+                        format!("starts {start}; created disabled until then"),
+                        "lifecycle.prehire_days",
+                    ),
+                };
+                // A pre-hire account is locked from the moment it exists (OpenLDAP: the lock
+                // is part of the add; AD: it is simply never enabled before the start date).
+                if prehire.is_some() && self.input.policy.disable == DisableMethod::PpolicyLock {
+                    all.insert(
+                        "pwdAccountLockedTime".to_string(),
+                        vec![PPOLICY_PERMANENT_LOCK.to_string()],
+                    );
+                }
                 // Active Directory: created disabled, then given a random password and enabled,
                 // so there is never an enabled account without a password.
                 let created_disabled = UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE;
@@ -471,7 +523,7 @@ impl<'a> Builder<'a> {
                     },
                     reason: joiner.clone(),
                 });
-                if uac {
+                if uac && prehire.is_none() {
                     changes.push(Change {
                         action: Action::Enable {
                             method: DisableMethod::UserAccountControl,
@@ -506,21 +558,47 @@ impl<'a> Builder<'a> {
             Intent::Provision {
                 existing: Some(account),
                 role,
+                prehire,
             } => {
                 let Some(desired) = self.desired_attributes(employee, final_dns, None) else {
                     return;
                 };
                 let before = self.state_of(account);
-                let rehire = account.disabled;
-                if rehire {
-                    changes.push(Change {
-                        action: self.enable(account),
-                        reason: Reason::new(
+                // A disabled account in the disabled OU is a leaver coming back; one elsewhere
+                // is a pre-hire account whose start date has come.
+                let in_disabled_ou =
+                    account.dn.parent().as_ref() == Some(&self.input.mappings.account.disabled_ou);
+                let rehire = account.disabled && prehire.is_none() && in_disabled_ou;
+                let starting = account.disabled && prehire.is_none() && !in_disabled_ou;
+                if rehire || starting {
+                    let reason = if rehire {
+                        Reason::new(
                             format!(
                                 "status = {} but the account is disabled",
                                 status_fact(employee)
                             ),
                             "rehire",
+                        )
+                    } else {
+                        Reason::new(
+                            format!(
+                                "status = {}: the start date has come and the account is disabled",
+                                status_fact(employee)
+                            ),
+                            "joiner",
+                        )
+                    };
+                    changes.push(Change {
+                        action: self.enable(account),
+                        reason,
+                    });
+                }
+                if let Some(start) = prehire.filter(|_| !account.disabled) {
+                    changes.push(Change {
+                        action: self.disable(account),
+                        reason: Reason::new(
+                            format!("starts {start}; the account stays disabled until then"),
+                            "lifecycle.prehire_days",
                         ),
                     });
                 }
@@ -605,6 +683,8 @@ impl<'a> Builder<'a> {
                 }
                 let lifecycle = if rehire {
                     Lifecycle::Rehire
+                } else if starting {
+                    Lifecycle::Joiner
                 } else if changes.iter().any(|c| {
                     matches!(
                         c.action,

@@ -577,3 +577,49 @@ async fn ad_saved_plans_and_bad_records_behave_as_on_openldap() {
     assert!(ad.members("Sales").contains(&lower(&dup_dn)));
     assert!(ad.domain.can_bind(&dup_dn, PASSWORD));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_prehire_account_waits_disabled_until_the_start_date() {
+    let ad = Ad::start("ad-prehire").await;
+    let config = std::fs::read_to_string(&ad.config).unwrap();
+    std::fs::write(
+        &ad.config,
+        format!("{config}\n[lifecycle]\nprehire_days = 7\n"),
+    )
+    .unwrap();
+    #[allow(clippy::disallowed_methods)] // the test pins dates relative to the real today
+    let today = chrono::Utc::now().date_naive();
+    let mut hire = person("901", "Pre", "Hire", "Sales", "Rep");
+    hire["hireDate"] = Value::String((today + chrono::Duration::days(5)).to_string());
+    ad.serve(&[hire.clone()]).await;
+
+    ad.expect(&["apply"], 0);
+    let account = ad.find("901");
+    assert_eq!(
+        ad.uac(&account.dn) & 2,
+        2,
+        "created disabled before the start date"
+    );
+    assert!(
+        ad.members("Sales").contains(&lower(&account.dn)),
+        "ready with its groups"
+    );
+    ad.assert_converged();
+
+    hire["hireDate"] = Value::String(today.to_string());
+    ad.serve(&[hire]).await;
+    let plan = ad.expect(&["plan"], 0);
+    assert!(
+        plan.contains("joiner ") && plan.contains("start date has come"),
+        "{plan}"
+    );
+    ad.expect(&["apply"], 0);
+    let account = ad.find("901");
+    assert_eq!(ad.uac(&account.dn), 512, "enabled on the start date");
+    assert_ne!(
+        account.first("pwdLastSet"),
+        Some("0"),
+        "with a password hrsync set"
+    );
+    ad.assert_converged();
+}

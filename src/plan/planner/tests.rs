@@ -48,6 +48,7 @@ fn policy() -> Policy {
         disable: DisableMethod::PpolicyLock,
         expire_leavers: false,
         required_attributes: vec!["cn".into(), "sn".into()],
+        prehire_days: 0,
         member_values_follow_renames: false,
         groups_require_member: true,
         empty_group_placeholder: Some(dn("cn=placeholder")),
@@ -694,6 +695,7 @@ fn ad_plan(hr: &HrSnapshot, dir: &DirectorySnapshot, expire_leavers: bool) -> Pl
         groups_require_member: false,
         empty_group_placeholder: None,
         required_attributes: vec!["cn".into()],
+        prehire_days: 0,
     };
     plan(&PlanInput {
         hr,
@@ -892,4 +894,153 @@ fn protected_accounts_are_skipped_with_the_reason_whatever_hr_says() {
     // And a protected account without an HR record is not an orphan either.
     let plan = ad_plan(&hr(vec![]), &dir, false);
     assert!(plan.orphans.is_empty());
+}
+
+// --- Pre-hire accounts ---------------------------------------------------------------------
+
+fn prehire_plan(hr: &HrSnapshot, dir: &DirectorySnapshot, days: i64) -> Plan {
+    let mappings = mappings();
+    let policy = Policy {
+        prehire_days: days,
+        ..policy()
+    };
+    plan(&PlanInput {
+        hr,
+        directory: dir,
+        mappings: &mappings,
+        policy: &policy,
+        now: now(),
+    })
+}
+
+fn starter(days_ahead: i64) -> Employee {
+    let mut e = employee("30", "Pre", "Hire", "Sales", EmploymentStatus::Pending);
+    e.hire_date = Some(now().date_naive() + chrono::Duration::days(days_ahead));
+    e
+}
+
+#[test]
+fn prehire_account_is_created_locked_with_its_groups_inside_the_window_only() {
+    let dir = directory(vec![], &[]);
+    let plan = prehire_plan(&hr(vec![starter(3)]), &dir, 7);
+    let acts = actions(&plan, "30");
+    let Action::Create { attributes, .. } = &acts[0] else {
+        panic!("{acts:?}")
+    };
+    assert_eq!(
+        attributes["pwdAccountLockedTime"],
+        [PPOLICY_PERMANENT_LOCK],
+        "locked from the start"
+    );
+    assert!(acts.contains(&Action::AddToGroup {
+        group: dn("cn=sales,ou=groups,dc=ex")
+    }));
+    assert!(
+        plan.accounts[0].changes[0]
+            .reason
+            .fact
+            .contains("created disabled until then")
+    );
+
+    let later = prehire_plan(&hr(vec![starter(10)]), &dir, 7);
+    assert!(!later.has_changes());
+    assert!(
+        later.skipped[0].reason.contains("7 day(s) ahead"),
+        "{:?}",
+        later.skipped
+    );
+}
+
+#[test]
+fn prehire_account_is_enabled_on_the_start_date_as_a_joiner() {
+    let mut locked = account(
+        "uid=pre.hire,ou=sales,ou=people,dc=ex",
+        "30",
+        "Sales person",
+        true,
+    );
+    locked
+        .attributes
+        .insert("cn".into(), vec!["Pre Hire".into()]);
+    locked.attributes.insert("sn".into(), vec!["Hire".into()]);
+    let dir = directory(
+        vec![locked],
+        &[
+            ("staff", "uid=pre.hire,ou=sales,ou=people,dc=ex"),
+            ("sales", "uid=pre.hire,ou=sales,ou=people,dc=ex"),
+        ],
+    );
+    // Still before the start: nothing to do.
+    let waiting = prehire_plan(&hr(vec![starter(2)]), &dir, 7);
+    assert!(!waiting.has_changes(), "{:#?}", waiting.accounts);
+    // The day comes: HR reports active.
+    let plan = prehire_plan(
+        &hr(vec![employee(
+            "30",
+            "Pre",
+            "Hire",
+            "Sales",
+            EmploymentStatus::Active,
+        )]),
+        &dir,
+        7,
+    );
+    assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Joiner);
+    assert!(matches!(actions(&plan, "30")[0], Action::Enable { .. }));
+}
+
+#[test]
+fn ad_prehire_is_created_disabled_and_given_a_password_on_the_start_date() {
+    let mappings = Mappings::from_files(&[("ad.toml".into(), AD_MAPPINGS.into())]).unwrap();
+    let policy = Policy {
+        disable: DisableMethod::UserAccountControl,
+        expire_leavers: false,
+        member_values_follow_renames: true,
+        groups_require_member: false,
+        empty_group_placeholder: None,
+        required_attributes: vec!["cn".into()],
+        prehire_days: 14,
+    };
+    let run = |hr: &HrSnapshot, dir: &DirectorySnapshot| {
+        plan(&PlanInput {
+            hr,
+            directory: dir,
+            mappings: &mappings,
+            policy: &policy,
+            now: now(),
+        })
+    };
+    let plan = run(&hr(vec![starter(5)]), &directory(vec![], &[]));
+    let acts = actions(&plan, "30");
+    assert!(
+        matches!(&acts[0], Action::Create { attributes, .. } if attributes["userAccountControl"] == ["514"])
+    );
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Enable { .. })),
+        "not enabled before the start"
+    );
+
+    let waiting = ad_account("cn=Pre Hire,ou=people,dc=ex", "30", 514, false);
+    let plan = run(
+        &hr(vec![employee(
+            "30",
+            "Pre",
+            "Hire",
+            "Other",
+            EmploymentStatus::Active,
+        )]),
+        &directory(vec![waiting], &[]),
+    );
+    assert_eq!(
+        actions(&plan, "30")[0],
+        Action::Enable {
+            method: DisableMethod::UserAccountControl,
+            account_control: Some(ControlChange {
+                before: 514,
+                after: 512
+            }),
+            set_password: true,
+            clear_expiry: false,
+        }
+    );
 }
