@@ -391,9 +391,15 @@ async fn ad_protected_accounts_are_never_changed() {
     let direct = person("401", "Dom", "Admin", "Sales", "Rep");
     let nested = person("402", "Nes", "Ted", "Sales", "Rep");
     let counted = person("403", "Count", "Ed", "Sales", "Rep");
+    let glass = person("404", "Break", "Glass", "Sales", "Rep");
     let direct_dn = ad.add_person("dadmin", &direct, "Sales", &["Staff", "Sales"]);
     let nested_dn = ad.add_person("nted", &nested, "Sales", &["Staff", "Sales"]);
     let counted_dn = ad.add_person("cted", &counted, "Sales", &["Staff", "Sales"]);
+    let glass_dn = ad.add_person("bglass", &glass, "Sales", &["Staff", "Sales"]);
+    ad.write_config(
+        "[directory.protected]\nfilter = \"(description=break-glass)\"",
+        1500,
+    );
     let modify = |dn: &str, change: &str| {
         let out = ad
             .domain
@@ -410,14 +416,21 @@ async fn ad_protected_accounts_are_never_changed() {
         &format!("add: member\nmember: {leads}"),
     );
     modify(&counted_dn, "replace: adminCount\nadminCount: 1");
+    modify(&glass_dn, "replace: description\ndescription: break-glass");
 
-    ad.serve(&[terminated(direct), terminated(nested), terminated(counted)])
-        .await;
+    ad.serve(&[
+        terminated(direct),
+        terminated(nested),
+        terminated(counted),
+        terminated(glass),
+    ])
+    .await;
     let plan = ad.expect(&["plan", "--detailed-exitcode"], 0);
     for (id, why) in [
         ("401", "member of CN=Domain Admins"),
         ("402", "member of CN=Administrators"),
         ("403", "adminCount=1"),
+        ("404", "matches directory.protected.filter"),
     ] {
         assert!(
             plan.lines().any(|l| l.contains(&format!("employee {id}"))
@@ -427,7 +440,7 @@ async fn ad_protected_accounts_are_never_changed() {
         );
     }
     ad.expect(&["apply"], 0);
-    for dn in [&direct_dn, &nested_dn, &counted_dn] {
+    for dn in [&direct_dn, &nested_dn, &counted_dn, &glass_dn] {
         assert_eq!(ad.uac(dn), 512, "{dn} untouched");
         assert!(ad.domain.can_bind(dn, PASSWORD), "{dn} can still log in");
         assert!(ad.members("Sales").contains(&lower(dn)));
