@@ -251,21 +251,7 @@ impl<'a> Builder<'a> {
         let mappings = self.input.mappings;
         match employee.status {
             EmploymentStatus::Active | EmploymentStatus::Leave => {
-                let role = mappings.assign(employee);
-                let (dn, unique) = match existing {
-                    Some(account) => (relocate(&account.dn, &role.ou), String::new()),
-                    None => self.name_new_account(employee, &role.ou)?,
-                };
-                Some(Target {
-                    employee,
-                    intent: Intent::Provision {
-                        existing,
-                        role,
-                        prehire: None,
-                    },
-                    dn,
-                    unique,
-                })
+                self.provision(employee, existing, None)
             }
             EmploymentStatus::Terminated => {
                 let existing = existing?;
@@ -281,21 +267,7 @@ impl<'a> Builder<'a> {
                 let window = self.input.policy.prehire_days;
                 match employee.hire_date {
                     Some(start) if window > 0 && (start - today).num_days() <= window => {
-                        let role = mappings.assign(employee);
-                        let (dn, unique) = match existing {
-                            Some(account) => (relocate(&account.dn, &role.ou), String::new()),
-                            None => self.name_new_account(employee, &role.ou)?,
-                        };
-                        Some(Target {
-                            employee,
-                            intent: Intent::Provision {
-                                existing,
-                                role,
-                                prehire: Some(start),
-                            },
-                            dn,
-                            unique,
-                        })
+                        self.provision(employee, existing, Some(start))
                     }
                     hire_date => {
                         let starts =
@@ -318,6 +290,31 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+    }
+
+    /// The target of an employee whose account should exist in their role's OU (enabled, or
+    /// disabled until `prehire`, the start date).
+    fn provision(
+        &mut self,
+        employee: &'a Employee,
+        existing: Option<&'a DirectoryAccount>,
+        prehire: Option<NaiveDate>,
+    ) -> Option<Target<'a>> {
+        let role = self.input.mappings.assign(employee);
+        let (dn, unique) = match existing {
+            Some(account) => (relocate(&account.dn, &role.ou), String::new()),
+            None => self.name_new_account(employee, &role.ou)?,
+        };
+        Some(Target {
+            employee,
+            intent: Intent::Provision {
+                existing,
+                role,
+                prehire,
+            },
+            dn,
+            unique,
+        })
     }
 
     /// Names a new account: its DN and the `{unique}` suffix that makes its naming and unique

@@ -347,7 +347,7 @@ impl TestDirectory {
     /// Adds the entries of `ldif` (plain entries or change records) as the admin; panics with
     /// ldapadd's output on failure.
     pub fn ldapadd(&self, ldif: &str) {
-        let output = self.run_with_stdin(self.admin_command("ldapadd"), ldif);
+        let output = run_with_stdin(self.admin_command("ldapadd"), ldif);
         if !output.status.success() {
             panic!(
                 "ldapadd failed ({}):\n{}\nLDIF was:\n{ldif}",
@@ -360,7 +360,7 @@ impl TestDirectory {
     /// Runs `ldapmodify` with `ldif` (change records) as the admin and returns its output
     /// without judging it: tests assert on `status.code()` (the LDAP result code, e.g. 65).
     pub fn ldapmodify(&self, ldif: &str) -> Output {
-        self.run_with_stdin(self.admin_command("ldapmodify"), ldif)
+        run_with_stdin(self.admin_command("ldapmodify"), ldif)
     }
 
     /// Subtree search as the admin. A missing base gives no entries; any other error panics.
@@ -535,30 +535,6 @@ impl TestDirectory {
                 output_text(&output)
             ),
         }
-    }
-
-    fn run_with_stdin(&self, mut command: Command, input: &str) -> Output {
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let program = command.get_program().to_string_lossy().into_owned();
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {program} (is ldap-utils installed?): {e}"));
-        let mut stdin = child.stdin.take().expect("piped stdin");
-        let input = input.to_string();
-        // Written from a thread: a large LDIF would otherwise deadlock against the tool
-        // filling its stdout pipe while we are still writing.
-        let writer = std::thread::spawn(move || {
-            // The tool may stop reading early after an error; its exit status says why.
-            let _ = stdin.write_all(input.as_bytes());
-        });
-        let output = child
-            .wait_with_output()
-            .unwrap_or_else(|e| panic!("{program} did not finish: {e}"));
-        writer.join().expect("stdin writer thread panicked");
-        output
     }
 }
 
@@ -765,4 +741,29 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
         out.extend_from_slice(&group[..3 - pad]);
     }
     Some(out)
+}
+
+/// Runs `command` with `input` on its stdin and returns its output, whatever its exit status.
+pub fn run_with_stdin(mut command: Command, input: &str) -> Output {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let program = command.get_program().to_string_lossy().into_owned();
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program} (is ldap-utils installed?): {e}"));
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_string();
+    // Written from a thread: a large LDIF would otherwise deadlock against the tool filling its
+    // stdout pipe while we are still writing.
+    let writer = std::thread::spawn(move || {
+        // The tool may stop reading early after an error; its exit status says why.
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("{program} did not finish: {e}"));
+    writer.join().expect("stdin writer thread panicked");
+    output
 }

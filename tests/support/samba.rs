@@ -22,12 +22,13 @@
 //! with the tool's output on failure.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use super::{Entry, output_text, parse_ldif, parse_shell_assignments, run, unique_ou};
+use super::{
+    Entry, output_text, parse_ldif, parse_shell_assignments, run, run_with_stdin, unique_ou,
+};
 
 /// Attempts at starting a DC before giving up. The script already retries address clashes
 /// itself; this covers anything else transient.
@@ -637,28 +638,4 @@ fn abbreviate(ldif: &str) -> String {
         lines.len() - 60,
         lines[lines.len() - 30..].join("\n")
     )
-}
-
-fn run_with_stdin(mut command: Command, input: &str) -> Output {
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let program = command.get_program().to_string_lossy().into_owned();
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {program} (is ldap-utils installed?): {e}"));
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_string();
-    // Written from a thread: a large LDIF would otherwise deadlock against the tool filling its
-    // stdout pipe while we are still writing.
-    let writer = std::thread::spawn(move || {
-        // The tool may stop reading early after an error; its exit status says why.
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let output = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("{program} did not finish: {e}"));
-    writer.join().expect("stdin writer thread panicked");
-    output
 }
