@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::plan::limits::LimitKind;
 use crate::render::Format;
 
 /// Make an LDAP directory follow the HR system: joiners get accounts in the right OU with their
@@ -61,5 +62,12 @@ pub enum Command {
         /// How to print the plan before applying it.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Apply even though the plan goes over this safety limit (repeatable). A saved plan
+        /// given with --plan counts as approved and needs none.
+        #[arg(long = "allow-limit", value_enum)]
+        allow_limits: Vec<LimitKind>,
+        /// Also save the plan as JSON (for review when a limit stops the run).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }

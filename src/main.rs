@@ -87,9 +87,56 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
         Command::Apply {
             plan: saved,
             format,
+            allow_limits,
+            out,
         } => {
             let (plan, directory) = match saved {
-                None => run::make_plan(&config, now).await?,
+                None => {
+                    let (plan, directory) = run::make_plan(&config, now).await?;
+                    if let Some(path) = &out {
+                        run::save_plan(&plan, path)?;
+                    }
+                    let blocking: Vec<_> = plan
+                        .limits_tripped
+                        .iter()
+                        .filter(|t| !allow_limits.contains(&t.kind))
+                        .collect();
+                    if !blocking.is_empty() {
+                        directory.close().await;
+                        print!(
+                            "{}",
+                            run::render(&plan, &run::plan_steps(&config, &plan), format)
+                        );
+                        for tripped in &blocking {
+                            tracing::error!(
+                                kind = tripped.kind.as_str(),
+                                count = tripped.count,
+                                "{tripped}"
+                            );
+                        }
+                        println!(
+                            "\nNothing applied: a safety limit tripped. Review the plan{}, then apply \
+                             it with `hrsync apply --plan FILE`, or allow the kind with --allow-limit {}.",
+                            out.as_ref().map_or(
+                                " (save it with --out FILE)".to_string(),
+                                |p| format!(" saved in {}", p.display())
+                            ),
+                            blocking
+                                .iter()
+                                .map(|t| t.kind.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" --allow-limit ")
+                        );
+                        return Ok(Outcome::LimitTripped);
+                    }
+                    for tripped in &plan.limits_tripped {
+                        tracing::warn!(
+                            kind = tripped.kind.as_str(),
+                            "{tripped}; allowed by --allow-limit"
+                        );
+                    }
+                    (plan, directory)
+                }
                 Some(path) => {
                     let plan = run::load_saved_plan(&path)?;
                     let saved_error = |message: String| RunError::SavedPlan {

@@ -11,6 +11,7 @@ use crate::directory::{Directory, DirectoryError};
 use crate::dn::Dn;
 use crate::hr::{self, HrError};
 use crate::model::DirectorySnapshot;
+use crate::plan::limits;
 use crate::plan::ops::{Steps, steps};
 use crate::plan::{PLAN_SCHEMA, Plan, PlanInput, plan, planner};
 use crate::render::{self, Format};
@@ -24,6 +25,8 @@ pub enum Outcome {
     ChangesPending,
     /// 3: some changes failed, the others were applied.
     PartialFailure,
+    /// 4: a safety limit tripped and nothing was applied.
+    LimitTripped,
 }
 
 impl Outcome {
@@ -32,6 +35,7 @@ impl Outcome {
             Self::Success => 0,
             Self::ChangesPending => 2,
             Self::PartialFailure => 3,
+            Self::LimitTripped => 4,
         }
     }
 }
@@ -96,6 +100,7 @@ pub async fn make_plan(config: &Config, now: DateTime<Utc>) -> Result<(Plan, Dir
         now,
     });
     plan.warnings.extend(warnings);
+    plan.limits_tripped = limits::check(&plan, &config.limits);
     Ok((plan, directory))
 }
 

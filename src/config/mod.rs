@@ -18,6 +18,7 @@ pub use secret::{SecretError, SecretRef};
 use crate::dn::Dn;
 use crate::hr::HrConfig;
 use crate::mapping::{Mappings, toml_problem};
+use crate::plan::limits::{Limit, LimitKind, Limits};
 use crate::plan::{DisableMethod, Policy};
 
 /// The whole `hrsync.toml`.
@@ -31,6 +32,50 @@ struct RawConfig {
     hr: HrConfig,
     #[serde(default)]
     lifecycle: RawLifecycle,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+/// `[limits]`: how much one run may change (see the README, "Safety limits"). Each kind is
+/// `{ count = N, percent = P }`; a kind left out keeps its default, a bound left out is no bound.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    percent_floor: Option<usize>,
+    disable: Option<Limit>,
+    group_removal: Option<Limit>,
+    #[serde(rename = "move")]
+    moves: Option<Limit>,
+    create: Option<Limit>,
+    update: Option<Limit>,
+    missing: Option<Limit>,
+}
+
+impl RawLimits {
+    fn into_limits(self, problems: &mut Vec<ConfigProblem>) -> Limits {
+        let mut limits = Limits::default();
+        if let Some(floor) = self.percent_floor {
+            limits.percent_floor = floor;
+        }
+        for (kind, limit) in [
+            (LimitKind::Disable, self.disable),
+            (LimitKind::GroupRemoval, self.group_removal),
+            (LimitKind::Move, self.moves),
+            (LimitKind::Create, self.create),
+            (LimitKind::Update, self.update),
+            (LimitKind::Missing, self.missing),
+        ] {
+            let Some(limit) = limit else { continue };
+            if limit.percent.is_some_and(|p| p > 100) {
+                problems.push(ConfigProblem::new(
+                    format!("limits.{}.percent", kind.as_str()),
+                    "must be 0 to 100",
+                ));
+            }
+            limits.kinds.insert(kind, limit);
+        }
+        limits
+    }
 }
 
 /// `[lifecycle]`: when accounts come and go.
@@ -222,6 +267,7 @@ pub struct Config {
     pub directory: DirectoryConfig,
     pub hr: HrConfig,
     pub mappings: Mappings,
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone)]
@@ -301,6 +347,7 @@ impl Config {
                 "must be 0 to 365",
             ));
         }
+        let limits = raw.limits.into_limits(&mut problems);
         let mappings = match mappings {
             Ok(m) => Some(m),
             Err(mut found) => {
@@ -326,6 +373,7 @@ impl Config {
                     directory,
                     hr: raw.hr,
                     mappings,
+                    limits,
                 })
             }
             _ => Err(problems),

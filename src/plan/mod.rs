@@ -9,6 +9,7 @@
 //! The JSON form of a plan (`hrsync plan --format json`, `--out FILE`) is a stable, versioned
 //! schema: see the README, "Plan JSON schema".
 
+pub mod limits;
 pub mod ops;
 pub mod planner;
 
@@ -92,6 +93,9 @@ pub struct Plan {
     /// Correlated directory accounts with no HR record. Reported, never changed.
     pub orphans: Vec<Orphan>,
     pub warnings: Vec<String>,
+    /// Safety limits this plan goes over (see [`limits`]); filled in by the run, not the planner.
+    #[serde(default)]
+    pub limits_tripped: Vec<limits::TrippedLimit>,
 }
 
 impl Plan {

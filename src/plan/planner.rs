@@ -969,6 +969,7 @@ impl<'a> Builder<'a> {
             skipped: self.skipped,
             orphans: self.orphans,
             warnings: self.warnings.into_iter().collect(),
+            limits_tripped: Vec::new(),
         }
     }
 }

@@ -58,6 +58,32 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {} (id {})", orphan.dn, orphan.correlation_id);
         }
     }
+    if !plan.limits_tripped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nsafety limits tripped (apply refuses without approval)"
+        );
+        for tripped in &plan.limits_tripped {
+            let _ = writeln!(out, "  ! {tripped}");
+            let shown: Vec<&str> = tripped
+                .accounts
+                .iter()
+                .take(20)
+                .map(String::as_str)
+                .collect();
+            let more = tripped.accounts.len().saturating_sub(shown.len());
+            let _ = writeln!(
+                out,
+                "      accounts: {}{}",
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "\nwarnings");
         for warning in &plan.warnings {

@@ -151,7 +151,8 @@ async fn hostile_values_are_escaped_and_land_exactly_right() {
     s.serve(&records).await;
     let bystander_before = s.dir.entry(&bystander);
 
-    s.expect(&["apply"], 0);
+    // Five new accounts next to one managed account is over the `create` limit: allowed here.
+    s.expect(&["apply", "--allow-limit", "create"], 0);
     for (id, first, last) in &people {
         let filter = format!("(employeeNumber={})", ldap3::ldap_escape(*id));
         let found = s.dir.search(
@@ -194,10 +195,23 @@ async fn hostile_values_are_escaped_and_land_exactly_right() {
     );
     s.assert_converged();
 
-    // And they leave cleanly too.
+    // And they leave cleanly too: everyone at once is over the safety limits, so it needs the
+    // admin's explicit go-ahead.
     let leavers: Vec<Value> = records.into_iter().map(terminated).collect();
     s.serve(&leavers).await;
-    s.expect(&["apply"], 0);
+    s.expect(&["apply"], 4);
+    s.expect(
+        &[
+            "apply",
+            "--allow-limit",
+            "disable",
+            "--allow-limit",
+            "group_removal",
+            "--allow-limit",
+            "move",
+        ],
+        0,
+    );
     let disabled = s.dir.search(
         &s.dir.disabled_dn,
         "(pwdAccountLockedTime=000001010000Z)",

@@ -14,5 +14,6 @@ mod active_directory;
 mod bad_input;
 mod cli;
 mod lifecycle;
+mod limits;
 mod secrets;
 mod tls;
