@@ -86,6 +86,11 @@ struct RawLifecycle {
     /// date (with its role's groups, ready for day one). 0: create it on the start date.
     #[serde(default)]
     prehire_days: u32,
+    /// The IANA time zone HR's dates are in (`Europe/Berlin`): a termination takes effect at
+    /// the end of the last working day there, a start at the beginning of the first. Default UTC.
+    time_zone: Option<String>,
+    /// An HR field holding each employee's own IANA time zone, used instead where it is set.
+    time_zone_field: Option<String>,
 }
 
 fn default_mappings() -> PathBuf {
@@ -348,6 +353,24 @@ impl Config {
             ));
         }
         let limits = raw.limits.into_limits(&mut problems);
+        let time_zone = match raw.lifecycle.time_zone.as_deref() {
+            None => chrono_tz::UTC,
+            Some(name) => name.parse().unwrap_or_else(|_| {
+                problems.push(ConfigProblem::new(
+                    "lifecycle.time_zone",
+                    format!("\"{name}\" is not an IANA time zone (like Europe/Berlin or America/New_York)"),
+                ));
+                chrono_tz::UTC
+            }),
+        };
+        if let Some(field) = &raw.lifecycle.time_zone_field {
+            if !raw.hr.field_names().contains(field) {
+                problems.push(ConfigProblem::new(
+                    "lifecycle.time_zone_field",
+                    format!("\"{field}\" is not a field in [hr.fields]"),
+                ));
+            }
+        }
         let mappings = match mappings {
             Ok(m) => Some(m),
             Err(mut found) => {
@@ -366,6 +389,8 @@ impl Config {
         match (directory, mappings) {
             (Some(mut directory), Some(mappings)) if problems.is_empty() => {
                 directory.policy.prehire_days = i64::from(raw.lifecycle.prehire_days);
+                directory.policy.time_zone = time_zone;
+                directory.policy.time_zone_field = raw.lifecycle.time_zone_field.clone();
                 directory.policy.empty_group_placeholder =
                     mappings.groups.empty_group_placeholder.clone();
                 Ok(Self {
@@ -580,6 +605,8 @@ fn validate_directory(
                 empty_group_placeholder: None,
                 required_attributes: vec!["cn".to_string(), "sn".to_string()],
                 prehire_days: 0,
+                time_zone: chrono_tz::UTC,
+                time_zone_field: None,
             },
             // AD keeps member links pointing at moved entries and allows empty groups.
             Flavour::ActiveDirectory => Policy {
@@ -590,6 +617,8 @@ fn validate_directory(
                 empty_group_placeholder: None,
                 required_attributes: vec!["cn".to_string()],
                 prehire_days: 0,
+                time_zone: chrono_tz::UTC,
+                time_zone_field: None,
             },
         },
     })

@@ -3,6 +3,7 @@
 //! Everything here is I/O; the decisions are made in `plan`.
 
 mod connect;
+mod groups;
 mod password;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -13,7 +13,7 @@ use super::dates::DateValue;
 use super::fields::{
     FieldPaths, FieldsConfig, HIRE_DATE, ID, StatusConfig, TERMINATION_DATE, is_date_field,
 };
-use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
+use crate::model::{Employee, HrSnapshot, RejectedRecord};
 
 /// Normalises every record. `records` is the whole response, across pages, in order: a
 /// [`RejectedRecord::index`] is a position in it. `today` decides date-driven statuses.
@@ -148,31 +148,22 @@ fn read_employee(
     match hr_status {
         Some((mapped, raw)) if problems.is_empty() => Ok(Employee {
             id: id.to_string(),
-            status: effective_status(mapped, hire_date, termination_date, today),
+            // In UTC here; the planner decides again in each employee's time zone.
+            status: crate::model::effective_status(
+                mapped,
+                hire_date,
+                termination_date,
+                today.and_time(chrono::NaiveTime::MIN).and_utc(),
+                &chrono::Utc,
+            )
+            .status,
+            hr_status: mapped,
             status_source: raw,
             hire_date,
             termination_date,
             fields: values,
         }),
         _ => Err(problems.join("; ")),
-    }
-}
-
-/// HR's status, corrected by the dates: a termination date in the past wins over anything HR
-/// still says (a leaver whose status was not updated keeps no access), and an active person who
-/// has not started yet is pending.
-fn effective_status(
-    hr: EmploymentStatus,
-    hire_date: Option<NaiveDate>,
-    termination_date: Option<NaiveDate>,
-    today: NaiveDate,
-) -> EmploymentStatus {
-    if termination_date.is_some_and(|d| d < today) {
-        EmploymentStatus::Terminated
-    } else if hr == EmploymentStatus::Active && hire_date.is_some_and(|d| d > today) {
-        EmploymentStatus::Pending
-    } else {
-        hr
     }
 }
 
@@ -226,6 +217,7 @@ fn quote(value: &str) -> String {
 mod tests {
     use super::*;
     use crate::hr::HrConfig;
+    use crate::model::EmploymentStatus;
     use serde_json::json;
 
     const CONFIG: &str = r#"

@@ -31,6 +31,7 @@ fn employee(fields: &[(&str, &str)]) -> Employee {
     Employee {
         id: "1".into(),
         status: EmploymentStatus::Active,
+        hr_status: EmploymentStatus::Active,
         status_source: "Active".into(),
         hire_date: None,
         termination_date: None,

@@ -242,6 +242,7 @@ mod tests {
                 .collect(),
             warnings: vec![],
             limits_tripped: vec![],
+            scheduled: vec![],
         }
     }
 

@@ -46,6 +46,10 @@ pub struct Policy {
     /// How many days before the start date a joiner's account is created, disabled until the
     /// start date (`lifecycle.prehire_days`; 0: created on the start date).
     pub prehire_days: i64,
+    /// The time zone dates are read in (`lifecycle.time_zone`), unless the HR field named by
+    /// `time_zone_field` gives the employee's own.
+    pub time_zone: chrono_tz::Tz,
+    pub time_zone_field: Option<String>,
 }
 
 /// How an account is disabled.
@@ -96,6 +100,18 @@ pub struct Plan {
     /// Safety limits this plan goes over (see [`limits`]); filled in by the run, not the planner.
     #[serde(default)]
     pub limits_tripped: Vec<limits::TrippedLimit>,
+    /// Terminations dated in the future, for accounts that exist: what will happen, and when.
+    #[serde(default)]
+    pub scheduled: Vec<Scheduled>,
+}
+
+/// A termination that has not taken effect yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub employee_id: String,
+    /// The end of the last working day in the employee's time zone.
+    pub leaves_at: DateTime<Utc>,
+    pub reason: String,
 }
 
 impl Plan {

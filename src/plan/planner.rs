@@ -21,16 +21,18 @@ use crate::dn::Dn;
 use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment, Template, UNIQUE};
 use crate::model::{
     DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot, Reason,
+    effective_status,
 };
 use crate::plan::PPOLICY_PERMANENT_LOCK;
 
 use super::{
     AccountPlan, AccountState, Action, Change, ControlChange, DisableMethod, GroupAction,
-    GroupChange, Lifecycle, Orphan, PLAN_SCHEMA, Plan, Policy, Skipped, Summary,
+    GroupChange, Lifecycle, Orphan, PLAN_SCHEMA, Plan, Policy, Scheduled, Skipped, Summary,
     UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT,
 };
 
 /// Everything the planner needs. Nothing else influences a plan.
+#[derive(Clone, Copy)]
 pub struct PlanInput<'a> {
     pub hr: &'a HrSnapshot,
     pub directory: &'a DirectorySnapshot,
@@ -62,9 +64,83 @@ struct Target<'a> {
 }
 
 pub fn plan(input: &PlanInput) -> Plan {
-    let mut builder = Builder::new(input);
+    let (hr, scheduled, warnings) = effective_hr(input);
+    let input = PlanInput { hr: &hr, ..*input };
+    let mut builder = Builder::new(&input);
+    builder.warnings.extend(warnings);
     builder.run();
-    builder.finish()
+    let mut plan = builder.finish();
+    plan.scheduled = scheduled
+        .into_iter()
+        .filter(|s| {
+            // Only leavers who still have an account to take away.
+            input
+                .directory
+                .accounts
+                .iter()
+                .any(|a| a.correlation_id.as_deref() == Some(s.employee_id.as_str()))
+        })
+        .collect();
+    plan
+}
+
+/// The HR snapshot with every employee's status decided at `now` in their own time zone, the
+/// terminations still to come, and warnings about unreadable time zones.
+fn effective_hr(input: &PlanInput) -> (HrSnapshot, Vec<Scheduled>, Vec<String>) {
+    let policy = input.policy;
+    let mut warnings = Vec::new();
+    let mut scheduled = Vec::new();
+    let employees = input
+        .hr
+        .employees
+        .iter()
+        .map(|employee| {
+            let zone = policy
+                .time_zone_field
+                .as_deref()
+                .and_then(|field| employee.field(field))
+                .and_then(|name| match name.parse::<chrono_tz::Tz>() {
+                    Ok(tz) => Some(tz),
+                    Err(_) => {
+                        warnings.push(format!(
+                            "employee {}: time zone {name:?} is not an IANA zone; using {}",
+                            employee.id, policy.time_zone
+                        ));
+                        None
+                    }
+                })
+                .unwrap_or(policy.time_zone);
+            let effective = effective_status(
+                employee.hr_status,
+                employee.hire_date,
+                employee.termination_date,
+                input.now,
+                &zone,
+            );
+            if let (Some(at), Some(last_day)) = (effective.leaves_at, employee.termination_date) {
+                scheduled.push(Scheduled {
+                    employee_id: employee.id.clone(),
+                    leaves_at: at,
+                    reason: format!(
+                        "termination_date = {last_day} (last working day, {zone}); leaves at its end"
+                    ),
+                });
+            }
+            Employee {
+                status: effective.status,
+                ..employee.clone()
+            }
+        })
+        .collect();
+    scheduled.sort_by(|a, b| (a.leaves_at, &a.employee_id).cmp(&(b.leaves_at, &b.employee_id)));
+    (
+        HrSnapshot {
+            employees,
+            rejected: input.hr.rejected.clone(),
+        },
+        scheduled,
+        warnings,
+    )
 }
 
 struct Builder<'a> {
@@ -970,6 +1046,7 @@ impl<'a> Builder<'a> {
             orphans: self.orphans,
             warnings: self.warnings.into_iter().collect(),
             limits_tripped: Vec::new(),
+            scheduled: Vec::new(),
         }
     }
 }

@@ -37,6 +37,18 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "      because {}", change.reason);
         }
     }
+    if !plan.scheduled.is_empty() {
+        let _ = writeln!(out, "\nscheduled (terminations still to come)");
+        for scheduled in &plan.scheduled {
+            let _ = writeln!(
+                out,
+                "  employee {} leaves at {}: {}",
+                scheduled.employee_id,
+                scheduled.leaves_at.format("%Y-%m-%d %H:%M UTC"),
+                scheduled.reason
+            );
+        }
+    }
     if !plan.skipped.is_empty() {
         let _ = writeln!(out, "\nskipped (left as they are)");
         for skipped in &plan.skipped {

@@ -49,6 +49,8 @@ fn policy() -> Policy {
         expire_leavers: false,
         required_attributes: vec!["cn".into(), "sn".into()],
         prehire_days: 0,
+        time_zone: chrono_tz::UTC,
+        time_zone_field: None,
         member_values_follow_renames: false,
         groups_require_member: true,
         empty_group_placeholder: Some(dn("cn=placeholder")),
@@ -85,6 +87,7 @@ fn employee(
     Employee {
         id: id.into(),
         status,
+        hr_status: status,
         status_source: String::new(),
         hire_date: None,
         termination_date: None,
@@ -696,6 +699,8 @@ fn ad_plan(hr: &HrSnapshot, dir: &DirectorySnapshot, expire_leavers: bool) -> Pl
         empty_group_placeholder: None,
         required_attributes: vec!["cn".into()],
         prehire_days: 0,
+        time_zone: chrono_tz::UTC,
+        time_zone_field: None,
     };
     plan(&PlanInput {
         hr,
@@ -1000,6 +1005,8 @@ fn ad_prehire_is_created_disabled_and_given_a_password_on_the_start_date() {
         empty_group_placeholder: None,
         required_attributes: vec!["cn".into()],
         prehire_days: 14,
+        time_zone: chrono_tz::UTC,
+        time_zone_field: None,
     };
     let run = |hr: &HrSnapshot, dir: &DirectorySnapshot| {
         plan(&PlanInput {
@@ -1042,5 +1049,84 @@ fn ad_prehire_is_created_disabled_and_given_a_password_on_the_start_date() {
             set_password: true,
             clear_expiry: false,
         }
+    );
+}
+
+// --- Effective dates -------------------------------------------------------------------------
+
+#[test]
+fn terminations_take_effect_at_the_end_of_the_last_day_in_each_employees_zone() {
+    // now() is 2026-11-27 09:00 UTC.
+    let tokyo = "uid=to.kyo,ou=sales,ou=people,dc=ex";
+    let la = "uid=l.a,ou=sales,ou=people,dc=ex";
+    let dir = directory(
+        vec![
+            account(tokyo, "1", "Sales person", false),
+            account(la, "2", "Sales person", false),
+        ],
+        &[("sales", tokyo), ("sales", la)],
+    );
+    let mut in_tokyo = employee("1", "To", "Kyo", "Sales", EmploymentStatus::Active);
+    in_tokyo.termination_date = NaiveDate::from_ymd_opt(2026, 11, 27);
+    in_tokyo
+        .fields
+        .insert("time_zone".into(), "Asia/Tokyo".into());
+    let mut in_la = employee("2", "L", "A", "Sales", EmploymentStatus::Active);
+    in_la.termination_date = NaiveDate::from_ymd_opt(2026, 11, 26);
+    in_la
+        .fields
+        .insert("time_zone".into(), "America/Los_Angeles".into());
+
+    let mappings = mappings();
+    let policy = Policy {
+        time_zone_field: Some("time_zone".into()),
+        ..policy()
+    };
+    let plan = plan(&PlanInput {
+        hr: &hr(vec![in_tokyo, in_la]),
+        directory: &dir,
+        mappings: &mappings,
+        policy: &policy,
+        now: now(),
+    });
+    // Tokyo's 27th ends at 15:00 UTC: not yet. LA's 26th ended at 08:00 UTC: gone.
+    assert!(
+        !actions(&plan, "1").iter().any(|a| matches!(
+            a,
+            Action::Disable { .. } | Action::Move { .. } | Action::RemoveFromGroup { .. }
+        )),
+        "{:?}",
+        actions(&plan, "1")
+    );
+    assert_eq!(actions(&plan, "2")[0], LOCK);
+    assert_eq!(plan.scheduled.len(), 1);
+    assert_eq!(plan.scheduled[0].employee_id, "1");
+    assert_eq!(
+        plan.scheduled[0].leaves_at,
+        Utc.with_ymd_and_hms(2026, 11, 27, 15, 0, 0).unwrap()
+    );
+    assert!(plan.scheduled[0].reason.contains("Asia/Tokyo"));
+}
+
+#[test]
+fn an_unknown_time_zone_falls_back_with_a_warning() {
+    let mut e = employee("1", "Ann", "A", "Sales", EmploymentStatus::Active);
+    e.fields.insert("time_zone".into(), "Mars/Olympus".into());
+    let mappings = mappings();
+    let policy = Policy {
+        time_zone_field: Some("time_zone".into()),
+        ..policy()
+    };
+    let plan = plan(&PlanInput {
+        hr: &hr(vec![e]),
+        directory: &directory(vec![], &[]),
+        mappings: &mappings,
+        policy: &policy,
+        now: now(),
+    });
+    assert!(
+        plan.warnings.iter().any(|w| w.contains("Mars/Olympus")),
+        "{:?}",
+        plan.warnings
     );
 }
