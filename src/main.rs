@@ -138,7 +138,7 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
                     (plan, directory)
                 }
                 Some(path) => {
-                    let plan = run::load_saved_plan(&path)?;
+                    let plan = run::load_saved_plan(&path, &config, now)?;
                     let saved_error = |message: String| RunError::SavedPlan {
                         path: path.display().to_string(),
                         message,

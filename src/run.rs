@@ -142,7 +142,33 @@ pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
     })
 }
 
-pub fn load_saved_plan(path: &Path) -> Result<Plan, RunError> {
+/// A saved plan, refused when it is not a plan, of another schema, or older than
+/// `limits.max_plan_age_hours` at `now` (the directory and HR have moved on since the review).
+pub fn load_saved_plan(path: &Path, config: &Config, now: DateTime<Utc>) -> Result<Plan, RunError> {
+    let plan = read_saved_plan(path)?;
+    let age = now - plan.generated_at;
+    let max = chrono::Duration::hours(i64::from(config.limits.max_plan_age_hours));
+    if age > max {
+        return Err(RunError::SavedPlan {
+            path: path.display().to_string(),
+            message: format!(
+                "made at {}, {} hour(s) ago, older than limits.max_plan_age_hours = {}; plan again",
+                plan.generated_at.format("%Y-%m-%d %H:%M UTC"),
+                age.num_hours(),
+                config.limits.max_plan_age_hours
+            ),
+        });
+    }
+    if age < -chrono::Duration::minutes(5) {
+        return Err(RunError::SavedPlan {
+            path: path.display().to_string(),
+            message: "made in the future: check this machine's clock".to_string(),
+        });
+    }
+    Ok(plan)
+}
+
+fn read_saved_plan(path: &Path) -> Result<Plan, RunError> {
     let saved_error = |message: String| RunError::SavedPlan {
         path: path.display().to_string(),
         message,

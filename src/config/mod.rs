@@ -42,6 +42,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     percent_floor: Option<usize>,
+    /// `apply --plan FILE` refuses a plan older than this (default 24).
+    max_plan_age_hours: Option<u32>,
     disable: Option<Limit>,
     group_removal: Option<Limit>,
     #[serde(rename = "move")]
@@ -56,6 +58,9 @@ impl RawLimits {
         let mut limits = Limits::default();
         if let Some(floor) = self.percent_floor {
             limits.percent_floor = floor;
+        }
+        if let Some(hours) = self.max_plan_age_hours {
+            limits.max_plan_age_hours = hours;
         }
         for (kind, limit) in [
             (LimitKind::Disable, self.disable),

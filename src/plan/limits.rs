@@ -82,6 +82,8 @@ pub struct Limits {
     /// Percentages only count from this many accounts up, so that a small directory can still
     /// lose its one leaver (1 of 10 is 10%).
     pub percent_floor: usize,
+    /// A saved plan older than this is refused by `apply --plan`.
+    pub max_plan_age_hours: u32,
 }
 
 impl Default for Limits {
@@ -101,6 +103,7 @@ impl Default for Limits {
                 (LimitKind::Missing, limit(25, 5)),
             ]),
             percent_floor: 5,
+            max_plan_age_hours: 24,
         }
     }
 }
@@ -269,6 +272,7 @@ mod tests {
                 },
             )]),
             percent_floor: 5,
+            max_plan_age_hours: 24,
         };
         // 2 accounts with 2 removals each: 2 accounts, not over 2.
         assert!(check(&plan(2, 0, 1000), &limits).is_empty());

@@ -82,3 +82,29 @@ async fn half_the_company_missing_trips_and_an_approved_saved_plan_proceeds() {
         "the missing half was not touched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_older_than_the_maximum_age_is_refused() {
+    let (s, mut people) = company("limits-age").await;
+    people[0]["jobTitle"] = Value::String("Senior Rep".into());
+    s.serve(&people).await;
+    let saved = s.work.path().join("old.json");
+    let saved = saved.to_str().unwrap();
+    s.expect(&["plan", "--out", saved], 0);
+    // Reviewed, then forgotten for two days.
+    let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    #[allow(clippy::disallowed_methods)]
+    let two_days_ago = chrono::Utc::now() - chrono::Duration::hours(48);
+    plan["generated_at"] = Value::String(two_days_ago.to_rfc3339());
+    std::fs::write(saved, plan.to_string()).unwrap();
+
+    let before = s.dump();
+    let out = s.hrsync(&["apply", "--plan", saved]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("older than limits.max_plan_age_hours = 24"),
+        "{stderr}"
+    );
+    assert_eq!(s.dump(), before, "nothing applied");
+}
