@@ -7,6 +7,7 @@
 mod problem;
 mod secret;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -96,6 +97,26 @@ struct RawLifecycle {
     time_zone: Option<String>,
     /// An HR field holding each employee's own IANA time zone, used instead where it is set.
     time_zone_field: Option<String>,
+    /// What happens to the account of someone on leave: `keep` it as it is (default) or
+    /// `disable` it until they return.
+    #[serde(default)]
+    leave: LeavePolicy,
+    /// Managed groups (DNs) taken away while someone is on leave and given back on return.
+    #[serde(default)]
+    leave_remove_groups: Vec<String>,
+    /// Disable, strip and move accounts whose HR record is missing (orphans). Off by default:
+    /// a missing record is more often an HR export problem than a leaver. Guarded by the
+    /// `missing` limit.
+    #[serde(default)]
+    disable_orphans: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LeavePolicy {
+    #[default]
+    Keep,
+    Disable,
 }
 
 fn default_mappings() -> PathBuf {
@@ -368,6 +389,24 @@ impl Config {
                 chrono_tz::UTC
             }),
         };
+        let mut leave_remove_groups = BTreeSet::new();
+        for (i, group) in raw.lifecycle.leave_remove_groups.iter().enumerate() {
+            let key = format!("lifecycle.leave_remove_groups[{i}]");
+            match Dn::parse(group) {
+                Ok(dn) => {
+                    if let Ok(m) = &mappings {
+                        if !m.managed_groups().contains(&dn) {
+                            problems.push(ConfigProblem::new(
+                                &key,
+                                format!("{dn} is not a group the mappings manage"),
+                            ));
+                        }
+                    }
+                    leave_remove_groups.insert(dn);
+                }
+                Err(e) => problems.push(ConfigProblem::new(&key, e.to_string())),
+            }
+        }
         if let Some(field) = &raw.lifecycle.time_zone_field {
             if !raw.hr.field_names().contains(field) {
                 problems.push(ConfigProblem::new(
@@ -396,6 +435,9 @@ impl Config {
                 directory.policy.prehire_days = i64::from(raw.lifecycle.prehire_days);
                 directory.policy.time_zone = time_zone;
                 directory.policy.time_zone_field = raw.lifecycle.time_zone_field.clone();
+                directory.policy.leave_disable = raw.lifecycle.leave == LeavePolicy::Disable;
+                directory.policy.leave_remove_groups = leave_remove_groups;
+                directory.policy.disable_orphans = raw.lifecycle.disable_orphans;
                 directory.policy.empty_group_placeholder =
                     mappings.groups.empty_group_placeholder.clone();
                 Ok(Self {
@@ -612,6 +654,9 @@ fn validate_directory(
                 prehire_days: 0,
                 time_zone: chrono_tz::UTC,
                 time_zone_field: None,
+                leave_disable: false,
+                leave_remove_groups: BTreeSet::new(),
+                disable_orphans: false,
             },
             // AD keeps member links pointing at moved entries and allows empty groups.
             Flavour::ActiveDirectory => Policy {
@@ -624,6 +669,9 @@ fn validate_directory(
                 prehire_days: 0,
                 time_zone: chrono_tz::UTC,
                 time_zone_field: None,
+                leave_disable: false,
+                leave_remove_groups: BTreeSet::new(),
+                disable_orphans: false,
             },
         },
     })

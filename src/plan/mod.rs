@@ -13,7 +13,7 @@ pub mod limits;
 pub mod ops;
 pub mod planner;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -50,6 +50,13 @@ pub struct Policy {
     /// `time_zone_field` gives the employee's own.
     pub time_zone: chrono_tz::Tz,
     pub time_zone_field: Option<String>,
+    /// Disable the accounts of employees on leave (`lifecycle.leave = "disable"`).
+    pub leave_disable: bool,
+    /// Managed groups taken away for the time of a leave (`lifecycle.leave_remove_groups`).
+    pub leave_remove_groups: BTreeSet<Dn>,
+    /// Disable (and strip, and move) accounts whose HR record is missing
+    /// (`lifecycle.disable_orphans`); guarded by the `missing` limit.
+    pub disable_orphans: bool,
 }
 
 /// How an account is disabled.
@@ -127,6 +134,8 @@ pub struct Summary {
     pub movers: usize,
     pub leavers: usize,
     pub rehires: usize,
+    #[serde(default)]
+    pub returns: usize,
     pub updates: usize,
     pub changes: usize,
     pub skipped: usize,
@@ -147,6 +156,8 @@ pub enum Lifecycle {
     Leaver,
     /// A disabled account re-enabled for its current role.
     Rehire,
+    /// Back from a leave during which the account was disabled.
+    Return,
     /// Attribute changes only.
     Update,
 }
@@ -158,6 +169,7 @@ impl Lifecycle {
             Self::Mover => "mover",
             Self::Leaver => "leaver",
             Self::Rehire => "rehire",
+            Self::Return => "return",
             Self::Update => "update",
         }
     }

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::dn::Dn;
 use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment, Template, UNIQUE};
@@ -43,12 +43,13 @@ pub struct PlanInput<'a> {
 
 /// What should happen to one employee's account.
 enum Intent<'a> {
-    /// Active (or on leave): the account exists, is enabled, and follows the role. With
-    /// `prehire` (the start date), the account exists and follows the role but stays disabled.
+    /// Active (or on leave): the account exists, is enabled, and follows the role. With `hold`
+    /// (a pre-hire before the start date, or leave with `lifecycle.leave = "disable"`), it exists
+    /// and follows the role but stays disabled, for that reason.
     Provision {
         existing: Option<&'a DirectoryAccount>,
         role: RoleAssignment,
-        prehire: Option<NaiveDate>,
+        hold: Option<Reason>,
     },
     /// Terminated and the account exists.
     Deprovision { existing: &'a DirectoryAccount },
@@ -308,6 +309,7 @@ impl<'a> Builder<'a> {
         for target in &targets {
             self.plan_account(target, &final_dns);
         }
+        self.deprovision_orphans();
         self.plan_placeholders();
     }
 
@@ -326,8 +328,15 @@ impl<'a> Builder<'a> {
     ) -> Option<Target<'a>> {
         let mappings = self.input.mappings;
         match employee.status {
-            EmploymentStatus::Active | EmploymentStatus::Leave => {
-                self.provision(employee, existing, None)
+            EmploymentStatus::Active => self.provision(employee, existing, None),
+            EmploymentStatus::Leave => {
+                let hold = self.input.policy.leave_disable.then(|| {
+                    Reason::new(
+                        format!("status = {}", status_fact(employee)),
+                        "lifecycle.leave = \"disable\"",
+                    )
+                });
+                self.provision(employee, existing, hold)
             }
             EmploymentStatus::Terminated => {
                 let existing = existing?;
@@ -343,7 +352,11 @@ impl<'a> Builder<'a> {
                 let window = self.input.policy.prehire_days;
                 match employee.hire_date {
                     Some(start) if window > 0 && (start - today).num_days() <= window => {
-                        self.provision(employee, existing, Some(start))
+                        let hold = Reason::new(
+                            format!("starts {start}; the account is disabled until then"),
+                            "lifecycle.prehire_days",
+                        );
+                        self.provision(employee, existing, Some(hold))
                     }
                     hire_date => {
                         let starts =
@@ -369,14 +382,18 @@ impl<'a> Builder<'a> {
     }
 
     /// The target of an employee whose account should exist in their role's OU (enabled, or
-    /// disabled until `prehire`, the start date).
+    /// disabled for the reason in `hold`).
     fn provision(
         &mut self,
         employee: &'a Employee,
         existing: Option<&'a DirectoryAccount>,
-        prehire: Option<NaiveDate>,
+        hold: Option<Reason>,
     ) -> Option<Target<'a>> {
-        let role = self.input.mappings.assign(employee);
+        let mut role = self.input.mappings.assign(employee);
+        if employee.status == EmploymentStatus::Leave {
+            role.groups
+                .retain(|group, _| !self.input.policy.leave_remove_groups.contains(group));
+        }
         let (dn, unique) = match existing {
             Some(account) => (relocate(&account.dn, &role.ou), String::new()),
             None => self.name_new_account(employee, &role.ou)?,
@@ -386,7 +403,7 @@ impl<'a> Builder<'a> {
             intent: Intent::Provision {
                 existing,
                 role,
-                prehire,
+                hold,
             },
             dn,
             unique,
@@ -539,7 +556,7 @@ impl<'a> Builder<'a> {
             Intent::Provision {
                 existing: None,
                 role,
-                prehire,
+                hold,
             } => {
                 let Some(attributes) =
                     self.desired_attributes(employee, final_dns, Some(&target.unique))
@@ -556,7 +573,7 @@ impl<'a> Builder<'a> {
                     mappings.correlation.attribute.clone(),
                     vec![employee.id.clone()],
                 );
-                let joiner = match prehire {
+                let joiner = match hold {
                     None => Reason::new(
                         format!(
                             "status = {} and no account has {}={}",
@@ -566,14 +583,11 @@ impl<'a> Builder<'a> {
                         ),
                         "joiner",
                     ),
-                    Some(start) => Reason::new(
-                        format!("starts {start}; created disabled until then"),
-                        "lifecycle.prehire_days",
-                    ),
+                    Some(reason) => reason.clone(),
                 };
-                // A pre-hire account is locked from the moment it exists (OpenLDAP: the lock
-                // is part of the add; AD: it is simply never enabled before the start date).
-                if prehire.is_some() && self.input.policy.disable == DisableMethod::PpolicyLock {
+                // An account on hold is locked from the moment it exists (OpenLDAP: the lock is
+                // part of the add; AD: it is simply not enabled).
+                if hold.is_some() && self.input.policy.disable == DisableMethod::PpolicyLock {
                     all.insert(
                         "pwdAccountLockedTime".to_string(),
                         vec![PPOLICY_PERMANENT_LOCK.to_string()],
@@ -596,7 +610,7 @@ impl<'a> Builder<'a> {
                     },
                     reason: joiner.clone(),
                 });
-                if uac && prehire.is_none() {
+                if uac && hold.is_none() {
                     changes.push(Change {
                         action: Action::Enable {
                             method: DisableMethod::UserAccountControl,
@@ -631,48 +645,49 @@ impl<'a> Builder<'a> {
             Intent::Provision {
                 existing: Some(account),
                 role,
-                prehire,
+                hold,
             } => {
                 let Some(desired) = self.desired_attributes(employee, final_dns, None) else {
                     return;
                 };
                 let before = self.state_of(account);
                 // A disabled account in the disabled OU is a leaver coming back; one elsewhere
-                // is a pre-hire account whose start date has come.
+                // is a pre-hire account whose start date has come (hired in the last 30 days,
+                // or never given a password), or someone back from leave.
                 let in_disabled_ou =
                     account.dn.parent().as_ref() == Some(&self.input.mappings.account.disabled_ou);
-                let rehire = account.disabled && prehire.is_none() && in_disabled_ou;
-                let starting = account.disabled && prehire.is_none() && !in_disabled_ou;
-                if rehire || starting {
-                    let reason = if rehire {
-                        Reason::new(
+                let today = self.input.now.date_naive();
+                let recently_hired = !account.password_set
+                    || employee
+                        .hire_date
+                        .is_some_and(|h| (today - h).num_days() <= RECENT_START_DAYS);
+                let enabling = account.disabled && hold.is_none();
+                let lifecycle_of_enable = match (in_disabled_ou, recently_hired) {
+                    (true, _) => Lifecycle::Rehire,
+                    (false, true) => Lifecycle::Joiner,
+                    (false, false) => Lifecycle::Return,
+                };
+                if enabling {
+                    let rule = match lifecycle_of_enable {
+                        Lifecycle::Rehire => "rehire",
+                        Lifecycle::Joiner => "joiner: the start date has come",
+                        _ => "return from leave",
+                    };
+                    changes.push(Change {
+                        action: self.enable(account),
+                        reason: Reason::new(
                             format!(
                                 "status = {} but the account is disabled",
                                 status_fact(employee)
                             ),
-                            "rehire",
-                        )
-                    } else {
-                        Reason::new(
-                            format!(
-                                "status = {}: the start date has come and the account is disabled",
-                                status_fact(employee)
-                            ),
-                            "joiner",
-                        )
-                    };
-                    changes.push(Change {
-                        action: self.enable(account),
-                        reason,
+                            rule,
+                        ),
                     });
                 }
-                if let Some(start) = prehire.filter(|_| !account.disabled) {
+                if let Some(reason) = hold.as_ref().filter(|_| !account.disabled) {
                     changes.push(Change {
                         action: self.disable(account),
-                        reason: Reason::new(
-                            format!("starts {start}; the account stays disabled until then"),
-                            "lifecycle.prehire_days",
-                        ),
+                        reason: reason.clone(),
                     });
                 }
                 for (name, template) in self.input.mappings.managed_attributes() {
@@ -709,10 +724,19 @@ impl<'a> Builder<'a> {
                             action: Action::RemoveFromGroup {
                                 group: group.clone(),
                             },
-                            reason: Reason::fact(format!(
-                                "no rule gives this group to {}",
-                                role_facts(employee)
-                            )),
+                            reason: if employee.status == EmploymentStatus::Leave
+                                && self.input.policy.leave_remove_groups.contains(group)
+                            {
+                                Reason::new(
+                                    format!("status = {}", status_fact(employee)),
+                                    "lifecycle.leave_remove_groups",
+                                )
+                            } else {
+                                Reason::fact(format!(
+                                    "no rule gives this group to {}",
+                                    role_facts(employee)
+                                ))
+                            },
                         });
                     }
                 }
@@ -754,10 +778,8 @@ impl<'a> Builder<'a> {
                         });
                     }
                 }
-                let lifecycle = if rehire {
-                    Lifecycle::Rehire
-                } else if starting {
-                    Lifecycle::Joiner
+                let lifecycle = if enabling {
+                    lifecycle_of_enable
                 } else if changes.iter().any(|c| {
                     matches!(
                         c.action,
@@ -778,47 +800,102 @@ impl<'a> Builder<'a> {
                     changes,
                 }
             }
-            Intent::Deprovision { existing: account } => {
-                let before = self.state_of(account);
-                let leaver = Reason::new(format!("status = {}", status_fact(employee)), "leaver");
-                if !account.disabled {
-                    changes.push(Change {
-                        action: self.disable(account),
-                        reason: leaver.clone(),
-                    });
-                }
-                for group in &before.groups {
-                    changes.push(Change {
-                        action: Action::RemoveFromGroup {
-                            group: group.clone(),
-                        },
-                        reason: leaver.clone(),
-                    });
-                }
-                if account.dn != target.dn {
-                    changes.push(Change {
-                        action: Action::Move {
-                            from: account.dn.clone(),
-                            to: target.dn.clone(),
-                        },
-                        reason: Reason::new(
-                            format!("status = {}", status_fact(employee)),
-                            "account.disabled_ou",
-                        ),
-                    });
-                }
-                AccountPlan {
-                    employee_id: employee.id.clone(),
-                    lifecycle: Lifecycle::Leaver,
-                    dn: account.dn.clone(),
-                    before: Some(before),
-                    changes,
-                }
-            }
+            Intent::Deprovision { existing: account } => self.deprovision(
+                &employee.id,
+                account,
+                &target.dn,
+                Reason::new(format!("status = {}", status_fact(employee)), "leaver"),
+            ),
         };
         if !account_plan.changes.is_empty() {
             self.accounts.push(account_plan);
         }
+    }
+
+    /// A leaver's changes: disabled first, out of every managed group, into `target` (the
+    /// disabled OU, unless that name is taken).
+    fn deprovision(
+        &self,
+        employee_id: &str,
+        account: &DirectoryAccount,
+        target: &Dn,
+        why: Reason,
+    ) -> AccountPlan {
+        let before = self.state_of(account);
+        let mut changes = Vec::new();
+        if !account.disabled {
+            changes.push(Change {
+                action: self.disable(account),
+                reason: why.clone(),
+            });
+        }
+        for group in &before.groups {
+            changes.push(Change {
+                action: Action::RemoveFromGroup {
+                    group: group.clone(),
+                },
+                reason: why.clone(),
+            });
+        }
+        if account.dn != *target {
+            changes.push(Change {
+                action: Action::Move {
+                    from: account.dn.clone(),
+                    to: target.clone(),
+                },
+                reason: Reason {
+                    rule: Some("account.disabled_ou".to_string()),
+                    ..why
+                },
+            });
+        }
+        AccountPlan {
+            employee_id: employee_id.to_string(),
+            lifecycle: Lifecycle::Leaver,
+            dn: account.dn.clone(),
+            before: Some(before),
+            changes,
+        }
+    }
+
+    /// With `lifecycle.disable_orphans`, accounts without an HR record are treated as leavers.
+    fn deprovision_orphans(&mut self) {
+        if !self.input.policy.disable_orphans {
+            return;
+        }
+        let disabled_ou = &self.input.mappings.account.disabled_ou;
+        let mut plans = Vec::new();
+        for orphan in &self.orphans {
+            let Some(account) = self
+                .input
+                .directory
+                .accounts
+                .iter()
+                .find(|a| a.dn == orphan.dn)
+            else {
+                continue;
+            };
+            let mut target = relocate(&account.dn, disabled_ou);
+            if target != account.dn && self.dns_in_use.contains_key(&target) {
+                target = account.dn.clone();
+            }
+            self.dns_in_use
+                .insert(target.clone(), "an orphan moved to the disabled OU".into());
+            plans.push(self.deprovision(
+                &orphan.correlation_id,
+                account,
+                &target,
+                Reason::new(
+                    format!(
+                        "no HR record has {}={}",
+                        self.input.mappings.correlation.attribute, orphan.correlation_id
+                    ),
+                    "lifecycle.disable_orphans",
+                ),
+            ));
+        }
+        self.accounts
+            .extend(plans.into_iter().filter(|p| !p.changes.is_empty()));
     }
 
     fn enable(&self, account: &DirectoryAccount) -> Action {
@@ -1033,6 +1110,7 @@ impl<'a> Builder<'a> {
                 Lifecycle::Mover => summary.movers += 1,
                 Lifecycle::Leaver => summary.leavers += 1,
                 Lifecycle::Rehire => summary.rehires += 1,
+                Lifecycle::Return => summary.returns += 1,
                 Lifecycle::Update => summary.updates += 1,
             }
         }
@@ -1087,6 +1165,10 @@ fn occupant(account: &DirectoryAccount, attribute: &str) -> String {
         None => "an entry hrsync does not manage is already there".to_string(),
     }
 }
+
+/// A disabled account (outside the disabled OU) of someone hired this many days ago or less is
+/// a joiner whose start date has come; of someone hired longer ago, a return from leave.
+const RECENT_START_DAYS: i64 = 30;
 
 /// `accountExpires` value meaning "never" (as is 0).
 const ACCOUNT_NEVER_EXPIRES: &str = "9223372036854775807";

@@ -51,6 +51,9 @@ fn policy() -> Policy {
         prehire_days: 0,
         time_zone: chrono_tz::UTC,
         time_zone_field: None,
+        leave_disable: false,
+        leave_remove_groups: BTreeSet::new(),
+        disable_orphans: false,
         member_values_follow_renames: false,
         groups_require_member: true,
         empty_group_placeholder: Some(dn("cn=placeholder")),
@@ -701,6 +704,9 @@ fn ad_plan(hr: &HrSnapshot, dir: &DirectorySnapshot, expire_leavers: bool) -> Pl
         prehire_days: 0,
         time_zone: chrono_tz::UTC,
         time_zone_field: None,
+        leave_disable: false,
+        leave_remove_groups: BTreeSet::new(),
+        disable_orphans: false,
     };
     plan(&PlanInput {
         hr,
@@ -944,7 +950,7 @@ fn prehire_account_is_created_locked_with_its_groups_inside_the_window_only() {
         plan.accounts[0].changes[0]
             .reason
             .fact
-            .contains("created disabled until then")
+            .contains("disabled until then")
     );
 
     let later = prehire_plan(&hr(vec![starter(10)]), &dir, 7);
@@ -979,17 +985,9 @@ fn prehire_account_is_enabled_on_the_start_date_as_a_joiner() {
     let waiting = prehire_plan(&hr(vec![starter(2)]), &dir, 7);
     assert!(!waiting.has_changes(), "{:#?}", waiting.accounts);
     // The day comes: HR reports active.
-    let plan = prehire_plan(
-        &hr(vec![employee(
-            "30",
-            "Pre",
-            "Hire",
-            "Sales",
-            EmploymentStatus::Active,
-        )]),
-        &dir,
-        7,
-    );
+    let mut started = employee("30", "Pre", "Hire", "Sales", EmploymentStatus::Active);
+    started.hire_date = Some(now().date_naive());
+    let plan = prehire_plan(&hr(vec![started]), &dir, 7);
     assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Joiner);
     assert!(matches!(actions(&plan, "30")[0], Action::Enable { .. }));
 }
@@ -1007,6 +1005,9 @@ fn ad_prehire_is_created_disabled_and_given_a_password_on_the_start_date() {
         prehire_days: 14,
         time_zone: chrono_tz::UTC,
         time_zone_field: None,
+        leave_disable: false,
+        leave_remove_groups: BTreeSet::new(),
+        disable_orphans: false,
     };
     let run = |hr: &HrSnapshot, dir: &DirectorySnapshot| {
         plan(&PlanInput {
@@ -1129,4 +1130,96 @@ fn an_unknown_time_zone_falls_back_with_a_warning() {
         "{:?}",
         plan.warnings
     );
+}
+
+// --- Leave of absence and orphans ------------------------------------------------------------
+
+#[test]
+fn leave_policy_disables_and_removes_listed_groups_and_return_restores_them() {
+    let d = "uid=lea.v,ou=eng,ou=people,dc=ex";
+    let mut acct = account(d, "1", "Engineering person", false);
+    acct.attributes.insert("cn".into(), vec!["Lea V".into()]);
+    acct.attributes.insert("sn".into(), vec!["V".into()]);
+    let dir = directory(vec![acct], &[("staff", d), ("engineering", d), ("vpn", d)]);
+    let mappings = mappings();
+    let vpn = dn("cn=vpn,ou=groups,dc=ex");
+    let policy = Policy {
+        leave_disable: true,
+        leave_remove_groups: BTreeSet::from([vpn.clone()]),
+        ..policy()
+    };
+    let mut on_leave = employee("1", "Lea", "V", "Engineering", EmploymentStatus::Leave);
+    on_leave.hire_date = NaiveDate::from_ymd_opt(2020, 1, 6);
+    let plan_with = |e: &Employee, dir: &DirectorySnapshot| {
+        plan(&PlanInput {
+            hr: &hr(vec![e.clone()]),
+            directory: dir,
+            mappings: &mappings,
+            policy: &policy,
+            now: now(),
+        })
+    };
+    let leave = plan_with(&on_leave, &dir);
+    let acts = actions(&leave, "1");
+    assert_eq!(acts[0], LOCK, "{acts:?}");
+    assert!(acts.contains(&Action::RemoveFromGroup { group: vpn.clone() }));
+    assert!(!acts.iter().any(|a| matches!(a, Action::RemoveFromGroup { group } if group.key().starts_with("cn=engineering"))));
+    assert!(
+        leave.accounts[0]
+            .changes
+            .iter()
+            .any(|c| c.reason.rule.as_deref() == Some("lifecycle.leave_remove_groups"))
+    );
+
+    // Back from leave: enabled, VPN back, labelled a return (hired years ago).
+    let after = simulate(&leave, &dir);
+    let mut back = on_leave.clone();
+    back.status = EmploymentStatus::Active;
+    back.hr_status = EmploymentStatus::Active;
+    let ret = plan_with(&back, &after);
+    assert_eq!(ret.accounts[0].lifecycle, Lifecycle::Return);
+    let acts = actions(&ret, "1");
+    assert!(matches!(acts[0], Action::Enable { .. }));
+    assert!(acts.contains(&Action::AddToGroup { group: vpn }));
+    assert!(
+        !plan_with(&back, &simulate(&ret, &after)).has_changes(),
+        "converges"
+    );
+}
+
+#[test]
+fn orphans_are_only_disabled_when_opted_in() {
+    let d = "uid=or.phan,ou=sales,ou=people,dc=ex";
+    let dir = directory(vec![account(d, "9", "t", false)], &[("sales", d)]);
+    let mappings = mappings();
+    let off = plan(&PlanInput {
+        hr: &hr(vec![]),
+        directory: &dir,
+        mappings: &mappings,
+        policy: &policy(),
+        now: now(),
+    });
+    assert!(!off.has_changes());
+    let on_policy = Policy {
+        disable_orphans: true,
+        ..policy()
+    };
+    let on = plan(&PlanInput {
+        hr: &hr(vec![]),
+        directory: &dir,
+        mappings: &mappings,
+        policy: &on_policy,
+        now: now(),
+    });
+    let acts = actions(&on, "9");
+    assert_eq!(acts[0], LOCK);
+    assert!(acts.contains(&Action::RemoveFromGroup {
+        group: dn("cn=sales,ou=groups,dc=ex")
+    }));
+    assert!(acts.contains(&Action::Move {
+        from: dn(d),
+        to: dn("uid=or.phan,ou=disabled,dc=ex")
+    }));
+    assert_eq!(on.orphans.len(), 1, "still reported as an orphan");
+    assert!(on.accounts[0].changes[0].reason.rule.as_deref() == Some("lifecycle.disable_orphans"));
 }
