@@ -115,6 +115,10 @@ pub struct DirectoryAccount {
     /// not. Decided by the directory adapter from the flavour's protection rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<String>,
+    /// Offboarded by `hrsync offboard` (a member of the hold group): never re-enabled or given
+    /// groups until an admin takes it out of that group.
+    #[serde(default)]
+    pub held: bool,
 }
 
 fn yes() -> bool {

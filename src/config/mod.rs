@@ -35,6 +35,18 @@ struct RawConfig {
     lifecycle: RawLifecycle,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    offboarding: RawOffboarding,
+}
+
+/// `[offboarding]`: immediate offboarding by security (`hrsync offboard`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffboarding {
+    /// The group that marks offboarded accounts (it must exist; for OpenLDAP with the
+    /// placeholder as a member). Every run leaves its members disabled and without managed
+    /// groups until an admin removes them from it. It must not be a managed group.
+    hold_group: Option<String>,
 }
 
 /// `[limits]`: how much one run may change (see the README, "Safety limits"). Each kind is
@@ -322,6 +334,8 @@ pub struct DirectoryConfig {
     pub max_concurrent_accounts: usize,
     pub password_policy: Option<Dn>,
     pub policy: Policy,
+    /// `offboarding.hold_group`.
+    pub hold_group: Option<Dn>,
 }
 
 impl Config {
@@ -389,6 +403,27 @@ impl Config {
                 chrono_tz::UTC
             }),
         };
+        let hold_group = raw
+            .offboarding
+            .hold_group
+            .as_deref()
+            .and_then(|g| match Dn::parse(g) {
+                Ok(dn) => {
+                    if let Ok(m) = &mappings {
+                        if m.managed_groups().contains(&dn) {
+                            problems.push(ConfigProblem::new(
+                                "offboarding.hold_group",
+                                "must not be a group the mappings manage",
+                            ));
+                        }
+                    }
+                    Some(dn)
+                }
+                Err(e) => {
+                    problems.push(ConfigProblem::new("offboarding.hold_group", e.to_string()));
+                    None
+                }
+            });
         let mut leave_remove_groups = BTreeSet::new();
         for (i, group) in raw.lifecycle.leave_remove_groups.iter().enumerate() {
             let key = format!("lifecycle.leave_remove_groups[{i}]");
@@ -438,6 +473,7 @@ impl Config {
                 directory.policy.leave_disable = raw.lifecycle.leave == LeavePolicy::Disable;
                 directory.policy.leave_remove_groups = leave_remove_groups;
                 directory.policy.disable_orphans = raw.lifecycle.disable_orphans;
+                directory.hold_group = hold_group;
                 directory.policy.empty_group_placeholder =
                     mappings.groups.empty_group_placeholder.clone();
                 Ok(Self {
@@ -643,6 +679,7 @@ fn validate_directory(
         page_size: raw.page_size,
         max_concurrent_accounts: raw.max_concurrent_accounts,
         password_policy,
+        hold_group: None,
         policy: match raw.flavour {
             Flavour::Openldap => Policy {
                 disable: raw.openldap.disable_method,

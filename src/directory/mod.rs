@@ -146,6 +146,13 @@ impl Directory {
             .search_paged(&base, Scope::Subtree, &filter, &attrs)
             .await?;
         let protected = self.protected_accounts().await?;
+        let held = match self.config.hold_group.clone() {
+            Some(group) => self
+                .read_members(&group, &mappings.groups.member_attribute)
+                .await?
+                .unwrap_or_default(),
+            None => BTreeSet::new(),
+        };
         let mut accounts = Vec::with_capacity(entries.len());
         for entry in entries {
             let Ok(dn) = Dn::parse(&entry.dn) else {
@@ -173,6 +180,7 @@ impl Directory {
             let correlation_id = first(&correlation).cloned();
             accounts.push(DirectoryAccount {
                 protected: protected.get(&dn).cloned(),
+                held: held.contains(&dn),
                 dn,
                 correlation_id,
                 attributes,

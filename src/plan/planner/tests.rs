@@ -113,6 +113,7 @@ fn account(d: &str, id: &str, title: &str, disabled: bool) -> DirectoryAccount {
         account_control: None,
         password_set: true,
         protected: None,
+        held: false,
     }
 }
 
@@ -199,6 +200,7 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
                         account_control: None,
                         password_set: true,
                         protected: None,
+                        held: false,
                     });
                     current = dn.clone();
                 }
@@ -221,8 +223,11 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
                 }
                 Action::AddToGroup { group } => {
                     dir.groups
-                        .get_mut(group)
-                        .unwrap()
+                        .entry(group.clone())
+                        .or_insert_with(|| DirectoryGroup {
+                            dn: group.clone(),
+                            members: BTreeSet::new(),
+                        })
                         .members
                         .insert(current.clone());
                 }
@@ -1222,4 +1227,58 @@ fn orphans_are_only_disabled_when_opted_in() {
     }));
     assert_eq!(on.orphans.len(), 1, "still reported as an orphan");
     assert!(on.accounts[0].changes[0].reason.rule.as_deref() == Some("lifecycle.disable_orphans"));
+}
+
+// --- Offboarding -----------------------------------------------------------------------------
+
+#[test]
+fn offboard_disables_strips_and_holds_and_later_runs_respect_the_hold() {
+    let d = "uid=ada.l,ou=eng,ou=people,dc=ex";
+    let mut acct = account(d, "1", "Engineering person", false);
+    acct.attributes.insert("cn".into(), vec!["Ada L".into()]);
+    acct.attributes.insert("sn".into(), vec!["L".into()]);
+    let dir = directory(vec![acct], &[("staff", d), ("engineering", d), ("vpn", d)]);
+    let hold = dn("cn=hold,ou=groups,dc=ex");
+    let mappings = mappings();
+    let policy = policy();
+    let input = PlanInput {
+        hr: &hr(vec![]),
+        directory: &dir,
+        mappings: &mappings,
+        policy: &policy,
+        now: now(),
+    };
+    let plan = super::offboard(&input, "1", "stolen laptop", &hold).unwrap();
+    let acts = actions(&plan, "1");
+    assert_eq!(acts[0], LOCK, "locked first");
+    assert_eq!(
+        acts.iter()
+            .filter(|a| matches!(a, Action::RemoveFromGroup { .. }))
+            .count(),
+        3
+    );
+    assert_eq!(acts.last(), Some(&Action::AddToGroup { group: hold }));
+    assert!(
+        plan.accounts[0].changes[0]
+            .reason
+            .fact
+            .contains("stolen laptop")
+    );
+    assert!(super::offboard(&input, "nobody", "x", &dn("cn=hold,dc=ex")).is_err());
+
+    // The next run: HR still says active, but the account is held.
+    let mut after = simulate(&plan, &dir);
+    after.accounts[0].held = true;
+    let next = plan_for(
+        &hr(vec![employee(
+            "1",
+            "Ada",
+            "L",
+            "Engineering",
+            EmploymentStatus::Active,
+        )]),
+        &after,
+    );
+    assert!(!next.has_changes(), "{:#?}", next.accounts);
+    assert!(next.skipped[0].reason.contains("offboarded"));
 }
