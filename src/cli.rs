@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::dn::Dn;
 use crate::plan::limits::LimitKind;
 use crate::render::Format;
+use crate::report::OutputFormat;
 
 /// Make an LDAP directory follow the HR system: joiners get accounts in the right OU with their
 /// role's groups, movers follow their new role, leavers are disabled at once.
@@ -53,6 +55,18 @@ pub enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
     },
+    /// Take an account out of use now, whatever HR says: disable it, remove it from every
+    /// managed group and put it in `offboarding.hold_group`, so that no later run re-enables it
+    /// until an admin takes it out of that group.
+    Offboard {
+        /// The employee's HR id (the value of the correlation attribute).
+        employee_id: String,
+        /// Why: shown in the plan and the logs.
+        #[arg(long)]
+        reason: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Plan and apply the changes (or apply a saved plan with --plan).
     Apply {
         /// Apply this saved plan instead of planning afresh. Refused if the directory no longer
@@ -69,5 +83,33 @@ pub enum Command {
         /// Also save the plan as JSON (for review when a limit stops the run).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Show everything hrsync reads and decides for one employee, and why: the HR record, its
+    /// normalisation, the rules, the desired and the found account, and the changes. Never
+    /// writes.
+    Explain {
+        /// The employee's HR id (the value of the correlation attribute).
+        employee_id: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Reports for people. Never write.
+    Report {
+        #[command(subcommand)]
+        report: ReportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// For the access review: per account, the access that does not follow from the person's
+    /// role (groups outside the mappings, leavers' access, orphans, managed groups the rules do
+    /// not give). Exits 0 whether or not there are findings.
+    Access {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// Where to search for groups (default: directory.uniqueness_base, the domain).
+        #[arg(long, value_name = "DN")]
+        groups_base: Option<Dn>,
     },
 }

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use hrsync::cli::{Cli, Command, LogFormat};
+use hrsync::cli::{Cli, Command, LogFormat, ReportCommand};
 use hrsync::run::{self, Outcome, RunError};
 use tracing_subscriber::EnvFilter;
 
@@ -84,6 +84,11 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
                 Outcome::Success
             })
         }
+        Command::Offboard {
+            employee_id,
+            reason,
+            format,
+        } => run::offboard(&config, now, &employee_id, &reason, format).await,
         Command::Apply {
             plan: saved,
             format,
@@ -182,6 +187,29 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
             } else {
                 Outcome::Success
             })
+        }
+        Command::Explain {
+            employee_id,
+            format,
+        } => {
+            print!(
+                "{}",
+                hrsync::explain::run(&config, &employee_id, format, now).await?
+            );
+            Ok(Outcome::Success)
+        }
+        Command::Report {
+            report:
+                ReportCommand::Access {
+                    format,
+                    groups_base,
+                },
+        } => {
+            print!(
+                "{}",
+                hrsync::report::run_access(&config, format, groups_base, now).await?
+            );
+            Ok(Outcome::Success)
         }
     }
 }

@@ -51,6 +51,8 @@ pub enum RunError {
     Hr(#[from] HrError),
     #[error("directory: {0}")]
     Directory(#[from] DirectoryError),
+    #[error("offboard: {0}")]
+    Offboard(String),
     #[error("saved plan {path}: {message}")]
     SavedPlan { path: String, message: String },
     #[error("cannot write {path}: {source}")]
@@ -58,6 +60,9 @@ pub enum RunError {
         path: String,
         source: std::io::Error,
     },
+    /// `explain`: the id is neither in HR nor in the directory.
+    #[error("{0}")]
+    Lookup(String),
 }
 
 pub fn load_config(path: &Path) -> Result<Config, RunError> {
@@ -278,4 +283,64 @@ pub fn unmanaged_groups_in(plan: &Plan, config: &Config) -> Vec<Dn> {
     out.sort();
     out.dedup();
     out
+}
+
+/// `hrsync offboard`: reads only the directory (security cannot always wait for HR), plans the
+/// offboarding of one account, prints it and applies it. No limits: it is one account, named by
+/// a person.
+pub async fn offboard(
+    config: &Config,
+    now: DateTime<Utc>,
+    employee_id: &str,
+    reason: &str,
+    format: Format,
+) -> Result<Outcome, RunError> {
+    let Some(hold_group) = &config.directory.hold_group else {
+        return Err(RunError::Offboard(
+            "offboarding.hold_group is not set: name the group that marks offboarded accounts"
+                .to_string(),
+        ));
+    };
+    if reason.trim().is_empty() {
+        return Err(RunError::Offboard("--reason must say why".to_string()));
+    }
+    let (mut directory, snapshot) = read_directory_only(config).await?;
+    if !directory.exists(hold_group).await? {
+        directory.close().await;
+        return Err(RunError::Offboard(format!(
+            "the hold group {hold_group} (offboarding.hold_group) does not exist; create it first"
+        )));
+    }
+    let hr = crate::model::HrSnapshot::default();
+    let input = PlanInput {
+        hr: &hr,
+        directory: &snapshot,
+        mappings: &config.mappings,
+        policy: &config.directory.policy,
+        now,
+    };
+    let plan = match planner::offboard(&input, employee_id, reason, hold_group) {
+        Ok(plan) => plan,
+        Err(message) => {
+            directory.close().await;
+            return Err(RunError::Offboard(message));
+        }
+    };
+    let steps = plan_steps(config, &plan);
+    print!("{}", render(&plan, &steps, format));
+    let report = apply_steps(config, &steps, &directory).await;
+    directory.close().await;
+    println!("\n{}", apply_summary(&report));
+    tracing::warn!(
+        employee = employee_id,
+        reason,
+        applied = report.applied(),
+        failed = report.failed(),
+        "offboarded"
+    );
+    Ok(if report.failed() > 0 {
+        Outcome::PartialFailure
+    } else {
+        Outcome::Success
+    })
 }

@@ -15,5 +15,6 @@ mod bad_input;
 mod cli;
 mod lifecycle;
 mod limits;
+mod offboard;
 mod secrets;
 mod tls;
