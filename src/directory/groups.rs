@@ -59,10 +59,7 @@ impl Directory {
             for value in values {
                 match Dn::parse(&value) {
                     Ok(member) => {
-                        by_member
-                            .entry(member)
-                            .or_default()
-                            .insert(group.clone());
+                        by_member.entry(member).or_default().insert(group.clone());
                     }
                     Err(_) => {
                         tracing::debug!(group = %group, member = %value, "ignoring a member value that is not a DN")
@@ -208,7 +205,8 @@ mod tests {
         );
         let err = next_range_start("x", &group, "member;range=x").unwrap_err();
         assert!(
-            err.to_string().contains("unreadable range in attribute member;range=x")
+            err.to_string()
+                .contains("unreadable range in attribute member;range=x")
                 && err.to_string().contains("cn=g,dc=example,dc=org"),
             "{err}"
         );

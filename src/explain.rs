@@ -1,0 +1,937 @@
+//! `hrsync explain EMPLOYEE_ID`: everything hrsync knows and decides about one employee, and
+//! why. It reads HR and the directory exactly as `plan` does and makes the same full plan, then
+//! shows the part of it that concerns this employee: the HR record as read, how it was
+//! normalised (or why it was rejected), the rules that matched and those that did not (with the
+//! condition that failed), the account hrsync wants, the account the directory has, and each
+//! change with its reason. Never writes.
+//!
+//! Its JSON form (`--format json`) is a stable, versioned schema, [`EXPLAIN_SCHEMA`]; see the
+//! README, "explain".
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::dn::Dn;
+use crate::hr::FieldsConfig;
+use crate::mapping::{Mappings, Pattern};
+use crate::model::{Employee, EmploymentStatus, Reason};
+use crate::plan::{
+    AccountState, Action, Change, DisableMethod, Lifecycle, PPOLICY_PERMANENT_LOCK, Scheduled,
+    UAC_ACCOUNTDISABLE, planner,
+};
+use crate::report::{self, Inputs, OutputFormat};
+use crate::run::RunError;
+
+/// The schema identifier of `explain --format json`. Bump the version on any incompatible
+/// change.
+pub const EXPLAIN_SCHEMA: &str = "hrsync.explain/v1";
+
+/// Reads everything, explains one employee, renders. An id that neither HR nor the directory
+/// knows is an error (exit 1).
+pub async fn run(
+    config: &Config,
+    employee_id: &str,
+    format: OutputFormat,
+    now: DateTime<Utc>,
+) -> Result<String, RunError> {
+    let (inputs, directory) = report::read_inputs(config, now).await?;
+    directory.close().await;
+    let explanation = explain(&ExplainInput {
+        employee_id,
+        inputs: &inputs,
+        mappings: &config.mappings,
+        fields: &config.hr.fields,
+        now,
+    })
+    .map_err(RunError::Lookup)?;
+    Ok(match format {
+        OutputFormat::Text => text(&explanation),
+        OutputFormat::Json => report::to_json(&explanation),
+    })
+}
+
+/// What an explanation is made from.
+pub struct ExplainInput<'a> {
+    pub employee_id: &'a str,
+    pub inputs: &'a Inputs,
+    pub mappings: &'a Mappings,
+    pub fields: &'a FieldsConfig,
+    pub now: DateTime<Utc>,
+}
+
+/// `hrsync explain --format json` (schema [`EXPLAIN_SCHEMA`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub schema: String,
+    pub generated_at: DateTime<Utc>,
+    pub employee_id: String,
+    pub hr: HrPart,
+    /// How the mappings place the employee; `None` when no record with the id could be read.
+    pub rules: Option<RulesPart>,
+    /// The account once the plan is applied; `None` when hrsync has or makes no account for the
+    /// employee (see `outcome`).
+    pub desired: Option<AccountView>,
+    /// Directory entries whose correlation attribute holds the id, as read (managed attributes
+    /// and managed groups only). More than one is a duplicate hrsync refuses to act on.
+    pub directory: Vec<FoundAccount>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HrPart {
+    /// How many records HR returned in all.
+    pub records_read: usize,
+    /// The raw record(s) with this id, exactly as HR sent them (more than one: a duplicate id).
+    pub records: Vec<Value>,
+    /// The record after normalisation, when it could be read.
+    pub employee: Option<Normalised>,
+    /// Why the record(s) with this id were left out, when they were.
+    pub rejected: Vec<Rejection>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Normalised {
+    /// The status that decides what happens.
+    pub status: EmploymentStatus,
+    /// HR's status value as sent.
+    pub status_source: String,
+    /// Set when the dates changed HR's status (a past termination date, a future hire date).
+    pub status_note: Option<String>,
+    pub hire_date: Option<NaiveDate>,
+    pub termination_date: Option<NaiveDate>,
+    pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// Position of the record in HR's response (0-based, across pages).
+    pub index: usize,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RulesPart {
+    /// Whether the role decides the account: false for a leaver (no managed groups, the
+    /// disabled OU, whatever the rules say).
+    pub applied: bool,
+    pub note: Option<String>,
+    /// Every rule, in mapping order, with whether it matched and why (not).
+    pub evaluated: Vec<RuleMatch>,
+    pub birthright: Vec<Dn>,
+    /// The OU the role places the account in, and why.
+    pub ou: Dn,
+    pub ou_reason: Reason,
+    /// The managed groups the role gives, each with its reason.
+    pub groups: Vec<GroupGrant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleMatch {
+    pub name: String,
+    pub matched: bool,
+    /// Matched: the facts that matched (`department = "Engineering"`). Not matched: every
+    /// condition that failed and what the rule needs.
+    pub detail: String,
+    pub groups: Vec<Dn>,
+    pub ou: Option<Dn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupGrant {
+    pub group: Dn,
+    pub reason: Reason,
+    /// Whether the group exists in the directory (hrsync does not create groups).
+    pub exists: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountView {
+    pub dn: Dn,
+    pub disabled: bool,
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// Managed groups.
+    pub groups: Vec<Dn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FoundAccount {
+    pub dn: Dn,
+    pub disabled: bool,
+    /// Why hrsync never changes it, if it is protected.
+    pub protected: Option<String>,
+    /// Managed attributes.
+    pub attributes: BTreeMap<String, Vec<String>>,
+    /// Managed groups the account is a member of.
+    pub groups: Vec<Dn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub result: OutcomeKind,
+    pub lifecycle: Option<Lifecycle>,
+    /// One line for people.
+    pub summary: String,
+    /// The plan's changes to the account, in the order they are applied (as in the plan JSON).
+    pub changes: Vec<Change>,
+    /// Why the employee or account is left as it is, when it is.
+    pub skipped: Vec<String>,
+    /// Plan warnings about this employee.
+    pub warnings: Vec<String>,
+    /// A termination dated in the future: when it takes effect.
+    pub scheduled: Option<Scheduled>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// The plan changes the account.
+    Changes,
+    /// The account is as it should be.
+    NoChanges,
+    /// hrsync deliberately leaves the employee or account alone (see `skipped`).
+    Skipped,
+    /// A directory account has the id and HR has no record: reported, never changed.
+    Orphan,
+    /// Terminated and without an account: nothing to do.
+    Ignored,
+}
+
+/// The explanation, or the message for an id that neither side knows.
+pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
+    let id = input.employee_id;
+    let inputs = input.inputs;
+    let attribute = &input.mappings.correlation.attribute;
+    let records: Vec<Value> = inputs
+        .records
+        .iter()
+        .filter(|r| record_id(r, input.fields).as_deref() == Some(id))
+        .cloned()
+        .collect();
+    let employee = inputs.hr.employees.iter().find(|e| e.id == id);
+    let rejected: Vec<Rejection> = inputs
+        .hr
+        .rejected
+        .iter()
+        .filter(|r| r.id.as_deref() == Some(id))
+        .map(|r| Rejection {
+            index: r.index,
+            problem: r.problem.clone(),
+        })
+        .collect();
+    let accounts: Vec<_> = inputs
+        .directory
+        .accounts
+        .iter()
+        .filter(|a| a.correlation_id.as_deref() == Some(id))
+        .collect();
+    let in_hr = employee.is_some() || !rejected.is_empty() || !records.is_empty();
+    if !in_hr && accounts.is_empty() {
+        return Err(format!(
+            "employee {id} is not in the HR data ({} records read), and no directory account has {attribute}={id}",
+            inputs.records.len()
+        ));
+    }
+
+    let directory: Vec<FoundAccount> = accounts
+        .iter()
+        .map(|a| {
+            let state = planner::account_state(a, &inputs.directory, input.mappings);
+            FoundAccount {
+                dn: a.dn.clone(),
+                disabled: a.disabled,
+                protected: a.protected.clone(),
+                attributes: state.attributes,
+                groups: state.groups,
+            }
+        })
+        .collect();
+
+    let plan = &inputs.plan;
+    let account_plans: Vec<_> = plan
+        .accounts
+        .iter()
+        .filter(|a| a.employee_id == id)
+        .collect();
+    let changes: Vec<Change> = account_plans
+        .iter()
+        .flat_map(|a| a.changes.iter().cloned())
+        .collect();
+    let skipped: Vec<String> = plan
+        .skipped
+        .iter()
+        .filter(|s| {
+            s.employee_id.as_deref() == Some(id)
+                || s.dn
+                    .as_ref()
+                    .is_some_and(|dn| accounts.iter().any(|a| &a.dn == dn))
+        })
+        .map(|s| s.reason.clone())
+        .collect();
+    let prefix = format!("employee {id}:");
+    let warnings: Vec<String> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with(&prefix))
+        .cloned()
+        .collect();
+    let lifecycle = account_plans.first().map(|a| a.lifecycle);
+
+    let (result, summary) = if !changes.is_empty() {
+        let lifecycle = lifecycle.map_or("update", Lifecycle::as_str);
+        (
+            OutcomeKind::Changes,
+            format!("{lifecycle}: {} change(s) planned", changes.len()),
+        )
+    } else if !in_hr {
+        let also = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", skipped.join("; "))
+        };
+        (
+            OutcomeKind::Orphan,
+            format!(
+                "orphan: a directory account has {attribute}={id} but HR has no record; it is \
+                 reported in every plan and never changed{also}"
+            ),
+        )
+    } else if !skipped.is_empty() {
+        (
+            OutcomeKind::Skipped,
+            format!("left as it is: {}", skipped.join("; ")),
+        )
+    } else if accounts.is_empty()
+        && employee.is_some_and(|e| e.status == EmploymentStatus::Terminated)
+    {
+        (
+            OutcomeKind::Ignored,
+            "terminated and without an account: nothing to do".to_string(),
+        )
+    } else {
+        (
+            OutcomeKind::NoChanges,
+            "no changes: the account is as HR and the mappings say it should be".to_string(),
+        )
+    };
+
+    let desired = match result {
+        OutcomeKind::Changes => {
+            let before = account_plans.first().and_then(|a| a.before.as_ref());
+            after_plan(before, &changes)
+        }
+        OutcomeKind::NoChanges => match accounts.as_slice() {
+            [one] => after_plan(
+                Some(&planner::account_state(
+                    one,
+                    &inputs.directory,
+                    input.mappings,
+                )),
+                &[],
+            ),
+            _ => None,
+        },
+        _ => None,
+    };
+
+    let rules = employee.map(|e| rules_part(e, input));
+    let normalised = employee.map(|e| Normalised {
+        status: e.status,
+        status_source: e.status_source.clone(),
+        status_note: status_note(e),
+        hire_date: e.hire_date,
+        termination_date: e.termination_date,
+        fields: e.fields.clone(),
+    });
+    Ok(Explanation {
+        schema: EXPLAIN_SCHEMA.to_string(),
+        generated_at: input.now,
+        employee_id: id.to_string(),
+        hr: HrPart {
+            records_read: inputs.records.len(),
+            records,
+            employee: normalised,
+            rejected,
+        },
+        rules,
+        desired,
+        directory,
+        outcome: Outcome {
+            result,
+            lifecycle,
+            summary,
+            changes,
+            skipped,
+            warnings,
+            scheduled: plan.scheduled.iter().find(|s| s.employee_id == id).cloned(),
+        },
+    })
+}
+
+/// A raw record's id, read through `[hr.fields] id` the way normalisation reads it (a string,
+/// or a number or boolean as its text; the first path that gives a value).
+fn record_id(record: &Value, fields: &FieldsConfig) -> Option<String> {
+    fields
+        .get("id")?
+        .iter()
+        .find_map(|path| match path.first(record)? {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        })
+}
+
+/// Why the effective status differs from the one HR's value maps to, if it does.
+fn status_note(employee: &Employee) -> Option<String> {
+    let mapped = employee.hr_status;
+    if mapped == employee.status {
+        return None;
+    }
+    let mut dates = Vec::new();
+    if let Some(d) = employee.hire_date {
+        dates.push(format!("hire date {d}"));
+    }
+    if let Some(d) = employee.termination_date {
+        dates.push(format!("termination date {d}"));
+    }
+    Some(format!(
+        "HR's value {:?} means {mapped}; the dates ({}) make it {}",
+        employee.status_source,
+        dates.join(", "),
+        employee.status
+    ))
+}
+
+fn rules_part(employee: &Employee, input: &ExplainInput) -> RulesPart {
+    let role = input.mappings.assign(employee);
+    let existing = &input.inputs.directory.groups;
+    let (applied, note) = match employee.status {
+        EmploymentStatus::Terminated => (
+            false,
+            Some(
+                "status terminated: a leaver gets no role, whatever the rules say: no managed \
+                 groups, and the account goes to account.disabled_ou"
+                    .to_string(),
+            ),
+        ),
+        EmploymentStatus::Pending => (
+            true,
+            Some(
+                "status pending: the role applies once the account is made (on the start date, \
+                 or lifecycle.prehire_days before it)"
+                    .to_string(),
+            ),
+        ),
+        EmploymentStatus::Leave => (
+            true,
+            Some(
+                "status leave: groups in lifecycle.leave_remove_groups are taken away for the \
+                 leave, and with lifecycle.leave = \"disable\" the account is disabled; the \
+                 changes below show what applies"
+                    .to_string(),
+            ),
+        ),
+        EmploymentStatus::Active => (true, None),
+    };
+    RulesPart {
+        applied,
+        note,
+        evaluated: evaluate_rules(input.mappings, employee),
+        birthright: input.mappings.groups.birthright.clone(),
+        ou: role.ou,
+        ou_reason: role.ou_reason,
+        groups: role
+            .groups
+            .into_iter()
+            .map(|(group, reason)| GroupGrant {
+                exists: existing.contains_key(&group),
+                group,
+                reason,
+            })
+            .collect(),
+    }
+}
+
+/// Every rule applied to the employee: whether it matched, and if not, each condition that
+/// failed and what it needs. Mirrors the matching of [`Mappings::assign`]: every condition must
+/// hold; a condition holds when the field has a value and any of its patterns matches it.
+pub fn evaluate_rules(mappings: &Mappings, employee: &Employee) -> Vec<RuleMatch> {
+    mappings
+        .rules
+        .iter()
+        .map(|rule| {
+            let mut facts = Vec::new();
+            let mut failed = Vec::new();
+            for (field, patterns) in &rule.conditions {
+                let needs = needs(patterns);
+                match employee.field(field) {
+                    None => failed.push(format!("{field} is empty; the rule needs {needs}")),
+                    Some(value) if patterns.iter().any(|p| p.matches(value)) => {
+                        facts.push(format!("{field} = {value:?}"));
+                    }
+                    Some(value) => {
+                        failed.push(format!("{field} = {value:?}; the rule needs {needs}"));
+                    }
+                }
+            }
+            let matched = failed.is_empty();
+            RuleMatch {
+                name: rule.name.clone(),
+                matched,
+                detail: if !matched {
+                    failed.join("; ")
+                } else if facts.is_empty() {
+                    "the rule has no conditions".to_string()
+                } else {
+                    facts.join(", ")
+                },
+                groups: rule.groups.clone(),
+                ou: rule.ou.clone(),
+            }
+        })
+        .collect()
+}
+
+/// `"sales"`, or `one of "sales", "marketing"` (patterns are compared ignoring case, and shown
+/// lower-cased).
+fn needs(patterns: &[Pattern]) -> String {
+    let shown: Vec<String> = patterns.iter().map(pattern_text).collect();
+    match shown.as_slice() {
+        [one] => one.clone(),
+        _ => format!("one of {}", shown.join(", ")),
+    }
+}
+
+/// A pattern as quoted text. `Pattern` shows its text only through `Debug`
+/// (`Pattern("sales")`); anything else is shown as `Debug` gives it.
+fn pattern_text(pattern: &Pattern) -> String {
+    let debug = format!("{pattern:?}");
+    debug
+        .strip_prefix("Pattern(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .map_or_else(|| debug.clone(), str::to_string)
+}
+
+/// The account as it will be once `changes` are applied to `before` (or to the entry a Create
+/// makes).
+fn after_plan(before: Option<&AccountState>, changes: &[Change]) -> Option<AccountView> {
+    let mut groups: BTreeSet<Dn> = before
+        .map(|b| b.groups.iter().cloned().collect())
+        .unwrap_or_default();
+    let mut view = before.map(|b| AccountView {
+        dn: b.dn.clone(),
+        disabled: b.disabled,
+        attributes: b.attributes.clone(),
+        groups: Vec::new(),
+    });
+    for change in changes {
+        if let Action::Create { dn, attributes } = &change.action {
+            groups.clear();
+            view = Some(AccountView {
+                dn: dn.clone(),
+                disabled: created_disabled(attributes),
+                attributes: attributes.clone(),
+                groups: Vec::new(),
+            });
+            continue;
+        }
+        let Some(view) = view.as_mut() else {
+            continue;
+        };
+        match &change.action {
+            Action::Enable { .. } => view.disabled = false,
+            Action::Disable { .. } => view.disabled = true,
+            Action::SetAttribute {
+                attribute, after, ..
+            } => {
+                if after.is_empty() {
+                    view.attributes.remove(attribute);
+                } else {
+                    view.attributes.insert(attribute.clone(), after.clone());
+                }
+            }
+            Action::Move { to, .. } => view.dn = to.clone(),
+            Action::AddToGroup { group } => {
+                groups.insert(group.clone());
+            }
+            Action::RemoveFromGroup { group } => {
+                groups.remove(group);
+            }
+            Action::Create { .. } | Action::RenameMember { .. } => {}
+        }
+    }
+    view.map(|mut v| {
+        v.groups = groups.into_iter().collect();
+        v
+    })
+}
+
+/// Whether an entry created with these attributes starts disabled (a pre-hire account on
+/// OpenLDAP carries the lock; on AD every account is created with ACCOUNTDISABLE set).
+fn created_disabled(attributes: &BTreeMap<String, Vec<String>>) -> bool {
+    attributes.iter().any(|(name, values)| {
+        (name.eq_ignore_ascii_case("pwdAccountLockedTime")
+            && values.iter().any(|v| v == PPOLICY_PERMANENT_LOCK))
+            || (name.eq_ignore_ascii_case("userAccountControl")
+                && values
+                    .iter()
+                    .any(|v| v.parse::<u32>().is_ok_and(|u| u & UAC_ACCOUNTDISABLE != 0)))
+    })
+}
+
+/// One change, one line.
+fn describe(action: &Action) -> String {
+    match action {
+        Action::Create { dn, .. } => format!("+ create {dn} (attributes: see the desired account)"),
+        Action::Enable { set_password, .. } => {
+            if *set_password {
+                "~ enable the account (with a new random password, never shown)".to_string()
+            } else {
+                "~ enable the account".to_string()
+            }
+        }
+        Action::Disable { method, .. } => match method {
+            DisableMethod::PpolicyLock => {
+                format!("~ disable the account (pwdAccountLockedTime: {PPOLICY_PERMANENT_LOCK})")
+            }
+            DisableMethod::UserAccountControl => {
+                "~ disable the account (userAccountControl ACCOUNTDISABLE)".to_string()
+            }
+        },
+        Action::SetAttribute {
+            attribute,
+            before,
+            after,
+        } => format!("~ {attribute}: {} -> {}", show(before), show(after)),
+        Action::Move { from, to } => format!("> move {from} -> {to}"),
+        Action::AddToGroup { group } => format!("+ group {group}"),
+        Action::RemoveFromGroup { group } => format!("- group {group}"),
+        Action::RenameMember { group, .. } => format!("~ member value in {group} follows the move"),
+    }
+}
+
+fn show(values: &[String]) -> String {
+    match values {
+        [] => "(none)".to_string(),
+        [one] => format!("{one:?}"),
+        many => format!("{many:?}"),
+    }
+}
+
+/// The explanation for people.
+pub fn text(e: &Explanation) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail: the results of write! are ignored deliberately.
+    let _ = writeln!(out, "employee {}: {}", e.employee_id, e.outcome.summary);
+
+    let hr = &e.hr;
+    let _ = writeln!(
+        out,
+        "\nHR record ({} with this id, of {} read)",
+        hr.records.len(),
+        hr.records_read
+    );
+    if hr.records.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for record in &hr.records {
+        let pretty = serde_json::to_string_pretty(record).unwrap_or_else(|_| record.to_string());
+        for line in pretty.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    for rejected in &hr.rejected {
+        let _ = writeln!(
+            out,
+            "  ! rejected (record {}): {}",
+            rejected.index, rejected.problem
+        );
+    }
+    if let Some(n) = &hr.employee {
+        let _ = writeln!(out, "\nnormalised");
+        let _ = writeln!(
+            out,
+            "  status: {} (HR value {:?})",
+            n.status, n.status_source
+        );
+        if let Some(note) = &n.status_note {
+            let _ = writeln!(out, "    {note}");
+        }
+        let date = |d: Option<NaiveDate>| d.map_or("(none)".to_string(), |d| d.to_string());
+        let _ = writeln!(out, "  hire_date: {}", date(n.hire_date));
+        let _ = writeln!(out, "  termination_date: {}", date(n.termination_date));
+        for (name, value) in &n.fields {
+            let _ = writeln!(out, "  {name}: {value}");
+        }
+    }
+
+    if let Some(rules) = &e.rules {
+        let _ = writeln!(out, "\nrules");
+        if let Some(note) = &rules.note {
+            let _ = writeln!(out, "  ({note})");
+        }
+        for rule in &rules.evaluated {
+            if rule.matched {
+                let mut gives: Vec<String> = rule.groups.iter().map(ToString::to_string).collect();
+                if let Some(ou) = &rule.ou {
+                    gives.push(format!("ou {ou}"));
+                }
+                let _ = writeln!(
+                    out,
+                    "  + rule \"{}\" matched: {}; gives {}",
+                    rule.name,
+                    rule.detail,
+                    gives.join(", ")
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  - rule \"{}\" did not match: {}",
+                    rule.name, rule.detail
+                );
+            }
+        }
+        let _ = writeln!(out, "  OU {}", rules.ou);
+        let _ = writeln!(out, "      because {}", rules.ou_reason);
+        for grant in &rules.groups {
+            let missing = if grant.exists {
+                ""
+            } else {
+                " (does not exist in the directory: skipped)"
+            };
+            let _ = writeln!(out, "  group {}{missing}", grant.group);
+            let _ = writeln!(out, "      because {}", grant.reason);
+        }
+    }
+
+    let _ = writeln!(out, "\ndesired account (once the plan is applied)");
+    match &e.desired {
+        Some(view) => account_lines(&mut out, &view.dn, view.disabled, None, view),
+        None => {
+            let _ = writeln!(out, "  (none: {})", e.outcome.summary);
+        }
+    }
+
+    let _ = writeln!(out, "\ndirectory account (as found)");
+    if e.directory.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for found in &e.directory {
+        let view = AccountView {
+            dn: found.dn.clone(),
+            disabled: found.disabled,
+            attributes: found.attributes.clone(),
+            groups: found.groups.clone(),
+        };
+        account_lines(
+            &mut out,
+            &found.dn,
+            found.disabled,
+            found.protected.as_deref(),
+            &view,
+        );
+    }
+
+    let o = &e.outcome;
+    let _ = writeln!(
+        out,
+        "\nchanges{}",
+        o.lifecycle
+            .map(|l| format!(" ({})", l.as_str()))
+            .unwrap_or_default()
+    );
+    if o.changes.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for change in &o.changes {
+        let _ = writeln!(out, "  {}", describe(&change.action));
+        let _ = writeln!(out, "      because {}", change.reason);
+    }
+    for reason in &o.skipped {
+        let _ = writeln!(out, "  skipped: {reason}");
+    }
+    if let Some(scheduled) = &o.scheduled {
+        let _ = writeln!(
+            out,
+            "  scheduled: leaves at {} ({})",
+            scheduled.leaves_at.to_rfc3339(),
+            scheduled.reason
+        );
+    }
+    for warning in &o.warnings {
+        let _ = writeln!(out, "  ! {warning}");
+    }
+    out
+}
+
+fn account_lines(
+    out: &mut String,
+    dn: &Dn,
+    disabled: bool,
+    protected: Option<&str>,
+    view: &AccountView,
+) {
+    let _ = writeln!(out, "  dn: {dn}");
+    let _ = writeln!(out, "  {}", if disabled { "disabled" } else { "enabled" });
+    if let Some(why) = protected {
+        let _ = writeln!(out, "  protected: {why}");
+    }
+    for (name, values) in &view.attributes {
+        for value in values {
+            let _ = writeln!(out, "  {name}: {value}");
+        }
+    }
+    if view.groups.is_empty() {
+        let _ = writeln!(out, "  managed groups: (none)");
+    }
+    for group in &view.groups {
+        let _ = writeln!(out, "  managed group {group}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mappings() -> Mappings {
+        Mappings::from_files(&[(
+            "m.toml".to_string(),
+            r#"
+[account]
+default_ou = "ou=people,dc=x"
+disabled_ou = "ou=disabled,dc=x"
+[account.attributes]
+uid = "{first_name}"
+cn = "{first_name}"
+sn = "{first_name}"
+[groups]
+base = "ou=groups,dc=x"
+[[rule]]
+name = "engineering"
+match = { department = "Engineering", location = ["London", "Berlin"] }
+groups = ["engineering"]
+ou = "ou=eng,dc=x"
+[[rule]]
+name = "everyone"
+match = { department = "*" }
+groups = ["all"]
+"#
+            .to_string(),
+        )])
+        .unwrap()
+    }
+
+    fn employee(fields: serde_json::Value) -> Employee {
+        serde_json::from_value(serde_json::json!({
+            "id": "1", "status": "active", "hr_status": "active", "status_source": "Active",
+            "hire_date": null, "termination_date": null, "fields": fields
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn rules_say_what_matched_and_which_condition_failed() {
+        let m = mappings();
+        let sales = evaluate_rules(
+            &m,
+            &employee(serde_json::json!({"department": "Sales", "location": "Paris"})),
+        );
+        assert_eq!(sales[0].name, "engineering");
+        assert!(!sales[0].matched);
+        assert_eq!(
+            sales[0].detail,
+            "department = \"Sales\"; the rule needs \"engineering\"; location = \"Paris\"; \
+             the rule needs one of \"london\", \"berlin\""
+        );
+        assert!(sales[1].matched);
+        assert_eq!(sales[1].detail, "department = \"Sales\"");
+
+        let no_location = evaluate_rules(
+            &m,
+            &employee(serde_json::json!({"department": "Engineering"})),
+        );
+        assert_eq!(
+            no_location[0].detail,
+            "location is empty; the rule needs one of \"london\", \"berlin\""
+        );
+
+        let eng = employee(serde_json::json!({"department": "engineering", "location": "Berlin"}));
+        let matched = evaluate_rules(&m, &eng);
+        assert!(matched[0].matched);
+        assert_eq!(
+            matched[0].detail,
+            "department = \"engineering\", location = \"Berlin\""
+        );
+        // The same verdicts as the mappings themselves.
+        let role = m.assign(&eng);
+        assert_eq!(role.ou.as_str(), "ou=eng,dc=x");
+        assert_eq!(role.groups.len(), 2);
+    }
+
+    #[test]
+    fn the_desired_account_is_the_state_after_the_changes() {
+        let dn = |s: &str| Dn::parse(s).unwrap();
+        let before = AccountState {
+            dn: dn("uid=a,ou=eng,dc=x"),
+            disabled: false,
+            attributes: [("title".to_string(), vec!["Engineer".to_string()])]
+                .into_iter()
+                .collect(),
+            groups: vec![dn("cn=engineering,dc=x"), dn("cn=staff,dc=x")],
+        };
+        let change = |action| Change {
+            action,
+            reason: Reason::fact("test"),
+        };
+        let after = after_plan(
+            Some(&before),
+            &[
+                change(Action::SetAttribute {
+                    attribute: "title".into(),
+                    before: vec!["Engineer".into()],
+                    after: vec!["Rep".into()],
+                }),
+                change(Action::RemoveFromGroup {
+                    group: dn("cn=engineering,dc=x"),
+                }),
+                change(Action::Move {
+                    from: dn("uid=a,ou=eng,dc=x"),
+                    to: dn("uid=a,ou=sales,dc=x"),
+                }),
+                change(Action::AddToGroup {
+                    group: dn("cn=sales,dc=x"),
+                }),
+            ],
+        )
+        .unwrap();
+        assert_eq!(after.dn.as_str(), "uid=a,ou=sales,dc=x");
+        assert_eq!(after.attributes["title"], ["Rep"]);
+        assert_eq!(
+            after.groups,
+            [dn("cn=sales,dc=x"), dn("cn=staff,dc=x")],
+            "sorted managed groups"
+        );
+        assert!(!after.disabled);
+
+        let created = after_plan(
+            None,
+            &[change(Action::Create {
+                dn: dn("uid=b,ou=eng,dc=x"),
+                attributes: [(
+                    "pwdAccountLockedTime".to_string(),
+                    vec![PPOLICY_PERMANENT_LOCK.to_string()],
+                )]
+                .into_iter()
+                .collect(),
+            })],
+        )
+        .unwrap();
+        assert!(created.disabled, "a pre-hire account is created locked");
+        assert!(after_plan(None, &[]).is_none());
+    }
+}

@@ -1,0 +1,841 @@
+//! Read-only reviews: what `hrsync explain` and `hrsync report access` read, and the access
+//! report itself.
+//!
+//! Both read HR and the directory exactly as `plan` does and make the same plan (the planner is
+//! the one source of truth about what hrsync would do); neither ever writes. The access report
+//! is for the periodic access review that security and HR run together: per account, every piece
+//! of access that does not follow from the person's role, with the reason and what the next
+//! `hrsync apply` would do about it.
+//!
+//! Its JSON form (`hrsync report access --format json`) is a stable, versioned schema,
+//! [`ACCESS_REPORT_SCHEMA`]; see the README, "Access report".
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::dn::Dn;
+use crate::hr;
+use crate::mapping::Mappings;
+use crate::model::{
+    self, DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot,
+};
+use crate::plan::{Action, Plan, PlanInput, Policy, plan, planner};
+use crate::run::{self, RunError};
+
+/// The schema identifier of the access report. Bump the version on any incompatible change.
+pub const ACCESS_REPORT_SCHEMA: &str = "hrsync.access-report/v1";
+
+/// How `explain` and `report` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// Everything a review reads: the raw HR records, what they normalised to, the directory, and
+/// the plan made from them, exactly as `hrsync plan` makes it.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub records: Vec<Value>,
+    /// The normalised records, each employee's `status` decided at the time of the run as the
+    /// planner decides it (see [`effective_status`]).
+    pub hr: HrSnapshot,
+    pub directory: DirectorySnapshot,
+    pub plan: Plan,
+}
+
+/// Reads HR (completely, or the run fails) and the directory, and plans. The connection is
+/// returned open for further reads; the caller closes it.
+pub async fn read_inputs(
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<(Inputs, Directory), RunError> {
+    let (records, directory) = tokio::join!(
+        hr::fetch_records(&config.hr),
+        run::read_directory_only(config)
+    );
+    let records = records?;
+    let (directory, snapshot) = directory?;
+    let hr_snapshot = hr::normalize(
+        &records,
+        &config.hr.fields,
+        &config.hr.status,
+        now.date_naive(),
+    );
+    let plan = plan(&PlanInput {
+        hr: &hr_snapshot,
+        directory: &snapshot,
+        mappings: &config.mappings,
+        policy: &config.directory.policy,
+        now,
+    });
+    let mut hr_snapshot = hr_snapshot;
+    for employee in &mut hr_snapshot.employees {
+        employee.status = effective_status(employee, &config.directory.policy, now);
+    }
+    Ok((
+        Inputs {
+            records,
+            hr: hr_snapshot,
+            directory: snapshot,
+            plan,
+        },
+        directory,
+    ))
+}
+
+/// `hrsync report access`: reads everything, including every group each account is in, and
+/// renders the report. Never writes.
+pub async fn run_access(
+    config: &Config,
+    format: OutputFormat,
+    groups_base: Option<Dn>,
+    now: DateTime<Utc>,
+) -> Result<String, RunError> {
+    let (inputs, mut directory) = read_inputs(config, now).await?;
+    let groups_base = groups_base.unwrap_or_else(|| config.directory.uniqueness_base.clone());
+    let memberships = directory
+        .memberships(&groups_base, &config.mappings.groups.member_attribute)
+        .await;
+    directory.close().await;
+    let (groups_read, memberships) = memberships?;
+    let report = access_report(&AccessInput {
+        hr: &inputs.hr,
+        directory: &inputs.directory,
+        plan: &inputs.plan,
+        mappings: &config.mappings,
+        memberships: &memberships,
+        groups_base: &groups_base,
+        groups_read,
+        correlation_attribute: &config.mappings.correlation.attribute,
+        now,
+    });
+    Ok(match format {
+        OutputFormat::Text => access_text(&report),
+        OutputFormat::Json => to_json(&report),
+    })
+}
+
+/// Pretty JSON with a final newline. Serialising plain data with string keys cannot fail; fall
+/// back to an empty object rather than panic if it ever did.
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_string()) + "\n"
+}
+
+/// What the access report is made from. Pure data: the report is a function of it.
+pub struct AccessInput<'a> {
+    pub hr: &'a HrSnapshot,
+    pub directory: &'a DirectorySnapshot,
+    pub plan: &'a Plan,
+    pub mappings: &'a Mappings,
+    /// Every group found under `groups_base`, by member: member DN -> groups.
+    pub memberships: &'a BTreeMap<Dn, BTreeSet<Dn>>,
+    pub groups_base: &'a Dn,
+    pub groups_read: usize,
+    pub correlation_attribute: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// `hrsync report access --format json` (schema [`ACCESS_REPORT_SCHEMA`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessReport {
+    pub schema: String,
+    pub generated_at: DateTime<Utc>,
+    /// Where groups were searched for memberships outside the mappings.
+    pub groups_base: Dn,
+    pub groups_read: usize,
+    pub summary: AccessSummary,
+    /// Accounts with at least one finding, in DN order.
+    pub accounts: Vec<AccountFindings>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AccessSummary {
+    /// Correlated accounts (those with the correlation attribute) that were reviewed.
+    pub accounts_reviewed: usize,
+    pub accounts_with_findings: usize,
+    pub findings: usize,
+    pub orphan: usize,
+    pub leaver_enabled: usize,
+    pub leaver_in_managed_group: usize,
+    pub managed_group_not_from_role: usize,
+    pub unmanaged_group: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountFindings {
+    pub dn: Dn,
+    /// The account's correlation value (the HR id it claims).
+    pub employee_id: String,
+    /// `active`, `leave`, `pending`, `terminated`; `not_in_hr` (an orphan) or `unreadable` (HR
+    /// has a record with this id that could not be read).
+    pub hr_status: String,
+    pub disabled: bool,
+    /// Why hrsync never changes this account, if it is protected.
+    pub protected: Option<String>,
+    /// In a fixed order: by kind (as listed in [`FindingKind`]), then group.
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// The group concerned (group findings only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<Dn>,
+    /// Why this access does not follow from the person's role.
+    pub reason: String,
+    /// What the next `hrsync apply` does about it, or why it does nothing.
+    pub next_apply: String,
+}
+
+/// The kinds of finding, in the order they are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A correlated account with no HR record.
+    Orphan,
+    /// HR says terminated and the account is not disabled.
+    LeaverEnabled,
+    /// HR says terminated and the account is still in a managed group.
+    LeaverInManagedGroup,
+    /// A managed group the rules do not give the person (a pending removal).
+    ManagedGroupNotFromRole,
+    /// A group the mappings do not name: no role grants it.
+    UnmanagedGroup,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Orphan => "orphan",
+            Self::LeaverEnabled => "leaver_enabled",
+            Self::LeaverInManagedGroup => "leaver_in_managed_group",
+            Self::ManagedGroupNotFromRole => "managed_group_not_from_role",
+            Self::UnmanagedGroup => "unmanaged_group",
+        }
+    }
+}
+
+/// What HR says about an account's id.
+enum HrSide<'a> {
+    Employee(&'a Employee),
+    Unreadable,
+    Missing,
+}
+
+pub fn access_report(input: &AccessInput) -> AccessReport {
+    let managed = input.mappings.managed_groups();
+    let employees: BTreeMap<&str, &Employee> = input
+        .hr
+        .employees
+        .iter()
+        .map(|e| (e.id.as_str(), e))
+        .collect();
+    let unreadable: BTreeSet<&str> = input
+        .hr
+        .rejected
+        .iter()
+        .filter_map(|r| r.id.as_deref())
+        .collect();
+    let mut summary = AccessSummary::default();
+    let mut accounts = Vec::new();
+    for account in &input.directory.accounts {
+        let Some(id) = account.correlation_id.as_deref() else {
+            continue;
+        };
+        summary.accounts_reviewed += 1;
+        let side = match employees.get(id) {
+            Some(employee) => HrSide::Employee(employee),
+            None if unreadable.contains(id) => HrSide::Unreadable,
+            None => HrSide::Missing,
+        };
+        let findings = account_findings(input, account, id, &side, &managed);
+        if findings.is_empty() {
+            continue;
+        }
+        for finding in &findings {
+            summary.findings += 1;
+            match finding.kind {
+                FindingKind::Orphan => summary.orphan += 1,
+                FindingKind::LeaverEnabled => summary.leaver_enabled += 1,
+                FindingKind::LeaverInManagedGroup => summary.leaver_in_managed_group += 1,
+                FindingKind::ManagedGroupNotFromRole => summary.managed_group_not_from_role += 1,
+                FindingKind::UnmanagedGroup => summary.unmanaged_group += 1,
+            }
+        }
+        accounts.push(AccountFindings {
+            dn: account.dn.clone(),
+            employee_id: id.to_string(),
+            hr_status: match side {
+                HrSide::Employee(e) => e.status.as_str().to_string(),
+                HrSide::Unreadable => "unreadable".to_string(),
+                HrSide::Missing => "not_in_hr".to_string(),
+            },
+            disabled: account.disabled,
+            protected: account.protected.clone(),
+            findings,
+        });
+    }
+    accounts.sort_by(|a, b| a.dn.cmp(&b.dn).then(a.employee_id.cmp(&b.employee_id)));
+    summary.accounts_with_findings = accounts.len();
+    AccessReport {
+        schema: ACCESS_REPORT_SCHEMA.to_string(),
+        generated_at: input.now,
+        groups_base: input.groups_base.clone(),
+        groups_read: input.groups_read,
+        summary,
+        accounts,
+    }
+}
+
+fn account_findings(
+    input: &AccessInput,
+    account: &DirectoryAccount,
+    id: &str,
+    side: &HrSide,
+    managed: &BTreeSet<Dn>,
+) -> Vec<Finding> {
+    let state = planner::account_state(account, input.directory, input.mappings);
+    let outlook = Outlook::new(input.plan, account, id);
+    let mut findings = Vec::new();
+    let status = match side {
+        HrSide::Employee(employee) => Some(employee.status),
+        HrSide::Unreadable | HrSide::Missing => None,
+    };
+    if let HrSide::Missing = side {
+        let groups = if state.groups.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; it is in managed group(s) {}",
+                state
+                    .groups
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        findings.push(Finding {
+            kind: FindingKind::Orphan,
+            group: None,
+            reason: format!(
+                "no HR record has id {id} (the account's {}), so no role accounts for its \
+                 access{groups}",
+                input.correlation_attribute
+            ),
+            next_apply: if outlook
+                .change(|a| matches!(a, Action::Disable { .. }))
+                .is_some()
+            {
+                "hrsync apply disables the account (lifecycle.disable_orphans)".to_string()
+            } else {
+                outlook.unplanned(
+                    "nothing: hrsync does not change an account without an HR record; disable \
+                     or delete it by hand, or correct HR",
+                )
+            },
+        });
+    }
+    match (side, status) {
+        (HrSide::Employee(employee), Some(EmploymentStatus::Terminated)) => {
+            let left = leaver_fact(employee);
+            if !account.disabled {
+                findings.push(Finding {
+                    kind: FindingKind::LeaverEnabled,
+                    group: None,
+                    reason: format!("{left}, but the account is not disabled"),
+                    next_apply: outlook.planned(
+                        |a| matches!(a, Action::Disable { .. }),
+                        "disables the account",
+                    ),
+                });
+            }
+            for group in &state.groups {
+                findings.push(Finding {
+                    kind: FindingKind::LeaverInManagedGroup,
+                    group: Some(group.clone()),
+                    reason: format!("{left}, and a leaver keeps no managed group"),
+                    next_apply: outlook.planned(
+                        |a| matches!(a, Action::RemoveFromGroup { group: g } if g == group),
+                        "removes the account from the group",
+                    ),
+                });
+            }
+        }
+        (HrSide::Employee(employee), Some(status)) => {
+            // The plan's pending removals, with its reasons; for an account the plan leaves
+            // alone (protected, skipped), the role of an active employee says what belongs.
+            let role = (status == EmploymentStatus::Active && outlook.actions.is_empty())
+                .then(|| input.mappings.assign(employee));
+            for group in &state.groups {
+                let removing =
+                    |a: &Action| matches!(a, Action::RemoveFromGroup { group: g } if g == group);
+                let reason = match (outlook.change(removing), &role) {
+                    (Some(reason), _) => reason,
+                    (None, Some(role)) if !role.groups.contains_key(group) => format!(
+                        "no rule and no birthright gives this group to {}",
+                        role_facts(employee)
+                    ),
+                    _ => continue,
+                };
+                findings.push(Finding {
+                    kind: FindingKind::ManagedGroupNotFromRole,
+                    group: Some(group.clone()),
+                    reason,
+                    next_apply: outlook.planned(removing, "removes the account from the group"),
+                });
+            }
+        }
+        _ => {}
+    }
+    let whose = match (side, status) {
+        (_, Some(EmploymentStatus::Terminated)) => "; and the person has left",
+        (HrSide::Missing, _) => "; and the account has no HR record",
+        _ => "",
+    };
+    for group in input
+        .memberships
+        .get(&account.dn)
+        .into_iter()
+        .flatten()
+        .filter(|g| !managed.contains(*g))
+    {
+        findings.push(Finding {
+            kind: FindingKind::UnmanagedGroup,
+            group: Some(group.clone()),
+            reason: format!(
+                "the mappings do not name this group, so no role grants it (it was granted by \
+                 hand or by another tool){whose}"
+            ),
+            next_apply: "nothing: hrsync never changes a group the mappings do not name; \
+                         remove the membership by hand, or add a rule that grants it"
+                .to_string(),
+        });
+    }
+    findings.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.group.cmp(&b.group)));
+    findings
+}
+
+/// An employee's status at `now` as the planner decides it: HR's status corrected by the dates,
+/// in the employee's time zone (the HR field `lifecycle.time_zone_field` when it names a zone,
+/// else `lifecycle.time_zone`).
+pub(crate) fn effective_status(
+    employee: &Employee,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> EmploymentStatus {
+    let zone = policy
+        .time_zone_field
+        .as_deref()
+        .and_then(|field| employee.field(field))
+        .and_then(|name| name.parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(policy.time_zone);
+    model::effective_status(
+        employee.hr_status,
+        employee.hire_date,
+        employee.termination_date,
+        now,
+        &zone,
+    )
+    .status
+}
+
+/// What the plan does (or why it does nothing) about one account.
+struct Outlook<'a> {
+    actions: Vec<(&'a Action, String)>,
+    left_alone: Option<String>,
+}
+
+impl<'a> Outlook<'a> {
+    fn new(plan: &'a Plan, account: &DirectoryAccount, id: &str) -> Self {
+        let actions = plan
+            .accounts
+            .iter()
+            .filter(|a| a.employee_id == id && a.dn == account.dn)
+            .flat_map(|a| a.changes.iter())
+            .map(|c| (&c.action, c.reason.to_string()))
+            .collect();
+        let left_alone = plan
+            .skipped
+            .iter()
+            .find(|s| {
+                s.dn.as_ref() == Some(&account.dn)
+                    || (s.dn.is_none() && s.employee_id.as_deref() == Some(id))
+            })
+            .map(|s| s.reason.clone())
+            .or_else(|| {
+                account
+                    .protected
+                    .as_ref()
+                    .map(|why| format!("protected account ({why}); hrsync never changes it"))
+            });
+        Self {
+            actions,
+            left_alone,
+        }
+    }
+
+    /// The reason of the planned change that `wanted` picks, if the plan has one.
+    fn change(&self, wanted: impl Fn(&Action) -> bool) -> Option<String> {
+        self.actions
+            .iter()
+            .find(|(a, _)| wanted(a))
+            .map(|(_, reason)| reason.clone())
+    }
+
+    fn planned(&self, wanted: impl Fn(&Action) -> bool, does: &str) -> String {
+        if self.change(wanted).is_some() {
+            return format!("hrsync apply {does}");
+        }
+        self.unplanned("nothing is planned for it; run hrsync plan to see why")
+    }
+
+    fn unplanned(&self, otherwise: &str) -> String {
+        match &self.left_alone {
+            Some(why) => format!("nothing: {why}; fix it by hand"),
+            None => otherwise.to_string(),
+        }
+    }
+}
+
+fn leaver_fact(employee: &Employee) -> String {
+    let mut fact = "HR status = terminated".to_string();
+    if !employee.status_source.is_empty() && employee.status_source != "terminated" {
+        let _ = write!(fact, " ({:?})", employee.status_source);
+    }
+    if let Some(date) = employee.termination_date {
+        let _ = write!(fact, ", termination date {date}");
+    }
+    fact
+}
+
+/// The HR facts rules usually match on, for "no rule gives ... to ...".
+fn role_facts(employee: &Employee) -> String {
+    let facts: Vec<String> = ["title", "department", "location", "employment_type"]
+        .iter()
+        .filter_map(|f| employee.field(f).map(|v| format!("{f} = {v:?}")))
+        .collect();
+    if facts.is_empty() {
+        format!("employee {}", employee.id)
+    } else {
+        facts.join(", ")
+    }
+}
+
+/// The access report for people: per account, each finding with its reason and what the next
+/// apply does about it.
+pub fn access_text(report: &AccessReport) -> String {
+    let mut out = String::new();
+    let s = &report.summary;
+    // Writing to a String cannot fail: the results of write! are ignored deliberately.
+    let _ = writeln!(
+        out,
+        "hrsync access report: {} finding(s) on {} of {} correlated account(s)",
+        s.findings, s.accounts_with_findings, s.accounts_reviewed
+    );
+    let _ = writeln!(
+        out,
+        "groups read under {}: {} (memberships in groups elsewhere are not seen)",
+        report.groups_base, report.groups_read
+    );
+    if report.accounts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNo findings: every reviewed account's access follows from its role."
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "{} orphan(s), {} leaver(s) still enabled, {} leaver membership(s) in managed groups, \
+         {} managed group(s) not from the role, {} unmanaged group membership(s)",
+        s.orphan,
+        s.leaver_enabled,
+        s.leaver_in_managed_group,
+        s.managed_group_not_from_role,
+        s.unmanaged_group
+    );
+    for account in &report.accounts {
+        let hr = match account.hr_status.as_str() {
+            "not_in_hr" => "not in HR".to_string(),
+            "unreadable" => "HR record unreadable".to_string(),
+            status => format!("HR: {status}"),
+        };
+        let _ = write!(
+            out,
+            "\n{} (employee {}; {hr}; {}",
+            account.dn,
+            account.employee_id,
+            if account.disabled {
+                "disabled"
+            } else {
+                "enabled"
+            }
+        );
+        if let Some(why) = &account.protected {
+            let _ = write!(out, "; protected: {why}");
+        }
+        let _ = writeln!(out, ")");
+        for finding in &account.findings {
+            let group = finding
+                .group
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let what = match finding.kind {
+                FindingKind::Orphan => "orphan: no HR record".to_string(),
+                FindingKind::LeaverEnabled => "leaver still enabled".to_string(),
+                FindingKind::LeaverInManagedGroup => {
+                    format!("leaver still in managed group {group}")
+                }
+                FindingKind::ManagedGroupNotFromRole => {
+                    format!("managed group {group} does not follow from the role")
+                }
+                FindingKind::UnmanagedGroup => format!("member of unmanaged group {group}"),
+            };
+            let _ = writeln!(out, "  ! {what}");
+            let _ = writeln!(out, "      because {}", finding.reason);
+            let _ = writeln!(out, "      next apply: {}", finding.next_apply);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DirectoryGroup, RejectedRecord};
+    use crate::plan::{AccountPlan, Change, Lifecycle, Summary};
+
+    fn dn(s: &str) -> Dn {
+        Dn::parse(s).unwrap()
+    }
+
+    fn mappings() -> Mappings {
+        Mappings::from_files(&[(
+            "m.toml".to_string(),
+            r#"
+[account]
+default_ou = "ou=people,dc=x"
+disabled_ou = "ou=disabled,dc=x"
+[account.attributes]
+uid = "{first_name}"
+cn = "{first_name}"
+sn = "{first_name}"
+[groups]
+base = "ou=groups,dc=x"
+birthright = ["staff"]
+[[rule]]
+name = "engineering"
+match = { department = "Engineering" }
+groups = ["engineering"]
+"#
+            .to_string(),
+        )])
+        .unwrap()
+    }
+
+    /// Built from JSON so that the test does not depend on every field of the struct.
+    fn employee(id: &str, department: &str, status: EmploymentStatus) -> Employee {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "status": status, "hr_status": status, "status_source": "",
+            "hire_date": null, "termination_date": null,
+            "fields": { "department": department }
+        }))
+        .unwrap()
+    }
+
+    fn account(uid: &str, id: &str, disabled: bool) -> DirectoryAccount {
+        serde_json::from_value(serde_json::json!({
+            "dn": format!("uid={uid},ou=people,dc=x"), "correlation_id": id,
+            "attributes": {}, "disabled": disabled, "held": false
+        }))
+        .unwrap()
+    }
+
+    fn empty_plan() -> Plan {
+        serde_json::from_value(serde_json::json!({
+            "schema": crate::plan::PLAN_SCHEMA, "generated_at": "2026-01-01T00:00:00Z",
+            "summary": Summary::default(), "accounts": [], "group_changes": [], "skipped": [],
+            "orphans": [], "warnings": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn findings_cover_leavers_orphans_role_drift_and_unmanaged_groups() {
+        let mappings = mappings();
+        let staff = dn("cn=staff,ou=groups,dc=x");
+        let engineering = dn("cn=engineering,ou=groups,dc=x");
+        let wiki = dn("cn=wiki-admins,ou=groups,dc=x");
+        let ok = account("ok", "1", false);
+        let leaver = account("gone", "2", false);
+        let orphan = account("orphan", "3", true);
+        let drifted = account("drift", "4", false);
+        let unreadable = account("unreadable", "5", false);
+        let directory = DirectorySnapshot {
+            accounts: vec![
+                ok.clone(),
+                leaver.clone(),
+                orphan.clone(),
+                drifted.clone(),
+                unreadable.clone(),
+            ],
+            groups: [
+                (
+                    staff.clone(),
+                    DirectoryGroup {
+                        dn: staff.clone(),
+                        members: [ok.dn.clone(), leaver.dn.clone(), drifted.dn.clone()]
+                            .into_iter()
+                            .collect(),
+                    },
+                ),
+                (
+                    engineering.clone(),
+                    DirectoryGroup {
+                        dn: engineering.clone(),
+                        members: [ok.dn.clone(), drifted.dn.clone()].into_iter().collect(),
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            taken: BTreeMap::new(),
+        };
+        let hr = HrSnapshot {
+            employees: vec![
+                employee("1", "Engineering", EmploymentStatus::Active),
+                employee("2", "Engineering", EmploymentStatus::Terminated),
+                employee("4", "Sales", EmploymentStatus::Active),
+            ],
+            rejected: vec![RejectedRecord {
+                id: Some("5".into()),
+                index: 4,
+                problem: "status \"?\" is not listed".into(),
+            }],
+        };
+        let mut plan = empty_plan();
+        plan.accounts.push(AccountPlan {
+            employee_id: "4".into(),
+            lifecycle: Lifecycle::Mover,
+            dn: drifted.dn.clone(),
+            before: None,
+            changes: vec![Change {
+                action: Action::RemoveFromGroup {
+                    group: engineering.clone(),
+                },
+                reason: crate::model::Reason::fact(
+                    "no rule gives this group to department = \"Sales\"",
+                ),
+            }],
+        });
+        let mut memberships: BTreeMap<Dn, BTreeSet<Dn>> = BTreeMap::new();
+        for member in [&ok.dn, &leaver.dn, &orphan.dn, &unreadable.dn] {
+            memberships
+                .entry(member.clone())
+                .or_default()
+                .insert(wiki.clone());
+        }
+        memberships
+            .entry(ok.dn.clone())
+            .or_default()
+            .insert(staff.clone());
+        let base = dn("dc=x");
+        let report = access_report(&AccessInput {
+            hr: &hr,
+            directory: &directory,
+            plan: &plan,
+            mappings: &mappings,
+            memberships: &memberships,
+            groups_base: &base,
+            groups_read: 3,
+            correlation_attribute: "employeeNumber",
+            now: DateTime::default(),
+        });
+        let kinds = |uid: &str| -> Vec<(&str, Option<String>)> {
+            report
+                .accounts
+                .iter()
+                .find(|a| a.dn.rdn() == format!("uid={uid}"))
+                .map(|a| {
+                    a.findings
+                        .iter()
+                        .map(|f| {
+                            (
+                                f.kind.as_str(),
+                                f.group.as_ref().map(|g| g.rdn().to_string()),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // A managed group the role gives is not a finding; an unmanaged one always is.
+        assert_eq!(
+            kinds("ok"),
+            [("unmanaged_group", Some("cn=wiki-admins".into()))]
+        );
+        assert_eq!(
+            kinds("gone"),
+            [
+                ("leaver_enabled", None),
+                ("leaver_in_managed_group", Some("cn=staff".into())),
+                ("unmanaged_group", Some("cn=wiki-admins".into())),
+            ]
+        );
+        assert_eq!(
+            kinds("orphan"),
+            [
+                ("orphan", None),
+                ("unmanaged_group", Some("cn=wiki-admins".into()))
+            ]
+        );
+        assert_eq!(
+            kinds("drift"),
+            [("managed_group_not_from_role", Some("cn=engineering".into()))]
+        );
+        // An unreadable record says nothing about the role: only unmanaged access is reported.
+        assert_eq!(
+            kinds("unreadable"),
+            [("unmanaged_group", Some("cn=wiki-admins".into()))]
+        );
+        let drift = &report
+            .accounts
+            .iter()
+            .find(|a| a.employee_id == "4")
+            .unwrap()
+            .findings[0];
+        assert!(drift.reason.contains("department = \"Sales\""), "{drift:?}");
+        assert_eq!(
+            drift.next_apply,
+            "hrsync apply removes the account from the group"
+        );
+        let gone = &report
+            .accounts
+            .iter()
+            .find(|a| a.employee_id == "2")
+            .unwrap()
+            .findings[0];
+        assert!(gone.next_apply.contains("nothing is planned"), "{gone:?}");
+        assert_eq!(report.summary.accounts_reviewed, 5);
+        assert_eq!(report.summary.accounts_with_findings, 5);
+        assert_eq!(report.summary.findings, 8);
+        let text = access_text(&report);
+        assert!(text.contains("leaver still enabled"), "{text}");
+        let json: Value = serde_json::from_str(&to_json(&report)).unwrap();
+        assert_eq!(json["schema"], ACCESS_REPORT_SCHEMA);
+        assert_eq!(
+            json["accounts"][0]["findings"][0]["kind"],
+            "managed_group_not_from_role"
+        );
+    }
+}
