@@ -295,7 +295,8 @@ pub enum Flavour {
 /// Which accounts are never changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Protection {
-    pub dns: Vec<Dn>,
+    /// Accounts by DN, each with the reason shown in plans.
+    pub dns: Vec<(Dn, String)>,
     pub groups: Vec<Dn>,
     /// LDAP filters, each with the reason shown in plans.
     pub filters: Vec<(String, String)>,
@@ -579,7 +580,9 @@ fn validate_directory(
     };
     for (i, value) in raw.protected.dns.iter().enumerate() {
         if let Some(d) = dn(value, &format!("directory.protected.dns[{i}]"), problems) {
-            protected.dns.push(d);
+            protected
+                .dns
+                .push((d, "listed in directory.protected.dns".to_string()));
         }
     }
     for (i, value) in raw.protected.groups.iter().enumerate() {
@@ -593,6 +596,18 @@ fn validate_directory(
             filter.clone(),
             "matches directory.protected.filter".to_string(),
         ));
+    }
+    // The account hrsync binds as is never changed by it, whatever HR says about its owner:
+    // hrsync must not lock itself out halfway through a run.
+    if raw.protected.builtin {
+        let why = "the account hrsync binds as".to_string();
+        match Dn::parse(&raw.bind_dn) {
+            Ok(bind) if !upn => protected.dns.push((bind, why)),
+            _ => protected.filters.push((
+                format!("(userPrincipalName={})", ldap3::ldap_escape(&raw.bind_dn)),
+                why,
+            )),
+        }
     }
     if ad && raw.protected.builtin {
         if let Some(domain) = &domain {

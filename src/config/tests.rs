@@ -37,6 +37,12 @@ fn the_readme_example_is_a_valid_configuration() {
         Dn::parse("dc=example,dc=org").unwrap()
     );
     assert!(config.hr.field_names().contains("cost_center"));
+    assert!(
+        config.directory.protected.dns.iter().any(|(dn, why)| *dn
+            == Dn::parse("cn=hrsync,ou=services,dc=example,dc=org").unwrap()
+            && why.contains("binds as")),
+        "the bind account is protected by default"
+    );
 }
 
 #[test]

@@ -216,8 +216,8 @@ impl Directory {
         let protection = self.config.protected.clone();
         let base = self.config.users_base.to_string();
         let mut protected = BTreeMap::new();
-        for dn in &protection.dns {
-            protected.insert(dn.clone(), "listed in directory.protected.dns".to_string());
+        for (dn, why) in &protection.dns {
+            protected.insert(dn.clone(), why.clone());
         }
         let mut searches: Vec<(String, String)> = protection.filters.clone();
         for group in &protection.groups {
