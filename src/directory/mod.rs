@@ -131,6 +131,9 @@ impl Directory {
             .collect();
         wanted.insert(correlation.clone());
         wanted.insert(mappings.account.rdn_attribute.to_ascii_lowercase());
+        if let Some(fallback) = &mappings.correlation.fallback {
+            wanted.insert(fallback.attribute.to_ascii_lowercase());
+        }
         let ad = self.config.policy.disable == DisableMethod::UserAccountControl;
         let state_attributes: &[&str] = if ad {
             &["useraccountcontrol", "pwdlastset", "accountexpires"]

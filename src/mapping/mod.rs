@@ -45,6 +45,17 @@ pub struct Correlation {
     pub hr_field: String,
     /// The directory attribute holding the same key (`employeeNumber`).
     pub attribute: String,
+    /// A second key for conversions (contractor to employee and back, which HR systems often
+    /// record under a new id): when no account has the new id, the account whose `attribute`
+    /// holds the employee's `hr_field` is taken over, provided its old id belongs to nobody
+    /// active in HR.
+    pub fallback: Option<Fallback>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    pub hr_field: String,
+    pub attribute: String,
 }
 
 /// What an account looks like.
@@ -239,6 +250,10 @@ struct RawCorrelation {
     hr_field: String,
     #[serde(default = "default_correlation_attribute")]
     attribute: String,
+    /// The HR field of the second key for conversions (`email`).
+    fallback_hr_field: Option<String>,
+    /// The directory attribute holding it (`mail`).
+    fallback_attribute: Option<String>,
 }
 
 fn default_hr_field() -> String {
@@ -385,13 +400,34 @@ impl Mappings {
         }
 
         let correlation = match correlation {
-            Some((_, raw)) => Correlation {
-                hr_field: raw.hr_field,
-                attribute: raw.attribute,
-            },
+            Some((file, raw)) => {
+                let fallback = match (raw.fallback_hr_field, raw.fallback_attribute) {
+                    (Some(hr_field), Some(attribute)) => Some(Fallback {
+                        hr_field,
+                        attribute,
+                    }),
+                    (None, None) => None,
+                    _ => {
+                        problems.push(
+                            ConfigProblem::new(
+                                "correlation",
+                                "set both fallback_hr_field and fallback_attribute, or neither",
+                            )
+                            .in_file(&file),
+                        );
+                        None
+                    }
+                };
+                Correlation {
+                    hr_field: raw.hr_field,
+                    attribute: raw.attribute,
+                    fallback,
+                }
+            }
             None => Correlation {
                 hr_field: default_hr_field(),
                 attribute: default_correlation_attribute(),
+                fallback: None,
             },
         };
         let (groups_file, raw_groups) = groups.unwrap_or_default();
@@ -556,6 +592,12 @@ impl Mappings {
             self.correlation.hr_field.clone(),
             "correlation.hr_field".to_string(),
         );
+        if let Some(fallback) = &self.correlation.fallback {
+            fields.insert(
+                fallback.hr_field.clone(),
+                "correlation.fallback_hr_field".to_string(),
+            );
+        }
         for (attr, template) in &self.account.attributes {
             for field in template.fields() {
                 fields

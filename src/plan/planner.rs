@@ -315,14 +315,27 @@ impl<'a> Builder<'a> {
             }
         }
 
+        // Conversions: an employee under a new id takes over the account of their old id.
+        let mut employees: Vec<&Employee> = input.hr.employees.iter().collect();
+        employees.sort_by(|a, b| a.id.cmp(&b.id));
+        let excluded = |id: &str| {
+            ambiguous.contains(id) || unreadable.contains_key(id) || protected.contains(id)
+        };
+        let adopted = self.conversions(&employees, &by_id, &excluded);
+        let converted_from: BTreeMap<&str, &str> = adopted
+            .iter()
+            .filter_map(|(new, account)| {
+                account
+                    .correlation_id
+                    .as_deref()
+                    .map(|old| (old, new.as_str()))
+            })
+            .collect();
+
         // Orphans: correlated accounts HR does not know.
         let hr_ids: BTreeSet<&str> = input.hr.employees.iter().map(|e| e.id.as_str()).collect();
         for (id, accounts) in &by_id {
-            if !hr_ids.contains(id)
-                && !unreadable.contains_key(id)
-                && !ambiguous.contains(id)
-                && !protected.contains(id)
-            {
+            if !hr_ids.contains(id) && !excluded(id) && !converted_from.contains_key(id) {
                 for account in accounts {
                     self.orphans.push(Orphan {
                         dn: account.dn.clone(),
@@ -334,17 +347,24 @@ impl<'a> Builder<'a> {
 
         // Pass 1: intents and target DNs, in id order so that new accounts' names (jsmith,
         // jsmith2) do not depend on the order HR listed people in.
-        let mut employees: Vec<&Employee> = input.hr.employees.iter().collect();
-        employees.sort_by(|a, b| a.id.cmp(&b.id));
         let mut targets = Vec::new();
         for employee in employees {
             let id = employee.id.as_str();
             if ambiguous.contains(id) || unreadable.contains_key(id) || protected.contains(id) {
                 continue;
             }
+            if let Some(new_id) = converted_from.get(id) {
+                self.skip(
+                    Some(id),
+                    None,
+                    format!("converted: the account now belongs to employee {new_id}"),
+                );
+                continue;
+            }
             let existing = by_id
                 .get(employee.id.as_str())
-                .and_then(|a| a.first().copied());
+                .and_then(|a| a.first().copied())
+                .or_else(|| adopted.get(id).copied());
             if let Some(target) = self.target(employee, existing) {
                 targets.push(target);
             }
@@ -361,6 +381,70 @@ impl<'a> Builder<'a> {
         }
         self.deprovision_orphans();
         self.plan_placeholders();
+    }
+
+    /// With `correlation.fallback_*`: for each employee without an account under their id, the
+    /// one account whose fallback attribute holds their fallback field and whose own id belongs
+    /// to nobody active in HR. Several candidates: the employee is skipped, never guessed.
+    fn conversions(
+        &mut self,
+        employees: &[&'a Employee],
+        by_id: &BTreeMap<&str, Vec<&'a DirectoryAccount>>,
+        excluded: &dyn Fn(&str) -> bool,
+    ) -> BTreeMap<String, &'a DirectoryAccount> {
+        let mut adopted = BTreeMap::new();
+        let Some(fallback) = &self.input.mappings.correlation.fallback else {
+            return adopted;
+        };
+        let active: BTreeSet<&str> = employees
+            .iter()
+            .filter(|e| e.status != EmploymentStatus::Terminated)
+            .map(|e| e.id.as_str())
+            .collect();
+        let mut taken: BTreeSet<&Dn> = BTreeSet::new();
+        for employee in employees {
+            let id = employee.id.as_str();
+            if employee.status == EmploymentStatus::Terminated
+                || by_id.contains_key(id)
+                || excluded(id)
+            {
+                continue;
+            }
+            let Some(value) = employee.field(&fallback.hr_field) else {
+                continue;
+            };
+            let candidates: Vec<&'a DirectoryAccount> = self
+                .input
+                .directory
+                .accounts
+                .iter()
+                .filter(|a| {
+                    a.correlation_id
+                        .as_deref()
+                        .is_some_and(|old| !active.contains(old) && !excluded(old))
+                        && a.protected.is_none()
+                        && a.values(&fallback.attribute)
+                            .iter()
+                            .any(|v| v.eq_ignore_ascii_case(value))
+                })
+                .collect();
+            match candidates.as_slice() {
+                [] => {}
+                [account] if taken.insert(&account.dn) => {
+                    adopted.insert(id.to_string(), *account);
+                }
+                _ => self.skip(
+                    Some(id),
+                    None,
+                    format!(
+                        "{} accounts could be this employee's by {}={value:?}; resolve by hand",
+                        candidates.len(),
+                        fallback.attribute
+                    ),
+                ),
+            }
+        }
+        adopted
     }
 
     fn skip(&mut self, id: Option<&str>, dn: Option<&Dn>, reason: String) {
@@ -743,6 +827,26 @@ impl<'a> Builder<'a> {
                                 status_fact(employee)
                             ),
                             rule,
+                        ),
+                    });
+                }
+                if account.correlation_id.as_deref() != Some(employee.id.as_str()) {
+                    let correlation = &self.input.mappings.correlation;
+                    let by = correlation
+                        .fallback
+                        .as_ref()
+                        .map_or_else(String::new, |f| f.attribute.clone());
+                    changes.push(Change {
+                        action: Action::SetAttribute {
+                            attribute: correlation.attribute.clone(),
+                            before: account.correlation_id.iter().cloned().collect(),
+                            after: vec![employee.id.clone()],
+                        },
+                        reason: Reason::new(
+                            format!(
+                                "HR lists this person under a new id; the account matches by {by}"
+                            ),
+                            "correlation.fallback_attribute",
                         ),
                     });
                 }

@@ -1282,3 +1282,65 @@ fn offboard_disables_strips_and_holds_and_later_runs_respect_the_hold() {
     assert!(!next.has_changes(), "{:#?}", next.accounts);
     assert!(next.skipped[0].reason.contains("offboarded"));
 }
+
+// --- Conversions -----------------------------------------------------------------------------
+
+#[test]
+fn a_conversion_under_a_new_id_takes_over_the_account_when_a_fallback_key_is_configured() {
+    let d = "uid=ann.a,ou=sales,ou=people,dc=ex";
+    let mut contractor = account(d, "c-1", "Sales person", false);
+    contractor
+        .attributes
+        .insert("mail".into(), vec!["Ann@Example.org".into()]);
+    let dir = directory(vec![contractor], &[("staff", d), ("sales", d)]);
+    let mut employee_now = employee("e-9", "Ann", "A", "Sales", EmploymentStatus::Active);
+    employee_now
+        .fields
+        .insert("email".into(), "ann@example.org".into());
+    let old_record = employee("c-1", "Ann", "A", "Sales", EmploymentStatus::Terminated);
+    let people = hr(vec![employee_now, old_record]);
+
+    // Without a fallback key the person's account is disabled as the contractor's, and the
+    // new id gets no account (its name is taken): the harm conversions cause.
+    let plain = plan_for(&people, &dir);
+    assert_eq!(actions(&plain, "c-1")[0], LOCK);
+    assert!(actions(&plain, "e-9").is_empty());
+
+    let correlation =
+        "[correlation]\nfallback_hr_field = \"email\"\nfallback_attribute = \"mail\"\n";
+    let mappings = Mappings::from_files(&[
+        ("a.toml".into(), correlation.into()),
+        ("m.toml".into(), MAPPINGS.into()),
+    ])
+    .unwrap();
+    let policy = policy();
+    let plan = plan(&PlanInput {
+        hr: &people,
+        directory: &dir,
+        mappings: &mappings,
+        policy: &policy,
+        now: now(),
+    });
+    let acts = actions(&plan, "e-9");
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Create { .. } | Action::Disable { .. })),
+        "{acts:?}"
+    );
+    assert!(acts.contains(&Action::SetAttribute {
+        attribute: "employeeNumber".into(),
+        before: vec!["c-1".into()],
+        after: vec!["e-9".into()],
+    }));
+    assert!(
+        actions(&plan, "c-1").is_empty(),
+        "the old id is not a leaver"
+    );
+    assert!(
+        plan.skipped
+            .iter()
+            .any(|s| s.employee_id.as_deref() == Some("c-1") && s.reason.contains("e-9"))
+    );
+    assert!(plan.orphans.is_empty());
+}
