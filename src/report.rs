@@ -75,6 +75,11 @@ pub async fn read_inputs(
         policy: &config.directory.policy,
         now,
     });
+    tracing::info!(
+        employees = hr_snapshot.employees.len(),
+        rejected = hr_snapshot.rejected.len(),
+        "HR read"
+    );
     let mut hr_snapshot = hr_snapshot;
     for employee in &mut hr_snapshot.employees {
         employee.status = effective_status(employee, &config.directory.policy, now);
@@ -113,6 +118,7 @@ pub async fn run_access(
         memberships: &memberships,
         groups_base: &groups_base,
         groups_read,
+        hold_group: config.directory.hold_group.as_ref(),
         correlation_attribute: &config.mappings.correlation.attribute,
         now,
     });
@@ -138,6 +144,9 @@ pub struct AccessInput<'a> {
     pub memberships: &'a BTreeMap<Dn, BTreeSet<Dn>>,
     pub groups_base: &'a Dn,
     pub groups_read: usize,
+    /// `offboarding.hold_group`: membership in it is hrsync's own mark of an offboarded
+    /// account, not access, so it is no finding.
+    pub hold_group: Option<&'a Dn>,
     pub correlation_attribute: &'a str,
     pub now: DateTime<Utc>,
 }
@@ -177,6 +186,8 @@ pub struct AccountFindings {
     /// has a record with this id that could not be read).
     pub hr_status: String,
     pub disabled: bool,
+    /// Offboarded with `hrsync offboard` (in `offboarding.hold_group`).
+    pub held: bool,
     /// Why hrsync never changes this account, if it is protected.
     pub protected: Option<String>,
     /// In a fixed order: by kind (as listed in [`FindingKind`]), then group.
@@ -279,6 +290,7 @@ pub fn access_report(input: &AccessInput) -> AccessReport {
                 HrSide::Missing => "not_in_hr".to_string(),
             },
             disabled: account.disabled,
+            held: account.held,
             protected: account.protected.clone(),
             findings,
         });
@@ -406,7 +418,7 @@ fn account_findings(
         .get(&account.dn)
         .into_iter()
         .flatten()
-        .filter(|g| !managed.contains(*g))
+        .filter(|g| !managed.contains(*g) && Some(*g) != input.hold_group)
     {
         findings.push(Finding {
             kind: FindingKind::UnmanagedGroup,
@@ -580,6 +592,9 @@ pub fn access_text(report: &AccessReport) -> String {
                 "enabled"
             }
         );
+        if account.held {
+            let _ = write!(out, "; offboarded (held)");
+        }
         if let Some(why) = &account.protected {
             let _ = write!(out, "; protected: {why}");
         }
@@ -749,6 +764,12 @@ groups = ["engineering"]
             .entry(ok.dn.clone())
             .or_default()
             .insert(staff.clone());
+        // hrsync's own offboarding mark is not access.
+        let hold = dn("cn=hrsync-hold,ou=groups,dc=x");
+        memberships
+            .entry(ok.dn.clone())
+            .or_default()
+            .insert(hold.clone());
         let base = dn("dc=x");
         let report = access_report(&AccessInput {
             hr: &hr,
@@ -758,6 +779,7 @@ groups = ["engineering"]
             memberships: &memberships,
             groups_base: &base,
             groups_read: 3,
+            hold_group: Some(&hold),
             correlation_attribute: "employeeNumber",
             now: DateTime::default(),
         });
