@@ -507,14 +507,9 @@ fn needs(patterns: &[Pattern]) -> String {
     }
 }
 
-/// A pattern as quoted text. `Pattern` shows its text only through `Debug`
-/// (`Pattern("sales")`); anything else is shown as `Debug` gives it.
+/// A pattern as quoted text.
 fn pattern_text(pattern: &Pattern) -> String {
-    let debug = format!("{pattern:?}");
-    debug
-        .strip_prefix("Pattern(")
-        .and_then(|rest| rest.strip_suffix(')'))
-        .map_or_else(|| debug.clone(), str::to_string)
+    format!("{:?}", pattern.as_str())
 }
 
 /// The account as it will be once `changes` are applied to `before` (or to the entry a Create

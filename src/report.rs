@@ -22,10 +22,8 @@ use crate::directory::Directory;
 use crate::dn::Dn;
 use crate::hr;
 use crate::mapping::Mappings;
-use crate::model::{
-    self, DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot,
-};
-use crate::plan::{Action, Plan, PlanInput, Policy, plan, planner};
+use crate::model::{DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot};
+use crate::plan::{Action, Plan, PlanInput, plan, planner};
 use crate::run::{self, RunError};
 
 /// The schema identifier of the access report. Bump the version on any incompatible change.
@@ -44,7 +42,7 @@ pub enum OutputFormat {
 pub struct Inputs {
     pub records: Vec<Value>,
     /// The normalised records, each employee's `status` decided at the time of the run as the
-    /// planner decides it (see [`effective_status`]).
+    /// planner decides it (see [`Policy::effective`](crate::plan::Policy::effective)).
     pub hr: HrSnapshot,
     pub directory: DirectorySnapshot,
     pub plan: Plan,
@@ -82,7 +80,7 @@ pub async fn read_inputs(
     );
     let mut hr_snapshot = hr_snapshot;
     for employee in &mut hr_snapshot.employees {
-        employee.status = effective_status(employee, &config.directory.policy, now);
+        employee.status = config.directory.policy.effective(employee, now).status;
     }
     Ok((
         Inputs {
@@ -439,27 +437,6 @@ fn account_findings(
 /// An employee's status at `now` as the planner decides it: HR's status corrected by the dates,
 /// in the employee's time zone (the HR field `lifecycle.time_zone_field` when it names a zone,
 /// else `lifecycle.time_zone`).
-pub(crate) fn effective_status(
-    employee: &Employee,
-    policy: &Policy,
-    now: DateTime<Utc>,
-) -> EmploymentStatus {
-    let zone = policy
-        .time_zone_field
-        .as_deref()
-        .and_then(|field| employee.field(field))
-        .and_then(|name| name.parse::<chrono_tz::Tz>().ok())
-        .unwrap_or(policy.time_zone);
-    model::effective_status(
-        employee.hr_status,
-        employee.hire_date,
-        employee.termination_date,
-        now,
-        &zone,
-    )
-    .status
-}
-
 /// What the plan does (or why it does nothing) about one account.
 struct Outlook<'a> {
     actions: Vec<(&'a Action, String)>,

@@ -119,6 +119,11 @@ impl Pattern {
     pub fn matches(&self, value: &str) -> bool {
         glob_match(&self.0, &value.to_lowercase())
     }
+
+    /// The pattern as written, lower-cased.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 fn glob_match(pattern: &str, value: &str) -> bool {

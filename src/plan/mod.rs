@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dn::Dn;
-use crate::model::Reason;
+use crate::model::{Effective, Employee, Reason, effective_status};
 
 pub use planner::{PlanInput, plan};
 
@@ -57,6 +57,42 @@ pub struct Policy {
     /// Disable (and strip, and move) accounts whose HR record is missing
     /// (`lifecycle.disable_orphans`); guarded by the `missing` limit.
     pub disable_orphans: bool,
+}
+
+impl Policy {
+    /// The employee's time zone: their own (from `time_zone_field`) or the configured one. The
+    /// second value says why their own could not be used, when it could not.
+    pub fn time_zone_of(&self, employee: &Employee) -> (chrono_tz::Tz, Option<String>) {
+        let Some(name) = self
+            .time_zone_field
+            .as_deref()
+            .and_then(|field| employee.field(field))
+        else {
+            return (self.time_zone, None);
+        };
+        match name.parse::<chrono_tz::Tz>() {
+            Ok(tz) => (tz, None),
+            Err(_) => (
+                self.time_zone,
+                Some(format!(
+                    "employee {}: time zone {name:?} is not an IANA zone; using {}",
+                    employee.id, self.time_zone
+                )),
+            ),
+        }
+    }
+
+    /// The employee's status at `now` in their time zone (see [`effective_status`]).
+    pub fn effective(&self, employee: &Employee, now: DateTime<Utc>) -> Effective {
+        let (zone, _) = self.time_zone_of(employee);
+        effective_status(
+            employee.hr_status,
+            employee.hire_date,
+            employee.termination_date,
+            now,
+            &zone,
+        )
+    }
 }
 
 /// How an account is disabled.

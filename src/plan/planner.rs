@@ -21,7 +21,6 @@ use crate::dn::Dn;
 use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment, Template, UNIQUE};
 use crate::model::{
     DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot, Reason,
-    effective_status,
 };
 use crate::plan::PPOLICY_PERMANENT_LOCK;
 
@@ -146,28 +145,9 @@ fn effective_hr(input: &PlanInput) -> (HrSnapshot, Vec<Scheduled>, Vec<String>) 
         .employees
         .iter()
         .map(|employee| {
-            let zone = policy
-                .time_zone_field
-                .as_deref()
-                .and_then(|field| employee.field(field))
-                .and_then(|name| match name.parse::<chrono_tz::Tz>() {
-                    Ok(tz) => Some(tz),
-                    Err(_) => {
-                        warnings.push(format!(
-                            "employee {}: time zone {name:?} is not an IANA zone; using {}",
-                            employee.id, policy.time_zone
-                        ));
-                        None
-                    }
-                })
-                .unwrap_or(policy.time_zone);
-            let effective = effective_status(
-                employee.hr_status,
-                employee.hire_date,
-                employee.termination_date,
-                input.now,
-                &zone,
-            );
+            let (zone, warning) = policy.time_zone_of(employee);
+            warnings.extend(warning);
+            let effective = policy.effective(employee, input.now);
             if let (Some(at), Some(last_day)) = (effective.leaves_at, employee.termination_date) {
                 scheduled.push(Scheduled {
                     employee_id: employee.id.clone(),
