@@ -1344,3 +1344,219 @@ fn a_conversion_under_a_new_id_takes_over_the_account_when_a_fallback_key_is_con
     );
     assert!(plan.orphans.is_empty());
 }
+
+// --- Properties over random companies --------------------------------------------------------
+
+mod properties {
+    use super::*;
+    use crate::plan::limits::{self, LimitKind, Limits};
+    use proptest::prelude::*;
+
+    const DEPARTMENTS: [&str; 4] = ["Engineering", "Sales", "Presales", "Other"];
+    const NAMES: [&str; 3] = ["Ann", "Bob", "Cy"];
+    const OUS: [&str; 4] = [
+        "ou=eng,ou=people,dc=ex",
+        "ou=sales,ou=people,dc=ex",
+        "ou=people,dc=ex",
+        "ou=disabled,dc=ex",
+    ];
+    const GROUPS: [&str; 5] = ["staff", "engineering", "vpn", "sales", "wiki"];
+
+    #[derive(Debug, Clone)]
+    struct Person {
+        status: EmploymentStatus,
+        department: usize,
+        first: usize,
+        last: usize,
+        manager: Option<usize>,
+        in_hr: bool,
+        /// (ou, disabled, protected, groups bitmask) when the directory has an account.
+        account: Option<(usize, bool, bool, u8)>,
+    }
+
+    fn person() -> impl Strategy<Value = Person> {
+        (
+            prop_oneof![
+                4 => Just(EmploymentStatus::Active),
+                1 => Just(EmploymentStatus::Leave),
+                1 => Just(EmploymentStatus::Pending),
+                2 => Just(EmploymentStatus::Terminated),
+            ],
+            0..DEPARTMENTS.len(),
+            0..NAMES.len(),
+            0..NAMES.len(),
+            proptest::option::of(0..8usize),
+            proptest::bool::weighted(0.85),
+            proptest::option::of((
+                0..OUS.len(),
+                any::<bool>(),
+                proptest::bool::weighted(0.1),
+                any::<u8>(),
+            )),
+        )
+            .prop_map(
+                |(status, department, first, last, manager, in_hr, account)| Person {
+                    status,
+                    department,
+                    first,
+                    last,
+                    manager,
+                    in_hr,
+                    account,
+                },
+            )
+    }
+
+    /// HR and directory for a random company of up to 8 people, plus an unmanaged account and
+    /// an unmanaged group.
+    fn company(people: &[Person]) -> (HrSnapshot, DirectorySnapshot) {
+        let mut employees = Vec::new();
+        let mut accounts = Vec::new();
+        let mut members: Vec<(String, String)> = Vec::new();
+        for (i, p) in people.iter().enumerate() {
+            let id = i.to_string();
+            let (first, last) = (NAMES[p.first], format!("{}{}", NAMES[p.last], i % 3));
+            if p.in_hr {
+                let mut e = employee(&id, first, &last, DEPARTMENTS[p.department], p.status);
+                if let Some(m) = p.manager {
+                    e.fields.insert("manager_id".into(), m.to_string());
+                }
+                employees.push(e);
+            }
+            if let Some((ou, disabled, protected, groups)) = p.account {
+                let uid = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
+                let dn = format!("uid={uid},{}", OUS[ou]);
+                if accounts
+                    .iter()
+                    .any(|a: &DirectoryAccount| a.dn == super::dn(&dn))
+                {
+                    continue;
+                }
+                let mut a = account(&dn, &id, "old title", disabled);
+                a.attributes
+                    .insert("cn".into(), vec![format!("{first} {last}")]);
+                a.attributes.insert("sn".into(), vec![last.clone()]);
+                a.protected = protected.then(|| "test".to_string());
+                for (g, cn) in GROUPS.iter().enumerate() {
+                    if groups & (1 << g) != 0 {
+                        members.push((cn.to_string(), dn.clone()));
+                    }
+                }
+                accounts.push(a);
+            }
+        }
+        let mut unmanaged = account("uid=service,ou=people,dc=ex", "x", "svc", false);
+        unmanaged.correlation_id = None;
+        accounts.push(unmanaged);
+        members.push(("wiki".into(), "uid=service,ou=people,dc=ex".into()));
+        let pairs: Vec<(&str, &str)> = members
+            .iter()
+            .map(|(g, m)| (g.as_str(), m.as_str()))
+            .collect();
+        let mut dir = directory(accounts, &[]);
+        let wiki = super::dn("cn=wiki,ou=groups,dc=ex");
+        dir.groups.insert(
+            wiki.clone(),
+            DirectoryGroup {
+                dn: wiki,
+                members: BTreeSet::new(),
+            },
+        );
+        for (g, m) in pairs {
+            dir.groups
+                .get_mut(&super::dn(&format!("cn={g},ou=groups,dc=ex")))
+                .unwrap()
+                .members
+                .insert(super::dn(m));
+        }
+        (hr(employees), dir)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// One apply converges, except where a name was held by an account that the same plan
+        /// moved away: the joiner (or the move) that wanted it waits, with the reason, and the
+        /// next run completes it (two changes never race for one name), after which nothing is
+        /// left.
+        #[test]
+        fn one_apply_converges_and_a_name_freed_by_it_is_taken_by_the_next(people in proptest::collection::vec(person(), 0..8)) {
+            let (hr, dir) = company(&people);
+            let first = plan_for(&hr, &dir);
+            let after = simulate(&first, &dir);
+            let second = plan_for(&hr, &after);
+            let waited: BTreeSet<&str> = first
+                .skipped
+                .iter()
+                .filter(|s| s.reason.contains("cannot name the new account"))
+                .filter_map(|s| s.employee_id.as_deref())
+                .collect();
+            // Moves held back because the target name was still taken.
+            let held_back: BTreeSet<String> = first
+                .warnings
+                .iter()
+                .filter(|w| w.contains(": not moving "))
+                .filter_map(|w| w.strip_prefix("employee ")?.split(':').next().map(str::to_string))
+                .collect();
+            for account in &second.accounts {
+                let id = account.employee_id.as_str();
+                let waited_joiner = account.lifecycle == Lifecycle::Joiner && waited.contains(id);
+                let waited_move = held_back.contains(id)
+                    && account.changes.iter().all(|c| matches!(c.action, Action::Move { .. } | Action::RenameMember { .. }));
+                // ...and references to those accounts (the manager DN) follow them.
+                let waited_reference = !(waited.is_empty() && held_back.is_empty())
+                    && account.changes.iter().all(|c| matches!(&c.action, Action::SetAttribute { attribute, .. } if attribute == "manager"));
+                prop_assert!(
+                    waited_joiner || waited_move || waited_reference,
+                    "first: {:#?}\nsecond: {:#?}", first.accounts, second.accounts
+                );
+            }
+            let third = plan_for(&hr, &simulate(&second, &after));
+            prop_assert!(!third.has_changes(), "third: {:#?}", third.accounts);
+        }
+
+        #[test]
+        fn protected_unmanaged_and_foreign_groups_are_never_touched(people in proptest::collection::vec(person(), 0..8)) {
+            let (hr, dir) = company(&people);
+            let plan = plan_for(&hr, &dir);
+            let wiki = super::dn("cn=wiki,ou=groups,dc=ex");
+            for account in &plan.accounts {
+                let found = dir.accounts.iter().find(|a| a.dn == account.dn);
+                prop_assert!(found.is_none_or(|a| a.protected.is_none() && a.correlation_id.is_some()),
+                    "changed a protected or unmanaged account: {account:#?}");
+                for change in &account.changes {
+                    let touches_wiki = matches!(&change.action,
+                        Action::AddToGroup { group } | Action::RemoveFromGroup { group } | Action::RenameMember { group, .. }
+                        if *group == wiki);
+                    prop_assert!(!touches_wiki, "touched an unmanaged group: {change:?}");
+                }
+            }
+            prop_assert!(plan.group_changes.iter().all(|g| g.group != wiki));
+        }
+
+        #[test]
+        fn planning_is_deterministic(people in proptest::collection::vec(person(), 0..8)) {
+            let (hr, dir) = company(&people);
+            let mut reversed = hr.clone();
+            reversed.employees.reverse();
+            let mut shuffled_dir = dir.clone();
+            shuffled_dir.accounts.reverse();
+            prop_assert_eq!(plan_for(&hr, &dir), plan_for(&reversed, &shuffled_dir));
+        }
+
+        #[test]
+        fn limits_trip_exactly_when_a_count_goes_over(people in proptest::collection::vec(person(), 0..8), max in 0usize..4) {
+            let (hr, dir) = company(&people);
+            let plan = plan_for(&hr, &dir);
+            let tight = Limits {
+                kinds: LimitKind::ALL.iter().map(|k| (*k, limits::Limit { count: Some(max), percent: None })).collect(),
+                percent_floor: 5,
+                max_plan_age_hours: 24,
+            };
+            let tripped = limits::check(&plan, &tight);
+            let disabled = plan.accounts.iter().filter(|a| a.changes.iter().any(|c| matches!(c.action, Action::Disable { .. }))).count();
+            prop_assert_eq!(tripped.iter().any(|t| t.kind == LimitKind::Disable), disabled > max);
+            prop_assert_eq!(tripped.iter().any(|t| t.kind == LimitKind::Missing), plan.orphans.len() > max);
+        }
+    }
+}
