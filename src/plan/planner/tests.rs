@@ -1473,7 +1473,14 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        // Failing seeds are kept next to this file (the repository's top level stays clean).
+        #![proptest_config(ProptestConfig {
+            cases: 300,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::SourceParallel("proptest-regressions"),
+            )),
+            ..ProptestConfig::default()
+        })]
 
         /// One apply converges, except where a name was held by an account that the same plan
         /// moved away: the joiner (or the move) that wanted it waits, with the reason, and the
