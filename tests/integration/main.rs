@@ -17,6 +17,7 @@ mod explain_report;
 mod lifecycle;
 mod limits;
 mod offboard;
+mod policies;
 mod scope;
 mod secrets;
 mod tls;
