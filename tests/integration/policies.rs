@@ -8,8 +8,8 @@ use crate::scenario::{Scenario, person, terminated};
 const PASSWORD: &str = "Correct-Horse-9";
 
 fn append_config(s: &Scenario, text: &str) {
-    let config = std::fs::read_to_string(&s.config).unwrap();
-    std::fs::write(&s.config, format!("{config}\n{text}\n")).unwrap();
+    let config = std::fs::read_to_string(&s.config).expect("read config");
+    std::fs::write(&s.config, format!("{config}\n{text}\n")).expect("write config");
 }
 
 #[tokio::test(flavor = "multi_thread")]
