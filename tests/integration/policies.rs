@@ -25,7 +25,7 @@ async fn leave_disables_and_removes_groups_and_return_restores_them() {
     s.dir
         .add_user("lea.ve", "1401", Some(PASSWORD), "cn: Lea Ve\nsn: Ve");
     let mut lea = person("1401", "Lea", "Ve", "Engineering", "Engineer");
-    s.serve(&[lea.clone()]).await;
+    s.serve(std::slice::from_ref(&lea)).await;
     s.expect(&["apply"], 0);
     let dn = format!("uid=lea.ve,{}", s.ou("engineering"));
     assert!(s.dir.can_bind(&dn, PASSWORD));
@@ -40,7 +40,7 @@ async fn leave_disables_and_removes_groups_and_return_restores_them() {
         ),
     )
     .unwrap();
-    s.serve(&[lea.clone()]).await;
+    s.serve(std::slice::from_ref(&lea)).await;
     s.expect(&["apply"], 0);
     assert!(!s.dir.can_bind(&dn, PASSWORD), "disabled during the leave");
     assert!(
@@ -83,7 +83,7 @@ async fn a_contractor_converted_under_a_new_id_keeps_one_account() {
     )
     .unwrap();
     let contractor = person("c-77", "Con", "Verted", "Engineering", "Contractor");
-    s.serve(&[contractor.clone()]).await;
+    s.serve(std::slice::from_ref(&contractor)).await;
     s.expect(&["apply"], 0);
     let dn = format!("uid=con.verted,{}", s.ou("engineering"));
     s.dir.ldapmodify(&format!(
