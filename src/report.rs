@@ -392,7 +392,7 @@ fn account_findings(
                     (Some(reason), _) => reason,
                     (None, Some(role)) if !role.groups.contains_key(group) => format!(
                         "no rule and no birthright gives this group to {}",
-                        role_facts(employee)
+                        planner::role_facts(employee)
                     ),
                     _ => continue,
                 };
@@ -504,19 +504,6 @@ fn leaver_fact(employee: &Employee) -> String {
         let _ = write!(fact, ", termination date {date}");
     }
     fact
-}
-
-/// The HR facts rules usually match on, for "no rule gives ... to ...".
-fn role_facts(employee: &Employee) -> String {
-    let facts: Vec<String> = ["title", "department", "location", "employment_type"]
-        .iter()
-        .filter_map(|f| employee.field(f).map(|v| format!("{f} = {v:?}")))
-        .collect();
-    if facts.is_empty() {
-        format!("employee {}", employee.id)
-    } else {
-        facts.join(", ")
-    }
 }
 
 /// The access report for people: per account, each finding with its reason and what the next

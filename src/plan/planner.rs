@@ -1416,7 +1416,8 @@ fn describe_fields(
         .join(", ")
 }
 
-fn role_facts(employee: &Employee) -> String {
+/// The HR facts rules usually match on, for "no rule gives ... to ...".
+pub(crate) fn role_facts(employee: &Employee) -> String {
     let facts: Vec<String> = ["title", "department", "location", "employment_type"]
         .iter()
         .filter_map(|f| employee.field(f).map(|v| format!("{f} = {v:?}")))
