@@ -630,7 +630,7 @@ fn unique_ou(name: &str) -> String {
 }
 
 /// Parses start-slapd.sh's `KEY='value'` lines (single quotes, `'\''` for a quote).
-fn parse_shell_assignments(text: &str) -> BTreeMap<String, String> {
+pub fn parse_shell_assignments(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|line| line.split_once('='))
         .map(|(key, value)| {
