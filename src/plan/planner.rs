@@ -84,96 +84,6 @@ pub fn plan(input: &PlanInput) -> Plan {
     plan
 }
 
-/// `hrsync offboard`: the changes that take an account out of use now, whatever HR says:
-/// disabled first, out of every managed group, and into `hold_group` so that no later run
-/// re-enables it until an admin takes it out. The account is found by its correlation value.
-pub fn offboard(
-    input: &PlanInput,
-    employee_id: &str,
-    reason: &str,
-    hold_group: &Dn,
-) -> Result<Plan, String> {
-    let attribute = &input.mappings.correlation.attribute;
-    let found: Vec<&DirectoryAccount> = input
-        .directory
-        .accounts
-        .iter()
-        .filter(|a| a.correlation_id.as_deref() == Some(employee_id))
-        .collect();
-    let account = match found.as_slice() {
-        [one] => *one,
-        [] => return Err(format!("no account has {attribute}={employee_id}")),
-        many => {
-            return Err(format!(
-                "{} accounts have {attribute}={employee_id}; resolve the duplicate by hand",
-                many.len()
-            ));
-        }
-    };
-    if let Some(why) = &account.protected {
-        return Err(format!(
-            "{} is a protected account ({why}); hrsync never changes it",
-            account.dn
-        ));
-    }
-    let mut builder = Builder::new(input);
-    let why = Reason::new(format!("offboarded now: {reason}"), "hrsync offboard");
-    let mut plan = builder.deprovision(employee_id, account, &account.dn, why.clone());
-    if !account.held {
-        plan.changes.push(Change {
-            action: Action::AddToGroup {
-                group: hold_group.clone(),
-            },
-            reason: why,
-        });
-    }
-    if !plan.changes.is_empty() {
-        builder.accounts.push(plan);
-    }
-    builder.plan_placeholders();
-    Ok(builder.finish())
-}
-
-/// The HR snapshot with every employee's status decided at `now` in their own time zone, the
-/// terminations still to come, and warnings about unreadable time zones.
-fn effective_hr(input: &PlanInput) -> (HrSnapshot, Vec<Scheduled>, Vec<String>) {
-    let policy = input.policy;
-    let mut warnings = Vec::new();
-    let mut scheduled = Vec::new();
-    let employees = input
-        .hr
-        .employees
-        .iter()
-        .map(|employee| {
-            let (zone, warning) = policy.time_zone_of(employee);
-            warnings.extend(warning);
-            let effective = policy.effective(employee, input.now);
-            if let (Some(at), Some(last_day)) = (effective.leaves_at, employee.termination_date) {
-                scheduled.push(Scheduled {
-                    employee_id: employee.id.clone(),
-                    leaves_at: at,
-                    reason: format!(
-                        "termination_date = {last_day} (last working day, {zone}); leaves at its end"
-                    ),
-                });
-            }
-            Employee {
-                status: effective.status,
-                ..employee.clone()
-            }
-        })
-        .collect();
-    scheduled.sort_by(|a, b| (a.leaves_at, &a.employee_id).cmp(&(b.leaves_at, &b.employee_id)));
-    (
-        HrSnapshot {
-            employees,
-            rejected: input.hr.rejected.clone(),
-        },
-        scheduled,
-        warnings,
-    )
-}
-
 struct Builder<'a> {
     input: &'a PlanInput<'a>,
     skipped: Vec<Skipped>,
@@ -534,145 +444,6 @@ impl<'a> Builder<'a> {
             dn,
             unique,
         })
-    }
-
-    /// Names a new account: its DN and the `{unique}` suffix that makes its naming and unique
-    /// attributes free. The first free candidate of "", "2", "3", ... wins; templates without
-    /// `{unique}` have only the one candidate. `None` (and a skip entry) when no name is free or
-    /// a naming field is empty.
-    fn name_new_account(&mut self, employee: &Employee, ou: &Dn) -> Option<(Dn, String)> {
-        let account = &self.input.mappings.account;
-        let naming: Vec<(&String, &Template)> = account
-            .attributes
-            .iter()
-            .filter(|(name, _)| account.is_creation_only(name))
-            .collect();
-        let uses_suffix = naming.iter().any(|(_, t)| t.fields().any(|f| f == UNIQUE));
-        let attempts = if uses_suffix { MAX_NAME_ATTEMPTS } else { 1 };
-        let mut last_conflict = String::new();
-        for attempt in 1..=attempts {
-            let suffix = if attempt == 1 {
-                String::new()
-            } else {
-                attempt.to_string()
-            };
-            let mut values = Vec::new();
-            for (name, template) in &naming {
-                match template.render(|f| {
-                    if f == UNIQUE {
-                        Some(suffix.as_str())
-                    } else {
-                        lookup(employee, f)
-                    }
-                }) {
-                    Ok(value) => values.push((name.to_ascii_lowercase(), value)),
-                    Err(missing) => {
-                        self.skip(
-                            Some(&employee.id),
-                            None,
-                            format!(
-                                "cannot name the new account: HR field \"{}\" is empty (account.attributes.{name})",
-                                missing.0
-                            ),
-                        );
-                        return None;
-                    }
-                }
-            }
-            let rdn_value = values
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(&account.rdn_attribute))
-                .map(|(_, v)| v.clone())?;
-            let dn = Dn::child(&account.rdn_attribute, &rdn_value, ou).ok()?;
-            let unique_taken = values.iter().find(|(name, value)| {
-                !name.eq_ignore_ascii_case(&account.rdn_attribute)
-                    && self
-                        .names_in_use
-                        .contains(&(name.clone(), value.to_lowercase()))
-            });
-            last_conflict = match unique_taken {
-                Some((name, value)) => format!("{name} \"{value}\" is taken"),
-                None if self.dns_in_use.contains_key(&dn) => {
-                    format!("{dn}: {}", self.dns_in_use[&dn])
-                }
-                None => {
-                    for (name, value) in values {
-                        self.names_in_use.insert((name, value.to_lowercase()));
-                    }
-                    self.dns_in_use.insert(
-                        dn.clone(),
-                        "a new account of this plan is to be there".into(),
-                    );
-                    return Some((dn, suffix));
-                }
-            };
-        }
-        self.skip(
-            Some(&employee.id),
-            None,
-            format!(
-                "cannot name the new account: {last_conflict}{}",
-                if uses_suffix {
-                    format!(" after {MAX_NAME_ATTEMPTS} tries with {{unique}}")
-                } else {
-                    "; add {unique} to the naming templates to get a numbered alternative"
-                        .to_string()
-                }
-            ),
-        );
-        None
-    }
-
-    /// Two accounts may not end up at the same DN, and no account may land on an entry that is
-    /// already there. A joiner that would collide is skipped; an existing account that would
-    /// collide stays where it is (a leaver is still disabled and stripped of its groups).
-    fn resolve_conflicts(&mut self, targets: Vec<Target<'a>>) -> Vec<Target<'a>> {
-        let occupied: BTreeMap<&Dn, &DirectoryAccount> = self
-            .input
-            .directory
-            .accounts
-            .iter()
-            .map(|a| (&a.dn, a))
-            .collect();
-        let mut claims: BTreeMap<Dn, usize> = BTreeMap::new();
-        for target in &targets {
-            *claims.entry(target.dn.clone()).or_default() += 1;
-        }
-        let mut kept = Vec::new();
-        for mut target in targets {
-            let current = current_dn(&target.intent);
-            let moving = current.is_none_or(|dn| *dn != target.dn);
-            if !moving {
-                kept.push(target);
-                continue;
-            }
-            let occupying = occupied.get(&target.dn);
-            let conflict = if claims.get(&target.dn).copied().unwrap_or(0) > 1 {
-                Some("another employee's account would have the same DN".to_string())
-            } else {
-                occupying.map(|o| occupant(o, &self.input.mappings.correlation.attribute))
-            };
-            let Some(conflict) = conflict else {
-                kept.push(target);
-                continue;
-            };
-            match current {
-                None => self.skip(
-                    Some(&target.employee.id),
-                    Some(&target.dn),
-                    format!("cannot create {}: {conflict}", target.dn),
-                ),
-                Some(current) => {
-                    self.warnings.insert(format!(
-                        "employee {}: not moving {current} to {}: {conflict}",
-                        target.employee.id, target.dn
-                    ));
-                    target.dn = current.clone();
-                    kept.push(target);
-                }
-            }
-        }
-        kept
     }
 
     fn plan_account(&mut self, target: &Target<'a>, final_dns: &BTreeMap<&str, &Dn>) {
@@ -1304,14 +1075,6 @@ pub fn account_state(
     }
 }
 
-/// What stands at an account's DN, for conflict messages.
-fn occupant(account: &DirectoryAccount, attribute: &str) -> String {
-    match &account.correlation_id {
-        Some(id) => format!("an entry with {attribute}={id} is already there"),
-        None => "an entry hrsync does not manage is already there".to_string(),
-    }
-}
-
 /// A disabled account (outside the disabled OU) of someone hired this many days ago or less is
 /// a joiner whose start date has come; of someone hired longer ago, a return from leave.
 const RECENT_START_DAYS: i64 = 30;
@@ -1324,28 +1087,6 @@ fn filetime(time: DateTime<Utc>) -> i64 {
     const EPOCH_DIFFERENCE_SECS: i64 = 11_644_473_600;
     (time.timestamp() + EPOCH_DIFFERENCE_SECS) * 10_000_000
         + i64::from(time.timestamp_subsec_nanos() / 100)
-}
-
-/// How many `{unique}` suffixes are tried before a joiner is skipped.
-const MAX_NAME_ATTEMPTS: usize = 100;
-
-/// Unique attribute values in use: what the adapter found anywhere in the directory, plus the
-/// values of the accounts in the snapshot.
-fn names_in_use(input: &PlanInput) -> BTreeSet<(String, String)> {
-    let unique = &input.mappings.account.unique_attributes;
-    let mut names = BTreeSet::new();
-    for attribute in unique {
-        let key = attribute.to_ascii_lowercase();
-        for value in input.directory.taken.get(&key).into_iter().flatten() {
-            names.insert((key.clone(), value.to_lowercase()));
-        }
-        for account in &input.directory.accounts {
-            for value in account.values(attribute) {
-                names.insert((key.clone(), value.to_lowercase()));
-            }
-        }
-    }
-    names
 }
 
 fn current_dn<'b>(intent: &'b Intent) -> Option<&'b Dn> {
@@ -1428,6 +1169,14 @@ pub(crate) fn role_facts(employee: &Employee) -> String {
         facts.join(", ")
     }
 }
+
+mod dates;
+mod naming;
+mod offboard;
+
+use dates::effective_hr;
+use naming::{names_in_use, occupant};
+pub use offboard::offboard;
 
 #[cfg(test)]
 mod tests;

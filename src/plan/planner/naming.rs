@@ -1,0 +1,179 @@
+//! Naming new accounts and keeping names unique: the `{unique}` suffix, DN conflicts, and the
+//! names already in use in the directory.
+
+use super::*;
+
+impl<'a> Builder<'a> {
+    /// Names a new account: its DN and the `{unique}` suffix that makes its naming and unique
+    /// attributes free. The first free candidate of "", "2", "3", ... wins; templates without
+    /// `{unique}` have only the one candidate. `None` (and a skip entry) when no name is free or
+    /// a naming field is empty.
+    pub(super) fn name_new_account(
+        &mut self,
+        employee: &Employee,
+        ou: &Dn,
+    ) -> Option<(Dn, String)> {
+        let account = &self.input.mappings.account;
+        let naming: Vec<(&String, &Template)> = account
+            .attributes
+            .iter()
+            .filter(|(name, _)| account.is_creation_only(name))
+            .collect();
+        let uses_suffix = naming.iter().any(|(_, t)| t.fields().any(|f| f == UNIQUE));
+        let attempts = if uses_suffix { MAX_NAME_ATTEMPTS } else { 1 };
+        let mut last_conflict = String::new();
+        for attempt in 1..=attempts {
+            let suffix = if attempt == 1 {
+                String::new()
+            } else {
+                attempt.to_string()
+            };
+            let mut values = Vec::new();
+            for (name, template) in &naming {
+                match template.render(|f| {
+                    if f == UNIQUE {
+                        Some(suffix.as_str())
+                    } else {
+                        lookup(employee, f)
+                    }
+                }) {
+                    Ok(value) => values.push((name.to_ascii_lowercase(), value)),
+                    Err(missing) => {
+                        self.skip(
+                            Some(&employee.id),
+                            None,
+                            format!(
+                                "cannot name the new account: HR field \"{}\" is empty (account.attributes.{name})",
+                                missing.0
+                            ),
+                        );
+                        return None;
+                    }
+                }
+            }
+            let rdn_value = values
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(&account.rdn_attribute))
+                .map(|(_, v)| v.clone())?;
+            let dn = Dn::child(&account.rdn_attribute, &rdn_value, ou).ok()?;
+            let unique_taken = values.iter().find(|(name, value)| {
+                !name.eq_ignore_ascii_case(&account.rdn_attribute)
+                    && self
+                        .names_in_use
+                        .contains(&(name.clone(), value.to_lowercase()))
+            });
+            last_conflict = match unique_taken {
+                Some((name, value)) => format!("{name} \"{value}\" is taken"),
+                None if self.dns_in_use.contains_key(&dn) => {
+                    format!("{dn}: {}", self.dns_in_use[&dn])
+                }
+                None => {
+                    for (name, value) in values {
+                        self.names_in_use.insert((name, value.to_lowercase()));
+                    }
+                    self.dns_in_use.insert(
+                        dn.clone(),
+                        "a new account of this plan is to be there".into(),
+                    );
+                    return Some((dn, suffix));
+                }
+            };
+        }
+        self.skip(
+            Some(&employee.id),
+            None,
+            format!(
+                "cannot name the new account: {last_conflict}{}",
+                if uses_suffix {
+                    format!(" after {MAX_NAME_ATTEMPTS} tries with {{unique}}")
+                } else {
+                    "; add {unique} to the naming templates to get a numbered alternative"
+                        .to_string()
+                }
+            ),
+        );
+        None
+    }
+
+    /// Two accounts may not end up at the same DN, and no account may land on an entry that is
+    /// already there. A joiner that would collide is skipped; an existing account that would
+    /// collide stays where it is (a leaver is still disabled and stripped of its groups).
+    pub(super) fn resolve_conflicts(&mut self, targets: Vec<Target<'a>>) -> Vec<Target<'a>> {
+        let occupied: BTreeMap<&Dn, &DirectoryAccount> = self
+            .input
+            .directory
+            .accounts
+            .iter()
+            .map(|a| (&a.dn, a))
+            .collect();
+        let mut claims: BTreeMap<Dn, usize> = BTreeMap::new();
+        for target in &targets {
+            *claims.entry(target.dn.clone()).or_default() += 1;
+        }
+        let mut kept = Vec::new();
+        for mut target in targets {
+            let current = current_dn(&target.intent);
+            let moving = current.is_none_or(|dn| *dn != target.dn);
+            if !moving {
+                kept.push(target);
+                continue;
+            }
+            let occupying = occupied.get(&target.dn);
+            let conflict = if claims.get(&target.dn).copied().unwrap_or(0) > 1 {
+                Some("another employee's account would have the same DN".to_string())
+            } else {
+                occupying.map(|o| occupant(o, &self.input.mappings.correlation.attribute))
+            };
+            let Some(conflict) = conflict else {
+                kept.push(target);
+                continue;
+            };
+            match current {
+                None => self.skip(
+                    Some(&target.employee.id),
+                    Some(&target.dn),
+                    format!("cannot create {}: {conflict}", target.dn),
+                ),
+                Some(current) => {
+                    self.warnings.insert(format!(
+                        "employee {}: not moving {current} to {}: {conflict}",
+                        target.employee.id, target.dn
+                    ));
+                    target.dn = current.clone();
+                    kept.push(target);
+                }
+            }
+        }
+        kept
+    }
+}
+
+/// What stands at an account's DN, for conflict messages.
+pub(super) fn occupant(account: &DirectoryAccount, attribute: &str) -> String {
+    match &account.correlation_id {
+        Some(id) => format!("an entry with {attribute}={id} is already there"),
+        None => "an entry hrsync does not manage is already there".to_string(),
+    }
+}
+
+/// How many `{unique}` suffixes are tried before a joiner is skipped.
+pub(super) const MAX_NAME_ATTEMPTS: usize = 100;
+
+/// Unique attribute values in use: what the adapter found anywhere in the directory, plus the
+/// values of the accounts in the snapshot.
+pub(super) fn names_in_use(input: &PlanInput) -> BTreeSet<(String, String)> {
+    let unique = &input.mappings.account.unique_attributes;
+    let mut names = BTreeSet::new();
+    for attribute in unique {
+        let key = attribute.to_ascii_lowercase();
+        for value in input.directory.taken.get(&key).into_iter().flatten() {
+            names.insert((key.clone(), value.to_lowercase()));
+        }
+        for account in &input.directory.accounts {
+            for value in account.values(attribute) {
+                names.insert((key.clone(), value.to_lowercase()));
+            }
+        }
+    }
+    names
+}
