@@ -329,12 +329,15 @@ async fn a_failed_middle_page_fails_the_whole_fetch() {
         )),
     )
     .await;
-    mount_personio_page(
-        &server,
-        2,
-        ResponseTemplate::new(500).set_body_string("upstream timeout"),
-    )
-    .await;
+    // A 500 is retried (4 attempts by default) and then fails the whole fetch.
+    Mock::given(method("GET"))
+        .and(path("/v1/company/employees"))
+        .and(bearer_token("papi-token-abc"))
+        .and(query_param("offset", "2"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("upstream timeout"))
+        .expect(4)
+        .mount(&server)
+        .await;
     Mock::given(query_param("offset", "4"))
         .respond_with(json_ok(personio_page(
             4,

@@ -75,8 +75,13 @@ pub enum HrError {
     Client(String),
 
     /// No HTTP answer: DNS, connection refused, TLS, timeout.
-    #[error("could not reach the HR API: {at}: {detail}")]
-    Transport { at: Origin, detail: String },
+    #[error("could not reach the HR API: {at}: {detail}{}", gave_up(*attempts))]
+    Transport {
+        at: Origin,
+        detail: String,
+        /// How many attempts were made (see `[hr.rest.retry]`).
+        attempts: u32,
+    },
 
     /// 401 or 403.
     #[error(
@@ -99,12 +104,46 @@ pub enum HrError {
     Redirect { at: Origin, status: u16, to: String },
 
     /// Any other status that is not 2xx. `body` is a short, cleaned excerpt of the answer.
-    #[error("HR API answered HTTP {status} for {at}{}", excerpt(body))]
+    #[error("HR API answered HTTP {status} for {at}{}{}", after(*attempts), excerpt(body))]
     Http {
         at: Origin,
         status: u16,
         body: String,
+        /// How many attempts were made (see `[hr.rest.retry]`).
+        attempts: u32,
     },
+
+    /// The API throttled (or was unavailable) and asked, with `Retry-After`, for a wait longer
+    /// than the retry budget has left.
+    #[error(
+        "{source_error}; the API asks (Retry-After) to wait {wait_secs} s before trying again, \
+         more than the {remaining_secs} s left of the retry budget \
+         (hr.rest.retry.max_total_secs): try later, or raise the budget"
+    )]
+    RetryAfterTooLong {
+        source_error: Box<HrError>,
+        wait_secs: u64,
+        remaining_secs: u64,
+    },
+
+    /// The OAuth2 token endpoint refused the client id and secret (HTTP 400 `invalid_client`,
+    /// 401 or 403).
+    #[error(
+        "OAuth2 token endpoint refused the client credentials (HTTP {status}) at {url}{}: check \
+         hr.rest.auth.client_id and client_secret (current, and allowed this grant and scope?)",
+        excerpt(detail)
+    )]
+    OAuth2Refused {
+        /// The token URL without query string.
+        url: String,
+        status: u16,
+        /// The OAuth2 `error` (and description) from the answer, when there is one.
+        detail: String,
+    },
+
+    /// Any other failure to get an OAuth2 access token: an unexpected status or answer.
+    #[error("OAuth2 token endpoint {url}: {problem}")]
+    OAuth2 { url: String, problem: String },
 
     #[error("{at}: not JSON ({detail}){}", content_type_note(content_type.as_deref()))]
     NotJson {
@@ -147,6 +186,44 @@ pub enum HrError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+fn gave_up(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(" (gave up after {attempts} attempts)")
+    } else {
+        String::new()
+    }
+}
+
+fn after(attempts: u32) -> String {
+    if attempts > 1 {
+        format!(", after {attempts} attempts")
+    } else {
+        String::new()
+    }
+}
+
+impl HrError {
+    /// Notes how many attempts led to this error (for the errors that carry the count).
+    pub(crate) fn after_attempts(self, count: u32) -> Self {
+        match self {
+            Self::Transport { at, detail, .. } => Self::Transport {
+                at,
+                detail,
+                attempts: count,
+            },
+            Self::Http {
+                at, status, body, ..
+            } => Self::Http {
+                at,
+                status,
+                body,
+                attempts: count,
+            },
+            other => other,
+        }
+    }
 }
 
 fn content_type_note(content_type: Option<&str>) -> String {

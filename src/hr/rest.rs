@@ -5,17 +5,23 @@
 //! A fetch is all or nothing: any failure on any page is an error and no record is returned, so
 //! a half-read company can never make the other half look like leavers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LINK, LOCATION,
+};
 use reqwest::{Certificate, Client, RequestBuilder, Url, redirect};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{HrError, Origin, clean_excerpt, describe_reqwest, display_origin};
+use super::oauth::{OAuth2, OAuth2Config};
+use super::retry::{
+    Failure, RetryConfig, is_retryable_error, is_retryable_status, retry_after, with_retries,
+};
 use super::{check_pointer, describe_json, take_records};
 use crate::config::{ConfigProblem, SecretRef};
 
@@ -64,10 +70,16 @@ pub struct RestConfig {
     /// Default 100000.
     #[serde(default = "default_max_pages")]
     pub max_pages: u64,
+    /// `[hr.rest.auth]`: how requests authenticate ([`AuthConfig`]). Default: none.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// `[hr.rest.pagination]`: how to get every page ([`PaginationConfig`]). Default: none.
     #[serde(default)]
     pub pagination: PaginationConfig,
+    /// `[hr.rest.retry]`: retries of failed requests ([`RetryConfig`]). The defaults (4
+    /// attempts, 0.5 s to 10 s backoff, 60 s per request) suit most APIs.
+    #[serde(default)]
+    pub retry: RetryConfig,
 }
 
 fn default_connect_timeout_secs() -> u64 {
@@ -130,7 +142,10 @@ pub enum AuthConfig {
     #[default]
     None,
     /// `Authorization: Bearer <token>` (Rippling, Deel, Gusto, a Personio token, SCIM).
-    Bearer { token: SecretRef },
+    Bearer {
+        /// The token: `{ env = "VAR" }` or `{ file = "/path" }`.
+        token: SecretRef,
+    },
     /// HTTP basic auth. BambooHR: the API key is the user name and the password is ignored
     /// (conventionally `x`): `username = { env = "BAMBOOHR_API_KEY" }`, `password` left out
     /// or pointing at a file or variable holding `x`. HiBob: service user id and token.
@@ -142,7 +157,15 @@ pub enum AuthConfig {
         password: Option<SecretRef>,
     },
     /// A custom header carrying a secret, such as `name = "X-API-Key"`.
-    Header { name: String, value: SecretRef },
+    Header {
+        /// The header's name, such as `X-API-Key`.
+        name: String,
+        /// The header's value: `{ env = "VAR" }` or `{ file = "/path" }`.
+        value: SecretRef,
+    },
+    /// OAuth2 client credentials: `token_url`, `client_id`, `client_secret`, optional `scope`,
+    /// `encoding` (`"form"` or `"json"`), `token_ptr` and `expires_ptr`. See [`OAuth2Config`].
+    Oauth2(OAuth2Config),
 }
 
 /// A value that is either plain text in the config or a reference to a secret.
@@ -191,9 +214,46 @@ pub enum PaginationConfig {
     /// may be relative. It must stay on the origin of `url` (scheme, host and port): a link
     /// elsewhere is refused, because the credentials would go with it.
     NextUrl {
-        /// JSON Pointer to the next page's URL; missing, null or empty ends the paging.
+        /// JSON Pointer to the next page's URL; missing, null or empty ends the paging. OData:
+        /// `/@odata.nextLink` (v4) or `/d/__next` (v2).
         ptr: String,
     },
+    /// Page number and page size query parameters (Gusto `page`/`per`). Stops at an empty
+    /// page, a page shorter than `size`, or the last page the API announces
+    /// (`total_pages_header` or `total_pages_ptr`); with a total, stopping before it is an
+    /// error, never a short list.
+    Page {
+        /// Name of the page number parameter. Default `page`.
+        #[serde(default = "default_page_param")]
+        page_param: String,
+        /// Name of the page size parameter. Default `per_page` (Gusto: `per`).
+        #[serde(default = "default_size_param")]
+        size_param: String,
+        /// Records per page. Default 100; keep it within the API's maximum.
+        #[serde(default = "default_limit")]
+        size: u64,
+        /// Number of the first page: 1 (default) or 0.
+        #[serde(default = "default_page_start")]
+        start: u64,
+        /// Response header holding the number of pages, such as `X-Total-Pages` (Gusto).
+        total_pages_header: Option<String>,
+        /// JSON Pointer to the number of pages in each answer, such as `/meta/totalPages`.
+        total_pages_ptr: Option<String>,
+    },
+    /// An opaque cursor from each answer is sent back as a parameter to get the next page
+    /// (BambooHR `/api/v1/employees`: `param = "page[after]"`, `next_ptr =
+    /// "/meta/page/nextCursor"`). A missing, null or empty cursor ends the paging; a cursor seen
+    /// before is an error.
+    Cursor {
+        /// Name of the query parameter that carries the cursor, such as `cursor` or
+        /// `page[after]`.
+        param: String,
+        /// JSON Pointer to the next cursor in each answer.
+        next_ptr: String,
+    },
+    /// RFC 8288 `Link: <https://…?page=2>; rel="next"` response headers (GitHub style). The
+    /// same origin rule as `next_url` applies; no `rel="next"` ends the paging.
+    LinkHeader,
 }
 
 fn default_offset_param() -> String {
@@ -204,6 +264,15 @@ fn default_limit_param() -> String {
 }
 fn default_limit() -> u64 {
     100
+}
+fn default_page_param() -> String {
+    "page".into()
+}
+fn default_size_param() -> String {
+    "per_page".into()
+}
+fn default_page_start() -> u64 {
+    1
 }
 
 impl RestConfig {
@@ -279,6 +348,7 @@ impl RestConfig {
         }
         self.validate_auth(problems);
         self.validate_pagination(problems);
+        self.retry.validate(problems);
     }
 
     fn validate_auth(&self, problems: &mut Vec<ConfigProblem>) {
@@ -298,6 +368,24 @@ impl RestConfig {
                 if let Some(password) = password {
                     check("password", password);
                 }
+            }
+            AuthConfig::Oauth2(oauth) => {
+                let allow_http = self.danger_allow_http;
+                oauth.validate(problems, |url| {
+                    if url.scheme() != "https" && url.scheme() != "http" {
+                        Err("must start with https:// (or http://)".into())
+                    } else if url.host_str().is_none() {
+                        Err("has no host".into())
+                    } else if url.scheme() == "http" && !is_loopback(url) && !allow_http {
+                        Err(
+                            "is http://: the client secret would cross the network in clear \
+                             text; use https:// (or set hr.rest.danger_allow_http = true)"
+                                .into(),
+                        )
+                    } else {
+                        Ok(())
+                    }
+                });
             }
             AuthConfig::Header { name, value } => {
                 check("value", value);
@@ -369,6 +457,80 @@ impl RestConfig {
                     }
                 }
             }
+            PaginationConfig::Page {
+                page_param,
+                size_param,
+                size,
+                total_pages_header,
+                total_pages_ptr,
+                ..
+            } => {
+                if *size == 0 {
+                    problem("size", "must be at least 1".into());
+                }
+                for (key, param) in [("page_param", page_param), ("size_param", size_param)] {
+                    if param.is_empty() {
+                        problem(key, "must not be empty".into());
+                    } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
+                        problem(
+                            key,
+                            format!(
+                                "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync \
+                                 sets it per page"
+                            ),
+                        );
+                    }
+                }
+                if page_param == size_param {
+                    problem("size_param", "must differ from page_param".into());
+                }
+                if let Some(name) = total_pages_header {
+                    if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                        problem(
+                            "total_pages_header",
+                            format!("{name:?} is not an HTTP header name"),
+                        );
+                    }
+                }
+                if let Some(ptr) = total_pages_ptr {
+                    if total_pages_header.is_some() {
+                        problem(
+                            "total_pages_ptr",
+                            "set total_pages_header or total_pages_ptr, not both".into(),
+                        );
+                    }
+                    if ptr.is_empty() {
+                        problem(
+                            "total_pages_ptr",
+                            "must point into the answer, such as \"/meta/totalPages\"".into(),
+                        );
+                    } else if let Err(message) = check_pointer(ptr) {
+                        problem("total_pages_ptr", message);
+                    }
+                }
+            }
+            PaginationConfig::Cursor { param, next_ptr } => {
+                if param.is_empty() {
+                    problem("param", "must not be empty".into());
+                } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
+                    problem(
+                        "param",
+                        format!(
+                            "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync sets \
+                             it per page"
+                        ),
+                    );
+                }
+                if next_ptr.is_empty() {
+                    problem(
+                        "next_ptr",
+                        "must point into the answer, such as \"/meta/page/nextCursor\"".into(),
+                    );
+                } else if let Err(message) = check_pointer(next_ptr) {
+                    problem("next_ptr", message);
+                }
+            }
+            PaginationConfig::LinkHeader => {}
             PaginationConfig::NextUrl { ptr } => {
                 if ptr.is_empty() {
                     problem(
@@ -410,6 +572,7 @@ enum Auth {
         name: HeaderName,
         value: HeaderValue,
     },
+    OAuth2(OAuth2),
 }
 
 impl Auth {
@@ -427,6 +590,7 @@ impl Auth {
                     .map(|p| p.resolve("hr.rest.auth.password"))
                     .transpose()?,
             },
+            AuthConfig::Oauth2(oauth) => Self::OAuth2(OAuth2::resolve(oauth)?),
             AuthConfig::Header { name, value } => {
                 let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                     HrError::Config(format!("hr.rest.auth.name: {name:?} is not a header name"))
@@ -443,9 +607,14 @@ impl Auth {
         })
     }
 
-    fn apply(&self, request: RequestBuilder) -> RequestBuilder {
+    /// Puts the credentials on a request; `token` is the current OAuth2 access token.
+    fn apply(&self, request: RequestBuilder, token: Option<&SecretString>) -> RequestBuilder {
         match self {
             Self::None => request,
+            Self::OAuth2(_) => match token {
+                Some(token) => request.bearer_auth(token.expose_secret()),
+                None => request,
+            },
             Self::Bearer(token) => request.bearer_auth(token.expose_secret()),
             Self::Basic { username, password } => request.basic_auth(
                 username.expose_secret(),
@@ -482,7 +651,7 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
     };
     let (records, pages) = match &config.pagination {
         PaginationConfig::None => {
-            let mut body = session.get(&session.first, 1).await?;
+            let (mut body, _) = session.get(&session.first, 1).await?;
             let at = session.origin(&session.first, 1);
             (take_records(&mut body, &config.records, &at)?, 1)
         }
@@ -503,7 +672,34 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
                 })
                 .await?
         }
-        PaginationConfig::NextUrl { ptr } => session.next_url_pages(ptr).await?,
+        PaginationConfig::NextUrl { ptr } => session.linked_pages(NextLink::Ptr(ptr)).await?,
+        PaginationConfig::LinkHeader => session.linked_pages(NextLink::Header).await?,
+        PaginationConfig::Page {
+            page_param,
+            size_param,
+            size,
+            start,
+            total_pages_header,
+            total_pages_ptr,
+        } => {
+            let total = match (total_pages_header, total_pages_ptr) {
+                (Some(name), _) => Some(PageTotal::Header(name)),
+                (None, Some(ptr)) => Some(PageTotal::Ptr(ptr)),
+                (None, None) => None,
+            };
+            session
+                .numbered_pages(PageParams {
+                    page_param,
+                    size_param,
+                    size: *size,
+                    start: *start,
+                    total,
+                })
+                .await?
+        }
+        PaginationConfig::Cursor { param, next_ptr } => {
+            session.cursor_pages(param, next_ptr).await?
+        }
     };
     tracing::info!(records = records.len(), pages, "HR records fetched");
     Ok(records)
@@ -558,6 +754,27 @@ fn same_origin_redirects() -> redirect::Policy {
     })
 }
 
+/// Where the next page's link is: a JSON Pointer into the body, or the `Link` header.
+#[derive(Clone, Copy)]
+enum NextLink<'a> {
+    Ptr(&'a str),
+    Header,
+}
+
+/// Where the number of pages is announced.
+enum PageTotal<'a> {
+    Header(&'a str),
+    Ptr(&'a str),
+}
+
+struct PageParams<'a> {
+    page_param: &'a str,
+    size_param: &'a str,
+    size: u64,
+    start: u64,
+    total: Option<PageTotal<'a>>,
+}
+
 struct OffsetParams<'a> {
     offset_param: &'a str,
     limit_param: &'a str,
@@ -581,8 +798,47 @@ impl Session<'_> {
         }
     }
 
-    /// One request: the parsed JSON answer of a 2xx response, or the reason there is none.
-    async fn get(&self, url: &Url, page: u64) -> Result<Value, HrError> {
+    /// One page: the parsed JSON answer of a 2xx response and its headers, or the reason there
+    /// is none. Failures worth it are retried (`[hr.rest.retry]`); with OAuth2, a 401 fetches a
+    /// new token once and tries the page again.
+    async fn get(&self, url: &Url, page: u64) -> Result<(Value, HeaderMap), HrError> {
+        let mut refreshed = false;
+        loop {
+            let token = match &self.auth {
+                Auth::OAuth2(oauth) => Some(
+                    oauth
+                        .token(&self.client, &self.config.retry, self.config.timeout_secs)
+                        .await?,
+                ),
+                _ => None,
+            };
+            let result = with_retries(&self.config.retry, || {
+                self.attempt(url, page, token.as_ref())
+            })
+            .await;
+            match (result, &self.auth) {
+                (Err(HrError::Credentials { status: 401, .. }), Auth::OAuth2(oauth))
+                    if !refreshed =>
+                {
+                    tracing::info!(
+                        page,
+                        "HR API refused the OAuth2 access token (HTTP 401); fetching a new one"
+                    );
+                    oauth.invalidate().await;
+                    refreshed = true;
+                }
+                (result, _) => return result,
+            }
+        }
+    }
+
+    /// One attempt at one page.
+    async fn attempt(
+        &self,
+        url: &Url,
+        page: u64,
+        token: Option<&SecretString>,
+    ) -> Result<(Value, HeaderMap), Failure> {
         let at = self.origin(url, page);
         let mut request = self
             .client
@@ -598,21 +854,36 @@ impl Session<'_> {
         for (name, value) in &self.config.headers {
             request = request.header(name.as_str(), value.as_str());
         }
-        request = self.auth.apply(request);
+        request = self.auth.apply(request, token);
         if let Some(body) = &self.config.body {
             request = request.json(body);
         }
-        let transport = |e: reqwest::Error| HrError::Transport {
-            at: at.clone(),
-            detail: describe_reqwest(e, self.config.timeout_secs),
+        let transport = |e: reqwest::Error| {
+            let retry = is_retryable_error(&e);
+            let error = HrError::Transport {
+                at: at.clone(),
+                detail: describe_reqwest(e, self.config.timeout_secs),
+                attempts: 1,
+            };
+            if retry {
+                Failure::retryable(error, None)
+            } else {
+                Failure::fatal(error)
+            }
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status();
         if !status.is_success() {
-            return Err(self.status_error(at.clone(), url, response).await);
+            let wait = retry_after(response.headers());
+            let error = self.status_error(at.clone(), url, response).await;
+            return Err(if is_retryable_status(status) {
+                Failure::retryable(error, wait)
+            } else {
+                Failure::fatal(error)
+            });
         }
-        let content_type = response
-            .headers()
+        let headers = response.headers().clone();
+        let content_type = headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
@@ -623,11 +894,14 @@ impl Session<'_> {
             status = status.as_u16(),
             "HR page received"
         );
-        serde_json::from_slice(&bytes).map_err(|e| HrError::NotJson {
-            at,
-            content_type,
-            detail: e.to_string(),
-        })
+        let body = serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::fatal(HrError::NotJson {
+                at,
+                content_type,
+                detail: e.to_string(),
+            })
+        })?;
+        Ok((body, headers))
     }
 
     async fn status_error(&self, at: Origin, url: &Url, response: reqwest::Response) -> HrError {
@@ -650,7 +924,12 @@ impl Session<'_> {
                     .await
                     .map(|b| clean_excerpt(&b, 200))
                     .unwrap_or_default();
-                HrError::Http { at, status, body }
+                HrError::Http {
+                    at,
+                    status,
+                    body,
+                    attempts: 1,
+                }
             }
         }
     }
@@ -669,7 +948,7 @@ impl Session<'_> {
                 return Err(self.too_many_pages(&url, page));
             }
             let at = self.origin(&url, page);
-            let mut body = self.get(&url, page).await?;
+            let (mut body, _) = self.get(&url, page).await?;
             let total = match params.total_ptr {
                 Some(ptr) => Some((ptr, read_count(&body, ptr, &at)?)),
                 None => None,
@@ -702,7 +981,145 @@ impl Session<'_> {
         }
     }
 
-    async fn next_url_pages(&self, ptr: &str) -> Result<(Vec<Value>, u64), HrError> {
+    async fn numbered_pages(&self, params: PageParams<'_>) -> Result<(Vec<Value>, u64), HrError> {
+        let mut all: Vec<Value> = Vec::new();
+        let mut previous_page_start = None;
+        let mut number = params.start;
+        let mut page = 1;
+        loop {
+            let mut url = self.first.clone();
+            url.query_pairs_mut()
+                .append_pair(params.page_param, &number.to_string())
+                .append_pair(params.size_param, &params.size.to_string());
+            if page > self.config.max_pages {
+                return Err(self.too_many_pages(&url, page));
+            }
+            let at = self.origin(&url, page);
+            let (mut body, headers) = self.get(&url, page).await?;
+            let total = match &params.total {
+                None => None,
+                Some(PageTotal::Ptr(ptr)) => Some((
+                    format!("pagination.total_pages_ptr {ptr:?}"),
+                    read_count(&body, ptr, &at)?,
+                )),
+                Some(PageTotal::Header(name)) => {
+                    let value = headers.get(*name).and_then(|v| v.to_str().ok());
+                    match value.and_then(|v| v.trim().parse::<u64>().ok()) {
+                        Some(total) => Some((format!("response header {name}"), total)),
+                        None => {
+                            return Err(HrError::Pagination {
+                                at,
+                                problem: format!(
+                                    "expected the number of pages in the response header {name} \
+                                     (pagination.total_pages_header), found {}",
+                                    if value.is_some() {
+                                        "something that is not a number"
+                                    } else {
+                                        "no such header"
+                                    }
+                                ),
+                            });
+                        }
+                    }
+                }
+            };
+            let records = take_records(&mut body, &self.config.records, &at)?;
+            let count = records.len() as u64;
+            tracing::debug!(page, number, records = count, "HR page read");
+            self.refuse_repeated_page(&all, previous_page_start, &records, &at)?;
+            previous_page_start = Some(all.len());
+            all.extend(records);
+            let last_by_total = total.as_ref().is_some_and(|(_, total)| page >= *total);
+            if count == 0 || count < params.size || last_by_total {
+                if let Some((source, total)) = total {
+                    if page < total {
+                        return Err(HrError::Pagination {
+                            at,
+                            problem: format!(
+                                "incomplete fetch: the API announces {total} pages ({source}), \
+                                 but page {page} holds {count} records of {}; the rest is \
+                                 missing",
+                                params.size
+                            ),
+                        });
+                    }
+                    if page > total && count > 0 {
+                        return Err(HrError::Pagination {
+                            at,
+                            problem: format!(
+                                "incomplete fetch: the API announces {total} pages ({source}), \
+                                 but page {page} holds records"
+                            ),
+                        });
+                    }
+                }
+                return Ok((all, page));
+            }
+            number += 1;
+            page += 1;
+        }
+    }
+
+    async fn cursor_pages(
+        &self,
+        param: &str,
+        next_ptr: &str,
+    ) -> Result<(Vec<Value>, u64), HrError> {
+        let mut all: Vec<Value> = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut previous_page_start = None;
+        let mut cursor: Option<String> = None;
+        let mut page = 1;
+        loop {
+            let mut url = self.first.clone();
+            if let Some(cursor) = &cursor {
+                url.query_pairs_mut().append_pair(param, cursor);
+            }
+            if page > self.config.max_pages {
+                return Err(self.too_many_pages(&url, page));
+            }
+            let at = self.origin(&url, page);
+            let (mut body, _) = self.get(&url, page).await?;
+            let next = match body.pointer(next_ptr) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(next)) if next.trim().is_empty() => None,
+                Some(Value::String(next)) => Some(next.clone()),
+                Some(Value::Number(next)) => Some(next.to_string()),
+                Some(other) => {
+                    return Err(HrError::Pagination {
+                        at,
+                        problem: format!(
+                            "expected the next cursor (a string) at pagination.next_ptr \
+                             {next_ptr:?}, found {}",
+                            describe_json(other)
+                        ),
+                    });
+                }
+            };
+            let records = take_records(&mut body, &self.config.records, &at)?;
+            tracing::debug!(page, records = records.len(), "HR page read");
+            self.refuse_repeated_page(&all, previous_page_start, &records, &at)?;
+            previous_page_start = Some(all.len());
+            all.extend(records);
+            let Some(next) = next else {
+                return Ok((all, page));
+            };
+            if !seen.insert(next.clone()) {
+                return Err(HrError::Pagination {
+                    at,
+                    problem: format!(
+                        "the API returned a cursor (at {next_ptr:?}) it had returned before; it \
+                         would page forever"
+                    ),
+                });
+            }
+            cursor = Some(next);
+            page += 1;
+        }
+    }
+
+    /// Pages that link to the next one, by a URL in the body or an RFC 8288 `Link` header.
+    async fn linked_pages(&self, link: NextLink<'_>) -> Result<(Vec<Value>, u64), HrError> {
         let mut all: Vec<Value> = Vec::new();
         let mut visited: BTreeMap<String, u64> = BTreeMap::new();
         let mut previous_page_start = None;
@@ -721,21 +1138,24 @@ impl Session<'_> {
                     ),
                 });
             }
-            let mut body = self.get(&url, page).await?;
-            let next = match body.pointer(ptr) {
-                None | Some(Value::Null) => None,
-                Some(Value::String(href)) if href.trim().is_empty() => None,
-                Some(Value::String(href)) => Some(href.trim().to_string()),
-                Some(other) => {
-                    return Err(HrError::Pagination {
-                        at,
-                        problem: format!(
-                            "expected the next page's URL (a string) at pagination.ptr {ptr:?}, \
-                             found {}",
-                            describe_json(other)
-                        ),
-                    });
-                }
+            let (mut body, headers) = self.get(&url, page).await?;
+            let next = match link {
+                NextLink::Header => next_link(&headers),
+                NextLink::Ptr(ptr) => match body.pointer(ptr) {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(href)) if href.trim().is_empty() => None,
+                    Some(Value::String(href)) => Some(href.trim().to_string()),
+                    Some(other) => {
+                        return Err(HrError::Pagination {
+                            at,
+                            problem: format!(
+                                "expected the next page's URL (a string) at pagination.ptr \
+                                 {ptr:?}, found {}",
+                                describe_json(other)
+                            ),
+                        });
+                    }
+                },
             };
             let records = take_records(&mut body, &self.config.records, &at)?;
             tracing::debug!(page, records = records.len(), "HR page read");
@@ -747,7 +1167,13 @@ impl Session<'_> {
             };
             let next_url = url.join(&href).map_err(|e| HrError::Pagination {
                 at: at.clone(),
-                problem: format!("the next link at {ptr:?} is not a URL: {e}"),
+                problem: format!(
+                    "the next link ({}) is not a URL: {e}",
+                    match link {
+                        NextLink::Ptr(ptr) => format!("at {ptr:?}"),
+                        NextLink::Header => "in the Link header".to_string(),
+                    }
+                ),
             })?;
             if next_url.origin() != self.first.origin() {
                 return Err(HrError::Pagination {
@@ -793,6 +1219,42 @@ impl Session<'_> {
     }
 }
 
+/// The target of the first `rel="next"` link in the RFC 8288 `Link` headers, if any.
+fn next_link(headers: &HeaderMap) -> Option<String> {
+    for value in headers.get_all(LINK) {
+        let Ok(mut rest) = value.to_str() else {
+            continue;
+        };
+        while let Some(open) = rest.find('<') {
+            let after_open = &rest[open + 1..];
+            let close = after_open.find('>')?;
+            let target = after_open[..close].trim();
+            let after_close = &after_open[close + 1..];
+            let params_end = after_close.find('<').unwrap_or(after_close.len());
+            let params = &after_close[..params_end];
+            let is_next = params.split(';').any(|param| {
+                param
+                    .trim()
+                    .trim_end_matches(',')
+                    .split_once('=')
+                    .is_some_and(|(name, value)| {
+                        name.trim().eq_ignore_ascii_case("rel")
+                            && value
+                                .trim()
+                                .trim_matches('"')
+                                .split_whitespace()
+                                .any(|rel| rel.eq_ignore_ascii_case("next"))
+                    })
+            });
+            if is_next && !target.is_empty() {
+                return Some(target.to_string());
+            }
+            rest = &after_close[params_end..];
+        }
+    }
+    None
+}
+
 /// A count at `ptr`: a non-negative integer, or a string holding one.
 fn read_count(body: &Value, ptr: &str, at: &Origin) -> Result<u64, HrError> {
     let found = body.pointer(ptr);
@@ -808,4 +1270,83 @@ fn read_count(body: &Value, ptr: &str, at: &Origin) -> Result<u64, HrError> {
             found.map_or_else(|| "nothing".to_string(), describe_json)
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn links(values: &[&'static str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(LINK, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        let config: RestConfig = match toml::from_str(text) {
+            Ok(config) => config,
+            Err(e) => return vec![format!("parse: {e}")],
+        };
+        let mut problems = Vec::new();
+        config.validate(&mut problems);
+        problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn new_auth_pagination_and_retry_settings_are_validated() {
+        let base = "url = \"https://api.example.com/v1/people\"\nrecords = \"/data\"\n";
+        assert_eq!(
+            problems(&format!(
+                "{base}[auth]\ntype = \"oauth2\"\ntoken_url = \"https://login.example.com/t\"\n\
+                 client_id = \"id\"\nclient_secret = {{ env = \"S\" }}\n\
+                 [pagination]\ntype = \"cursor\"\nparam = \"page[after]\"\n\
+                 next_ptr = \"/meta/page/nextCursor\"\n"
+            )),
+            Vec::<String>::new()
+        );
+        let found = problems(&format!(
+            "{base}[auth]\ntype = \"oauth2\"\ntoken_url = \"http://login.example.com/t\"\n\
+             client_id = \"id\"\nclient_secret = {{ env = \"S\" }}\ntoken_ptr = \"token\"\n\
+             [pagination]\ntype = \"page\"\nsize = 0\ntotal_pages_header = \"X-Total\"\n\
+             total_pages_ptr = \"/pages\"\n[retry]\nmax_attempts = 0\n"
+        ))
+        .join("\n");
+        for key in [
+            "hr.rest.auth.token_url",
+            "hr.rest.auth.token_ptr",
+            "hr.rest.pagination.size",
+            "hr.rest.pagination.total_pages_ptr",
+            "hr.rest.retry.max_attempts",
+        ] {
+            assert!(found.contains(key), "{key} missing in:\n{found}");
+        }
+        let found = problems(&format!(
+            "{base}query = {{ cursor = \"x\" }}\n[pagination]\ntype = \"cursor\"\n\
+             param = \"cursor\"\nnext_ptr = \"\"\n"
+        ))
+        .join("\n");
+        assert!(found.contains("hr.rest.pagination.param"), "{found}");
+        assert!(found.contains("hr.rest.pagination.next_ptr"), "{found}");
+    }
+
+    #[test]
+    fn link_headers_give_the_next_target() {
+        assert_eq!(
+            next_link(&links(&[
+                r#"<https://a.example/x?page=1>; rel="first", <https://a.example/x?page=3>; rel="next""#
+            ])),
+            Some("https://a.example/x?page=3".into())
+        );
+        assert_eq!(
+            next_link(&links(&[
+                r#"</x?page=1>; rel=prev"#,
+                r#"</x?page=2>; rel="next last""#
+            ])),
+            Some("/x?page=2".into())
+        );
+        assert_eq!(next_link(&links(&[r#"</x?page=1>; rel="prev""#])), None);
+        assert_eq!(next_link(&HeaderMap::new()), None);
+    }
 }

@@ -1,0 +1,749 @@
+//! The REST engine under stress (wiremock): retries with backoff for 429, 5xx and Retry-After,
+//! no retries for refused credentials, OAuth2 client credentials with a cached and refreshed
+//! token, and the page-number, cursor, Link header and OData pagination styles.
+//!
+//! No test measures time: each pins what the server saw (request counts) and what came back.
+//! Backoffs are configured in milliseconds so the suite stays fast.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use wiremock::matchers::{
+    bearer_token, body_string_contains, method, path, query_param, query_param_is_missing,
+};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use hrsync::hr::{self, HrConfig, HrError};
+
+/// Small backoffs so retries cost milliseconds.
+const FAST_RETRY: &str = "[rest.retry]\nmax_attempts = 4\ninitial_backoff_ms = 5\n\
+                          max_backoff_ms = 20\nmax_total_secs = 20\n";
+
+const FIELDS: &str = r#"
+[fields]
+id = "$.id"
+[status]
+path = "$.status"
+active = ["Active"]
+"#;
+
+fn secret(dir: &TempDir, name: &str, value: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, format!("{value}\n")).expect("write secret file");
+    format!("{{ file = \"{}\" }}", path.display())
+}
+
+fn config(text: &str) -> HrConfig {
+    let config: HrConfig = toml::from_str(text).expect("the test config parses");
+    let problems = config.validate();
+    assert!(problems.is_empty(), "{problems:?}\n{text}");
+    config
+}
+
+/// A config: `rest` holds the `[rest]` keys, `tables` more `[rest.*]` tables.
+fn rest_config(rest: &str, tables: &str) -> HrConfig {
+    config(&format!(
+        "source = \"rest\"\n[rest]\n{rest}\n{tables}\n{FAST_RETRY}\n{FIELDS}"
+    ))
+}
+
+async fn fetch(config: &HrConfig) -> Result<Vec<Value>, HrError> {
+    tokio::time::timeout(Duration::from_secs(30), hr::fetch_records(config))
+        .await
+        .expect("the fetch finished")
+}
+
+fn ids(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+fn employee(id: &str) -> Value {
+    json!({"id": id, "status": "Active"})
+}
+
+fn json_ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn bearer_tables(dir: &TempDir) -> String {
+    format!(
+        "[rest.auth]\ntype = \"bearer\"\ntoken = {}\n",
+        secret(dir, "token", "TOKEN-SHOULD-NOT-LEAK")
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_and_the_fetch_succeeds() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_string("slow down"),
+        )
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(bearer_token("TOKEN-SHOULD-NOT-LEAK"))
+        .respond_with(json_ok(
+            json!({"employees": [employee("1"), employee("2")]}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let records = fetch(&rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &bearer_tables(&dir),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ids(&records), ["1", "2"]);
+}
+
+#[tokio::test]
+async fn a_503_twice_then_success_is_retried() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("maintenance"))
+        .up_to_n_times(2)
+        .expect(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(json_ok(json!({"employees": [employee("1")]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let records = fetch(&rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &bearer_tables(&dir),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ids(&records), ["1"]);
+}
+
+#[tokio::test]
+async fn a_persistent_500_on_a_middle_page_fails_after_max_attempts_naming_the_page() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(query_param("offset", "0"))
+        .respond_with(json_ok(
+            json!({"employees": [employee("1"), employee("2")], "total": 5}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(query_param("offset", "2"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("upstream broke"))
+        .expect(4)
+        .mount(&server)
+        .await;
+    Mock::given(query_param("offset", "4"))
+        .respond_with(json_ok(json!({"employees": [employee("5")], "total": 5})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let err = fetch(&rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &format!(
+            "{}[rest.pagination]\ntype = \"offset\"\nlimit = 2\ntotal_ptr = \"/total\"\n",
+            bearer_tables(&dir)
+        ),
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HrError::Http {
+                status: 500,
+                attempts: 4,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("/v1/employees (page 2)"), "{message}");
+    assert!(message.contains("after 4 attempts"), "{message}");
+    assert!(message.contains("upstream broke"), "{message}");
+}
+
+#[tokio::test]
+async fn refused_credentials_are_not_retried() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("bad key"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = fetch(&rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &bearer_tables(&dir),
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, HrError::Credentials { status: 401, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn other_client_errors_are_not_retried() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(400).set_body_string("bad filter"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = fetch(&rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &bearer_tables(&dir),
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HrError::Http {
+                status: 400,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_fails_at_once_naming_the_wait() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = fetch(&rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &bearer_tables(&dir),
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HrError::RetryAfterTooLong {
+                wait_secs: 3600,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("HTTP 429"), "{message}");
+    assert!(message.contains("wait 3600 s"), "{message}");
+    assert!(
+        message.contains("hr.rest.retry.max_total_secs"),
+        "{message}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// OAuth2 client credentials
+
+fn oauth_tables(server: &MockServer, dir: &TempDir) -> String {
+    format!(
+        "[rest.auth]\ntype = \"oauth2\"\ntoken_url = \"{}/oauth/token\"\nclient_id = \"hrsync\"\n\
+         client_secret = {}\nscope = \"employees:read\"\n\
+         [rest.pagination]\ntype = \"next_url\"\nptr = \"/next\"\n",
+        server.uri(),
+        secret(dir, "client_secret", "CLIENT-SECRET-SHOULD-NOT-LEAK"),
+    )
+}
+
+fn token_answer(token: &str, expires_in: u64) -> ResponseTemplate {
+    json_ok(json!({"access_token": token, "token_type": "Bearer", "expires_in": expires_in}))
+}
+
+async fn mount_two_pages(server: &MockServer, token: &str) {
+    Mock::given(path("/v1/employees"))
+        .and(bearer_token(token))
+        .and(query_param_is_missing("page"))
+        .respond_with(json_ok(json!({
+            "employees": [employee("1")],
+            "next": format!("{}/v1/employees?page=2", server.uri()),
+        })))
+        .mount(server)
+        .await;
+    Mock::given(path("/v1/employees"))
+        .and(bearer_token(token))
+        .and(query_param("page", "2"))
+        .respond_with(json_ok(json!({"employees": [employee("2")], "next": null})))
+        .mount(server)
+        .await;
+}
+
+fn oauth_config(server: &MockServer, dir: &TempDir) -> HrConfig {
+    rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &oauth_tables(server, dir),
+    )
+}
+
+#[tokio::test]
+async fn an_oauth2_token_is_fetched_once_for_a_multi_page_fetch() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains("grant_type=client_credentials"))
+        .and(body_string_contains("client_id=hrsync"))
+        .and(body_string_contains(
+            "client_secret=CLIENT-SECRET-SHOULD-NOT-LEAK",
+        ))
+        .and(body_string_contains("scope=employees%3Aread"))
+        .respond_with(token_answer("TOKEN-1", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_two_pages(&server, "TOKEN-1").await;
+    let records = fetch(&oauth_config(&server, &dir)).await.unwrap();
+    assert_eq!(ids(&records), ["1", "2"]);
+}
+
+#[tokio::test]
+async fn an_oauth2_token_about_to_expire_is_replaced_before_the_next_page() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    // A token that lives 0 seconds is stale at once: each page needs a new one.
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("TOKEN-1", 0))
+        .expect(2)
+        .mount(&server)
+        .await;
+    mount_two_pages(&server, "TOKEN-1").await;
+    let records = fetch(&oauth_config(&server, &dir)).await.unwrap();
+    assert_eq!(ids(&records), ["1", "2"]);
+}
+
+#[tokio::test]
+async fn an_oauth2_token_the_api_refuses_is_refreshed_once_and_the_page_retried() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("TOKEN-OLD", 3600))
+        .up_to_n_times(1)
+        .expect(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("TOKEN-NEW", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/employees"))
+        .and(bearer_token("TOKEN-OLD"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("token expired"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_two_pages(&server, "TOKEN-NEW").await;
+    let records = fetch(&oauth_config(&server, &dir)).await.unwrap();
+    assert_eq!(ids(&records), ["1", "2"]);
+}
+
+#[tokio::test]
+async fn an_api_that_refuses_even_a_fresh_token_is_a_credentials_error() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(token_answer("TOKEN-1", 3600))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/employees"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let err = fetch(&oauth_config(&server, &dir)).await.unwrap_err();
+    assert!(
+        matches!(err, HrError::Credentials { status: 401, .. }),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("TOKEN-1"), "{err}");
+}
+
+#[tokio::test]
+async fn a_token_endpoint_that_refuses_the_client_is_a_clear_error() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/employees"))
+        .respond_with(json_ok(json!({"employees": []})))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let err = fetch(&oauth_config(&server, &dir)).await.unwrap_err();
+    assert!(
+        matches!(err, HrError::OAuth2Refused { status: 401, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("OAuth2 token endpoint refused the client credentials"),
+        "{message}"
+    );
+    assert!(message.contains("invalid_client"), "{message}");
+    assert!(!message.contains("CLIENT-SECRET"), "{message}");
+}
+
+#[tokio::test]
+async fn a_token_answer_without_the_token_names_the_pointer() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(json_ok(json!({"token": "TOKEN-1"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = fetch(&oauth_config(&server, &dir)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("\"/access_token\""), "{message}");
+    assert!(message.contains("an object with keys token"), "{message}");
+    assert!(!message.contains("TOKEN-1"), "{message}");
+}
+
+#[tokio::test]
+async fn a_json_encoded_token_request_sends_json() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains(
+            "\"grant_type\":\"client_credentials\"",
+        ))
+        .respond_with(json_ok(json!({"data": {"token": "TOKEN-1"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_two_pages(&server, "TOKEN-1").await;
+    let tables = oauth_tables(&server, &dir).replace(
+        "[rest.pagination]",
+        "encoding = \"json\"\ntoken_ptr = \"/data/token\"\n[rest.pagination]",
+    );
+    let config = rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &tables,
+    );
+    let records = fetch(&config).await.unwrap();
+    assert_eq!(ids(&records), ["1", "2"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pagination kinds
+
+fn gusto_config(server: &MockServer, dir: &TempDir) -> HrConfig {
+    rest_config(
+        &format!(
+            "url = \"{}/v1/companies/c1/employees\"\nrecords = \"\"",
+            server.uri()
+        ),
+        &format!(
+            "{}[rest.pagination]\ntype = \"page\"\nsize_param = \"per\"\nsize = 2\n\
+             total_pages_header = \"X-Total-Pages\"\n",
+            bearer_tables(dir)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn page_numbers_with_a_total_pages_header_read_every_page() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    for (page, body) in [
+        ("1", json!([employee("1"), employee("2")])),
+        ("2", json!([employee("3"), employee("4")])),
+        ("3", json!([employee("5"), employee("6")])),
+    ] {
+        Mock::given(path("/v1/companies/c1/employees"))
+            .and(query_param("page", page))
+            .and(query_param("per", "2"))
+            .respond_with(json_ok(body).insert_header("X-Total-Pages", "3"))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let records = fetch(&gusto_config(&server, &dir)).await.unwrap();
+    assert_eq!(ids(&records), ["1", "2", "3", "4", "5", "6"]);
+}
+
+#[tokio::test]
+async fn a_short_page_before_the_announced_last_page_is_an_incomplete_fetch() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(query_param("page", "1"))
+        .respond_with(
+            json_ok(json!([employee("1"), employee("2")])).insert_header("X-Total-Pages", "3"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(query_param("page", "2"))
+        .respond_with(json_ok(json!([employee("3")])).insert_header("X-Total-Pages", "3"))
+        .mount(&server)
+        .await;
+    let err = fetch(&gusto_config(&server, &dir)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, HrError::Pagination { .. }), "{err:?}");
+    assert!(message.contains("(page 2)"), "{message}");
+    assert!(message.contains("announces 3 pages"), "{message}");
+}
+
+#[tokio::test]
+async fn page_numbers_without_a_total_stop_at_a_short_page() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(query_param("page", "0"))
+        .respond_with(json_ok(
+            json!({"data": [employee("1"), employee("2")], "meta": {"pages": 2}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(query_param("page", "1"))
+        .respond_with(json_ok(
+            json!({"data": [employee("3")], "meta": {"pages": 2}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let records = fetch(&rest_config(
+        &format!("url = \"{}/v1/people\"\nrecords = \"/data\"", server.uri()),
+        &format!(
+            "{}[rest.pagination]\ntype = \"page\"\nsize = 2\nstart = 0\n\
+             total_pages_ptr = \"/meta/pages\"\n",
+            bearer_tables(&dir)
+        ),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ids(&records), ["1", "2", "3"]);
+}
+
+fn bamboo_v1_config(server: &MockServer, dir: &TempDir) -> HrConfig {
+    rest_config(
+        &format!(
+            "url = \"{}/api/v1/employees\"\nrecords = \"/data\"\n\
+             query = {{ \"page[limit]\" = \"2\" }}",
+            server.uri()
+        ),
+        &format!(
+            "{}[rest.pagination]\ntype = \"cursor\"\nparam = \"page[after]\"\n\
+             next_ptr = \"/meta/page/nextCursor\"\n",
+            bearer_tables(dir)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_cursor_in_the_body_reads_every_page() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(path("/api/v1/employees"))
+        .and(query_param_is_missing("page[after]"))
+        .and(query_param("page[limit]", "2"))
+        .respond_with(json_ok(json!({
+            "data": [employee("1"), employee("2")],
+            "meta": {"page": {"nextCursor": "CUR-A"}},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/v1/employees"))
+        .and(query_param("page[after]", "CUR-A"))
+        .respond_with(json_ok(json!({
+            "data": [employee("3")],
+            "meta": {"page": {"nextCursor": null}},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let records = fetch(&bamboo_v1_config(&server, &dir)).await.unwrap();
+    assert_eq!(ids(&records), ["1", "2", "3"]);
+}
+
+#[tokio::test]
+async fn a_repeated_cursor_is_an_error() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(path("/api/v1/employees"))
+        .and(query_param_is_missing("page[after]"))
+        .respond_with(json_ok(json!({
+            "data": [employee("1")],
+            "meta": {"page": {"nextCursor": "CUR-A"}},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/v1/employees"))
+        .and(query_param("page[after]", "CUR-A"))
+        .respond_with(json_ok(json!({
+            "data": [employee("2")],
+            "meta": {"page": {"nextCursor": "CUR-A"}},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = fetch(&bamboo_v1_config(&server, &dir)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, HrError::Pagination { .. }), "{err:?}");
+    assert!(message.contains("(page 2)"), "{message}");
+    assert!(message.contains("returned before"), "{message}");
+}
+
+fn link_config(server: &MockServer, dir: &TempDir) -> HrConfig {
+    rest_config(
+        &format!("url = \"{}/v2/users\"\nrecords = \"\"", server.uri()),
+        &format!(
+            "{}[rest.pagination]\ntype = \"link_header\"\n",
+            bearer_tables(dir)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn rfc_8288_link_headers_read_every_page() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(path("/v2/users"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            json_ok(json!([employee("1")])).insert_header(
+                "Link",
+                format!(
+                    "<{0}/v2/users?page=1>; rel=\"first\", <{0}/v2/users?page=2>; rel=\"next\"",
+                    server.uri()
+                )
+                .as_str(),
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v2/users"))
+        .and(query_param("page", "2"))
+        .respond_with(
+            json_ok(json!([employee("2")])).insert_header("Link", "</v2/users>; rel=\"first\""),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let records = fetch(&link_config(&server, &dir)).await.unwrap();
+    assert_eq!(ids(&records), ["1", "2"]);
+}
+
+#[tokio::test]
+async fn a_link_header_to_another_origin_is_refused() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(path("/v2/users"))
+        .respond_with(json_ok(json!([employee("1")])).insert_header(
+            "Link",
+            "<https://evil.example/v2/users?page=2>; rel=\"next\"",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = fetch(&link_config(&server, &dir)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("another origin"), "{message}");
+    assert!(message.contains("https://evil.example"), "{message}");
+}
+
+#[tokio::test]
+async fn odata_next_links_work_with_next_url() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(path("/v1.0/users"))
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json_ok(json!({
+            "@odata.context": "…",
+            "value": [employee("1"), employee("2")],
+            "@odata.nextLink": format!("{}/v1.0/users?$skiptoken=X1", server.uri()),
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1.0/users"))
+        .and(query_param("$skiptoken", "X1"))
+        .respond_with(json_ok(json!({"value": [employee("3")]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let records = fetch(&rest_config(
+        &format!(
+            "url = \"{}/v1.0/users\"\nrecords = \"/value\"",
+            server.uri()
+        ),
+        &format!(
+            "{}[rest.pagination]\ntype = \"next_url\"\nptr = \"/@odata.nextLink\"\n",
+            bearer_tables(&dir)
+        ),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ids(&records), ["1", "2", "3"]);
+}
