@@ -54,6 +54,10 @@ pub enum Command {
         /// Exit 2 when there are changes pending (0 when there are none).
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also write the raw HR records (after a successful fetch) as a JSON dump, without
+        /// credentials or query strings, for an offline replay (see the README).
+        #[arg(long, value_name = "FILE")]
+        dump_hr: Option<PathBuf>,
     },
     /// Take an account out of use now, whatever HR says: disable it, remove it from every
     /// managed group and put it in `offboarding.hold_group`, so that no later run re-enables it
@@ -83,6 +87,10 @@ pub enum Command {
         /// Also save the plan as JSON (for review when a limit stops the run).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also write the raw HR records (after a successful fetch) as a JSON dump, without
+        /// credentials or query strings. Not with --plan, which reads no HR.
+        #[arg(long, value_name = "FILE", conflicts_with = "plan")]
+        dump_hr: Option<PathBuf>,
     },
     /// Show everything hrsync reads and decides for one employee, and why: the HR record, its
     /// normalisation, the rules, the desired and the found account, and the changes. Never

@@ -69,8 +69,10 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
             format,
             out,
             detailed_exitcode,
+            dump_hr,
         } => {
-            let (plan, directory) = run::make_plan(&config, now).await?;
+            let (plan, directory) =
+                run::make_plan_dumping(&config, now, dump_hr.as_deref()).await?;
             directory.close().await;
             let steps = run::plan_steps(&config, &plan);
             print!("{}", run::render(&plan, &steps, format));
@@ -94,10 +96,12 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
             format,
             allow_limits,
             out,
+            dump_hr,
         } => {
             let (plan, directory) = match saved {
                 None => {
-                    let (plan, directory) = run::make_plan(&config, now).await?;
+                    let (plan, directory) =
+                        run::make_plan_dumping(&config, now, dump_hr.as_deref()).await?;
                     if let Some(path) = &out {
                         run::save_plan(&plan, path)?;
                     }

@@ -79,15 +79,29 @@ pub fn load_config(path: &Path) -> Result<Config, RunError> {
 
 /// Reads HR and the directory and plans. Both reads must succeed completely.
 pub async fn make_plan(config: &Config, now: DateTime<Utc>) -> Result<(Plan, Directory), RunError> {
+    make_plan_dumping(config, now, None).await
+}
+
+/// [`make_plan`], and when `dump_hr` is given, writes the raw HR records there (see
+/// [`hr::dump`]) once the HR fetch has succeeded.
+pub async fn make_plan_dumping(
+    config: &Config,
+    now: DateTime<Utc>,
+    dump_hr: Option<&Path>,
+) -> Result<(Plan, Directory), RunError> {
     let password = config
         .directory
         .bind_password
         .resolve("directory.bind_password")?;
-    let (hr_snapshot, directory) = tokio::join!(
-        hr::fetch(&config.hr, now.date_naive()),
+    let (hr_result, directory) = tokio::join!(
+        hr::fetch_with_records(&config.hr, now.date_naive()),
         read_directory(config, &password)
     );
-    let hr_snapshot = hr_snapshot?;
+    let (hr_snapshot, records) = hr_result?;
+    if let Some(path) = dump_hr {
+        write_hr_dump(path, &hr::dump(&config.hr, &records, now))?;
+        tracing::info!(path = %path.display(), records = records.len(), "HR records dumped");
+    }
     let (directory, snapshot, warnings) = directory?;
     for rejected in &hr_snapshot.rejected {
         tracing::warn!(
@@ -107,6 +121,30 @@ pub async fn make_plan(config: &Config, now: DateTime<Utc>) -> Result<(Plan, Dir
     plan.warnings.extend(warnings);
     plan.limits_tripped = limits::check(&plan, &config.limits);
     Ok((plan, directory))
+}
+
+/// Writes the HR dump readable by its owner only (it holds personal data), through a
+/// temporary file renamed into place, so a reader never sees half a dump.
+fn write_hr_dump(path: &Path, dump: &serde_json::Value) -> Result<(), RunError> {
+    use std::io::Write;
+    let output_error = |source: std::io::Error| RunError::Output {
+        path: path.display().to_string(),
+        source,
+    };
+    let text = serde_json::to_vec_pretty(dump).map_err(|e| output_error(e.into()))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(output_error)?;
+    file.write_all(&text)
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all())
+        .map_err(output_error)?;
+    std::fs::rename(&tmp, path).map_err(output_error)
 }
 
 async fn read_directory(

@@ -1,4 +1,5 @@
-//! The file source: a JSON export of the HR system, for offline runs, replays and the demo.
+//! The file source: a JSON or CSV export of the HR system, or a dump written by
+//! `--dump-hr`, for offline runs, replays and the demo.
 
 use std::path::PathBuf;
 
@@ -9,23 +10,61 @@ use super::error::{HrError, Origin};
 use super::{check_pointer, take_records};
 use crate::config::ConfigProblem;
 
-/// `[hr.file]`: read employees from a JSON file instead of an API.
+/// `[hr.file]`: read employees from a file instead of an API.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// The JSON export, such as `deploy/demo/hr.json`. A relative path is relative to the
+    /// The export, such as `deploy/demo/hr.json`. A relative path is relative to the
     /// working directory unless the config loader rebases it (see
     /// [`super::HrConfig::resolve_relative_paths`]).
     pub path: PathBuf,
-    /// JSON Pointer (RFC 6901) to the array of records: `/employees`, or `""` when the file
-    /// is the array itself.
+    /// JSON Pointer (RFC 6901) to the array of records: `/employees`, `/records` for a dump
+    /// written by `--dump-hr`, or `""` (the default) when the file is the array itself. Must be
+    /// `""` for CSV.
+    #[serde(default)]
     pub records: String,
+    /// `"json"` or `"csv"`. Default: `"csv"` when the path ends in `.csv`, `"json"` otherwise.
+    /// In a CSV file the header row names the columns and each row becomes a JSON object keyed
+    /// by them, so `[hr.fields]` maps a column as `$.Column` (or `$['Column name']`).
+    pub format: Option<FileFormat>,
+}
+
+/// The format of an export file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    Json,
+    Csv,
 }
 
 impl FileConfig {
+    /// The format: explicit, or from the file name's extension.
+    pub fn format(&self) -> FileFormat {
+        self.format.unwrap_or_else(|| {
+            let csv = self
+                .path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            if csv {
+                FileFormat::Csv
+            } else {
+                FileFormat::Json
+            }
+        })
+    }
+
     pub(crate) fn validate(&self, problems: &mut Vec<ConfigProblem>) {
         if self.path.as_os_str().is_empty() {
-            problems.push(ConfigProblem::new("hr.file.path", "must name a JSON file"));
+            problems.push(ConfigProblem::new(
+                "hr.file.path",
+                "must name a JSON or CSV file",
+            ));
+        }
+        if self.format() == FileFormat::Csv && !self.records.is_empty() {
+            problems.push(ConfigProblem::new(
+                "hr.file.records",
+                "must be \"\" (or left out) for a CSV file: every row is a record",
+            ));
         }
         if let Err(message) = check_pointer(&self.records) {
             problems.push(ConfigProblem::new("hr.file.records", message));
@@ -40,6 +79,11 @@ pub(crate) async fn read_records(config: &FileConfig) -> Result<Vec<Value>, HrEr
             path: config.path.clone(),
             source,
         })?;
+    if config.format() == FileFormat::Csv {
+        let records = super::csv::read(&config.path, &bytes)?;
+        tracing::info!(records = records.len(), path = %config.path.display(), "HR records read from CSV file");
+        return Ok(records);
+    }
     let at = Origin::File(config.path.clone());
     let mut body: Value = serde_json::from_slice(&bytes).map_err(|e| HrError::NotJson {
         at: at.clone(),

@@ -41,18 +41,22 @@
 //! null_values = ["0000-00-00", ""]
 //! ```
 //!
-//! Each struct's doc comments document its keys. Vendor presets (later) are functions that
-//! produce an [`HrConfig`]; further auth and pagination kinds are variants of [`AuthConfig`] and
-//! [`PaginationConfig`].
+//! Each struct's doc comments document its keys. Vendor presets ([`presets`]) expand
+//! `preset = "bamboohr"` and a few vendor keys into the same tables; further auth and pagination
+//! kinds are variants of [`AuthConfig`] and [`PaginationConfig`].
 
+mod csv;
 mod dates;
 mod error;
 mod fields;
 mod file;
 mod normalize;
+mod oauth;
+pub mod presets;
 mod rest;
+mod retry;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -62,11 +66,12 @@ use serde_json::Value;
 pub use dates::DatesConfig;
 pub use error::{HrError, Origin};
 pub use fields::{FieldPath, FieldPaths, FieldsConfig, StatusConfig};
-pub use file::FileConfig;
+pub use file::{FileConfig, FileFormat};
 pub use normalize::normalize;
+pub use presets::{Preset, PresetParams};
 pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
 
-use crate::config::ConfigProblem;
+use crate::config::{ConfigProblem, SecretRef};
 use crate::model::HrSnapshot;
 
 /// Where the records come from.
@@ -81,7 +86,11 @@ pub enum SourceKind {
 
 /// The `[hr]` table. See the module documentation for an example; the keys:
 ///
-/// - `source`: `"rest"` (read `[hr.rest]`) or `"file"` (read `[hr.file]`).
+/// - `preset`: a vendor preset ([`Preset`]) that fills in everything below from a few vendor
+///   ids and credentials written next to it in `[hr]`; the keys written below override the
+///   preset's (see [`presets`]).
+/// - `source`: `"rest"` (read `[hr.rest]`) or `"file"` (read `[hr.file]`); with a preset the
+///   default is `"rest"`.
 /// - `[hr.rest]`: [`RestConfig`], with `[hr.rest.auth]` ([`AuthConfig`]) and
 ///   `[hr.rest.pagination]` ([`PaginationConfig`]).
 /// - `[hr.file]`: [`FileConfig`].
@@ -90,47 +99,151 @@ pub enum SourceKind {
 /// - `[hr.dates]`: [`DatesConfig`]; in this struct it lives in `fields.dates`, since it says how
 ///   the date fields are read.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(from = "RawHrConfig")]
+#[serde(try_from = "RawHrConfig")]
 pub struct HrConfig {
     pub source: SourceKind,
+    /// The vendor preset this configuration was expanded from, if any.
+    pub preset: Option<Preset>,
     pub rest: Option<RestConfig>,
     pub file: Option<FileConfig>,
     pub fields: FieldsConfig,
     pub status: StatusConfig,
+    /// Problems found while expanding the preset (or preset keys without a preset), reported by
+    /// [`HrConfig::validate`].
+    preset_problems: Vec<ConfigProblem>,
 }
 
 /// `[hr]` as written in the file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHrConfig {
-    /// `"rest"` or `"file"`.
-    source: SourceKind,
+    /// `"rest"` or `"file"`. Required without a preset; with one, default `"rest"`.
+    source: Option<SourceKind>,
+    /// A vendor preset: `bamboohr`, `personio`, `hibob`, `workday`, `successfactors`, `scim`.
+    preset: Option<Preset>,
+    /// BambooHR: the company's subdomain (`acme` in `acme.bamboohr.com`).
+    company_domain: Option<String>,
+    /// BambooHR: the API key, a secret reference (`{ env = "BAMBOOHR_API_KEY" }`).
+    api_key: Option<SecretRef>,
+    /// Personio, HiBob, SCIM: the API token, a secret reference.
+    token: Option<SecretRef>,
+    /// HiBob: the service user's id (plain, or a secret reference).
+    service_user_id: Option<Credential>,
+    /// Workday: the host, such as `wd2-impl-services1.workday.com`.
+    host: Option<String>,
+    /// Workday: the tenant.
+    tenant: Option<String>,
+    /// Workday: the report's owner, as in the report URL.
+    owner: Option<String>,
+    /// Workday: the report's name, as in the report URL.
+    report: Option<String>,
+    /// Workday, SuccessFactors (`user@companyId`): the user name (plain, or a secret reference).
+    username: Option<Credential>,
+    /// Workday, SuccessFactors: the password, a secret reference.
+    password: Option<SecretRef>,
+    /// SuccessFactors: the API server, such as `api4.successfactors.com`.
+    api_server: Option<String>,
+    /// Any preset: the API root, replacing the vendor's default (required for SCIM).
+    base_url: Option<String>,
     /// For `source = "rest"`.
-    rest: Option<RestConfig>,
+    rest: Option<toml::Table>,
     /// For `source = "file"`.
     file: Option<FileConfig>,
     /// Field name -> JSONPath (RFC 9535) into one record, or a list of fallbacks. `id` is
     /// required; the usual names are `first_name`, `last_name`, `email`, `title`, `department`,
     /// `location`, `employment_type`, `manager_id`, `hire_date`, `termination_date`, and any
     /// other name is a custom field for the mappings.
-    fields: std::collections::BTreeMap<String, FieldPaths>,
-    status: StatusConfig,
     #[serde(default)]
-    dates: DatesConfig,
+    fields: BTreeMap<String, FieldPaths>,
+    status: Option<toml::Table>,
+    dates: Option<toml::Table>,
 }
 
-impl From<RawHrConfig> for HrConfig {
-    fn from(raw: RawHrConfig) -> Self {
-        Self {
-            source: raw.source,
-            rest: raw.rest,
+impl TryFrom<RawHrConfig> for HrConfig {
+    type Error = String;
+
+    fn try_from(raw: RawHrConfig) -> Result<Self, String> {
+        let params = PresetParams {
+            company_domain: raw.company_domain,
+            api_key: raw.api_key,
+            token: raw.token,
+            service_user_id: raw.service_user_id,
+            host: raw.host,
+            tenant: raw.tenant,
+            owner: raw.owner,
+            report: raw.report,
+            username: raw.username,
+            password: raw.password,
+            api_server: raw.api_server,
+            base_url: raw.base_url,
+        };
+        let Some(preset) = raw.preset else {
+            let source = raw.source.ok_or("missing field `source`")?;
+            let rest = raw
+                .rest
+                .map(|table| RestConfig::deserialize(table).map_err(|e| format!("hr.rest: {e}")))
+                .transpose()?;
+            let status = raw.status.ok_or("missing field `status`")?;
+            let status =
+                StatusConfig::deserialize(status).map_err(|e| format!("hr.status: {e}"))?;
+            let dates = match raw.dates {
+                Some(table) => {
+                    DatesConfig::deserialize(table).map_err(|e| format!("hr.dates: {e}"))?
+                }
+                None => DatesConfig::default(),
+            };
+            return Ok(Self {
+                source,
+                preset: None,
+                rest,
+                file: raw.file,
+                fields: FieldsConfig {
+                    paths: raw.fields,
+                    dates,
+                },
+                status,
+                preset_problems: params.without_preset(),
+            });
+        };
+        let source = raw.source.unwrap_or(SourceKind::Rest);
+        let mut expansion = presets::expand(preset, &params, source == SourceKind::Rest);
+        let name = preset.as_str();
+        let rest =
+            match (expansion.rest.take(), raw.rest) {
+                (Some(mut base), user) => {
+                    if let Some(user) = user {
+                        presets::merge_rest(&mut base, user);
+                    }
+                    Some(RestConfig::deserialize(base).map_err(|e| {
+                        format!("hr.rest (preset = \"{name}\" with your keys): {e}")
+                    })?)
+                }
+                // The preset's keys have problems (reported by validate), or the source is a file:
+                // a user's [hr.rest] is still read, so that its own mistakes show too.
+                (None, Some(user)) if source == SourceKind::File => {
+                    Some(RestConfig::deserialize(user).map_err(|e| format!("hr.rest: {e}"))?)
+                }
+                (None, _) => None,
+            };
+        let mut status = expansion.status;
+        status.extend(raw.status.unwrap_or_default());
+        let status = StatusConfig::deserialize(status)
+            .map_err(|e| format!("hr.status (preset = \"{name}\" with your keys): {e}"))?;
+        let mut dates = expansion.dates;
+        dates.extend(raw.dates.unwrap_or_default());
+        let dates = DatesConfig::deserialize(dates)
+            .map_err(|e| format!("hr.dates (preset = \"{name}\" with your keys): {e}"))?;
+        let mut paths = expansion.fields;
+        paths.extend(raw.fields);
+        Ok(Self {
+            source,
+            preset: Some(preset),
+            rest,
             file: raw.file,
-            fields: FieldsConfig {
-                paths: raw.fields,
-                dates: raw.dates,
-            },
-            status: raw.status,
-        }
+            fields: FieldsConfig { paths, dates },
+            status,
+            preset_problems: expansion.problems,
+        })
     }
 }
 
@@ -138,8 +251,10 @@ impl HrConfig {
     /// Offline validation (no network, no secret read): every problem, with dotted keys
     /// relative to the file root, such as `hr.rest.pagination.limit`.
     pub fn validate(&self) -> Vec<ConfigProblem> {
-        let mut problems = Vec::new();
+        let mut problems = self.preset_problems.clone();
         match (self.source, &self.rest, &self.file) {
+            // A preset whose keys have problems has no [hr.rest]: those problems say why.
+            (SourceKind::Rest, None, _) if !problems.is_empty() => {}
             (SourceKind::Rest, None, _) => problems.push(ConfigProblem::new(
                 "hr.rest",
                 "is required with source = \"rest\"",
@@ -152,6 +267,17 @@ impl HrConfig {
         }
         if let Some(rest) = &self.rest {
             rest.validate(&mut problems);
+            if self.preset == Some(Preset::Personio) {
+                if let PaginationConfig::Offset { limit, .. } = &rest.pagination {
+                    if *limit > 100 {
+                        problems.push(ConfigProblem::new(
+                            "hr.rest.pagination.limit",
+                            "Personio v1 returns at most 100 employees per page; a larger limit \
+                             would end the paging early",
+                        ));
+                    }
+                }
+            }
         }
         if let Some(file) = &self.file {
             file.validate(&mut problems);
@@ -188,13 +314,106 @@ impl HrConfig {
 /// partial list.
 pub async fn fetch(config: &HrConfig, today: NaiveDate) -> Result<HrSnapshot, HrError> {
     let records = fetch_records(config).await?;
-    let snapshot = normalize(&records, &config.fields, &config.status, today);
+    let snapshot = normalize_records(&records, config, today);
     tracing::info!(
         employees = snapshot.employees.len(),
         rejected = snapshot.rejected.len(),
         "HR read"
     );
     Ok(snapshot)
+}
+
+/// [`normalize`], plus the file source's malformed CSV rows: each is reported (by id when its
+/// id cell is readable) and left out, so its account is left alone.
+pub fn normalize_records(records: &[Value], config: &HrConfig, today: NaiveDate) -> HrSnapshot {
+    let mut snapshot = normalize(records, &config.fields, &config.status, today);
+    for (index, record) in records.iter().enumerate() {
+        let Some(problem) = record.get(csv::MALFORMED).and_then(Value::as_str) else {
+            continue;
+        };
+        let id = config
+            .fields
+            .get(fields::ID)
+            .and_then(|paths| paths.iter().find_map(|p| p.first(record)))
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty() && !id.chars().any(char::is_control))
+            .map(str::to_string);
+        snapshot.rejected.retain(|r| r.index != index);
+        if let Some(id) = &id {
+            snapshot.employees.retain(|e| &e.id != id);
+        }
+        snapshot.rejected.push(crate::model::RejectedRecord {
+            id,
+            index,
+            problem: problem.to_string(),
+        });
+    }
+    snapshot.rejected.sort_by_key(|r| r.index);
+    snapshot
+}
+
+/// Like [`fetch`], and also returns the raw records (for `--dump-hr`).
+pub async fn fetch_with_records(
+    config: &HrConfig,
+    today: NaiveDate,
+) -> Result<(HrSnapshot, Vec<Value>), HrError> {
+    let records = fetch_records(config).await?;
+    let snapshot = normalize_records(&records, config, today);
+    tracing::info!(
+        employees = snapshot.employees.len(),
+        rejected = snapshot.rejected.len(),
+        "HR read"
+    );
+    Ok((snapshot, records))
+}
+
+/// The version of the `--dump-hr` format.
+pub const DUMP_VERSION: u64 = 1;
+
+/// The `--dump-hr` export of a successful fetch: `{"hrsync_dump": 1, "fetched_at", "source":
+/// {kind, preset, url | path}, "records": [...]}`. It holds the records as the source returned
+/// them and nothing else: no credentials, no headers, and the URL without its query string or
+/// user info. A file source with `records = "/records"` reads it back (a replay).
+pub fn dump(
+    config: &HrConfig,
+    records: &[Value],
+    fetched_at: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    let mut source = serde_json::Map::new();
+    let kind = match config.source {
+        SourceKind::Rest => "rest",
+        SourceKind::File => "file",
+    };
+    source.insert("kind".into(), kind.into());
+    if let Some(preset) = config.preset {
+        source.insert("preset".into(), preset.as_str().into());
+    }
+    match (config.source, &config.rest, &config.file) {
+        (SourceKind::Rest, Some(rest), _) => {
+            let url = reqwest::Url::parse(&rest.url).map_or_else(
+                |_| "(not a URL)".to_string(),
+                |mut url| {
+                    url.set_query(None);
+                    url.set_fragment(None);
+                    // Cannot fail for the http(s) URLs validation allows.
+                    let _ = url.set_username("");
+                    let _ = url.set_password(None);
+                    url.to_string()
+                },
+            );
+            source.insert("url".into(), url.into());
+        }
+        (SourceKind::File, _, Some(file)) => {
+            source.insert("path".into(), file.path.display().to_string().into());
+        }
+        _ => {}
+    }
+    serde_json::json!({
+        "hrsync_dump": DUMP_VERSION,
+        "fetched_at": fetched_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "source": source,
+        "records": records,
+    })
 }
 
 /// The raw records, exactly as the source returned them (all pages joined, in order), for

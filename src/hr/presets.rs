@@ -1,0 +1,900 @@
+//! Vendor presets: `[hr] preset = "bamboohr"` and a few vendor ids and credentials expand into
+//! the generic configuration (`[hr.rest]`, `[hr.fields]`, `[hr.status]`, `[hr.dates]`) exactly
+//! as a user would write it by hand, following the vendors' documented APIs (hr-apis.md).
+//!
+//! Keys the user writes in `[hr.rest]`, `[hr.fields]`, `[hr.status]` and `[hr.dates]` override
+//! the preset's, key by key. Inside `[hr.rest]`, the `query` and `headers` tables are merged per
+//! parameter; `auth` and `pagination` are merged per key when their `type` stays the preset's,
+//! and replaced as a whole when the user names another `type`; `body` is replaced as a whole.
+//!
+//! | preset | keys in `[hr]` |
+//! |---|---|
+//! | `bamboohr` | `company_domain`, `api_key` (secret) |
+//! | `personio` | `token` (secret: a pre-issued bearer token) |
+//! | `hibob` | `service_user_id`, `token` (secret) |
+//! | `workday` | `host`, `tenant`, `owner`, `report`, `username`, `password` (secret) |
+//! | `successfactors` | `api_server`, `username` (`user@companyId`), `password` (secret) |
+//! | `scim` | `base_url`, `token` (secret) |
+//!
+//! Every preset also takes `base_url`, the API root, which replaces the vendor's default (a
+//! sandbox, a proxy, or a test server).
+
+use std::collections::BTreeMap;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use super::fields::FieldPaths;
+use super::rest::Credential;
+use crate::config::{ConfigProblem, SecretRef};
+
+/// The HR systems hrsync knows the API of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    /// BambooHR: custom report (`POST /reports/custom?format=JSON&onlyCurrent=false`), every
+    /// status, Basic auth with the API key as the user name.
+    Bamboohr,
+    /// Personio API v1: `GET /company/employees`, offset/limit (at most 100 per page), checked
+    /// against `metadata.total_elements`. Bearer token: Personio issues it from `POST /auth`
+    /// (client id and secret), which hrsync does not request itself yet; give it a token
+    /// obtained beforehand.
+    Personio,
+    /// HiBob: `POST /people/search` with `showInactive` and `humanReadable`, one answer for
+    /// everyone, Basic auth with the service user id and token.
+    Hibob,
+    /// Workday RaaS: a custom report as JSON (`?format=json`), records at `/Report_Entry`,
+    /// Basic auth as an integration system user. The column names are the report's: the
+    /// preset's are the usual aliases, override them in `[hr.fields]` and `[hr.status]`.
+    Workday,
+    /// SAP SuccessFactors OData v2: `/PerPerson` with the employment, job and status
+    /// navigations expanded, records at `/d/results`, next page at `/d/__next`, `/Date(ms)/`
+    /// dates, Basic auth as `user@companyId` (deprecated by SAP; OAuth2 SAML-bearer is not
+    /// supported yet).
+    Successfactors,
+    /// SCIM 2.0 `/Users`: `startIndex` from 1 and `count`, checked against `totalResults`;
+    /// `active` true/false as the status; department and manager from the enterprise extension.
+    Scim,
+}
+
+impl Preset {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bamboohr => "bamboohr",
+            Self::Personio => "personio",
+            Self::Hibob => "hibob",
+            Self::Workday => "workday",
+            Self::Successfactors => "successfactors",
+            Self::Scim => "scim",
+        }
+    }
+
+    /// The `[hr]` keys this preset reads, all required (besides `base_url`, which every preset
+    /// takes and which makes `company_domain`, `host` and `api_server` unnecessary).
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Self::Bamboohr => &["company_domain", "api_key"],
+            Self::Personio => &["token"],
+            Self::Hibob => &["service_user_id", "token"],
+            Self::Workday => &["host", "tenant", "owner", "report", "username", "password"],
+            Self::Successfactors => &["api_server", "username", "password"],
+            Self::Scim => &["base_url", "token"],
+        }
+    }
+
+    /// The preset's generic configuration, without url and auth (those depend on the keys).
+    fn template(self) -> &'static str {
+        match self {
+            Self::Bamboohr => BAMBOOHR,
+            Self::Personio => PERSONIO,
+            Self::Hibob => HIBOB,
+            Self::Workday => WORKDAY,
+            Self::Successfactors => SUCCESSFACTORS,
+            Self::Scim => SCIM,
+        }
+    }
+}
+
+/// The vendor ids and credentials written directly in `[hr]` next to `preset`. Secrets are
+/// references (`{ env = "VAR" }` or `{ file = "/path" }`), never values.
+#[derive(Debug, Clone, Default)]
+pub struct PresetParams {
+    /// BambooHR: the company's subdomain (`acme` in `acme.bamboohr.com`).
+    pub company_domain: Option<String>,
+    /// BambooHR: the API key, sent as the Basic auth user name.
+    pub api_key: Option<SecretRef>,
+    /// Personio (a pre-issued bearer token), HiBob (the service user's token), SCIM (bearer).
+    pub token: Option<SecretRef>,
+    /// HiBob: the service user's id.
+    pub service_user_id: Option<Credential>,
+    /// Workday: the host, such as `wd2-impl-services1.workday.com`.
+    pub host: Option<String>,
+    /// Workday: the tenant.
+    pub tenant: Option<String>,
+    /// Workday: the report's owner, as in the report URL.
+    pub owner: Option<String>,
+    /// Workday: the report's name, as in the report URL.
+    pub report: Option<String>,
+    /// Workday (integration system user), SuccessFactors (`user@companyId`).
+    pub username: Option<Credential>,
+    /// Workday, SuccessFactors: the password.
+    pub password: Option<SecretRef>,
+    /// SuccessFactors: the API server, such as `api4.successfactors.com`.
+    pub api_server: Option<String>,
+    /// Any preset: the API root, replacing the vendor's default; required for SCIM.
+    pub base_url: Option<String>,
+}
+
+impl PresetParams {
+    /// The keys that are set, by name.
+    fn set_keys(&self) -> Vec<&'static str> {
+        [
+            ("company_domain", self.company_domain.is_some()),
+            ("api_key", self.api_key.is_some()),
+            ("token", self.token.is_some()),
+            ("service_user_id", self.service_user_id.is_some()),
+            ("host", self.host.is_some()),
+            ("tenant", self.tenant.is_some()),
+            ("owner", self.owner.is_some()),
+            ("report", self.report.is_some()),
+            ("username", self.username.is_some()),
+            ("password", self.password.is_some()),
+            ("api_server", self.api_server.is_some()),
+            ("base_url", self.base_url.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
+    }
+
+    /// Problems for keys written without a preset.
+    pub(crate) fn without_preset(&self) -> Vec<ConfigProblem> {
+        self.set_keys()
+            .into_iter()
+            .map(|key| {
+                ConfigProblem::new(
+                    format!("hr.{key}"),
+                    "is only read with hr.preset (bamboohr, personio, hibob, workday, \
+                     successfactors, scim)",
+                )
+            })
+            .collect()
+    }
+}
+
+/// What a preset expands into, before the user's own keys are merged over it.
+#[derive(Debug, Clone)]
+pub(crate) struct Expansion {
+    /// `[hr.rest]`, or `None` when a key it needs is missing or wrong (see `problems`), or when
+    /// the source is not REST.
+    pub rest: Option<toml::Table>,
+    pub fields: BTreeMap<String, FieldPaths>,
+    pub status: toml::Table,
+    pub dates: toml::Table,
+    /// Problems with the preset's keys, named `hr.<key>`.
+    pub problems: Vec<ConfigProblem>,
+}
+
+/// Expands `preset` with `params`. `rest` says whether the REST part is wanted (with
+/// `source = "file"`, a preset only lends its fields, status and dates: a replay needs no
+/// credentials).
+pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expansion {
+    let name = preset.as_str();
+    let mut problems = Vec::new();
+    let mut template: toml::Table = match toml::from_str(preset.template()) {
+        Ok(table) => table,
+        Err(e) => {
+            problems.push(ConfigProblem::new(
+                "hr.preset",
+                format!("internal error in the {name} preset: {e}"),
+            ));
+            toml::Table::new()
+        }
+    };
+    let mut fields = BTreeMap::new();
+    if let Some(toml::Value::Table(table)) = template.remove("fields") {
+        for (field, value) in table {
+            match FieldPaths::deserialize(value) {
+                Ok(paths) => {
+                    fields.insert(field, paths);
+                }
+                Err(e) => problems.push(ConfigProblem::new(
+                    "hr.preset",
+                    format!("internal error in the {name} preset, field {field}: {e}"),
+                )),
+            }
+        }
+    }
+    let take = |template: &mut toml::Table, key: &str| match template.remove(key) {
+        Some(toml::Value::Table(table)) => table,
+        _ => toml::Table::new(),
+    };
+    let status = take(&mut template, "status");
+    let dates = take(&mut template, "dates");
+    let mut rest_table = take(&mut template, "rest");
+
+    // Keys: required ones present, unknown ones refused, values well-formed.
+    let keys = preset.keys();
+    let set = params.set_keys();
+    for key in &set {
+        if *key != "base_url" && !keys.contains(key) {
+            let takes: Vec<&str> = keys.to_vec();
+            problems.push(ConfigProblem::new(
+                format!("hr.{key}"),
+                format!(
+                    "is not used by preset = \"{name}\", which takes {} (and base_url)",
+                    takes.join(", ")
+                ),
+            ));
+        }
+    }
+    let base_url = params
+        .base_url
+        .as_deref()
+        .map(|url| url.trim_end_matches('/'));
+    if let Some(url) = base_url {
+        match Url::parse(url) {
+            Ok(parsed) if parsed.query().is_none() && parsed.fragment().is_none() => {}
+            Ok(_) => problems.push(ConfigProblem::new(
+                "hr.base_url",
+                "is the API root, without a query string or fragment",
+            )),
+            Err(e) => problems.push(ConfigProblem::new(
+                "hr.base_url",
+                format!("is not a URL: {e}"),
+            )),
+        }
+    }
+    if rest {
+        for key in keys {
+            // The host-like keys only build the default root, which base_url replaces.
+            let covered =
+                base_url.is_some() && matches!(*key, "company_domain" | "host" | "api_server");
+            if !set.contains(key) && !covered {
+                problems.push(ConfigProblem::new(
+                    format!("hr.{key}"),
+                    format!("is required with preset = \"{name}\" ({})", describe(key)),
+                ));
+            }
+        }
+    }
+    for (key, value) in [
+        ("company_domain", &params.company_domain),
+        ("host", &params.host),
+        ("tenant", &params.tenant),
+        ("owner", &params.owner),
+        ("report", &params.report),
+        ("api_server", &params.api_server),
+    ] {
+        if let Some(value) = value {
+            let bad = value.is_empty()
+                || value
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "/?#@%\\".contains(c));
+            if bad {
+                problems.push(ConfigProblem::new(
+                    format!("hr.{key}"),
+                    format!(
+                        "{value:?} must be a plain name, without spaces, '/', '?', '#', '@' or '%' \
+                         ({})",
+                        describe(key)
+                    ),
+                ));
+            }
+        }
+    }
+    for (key, secret) in [
+        ("api_key", &params.api_key),
+        ("token", &params.token),
+        ("password", &params.password),
+    ] {
+        if let Some(secret) = secret {
+            let key = format!("hr.{key}");
+            if let Err(e) = secret.check(&key) {
+                problems.push(ConfigProblem::new(key, e.to_string()));
+            }
+        }
+    }
+    for (key, credential) in [
+        ("service_user_id", &params.service_user_id),
+        ("username", &params.username),
+    ] {
+        match credential {
+            Some(Credential::Secret(secret)) => {
+                let key = format!("hr.{key}");
+                if let Err(e) = secret.check(&key) {
+                    problems.push(ConfigProblem::new(key, e.to_string()));
+                }
+            }
+            Some(Credential::Plain(user)) if user.is_empty() || user.contains(':') => problems
+                .push(ConfigProblem::new(
+                    format!("hr.{key}"),
+                    "must be non-empty and without ':'",
+                )),
+            _ => {}
+        }
+    }
+
+    let rest = (rest && problems.is_empty())
+        .then(|| connection(preset, params, base_url))
+        .flatten()
+        .map(|(url, auth)| {
+            rest_table.insert("url".into(), toml::Value::String(url));
+            rest_table.insert("auth".into(), toml::Value::Table(auth));
+            rest_table
+        });
+    Expansion {
+        rest,
+        fields,
+        status,
+        dates,
+        problems,
+    }
+}
+
+/// What a preset key is, for messages.
+fn describe(key: &str) -> &'static str {
+    match key {
+        "company_domain" => "the company's BambooHR subdomain, such as \"acme\"",
+        "api_key" => "a secret reference to the API key, such as { env = \"BAMBOOHR_API_KEY\" }",
+        "token" => "a secret reference to the API token, such as { env = \"HR_TOKEN\" }",
+        "service_user_id" => "the service user's id",
+        "host" => "the Workday host name, such as \"wd2-impl-services1.workday.com\"",
+        "tenant" => "the Workday tenant name",
+        "owner" => "the user name that owns the report, as in its URL",
+        "report" => "the report's name, as in its URL",
+        "username" => "the user name (SuccessFactors: user@companyId)",
+        "password" => "a secret reference to the password, such as { file = \"/run/secrets/hr\" }",
+        "api_server" => "the SuccessFactors API server, such as \"api4.successfactors.com\"",
+        "base_url" => "the API root, such as \"https://example.com/scim/v2\"",
+        _ => "see the README",
+    }
+}
+
+/// The URL and `[hr.rest.auth]` table. `None` only if a required key is missing (reported
+/// before this is called).
+fn connection(
+    preset: Preset,
+    params: &PresetParams,
+    base_url: Option<&str>,
+) -> Option<(String, toml::Table)> {
+    let root = |default: String| base_url.map_or(default, str::to_string);
+    let url = match preset {
+        Preset::Bamboohr => format!(
+            "{}/reports/custom",
+            root(format!(
+                "https://api.bamboohr.com/api/gateway.php/{}/v1",
+                params.company_domain.as_deref().unwrap_or_default()
+            ))
+        ),
+        Preset::Personio => format!(
+            "{}/company/employees",
+            root("https://api.personio.de/v1".into())
+        ),
+        Preset::Hibob => format!("{}/people/search", root("https://api.hibob.com/v1".into())),
+        Preset::Workday => format!(
+            "{}/ccx/service/customreport2/{}/{}/{}",
+            root(format!(
+                "https://{}",
+                params.host.as_deref().unwrap_or_default()
+            )),
+            params.tenant.as_deref()?,
+            params.owner.as_deref()?,
+            params.report.as_deref()?
+        ),
+        Preset::Successfactors => format!(
+            "{}/PerPerson",
+            root(format!(
+                "https://{}/odata/v2",
+                params.api_server.as_deref().unwrap_or_default()
+            ))
+        ),
+        Preset::Scim => format!("{}/Users", base_url?),
+    };
+    let mut auth = toml::Table::new();
+    let mut put = |key: &str, value: toml::Value| {
+        auth.insert(key.to_string(), value);
+    };
+    match preset {
+        Preset::Bamboohr => {
+            put("type", "basic".into());
+            put("username", secret_value(params.api_key.as_ref()?));
+        }
+        Preset::Personio | Preset::Scim => {
+            put("type", "bearer".into());
+            put("token", secret_value(params.token.as_ref()?));
+        }
+        Preset::Hibob => {
+            put("type", "basic".into());
+            put(
+                "username",
+                credential_value(params.service_user_id.as_ref()?),
+            );
+            put("password", secret_value(params.token.as_ref()?));
+        }
+        Preset::Workday | Preset::Successfactors => {
+            put("type", "basic".into());
+            put("username", credential_value(params.username.as_ref()?));
+            put("password", secret_value(params.password.as_ref()?));
+        }
+    }
+    Some((url, auth))
+}
+
+fn secret_value(secret: &SecretRef) -> toml::Value {
+    let mut table = toml::Table::new();
+    if let Some(file) = &secret.file {
+        table.insert(
+            "file".into(),
+            toml::Value::String(file.to_string_lossy().into_owned()),
+        );
+    }
+    if let Some(env) = &secret.env {
+        table.insert("env".into(), toml::Value::String(env.clone()));
+    }
+    toml::Value::Table(table)
+}
+
+fn credential_value(credential: &Credential) -> toml::Value {
+    match credential {
+        Credential::Plain(text) => toml::Value::String(text.clone()),
+        Credential::Secret(secret) => secret_value(secret),
+    }
+}
+
+/// Merges the user's `[hr.rest]` over the preset's (see the module documentation).
+pub(crate) fn merge_rest(base: &mut toml::Table, user: toml::Table) {
+    for (key, value) in user {
+        let merged = match (key.as_str(), base.get_mut(&key), value) {
+            ("query" | "headers", Some(toml::Value::Table(base)), toml::Value::Table(user)) => {
+                base.extend(user);
+                None
+            }
+            ("auth" | "pagination", Some(toml::Value::Table(base)), toml::Value::Table(user)) => {
+                let same_type = user.get("type").is_none_or(|t| base.get("type") == Some(t));
+                if same_type {
+                    base.extend(user);
+                } else {
+                    *base = user;
+                }
+                None
+            }
+            (_, _, value) => Some(value),
+        };
+        if let Some(value) = merged {
+            base.insert(key, value);
+        }
+    }
+}
+
+const BAMBOOHR: &str = r#"
+[rest]
+method = "POST"
+records = "/employees"
+query = { format = "JSON", onlyCurrent = "false" }
+body = { title = "hrsync", fields = ["id", "employeeNumber", "firstName", "lastName", "workEmail", "jobTitle", "department", "division", "location", "employmentHistoryStatus", "supervisorEId", "hireDate", "terminationDate", "status"] }
+[rest.pagination]
+type = "none"
+[fields]
+id = "$.id"
+employee_number = "$.employeeNumber"
+first_name = "$.firstName"
+last_name = "$.lastName"
+email = "$.workEmail"
+title = "$.jobTitle"
+department = "$.department"
+division = "$.division"
+location = "$.location"
+employment_type = "$.employmentHistoryStatus"
+manager_id = "$.supervisorEId"
+hire_date = "$.hireDate"
+termination_date = "$.terminationDate"
+[status]
+path = "$.status"
+active = ["Active"]
+terminated = ["Inactive"]
+[dates]
+formats = ["%Y-%m-%d"]
+null_values = ["0000-00-00", ""]
+"#;
+
+const PERSONIO: &str = r#"
+[rest]
+records = "/data"
+[rest.pagination]
+type = "offset"
+offset_param = "offset"
+limit_param = "limit"
+limit = 100
+start = 0
+total_ptr = "/metadata/total_elements"
+[fields]
+id = "$.attributes.id.value"
+first_name = "$.attributes.first_name.value"
+last_name = "$.attributes.last_name.value"
+email = "$.attributes.email.value"
+title = "$.attributes.position.value"
+department = "$.attributes.department.value.attributes.name"
+location = "$.attributes.office.value.attributes.name"
+employment_type = "$.attributes.employment_type.value"
+manager_id = "$.attributes.supervisor.value.attributes.id.value"
+hire_date = "$.attributes.hire_date.value"
+termination_date = "$.attributes.termination_date.value"
+[status]
+path = "$.attributes.status.value"
+active = ["active"]
+leave = ["leave"]
+pending = ["onboarding"]
+terminated = ["inactive"]
+[dates]
+formats = ["%Y-%m-%d %H:%M:%S%:z", "rfc3339", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d"]
+null_values = [""]
+"#;
+
+const HIBOB: &str = r#"
+[rest]
+method = "POST"
+records = "/employees"
+body = { showInactive = true, humanReadable = "REPLACE", fields = ["root.id", "root.firstName", "root.surname", "root.email", "work.title", "work.department", "work.site", "work.startDate", "work.reportsTo", "internal.status", "internal.lifecycleStatus", "internal.terminationDate"] }
+[rest.pagination]
+type = "none"
+[fields]
+id = "$.id"
+first_name = "$.firstName"
+last_name = "$.surname"
+email = "$.email"
+title = "$.work.title"
+department = "$.work.department"
+location = "$.work.site"
+manager_id = "$.work.reportsTo.id"
+manager_email = "$.work.reportsTo.email"
+hire_date = "$.work.startDate"
+termination_date = "$.internal.terminationDate"
+[status]
+path = ["$.internal.lifecycleStatus", "$.internal.status"]
+active = ["Employed", "Active"]
+leave = ["Leave", "Garden leave"]
+terminated = ["Terminated", "Inactive"]
+[dates]
+formats = ["%Y-%m-%d", "%d/%m/%Y", "rfc3339"]
+null_values = [""]
+"#;
+
+const WORKDAY: &str = r#"
+[rest]
+records = "/Report_Entry"
+query = { format = "json" }
+[rest.pagination]
+type = "none"
+[fields]
+id = "$.Employee_ID"
+first_name = "$.First_Name"
+last_name = "$.Last_Name"
+email = "$['Email_-_Primary_Work']"
+title = "$.Business_Title"
+department = "$.Supervisory_Organization"
+location = "$.Location"
+manager_id = "$.Manager_ID"
+hire_date = "$.Hire_Date"
+termination_date = "$.Termination_Date"
+[status]
+path = "$.Active_Status"
+active = ["1"]
+terminated = ["0"]
+[dates]
+formats = ["%Y-%m-%d", "%Y-%m-%d%:z", "rfc3339"]
+null_values = [""]
+"#;
+
+const SUCCESSFACTORS: &str = r#"
+[rest]
+records = "/d/results"
+query = { "$format" = "json", "$expand" = "personalInfoNav,emailNav,employmentNav/userNav,employmentNav/jobInfoNav/emplStatusNav,employmentNav/jobInfoNav/departmentNav,employmentNav/jobInfoNav/locationNav", customPageSize = "100" }
+[rest.pagination]
+type = "next_url"
+ptr = "/d/__next"
+[fields]
+id = "$.personIdExternal"
+user_id = "$.employmentNav.results[0].userId"
+username = "$.employmentNav.results[0].userNav.username"
+first_name = "$.personalInfoNav.results[0].firstName"
+last_name = "$.personalInfoNav.results[0].lastName"
+email = ["$.employmentNav.results[0].userNav.email", "$.emailNav.results[?@.isPrimary == true].emailAddress"]
+title = "$.employmentNav.results[0].jobInfoNav.results[0].jobTitle"
+department = ["$.employmentNav.results[0].jobInfoNav.results[0].departmentNav.name_localized", "$.employmentNav.results[0].jobInfoNav.results[0].departmentNav.name"]
+location = "$.employmentNav.results[0].jobInfoNav.results[0].locationNav.name"
+manager_id = "$.employmentNav.results[0].jobInfoNav.results[0].managerId"
+hire_date = "$.employmentNav.results[0].startDate"
+termination_date = "$.employmentNav.results[0].endDate"
+[status]
+path = "$.employmentNav.results[0].jobInfoNav.results[0].emplStatusNav.externalCode"
+active = ["A"]
+leave = ["U", "P", "S", "F"]
+terminated = ["T", "R", "O"]
+[dates]
+formats = ["odata", "rfc3339", "%Y-%m-%d"]
+null_values = [""]
+"#;
+
+const SCIM: &str = r#"
+[rest]
+records = "/Resources"
+[rest.pagination]
+type = "offset"
+offset_param = "startIndex"
+limit_param = "count"
+limit = 100
+start = 1
+total_ptr = "/totalResults"
+[fields]
+id = "$.id"
+external_id = "$.externalId"
+username = "$.userName"
+first_name = "$.name.givenName"
+last_name = "$.name.familyName"
+email = ["$.emails[?@.primary == true].value", "$.emails[?@.type == 'work'].value", "$.emails[0].value"]
+title = "$.title"
+location = ["$.addresses[?@.type == 'work'].locality", "$.addresses[?@.primary == true].locality"]
+employment_type = "$.userType"
+employee_number = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].employeeNumber"
+department = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].department"
+manager_id = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].manager.value"
+[status]
+path = "$.active"
+active = ["true"]
+terminated = ["false"]
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hr::{AuthConfig, HrConfig, PaginationConfig};
+
+    fn parse(text: &str) -> HrConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    fn keys(config: &HrConfig) -> Vec<String> {
+        config.validate().into_iter().map(|p| p.key).collect()
+    }
+
+    fn valid(text: &str) -> HrConfig {
+        let config = parse(text);
+        assert_eq!(config.validate(), vec![], "{text}");
+        config
+    }
+
+    #[test]
+    fn every_template_parses() {
+        for preset in [
+            Preset::Bamboohr,
+            Preset::Personio,
+            Preset::Hibob,
+            Preset::Workday,
+            Preset::Successfactors,
+            Preset::Scim,
+        ] {
+            let expansion = expand(preset, &PresetParams::default(), false);
+            assert!(expansion.problems.is_empty(), "{:?}", expansion.problems);
+            assert!(expansion.fields.contains_key("id"), "{preset:?}");
+        }
+    }
+
+    #[test]
+    fn bamboohr_expands_to_the_custom_report() {
+        let config = valid(
+            "preset = \"bamboohr\"\ncompany_domain = \"acme\"\napi_key = { env = \"BAMBOOHR_API_KEY\" }\n",
+        );
+        let rest = config.rest.as_ref().unwrap();
+        assert_eq!(
+            rest.url,
+            "https://api.bamboohr.com/api/gateway.php/acme/v1/reports/custom"
+        );
+        assert_eq!(rest.method, crate::hr::HttpMethod::Post);
+        assert_eq!(rest.records, "/employees");
+        assert!(matches!(
+            &rest.auth,
+            AuthConfig::Basic {
+                username: Credential::Secret(_),
+                password: None
+            }
+        ));
+        assert!(
+            rest.body.as_ref().unwrap()["fields"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("employmentHistoryStatus"))
+        );
+        assert_eq!(
+            config.fields.get("email").unwrap().to_string(),
+            "$.workEmail"
+        );
+        assert_eq!(config.status.terminated, ["Inactive"]);
+        assert_eq!(config.fields.dates.null_values, ["0000-00-00", ""]);
+    }
+
+    #[test]
+    fn personio_expands_to_offset_pages_of_at_most_100() {
+        let config = valid("preset = \"personio\"\ntoken = { file = \"/run/secrets/personio\" }\n");
+        let rest = config.rest.as_ref().unwrap();
+        assert_eq!(rest.url, "https://api.personio.de/v1/company/employees");
+        assert!(matches!(&rest.auth, AuthConfig::Bearer { .. }));
+        assert!(matches!(
+            &rest.pagination,
+            PaginationConfig::Offset { limit: 100, start: 0, total_ptr: Some(p), .. }
+                if p == "/metadata/total_elements"
+        ));
+        assert_eq!(config.status.leave, ["leave"]);
+        let config = parse(
+            "preset = \"personio\"\ntoken = { env = \"T\" }\n[rest.pagination]\nlimit = 200\n",
+        );
+        assert_eq!(keys(&config), ["hr.rest.pagination.limit"]);
+    }
+
+    #[test]
+    fn hibob_expands_to_the_people_search() {
+        let config = valid(
+            "preset = \"hibob\"\nservice_user_id = \"SERVICE-123\"\ntoken = { env = \"HIBOB_TOKEN\" }\n",
+        );
+        let rest = config.rest.as_ref().unwrap();
+        assert_eq!(rest.url, "https://api.hibob.com/v1/people/search");
+        assert_eq!(rest.body.as_ref().unwrap()["humanReadable"], "REPLACE");
+        assert_eq!(rest.body.as_ref().unwrap()["showInactive"], true);
+        assert!(matches!(
+            &rest.auth,
+            AuthConfig::Basic { username: Credential::Plain(u), password: Some(_) } if u == "SERVICE-123"
+        ));
+        assert_eq!(
+            config.status.path.to_string(),
+            "$.internal.lifecycleStatus, $.internal.status"
+        );
+    }
+
+    #[test]
+    fn workday_expands_to_the_report_url_and_its_columns_can_be_overridden() {
+        let config = valid(
+            r#"
+preset = "workday"
+host = "wd2-impl-services1.workday.com"
+tenant = "acme"
+owner = "ISU_hrsync"
+report = "hrsync_workers"
+username = "ISU_hrsync"
+password = { env = "WORKDAY_PASSWORD" }
+[fields]
+id = "$.Worker_ID"
+[status]
+path = "$.Worker_Status"
+active = ["Active"]
+terminated = ["Terminated"]
+"#,
+        );
+        let rest = config.rest.as_ref().unwrap();
+        assert_eq!(
+            rest.url,
+            "https://wd2-impl-services1.workday.com/ccx/service/customreport2/acme/ISU_hrsync/hrsync_workers"
+        );
+        assert_eq!(rest.records, "/Report_Entry");
+        assert_eq!(config.fields.get("id").unwrap().to_string(), "$.Worker_ID");
+        assert_eq!(
+            config.fields.get("title").unwrap().to_string(),
+            "$.Business_Title",
+            "the preset's other columns stay"
+        );
+        assert_eq!(config.status.active, ["Active"]);
+    }
+
+    #[test]
+    fn successfactors_expands_to_odata_with_next_links() {
+        let config = valid(
+            "preset = \"successfactors\"\napi_server = \"api4.successfactors.com\"\nusername = \"hrsync@ACME\"\npassword = { env = \"SF_PASSWORD\" }\n",
+        );
+        let rest = config.rest.as_ref().unwrap();
+        assert_eq!(
+            rest.url,
+            "https://api4.successfactors.com/odata/v2/PerPerson"
+        );
+        assert_eq!(rest.records, "/d/results");
+        assert!(
+            matches!(&rest.pagination, PaginationConfig::NextUrl { ptr } if ptr == "/d/__next")
+        );
+        assert_eq!(config.status.leave, ["U", "P", "S", "F"]);
+        assert_eq!(config.fields.dates.formats[0], "odata");
+    }
+
+    #[test]
+    fn scim_expands_to_start_index_paging() {
+        let config = valid(
+            "preset = \"scim\"\nbase_url = \"https://idp.example.com/scim/v2/\"\ntoken = { env = \"SCIM_TOKEN\" }\n",
+        );
+        let rest = config.rest.as_ref().unwrap();
+        assert_eq!(rest.url, "https://idp.example.com/scim/v2/Users");
+        assert!(matches!(
+            &rest.pagination,
+            PaginationConfig::Offset { start: 1, offset_param, limit_param, .. }
+                if offset_param == "startIndex" && limit_param == "count"
+        ));
+        assert_eq!(config.status.active, ["true"]);
+    }
+
+    #[test]
+    fn preset_key_problems_are_named() {
+        let config = parse(
+            "preset = \"bamboohr\"\napi_key = { env = \"A\", file = \"/b\" }\ntenant = \"x\"\n",
+        );
+        assert_eq!(
+            keys(&config),
+            ["hr.tenant", "hr.company_domain", "hr.api_key"],
+            "{:?}",
+            config.validate()
+        );
+        let config = parse(
+            "preset = \"workday\"\nhost = \"a/b\"\ntenant = \"t\"\nowner = \"o\"\nreport = \"r\"\nusername = \"u\"\npassword = { env = \"P\" }\n",
+        );
+        assert_eq!(keys(&config), ["hr.host"]);
+        let config = parse("preset = \"scim\"\ntoken = { env = \"T\" }\n");
+        assert_eq!(keys(&config), ["hr.base_url"]);
+    }
+
+    #[test]
+    fn preset_keys_without_a_preset_are_problems() {
+        let config = parse(
+            "source = \"file\"\ncompany_domain = \"acme\"\n[file]\npath = \"x.json\"\nrecords = \"\"\n[fields]\nid = \"$.id\"\n[status]\npath = \"$.s\"\nactive = [\"a\"]\n",
+        );
+        assert_eq!(keys(&config), ["hr.company_domain"]);
+    }
+
+    #[test]
+    fn user_keys_override_the_presets() {
+        let config = valid(
+            r#"
+preset = "bamboohr"
+company_domain = "acme"
+api_key = { env = "K" }
+[rest]
+timeout_secs = 120
+query = { onlyCurrent = "true" }
+[rest.auth]
+type = "bearer"
+token = { env = "OAUTH_TOKEN" }
+[fields]
+cost_center = "$.customCostCenter"
+[status]
+leave = ["On Leave"]
+"#,
+        );
+        let rest = config.rest.as_ref().unwrap();
+        assert_eq!(rest.timeout_secs, 120);
+        assert!(matches!(&rest.auth, AuthConfig::Bearer { .. }), "replaced");
+        assert_eq!(
+            rest.query.get("onlyCurrent"),
+            Some(&crate::hr::QueryValue::One("true".into()))
+        );
+        assert_eq!(
+            rest.query.get("format"),
+            Some(&crate::hr::QueryValue::One("JSON".into()))
+        );
+        assert!(config.fields.get("cost_center").is_some());
+        assert!(config.fields.get("email").is_some());
+        assert_eq!(config.status.leave, ["On Leave"]);
+        assert_eq!(config.status.active, ["Active"]);
+    }
+
+    #[test]
+    fn a_preset_with_a_file_source_needs_no_credentials() {
+        let config = valid(
+            "preset = \"hibob\"\nsource = \"file\"\n[file]\npath = \"dump.json\"\nrecords = \"/records\"\n",
+        );
+        assert!(config.rest.is_none());
+        assert!(config.fields.get("email").is_some());
+    }
+
+    #[test]
+    fn a_wrong_override_is_a_parse_error_naming_the_key() {
+        let err = toml::from_str::<HrConfig>(
+            "preset = \"personio\"\ntoken = { env = \"T\" }\n[rest]\ntimeout = 3\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("timeout"), "{err}");
+    }
+}
