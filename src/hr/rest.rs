@@ -411,6 +411,36 @@ impl RestConfig {
         }
     }
 
+    /// The checks offset and page-number paging share: a page size of at least 1, and two
+    /// distinct, non-empty parameter names that hrsync alone sets.
+    fn check_page_params(
+        &self,
+        (size_key, size): (&str, u64),
+        (position_key, position): (&str, &String),
+        (count_key, count): (&str, &String),
+        problem: &mut impl FnMut(&str, String),
+    ) {
+        if size == 0 {
+            problem(size_key, "must be at least 1".into());
+        }
+        for (key, param) in [(position_key, position), (count_key, count)] {
+            if param.is_empty() {
+                problem(key, "must not be empty".into());
+            } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
+                problem(
+                    key,
+                    format!(
+                        "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync sets it \
+                         per page"
+                    ),
+                );
+            }
+        }
+        if position == count {
+            problem(count_key, format!("must differ from {position_key}"));
+        }
+    }
+
     fn validate_pagination(&self, problems: &mut Vec<ConfigProblem>) {
         let mut problem = |key: &str, message: String| {
             problems.push(ConfigProblem::new(
@@ -427,25 +457,12 @@ impl RestConfig {
                 total_ptr,
                 ..
             } => {
-                if *limit == 0 {
-                    problem("limit", "must be at least 1".into());
-                }
-                for (key, param) in [("offset_param", offset_param), ("limit_param", limit_param)] {
-                    if param.is_empty() {
-                        problem(key, "must not be empty".into());
-                    } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
-                        problem(
-                            key,
-                            format!(
-                                "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync \
-                                 sets it per page"
-                            ),
-                        );
-                    }
-                }
-                if offset_param == limit_param {
-                    problem("limit_param", "must differ from offset_param".into());
-                }
+                self.check_page_params(
+                    ("limit", *limit),
+                    ("offset_param", offset_param),
+                    ("limit_param", limit_param),
+                    &mut problem,
+                );
                 if let Some(ptr) = total_ptr {
                     if ptr.is_empty() {
                         problem(
@@ -465,25 +482,12 @@ impl RestConfig {
                 total_pages_ptr,
                 ..
             } => {
-                if *size == 0 {
-                    problem("size", "must be at least 1".into());
-                }
-                for (key, param) in [("page_param", page_param), ("size_param", size_param)] {
-                    if param.is_empty() {
-                        problem(key, "must not be empty".into());
-                    } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
-                        problem(
-                            key,
-                            format!(
-                                "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync \
-                                 sets it per page"
-                            ),
-                        );
-                    }
-                }
-                if page_param == size_param {
-                    problem("size_param", "must differ from page_param".into());
-                }
+                self.check_page_params(
+                    ("size", *size),
+                    ("page_param", page_param),
+                    ("size_param", size_param),
+                    &mut problem,
+                );
                 if let Some(name) = total_pages_header {
                     if HeaderName::from_bytes(name.as_bytes()).is_err() {
                         problem(
