@@ -960,9 +960,7 @@ impl Session<'_> {
             let records = take_records(&mut body, &self.config.records, &at)?;
             let count = records.len() as u64;
             tracing::debug!(page, offset, records = count, "HR page read");
-            self.refuse_repeated_page(&all, previous_page_start, &records, &at)?;
-            previous_page_start = Some(all.len());
-            all.extend(records);
+            self.append_page(&mut all, &mut previous_page_start, records, &at)?;
             let received = all.len() as u64;
             let done = count == 0
                 || count < params.limit
@@ -1030,9 +1028,7 @@ impl Session<'_> {
             let records = take_records(&mut body, &self.config.records, &at)?;
             let count = records.len() as u64;
             tracing::debug!(page, number, records = count, "HR page read");
-            self.refuse_repeated_page(&all, previous_page_start, &records, &at)?;
-            previous_page_start = Some(all.len());
-            all.extend(records);
+            self.append_page(&mut all, &mut previous_page_start, records, &at)?;
             let last_by_total = total.as_ref().is_some_and(|(_, total)| page >= *total);
             if count == 0 || count < params.size || last_by_total {
                 if let Some((source, total)) = total {
@@ -1102,9 +1098,7 @@ impl Session<'_> {
             };
             let records = take_records(&mut body, &self.config.records, &at)?;
             tracing::debug!(page, records = records.len(), "HR page read");
-            self.refuse_repeated_page(&all, previous_page_start, &records, &at)?;
-            previous_page_start = Some(all.len());
-            all.extend(records);
+            self.append_page(&mut all, &mut previous_page_start, records, &at)?;
             let Some(next) = next else {
                 return Ok((all, page));
             };
@@ -1163,9 +1157,7 @@ impl Session<'_> {
             };
             let records = take_records(&mut body, &self.config.records, &at)?;
             tracing::debug!(page, records = records.len(), "HR page read");
-            self.refuse_repeated_page(&all, previous_page_start, &records, &at)?;
-            previous_page_start = Some(all.len());
-            all.extend(records);
+            self.append_page(&mut all, &mut previous_page_start, records, &at)?;
             let Some(href) = next else {
                 return Ok((all, page));
             };
@@ -1195,17 +1187,18 @@ impl Session<'_> {
         }
     }
 
-    /// An API that ignores the paging parameters sends the same page again and again; joined,
-    /// every record would appear many times. Caught at the second copy.
-    fn refuse_repeated_page(
+    /// Adds a page's records to the fetch. An API that ignores the paging parameters sends the
+    /// same page again and again; joined, every record would appear many times, so a page that
+    /// repeats the one before is an error, caught at the second copy.
+    fn append_page(
         &self,
-        all: &[Value],
-        previous_page_start: Option<usize>,
-        records: &[Value],
+        all: &mut Vec<Value>,
+        previous_page_start: &mut Option<usize>,
+        records: Vec<Value>,
         at: &Origin,
     ) -> Result<(), HrError> {
         let previous = previous_page_start.and_then(|start| all.get(start..));
-        if !records.is_empty() && previous == Some(records) {
+        if !records.is_empty() && previous == Some(records.as_slice()) {
             return Err(HrError::Pagination {
                 at: at.clone(),
                 problem: format!(
@@ -1219,6 +1212,8 @@ impl Session<'_> {
                 ),
             });
         }
+        *previous_page_start = Some(all.len());
+        all.extend(records);
         Ok(())
     }
 }
