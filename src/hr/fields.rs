@@ -43,6 +43,11 @@ impl FieldPath {
     pub(crate) fn first<'a>(&self, record: &'a Value) -> Option<&'a Value> {
         self.path.query(record).first()
     }
+
+    /// Every node the path selects in `record`, in document order.
+    pub(crate) fn all<'a>(&self, record: &'a Value) -> Vec<&'a Value> {
+        self.path.query(record).all()
+    }
 }
 
 impl fmt::Display for FieldPath {
@@ -182,6 +187,23 @@ pub struct StatusConfig {
     /// (reported by id and left out); hrsync never guesses what an unknown status means.
     #[serde(default)]
     pub terminated: Vec<String>,
+    /// What a path that selects several values means: `"first"` (default) reads the first
+    /// value; `"most_active"` reads them all (one per employment, say, with
+    /// `path = "$.employments[*].status"`) and takes the most active of them, in the order
+    /// active, leave, pending, terminated. A person with an active second employment (a rehire,
+    /// a global assignment) is then active, whatever the old one says. Every value must be
+    /// listed: one unknown value rejects the record.
+    #[serde(default)]
+    pub multiple: StatusMultiple,
+}
+
+/// How several status values in one record combine ([`StatusConfig::multiple`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusMultiple {
+    #[default]
+    First,
+    MostActive,
 }
 
 impl StatusConfig {

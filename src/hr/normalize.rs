@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use super::dates::DateValue;
 use super::fields::{
-    FieldPaths, FieldsConfig, HIRE_DATE, ID, StatusConfig, TERMINATION_DATE, is_date_field,
+    FieldPath, FieldPaths, FieldsConfig, HIRE_DATE, ID, StatusConfig, StatusMultiple,
+    TERMINATION_DATE, is_date_field,
 };
-use crate::model::{Employee, HrSnapshot, RejectedRecord};
+use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
 
 /// Normalises every record. `records` is the whole response, across pages, in order: a
 /// [`RejectedRecord::index`] is a position in it. `today` decides date-driven statuses.
@@ -123,24 +124,14 @@ fn read_employee(
     let hire_date = read_date(HIRE_DATE);
     let termination_date = read_date(TERMINATION_DATE);
 
-    let hr_status = match read_text(record, &status.path) {
-        Ok(Some(raw)) => match status.map(&raw) {
-            Some(mapped) => Some((mapped, raw)),
-            None => {
-                problems.push(format!(
-                    "status {} is not listed in [hr.status] (active, leave, pending, terminated); \
-                     hrsync does not guess what it means",
-                    quote(&raw)
-                ));
-                None
-            }
-        },
+    let hr_status = match read_status(record, status) {
+        Ok(Some(found)) => Some(found),
         Ok(None) => {
             problems.push(missing("status", Some(&status.path)));
             None
         }
         Err(problem) => {
-            problems.push(format!("status: {problem}"));
+            problems.push(problem);
             None
         }
     };
@@ -167,30 +158,81 @@ fn read_employee(
     }
 }
 
+/// The status and the raw value(s) it was read from. `Ok(None)`: nothing there. With
+/// `multiple = "most_active"`, every value the first fruitful path selects must be listed, and
+/// the most active of them wins (the raw values are kept, joined with ", ").
+fn read_status(
+    record: &Value,
+    status: &StatusConfig,
+) -> Result<Option<(EmploymentStatus, String)>, String> {
+    let unlisted = |raw: &str| {
+        format!(
+            "status {} is not listed in [hr.status] (active, leave, pending, terminated); \
+             hrsync does not guess what it means",
+            quote(raw)
+        )
+    };
+    if status.multiple == StatusMultiple::First {
+        return match read_text(record, &status.path) {
+            Ok(Some(raw)) => match status.map(&raw) {
+                Some(mapped) => Ok(Some((mapped, raw))),
+                None => Err(unlisted(&raw)),
+            },
+            Ok(None) => Ok(None),
+            Err(problem) => Err(format!("status: {problem}")),
+        };
+    }
+    for path in status.path.iter() {
+        let mut found: Vec<(EmploymentStatus, String)> = Vec::new();
+        for node in path.all(record) {
+            let Some(raw) = scalar_text(node, path).map_err(|p| format!("status: {p}"))? else {
+                continue;
+            };
+            match status.map(&raw) {
+                Some(mapped) => found.push((mapped, raw)),
+                None => return Err(unlisted(&raw)),
+            }
+        }
+        let Some(best) = found.iter().map(|(mapped, _)| *mapped).min() else {
+            continue;
+        };
+        let raw: Vec<String> = found.into_iter().map(|(_, raw)| raw).collect();
+        return Ok(Some((best, raw.join(", "))));
+    }
+    Ok(None)
+}
+
+/// One value `path` selected, as text: `Ok(None)` for null or an empty string; `Err` for a
+/// list, an object or a control character.
+fn scalar_text(node: &Value, path: &FieldPath) -> Result<Option<String>, String> {
+    let text = match node {
+        Value::Null => return Ok(None),
+        Value::String(s) if s.is_empty() => return Ok(None),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Array(_) => return Err(format!("{path} selects a list, not a single value")),
+        Value::Object(_) => return Err(format!("{path} selects an object, not a single value")),
+    };
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the value contains a control character (U+{:04X})",
+            u32::from(c)
+        ));
+    }
+    Ok(Some(text))
+}
+
 /// The first value the paths give, as text. `Ok(None)`: nothing there. `Err`: a value that
 /// cannot be used (a list or object, or a control character).
 fn read_text(record: &Value, paths: &FieldPaths) -> Result<Option<String>, String> {
     for path in paths.iter() {
-        let text = match path.first(record) {
-            None | Some(Value::Null) => continue,
-            Some(Value::String(s)) if s.is_empty() => continue,
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::Bool(b)) => b.to_string(),
-            Some(Value::Array(_)) => {
-                return Err(format!("{path} selects a list, not a single value"));
-            }
-            Some(Value::Object(_)) => {
-                return Err(format!("{path} selects an object, not a single value"));
-            }
+        let Some(node) = path.first(record) else {
+            continue;
         };
-        if let Some(c) = text.chars().find(|c| c.is_control()) {
-            return Err(format!(
-                "the value contains a control character (U+{:04X})",
-                u32::from(c)
-            ));
+        if let Some(text) = scalar_text(node, path)? {
+            return Ok(Some(text));
         }
-        return Ok(Some(text));
     }
     Ok(None)
 }
@@ -407,6 +449,55 @@ terminated = ["Inactive", "Terminated"]
         record["employmentStatus"] = json!("On Leave");
         let snapshot = run(&[record]);
         assert_eq!(only_employee(&snapshot).status, EmploymentStatus::Leave);
+    }
+
+    #[test]
+    fn most_active_takes_the_most_active_of_several_employments() {
+        let mut config = config();
+        config.status.path = FieldPaths::parse(&["$.jobs[*].status"]).unwrap();
+        config.status.multiple = StatusMultiple::MostActive;
+        let jobs = |statuses: &[&str]| {
+            let jobs: Vec<Value> = statuses.iter().map(|s| json!({ "status": s })).collect();
+            with(person("7"), "jobs", Value::Array(jobs))
+        };
+        let read = |config: &HrConfig, record: Value| {
+            normalize(&[record], &config.fields, &config.status, today())
+        };
+        // A rehire: the old employment ended, the new one is active.
+        let snapshot = read(&config, jobs(&["Terminated", "Active"]));
+        let e = only_employee(&snapshot);
+        assert_eq!(e.status, EmploymentStatus::Active);
+        assert_eq!(e.status_source, "Terminated, Active");
+        assert_eq!(
+            only_employee(&read(&config, jobs(&["On Leave", "Inactive"]))).status,
+            EmploymentStatus::Leave
+        );
+        assert_eq!(
+            only_employee(&read(&config, jobs(&["Inactive", "Terminated"]))).status,
+            EmploymentStatus::Terminated
+        );
+        // One value nobody listed: the whole record is left alone, never half-read.
+        let rejected = read(&config, jobs(&["Active", "Dormant"]));
+        assert!(
+            only_rejection(&rejected)
+                .problem
+                .contains("\"Dormant\" is not listed"),
+            "{:?}",
+            rejected.rejected
+        );
+        // No employment at all: the status is missing, not terminated.
+        let rejected = read(&config, jobs(&[]));
+        assert!(
+            only_rejection(&rejected)
+                .problem
+                .contains("status: missing")
+        );
+        // With "first", only the first employment counts.
+        config.status.multiple = StatusMultiple::First;
+        assert_eq!(
+            only_employee(&read(&config, jobs(&["Terminated", "Active"]))).status,
+            EmploymentStatus::Terminated
+        );
     }
 
     #[test]
