@@ -55,6 +55,7 @@ mod oauth;
 pub mod presets;
 mod rest;
 mod retry;
+mod saml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -1,16 +1,28 @@
-//! OAuth2 client credentials (RFC 6749 §4.4): an access token fetched from the token endpoint,
-//! kept in memory for the run, fetched again shortly before it expires or when the API refuses
-//! it. The client secret and the token are never logged and never part of an error.
+//! Access tokens from a token endpoint, kept in memory for the run, fetched again shortly before
+//! they expire or when the API refuses them. Four ways to ask for one:
+//! - OAuth2 client credentials (RFC 6749 §4.4), `type = "oauth2"`;
+//! - OAuth2 refresh token (RFC 6749 §6), `type = "oauth2"` with `grant = "refresh_token"`
+//!   (Workday's API clients);
+//! - a vendor's own token request, `type = "token_request"`: client id and secret posted to a
+//!   URL, the token read from the answer (Personio v1's `POST /auth`);
+//! - OAuth2 SAML 2.0 bearer assertion (RFC 7522), `type = "saml_bearer"`: an assertion signed
+//!   here with the client's private key (SAP SuccessFactors).
+//!
+//! Client secrets, refresh tokens, private keys, assertions and access tokens are never logged
+//! and never part of an error.
 
 use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use reqwest::{Client, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use super::saml::{AssertionParams, Signer};
 use super::error::{HrError, clean_excerpt, describe_reqwest, display_url};
 use super::rest::Credential;
 use super::retry::{
@@ -19,10 +31,11 @@ use super::retry::{
 use super::{check_pointer, describe_json};
 use crate::config::{ConfigProblem, SecretRef};
 
-/// `[hr.rest.auth] type = "oauth2"`: the OAuth2 client credentials grant. hrsync asks
-/// `token_url` for an access token, sends it as `Authorization: Bearer`, keeps it for the run,
-/// and asks for a new one shortly before it expires (60 s, or a tenth of its lifetime if that
-/// is shorter) or once when the API answers 401.
+/// `[hr.rest.auth] type = "oauth2"`: the OAuth2 client credentials grant (default) or the
+/// refresh token grant. hrsync asks `token_url` for an access token, sends it as
+/// `Authorization: Bearer`, keeps it for the run, and asks for a new one shortly before it
+/// expires (60 s, or a tenth of its lifetime if that is shorter) or once when the API answers
+/// 401.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuth2Config {
@@ -31,8 +44,18 @@ pub struct OAuth2Config {
     pub token_url: String,
     /// The client id: plain text, or a secret reference `{ env = "VAR" }` / `{ file = "…" }`.
     pub client_id: Credential,
-    /// The client secret: `{ env = "VAR" }` or `{ file = "/path" }`.
-    pub client_secret: SecretRef,
+    /// The client secret: `{ env = "VAR" }` or `{ file = "/path" }`. Required for client
+    /// credentials; with a refresh token, sent when given (confidential clients such as
+    /// Workday's).
+    pub client_secret: Option<SecretRef>,
+    /// `"client_credentials"` (default) or `"refresh_token"`.
+    #[serde(default)]
+    pub grant: Grant,
+    /// With `grant = "refresh_token"`: the refresh token, a secret reference. A token endpoint
+    /// that rotates refresh tokens hands out a new one with each access token; hrsync uses it
+    /// for the rest of the run but cannot write it back to the secret, so configure the client
+    /// without rotation (Workday: a non-expiring refresh token for an integration system user).
+    pub refresh_token: Option<SecretRef>,
     /// Space-separated scopes to ask for, if the API wants any (`scope = "employees:read"`).
     pub scope: Option<String>,
     /// How the token request is encoded: `"form"` (default,
@@ -47,6 +70,15 @@ pub struct OAuth2Config {
     /// has none, the token is kept until the API refuses it.
     #[serde(default = "default_expires_ptr")]
     pub expires_ptr: String,
+}
+
+/// The OAuth2 grant `type = "oauth2"` uses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    #[default]
+    ClientCredentials,
+    RefreshToken,
 }
 
 /// The encoding of the token request.
@@ -74,39 +106,226 @@ impl OAuth2Config {
         problems: &mut Vec<ConfigProblem>,
         url_ok: impl Fn(&Url) -> Result<(), String>,
     ) {
+        check_common(
+            problems,
+            ("token_url", &self.token_url),
+            &self.client_id,
+            url_ok,
+        );
+        check_pointers(
+            problems,
+            [
+                ("token_ptr", &self.token_ptr),
+                ("expires_ptr", &self.expires_ptr),
+            ],
+        );
         let mut problem = |key: &str, message: String| {
             problems.push(ConfigProblem::new(format!("hr.rest.auth.{key}"), message));
         };
-        match Url::parse(&self.token_url) {
-            Err(e) => problem("token_url", format!("is not a URL: {e}")),
-            Ok(url) => {
-                if let Err(message) = url_ok(&url) {
-                    problem("token_url", message);
+        match (&self.client_secret, self.grant) {
+            (Some(secret), _) => {
+                if let Err(e) = secret.check("hr.rest.auth.client_secret") {
+                    problem("client_secret", e.to_string());
                 }
             }
+            (None, Grant::ClientCredentials) => problem(
+                "client_secret",
+                "is required with the client credentials grant: a secret reference such as \
+                 { env = \"HR_CLIENT_SECRET\" }"
+                    .into(),
+            ),
+            (None, Grant::RefreshToken) => {}
         }
-        if let Credential::Secret(secret) = &self.client_id {
+        match (&self.refresh_token, self.grant) {
+            (Some(token), Grant::RefreshToken) => {
+                if let Err(e) = token.check("hr.rest.auth.refresh_token") {
+                    problem("refresh_token", e.to_string());
+                }
+            }
+            (None, Grant::RefreshToken) => problem(
+                "refresh_token",
+                "is required with grant = \"refresh_token\": a secret reference such as \
+                 { file = \"/run/secrets/hr-refresh-token\" }"
+                    .into(),
+            ),
+            (Some(_), Grant::ClientCredentials) => problem(
+                "refresh_token",
+                "is only used with grant = \"refresh_token\"".into(),
+            ),
+            (None, Grant::ClientCredentials) => {}
+        }
+    }
+}
+
+/// `[hr.rest.auth] type = "token_request"`: a vendor's own token endpoint that takes a client id
+/// and secret and answers a bearer token (Personio v1: `POST https://api.personio.de/v1/auth`,
+/// token at `/data/token`, stable for 24 hours). Cached and renewed like an OAuth2 token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequestConfig {
+    /// The token endpoint (`POST`).
+    pub url: String,
+    /// The client id: plain text, or a secret reference.
+    pub client_id: Credential,
+    /// The client secret: `{ env = "VAR" }` or `{ file = "/path" }`.
+    pub client_secret: SecretRef,
+    /// `"json"` (default: `{"client_id": …, "client_secret": …}`) or `"form"`.
+    #[serde(default = "json_encoding")]
+    pub encoding: TokenEncoding,
+    /// JSON Pointer to the token in the answer. Default `/data/token` (Personio).
+    #[serde(default = "default_request_token_ptr")]
+    pub token_ptr: String,
+    /// JSON Pointer to the token's lifetime in seconds, if the answer has one. Default
+    /// `/expires_in`; without it the token is kept until the API refuses it.
+    #[serde(default = "default_expires_ptr")]
+    pub expires_ptr: String,
+}
+
+fn json_encoding() -> TokenEncoding {
+    TokenEncoding::Json
+}
+fn default_request_token_ptr() -> String {
+    "/data/token".into()
+}
+
+/// `[hr.rest.auth] type = "saml_bearer"`: the OAuth2 SAML 2.0 bearer assertion grant (RFC 7522)
+/// as SAP SuccessFactors implements it. hrsync signs a short-lived assertion for the API user
+/// with the OAuth client's private key (registered in SuccessFactors with its X.509
+/// certificate), posts it to `token_url` with the company id and the client's API key, and uses
+/// the access token it gets. The private key never leaves this process.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlBearerConfig {
+    /// The token endpoint, `https://{api_server}/oauth/token`.
+    pub token_url: String,
+    /// The OAuth client's API key (SuccessFactors' client id).
+    pub client_id: Credential,
+    /// The company id.
+    pub company_id: String,
+    /// The API user the assertion speaks for: its user id (or its user name with
+    /// `use_username = true`).
+    pub user_id: String,
+    /// The private key, PEM (`PRIVATE KEY` or `RSA PRIVATE KEY`): a secret reference.
+    pub private_key: SecretRef,
+    /// The client's X.509 certificate (PEM file) to put in the signature's `KeyInfo`. Optional:
+    /// SuccessFactors checks the signature against the certificate it holds for the client.
+    pub certificate: Option<std::path::PathBuf>,
+    /// `user_id` is the user name, not the user id. Default false.
+    #[serde(default)]
+    pub use_username: bool,
+    /// The assertion's issuer. Default `www.successfactors.com`.
+    #[serde(default = "default_sf_party")]
+    pub issuer: String,
+    /// The assertion's audience. Default `www.successfactors.com`.
+    #[serde(default = "default_sf_party")]
+    pub audience: String,
+    /// How long an assertion is valid, in seconds. Default 600.
+    #[serde(default = "default_assertion_lifetime")]
+    pub assertion_lifetime_secs: u64,
+}
+
+fn default_sf_party() -> String {
+    "www.successfactors.com".into()
+}
+fn default_assertion_lifetime() -> u64 {
+    600
+}
+
+/// The checks all token configurations share.
+fn check_common(
+    problems: &mut Vec<ConfigProblem>,
+    (url_key, url): (&str, &str),
+    client_id: &Credential,
+    url_ok: impl Fn(&Url) -> Result<(), String>,
+) {
+    let mut problem = |key: &str, message: String| {
+        problems.push(ConfigProblem::new(format!("hr.rest.auth.{key}"), message));
+    };
+    match Url::parse(url) {
+        Err(e) => problem(url_key, format!("is not a URL: {e}")),
+        Ok(url) => {
+            if let Err(message) = url_ok(&url) {
+                problem(url_key, message);
+            }
+        }
+    }
+    match client_id {
+        Credential::Secret(secret) => {
             if let Err(e) = secret.check("hr.rest.auth.client_id") {
                 problem("client_id", e.to_string());
             }
-        } else if matches!(&self.client_id, Credential::Plain(id) if id.is_empty()) {
-            problem("client_id", "must not be empty".into());
         }
+        Credential::Plain(id) if id.is_empty() => problem("client_id", "must not be empty".into()),
+        Credential::Plain(_) => {}
+    }
+}
+
+fn check_pointers(problems: &mut Vec<ConfigProblem>, pointers: [(&str, &String); 2]) {
+    for (key, ptr) in pointers {
+        let message = if ptr.is_empty() {
+            Some("must point into the token answer, such as \"/access_token\"".to_string())
+        } else {
+            check_pointer(ptr).err()
+        };
+        if let Some(message) = message {
+            problems.push(ConfigProblem::new(format!("hr.rest.auth.{key}"), message));
+        }
+    }
+}
+
+impl TokenRequestConfig {
+    pub(crate) fn validate(
+        &self,
+        problems: &mut Vec<ConfigProblem>,
+        url_ok: impl Fn(&Url) -> Result<(), String>,
+    ) {
+        check_common(problems, ("url", &self.url), &self.client_id, url_ok);
         if let Err(e) = self.client_secret.check("hr.rest.auth.client_secret") {
-            problem("client_secret", e.to_string());
+            problems.push(ConfigProblem::new("hr.rest.auth.client_secret", e.to_string()));
         }
-        for (key, ptr) in [
-            ("token_ptr", &self.token_ptr),
-            ("expires_ptr", &self.expires_ptr),
+        check_pointers(
+            problems,
+            [
+                ("token_ptr", &self.token_ptr),
+                ("expires_ptr", &self.expires_ptr),
+            ],
+        );
+    }
+}
+
+impl SamlBearerConfig {
+    pub(crate) fn validate(
+        &self,
+        problems: &mut Vec<ConfigProblem>,
+        url_ok: impl Fn(&Url) -> Result<(), String>,
+    ) {
+        check_common(
+            problems,
+            ("token_url", &self.token_url),
+            &self.client_id,
+            url_ok,
+        );
+        let mut problem = |key: &str, message: &str| {
+            problems.push(ConfigProblem::new(format!("hr.rest.auth.{key}"), message));
+        };
+        if let Err(e) = self.private_key.check("hr.rest.auth.private_key") {
+            problem("private_key", &e.to_string());
+        }
+        for (key, value) in [
+            ("company_id", &self.company_id),
+            ("user_id", &self.user_id),
+            ("issuer", &self.issuer),
+            ("audience", &self.audience),
         ] {
-            if ptr.is_empty() {
-                problem(
-                    key,
-                    "must point into the token answer, such as \"/access_token\"".into(),
-                );
-            } else if let Err(message) = check_pointer(ptr) {
-                problem(key, message);
+            if value.trim().is_empty() || value.chars().any(char::is_control) {
+                problem(key, "must be non-empty, without control characters");
             }
+        }
+        if !(60..=3600).contains(&self.assertion_lifetime_secs) {
+            problem(
+                "assertion_lifetime_secs",
+                "must be between 60 and 3600 seconds (a bearer assertion is short-lived)",
+            );
         }
     }
 }
@@ -117,35 +336,266 @@ struct Token {
     refresh_at: Option<Instant>,
 }
 
-/// The resolved client credentials and the cached token.
+/// What a token request sends, with its secrets read.
+enum Request {
+    ClientCredentials {
+        client_id: SecretString,
+        client_secret: SecretString,
+        scope: Option<String>,
+    },
+    RefreshToken {
+        client_id: SecretString,
+        client_secret: Option<SecretString>,
+        /// The configured refresh token, replaced for the rest of the run when the endpoint
+        /// rotates it.
+        refresh_token: std::sync::Mutex<SecretString>,
+        scope: Option<String>,
+    },
+    /// Client id and secret only, no `grant_type` (a vendor's own token request).
+    Plain {
+        client_id: SecretString,
+        client_secret: SecretString,
+    },
+    SamlBearer {
+        client_id: SecretString,
+        company_id: String,
+        user_id: String,
+        use_username: bool,
+        issuer: String,
+        audience: String,
+        lifetime: chrono::Duration,
+        signer: Signer,
+    },
+}
+
+/// A token source with its secrets read, and the cached token.
 pub(crate) struct OAuth2 {
     token_url: Url,
-    client_id: SecretString,
-    client_secret: SecretString,
-    scope: Option<String>,
+    request: Request,
     encoding: TokenEncoding,
     token_ptr: String,
     expires_ptr: String,
     cached: Mutex<Option<Token>>,
 }
 
+fn parse_url(key: &str, url: &str) -> Result<Url, HrError> {
+    Url::parse(url).map_err(|e| HrError::Config(format!("hr.rest.auth.{key} is not a URL: {e}")))
+}
+
+fn resolve_credential(credential: &Credential, key: &str) -> Result<SecretString, HrError> {
+    Ok(match credential {
+        Credential::Plain(text) => SecretString::from(text.clone()),
+        Credential::Secret(secret) => secret.resolve(key)?,
+    })
+}
+
 impl OAuth2 {
-    pub(crate) fn resolve(config: &OAuth2Config) -> Result<Self, HrError> {
-        let token_url = Url::parse(&config.token_url)
-            .map_err(|e| HrError::Config(format!("hr.rest.auth.token_url is not a URL: {e}")))?;
-        Ok(Self {
+    fn with(token_url: Url, request: Request, encoding: TokenEncoding, ptrs: (&str, &str)) -> Self {
+        Self {
             token_url,
-            client_id: match &config.client_id {
-                Credential::Plain(id) => SecretString::from(id.clone()),
-                Credential::Secret(secret) => secret.resolve("hr.rest.auth.client_id")?,
-            },
-            client_secret: config.client_secret.resolve("hr.rest.auth.client_secret")?,
-            scope: config.scope.clone(),
-            encoding: config.encoding,
-            token_ptr: config.token_ptr.clone(),
-            expires_ptr: config.expires_ptr.clone(),
+            request,
+            encoding,
+            token_ptr: ptrs.0.to_string(),
+            expires_ptr: ptrs.1.to_string(),
             cached: Mutex::new(None),
-        })
+        }
+    }
+
+    pub(crate) fn resolve(config: &OAuth2Config) -> Result<Self, HrError> {
+        let client_id = resolve_credential(&config.client_id, "hr.rest.auth.client_id")?;
+        let client_secret = config
+            .client_secret
+            .as_ref()
+            .map(|s| s.resolve("hr.rest.auth.client_secret"))
+            .transpose()?;
+        let request = match (config.grant, client_secret, &config.refresh_token) {
+            (Grant::ClientCredentials, Some(client_secret), _) => Request::ClientCredentials {
+                client_id,
+                client_secret,
+                scope: config.scope.clone(),
+            },
+            (Grant::RefreshToken, client_secret, Some(token)) => Request::RefreshToken {
+                client_id,
+                client_secret,
+                refresh_token: std::sync::Mutex::new(token.resolve("hr.rest.auth.refresh_token")?),
+                scope: config.scope.clone(),
+            },
+            (Grant::ClientCredentials, None, _) => {
+                return Err(HrError::Config(
+                    "hr.rest.auth.client_secret is required with the client credentials grant"
+                        .into(),
+                ));
+            }
+            (Grant::RefreshToken, _, None) => {
+                return Err(HrError::Config(
+                    "hr.rest.auth.refresh_token is required with grant = \"refresh_token\"".into(),
+                ));
+            }
+        };
+        Ok(Self::with(
+            parse_url("token_url", &config.token_url)?,
+            request,
+            config.encoding,
+            (&config.token_ptr, &config.expires_ptr),
+        ))
+    }
+
+    pub(crate) fn resolve_token_request(config: &TokenRequestConfig) -> Result<Self, HrError> {
+        let request = Request::Plain {
+            client_id: resolve_credential(&config.client_id, "hr.rest.auth.client_id")?,
+            client_secret: config.client_secret.resolve("hr.rest.auth.client_secret")?,
+        };
+        Ok(Self::with(
+            parse_url("url", &config.url)?,
+            request,
+            config.encoding,
+            (&config.token_ptr, &config.expires_ptr),
+        ))
+    }
+
+    pub(crate) fn resolve_saml_bearer(config: &SamlBearerConfig) -> Result<Self, HrError> {
+        let private_key = config.private_key.resolve("hr.rest.auth.private_key")?;
+        let certificate = match &config.certificate {
+            None => None,
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                HrError::Config(format!(
+                    "hr.rest.auth.certificate: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?),
+        };
+        let signer = Signer::from_pem(&private_key, certificate.as_deref())
+            .map_err(|problem| HrError::Config(format!("hr.rest.auth: {problem}")))?;
+        let request = Request::SamlBearer {
+            client_id: resolve_credential(&config.client_id, "hr.rest.auth.client_id")?,
+            company_id: config.company_id.clone(),
+            user_id: config.user_id.clone(),
+            use_username: config.use_username,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            lifetime: chrono::Duration::seconds(
+                i64::try_from(config.assertion_lifetime_secs).unwrap_or(600),
+            ),
+            signer,
+        };
+        Ok(Self::with(
+            parse_url("token_url", &config.token_url)?,
+            request,
+            TokenEncoding::Form,
+            ("/access_token", "/expires_in"),
+        ))
+    }
+
+    /// The form or JSON parameters of one token request. Secrets are in it: it lives only as
+    /// long as the request is built.
+    fn params(&self) -> Result<Vec<(&'static str, String)>, HrError> {
+        let mut params: Vec<(&'static str, String)> = Vec::new();
+        match &self.request {
+            Request::ClientCredentials {
+                client_id,
+                client_secret,
+                scope,
+            } => {
+                params.push(("grant_type", "client_credentials".into()));
+                params.push(("client_id", client_id.expose_secret().to_string()));
+                params.push(("client_secret", client_secret.expose_secret().to_string()));
+                if let Some(scope) = scope {
+                    params.push(("scope", scope.clone()));
+                }
+            }
+            Request::RefreshToken {
+                client_id,
+                client_secret,
+                refresh_token,
+                scope,
+            } => {
+                params.push(("grant_type", "refresh_token".into()));
+                let token = match refresh_token.lock() {
+                    Ok(token) => token.expose_secret().to_string(),
+                    Err(poisoned) => poisoned.into_inner().expose_secret().to_string(),
+                };
+                params.push(("refresh_token", token));
+                params.push(("client_id", client_id.expose_secret().to_string()));
+                if let Some(secret) = client_secret {
+                    params.push(("client_secret", secret.expose_secret().to_string()));
+                }
+                if let Some(scope) = scope {
+                    params.push(("scope", scope.clone()));
+                }
+            }
+            Request::Plain {
+                client_id,
+                client_secret,
+            } => {
+                params.push(("client_id", client_id.expose_secret().to_string()));
+                params.push(("client_secret", client_secret.expose_secret().to_string()));
+            }
+            Request::SamlBearer {
+                client_id,
+                company_id,
+                user_id,
+                use_username,
+                issuer,
+                audience,
+                lifetime,
+                signer,
+            } => {
+                // The assertion's validity is the wall-clock time of signing, not the run's
+                // "now": a token renewed late in a long fetch needs a fresh assertion. It
+                // reaches no plan and no decision.
+                #[allow(clippy::disallowed_methods)]
+                let now = chrono::Utc::now();
+                let recipient = self.token_url.to_string();
+                let assertion = signer
+                    .assertion(
+                        &AssertionParams {
+                            issuer,
+                            audience,
+                            recipient: &recipient,
+                            name_id: user_id,
+                            api_key: client_id.expose_secret(),
+                            use_username: *use_username,
+                            lifetime: *lifetime,
+                        },
+                        now,
+                    )
+                    .map_err(|problem| HrError::OAuth2 {
+                        url: self.url(),
+                        problem,
+                    })?;
+                params.push((
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:saml2-bearer".into(),
+                ));
+                params.push(("company_id", company_id.clone()));
+                params.push(("client_id", client_id.expose_secret().to_string()));
+                params.push(("assertion", BASE64.encode(assertion)));
+            }
+        }
+        Ok(params)
+    }
+
+    /// Keeps a rotated refresh token for the rest of the run.
+    fn keep_refresh_token(&self, body: &Value) {
+        let Request::RefreshToken { refresh_token, .. } = &self.request else {
+            return;
+        };
+        let Some(new) = body.get("refresh_token").and_then(Value::as_str) else {
+            return;
+        };
+        let mut current = match refresh_token.lock() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if new.trim().is_empty() || new == current.expose_secret() {
+            return;
+        }
+        tracing::warn!(
+            "the token endpoint rotated the refresh token; hrsync uses the new one for this run \
+             but cannot store it, so the next run will present the old one: configure the OAuth \
+             client without refresh token rotation"
+        );
+        *current = SecretString::from(new.to_string());
     }
 
     /// The current access token: the cached one while it is fresh, otherwise a new one.
@@ -178,14 +628,7 @@ impl OAuth2 {
     }
 
     async fn request_token(&self, client: &Client, timeout_secs: u64) -> Result<Token, Failure> {
-        let mut params: Vec<(&str, &str)> = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.expose_secret()),
-            ("client_secret", self.client_secret.expose_secret()),
-        ];
-        if let Some(scope) = &self.scope {
-            params.push(("scope", scope));
-        }
+        let params = self.params().map_err(Failure::fatal)?;
         let request = client
             .post(self.token_url.clone())
             .header(ACCEPT, "application/json");
@@ -322,18 +765,20 @@ impl OAuth2 {
             let margin = (secs / 10).min(60);
             started + Duration::from_secs(secs.saturating_sub(margin))
         });
-        tracing::debug!(expires_in = lifetime, "OAuth2 access token received");
+        self.keep_refresh_token(&body);
+        tracing::debug!(expires_in = lifetime, "access token received");
         Ok(Token { value, refresh_at })
     }
 }
 
 /// `application/x-www-form-urlencoded`, through the URL parser's serializer.
-fn form_encode(params: &[(&str, &str)]) -> String {
+fn form_encode<V: AsRef<str>>(params: &[(&str, V)]) -> String {
     let mut url = match Url::parse("http://localhost/") {
         Ok(url) => url,
         Err(_) => return String::new(),
     };
-    url.query_pairs_mut().extend_pairs(params.iter().copied());
+    url.query_pairs_mut()
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_ref())));
     url.query().unwrap_or_default().to_string()
 }
 

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{HrError, Origin, clean_excerpt, describe_reqwest, display_origin};
-use super::oauth::{OAuth2, OAuth2Config};
+use super::oauth::{OAuth2, OAuth2Config, SamlBearerConfig, TokenRequestConfig};
 use super::retry::{
     Failure, RetryConfig, is_retryable_error, is_retryable_status, retry_after, with_retries,
 };
@@ -163,9 +163,17 @@ pub enum AuthConfig {
         /// The header's value: `{ env = "VAR" }` or `{ file = "/path" }`.
         value: SecretRef,
     },
-    /// OAuth2 client credentials: `token_url`, `client_id`, `client_secret`, optional `scope`,
-    /// `encoding` (`"form"` or `"json"`), `token_ptr` and `expires_ptr`. See [`OAuth2Config`].
+    /// OAuth2 client credentials or refresh token: `token_url`, `client_id`, `client_secret`,
+    /// `grant`, `refresh_token`, optional `scope`, `encoding` (`"form"` or `"json"`),
+    /// `token_ptr` and `expires_ptr`. See [`OAuth2Config`].
     Oauth2(OAuth2Config),
+    /// A vendor's own token request (Personio v1 `POST /auth`): `url`, `client_id`,
+    /// `client_secret`, `encoding`, `token_ptr`. See [`TokenRequestConfig`].
+    TokenRequest(TokenRequestConfig),
+    /// OAuth2 SAML bearer assertion signed with the client's private key (SAP
+    /// SuccessFactors): `token_url`, `client_id`, `company_id`, `user_id`, `private_key`. See
+    /// [`SamlBearerConfig`].
+    SamlBearer(SamlBearerConfig),
 }
 
 /// A value that is either plain text in the config or a reference to a secret.
@@ -369,24 +377,11 @@ impl RestConfig {
                     check("password", password);
                 }
             }
-            AuthConfig::Oauth2(oauth) => {
-                let allow_http = self.danger_allow_http;
-                oauth.validate(problems, |url| {
-                    if url.scheme() != "https" && url.scheme() != "http" {
-                        Err("must start with https:// (or http://)".into())
-                    } else if url.host_str().is_none() {
-                        Err("has no host".into())
-                    } else if url.scheme() == "http" && !is_loopback(url) && !allow_http {
-                        Err(
-                            "is http://: the client secret would cross the network in clear \
-                             text; use https:// (or set hr.rest.danger_allow_http = true)"
-                                .into(),
-                        )
-                    } else {
-                        Ok(())
-                    }
-                });
+            AuthConfig::Oauth2(oauth) => oauth.validate(problems, |url| self.token_url_ok(url)),
+            AuthConfig::TokenRequest(request) => {
+                request.validate(problems, |url| self.token_url_ok(url));
             }
+            AuthConfig::SamlBearer(saml) => saml.validate(problems, |url| self.token_url_ok(url)),
             AuthConfig::Header { name, value } => {
                 check("value", value);
                 if HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -408,6 +403,23 @@ impl RestConfig {
                     "must be non-empty and without ':'",
                 ));
             }
+        }
+    }
+
+    /// The scheme rules for a token endpoint, shared with `hr.rest.url`.
+    fn token_url_ok(&self, url: &Url) -> Result<(), String> {
+        if url.scheme() != "https" && url.scheme() != "http" {
+            Err("must start with https:// (or http://)".into())
+        } else if url.host_str().is_none() {
+            Err("has no host".into())
+        } else if url.scheme() == "http" && !is_loopback(url) && !self.danger_allow_http {
+            Err(
+                "is http://: the credentials would cross the network in clear text; use \
+                 https:// (or set hr.rest.danger_allow_http = true)"
+                    .into(),
+            )
+        } else {
+            Ok(())
         }
     }
 
@@ -595,6 +607,10 @@ impl Auth {
                     .transpose()?,
             },
             AuthConfig::Oauth2(oauth) => Self::OAuth2(OAuth2::resolve(oauth)?),
+            AuthConfig::TokenRequest(request) => {
+                Self::OAuth2(OAuth2::resolve_token_request(request)?)
+            }
+            AuthConfig::SamlBearer(saml) => Self::OAuth2(OAuth2::resolve_saml_bearer(saml)?),
             AuthConfig::Header { name, value } => {
                 let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                     HrError::Config(format!("hr.rest.auth.name: {name:?} is not a header name"))
