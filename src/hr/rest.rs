@@ -70,6 +70,10 @@ pub struct RestConfig {
     /// Default 100000.
     #[serde(default = "default_max_pages")]
     pub max_pages: u64,
+    /// At most this many requests per minute to the API, evenly spaced (retries included):
+    /// `300` is Deel's 5 per second and Personio's employee list limit, `50` HiBob's search.
+    /// Default: no limit besides the API's own 429 answers, which are retried.
+    pub requests_per_minute: Option<u32>,
     /// `[hr.rest.auth]`: how requests authenticate ([`AuthConfig`]). Default: none.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -216,6 +220,10 @@ pub enum PaginationConfig {
         /// `/metadata/total_elements`, `/page/total_rows`). Strongly recommended: when set, a
         /// fetch that ends with a different number of records is an error, not a short list.
         total_ptr: Option<String>,
+        /// Where the two parameters go: `"query"` (default) or `"body"`, as numbers in the JSON
+        /// body of a `POST` (BambooHR Datasets v2: `page`, `pageSize`).
+        #[serde(rename = "in", default)]
+        location: ParamLocation,
     },
     /// Each answer links to the next page (BambooHR `/_links/next/href`, Personio v2
     /// `/_meta/links/next/href`, Rippling `/next_link`, SuccessFactors `/d/__next`). The link
@@ -247,6 +255,9 @@ pub enum PaginationConfig {
         total_pages_header: Option<String>,
         /// JSON Pointer to the number of pages in each answer, such as `/meta/totalPages`.
         total_pages_ptr: Option<String>,
+        /// Where the two parameters go: `"query"` (default) or `"body"` (see `offset`).
+        #[serde(rename = "in", default)]
+        location: ParamLocation,
     },
     /// An opaque cursor from each answer is sent back as a parameter to get the next page
     /// (BambooHR `/api/v1/employees`: `param = "page[after]"`, `next_ptr =
@@ -262,6 +273,17 @@ pub enum PaginationConfig {
     /// RFC 8288 `Link: <https://…?page=2>; rel="next"` response headers (GitHub style). The
     /// same origin rule as `next_url` applies; no `rel="next"` ends the paging.
     LinkHeader,
+}
+
+/// Where paging parameters are sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamLocation {
+    /// In the query string.
+    #[default]
+    Query,
+    /// As numbers in the JSON body (`POST` only).
+    Body,
 }
 
 fn default_offset_param() -> String {
@@ -354,6 +376,12 @@ impl RestConfig {
         if self.max_pages == 0 {
             problem("max_pages", "must be at least 1".into());
         }
+        if self.requests_per_minute == Some(0) {
+            problem(
+                "requests_per_minute",
+                "must be at least 1 (leave it out for no limit)".into(),
+            );
+        }
         self.validate_auth(problems);
         self.validate_pagination(problems);
         self.retry.validate(problems);
@@ -423,33 +451,57 @@ impl RestConfig {
         }
     }
 
-    /// The checks offset and page-number paging share: a page size of at least 1, and two
-    /// distinct, non-empty parameter names that hrsync alone sets.
+    /// The checks offset and page-number paging share: a page size of at least 1, two
+    /// distinct, non-empty parameter names that hrsync alone sets, and, for parameters in the
+    /// body, a `POST` whose body is a JSON object.
     fn check_page_params(
         &self,
         (size_key, size): (&str, u64),
         (position_key, position): (&str, &String),
         (count_key, count): (&str, &String),
+        location: ParamLocation,
         problem: &mut impl FnMut(&str, String),
     ) {
         if size == 0 {
             problem(size_key, "must be at least 1".into());
         }
         for (key, param) in [(position_key, position), (count_key, count)] {
+            let also_set = match location {
+                ParamLocation::Query => {
+                    (self.query.contains_key(param) || url_query_has(&self.url, param))
+                        .then_some("hr.rest.query or hr.rest.url")
+                }
+                ParamLocation::Body => self
+                    .body
+                    .as_ref()
+                    .is_some_and(|body| body.get(param).is_some())
+                    .then_some("hr.rest.body"),
+            };
             if param.is_empty() {
                 problem(key, "must not be empty".into());
-            } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
+            } else if let Some(place) = also_set {
                 problem(
                     key,
-                    format!(
-                        "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync sets it \
-                         per page"
-                    ),
+                    format!("{param:?} is also set in {place}; hrsync sets it per page"),
                 );
             }
         }
         if position == count {
             problem(count_key, format!("must differ from {position_key}"));
+        }
+        if location == ParamLocation::Body {
+            if self.method != HttpMethod::Post {
+                problem(
+                    "in",
+                    "\"body\" needs method = \"POST\" (a GET sends no body)".into(),
+                );
+            }
+            if self.body.as_ref().is_some_and(|body| !body.is_object()) {
+                problem(
+                    "in",
+                    "\"body\" needs hr.rest.body to be a table, to put the parameters in".into(),
+                );
+            }
         }
     }
 
@@ -467,12 +519,14 @@ impl RestConfig {
                 limit_param,
                 limit,
                 total_ptr,
+                location,
                 ..
             } => {
                 self.check_page_params(
                     ("limit", *limit),
                     ("offset_param", offset_param),
                     ("limit_param", limit_param),
+                    *location,
                     &mut problem,
                 );
                 if let Some(ptr) = total_ptr {
@@ -492,12 +546,14 @@ impl RestConfig {
                 size,
                 total_pages_header,
                 total_pages_ptr,
+                location,
                 ..
             } => {
                 self.check_page_params(
                     ("size", *size),
                     ("page_param", page_param),
                     ("size_param", size_param),
+                    *location,
                     &mut problem,
                 );
                 if let Some(name) = total_pages_header {
@@ -652,6 +708,14 @@ struct Session<'a> {
     auth: Auth,
     /// `url` with the configured query parameters: the first page.
     first: Url,
+    /// Spaces requests out under `requests_per_minute`.
+    pacer: Option<Pacer>,
+}
+
+/// Request spacing: one request per `interval`, the next one not before `next`.
+struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 /// Reads every page and returns all records, in order; any failure fails the whole fetch.
@@ -668,10 +732,16 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
         client: build_client(config).await?,
         auth: Auth::resolve(&config.auth)?,
         first,
+        pacer: config.requests_per_minute.filter(|n| *n > 0).map(|n| Pacer {
+            interval: Duration::from_secs(60) / n,
+            next: tokio::sync::Mutex::new(None),
+        }),
     };
     let (records, pages) = match &config.pagination {
         PaginationConfig::None => {
-            let (mut body, _) = session.get(&session.first, 1).await?;
+            let (mut body, _) = session
+                .get(&session.first, config.body.as_ref(), 1)
+                .await?;
             let at = session.origin(&session.first, 1);
             (take_records(&mut body, &config.records, &at)?, 1)
         }
@@ -681,6 +751,7 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
             limit,
             start,
             total_ptr,
+            location,
         } => {
             session
                 .offset_pages(OffsetParams {
@@ -689,6 +760,7 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
                     limit: *limit,
                     start: *start,
                     total_ptr: total_ptr.as_deref(),
+                    location: *location,
                 })
                 .await?
         }
@@ -701,6 +773,7 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
             start,
             total_pages_header,
             total_pages_ptr,
+            location,
         } => {
             let total = match (total_pages_header, total_pages_ptr) {
                 (Some(name), _) => Some(PageTotal::Header(name)),
@@ -714,6 +787,7 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
                     size: *size,
                     start: *start,
                     total,
+                    location: *location,
                 })
                 .await?
         }
@@ -793,6 +867,7 @@ struct PageParams<'a> {
     size: u64,
     start: u64,
     total: Option<PageTotal<'a>>,
+    location: ParamLocation,
 }
 
 struct OffsetParams<'a> {
@@ -801,9 +876,50 @@ struct OffsetParams<'a> {
     limit: u64,
     start: u64,
     total_ptr: Option<&'a str>,
+    location: ParamLocation,
 }
 
 impl Session<'_> {
+    /// The URL and body of one page, with the paging parameters in the query string or in the
+    /// JSON body.
+    fn page_target(&self, location: ParamLocation, params: [(&str, u64); 2]) -> (Url, Option<Value>) {
+        let mut url = self.first.clone();
+        let mut body = self.config.body.clone();
+        match location {
+            ParamLocation::Query => {
+                for (name, value) in params {
+                    url.query_pairs_mut().append_pair(name, &value.to_string());
+                }
+            }
+            ParamLocation::Body => {
+                let mut object = match body.take() {
+                    Some(Value::Object(object)) => object,
+                    _ => serde_json::Map::new(),
+                };
+                for (name, value) in params {
+                    object.insert(name.to_string(), Value::from(value));
+                }
+                body = Some(Value::Object(object));
+            }
+        }
+        (url, body)
+    }
+
+    /// Waits for the next request slot under `requests_per_minute`.
+    async fn pace(&self) {
+        let Some(pacer) = &self.pacer else {
+            return;
+        };
+        let mut next = pacer.next.lock().await;
+        let now = tokio::time::Instant::now();
+        if let Some(at) = *next {
+            if at > now {
+                tokio::time::sleep_until(at).await;
+            }
+        }
+        *next = Some(next.map_or(now, |at| at.max(now)) + pacer.interval);
+    }
+
     fn origin(&self, url: &Url, page: u64) -> Origin {
         Origin::page(self.config.method.as_str(), url, page)
     }
@@ -821,7 +937,12 @@ impl Session<'_> {
     /// One page: the parsed JSON answer of a 2xx response and its headers, or the reason there
     /// is none. Failures worth it are retried (`[hr.rest.retry]`); with OAuth2, a 401 fetches a
     /// new token once and tries the page again.
-    async fn get(&self, url: &Url, page: u64) -> Result<(Value, HeaderMap), HrError> {
+    async fn get(
+        &self,
+        url: &Url,
+        body: Option<&Value>,
+        page: u64,
+    ) -> Result<(Value, HeaderMap), HrError> {
         let mut refreshed = false;
         loop {
             let token = match &self.auth {
@@ -833,7 +954,7 @@ impl Session<'_> {
                 _ => None,
             };
             let result = with_retries(&self.config.retry, || {
-                self.attempt(url, page, token.as_ref())
+                self.attempt(url, body, page, token.as_ref())
             })
             .await;
             match (result, &self.auth) {
@@ -856,6 +977,7 @@ impl Session<'_> {
     async fn attempt(
         &self,
         url: &Url,
+        body: Option<&Value>,
         page: u64,
         token: Option<&SecretString>,
     ) -> Result<(Value, HeaderMap), Failure> {
@@ -875,9 +997,10 @@ impl Session<'_> {
             request = request.header(name.as_str(), value.as_str());
         }
         request = self.auth.apply(request, token);
-        if let Some(body) = &self.config.body {
+        if let Some(body) = body {
             request = request.json(body);
         }
+        self.pace().await;
         let transport = |e: reqwest::Error| {
             let retry = is_retryable_error(&e);
             let error = HrError::Transport {
@@ -960,15 +1083,18 @@ impl Session<'_> {
         let mut previous_page_start = None;
         let mut page = 1;
         loop {
-            let mut url = self.first.clone();
-            url.query_pairs_mut()
-                .append_pair(params.offset_param, &offset.to_string())
-                .append_pair(params.limit_param, &params.limit.to_string());
+            let (url, request_body) = self.page_target(
+                params.location,
+                [
+                    (params.offset_param, offset),
+                    (params.limit_param, params.limit),
+                ],
+            );
             if page > self.config.max_pages {
                 return Err(self.too_many_pages(&url, page));
             }
             let at = self.origin(&url, page);
-            let (mut body, _) = self.get(&url, page).await?;
+            let (mut body, _) = self.get(&url, request_body.as_ref(), page).await?;
             let total = match params.total_ptr {
                 Some(ptr) => Some((ptr, read_count(&body, ptr, &at)?)),
                 None => None,
@@ -1005,15 +1131,15 @@ impl Session<'_> {
         let mut number = params.start;
         let mut page = 1;
         loop {
-            let mut url = self.first.clone();
-            url.query_pairs_mut()
-                .append_pair(params.page_param, &number.to_string())
-                .append_pair(params.size_param, &params.size.to_string());
+            let (url, request_body) = self.page_target(
+                params.location,
+                [(params.page_param, number), (params.size_param, params.size)],
+            );
             if page > self.config.max_pages {
                 return Err(self.too_many_pages(&url, page));
             }
             let at = self.origin(&url, page);
-            let (mut body, headers) = self.get(&url, page).await?;
+            let (mut body, headers) = self.get(&url, request_body.as_ref(), page).await?;
             let total = match &params.total {
                 None => None,
                 Some(PageTotal::Ptr(ptr)) => Some((
@@ -1095,7 +1221,7 @@ impl Session<'_> {
                 return Err(self.too_many_pages(&url, page));
             }
             let at = self.origin(&url, page);
-            let (mut body, _) = self.get(&url, page).await?;
+            let (mut body, _) = self.get(&url, self.config.body.as_ref(), page).await?;
             let next = match body.pointer(next_ptr) {
                 None | Some(Value::Null) => None,
                 Some(Value::String(next)) if next.trim().is_empty() => None,
@@ -1152,7 +1278,9 @@ impl Session<'_> {
                     ),
                 });
             }
-            let (mut body, headers) = self.get(&url, page).await?;
+            let (mut body, headers) = self
+                .get(&url, self.config.body.as_ref(), page)
+                .await?;
             let next = match link {
                 NextLink::Header => next_link(&headers),
                 NextLink::Ptr(ptr) => match body.pointer(ptr) {
