@@ -206,6 +206,8 @@ pub struct Effective {
 ///   whatever HR's status says (a leaver whose status was not updated keeps no access); before
 ///   then they keep their status, even if HR already says terminated (not before), and the
 ///   plan shows the termination as scheduled.
+/// - A termination date before the hire date belongs to an earlier employment (a rehire whose
+///   record still carries the old date): it is ignored, and HR's status decides.
 /// - An active person whose hire date has not begun in their time zone is pending.
 pub fn effective_status<Tz: TimeZone>(
     hr: EmploymentStatus,
@@ -214,6 +216,8 @@ pub fn effective_status<Tz: TimeZone>(
     now: DateTime<Utc>,
     tz: &Tz,
 ) -> Effective {
+    let termination_date =
+        termination_date.filter(|last_day| hire_date.is_none_or(|hired| *last_day >= hired));
     if let Some(last_day) = termination_date {
         let leaves_at = start_of_day(last_day.succ_opt().unwrap_or(last_day), tz);
         if now >= leaves_at {
@@ -335,6 +339,32 @@ mod tests {
         assert_eq!(
             effective_status(Leave, hire, None, at("2026-11-27T00:00:00Z"), &Utc).status,
             Leave
+        );
+    }
+
+    #[test]
+    fn a_termination_date_before_the_hire_date_is_an_earlier_employment_s() {
+        let now = at("2026-11-27T09:00:00Z");
+        let rehired = Some(day("2024-01-01"));
+        let old_end = Some(day("2020-01-01"));
+        // A rehire whose record still carries the old end date stays active...
+        assert_eq!(
+            effective_status(Active, rehired, old_end, now, &Utc).status,
+            Active
+        );
+        // ...but HR saying terminated still means terminated.
+        assert_eq!(
+            effective_status(Terminated, rehired, old_end, now, &Utc).status,
+            Terminated
+        );
+        // A termination on or after the hire date counts as before.
+        assert_eq!(
+            effective_status(Active, rehired, Some(day("2025-06-30")), now, &Utc).status,
+            Terminated
+        );
+        assert_eq!(
+            effective_status(Active, None, old_end, now, &Utc).status,
+            Terminated
         );
     }
 }

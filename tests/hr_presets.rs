@@ -10,7 +10,8 @@ use chrono::NaiveDate;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{
-    basic_auth, bearer_token, body_partial_json, header, method, path, query_param,
+    basic_auth, bearer_token, body_json, body_partial_json, body_string_contains, header, method,
+    path, query_param,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -700,4 +701,287 @@ terminated = ["Terminated"]
         "{}",
         snapshot.rejected[0].problem
     );
+}
+
+#[tokio::test]
+async fn personio_v1_asks_for_its_own_token_and_asks_again_when_it_is_refused() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().expect("tempdir");
+    // POST /v1/auth with the client id and secret as JSON; the first token is later refused.
+    Mock::given(method("POST"))
+        .and(path("/v1/auth"))
+        .and(body_json(
+            json!({"client_id": "acme-client", "client_secret": "PERSONIO-SECRET-NOT-TO-LEAK"}),
+        ))
+        .respond_with(json_ok(
+            json!({"success": true, "data": {"token": "papi-first"}}),
+        ))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/auth"))
+        .respond_with(json_ok(
+            json!({"success": true, "data": {"token": "papi-second"}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/company/employees"))
+        .and(bearer_token("papi-first"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(
+            json!({"success": false, "error": {"code": 0, "message": "The token has expired"}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let attr = |value: Value| json!({"label": "x", "value": value});
+    Mock::given(path("/v1/company/employees"))
+        .and(bearer_token("papi-second"))
+        .respond_with(json_ok(json!({
+            "success": true,
+            "metadata": {"total_elements": 1, "current_page": 0, "total_pages": 1},
+            "offset": 0, "limit": 100,
+            "data": [{"type": "Employee", "attributes": {
+                "id": {"label": "ID", "value": 11, "type": "integer"},
+                "first_name": attr(json!("Eva")), "last_name": attr(json!("Klein")),
+                "email": attr(json!("eva@example.de")), "position": attr(json!("Buyer")),
+                "status": {"label": "Status", "value": "active"},
+                "department": {"label": "Department", "value": {"type": "Department", "attributes": {"id": 3, "name": "Purchasing"}}}
+            }}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let config = config(&format!(
+        "preset = \"personio\"\nbase_url = \"{}/v1\"\nclient_id = \"acme-client\"\nclient_secret = {}\n",
+        server.uri(),
+        secret(&dir, "client_secret", "PERSONIO-SECRET-NOT-TO-LEAK")
+    ));
+    let snapshot = fetch(&config).await;
+    assert_eq!(
+        all(&snapshot),
+        [row(
+            "11",
+            "Eva",
+            "Klein",
+            "eva@example.de",
+            "Buyer",
+            "Purchasing",
+            Active
+        )]
+    );
+}
+
+#[test]
+fn personio_takes_client_credentials_or_a_token_but_not_both() {
+    let text = "preset = \"personio\"\nclient_id = \"c\"\nclient_secret = { env = \"S\" }\n\
+                token = { env = \"T\" }\n";
+    let config: HrConfig = toml::from_str(text).expect("parses");
+    let problems: Vec<String> = config.validate().iter().map(ToString::to_string).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("hr.token") && p.contains("does not go with")),
+        "{problems:?}"
+    );
+    let text = "preset = \"personio\"\nclient_id = \"c\"\n";
+    let config: HrConfig = toml::from_str(text).expect("parses");
+    let problems: Vec<String> = config.validate().iter().map(ToString::to_string).collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("hr.client_secret") && p.contains("required")),
+        "{problems:?}"
+    );
+}
+
+/// A private key and self-signed certificate made by openssl, as an admin registers them for a
+/// SuccessFactors OAuth client.
+fn key_pair(dir: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = dir.path().join("sf-key.pem");
+    let cert = dir.path().join("sf-cert.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=hrsync-test"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl runs (installed by tests/slapd/install-deps.sh)");
+    assert!(status.success(), "openssl made the key pair");
+    (key, cert)
+}
+
+/// Verifies a SAML assertion's XML signature with xmlsec1 (an independent implementation of
+/// XML-DSig) against the certificate. Returns xmlsec1's verdict and its output.
+fn xmlsec_verify(dir: &TempDir, xml: &str, cert: &std::path::Path) -> (bool, String) {
+    let file = dir.path().join("assertion.xml");
+    std::fs::write(&file, xml).expect("write the assertion");
+    let output = std::process::Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--pubkey-cert-pem")
+        .arg(cert)
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+        ])
+        .arg(&file)
+        .output()
+        .expect("xmlsec1 runs (installed by tests/slapd/install-deps.sh)");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn successfactors_oauth_with_a_signed_saml_assertion_and_several_employments() {
+    use base64::Engine;
+    let server = MockServer::start().await;
+    let dir = TempDir::new().expect("tempdir");
+    let (key, cert) = key_pair(&dir);
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Asaml2-bearer",
+        ))
+        .and(body_string_contains("company_id=ACME01"))
+        .and(body_string_contains("client_id=API-KEY-123"))
+        .and(body_string_contains("assertion="))
+        .respond_with(json_ok(
+            json!({"access_token": "sf-token", "token_type": "Bearer", "expires_in": 86399}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let job = |code: &str, title: &str| {
+        json!({"jobTitle": title, "managerId": "900", "emplStatusNav": {"externalCode": code},
+               "departmentNav": {"name": "Sales"}, "locationNav": {"name": "Zurich"}})
+    };
+    let employment = |code: &str, title: &str, start: &str, end: Value| {
+        json!({"userId": "u", "startDate": start, "endDate": end,
+               "userNav": {"username": "u", "email": format!("{}@example.ch", title.to_lowercase())},
+               "jobInfoNav": {"results": [job(code, title)]}})
+    };
+    let person = |id: &str, employments: Vec<Value>| {
+        json!({"personIdExternal": id,
+               "personalInfoNav": {"results": [{"firstName": id, "lastName": "Meier"}]},
+               "employmentNav": {"results": employments}})
+    };
+    Mock::given(method("GET"))
+        .and(path("/odata/v2/PerPerson"))
+        .and(bearer_token("sf-token"))
+        .respond_with(json_ok(json!({"d": {"results": [
+            // A rehire: the old employment ended in 2020, the new one is active.
+            person("rehire", vec![
+                employment("T", "Old", "/Date(1388534400000)/", json!("/Date(1577836800000)/")),
+                employment("A", "Lead", "/Date(1704067200000)/", Value::Null),
+            ]),
+            // A global assignment: home employment dormant, host employment active.
+            person("global", vec![
+                employment("D", "Home", "/Date(1388534400000)/", Value::Null),
+                employment("A", "Host", "/Date(1672531200000)/", json!("/Date(1893456000000)/")),
+            ]),
+            // Dormant and nothing else: nobody works there any more.
+            person("dormant", vec![employment("D", "Home", "/Date(1388534400000)/", Value::Null)]),
+            // Paid leave with an end date in the future.
+            person("leave", vec![employment("P", "Analyst", "/Date(1388534400000)/", json!("/Date(1893456000000)/"))]),
+        ]}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let config = config(&format!(
+        "preset = \"successfactors\"\nbase_url = \"{}/odata/v2\"\ncompany_id = \"ACME01\"\n\
+         client_id = \"API-KEY-123\"\nuser_id = \"sfapi\"\nprivate_key = {{ file = \"{}\" }}\n\
+         certificate = \"{}\"\n",
+        server.uri(),
+        key.display(),
+        cert.display()
+    ));
+    let snapshot = fetch(&config).await;
+    let status_and_title: Vec<(String, EmploymentStatus, String, Option<NaiveDate>)> = snapshot
+        .employees
+        .iter()
+        .map(|e| {
+            (
+                e.id.clone(),
+                e.status,
+                e.field("title").unwrap_or("-").to_string(),
+                e.termination_date,
+            )
+        })
+        .collect();
+    assert!(snapshot.rejected.is_empty(), "{:?}", snapshot.rejected);
+    assert_eq!(
+        status_and_title,
+        [
+            // The old employment's end date is read (no active or on-leave one has any), but it
+            // is before the new hire date, so the person stays active.
+            (
+                "rehire".to_string(),
+                Active,
+                "Lead".to_string(),
+                NaiveDate::from_ymd_opt(2020, 1, 1)
+            ),
+            (
+                "global".to_string(),
+                Active,
+                "Host".to_string(),
+                NaiveDate::from_ymd_opt(2030, 1, 1)
+            ),
+            ("dormant".to_string(), Terminated, "Home".to_string(), None),
+            (
+                "leave".to_string(),
+                Leave,
+                "Analyst".to_string(),
+                NaiveDate::from_ymd_opt(2030, 1, 1)
+            ),
+        ]
+    );
+
+    // The assertion hrsync sent: signed so that xmlsec1 accepts it with the registered
+    // certificate, for the API user, naming the client's API key and the token endpoint.
+    let requests = server.received_requests().await.expect("requests recorded");
+    let token_request = requests
+        .iter()
+        .find(|r| r.url.path() == "/oauth/token")
+        .expect("a token request");
+    let form = String::from_utf8_lossy(&token_request.body).into_owned();
+    let private_key = std::fs::read_to_string(&key).expect("read key");
+    let key_body: String = private_key.lines().nth(1).unwrap_or("-").to_string();
+    assert!(!form.contains(&key_body), "the private key never leaves");
+    let assertion = reqwest::Url::parse(&format!("http://x/?{form}"))
+        .expect("form")
+        .query_pairs()
+        .find(|(k, _)| k == "assertion")
+        .map(|(_, v)| v.into_owned())
+        .expect("an assertion parameter");
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(assertion)
+            .expect("base64"),
+    )
+    .expect("utf-8");
+    assert!(xml.contains(">sfapi</saml2:NameID>"), "{xml}");
+    assert!(
+        xml.contains("<saml2:AttributeValue>API-KEY-123</saml2:AttributeValue>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("Recipient=\"{}/oauth/token\"", server.uri())),
+        "{xml}"
+    );
+    let (valid, output) = xmlsec_verify(&dir, &xml, &cert);
+    assert!(valid, "xmlsec1 refused the signature: {output}\n{xml}");
+    // The check is real: the same assertion for another user no longer verifies.
+    let forged = xml.replace(">sfapi</saml2:NameID>", ">admin</saml2:NameID>");
+    let (valid, _) = xmlsec_verify(&dir, &forged, &cert);
+    assert!(!valid, "a changed assertion must not verify");
 }

@@ -146,6 +146,18 @@ struct RawHrConfig {
     api_server: Option<String>,
     /// Any preset: the API root, replacing the vendor's default (required for SCIM).
     base_url: Option<String>,
+    /// Personio: the API client id; SuccessFactors: the OAuth client's API key.
+    client_id: Option<Credential>,
+    /// Personio: the API client secret, a secret reference.
+    client_secret: Option<SecretRef>,
+    /// SuccessFactors: the company id.
+    company_id: Option<String>,
+    /// SuccessFactors: the API user's user id.
+    user_id: Option<String>,
+    /// SuccessFactors: the OAuth client's PEM private key, a secret reference.
+    private_key: Option<SecretRef>,
+    /// SuccessFactors: the OAuth client's PEM certificate (a file).
+    certificate: Option<std::path::PathBuf>,
     /// For `source = "rest"`.
     rest: Option<toml::Table>,
     /// For `source = "file"`.
@@ -177,6 +189,12 @@ impl TryFrom<RawHrConfig> for HrConfig {
             password: raw.password,
             api_server: raw.api_server,
             base_url: raw.base_url,
+            client_id: raw.client_id,
+            client_secret: raw.client_secret,
+            company_id: raw.company_id,
+            user_id: raw.user_id,
+            private_key: raw.private_key,
+            certificate: raw.certificate,
         };
         let Some(preset) = raw.preset else {
             let source = raw.source.ok_or("missing field `source`")?;

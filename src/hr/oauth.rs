@@ -13,21 +13,21 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Client, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::saml::{AssertionParams, Signer};
 use super::error::{HrError, clean_excerpt, describe_reqwest, display_url};
 use super::rest::Credential;
 use super::retry::{
     Failure, RetryConfig, is_retryable_error, is_retryable_status, retry_after, with_retries,
 };
+use super::saml::{AssertionParams, Signer};
 use super::{check_pointer, describe_json};
 use crate::config::{ConfigProblem, SecretRef};
 
@@ -281,7 +281,10 @@ impl TokenRequestConfig {
     ) {
         check_common(problems, ("url", &self.url), &self.client_id, url_ok);
         if let Err(e) = self.client_secret.check("hr.rest.auth.client_secret") {
-            problems.push(ConfigProblem::new("hr.rest.auth.client_secret", e.to_string()));
+            problems.push(ConfigProblem::new(
+                "hr.rest.auth.client_secret",
+                e.to_string(),
+            ));
         }
         check_pointers(
             problems,

@@ -10,10 +10,10 @@
 //! | preset | keys in `[hr]` |
 //! |---|---|
 //! | `bamboohr` | `company_domain`, `api_key` (secret) |
-//! | `personio` | `token` (secret: a pre-issued bearer token) |
+//! | `personio` | `client_id`, `client_secret` (secret), or `token` (secret: a pre-issued token) |
 //! | `hibob` | `service_user_id`, `token` (secret) |
 //! | `workday` | `host`, `tenant`, `owner`, `report`, `username`, `password` (secret) |
-//! | `successfactors` | `api_server`, `username` (`user@companyId`), `password` (secret) |
+//! | `successfactors` | `api_server`, `company_id`, `client_id` (the OAuth client's API key), `user_id`, `private_key` (secret), optional `certificate`; or (Basic auth, which SAP is retiring) `api_server`, `username` (`user@companyId`), `password` (secret) |
 //! | `scim` | `base_url`, `token` (secret) |
 //!
 //! Every preset also takes `base_url`, the API root, which replaces the vendor's default (a
@@ -36,9 +36,9 @@ pub enum Preset {
     /// status, Basic auth with the API key as the user name.
     Bamboohr,
     /// Personio API v1: `GET /company/employees`, offset/limit (at most 100 per page), checked
-    /// against `metadata.total_elements`. Bearer token: Personio issues it from `POST /auth`
-    /// (client id and secret), which hrsync does not request itself yet; give it a token
-    /// obtained beforehand.
+    /// against `metadata.total_elements`, at most 250 requests a minute (Personio allows 300).
+    /// The bearer token comes from `POST /auth` with the client id and secret (cached for the
+    /// run, renewed when refused), or is given pre-issued as `token`.
     Personio,
     /// HiBob: `POST /people/search` with `showInactive` and `humanReadable`, one answer for
     /// everyone, Basic auth with the service user id and token.
@@ -49,8 +49,10 @@ pub enum Preset {
     Workday,
     /// SAP SuccessFactors OData v2: `/PerPerson` with the employment, job and status
     /// navigations expanded, records at `/d/results`, next page at `/d/__next`, `/Date(ms)/`
-    /// dates, Basic auth as `user@companyId` (deprecated by SAP; OAuth2 SAML-bearer is not
-    /// supported yet).
+    /// dates. The status is the most active of all the person's employments (a rehire or a
+    /// global assignment is active); the other fields come from the active employment when
+    /// there is one. OAuth2 with a SAML bearer assertion signed by hrsync with the client's
+    /// private key, or Basic auth as `user@companyId` (which SAP is retiring).
     Successfactors,
     /// SCIM 2.0 `/Users`: `startIndex` from 1 and `count`, checked against `totalResults`;
     /// `active` true/false as the status; department and manager from the enterprise extension.
@@ -69,16 +71,34 @@ impl Preset {
         }
     }
 
-    /// The `[hr]` keys this preset reads, all required (besides `base_url`, which every preset
-    /// takes and which makes `company_domain`, `host` and `api_server` unnecessary).
-    fn keys(self) -> &'static [&'static str] {
+    /// The sets of `[hr]` keys this preset can work with, each complete on its own (besides
+    /// `base_url`, which every preset takes and which makes `company_domain`, `host` and
+    /// `api_server` unnecessary). The first set is the recommended one.
+    fn key_sets(self) -> &'static [&'static [&'static str]] {
         match self {
-            Self::Bamboohr => &["company_domain", "api_key"],
-            Self::Personio => &["token"],
-            Self::Hibob => &["service_user_id", "token"],
-            Self::Workday => &["host", "tenant", "owner", "report", "username", "password"],
-            Self::Successfactors => &["api_server", "username", "password"],
-            Self::Scim => &["base_url", "token"],
+            Self::Bamboohr => &[&["company_domain", "api_key"]],
+            Self::Personio => &[&["client_id", "client_secret"], &["token"]],
+            Self::Hibob => &[&["service_user_id", "token"]],
+            Self::Workday => &[&["host", "tenant", "owner", "report", "username", "password"]],
+            Self::Successfactors => &[
+                &[
+                    "api_server",
+                    "company_id",
+                    "client_id",
+                    "user_id",
+                    "private_key",
+                ],
+                &["api_server", "username", "password"],
+            ],
+            Self::Scim => &[&["base_url", "token"]],
+        }
+    }
+
+    /// Keys the preset reads when they are there.
+    fn optional_keys(self) -> &'static [&'static str] {
+        match self {
+            Self::Successfactors => &["certificate"],
+            _ => &[],
         }
     }
 
@@ -123,6 +143,18 @@ pub struct PresetParams {
     pub api_server: Option<String>,
     /// Any preset: the API root, replacing the vendor's default; required for SCIM.
     pub base_url: Option<String>,
+    /// Personio: the API client id; SuccessFactors: the OAuth client's API key.
+    pub client_id: Option<Credential>,
+    /// Personio: the API client secret.
+    pub client_secret: Option<SecretRef>,
+    /// SuccessFactors: the company id.
+    pub company_id: Option<String>,
+    /// SuccessFactors: the API user's user id, named in the SAML assertion.
+    pub user_id: Option<String>,
+    /// SuccessFactors: the OAuth client's private key (PEM), a secret reference.
+    pub private_key: Option<SecretRef>,
+    /// SuccessFactors: the OAuth client's X.509 certificate (PEM file), sent in the signature.
+    pub certificate: Option<std::path::PathBuf>,
 }
 
 impl PresetParams {
@@ -141,6 +173,12 @@ impl PresetParams {
             ("password", self.password.is_some()),
             ("api_server", self.api_server.is_some()),
             ("base_url", self.base_url.is_some()),
+            ("client_id", self.client_id.is_some()),
+            ("client_secret", self.client_secret.is_some()),
+            ("company_id", self.company_id.is_some()),
+            ("user_id", self.user_id.is_some()),
+            ("private_key", self.private_key.is_some()),
+            ("certificate", self.certificate.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
@@ -214,16 +252,56 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
     let mut rest_table = take(&mut template, "rest");
 
     // Keys: required ones present, unknown ones refused, values well-formed.
-    let keys = preset.keys();
     let set = params.set_keys();
+    let key_sets = preset.key_sets();
+    // The set the user went for: the one with the most of its keys written (the first on a
+    // tie, the recommended one).
+    let chosen = key_sets
+        .iter()
+        .copied()
+        .max_by_key(|keys| {
+            let written = keys.iter().filter(|k| set.contains(k)).count();
+            (
+                written,
+                std::cmp::Reverse(key_sets.iter().position(|s| s == keys)),
+            )
+        })
+        .unwrap_or(&[]);
+    let known = |key: &str| {
+        key == "base_url"
+            || preset.optional_keys().contains(&key)
+            || key_sets.iter().any(|keys| keys.contains(&key))
+    };
     for key in &set {
-        if *key != "base_url" && !keys.contains(key) {
-            let takes: Vec<&str> = keys.to_vec();
+        if !known(key) {
+            let mut takes: Vec<&str> = key_sets
+                .iter()
+                .flat_map(|keys| keys.iter().copied())
+                .collect();
+            takes.extend(preset.optional_keys());
+            takes.sort_unstable();
+            takes.dedup();
             problems.push(ConfigProblem::new(
                 format!("hr.{key}"),
                 format!(
                     "is not used by preset = \"{name}\", which takes {} (and base_url)",
                     takes.join(", ")
+                ),
+            ));
+        } else if *key != "base_url"
+            && !chosen.contains(key)
+            && !preset.optional_keys().contains(key)
+        {
+            problems.push(ConfigProblem::new(
+                format!("hr.{key}"),
+                format!(
+                    "does not go with {}: preset = \"{name}\" takes either {}",
+                    chosen.join(", "),
+                    key_sets
+                        .iter()
+                        .map(|keys| keys.join(", "))
+                        .collect::<Vec<_>>()
+                        .join(", or ")
                 ),
             ));
         }
@@ -246,7 +324,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
         }
     }
     if rest {
-        for key in keys {
+        for key in chosen {
             // The host-like keys only build the default root, which base_url replaces.
             let covered =
                 base_url.is_some() && matches!(*key, "company_domain" | "host" | "api_server");
@@ -265,6 +343,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
         ("owner", &params.owner),
         ("report", &params.report),
         ("api_server", &params.api_server),
+        ("company_id", &params.company_id),
     ] {
         if let Some(value) = value {
             let bad = value.is_empty()
@@ -287,6 +366,8 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
         ("api_key", &params.api_key),
         ("token", &params.token),
         ("password", &params.password),
+        ("client_secret", &params.client_secret),
+        ("private_key", &params.private_key),
     ] {
         if let Some(secret) = secret {
             let key = format!("hr.{key}");
@@ -298,6 +379,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
     for (key, credential) in [
         ("service_user_id", &params.service_user_id),
         ("username", &params.username),
+        ("client_id", &params.client_id),
     ] {
         match credential {
             Some(Credential::Secret(secret)) => {
@@ -347,6 +429,15 @@ fn describe(key: &str) -> &'static str {
         "password" => "a secret reference to the password, such as { file = \"/run/secrets/hr\" }",
         "api_server" => "the SuccessFactors API server, such as \"api4.successfactors.com\"",
         "base_url" => "the API root, such as \"https://example.com/scim/v2\"",
+        "client_id" => "the API client id (SuccessFactors: the OAuth client's API key)",
+        "client_secret" => {
+            "a secret reference to the client secret, such as { env = \"HR_CLIENT_SECRET\" }"
+        }
+        "company_id" => "the SuccessFactors company id",
+        "user_id" => "the SuccessFactors API user's user id",
+        "private_key" => {
+            "a secret reference to the OAuth client's PEM private key, such as { file = \"/run/secrets/sf-key.pem\" }"
+        }
         _ => "see the README",
     }
 }
@@ -400,9 +491,43 @@ fn connection(
             put("type", "basic".into());
             put("username", secret_value(params.api_key.as_ref()?));
         }
+        Preset::Personio if params.token.is_none() => {
+            put("type", "token_request".into());
+            put(
+                "url",
+                format!("{}/auth", root("https://api.personio.de/v1".into())).into(),
+            );
+            put("client_id", credential_value(params.client_id.as_ref()?));
+            put(
+                "client_secret",
+                secret_value(params.client_secret.as_ref()?),
+            );
+        }
         Preset::Personio | Preset::Scim => {
             put("type", "bearer".into());
             put("token", secret_value(params.token.as_ref()?));
+        }
+        Preset::Successfactors if params.private_key.is_some() => {
+            let odata_root = root(format!(
+                "https://{}/odata/v2",
+                params.api_server.as_deref().unwrap_or_default()
+            ));
+            let server = odata_root
+                .strip_suffix("/odata/v2")
+                .unwrap_or(&odata_root)
+                .to_string();
+            put("type", "saml_bearer".into());
+            put("token_url", format!("{server}/oauth/token").into());
+            put("client_id", credential_value(params.client_id.as_ref()?));
+            put("company_id", params.company_id.clone()?.into());
+            put("user_id", params.user_id.clone()?.into());
+            put("private_key", secret_value(params.private_key.as_ref()?));
+            if let Some(certificate) = &params.certificate {
+                put(
+                    "certificate",
+                    certificate.to_string_lossy().into_owned().into(),
+                );
+            }
         }
         Preset::Hibob => {
             put("type", "basic".into());
@@ -501,6 +626,7 @@ null_values = ["0000-00-00", ""]
 const PERSONIO: &str = r#"
 [rest]
 records = "/data"
+requests_per_minute = 250
 [rest.pagination]
 type = "offset"
 offset_param = "offset"
@@ -550,11 +676,16 @@ manager_id = "$.work.reportsTo.id"
 manager_email = "$.work.reportsTo.email"
 hire_date = "$.work.startDate"
 termination_date = "$.internal.terminationDate"
+# The lifecycle status says what happens; internal.status (Active/Inactive) is only a fallback,
+# and Inactive there means "on leave or terminated", so it counts as leave, never as a leaver.
+# Garden leave counts as terminated: HiBob itself reports an employee as having left when garden
+# leave starts, and access should end then.
 [status]
 path = ["$.internal.lifecycleStatus", "$.internal.status"]
 active = ["Employed", "Active"]
-leave = ["Leave", "Garden leave"]
-terminated = ["Terminated", "Inactive"]
+pending = ["Hired"]
+leave = ["Leave", "Inactive"]
+terminated = ["Terminated", "Garden leave"]
 [dates]
 formats = ["%Y-%m-%d", "%d/%m/%Y", "rfc3339"]
 null_values = [""]
@@ -593,24 +724,33 @@ query = { "$format" = "json", "$expand" = "personalInfoNav,emailNav,employmentNa
 [rest.pagination]
 type = "next_url"
 ptr = "/d/__next"
+# A person can have several employments (a rehire keeps the old one, a global assignment adds
+# one and makes the home one dormant). The fields come from the employment whose current job is
+# active, else from the first; the status is the most active of all of them.
 [fields]
 id = "$.personIdExternal"
-user_id = "$.employmentNav.results[0].userId"
-username = "$.employmentNav.results[0].userNav.username"
+user_id = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].userId", "$.employmentNav.results[0].userId"]
+username = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].userNav.username", "$.employmentNav.results[0].userNav.username"]
 first_name = "$.personalInfoNav.results[0].firstName"
 last_name = "$.personalInfoNav.results[0].lastName"
-email = ["$.employmentNav.results[0].userNav.email", "$.emailNav.results[?@.isPrimary == true].emailAddress"]
-title = "$.employmentNav.results[0].jobInfoNav.results[0].jobTitle"
-department = ["$.employmentNav.results[0].jobInfoNav.results[0].departmentNav.name_localized", "$.employmentNav.results[0].jobInfoNav.results[0].departmentNav.name"]
-location = "$.employmentNav.results[0].jobInfoNav.results[0].locationNav.name"
-manager_id = "$.employmentNav.results[0].jobInfoNav.results[0].managerId"
-hire_date = "$.employmentNav.results[0].startDate"
-termination_date = "$.employmentNav.results[0].endDate"
+email = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].userNav.email", "$.employmentNav.results[0].userNav.email", "$.emailNav.results[?@.isPrimary == true].emailAddress"]
+title = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].jobInfoNav.results[0].jobTitle", "$.employmentNav.results[0].jobInfoNav.results[0].jobTitle"]
+department = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].jobInfoNav.results[0].departmentNav.name_localized", "$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].jobInfoNav.results[0].departmentNav.name", "$.employmentNav.results[0].jobInfoNav.results[0].departmentNav.name_localized", "$.employmentNav.results[0].jobInfoNav.results[0].departmentNav.name"]
+location = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].jobInfoNav.results[0].locationNav.name", "$.employmentNav.results[0].jobInfoNav.results[0].locationNav.name"]
+manager_id = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].jobInfoNav.results[0].managerId", "$.employmentNav.results[0].jobInfoNav.results[0].managerId"]
+hire_date = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].startDate", "$.employmentNav.results[0].startDate"]
+# The active employment's end date, else an on-leave one's, else the first's. For a rehire the
+# last is the old employment's, before the hire date read above: hrsync ignores a termination
+# date before the hire date, so the old end date cannot make the person a leaver.
+termination_date = ["$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'A'].endDate", "$.employmentNav.results[?@.jobInfoNav.results[0].emplStatusNav.externalCode == 'U' || @.jobInfoNav.results[0].emplStatusNav.externalCode == 'P' || @.jobInfoNav.results[0].emplStatusNav.externalCode == 'S' || @.jobInfoNav.results[0].emplStatusNav.externalCode == 'F'].endDate", "$.employmentNav.results[0].endDate"]
 [status]
-path = "$.employmentNav.results[0].jobInfoNav.results[0].emplStatusNav.externalCode"
+path = "$.employmentNav.results[*].jobInfoNav.results[0].emplStatusNav.externalCode"
+multiple = "most_active"
 active = ["A"]
 leave = ["U", "P", "S", "F"]
-terminated = ["T", "R", "O"]
+# D (dormant): an employment put to sleep, such as the home one during a global assignment; the
+# active host employment wins over it. Alone, nobody works there any more.
+terminated = ["T", "R", "O", "D"]
 [dates]
 formats = ["odata", "rfc3339", "%Y-%m-%d"]
 null_values = [""]

@@ -467,10 +467,9 @@ impl RestConfig {
         }
         for (key, param) in [(position_key, position), (count_key, count)] {
             let also_set = match location {
-                ParamLocation::Query => {
-                    (self.query.contains_key(param) || url_query_has(&self.url, param))
-                        .then_some("hr.rest.query or hr.rest.url")
-                }
+                ParamLocation::Query => (self.query.contains_key(param)
+                    || url_query_has(&self.url, param))
+                .then_some("hr.rest.query or hr.rest.url"),
                 ParamLocation::Body => self
                     .body
                     .as_ref()
@@ -644,7 +643,7 @@ enum Auth {
         name: HeaderName,
         value: HeaderValue,
     },
-    OAuth2(OAuth2),
+    OAuth2(Box<OAuth2>),
 }
 
 impl Auth {
@@ -662,11 +661,11 @@ impl Auth {
                     .map(|p| p.resolve("hr.rest.auth.password"))
                     .transpose()?,
             },
-            AuthConfig::Oauth2(oauth) => Self::OAuth2(OAuth2::resolve(oauth)?),
+            AuthConfig::Oauth2(oauth) => Self::OAuth2(Box::new(OAuth2::resolve(oauth)?)),
             AuthConfig::TokenRequest(request) => {
-                Self::OAuth2(OAuth2::resolve_token_request(request)?)
+                Self::OAuth2(Box::new(OAuth2::resolve_token_request(request)?))
             }
-            AuthConfig::SamlBearer(saml) => Self::OAuth2(OAuth2::resolve_saml_bearer(saml)?),
+            AuthConfig::SamlBearer(saml) => Self::OAuth2(Box::new(OAuth2::resolve_saml_bearer(saml)?)),
             AuthConfig::Header { name, value } => {
                 let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                     HrError::Config(format!("hr.rest.auth.name: {name:?} is not a header name"))
@@ -732,16 +731,17 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
         client: build_client(config).await?,
         auth: Auth::resolve(&config.auth)?,
         first,
-        pacer: config.requests_per_minute.filter(|n| *n > 0).map(|n| Pacer {
-            interval: Duration::from_secs(60) / n,
-            next: tokio::sync::Mutex::new(None),
-        }),
+        pacer: config
+            .requests_per_minute
+            .filter(|n| *n > 0)
+            .map(|n| Pacer {
+                interval: Duration::from_secs(60) / n,
+                next: tokio::sync::Mutex::new(None),
+            }),
     };
     let (records, pages) = match &config.pagination {
         PaginationConfig::None => {
-            let (mut body, _) = session
-                .get(&session.first, config.body.as_ref(), 1)
-                .await?;
+            let (mut body, _) = session.get(&session.first, config.body.as_ref(), 1).await?;
             let at = session.origin(&session.first, 1);
             (take_records(&mut body, &config.records, &at)?, 1)
         }
@@ -882,7 +882,11 @@ struct OffsetParams<'a> {
 impl Session<'_> {
     /// The URL and body of one page, with the paging parameters in the query string or in the
     /// JSON body.
-    fn page_target(&self, location: ParamLocation, params: [(&str, u64); 2]) -> (Url, Option<Value>) {
+    fn page_target(
+        &self,
+        location: ParamLocation,
+        params: [(&str, u64); 2],
+    ) -> (Url, Option<Value>) {
         let mut url = self.first.clone();
         let mut body = self.config.body.clone();
         match location {
@@ -1133,7 +1137,10 @@ impl Session<'_> {
         loop {
             let (url, request_body) = self.page_target(
                 params.location,
-                [(params.page_param, number), (params.size_param, params.size)],
+                [
+                    (params.page_param, number),
+                    (params.size_param, params.size),
+                ],
             );
             if page > self.config.max_pages {
                 return Err(self.too_many_pages(&url, page));
@@ -1278,9 +1285,7 @@ impl Session<'_> {
                     ),
                 });
             }
-            let (mut body, headers) = self
-                .get(&url, self.config.body.as_ref(), page)
-                .await?;
+            let (mut body, headers) = self.get(&url, self.config.body.as_ref(), page).await?;
             let next = match link {
                 NextLink::Header => next_link(&headers),
                 NextLink::Ptr(ptr) => match body.pointer(ptr) {

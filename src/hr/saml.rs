@@ -77,7 +77,9 @@ impl Signer {
             Some(pem) => Some(
                 pem_block(pem, "CERTIFICATE")
                     .map(|der| BASE64.encode(der))
-                    .ok_or("the certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)")?,
+                    .ok_or(
+                        "the certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                    )?,
             ),
         };
         Ok(Self { key, certificate })

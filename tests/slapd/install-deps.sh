@@ -4,7 +4,7 @@
 # Usage: install-deps.sh        (as root, or with passwordless sudo, when something is missing)
 #
 # A no-op on a machine that has them already; on a fresh Debian/Ubuntu machine (CI) it installs
-# slapd, ldap-utils and openssl with apt-get (about 10 s).
+# slapd, ldap-utils, openssl and xmlsec1 with apt-get (about 10 s).
 set -euo pipefail
 
 # slapd and slapadd live in /usr/sbin, which is not on every PATH.
@@ -24,6 +24,9 @@ if ! have slapd slapadd slappasswd || [[ ! -e /usr/lib/ldap/ppolicy.so ]] ||
 fi
 have ldapsearch ldapadd ldapmodify ldapdelete ldapwhoami || missing+=(ldap-utils)
 have openssl || missing+=(openssl)
+# Not for slapd: the HR tests check hrsync's signed SAML assertions with xmlsec1, an independent
+# XML-DSig implementation.
+have xmlsec1 || missing+=(xmlsec1)
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
 fi
