@@ -665,7 +665,9 @@ impl Auth {
             AuthConfig::TokenRequest(request) => {
                 Self::OAuth2(Box::new(OAuth2::resolve_token_request(request)?))
             }
-            AuthConfig::SamlBearer(saml) => Self::OAuth2(Box::new(OAuth2::resolve_saml_bearer(saml)?)),
+            AuthConfig::SamlBearer(saml) => {
+                Self::OAuth2(Box::new(OAuth2::resolve_saml_bearer(saml)?))
+            }
             AuthConfig::Header { name, value } => {
                 let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
                     HrError::Config(format!("hr.rest.auth.name: {name:?} is not a header name"))
