@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use wiremock::matchers::{
-    bearer_token, body_string_contains, method, path, query_param, query_param_is_missing,
+    bearer_token, body_partial_json, body_string_contains, header, method, path, query_param,
+    query_param_is_missing,
 };
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -746,4 +747,221 @@ async fn odata_next_links_work_with_next_url() {
     .await
     .unwrap();
     assert_eq!(ids(&records), ["1", "2", "3"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// OAuth2 refresh token grant (Workday API clients)
+
+#[tokio::test]
+async fn the_refresh_token_grant_sends_the_refresh_token_and_keeps_a_rotated_one() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    // The first answer rotates the refresh token; the second request (after the API refuses
+    // the first access token) must present the new one.
+    Mock::given(method("POST"))
+        .and(path("/ccx/oauth2/acme/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=REFRESH-ORIGINAL"))
+        .and(body_string_contains("client_id=wd-client"))
+        .and(body_string_contains("client_secret=WD-SECRET"))
+        .respond_with(json_ok(json!({
+            "access_token": "TOKEN-OLD", "token_type": "Bearer",
+            "refresh_token": "REFRESH-ROTATED"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/ccx/oauth2/acme/token"))
+        .and(body_string_contains("refresh_token=REFRESH-ROTATED"))
+        .respond_with(token_answer("TOKEN-NEW", 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/employees"))
+        .and(bearer_token("TOKEN-OLD"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_two_pages(&server, "TOKEN-NEW").await;
+    let tables = format!(
+        "[rest.auth]\ntype = \"oauth2\"\ngrant = \"refresh_token\"\n\
+         token_url = \"{}/ccx/oauth2/acme/token\"\nclient_id = \"wd-client\"\n\
+         client_secret = {}\nrefresh_token = {}\n\
+         [rest.pagination]\ntype = \"next_url\"\nptr = \"/next\"\n",
+        server.uri(),
+        secret(&dir, "client_secret", "WD-SECRET"),
+        secret(&dir, "refresh_token", "REFRESH-ORIGINAL"),
+    );
+    let config = rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        &tables,
+    );
+    let records = fetch(&config).await.unwrap();
+    assert_eq!(ids(&records), ["1", "2"]);
+}
+
+#[test]
+fn each_grant_names_the_secret_it_lacks() {
+    let base = "source = \"rest\"\n[rest]\nurl = \"https://hr.example.com/v1\"\nrecords = \"\"\n\
+                [rest.auth]\ntype = \"oauth2\"\ntoken_url = \"https://hr.example.com/token\"\n\
+                client_id = \"c\"\n";
+    let problems = |extra: &str| -> String {
+        let config: HrConfig = toml::from_str(&format!("{base}{extra}{FIELDS}")).expect("parses");
+        config
+            .validate()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(problems("").contains("hr.rest.auth.client_secret"));
+    let found = problems("grant = \"refresh_token\"\n");
+    assert!(found.contains("hr.rest.auth.refresh_token"), "{found}");
+    assert!(
+        !found.contains("client_secret"),
+        "optional with a refresh token: {found}"
+    );
+    let found = problems("client_secret = { env = \"S\" }\nrefresh_token = { env = \"R\" }\n");
+    assert!(found.contains("only used with grant"), "{found}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request pacing (Deel: 5 requests a second, no rate-limit headers)
+
+/// Answers each offset page of 1 record and notes when each request arrived.
+struct Timed {
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+    total: u64,
+}
+
+impl wiremock::Respond for Timed {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        if let Ok(mut arrivals) = self.arrivals.lock() {
+            arrivals.push(std::time::Instant::now());
+        }
+        let offset: u64 = request
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "offset")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let data: Vec<Value> = (offset..(offset + 1).min(self.total))
+            .map(|i| employee(&i.to_string()))
+            .collect();
+        json_ok(
+            json!({"data": data, "page": {"offset": offset, "total_rows": self.total, "items_per_page": 1}}),
+        )
+    }
+}
+
+#[tokio::test]
+async fn requests_per_minute_spaces_the_requests_evenly() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(path("/rest/v2/people"))
+        .respond_with(Timed {
+            arrivals: arrivals.clone(),
+            total: 5,
+        })
+        .expect(5)
+        .mount(&server)
+        .await;
+    // 600 a minute: one request every 100 ms.
+    let config = rest_config(
+        &format!(
+            "url = \"{}/rest/v2/people\"\nrecords = \"/data\"\nrequests_per_minute = 600",
+            server.uri()
+        ),
+        &format!(
+            "{}[rest.pagination]\ntype = \"offset\"\nlimit = 1\ntotal_ptr = \"/page/total_rows\"\n",
+            bearer_tables(&dir)
+        ),
+    );
+    let records = fetch(&config).await.unwrap();
+    assert_eq!(ids(&records), ["0", "1", "2", "3", "4"]);
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 5);
+    // A lower bound only: pacing can make requests later, never earlier. (Small slack for the
+    // server noting the arrival a little after the client's slot began.)
+    for pair in arrivals.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(
+            gap >= Duration::from_millis(90),
+            "requests {gap:?} apart, under the 100 ms that 600 a minute allows"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paging parameters in a POST body (BambooHR Datasets v2)
+
+#[tokio::test]
+async fn page_numbers_in_the_post_body_read_every_page() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    let row = |id: &str| json!({"fields": {"employeeNumber": id, "status": "Active"}});
+    for (page, rows) in [(1, vec![row("1"), row("2")]), (2, vec![row("3")])] {
+        Mock::given(method("POST"))
+            .and(path("/api/v2/datasets/employee/data"))
+            .and(header("content-type", "application/json"))
+            .and(body_partial_json(json!({
+                "fields": ["employeeNumber", "status"], "page": page, "pageSize": 2
+            })))
+            .respond_with(json_ok(json!({
+                "data": rows,
+                "links": {"next": null, "prev": null},
+                "meta": {"page": page, "pageSize": 2, "totalPages": 2, "totalItems": 3}
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let text = format!(
+        "source = \"rest\"\n[rest]\nurl = \"{}/api/v2/datasets/employee/data\"\n\
+         method = \"POST\"\nrecords = \"/data\"\n\
+         body = {{ fields = [\"employeeNumber\", \"status\"] }}\n{}\
+         [rest.pagination]\ntype = \"page\"\nin = \"body\"\npage_param = \"page\"\n\
+         size_param = \"pageSize\"\nsize = 2\ntotal_pages_ptr = \"/meta/totalPages\"\n\
+         {FAST_RETRY}\n[fields]\nid = \"$.fields.employeeNumber\"\n\
+         [status]\npath = \"$.fields.status\"\nactive = [\"Active\"]\n",
+        server.uri(),
+        bearer_tables(&dir)
+    );
+    let records = fetch(&config(&text)).await.unwrap();
+    let numbers: Vec<&str> = records
+        .iter()
+        .map(|r| r["fields"]["employeeNumber"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(numbers, ["1", "2", "3"]);
+}
+
+#[test]
+fn paging_in_the_body_needs_a_post_with_a_table_body() {
+    let text = "source = \"rest\"\n[rest]\nurl = \"https://hr.example.com/data\"\nrecords = \"/data\"\n\
+                body = { page = 1 }\nmethod = \"POST\"\n\
+                [rest.pagination]\ntype = \"page\"\nin = \"body\"\n";
+    let config: HrConfig = toml::from_str(&format!("{text}{FIELDS}")).expect("parses");
+    let found: Vec<String> = config.validate().iter().map(ToString::to_string).collect();
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("hr.rest.pagination.page_param") && p.contains("hr.rest.body")),
+        "{found:?}"
+    );
+    let text = "source = \"rest\"\n[rest]\nurl = \"https://hr.example.com/data\"\nrecords = \"/data\"\n\
+                [rest.pagination]\ntype = \"offset\"\nin = \"body\"\n";
+    let config: HrConfig = toml::from_str(&format!("{text}{FIELDS}")).expect("parses");
+    let found: Vec<String> = config.validate().iter().map(ToString::to_string).collect();
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("hr.rest.pagination.in") && p.contains("POST")),
+        "{found:?}"
+    );
 }
