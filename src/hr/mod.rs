@@ -158,6 +158,8 @@ struct RawHrConfig {
     private_key: Option<SecretRef>,
     /// SuccessFactors: the OAuth client's PEM certificate (a file).
     certificate: Option<std::path::PathBuf>,
+    /// Workday: the API client's refresh token, a secret reference.
+    refresh_token: Option<SecretRef>,
     /// For `source = "rest"`.
     rest: Option<toml::Table>,
     /// For `source = "file"`.
@@ -195,6 +197,7 @@ impl TryFrom<RawHrConfig> for HrConfig {
             user_id: raw.user_id,
             private_key: raw.private_key,
             certificate: raw.certificate,
+            refresh_token: raw.refresh_token,
         };
         let Some(preset) = raw.preset else {
             let source = raw.source.ok_or("missing field `source`")?;
@@ -323,6 +326,15 @@ impl HrConfig {
         if let Some(ca_file) = self.rest.as_mut().and_then(|r| r.ca_file.as_mut()) {
             if ca_file.is_relative() {
                 *ca_file = dir.join(&*ca_file);
+            }
+        }
+        if let Some(RestConfig {
+            auth: AuthConfig::SamlBearer(saml),
+            ..
+        }) = &mut self.rest
+        {
+            if let Some(certificate) = saml.certificate.as_mut().filter(|c| c.is_relative()) {
+                *certificate = dir.join(&*certificate);
             }
         }
     }

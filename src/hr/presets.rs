@@ -12,7 +12,7 @@
 //! | `bamboohr` | `company_domain`, `api_key` (secret) |
 //! | `personio` | `client_id`, `client_secret` (secret), or `token` (secret: a pre-issued token) |
 //! | `hibob` | `service_user_id`, `token` (secret) |
-//! | `workday` | `host`, `tenant`, `owner`, `report`, `username`, `password` (secret) |
+//! | `workday` | `host`, `tenant`, `owner`, `report`, and `username`, `password` (secret) of an integration system user, or an API client's `client_id`, `client_secret` (secret), `refresh_token` (secret) |
 //! | `successfactors` | `api_server`, `company_id`, `client_id` (the OAuth client's API key), `user_id`, `private_key` (secret), optional `certificate`; or (Basic auth, which SAP is retiring) `api_server`, `username` (`user@companyId`), `password` (secret) |
 //! | `scim` | `base_url`, `token` (secret) |
 //!
@@ -44,7 +44,7 @@ pub enum Preset {
     /// everyone, Basic auth with the service user id and token.
     Hibob,
     /// Workday RaaS: a custom report as JSON (`?format=json`), records at `/Report_Entry`,
-    /// Basic auth as an integration system user. The column names are the report's: the
+    /// Basic auth as an integration system user, or OAuth2 with an API client's refresh token. The column names are the report's: the
     /// preset's are the usual aliases, override them in `[hr.fields]` and `[hr.status]`.
     Workday,
     /// SAP SuccessFactors OData v2: `/PerPerson` with the employment, job and status
@@ -79,7 +79,18 @@ impl Preset {
             Self::Bamboohr => &[&["company_domain", "api_key"]],
             Self::Personio => &[&["client_id", "client_secret"], &["token"]],
             Self::Hibob => &[&["service_user_id", "token"]],
-            Self::Workday => &[&["host", "tenant", "owner", "report", "username", "password"]],
+            Self::Workday => &[
+                &["host", "tenant", "owner", "report", "username", "password"],
+                &[
+                    "host",
+                    "tenant",
+                    "owner",
+                    "report",
+                    "client_id",
+                    "client_secret",
+                    "refresh_token",
+                ],
+            ],
             Self::Successfactors => &[
                 &[
                     "api_server",
@@ -155,6 +166,8 @@ pub struct PresetParams {
     pub private_key: Option<SecretRef>,
     /// SuccessFactors: the OAuth client's X.509 certificate (PEM file), sent in the signature.
     pub certificate: Option<std::path::PathBuf>,
+    /// Workday: the API client's refresh token, a secret reference.
+    pub refresh_token: Option<SecretRef>,
 }
 
 impl PresetParams {
@@ -179,6 +192,7 @@ impl PresetParams {
             ("user_id", self.user_id.is_some()),
             ("private_key", self.private_key.is_some()),
             ("certificate", self.certificate.is_some()),
+            ("refresh_token", self.refresh_token.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, set)| set.then_some(key))
@@ -368,6 +382,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
         ("password", &params.password),
         ("client_secret", &params.client_secret),
         ("private_key", &params.private_key),
+        ("refresh_token", &params.refresh_token),
     ] {
         if let Some(secret) = secret {
             let key = format!("hr.{key}");
@@ -434,6 +449,7 @@ fn describe(key: &str) -> &'static str {
             "a secret reference to the client secret, such as { env = \"HR_CLIENT_SECRET\" }"
         }
         "company_id" => "the SuccessFactors company id",
+        "refresh_token" => "a secret reference to the Workday API client's refresh token",
         "user_id" => "the SuccessFactors API user's user id",
         "private_key" => {
             "a secret reference to the OAuth client's PEM private key, such as { file = \"/run/secrets/sf-key.pem\" }"
@@ -536,6 +552,21 @@ fn connection(
                 credential_value(params.service_user_id.as_ref()?),
             );
             put("password", secret_value(params.token.as_ref()?));
+        }
+        Preset::Workday if params.refresh_token.is_some() => {
+            let server = root(format!(
+                "https://{}",
+                params.host.as_deref().unwrap_or_default()
+            ));
+            put("type", "oauth2".into());
+            put("grant", "refresh_token".into());
+            put(
+                "token_url",
+                format!("{server}/ccx/oauth2/{}/token", params.tenant.as_deref()?).into(),
+            );
+            put("client_id", credential_value(params.client_id.as_ref()?));
+            put("client_secret", secret_value(params.client_secret.as_ref()?));
+            put("refresh_token", secret_value(params.refresh_token.as_ref()?));
         }
         Preset::Workday | Preset::Successfactors => {
             put("type", "basic".into());
@@ -888,6 +919,40 @@ mod tests {
             config.status.path.to_string(),
             "$.internal.lifecycleStatus, $.internal.status"
         );
+    }
+
+    #[test]
+    fn workday_with_an_api_client_uses_the_refresh_token_grant() {
+        let config = valid(
+            r#"
+preset = "workday"
+host = "wd2-impl-services1.workday.com"
+tenant = "acme"
+owner = "ISU_hrsync"
+report = "hrsync_workers"
+client_id = "NjQ5ZjQ"
+client_secret = { env = "WORKDAY_CLIENT_SECRET" }
+refresh_token = { file = "/run/secrets/workday-refresh-token" }
+"#,
+        );
+        let rest = config.rest.as_ref().unwrap();
+        match &rest.auth {
+            AuthConfig::Oauth2(oauth) => {
+                assert_eq!(
+                    oauth.token_url,
+                    "https://wd2-impl-services1.workday.com/ccx/oauth2/acme/token"
+                );
+                assert_eq!(oauth.grant, crate::hr::oauth::Grant::RefreshToken);
+                assert!(oauth.refresh_token.is_some());
+            }
+            other => panic!("expected oauth2, got {other:?}"),
+        }
+        // Mixing the two ways is named.
+        let config = parse(
+            "preset = \"workday\"\nhost = \"h\"\ntenant = \"t\"\nowner = \"o\"\nreport = \"r\"\n\
+             username = \"u\"\npassword = { env = \"P\" }\nrefresh_token = { env = \"R\" }\n",
+        );
+        assert_eq!(keys(&config), ["hr.refresh_token"]);
     }
 
     #[test]
