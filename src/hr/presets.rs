@@ -565,8 +565,14 @@ fn connection(
                 format!("{server}/ccx/oauth2/{}/token", params.tenant.as_deref()?).into(),
             );
             put("client_id", credential_value(params.client_id.as_ref()?));
-            put("client_secret", secret_value(params.client_secret.as_ref()?));
-            put("refresh_token", secret_value(params.refresh_token.as_ref()?));
+            put(
+                "client_secret",
+                secret_value(params.client_secret.as_ref()?),
+            );
+            put(
+                "refresh_token",
+                secret_value(params.refresh_token.as_ref()?),
+            );
         }
         Preset::Workday | Preset::Successfactors => {
             put("type", "basic".into());
