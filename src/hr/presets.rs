@@ -713,16 +713,17 @@ manager_id = "$.work.reportsTo.id"
 manager_email = "$.work.reportsTo.email"
 hire_date = "$.work.startDate"
 termination_date = "$.internal.terminationDate"
-# The lifecycle status says what happens; internal.status (Active/Inactive) is only a fallback,
-# and Inactive there means "on leave or terminated", so it counts as leave, never as a leaver.
-# Garden leave counts as terminated: HiBob itself reports an employee as having left when garden
-# leave starts, and access should end then.
+# The lifecycle status says what happens (HiBob's help centre: Hired before the start date,
+# Employed, Garden leave from the last day at work until the termination date, Terminated);
+# internal.status (Active/Inactive) is only a fallback, and Inactive there means "on leave or
+# terminated", so it counts as leave, never as a leaver. Garden leave is leave: [lifecycle]
+# leave decides what the account keeps, and the termination date makes the person a leaver.
 [status]
 path = ["$.internal.lifecycleStatus", "$.internal.status"]
 active = ["Employed", "Active"]
 pending = ["Hired"]
-leave = ["Leave", "Inactive"]
-terminated = ["Terminated", "Garden leave"]
+leave = ["Leave", "Garden leave", "Inactive"]
+terminated = ["Terminated"]
 [dates]
 formats = ["%Y-%m-%d", "%d/%m/%Y", "rfc3339"]
 null_values = [""]
