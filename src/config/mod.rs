@@ -4,6 +4,7 @@
 //!
 //! Secrets are never in the file: `bind_password = { env = "..." }` or `{ file = "..." }`.
 
+pub mod env;
 mod problem;
 mod secret;
 
@@ -345,7 +346,8 @@ impl Config {
     ///
     /// Environment variables `HRSYNC_<TABLE>__<KEY>` (a double underscore between levels, so
     /// `HRSYNC_DIRECTORY__URL` or `HRSYNC_HR__FILE__PATH`) override keys of the file; values
-    /// are read as TOML when they parse as such (`true`, `8`) and as strings otherwise.
+    /// are read as TOML when they parse as such (`true`, `8`) and as strings otherwise. Secrets
+    /// take `HRSYNC_<KEY>_FILE=/path`. See [`env`].
     pub fn load(path: &Path) -> Result<Self, Vec<ConfigProblem>> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -364,21 +366,26 @@ impl Config {
         env: impl Iterator<Item = (String, String)>,
     ) -> Result<Self, Vec<ConfigProblem>> {
         let file = path.display().to_string();
-        let overrides: Vec<(String, String)> = env
-            .filter(|(name, _)| name.starts_with("HRSYNC_") && name.contains("__"))
+        let vars: Vec<(String, String)> = env
+            .filter(|(name, _)| name.starts_with("HRSYNC_"))
             .collect();
-        let parsed = if overrides.is_empty() {
-            // Straight from the text, so errors keep their line and column.
-            toml::from_str(text)
-        } else {
-            let mut table: toml::Table =
-                toml::from_str(text).map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
-            for (name, value) in &overrides {
-                apply_override(&mut table, name, value);
+        if let Ok(table) = text.parse::<toml::Table>() {
+            for warning in env::unknown_variables(&table, &vars) {
+                tracing::warn!("{warning}");
             }
-            RawConfig::deserialize(table)
+        }
+        let parsed = if !vars.iter().any(|(name, _)| env::is_override(name)) {
+            // Straight from the text, so errors keep their line and column.
+            toml::from_str(text).map_err(|e| vec![toml_problem(&e, text)])
+        } else {
+            env::parse_with_overrides::<RawConfig>(text, &vars)
         };
-        let mut raw: RawConfig = parsed.map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
+        let mut raw: RawConfig = parsed.map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|p| p.in_file(&file))
+                .collect::<Vec<_>>()
+        })?;
         let mut problems = Vec::new();
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let mappings_dir = dir.join(&raw.mappings);
@@ -488,40 +495,6 @@ impl Config {
             _ => Err(problems),
         }
     }
-}
-
-/// Sets `table.a.b = value` for `HRSYNC_A__B`, creating tables on the way.
-fn apply_override(table: &mut toml::Table, name: &str, value: &str) {
-    let path: Vec<String> = name
-        .trim_start_matches("HRSYNC_")
-        .split("__")
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut current = table;
-    for key in parents {
-        let entry = current
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let toml::Value::Table(next) = entry else {
-            return;
-        };
-        current = next;
-    }
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        // Only unambiguous TOML literals; "2026-01-01" stays the string it probably means.
-        .filter(|v| !v.is_datetime() && !v.is_str())
-        .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    tracing::debug!(
-        variable = name,
-        "configuration key overridden from the environment"
-    );
-    current.insert(last.clone(), parsed);
 }
 
 fn validate_directory(
