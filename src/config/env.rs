@@ -51,6 +51,10 @@ pub const SECRET_KEYS: &[(&str, SecretKind)] = &[
     ("hr.rest.auth.client_id", SecretKind::Credential),
 ];
 
+/// Secrets inside arrays of tables (`[[hooks.webhook]]`): the environment cannot address an
+/// array element, so these are set in the file only (`{ file = ... }` or `{ env = ... }`).
+pub const SECRETS_IN_ARRAYS: &[&str] = &["hooks.webhook[].secret"];
+
 /// Whether `name` is a configuration override (`HRSYNC_A__B`).
 pub fn is_override(name: &str) -> bool {
     name.starts_with("HRSYNC_")
@@ -592,8 +596,11 @@ token = "not a secret, a query parameter"
             assert!(
                 SECRET_KEYS
                     .iter()
-                    .any(|(k, _)| k.rsplit('.').next() == Some(name.as_str())),
-                "{file}: the secret field `{name}` is not in SECRET_KEYS (src/config/env.rs)"
+                    .map(|(k, _)| *k)
+                    .chain(SECRETS_IN_ARRAYS.iter().copied())
+                    .any(|k| k.rsplit('.').next() == Some(name.as_str())),
+                "{file}: the secret field `{name}` is not in SECRET_KEYS or SECRETS_IN_ARRAYS \
+                 (src/config/env.rs)"
             );
         }
     }

@@ -5,6 +5,7 @@
 //! Secrets are never in the file: `bind_password = { env = "..." }` or `{ file = "..." }`.
 
 pub mod env;
+mod operations;
 mod problem;
 mod secret;
 
@@ -14,6 +15,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use operations::{
+    AuditSink, CommandHookConfig, HooksConfig, MetricsConfig, Operations, ScheduleConfig,
+    WebhookConfig,
+};
 pub use problem::ConfigProblem;
 pub use secret::{SecretError, SecretRef};
 
@@ -38,6 +43,11 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     offboarding: RawOffboarding,
+    /// `[schedule]`, `[audit]`, `[metrics]`, `[hooks]`: see [`operations`].
+    schedule: Option<operations::RawSchedule>,
+    audit: Option<operations::RawAudit>,
+    metrics: Option<operations::RawMetrics>,
+    hooks: Option<operations::RawHooks>,
 }
 
 /// `[offboarding]`: immediate offboarding by security (`hrsync offboard`).
@@ -313,6 +323,8 @@ pub struct Config {
     pub hr: HrConfig,
     pub mappings: Mappings,
     pub limits: Limits,
+    /// Schedule, audit, metrics and hooks.
+    pub operations: Operations,
 }
 
 #[derive(Debug, Clone)]
@@ -401,6 +413,17 @@ impl Config {
             ));
         }
         let limits = raw.limits.into_limits(&mut problems);
+        let operations = operations::validate(
+            operations::RawOperations {
+                schedule: raw.schedule.take(),
+                audit: raw.audit.take(),
+                metrics: raw.metrics.take(),
+                hooks: raw.hooks.take(),
+            },
+            raw.lifecycle.time_zone.as_deref(),
+            dir,
+            &mut problems,
+        );
         let time_zone = match raw.lifecycle.time_zone.as_deref() {
             None => chrono_tz::UTC,
             Some(name) => name.parse().unwrap_or_else(|_| {
@@ -490,6 +513,7 @@ impl Config {
                     hr: raw.hr,
                     mappings,
                     limits,
+                    operations,
                 })
             }
             _ => Err(problems),
