@@ -1020,3 +1020,37 @@ fn the_trial_directory_and_config_work_together_and_secrets_come_from_files() {
         }
     }
 }
+
+// --- README -----------------------------------------------------------------------------------
+
+#[test]
+fn the_readme_deploying_section_references_every_deployment() {
+    let readme = read(&repo().join("README.md"));
+    let start = readme
+        .find("\n## Deploying\n")
+        .expect("a Deploying section");
+    let section = &readme[start..];
+    let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
+    for reference in [
+        "deploy/container/Dockerfile",
+        "deploy/kubernetes",
+        "deploy/systemd/",
+        "deploy/cron/hrsync.cron",
+        "deploy/compose/compose.yaml",
+        "HRSYNC_DIRECTORY__BIND_PASSWORD_FILE",
+        "_FILE",
+        "did you mean",
+    ] {
+        assert!(section.contains(reference), "README Deploying: {reference}");
+    }
+    for path in [
+        "deploy/container/Dockerfile",
+        "deploy/kubernetes/kustomization.yaml",
+        "deploy/systemd/hrsync.service",
+        "deploy/systemd/hrsync.timer",
+        "deploy/cron/hrsync.cron",
+        "deploy/compose/compose.yaml",
+    ] {
+        assert!(repo().join(path).is_file(), "{path}");
+    }
+}
