@@ -370,7 +370,7 @@ mod tests {
         assert_eq!(first["after"]["attributes"]["cn"], json!(["Ada"]));
         assert_eq!(first["after"]["attributes"]["userPassword"], "(hidden)");
         assert_eq!(first["reason"]["rule"], "rule \"engineering\"");
-        assert_eq!(first["time"], "2026-09-21T13:48:20.000Z");
+        assert_eq!(first["time"], "2026-09-21T14:15:00.000Z");
         let second = serde_json::to_value(&records[1]).unwrap();
         assert_eq!(second["change"], "add_to_group");
         assert_eq!(second["group"], "cn=eng,ou=groups,dc=example,dc=org");

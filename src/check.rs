@@ -113,8 +113,10 @@ pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunErro
     }
 }
 
-async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, RunError> {
-    let (snapshot, records) = crate::hr::fetch_with_records(&config.hr, now.date_naive()).await?;
+async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, String> {
+    let (snapshot, records) = crate::hr::fetch_with_records(&config.hr, now.date_naive())
+        .await
+        .map_err(|e| e.to_string())?;
     let kind = match config.hr.source {
         crate::hr::SourceKind::Rest => "rest",
         crate::hr::SourceKind::File => "file",
@@ -138,24 +140,28 @@ async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, RunErr
 /// A URL without its query string and user info (either may hold a credential).
 fn without_query(url: &str) -> String {
     let base = url.split(['?', '#']).next().unwrap_or("");
-    match base.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) if !host.contains('/') || rest.find('@') < rest.find('/') => {
-                format!("{scheme}://{host}")
-            }
-            _ => base.to_string(),
-        },
-        None => base.to_string(),
-    }
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return base.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{path}")
 }
 
-async fn check_directory(config: &Config) -> Result<DirectoryFound, RunError> {
+async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
     let password = config
         .directory
         .bind_password
-        .resolve("directory.bind_password")?;
-    let mut directory = Directory::open(&config.directory, &password).await?;
-    let mut ldap = crate::directory::connect(&config.directory, &password).await?;
+        .resolve("directory.bind_password")
+        .map_err(|e| e.to_string())?;
+    let mut directory = Directory::open(&config.directory, &password)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut ldap = crate::directory::connect(&config.directory, &password)
+        .await
+        .map_err(|e| e.to_string())?;
     let (server, naming_contexts) = root_dse(&mut ldap, config).await;
     let bind_identity = who_am_i(&mut ldap).await.unwrap_or_else(|| {
         format!(
@@ -165,18 +171,22 @@ async fn check_directory(config: &Config) -> Result<DirectoryFound, RunError> {
     });
     let _ = ldap.unbind().await;
     let result = async {
-        let snapshot = directory.snapshot(&config.mappings).await?;
+        let snapshot = directory
+            .snapshot(&config.mappings)
+            .await
+            .map_err(|e| e.to_string())?;
         let managed = config.mappings.managed_groups();
         let (found, missing): (Vec<_>, Vec<_>) = managed
             .iter()
             .partition(|g| snapshot.groups.contains_key(*g));
         let password_policy = match (&config.directory.password_policy, config.directory.flavour) {
             (Some(policy), Flavour::Openldap) => {
-                Some((policy.to_string(), directory.exists(policy).await?))
+                let exists = directory.exists(policy).await.map_err(|e| e.to_string())?;
+                Some((policy.to_string(), exists))
             }
             _ => None,
         };
-        Ok::<_, RunError>(DirectoryFound {
+        Ok::<_, String>(DirectoryFound {
             url: config.directory.url.clone(),
             server,
             naming_contexts,

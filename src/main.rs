@@ -283,7 +283,7 @@ async fn apply(
             (plan, directory)
         }
         Some(path) => {
-            let plan = run::load_saved_plan(&path, &config, now)?;
+            let plan = run::load_saved_plan(&path, config, now)?;
             let saved_error = |message: String| RunError::SavedPlan {
                 path: path.display().to_string(),
                 message,
