@@ -931,6 +931,12 @@ fn the_trial_directory_and_config_work_together_and_secrets_come_from_files() {
     std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o644))
         .expect("chmod");
     let directory = start_trial_directory(&password_file);
+    // hrsync reads the CA as another user, in another container.
+    let mode = std::fs::metadata(&directory.ca)
+        .expect("ca")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644, "the trial's CA is readable by hrsync");
 
     // What differs from the container: where slapd listens and where its CA and the secret are
     // (the certificate names "openldap" and "localhost").

@@ -41,7 +41,9 @@ if [ ! -s "$TLS/server.pem" ]; then
     rm -f "$TLS/server.csr" "$TLS/server.ext" "$TLS/ca.srl" "$TLS/ca.key"
 fi
 chmod 644 "$TLS/ca.pem"
+# Public, for hrsync (another user in another container): umask 077 would make the copy 0600.
 cp "$TLS/ca.pem" "$PUBLIC/ca.pem"
+chmod 644 "$PUBLIC/ca.pem"
 chmod 755 "$PUBLIC"
 
 # The admin password, hashed into the generated slapd.conf (without its trailing newline, as
