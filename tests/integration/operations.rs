@@ -1,6 +1,8 @@
 //! Running hrsync for real: `hrsync run` on a schedule with its audit log, metrics and health
 //! endpoint, a clean stop on SIGTERM, lifecycle hooks, and `hrsync check`.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -360,6 +362,12 @@ async fn hook_server(token: &str) -> MockServer {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
+    // Standing in for a Pushgateway too.
+    Mock::given(method("PUT"))
+        .and(path("/metrics/job/hrsync-it"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     server
 }
 
@@ -387,6 +395,8 @@ async fn webhooks_get_joiner_and_leaver_events_and_a_failing_one_changes_nothing
             r#"
 [metrics]
 textfile = "hrsync.prom"
+pushgateway = "{uri}"
+pushgateway_job = "hrsync-it"
 
 [[hooks.webhook]]
 url = "{uri}/hook"
@@ -498,6 +508,16 @@ retries = 1
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line}:\n{metrics}");
     }
+    let pushed: Vec<String> = received
+        .iter()
+        .filter(|r| r.url.path() == "/metrics/job/hrsync-it" && r.method.as_str() == "PUT")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(pushed.len(), 1, "one push per run");
+    assert_eq!(
+        pushed[0], metrics,
+        "the Pushgateway gets what the textfile has"
+    );
     s.assert_converged();
 }
 
