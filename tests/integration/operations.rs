@@ -654,3 +654,74 @@ async fn check_reports_both_sides_and_names_the_side_that_fails() {
     assert!(stderr.contains("check failed: HR:"), "{stderr}");
     assert!(!stdout.contains(wrong_token) && !stderr.contains(wrong_token));
 }
+
+/// The stop flag as `hrsync run` sets it on SIGTERM, raised while the first change is being
+/// made: that change completes, no other starts, and they are reported as not attempted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let s = Scenario::start("stop_apply").await;
+    s.serve(&[person("101", "Ada", "Lovelace", "Engineering", "Engineer")])
+        .await;
+    // Secrets from files: this test runs the library in its own process.
+    let secrets = s.work.path();
+    std::fs::write(secrets.join("bind"), &s.dir.admin_password).unwrap();
+    std::fs::write(secrets.join("token"), crate::scenario::HR_TOKEN).unwrap();
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace(
+            &format!("{{ env = \"{BIND_PASSWORD_ENV}\" }}"),
+            &format!("{{ file = \"{}\" }}", secrets.join("bind").display()),
+        )
+        .replace(
+            &format!("{{ env = \"{HR_TOKEN_ENV}\" }}"),
+            &format!("{{ file = \"{}\" }}", secrets.join("token").display()),
+        );
+    let config = hrsync::config::Config::parse(&s.config, &text).unwrap();
+    #[allow(clippy::disallowed_methods)]
+    let now = chrono::Utc::now();
+    let (plan, directory) = hrsync::run::make_plan(&config, now).await.unwrap();
+    let steps = hrsync::run::plan_steps(&config, &plan);
+    assert_eq!(steps.len(), 4, "create and three groups");
+    let stop = Arc::new(AtomicBool::new(false));
+    let raised = stop.clone();
+    let control = hrsync::apply::Control {
+        stop: Some(stop.clone()),
+        // Called after each step: the signal lands after the first.
+        on_step: Some(Arc::new(move || raised.store(true, Ordering::SeqCst))),
+    };
+    let report = hrsync::apply::apply_with(&directory, &steps, 1, &control).await;
+    directory.close().await;
+    let outcomes: Vec<&hrsync::apply::Outcome> =
+        report.results.iter().map(|r| &r.outcome).collect();
+    assert_eq!(outcomes[0], &hrsync::apply::Outcome::Applied);
+    assert!(
+        outcomes[1..]
+            .iter()
+            .all(|o| **o == hrsync::apply::Outcome::NotAttempted),
+        "{outcomes:?}"
+    );
+    let dn = format!("uid=ada.lovelace,{}", s.ou("engineering"));
+    assert!(s.dir.entry(&dn).is_some(), "the change in flight completed");
+    assert!(
+        !s.dir
+            .group_members(&s.group("vpn"))
+            .contains(&dn.to_lowercase()),
+        "no change started after the stop"
+    );
+    let records = hrsync::audit::records(&plan, &report, "run-x", now);
+    let results: Vec<&str> = records.iter().map(|r| r.result).collect();
+    assert_eq!(
+        results,
+        ["applied", "not_attempted", "not_attempted", "not_attempted"]
+    );
+    // The next run finishes the work.
+    s.expect(&["apply"], 0);
+    assert!(
+        s.dir
+            .group_members(&s.group("vpn"))
+            .contains(&dn.to_lowercase())
+    );
+}
