@@ -258,6 +258,10 @@ listen = "127.0.0.1:{port}"
     assert!(log.contains("stop requested"), "{log}");
     assert!(log.contains("hrsync run stopped cleanly"), "{log}");
     assert!(!log.contains(PASSWORD) && !log.contains(&s.dir.admin_password));
+    assert!(
+        !log.contains("\u{1b}[2K") && !log.contains("page(s) fetched"),
+        "no progress display when stderr is not a terminal:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
