@@ -50,8 +50,8 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
         crate::serve::start(addr, state.clone(), clock.clone())
             .await
             .map(|_| ())
-            .map_err(|source| RunError::Output {
-                path: format!("metrics.listen {addr}"),
+            .map_err(|source| RunError::Setup {
+                what: format!("cannot serve /metrics and /healthz on {addr} (metrics.listen)"),
                 source,
             })?;
     }
@@ -126,8 +126,8 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
 /// Sets `stop` and wakes the loop on SIGTERM or SIGINT.
 fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<(), RunError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let signal_error = |source: std::io::Error| RunError::Output {
-        path: "signal handler".to_string(),
+    let signal_error = |source: std::io::Error| RunError::Setup {
+        what: "cannot install the SIGTERM/SIGINT handlers".to_string(),
         source,
     };
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;

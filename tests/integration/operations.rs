@@ -318,6 +318,22 @@ async fn run_without_a_schedule_and_bad_schedules_are_config_errors() {
         String::from_utf8_lossy(&out.stderr).contains("needs a [schedule] table"),
         "{out:?}"
     );
+    // The metrics address is taken: hrsync run says so and exits 1.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    s.write_config_with(
+        "",
+        &format!("[schedule]\ncron = \"0 0 1 1 *\"\n[metrics]\nlisten = \"{addr}\"\n"),
+    );
+    let out = s.hrsync(&["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "cannot serve /metrics and /healthz on {addr} (metrics.listen)"
+        )),
+        "{out:?}"
+    );
+    drop(taken);
     s.write_config_with("", "[schedule]\ncron = \"0 9 * * 8\"\n");
     let out = s.hrsync(&["validate"]);
     assert_eq!(out.status.code(), Some(1));
