@@ -45,7 +45,16 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(Notify::new());
     watch_signals(stop.clone(), wake.clone())?;
-    let state = Arc::new(Mutex::new(State::default()));
+    let state = Arc::new(Mutex::new(State {
+        // A restart keeps the time of the last good run, when the textfile has it.
+        last_success: config
+            .operations
+            .metrics
+            .textfile
+            .as_deref()
+            .and_then(crate::metrics::previous_success),
+        ..State::default()
+    }));
     if let Some(addr) = config.operations.metrics.listen {
         crate::serve::start(addr, state.clone(), clock.clone())
             .await
