@@ -129,7 +129,9 @@ fn describe(action: &Action) -> (String, Option<String>, Value, Value) {
 ///
 /// Results are matched by account (employee id) in plan order, and group-level results (no
 /// employee id) to the plan's group changes, placeholders added first, removed last: the order
-/// `plan::ops` gives the steps.
+/// `plan::ops` gives the steps, one step per change. This and [`pair_account`] are the only
+/// places that know how steps map to changes (the audit, the metrics, the hooks and the stop
+/// report all go through them).
 pub fn pair<'r>(
     plan: &Plan,
     report: &'r ApplyReport,

@@ -185,6 +185,24 @@ async fn cycle(
 ) -> Result<u8, crate::run::RunError> {
     let (plan, directory, rejected) = crate::run::make_plan_counting(config, now, None).await?;
     metrics.record_plan(&plan, rejected);
+    let summary = &plan.summary;
+    tracing::info!(
+        run_id,
+        joiners = summary.joiners,
+        movers = summary.movers,
+        leavers = summary.leavers,
+        rehires = summary.rehires,
+        returns = summary.returns,
+        updates = summary.updates,
+        changes = summary.changes,
+        hr_records = summary.hr_records,
+        hr_rejected = rejected,
+        directory_accounts = summary.directory_accounts,
+        "planned"
+    );
+    for warning in &plan.warnings {
+        tracing::warn!(run_id, "{warning}");
+    }
     if !plan.limits_tripped.is_empty() {
         directory.close().await;
         metrics.record_planned(&plan);

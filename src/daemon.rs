@@ -45,13 +45,22 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(Notify::new());
     watch_signals(stop.clone(), wake.clone())?;
-    let state = Arc::new(Mutex::new(State::default()));
+    let state = Arc::new(Mutex::new(State {
+        // A restart keeps the time of the last good run, when the textfile has it.
+        last_success: config
+            .operations
+            .metrics
+            .textfile
+            .as_deref()
+            .and_then(crate::metrics::previous_success),
+        ..State::default()
+    }));
     if let Some(addr) = config.operations.metrics.listen {
         crate::serve::start(addr, state.clone(), clock.clone())
             .await
             .map(|_| ())
-            .map_err(|source| RunError::Output {
-                path: format!("metrics.listen {addr}"),
+            .map_err(|source| RunError::Setup {
+                what: format!("cannot serve /metrics and /healthz on {addr} (metrics.listen)"),
                 source,
             })?;
     }
@@ -126,8 +135,8 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
 /// Sets `stop` and wakes the loop on SIGTERM or SIGINT.
 fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<(), RunError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let signal_error = |source: std::io::Error| RunError::Output {
-        path: "signal handler".to_string(),
+    let signal_error = |source: std::io::Error| RunError::Setup {
+        what: "cannot install the SIGTERM/SIGINT handlers".to_string(),
         source,
     };
     let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;

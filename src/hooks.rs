@@ -58,17 +58,11 @@ pub fn events(plan: &Plan, report: &ApplyReport, run_id: &str, time: DateTime<Ut
         if !EVENTS.contains(&account.lifecycle) {
             continue;
         }
-        let results: Vec<&Outcome> = report
-            .results
-            .iter()
-            .filter(|r| r.employee_id.as_deref() == Some(account.employee_id.as_str()))
-            .map(|r| &r.outcome)
-            .collect();
+        let results = crate::audit::pair_account(account, report);
         let done = !results.is_empty()
-            && results.len() >= account.changes.len()
-            && results
-                .iter()
-                .all(|o| matches!(o, Outcome::Applied | Outcome::AlreadyDone));
+            && results.iter().all(|(_, outcome)| {
+                matches!(outcome, Some(Outcome::Applied | Outcome::AlreadyDone))
+            });
         if !done {
             continue;
         }

@@ -63,6 +63,12 @@ pub enum RunError {
     /// `explain`: the id is neither in HR nor in the directory.
     #[error("{0}")]
     Lookup(String),
+    /// `run`: what could not be set up (the metrics address, the signal handlers).
+    #[error("{what}: {source}")]
+    Setup {
+        what: String,
+        source: std::io::Error,
+    },
     /// `check`: one side or both failed; the message names them.
     #[error("check failed: {0}")]
     Check(String),

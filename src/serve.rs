@@ -149,3 +149,45 @@ async fn respond(
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::cycle::CycleReport;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_790_000_000 + seconds, 0).unwrap()
+    }
+
+    fn report(exit_code: u8) -> CycleReport {
+        CycleReport {
+            run_id: "r".to_string(),
+            started: at(0),
+            finished: at(5),
+            exit_code,
+            error: None,
+            metrics: Default::default(),
+        }
+    }
+
+    #[test]
+    fn healthy_until_a_run_fails_or_is_overdue() {
+        let mut state = State {
+            due_by: Some(at(600)),
+            ..State::default()
+        };
+        assert_eq!(health(&state, at(10)).0, 200, "no run due yet");
+        assert_eq!(health(&state, at(601)).0, 503, "the first run is overdue");
+        state.last = Some(report(0));
+        assert_eq!(health(&state, at(10)).0, 200);
+        let (status, body) = health(&state, at(700));
+        assert_eq!(status, 503);
+        assert!(body.contains("has not finished within schedule.grace_secs"));
+        state.last = Some(report(3));
+        let (status, body) = health(&state, at(10));
+        assert_eq!(status, 503);
+        assert!(body.contains("the last run failed (exit code 3)"));
+    }
+}

@@ -366,3 +366,131 @@ fn events(
     }
     events
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Tables {
+        schedule: Option<RawSchedule>,
+        audit: Option<RawAudit>,
+        metrics: Option<RawMetrics>,
+        hooks: Option<RawHooks>,
+    }
+
+    fn load(text: &str, lifecycle_zone: Option<&str>) -> (Operations, Vec<String>) {
+        let tables: Tables = toml::from_str(text).unwrap();
+        let mut problems = Vec::new();
+        let operations = validate(
+            RawOperations {
+                schedule: tables.schedule,
+                audit: tables.audit,
+                metrics: tables.metrics,
+                hooks: tables.hooks,
+            },
+            lifecycle_zone,
+            Path::new("/etc/hrsync"),
+            &mut problems,
+        );
+        (
+            operations,
+            problems.iter().map(ToString::to_string).collect(),
+        )
+    }
+
+    #[test]
+    fn a_full_setup_is_read_with_defaults_and_relative_paths() {
+        let (ops, problems) = load(
+            r#"
+[schedule]
+cron = "0 9 * * 1-5"
+
+[audit]
+file = "audit.jsonl"
+
+[metrics]
+textfile = "/var/lib/node_exporter/hrsync.prom"
+pushgateway = "http://pushgateway:9091/"
+listen = "127.0.0.1:9464"
+
+[[hooks.webhook]]
+url = "https://itsm.example.org/hook"
+header = "Authorization"
+secret = { env = "HOOK_TOKEN" }
+
+[[hooks.command]]
+command = ["/usr/local/bin/notify", "--x"]
+events = ["leaver"]
+"#,
+            Some("Europe/Berlin"),
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let schedule = ops.schedule.unwrap();
+        assert_eq!(schedule.schedule.time_zone, chrono_tz::Europe::Berlin);
+        assert_eq!(schedule.grace, Duration::from_secs(600));
+        assert!(!schedule.run_on_start);
+        assert_eq!(
+            ops.audit,
+            Some(AuditSink::File(PathBuf::from("/etc/hrsync/audit.jsonl")))
+        );
+        assert_eq!(
+            ops.metrics.pushgateway.as_deref(),
+            Some("http://pushgateway:9091/metrics/job/hrsync")
+        );
+        assert_eq!(ops.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let webhook = &ops.hooks.webhooks[0];
+        assert_eq!(webhook.events, HOOK_EVENTS);
+        assert_eq!(webhook.retries, 3);
+        assert_eq!(webhook.timeout, Duration::from_secs(10));
+        assert_eq!(ops.hooks.commands[0].events, [Lifecycle::Leaver]);
+        assert_eq!(ops.hooks.commands[0].timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        let (_, problems) = load(
+            r#"
+[schedule]
+cron = "0 9 * *"
+time_zone = "Mars/Olympus"
+
+[audit]
+file = "a.jsonl"
+stdout = true
+
+[metrics]
+pushgateway = "pushgateway:9091"
+listen = "localhost"
+
+[[hooks.webhook]]
+url = "ftp://x"
+header = "X-Token"
+events = ["rehire"]
+timeout_secs = 0
+
+[[hooks.command]]
+command = []
+"#,
+            None,
+        );
+        for expected in [
+            "schedule.time_zone: \"Mars/Olympus\" is not an IANA time zone",
+            "schedule.cron: \"0 9 * *\" has 4 field(s)",
+            "audit: set either `file` or `stdout = true`, not both",
+            "metrics.pushgateway: \"pushgateway:9091\" must be an http:// or https:// URL",
+            "metrics.listen: \"localhost\" is not an address and port",
+            "hooks.webhook[0].url: must be an http:// or https:// URL",
+            "hooks.webhook[0]: set `header` and `secret` together",
+            "hooks.webhook[0].events: \"rehire\" is not a hook event",
+            "hooks.webhook[0].timeout_secs: must be at least 1 second",
+            "hooks.command[0].command: must name a program",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(expected)),
+                "{expected} not in {problems:#?}"
+            );
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Running hrsync for real: `hrsync run` on a schedule with its audit log, metrics and health
 //! endpoint, a clean stop on SIGTERM, lifecycle hooks, and `hrsync check`.
 
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -256,6 +258,10 @@ listen = "127.0.0.1:{port}"
     assert!(log.contains("stop requested"), "{log}");
     assert!(log.contains("hrsync run stopped cleanly"), "{log}");
     assert!(!log.contains(PASSWORD) && !log.contains(&s.dir.admin_password));
+    assert!(
+        !log.contains("\u{1b}[2K") && !log.contains("page(s) fetched"),
+        "no progress display when stderr is not a terminal:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -312,6 +318,22 @@ async fn run_without_a_schedule_and_bad_schedules_are_config_errors() {
         String::from_utf8_lossy(&out.stderr).contains("needs a [schedule] table"),
         "{out:?}"
     );
+    // The metrics address is taken: hrsync run says so and exits 1.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    s.write_config_with(
+        "",
+        &format!("[schedule]\ncron = \"0 0 1 1 *\"\n[metrics]\nlisten = \"{addr}\"\n"),
+    );
+    let out = s.hrsync(&["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "cannot serve /metrics and /healthz on {addr} (metrics.listen)"
+        )),
+        "{out:?}"
+    );
+    drop(taken);
     s.write_config_with("", "[schedule]\ncron = \"0 9 * * 8\"\n");
     let out = s.hrsync(&["validate"]);
     assert_eq!(out.status.code(), Some(1));
@@ -360,6 +382,12 @@ async fn hook_server(token: &str) -> MockServer {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
+    // Standing in for a Pushgateway too.
+    Mock::given(method("PUT"))
+        .and(path("/metrics/job/hrsync-it"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
     server
 }
 
@@ -387,6 +415,8 @@ async fn webhooks_get_joiner_and_leaver_events_and_a_failing_one_changes_nothing
             r#"
 [metrics]
 textfile = "hrsync.prom"
+pushgateway = "{uri}"
+pushgateway_job = "hrsync-it"
 
 [[hooks.webhook]]
 url = "{uri}/hook"
@@ -498,6 +528,16 @@ retries = 1
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line}:\n{metrics}");
     }
+    let pushed: Vec<String> = received
+        .iter()
+        .filter(|r| r.url.path() == "/metrics/job/hrsync-it" && r.method.as_str() == "PUT")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(pushed.len(), 1, "one push per run");
+    assert_eq!(
+        pushed[0], metrics,
+        "the Pushgateway gets what the textfile has"
+    );
     s.assert_converged();
 }
 
@@ -633,4 +673,75 @@ async fn check_reports_both_sides_and_names_the_side_that_fails() {
     assert!(stdout.contains("directory: ok"), "{stdout}");
     assert!(stderr.contains("check failed: HR:"), "{stderr}");
     assert!(!stdout.contains(wrong_token) && !stderr.contains(wrong_token));
+}
+
+/// The stop flag as `hrsync run` sets it on SIGTERM, raised while the first change is being
+/// made: that change completes, no other starts, and they are reported as not attempted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let s = Scenario::start("stop_apply").await;
+    s.serve(&[person("101", "Ada", "Lovelace", "Engineering", "Engineer")])
+        .await;
+    // Secrets from files: this test runs the library in its own process.
+    let secrets = s.work.path();
+    std::fs::write(secrets.join("bind"), &s.dir.admin_password).unwrap();
+    std::fs::write(secrets.join("token"), crate::scenario::HR_TOKEN).unwrap();
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace(
+            &format!("{{ env = \"{BIND_PASSWORD_ENV}\" }}"),
+            &format!("{{ file = \"{}\" }}", secrets.join("bind").display()),
+        )
+        .replace(
+            &format!("{{ env = \"{HR_TOKEN_ENV}\" }}"),
+            &format!("{{ file = \"{}\" }}", secrets.join("token").display()),
+        );
+    let config = hrsync::config::Config::parse(&s.config, &text).unwrap();
+    #[allow(clippy::disallowed_methods)]
+    let now = chrono::Utc::now();
+    let (plan, directory) = hrsync::run::make_plan(&config, now).await.unwrap();
+    let steps = hrsync::run::plan_steps(&config, &plan);
+    assert_eq!(steps.len(), 4, "create and three groups");
+    let stop = Arc::new(AtomicBool::new(false));
+    let raised = stop.clone();
+    let control = hrsync::apply::Control {
+        stop: Some(stop.clone()),
+        // Called after each step: the signal lands after the first.
+        on_step: Some(Arc::new(move || raised.store(true, Ordering::SeqCst))),
+    };
+    let report = hrsync::apply::apply_with(&directory, &steps, 1, &control).await;
+    directory.close().await;
+    let outcomes: Vec<&hrsync::apply::Outcome> =
+        report.results.iter().map(|r| &r.outcome).collect();
+    assert_eq!(outcomes[0], &hrsync::apply::Outcome::Applied);
+    assert!(
+        outcomes[1..]
+            .iter()
+            .all(|o| **o == hrsync::apply::Outcome::NotAttempted),
+        "{outcomes:?}"
+    );
+    let dn = format!("uid=ada.lovelace,{}", s.ou("engineering"));
+    assert!(s.dir.entry(&dn).is_some(), "the change in flight completed");
+    assert!(
+        !s.dir
+            .group_members(&s.group("vpn"))
+            .contains(&dn.to_lowercase()),
+        "no change started after the stop"
+    );
+    let records = hrsync::audit::records(&plan, &report, "run-x", now);
+    let results: Vec<&str> = records.iter().map(|r| r.result).collect();
+    assert_eq!(
+        results,
+        ["applied", "not_attempted", "not_attempted", "not_attempted"]
+    );
+    // The next run finishes the work.
+    s.expect(&["apply"], 0);
+    assert!(
+        s.dir
+            .group_members(&s.group("vpn"))
+            .contains(&dn.to_lowercase())
+    );
 }
