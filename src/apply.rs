@@ -6,6 +6,9 @@
 //! after a move uses the new DN). Nothing is retried or rolled back: the next run plans from what
 //! the directory then holds and converges.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -21,7 +24,8 @@ pub enum Outcome {
     Failed {
         error: String,
     },
-    /// Not tried because an earlier step of the same account failed.
+    /// Not tried because an earlier step of the same account failed, or because hrsync was
+    /// stopping (see [`Control::stop`]): left for the next run.
     NotAttempted,
 }
 
@@ -54,20 +58,46 @@ impl ApplyReport {
     }
 }
 
+/// What the caller of [`apply_with`] can do while it runs.
+#[derive(Clone, Default)]
+pub struct Control {
+    /// When set, no step starts any more (a step under way completes); the steps not started
+    /// are reported as [`Outcome::NotAttempted`], left for the next run.
+    pub stop: Option<Arc<AtomicBool>>,
+    /// Called after each step, whatever its outcome (for a progress display).
+    pub on_step: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Control {
+    fn stopping(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
+}
+
 pub async fn apply(directory: &Directory, steps: &Steps, concurrency: usize) -> ApplyReport {
+    apply_with(directory, steps, concurrency, &Control::default()).await
+}
+
+/// [`apply`], stoppable and observable through `control`.
+pub async fn apply_with(
+    directory: &Directory,
+    steps: &Steps,
+    concurrency: usize,
+    control: &Control,
+) -> ApplyReport {
     let mut report = ApplyReport::default();
     report
         .results
-        .extend(run_sequence(directory, &steps.before, false).await);
+        .extend(run_sequence(directory, &steps.before, false, control).await);
     let sequences = futures::stream::iter(steps.accounts.iter())
-        .map(|sequence| run_sequence(directory, sequence, true))
+        .map(|sequence| run_sequence(directory, sequence, true, control))
         .buffered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
     report.results.extend(sequences.into_iter().flatten());
     report
         .results
-        .extend(run_sequence(directory, &steps.after, false).await);
+        .extend(run_sequence(directory, &steps.after, false, control).await);
     report
 }
 
@@ -76,11 +106,19 @@ async fn run_sequence(
     directory: &Directory,
     steps: &[Step],
     stop_on_failure: bool,
+    control: &Control,
 ) -> Vec<StepResult> {
     let mut results = Vec::with_capacity(steps.len());
     let mut failed = false;
     for step in steps {
         let outcome = if failed && stop_on_failure {
+            Outcome::NotAttempted
+        } else if control.stopping() {
+            tracing::warn!(
+                employee = step.employee_id.as_deref().unwrap_or("-"),
+                "stopping: left for the next run: {}",
+                step.description
+            );
             Outcome::NotAttempted
         } else {
             match directory.execute(&step.op).await {
@@ -111,11 +149,15 @@ async fn run_sequence(
                 "failed: {}",
                 step.description
             ),
+            Outcome::NotAttempted if !failed => {}
             Outcome::NotAttempted => tracing::warn!(
                 employee = step.employee_id.as_deref().unwrap_or("-"),
                 "not attempted after an earlier failure: {}",
                 step.description
             ),
+        }
+        if let Some(on_step) = &control.on_step {
+            on_step();
         }
         results.push(StepResult {
             employee_id: step.employee_id.clone(),

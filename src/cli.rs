@@ -101,6 +101,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
+    /// Stay up and plan and apply on the `[schedule]` of the config, runs never overlapping,
+    /// until SIGTERM or SIGINT (a change under way completes, no new one starts; exit 0).
+    /// Serves `/metrics` and `/healthz` when `metrics.listen` is set.
+    Run,
+    /// Check connectivity and credentials to HR and the directory and report what was found.
+    /// Changes nothing. Exits 1 naming the side that failed.
+    Check,
     /// Reports for people. Never write.
     Report {
         #[command(subcommand)]

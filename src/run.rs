@@ -63,6 +63,15 @@ pub enum RunError {
     /// `explain`: the id is neither in HR nor in the directory.
     #[error("{0}")]
     Lookup(String),
+    /// `run`: what could not be set up (the metrics address, the signal handlers).
+    #[error("{what}: {source}")]
+    Setup {
+        what: String,
+        source: std::io::Error,
+    },
+    /// `check`: one side or both failed; the message names them.
+    #[error("check failed: {0}")]
+    Check(String),
 }
 
 pub fn load_config(path: &Path) -> Result<Config, RunError> {
@@ -89,6 +98,16 @@ pub async fn make_plan_dumping(
     now: DateTime<Utc>,
     dump_hr: Option<&Path>,
 ) -> Result<(Plan, Directory), RunError> {
+    let (plan, directory, _) = make_plan_counting(config, now, dump_hr).await?;
+    Ok((plan, directory))
+}
+
+/// [`make_plan_dumping`], also returning how many HR records were rejected (left alone).
+pub async fn make_plan_counting(
+    config: &Config,
+    now: DateTime<Utc>,
+    dump_hr: Option<&Path>,
+) -> Result<(Plan, Directory, usize), RunError> {
     let password = config
         .directory
         .bind_password
@@ -120,7 +139,7 @@ pub async fn make_plan_dumping(
     });
     plan.warnings.extend(warnings);
     plan.limits_tripped = limits::check(&plan, &config.limits);
-    Ok((plan, directory))
+    Ok((plan, directory, hr_snapshot.rejected.len()))
 }
 
 /// Writes the HR dump readable by its owner only (it holds personal data), through a
@@ -369,6 +388,11 @@ pub async fn offboard(
     let report = apply_steps(config, &steps, &directory).await;
     directory.close().await;
     println!("\n{}", apply_summary(&report));
+    let run_id = crate::cycle::new_run_id(now);
+    let hooks = crate::cycle::after_apply(config, &plan, &report, &run_id, now).await;
+    if let Some(line) = crate::cycle::hook_summary(&hooks) {
+        println!("{line}");
+    }
     tracing::warn!(
         employee = employee_id,
         reason,

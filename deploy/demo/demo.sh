@@ -63,13 +63,8 @@ source "$WORK/slapd.env"
 # secret, so it travels in the environment, never on a command line or in the config file.
 export HRSYNC_DIRECTORY__URL="$LDAP_URL"
 export HRSYNC_DIRECTORY__CA_FILE="$CA_FILE"
-export HRSYNC_DEMO_LDAP_URL="$LDAP_URL"
-export HRSYNC_DEMO_LDAPS_URL="$LDAPS_URL"
-export HRSYNC_DEMO_BASE_DN="$BASE_DN"
-export HRSYNC_DEMO_BIND_DN="$ADMIN_DN"
+# (Only variables hrsync reads: it warns about any other HRSYNC_* variable, to catch typos.)
 export HRSYNC_DEMO_BIND_PASSWORD="$ADMIN_PASSWORD"
-export HRSYNC_DEMO_CA_FILE="$CA_FILE"
-export HRSYNC_DEMO_HR_FILE="$ROOT/$DEMO/hr.json"
 
 # ldap-utils as the admin; the password goes through a file, not the argument list.
 (umask 077 && printf '%s' "$ADMIN_PASSWORD" >"$WORK/admin.pw")

@@ -4,6 +4,8 @@
 //!
 //! Secrets are never in the file: `bind_password = { env = "..." }` or `{ file = "..." }`.
 
+pub mod env;
+mod operations;
 mod problem;
 mod secret;
 
@@ -13,6 +15,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use operations::{
+    AuditSink, CommandHookConfig, HooksConfig, MetricsConfig, Operations, ScheduleConfig,
+    WebhookConfig,
+};
 pub use problem::ConfigProblem;
 pub use secret::{SecretError, SecretRef};
 
@@ -37,6 +43,11 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     offboarding: RawOffboarding,
+    /// `[schedule]`, `[audit]`, `[metrics]`, `[hooks]`: see [`operations`].
+    schedule: Option<operations::RawSchedule>,
+    audit: Option<operations::RawAudit>,
+    metrics: Option<operations::RawMetrics>,
+    hooks: Option<operations::RawHooks>,
 }
 
 /// `[offboarding]`: immediate offboarding by security (`hrsync offboard`).
@@ -312,6 +323,8 @@ pub struct Config {
     pub hr: HrConfig,
     pub mappings: Mappings,
     pub limits: Limits,
+    /// Schedule, audit, metrics and hooks.
+    pub operations: Operations,
 }
 
 #[derive(Debug, Clone)]
@@ -345,7 +358,8 @@ impl Config {
     ///
     /// Environment variables `HRSYNC_<TABLE>__<KEY>` (a double underscore between levels, so
     /// `HRSYNC_DIRECTORY__URL` or `HRSYNC_HR__FILE__PATH`) override keys of the file; values
-    /// are read as TOML when they parse as such (`true`, `8`) and as strings otherwise.
+    /// are read as TOML when they parse as such (`true`, `8`) and as strings otherwise. Secrets
+    /// take `HRSYNC_<KEY>_FILE=/path`. See [`env`].
     pub fn load(path: &Path) -> Result<Self, Vec<ConfigProblem>> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -364,21 +378,26 @@ impl Config {
         env: impl Iterator<Item = (String, String)>,
     ) -> Result<Self, Vec<ConfigProblem>> {
         let file = path.display().to_string();
-        let overrides: Vec<(String, String)> = env
-            .filter(|(name, _)| name.starts_with("HRSYNC_") && name.contains("__"))
+        let vars: Vec<(String, String)> = env
+            .filter(|(name, _)| name.starts_with("HRSYNC_"))
             .collect();
-        let parsed = if overrides.is_empty() {
-            // Straight from the text, so errors keep their line and column.
-            toml::from_str(text)
-        } else {
-            let mut table: toml::Table =
-                toml::from_str(text).map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
-            for (name, value) in &overrides {
-                apply_override(&mut table, name, value);
+        if let Ok(table) = text.parse::<toml::Table>() {
+            for warning in env::unknown_variables(&table, &vars) {
+                tracing::warn!("{warning}");
             }
-            RawConfig::deserialize(table)
+        }
+        let parsed = if !vars.iter().any(|(name, _)| env::is_override(name)) {
+            // Straight from the text, so errors keep their line and column.
+            toml::from_str(text).map_err(|e| vec![toml_problem(&e, text)])
+        } else {
+            env::parse_with_overrides::<RawConfig>(text, &vars)
         };
-        let mut raw: RawConfig = parsed.map_err(|e| vec![toml_problem(&e, text).in_file(&file)])?;
+        let mut raw: RawConfig = parsed.map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|p| p.in_file(&file))
+                .collect::<Vec<_>>()
+        })?;
         let mut problems = Vec::new();
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         let mappings_dir = dir.join(&raw.mappings);
@@ -394,6 +413,17 @@ impl Config {
             ));
         }
         let limits = raw.limits.into_limits(&mut problems);
+        let operations = operations::validate(
+            operations::RawOperations {
+                schedule: raw.schedule.take(),
+                audit: raw.audit.take(),
+                metrics: raw.metrics.take(),
+                hooks: raw.hooks.take(),
+            },
+            raw.lifecycle.time_zone.as_deref(),
+            dir,
+            &mut problems,
+        );
         let time_zone = match raw.lifecycle.time_zone.as_deref() {
             None => chrono_tz::UTC,
             Some(name) => name.parse().unwrap_or_else(|_| {
@@ -483,45 +513,12 @@ impl Config {
                     hr: raw.hr,
                     mappings,
                     limits,
+                    operations,
                 })
             }
             _ => Err(problems),
         }
     }
-}
-
-/// Sets `table.a.b = value` for `HRSYNC_A__B`, creating tables on the way.
-fn apply_override(table: &mut toml::Table, name: &str, value: &str) {
-    let path: Vec<String> = name
-        .trim_start_matches("HRSYNC_")
-        .split("__")
-        .map(str::to_ascii_lowercase)
-        .collect();
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut current = table;
-    for key in parents {
-        let entry = current
-            .entry(key.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let toml::Value::Table(next) = entry else {
-            return;
-        };
-        current = next;
-    }
-    let parsed = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        // Only unambiguous TOML literals; "2026-01-01" stays the string it probably means.
-        .filter(|v| !v.is_datetime() && !v.is_str())
-        .unwrap_or_else(|| toml::Value::String(value.to_string()));
-    tracing::debug!(
-        variable = name,
-        "configuration key overridden from the environment"
-    );
-    current.insert(last.clone(), parsed);
 }
 
 fn validate_directory(

@@ -198,3 +198,89 @@ fn unique_suffix_outside_creation_only_attributes_is_refused() {
         "{err:?}"
     );
 }
+
+fn with_env(vars: &[(&str, &str)]) -> Result<Config, Vec<ConfigProblem>> {
+    let env = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect::<Vec<_>>();
+    Config::parse_with_env(
+        &repo().join("hrsync.toml"),
+        &readme_config(),
+        env.into_iter(),
+    )
+}
+
+#[test]
+fn file_variants_of_secrets_replace_the_reference_and_are_read_when_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ldap-password");
+    std::fs::write(&path, "from-the-file\n").unwrap();
+    let config = with_env(&[(
+        "HRSYNC_DIRECTORY__BIND_PASSWORD_FILE",
+        path.to_str().unwrap(),
+    )])
+    .unwrap();
+    let secret = &config.directory.bind_password;
+    assert_eq!(secret.file.as_deref(), Some(path.as_path()));
+    assert_eq!(
+        secret.origin.as_deref(),
+        Some("HRSYNC_DIRECTORY__BIND_PASSWORD_FILE")
+    );
+    // Read at use time: a rotated secret is picked up without reloading the config.
+    std::fs::write(&path, "rotated\n").unwrap();
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        secret
+            .resolve("directory.bind_password")
+            .unwrap()
+            .expose_secret(),
+        "rotated"
+    );
+    // The HR token of the README example, through its _FILE variant.
+    let config = with_env(&[("HRSYNC_HR__REST__AUTH__USERNAME_FILE", "/run/secrets/key")]).unwrap();
+    let auth = format!("{:?}", config.hr.rest.as_ref().unwrap().auth);
+    assert!(auth.contains("/run/secrets/key"), "{auth}");
+}
+
+#[test]
+fn a_secret_given_as_a_value_is_read_from_its_variable_and_never_copied() {
+    let config = with_env(&[("HRSYNC_DIRECTORY__BIND_PASSWORD", "pw-value-7f3a")]).unwrap();
+    assert_eq!(
+        config.directory.bind_password.env.as_deref(),
+        Some("HRSYNC_DIRECTORY__BIND_PASSWORD")
+    );
+    assert_eq!(config.directory.bind_password.file, None);
+    assert!(!format!("{config:?}").contains("pw-value-7f3a"));
+}
+
+#[test]
+fn overrides_naming_no_key_are_errors_naming_the_variable_and_the_closest_key() {
+    let problems: Vec<String> = with_env(&[
+        ("HRSYNC_DIRECTORY__BIND_PASWORD", "secret-value-1b2c"),
+        ("HRSYNC_DIRECTORY__BIND_PASWORD_FILE", "/run/secrets/x"),
+        ("HRSYNC_LIFECYCLE__PREHIRE_DAY", "3"),
+        ("HRSYNC_DIRECTORY__URL", "ldap://127.0.0.1:389"),
+    ])
+    .unwrap_err()
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    let all = problems.join("\n");
+    assert_eq!(problems.len(), 3, "every unknown one is reported:\n{all}");
+    for expected in [
+        "HRSYNC_DIRECTORY__BIND_PASWORD: names no configuration key: [directory] has no key \
+         `bind_pasword`; did you mean HRSYNC_DIRECTORY__BIND_PASSWORD?",
+        "HRSYNC_DIRECTORY__BIND_PASWORD_FILE: names no configuration key: [directory] has no key \
+         `bind_pasword_file`; did you mean HRSYNC_DIRECTORY__BIND_PASSWORD_FILE?",
+        "HRSYNC_LIFECYCLE__PREHIRE_DAY: names no configuration key: [lifecycle] has no key \
+         `prehire_day`; did you mean HRSYNC_LIFECYCLE__PREHIRE_DAYS?",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
+    assert!(!all.contains("secret-value-1b2c"), "{all}");
+    assert!(
+        all.contains("hrsync.toml: "),
+        "problems name the file:\n{all}"
+    );
+}

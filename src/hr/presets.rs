@@ -584,17 +584,7 @@ fn connection(
 }
 
 fn secret_value(secret: &SecretRef) -> toml::Value {
-    let mut table = toml::Table::new();
-    if let Some(file) = &secret.file {
-        table.insert(
-            "file".into(),
-            toml::Value::String(file.to_string_lossy().into_owned()),
-        );
-    }
-    if let Some(env) = &secret.env {
-        table.insert("env".into(), toml::Value::String(env.clone()));
-    }
-    toml::Value::Table(table)
+    secret.to_toml()
 }
 
 fn credential_value(credential: &Credential) -> toml::Value {

@@ -639,3 +639,25 @@ async fn ad_prehire_account_waits_disabled_until_the_start_date() {
     );
     ad.assert_converged();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_check_reports_an_active_directory_server_and_changes_nothing() {
+    let ad = Ad::start("ad-check").await;
+    ad.serve(&[person("701", "Che", "Cker", "Sales", "Rep")])
+        .await;
+    let out = ad.expect(&["check"], 0);
+    assert!(out.contains("HR: ok"), "{out}");
+    assert!(out.contains("  server: Active Directory"), "{out}");
+    assert!(!out.contains("WARNING"), "the flavour matches:\n{out}");
+    assert!(out.contains("  bound as: "), "{out}");
+    assert!(
+        out.contains("  managed groups: 4 found, 0 missing"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("password policy"),
+        "an OpenLDAP matter:\n{out}"
+    );
+    // Nothing was created.
+    ad.expect(&["plan", "--detailed-exitcode"], 2);
+}

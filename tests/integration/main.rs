@@ -18,6 +18,7 @@ mod explain_report;
 mod lifecycle;
 mod limits;
 mod offboard;
+mod operations;
 mod policies;
 mod scope;
 mod secrets;

@@ -316,6 +316,16 @@ terminated = ["Inactive"]
     }
 
     pub fn hrsync_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.output().expect("run hrsync")
+    }
+
+    /// The hrsync command with the scenario's config and secrets, not started (for a process
+    /// that stays up, like `hrsync run`).
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"));
         command
             .arg("--config")
@@ -325,10 +335,7 @@ terminated = ["Inactive"]
             .env(HR_TOKEN_ENV, HR_TOKEN)
             .env("RUST_LOG", "info")
             .stdin(std::process::Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        command.output().expect("run hrsync")
+        command
     }
 
     /// Runs hrsync and insists on an exit code, showing the output when it differs.

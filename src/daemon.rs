@@ -1,0 +1,162 @@
+//! `hrsync run`: stays up and plans and applies on the `[schedule]`.
+//!
+//! Runs happen one after the other in one loop, so they never overlap: a run that lasts past
+//! the next due time delays that run (the missed time is logged), it never starts a second
+//! one. SIGTERM and SIGINT set a stop flag: no run starts any more, a run under way finishes
+//! the change it is making and starts no other, and the log lists what was left for the next
+//! run. A clean stop exits 0.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Mutex, Notify};
+
+use crate::config::Config;
+use crate::run::{Outcome, RunError};
+
+/// The wall clock, read only in `main` and handed in.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// What `/healthz` and `/metrics` show between runs.
+#[derive(Debug, Default)]
+pub struct State {
+    /// The last run that finished.
+    pub last: Option<crate::cycle::CycleReport>,
+    /// When the last successful run finished.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Runs by result since the start (`success`, `failure`), for counters.
+    pub runs: std::collections::BTreeMap<&'static str, u64>,
+    /// When the next run must have finished to count as on time (its due time plus the grace).
+    pub due_by: Option<DateTime<Utc>>,
+    /// A run is under way.
+    pub running: bool,
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
+    let Some(schedule) = config.operations.schedule.clone() else {
+        return Err(RunError::Config(
+            "  - schedule: `hrsync run` needs a [schedule] table with cron = \"...\" \
+             (for a single run use `hrsync apply`)"
+                .to_string(),
+        ));
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let wake = Arc::new(Notify::new());
+    watch_signals(stop.clone(), wake.clone())?;
+    let state = Arc::new(Mutex::new(State {
+        // A restart keeps the time of the last good run, when the textfile has it.
+        last_success: config
+            .operations
+            .metrics
+            .textfile
+            .as_deref()
+            .and_then(crate::metrics::previous_success),
+        ..State::default()
+    }));
+    if let Some(addr) = config.operations.metrics.listen {
+        crate::serve::start(addr, state.clone(), clock.clone())
+            .await
+            .map(|_| ())
+            .map_err(|source| RunError::Setup {
+                what: format!("cannot serve /metrics and /healthz on {addr} (metrics.listen)"),
+                source,
+            })?;
+    }
+    tracing::info!(
+        schedule = %schedule.schedule.expression,
+        time_zone = %schedule.schedule.time_zone,
+        "hrsync run started"
+    );
+    let grace = chrono::Duration::from_std(schedule.grace).unwrap_or(chrono::Duration::MAX);
+    let mut run_now = schedule.run_on_start;
+    let mut last_due: Option<DateTime<Utc>> = None;
+    while !stop.load(Ordering::SeqCst) {
+        let now = clock();
+        let due = if run_now {
+            now
+        } else {
+            let Some(due) = schedule.schedule.next_after(now) else {
+                tracing::warn!("the schedule has no run time left; stopping");
+                break;
+            };
+            if let Some(previous) = last_due {
+                let skipped = schedule
+                    .schedule
+                    .upcoming(previous, 1000)
+                    .into_iter()
+                    .take_while(|t| *t < due && *t <= now)
+                    .count();
+                if skipped > 0 {
+                    tracing::warn!(
+                        skipped,
+                        "the last run lasted past {skipped} due time(s); runs never overlap, \
+                         so the next one waits for its own time"
+                    );
+                }
+            }
+            due
+        };
+        run_now = false;
+        state.lock().await.due_by = due.checked_add_signed(grace);
+        tracing::info!(next_run = %due.to_rfc3339(), "waiting for the next run");
+        let wait = (due - now).to_std().unwrap_or_default();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = wake.notified() => {}
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        last_due = Some(due);
+        let previous_success = {
+            let mut state = state.lock().await;
+            state.running = true;
+            state.last_success
+        };
+        let report =
+            crate::cycle::run_once(&config, &clock, Some(stop.clone()), previous_success).await;
+        let mut state = state.lock().await;
+        state.running = false;
+        let key = if report.success() {
+            state.last_success = Some(report.finished);
+            "success"
+        } else {
+            "failure"
+        };
+        *state.runs.entry(key).or_default() += 1;
+        state.last = Some(report);
+    }
+    tracing::info!("hrsync run stopped cleanly");
+    Ok(Outcome::Success)
+}
+
+/// Sets `stop` and wakes the loop on SIGTERM or SIGINT.
+fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<(), RunError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let signal_error = |source: std::io::Error| RunError::Setup {
+        what: "cannot install the SIGTERM/SIGINT handlers".to_string(),
+        source,
+    };
+    let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "SIGINT",
+            };
+            if stop.swap(true, Ordering::SeqCst) {
+                tracing::warn!(signal = name, "already stopping");
+            } else {
+                tracing::warn!(
+                    signal = name,
+                    "stop requested: a change under way completes, no new one starts"
+                );
+            }
+            wake.notify_one();
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! Metrics of a run in the Prometheus text format: written atomically to a file for the
+//! node_exporter textfile collector, pushed to a Pushgateway, and served on `/metrics` by
+//! `hrsync run`. The names are an API (see the README, "Metrics").
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::apply::{ApplyReport, Outcome as StepOutcome};
+use crate::config::MetricsConfig;
+use crate::plan::Plan;
+
+/// What one run did, in numbers.
+#[derive(Debug, Clone, Default)]
+pub struct RunMetrics {
+    /// Changes by (kind, result): kind is the plan action (`create`, `add_to_group`...) or the
+    /// group action (`add_placeholder`...), result `applied`, `already_done`, `failed`,
+    /// `not_attempted`, or `planned` when nothing was applied.
+    pub changes: BTreeMap<(String, &'static str), u64>,
+    /// Accounts with changes, by lifecycle (`joiner`, `mover`...).
+    pub accounts: BTreeMap<&'static str, u64>,
+    /// Accounts read from the directory.
+    pub accounts_seen: Option<u64>,
+    pub hr_records: Option<u64>,
+    pub hr_rejected: Option<u64>,
+    pub limits_tripped: u64,
+    pub hook_calls: u64,
+    pub hook_failures: u64,
+    pub started: Option<DateTime<Utc>>,
+    pub duration_seconds: f64,
+    pub exit_code: u8,
+    pub success: bool,
+    /// The end of the last successful run, this one or an earlier one.
+    pub last_success: Option<DateTime<Utc>>,
+}
+
+impl RunMetrics {
+    /// Counts from the plan (accounts, HR) and, when the plan was applied, the results.
+    pub fn record_plan(&mut self, plan: &Plan, hr_rejected: usize) {
+        self.accounts_seen = Some(plan.summary.directory_accounts as u64);
+        self.hr_records = Some(plan.summary.hr_records as u64);
+        self.hr_rejected = Some(hr_rejected as u64);
+        self.limits_tripped = plan.limits_tripped.len() as u64;
+        for account in &plan.accounts {
+            *self.accounts.entry(account.lifecycle.as_str()).or_default() += 1;
+        }
+    }
+
+    /// The changes of a plan that was not applied.
+    pub fn record_planned(&mut self, plan: &Plan) {
+        for (change, _) in crate::audit::pair(plan, &ApplyReport::default()) {
+            *self.changes.entry((change.kind, "planned")).or_default() += 1;
+        }
+    }
+
+    /// The result of each change of an applied plan (see [`crate::audit::pair`]).
+    pub fn record_results(&mut self, plan: &Plan, report: &ApplyReport) {
+        for (kind, outcome) in crate::audit::pair(plan, report)
+            .into_iter()
+            .map(|(change, result)| (change.kind, result.map(|r| &r.outcome)))
+        {
+            *self
+                .changes
+                .entry((kind, result_name(outcome)))
+                .or_default() += 1;
+        }
+    }
+}
+
+pub fn result_name(outcome: Option<&StepOutcome>) -> &'static str {
+    match outcome {
+        Some(StepOutcome::Applied) => "applied",
+        Some(StepOutcome::AlreadyDone) => "already_done",
+        Some(StepOutcome::Failed { .. }) => "failed",
+        Some(StepOutcome::NotAttempted) | None => "not_attempted",
+    }
+}
+
+/// Counters of a long-running `hrsync run`.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    pub runs: BTreeMap<&'static str, u64>,
+    pub up: bool,
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn timestamp(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+/// The metrics of the last run (and, in `hrsync run`, the totals) as Prometheus text.
+pub fn render(run: Option<&RunMetrics>, totals: Option<&Totals>) -> String {
+    let mut out = String::new();
+    if let Some(run) = run {
+        render_run(&mut out, run);
+    }
+    if let Some(totals) = totals {
+        family(
+            &mut out,
+            "hrsync_runs_total",
+            "counter",
+            "Runs since hrsync run started, by result.",
+        );
+        for result in ["success", "failure"] {
+            let _ = writeln!(
+                out,
+                "hrsync_runs_total{{result=\"{result}\"}} {}",
+                totals.runs.get(result).copied().unwrap_or(0)
+            );
+        }
+        family(&mut out, "hrsync_up", "gauge", "1 while hrsync run is up.");
+        let _ = writeln!(out, "hrsync_up {}", u64::from(totals.up));
+    }
+    out
+}
+
+fn render_run(out: &mut String, run: &RunMetrics) {
+    family(
+        out,
+        "hrsync_run_changes",
+        "gauge",
+        "Changes of the last run by kind and result.",
+    );
+    for ((kind, result), count) in &run.changes {
+        let _ = writeln!(
+            out,
+            "hrsync_run_changes{{kind=\"{}\",result=\"{result}\"}} {count}",
+            escape(kind)
+        );
+    }
+    family(
+        out,
+        "hrsync_run_accounts_changed",
+        "gauge",
+        "Accounts with changes in the last run, by lifecycle.",
+    );
+    for (lifecycle, count) in &run.accounts {
+        let _ = writeln!(
+            out,
+            "hrsync_run_accounts_changed{{lifecycle=\"{lifecycle}\"}} {count}"
+        );
+    }
+    for (name, help, value) in [
+        (
+            "hrsync_run_accounts_seen",
+            "Accounts read from the directory in the last run.",
+            run.accounts_seen,
+        ),
+        (
+            "hrsync_run_hr_records",
+            "HR records read in the last run (rejected ones included).",
+            run.hr_records,
+        ),
+        (
+            "hrsync_run_hr_records_rejected",
+            "HR records that could not be read in the last run (left alone).",
+            run.hr_rejected,
+        ),
+    ] {
+        if let Some(value) = value {
+            family(out, name, "gauge", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
+    }
+    for (name, help, value) in [
+        (
+            "hrsync_run_limits_tripped",
+            "Safety limits the last run's plan went over.",
+            run.limits_tripped,
+        ),
+        (
+            "hrsync_run_hook_calls",
+            "Hook calls made in the last run.",
+            run.hook_calls,
+        ),
+        (
+            "hrsync_run_hook_failures",
+            "Hook calls of the last run that failed (after their retries).",
+            run.hook_failures,
+        ),
+        (
+            "hrsync_run_exit_code",
+            "The exit code the last run would have (0 ok, 1 could not run, 3 some changes failed, 4 limit tripped).",
+            u64::from(run.exit_code),
+        ),
+        (
+            "hrsync_run_success",
+            "1 when the last run succeeded (exit code 0), 0 otherwise.",
+            u64::from(run.success),
+        ),
+    ] {
+        family(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    family(
+        out,
+        "hrsync_run_duration_seconds",
+        "gauge",
+        "How long the last run took.",
+    );
+    let _ = writeln!(
+        out,
+        "hrsync_run_duration_seconds {:.3}",
+        run.duration_seconds
+    );
+    if let Some(started) = run.started {
+        family(
+            out,
+            "hrsync_last_run_timestamp_seconds",
+            "gauge",
+            "When the last run started (Unix time).",
+        );
+        let _ = writeln!(
+            out,
+            "hrsync_last_run_timestamp_seconds {:.3}",
+            timestamp(started)
+        );
+    }
+    if let Some(success) = run.last_success {
+        family(
+            out,
+            "hrsync_last_success_timestamp_seconds",
+            "gauge",
+            "When the last successful run finished (Unix time).",
+        );
+        let _ = writeln!(
+            out,
+            "hrsync_last_success_timestamp_seconds {:.3}",
+            timestamp(success)
+        );
+    }
+}
+
+/// The `hrsync_last_success_timestamp_seconds` of an earlier textfile, so that a failed run
+/// keeps the time of the last good one.
+pub fn previous_success(path: &Path) -> Option<DateTime<Utc>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix("hrsync_last_success_timestamp_seconds "))?;
+    let seconds: f64 = value.trim().parse().ok()?;
+    DateTime::<Utc>::from_timestamp_millis((seconds * 1000.0) as i64)
+}
+
+/// Writes the textfile through a temporary file in the same directory renamed into place, so
+/// the collector never reads half a file.
+pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Pushes to the Pushgateway with PUT (replacing the group's earlier metrics).
+pub async fn push(url: &str, text: String) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .put(url)
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(text)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("the Pushgateway answered {}", response.status()))
+    }
+}
+
+/// Writes and pushes as configured; problems are logged, never fatal (the directory work is
+/// done by then).
+pub async fn publish(config: &MetricsConfig, run: &RunMetrics) {
+    let text = render(Some(run), None);
+    if let Some(path) = &config.textfile {
+        match write_textfile(path, &text) {
+            Ok(()) => tracing::debug!(path = %path.display(), "metrics written"),
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot write the metrics file")
+            }
+        }
+    }
+    if let Some(url) = &config.pushgateway {
+        match push(url, text).await {
+            Ok(()) => tracing::debug!("metrics pushed"),
+            Err(e) => tracing::error!(error = %e, "cannot push the metrics to the Pushgateway"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text_and_reads_back_the_last_success() {
+        let mut run = RunMetrics::default();
+        run.changes.insert(("create".to_string(), "applied"), 2);
+        run.changes
+            .insert(("add_to_group".to_string(), "failed"), 1);
+        run.accounts.insert("joiner", 2);
+        run.hr_records = Some(10);
+        run.hr_rejected = Some(1);
+        run.accounts_seen = Some(7);
+        run.duration_seconds = 1.5;
+        run.exit_code = 3;
+        let success = DateTime::<Utc>::from_timestamp(1_790_000_000, 250_000_000).unwrap();
+        run.last_success = Some(success);
+        let text = render(Some(&run), None);
+        for line in [
+            "hrsync_run_changes{kind=\"create\",result=\"applied\"} 2",
+            "hrsync_run_changes{kind=\"add_to_group\",result=\"failed\"} 1",
+            "hrsync_run_accounts_changed{lifecycle=\"joiner\"} 2",
+            "hrsync_run_hr_records 10",
+            "hrsync_run_hr_records_rejected 1",
+            "hrsync_run_accounts_seen 7",
+            "hrsync_run_duration_seconds 1.500",
+            "hrsync_run_exit_code 3",
+            "hrsync_run_success 0",
+            "hrsync_last_success_timestamp_seconds 1790000000.250",
+            "# TYPE hrsync_run_changes gauge",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        assert!(!text.contains("hrsync_runs_total"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hrsync.prom");
+        write_textfile(&path, &text).unwrap();
+        assert_eq!(previous_success(&path), Some(success));
+        assert!(!dir.path().join("hrsync.prom.tmp").exists());
+    }
+}
