@@ -15,6 +15,7 @@ mod bad_input;
 mod cli;
 mod demo;
 mod explain_report;
+mod faults;
 mod lifecycle;
 mod limits;
 mod offboard;

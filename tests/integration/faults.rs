@@ -1,0 +1,645 @@
+//! Faults on either side of a run, each asserted on the directory account by account: the HR API
+//! failing in the middle of a fetch, slapd stopped in the middle of an apply, hrsync killed in the
+//! middle of an apply, the directory edited between plan and apply, and operations the server
+//! refuses (access rules, a constraint).
+//!
+//! These tests judge behaviour (exit codes, the directory afterwards, what the output names), not
+//! the exact LDAP operations hrsync sends, so they hold however apply groups its operations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::scenario::{
+    BIND_PASSWORD_ENV, HR_PATH, HR_TOKEN, HR_TOKEN_ENV, Scenario, person, terminated,
+};
+
+// ---------------------------------------------------------------------------------------------
+// HR faults: nothing changes, exit 1.
+
+/// Offset paging with a total, two records a page, short retries and a short timeout, so a
+/// failing page is detected (and given up on) quickly.
+const PAGED_HR: &str = r#"
+[hr.rest.pagination]
+type = "offset"
+offset_param = "offset"
+limit_param = "limit"
+limit = 2
+total_ptr = "/total"
+
+[hr.rest.retry]
+max_attempts = 2
+initial_backoff_ms = 10
+max_backoff_ms = 20
+max_total_secs = 10
+"#;
+
+/// Three accounts in step with HR, a fourth person joining and the first one leaving: a fetch
+/// that silently dropped a page would still find work to do, so "nothing changed" means the
+/// failure stopped the run.
+async fn hr_fault_world(name: &str) -> (Scenario, Vec<Value>) {
+    let s = Scenario::start(name).await;
+    s.write_config_with("", PAGED_HR);
+    for (uid, id) in [("a.one", "1"), ("b.two", "2"), ("c.three", "3")] {
+        let dn = s.dir.add_user(uid, id, None, "");
+        s.add_member("staff", &dn);
+    }
+    let records = vec![
+        terminated(person("1", "A", "One", "Sales", "Rep")),
+        person("4", "New", "Joiner", "Sales", "Rep"),
+        person("2", "B", "Two", "Sales", "Rep"),
+        person("3", "C", "Three", "Sales", "Rep"),
+        person("5", "Other", "Joiner", "Engineering", "Engineer"),
+    ];
+    (s, records)
+}
+
+fn page_body(records: &[Value], offset: usize) -> Value {
+    let end = (offset + 2).min(records.len());
+    json!({ "total": records.len(), "employees": records[offset.min(end)..end] })
+}
+
+/// Serves the first page properly and `fault` for the page at offset 2.
+async fn serve_with_faulty_second_page(s: &Scenario, records: &[Value], fault: ResponseTemplate) {
+    s.hr.reset().await;
+    for offset in [0usize, 4] {
+        Mock::given(method("GET"))
+            .and(path(HR_PATH))
+            .and(query_param("offset", offset.to_string().as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(page_body(records, offset)))
+            .mount(&s.hr)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(HR_PATH))
+        .and(query_param("offset", "2"))
+        .respond_with(fault)
+        .mount(&s.hr)
+        .await;
+}
+
+/// `plan` and `apply` both exit 1 naming `expected` on stderr, and the directory is dumped
+/// identical before and after.
+fn assert_fetch_fails_without_change(s: &Scenario, what: &str, expected: &[&str]) {
+    let before = s.dump();
+    for command in [&["plan"][..], &["apply", "--allow-limit", "create"][..]] {
+        let out = s.hrsync(command);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: {command:?} must fail\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("nothing was changed"),
+            "{what}: says nothing changed: {stderr}"
+        );
+        for needle in expected {
+            assert!(
+                stderr.contains(needle),
+                "{what}: the error names {needle:?}: {stderr}"
+            );
+        }
+    }
+    assert_eq!(s.dump(), before, "{what}: not a single change");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hr_5xx_timeout_or_empty_page_in_the_middle_changes_nothing_and_exits_1() {
+    let (s, records) = hr_fault_world("hrfaults").await;
+
+    // Sanity: the same world with a healthy second page has changes to make, so "no change"
+    // below is the failure's doing.
+    serve_with_faulty_second_page(
+        &s,
+        &records,
+        ResponseTemplate::new(200).set_body_json(page_body(&records, 2)),
+    )
+    .await;
+    let healthy = s.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        healthy.contains("new.joiner") && healthy.contains("other.joiner"),
+        "{healthy}"
+    );
+
+    serve_with_faulty_second_page(
+        &s,
+        &records,
+        ResponseTemplate::new(503).set_body_string("upstream unavailable"),
+    )
+    .await;
+    assert_fetch_fails_without_change(&s, "503", &["503"]);
+
+    serve_with_faulty_second_page(
+        &s,
+        &records,
+        ResponseTemplate::new(500).set_body_string("internal error"),
+    )
+    .await;
+    assert_fetch_fails_without_change(&s, "500", &["500"]);
+
+    // Slower than the HR timeout, on every attempt.
+    s.write_config_with("", &format!("{PAGED_HR}\n"));
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        config.replace("[hr.rest]\n", "[hr.rest]\ntimeout_secs = 1\n"),
+    )
+    .unwrap();
+    serve_with_faulty_second_page(
+        &s,
+        &records,
+        ResponseTemplate::new(200)
+            .set_body_json(page_body(&records, 2))
+            .set_delay(Duration::from_secs(3)),
+    )
+    .await;
+    assert_fetch_fails_without_change(&s, "timeout", &["offset=2"]);
+
+    // An empty page where the total says more records follow: not the end of the list.
+    serve_with_faulty_second_page(
+        &s,
+        &records,
+        ResponseTemplate::new(200)
+            .set_body_json(json!({ "total": records.len(), "employees": [] })),
+    )
+    .await;
+    assert_fetch_fails_without_change(&s, "empty page", &["5"]);
+
+    // The body is cut short: not JSON.
+    let full = serde_json::to_string(&page_body(&records, 2)).unwrap();
+    serve_with_faulty_second_page(
+        &s,
+        &records,
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/json")
+            .set_body_string(&full[..full.len() / 2]),
+    )
+    .await;
+    assert_fetch_fails_without_change(&s, "truncated JSON", &["offset=2"]);
+}
+
+/// A raw HTTP server for what wiremock cannot do: a response whose body stops before its
+/// Content-Length (the connection is cut mid-transfer). Every request for offset 2 gets that;
+/// the others get `page`'s answer.
+fn cutting_server(records: Vec<Value>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            // Skip the headers.
+            loop {
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if line == "\r\n" => break,
+                    Ok(_) => {}
+                }
+            }
+            let offset = if request_line.contains("offset=4") {
+                4
+            } else if request_line.contains("offset=2") {
+                2
+            } else {
+                0
+            };
+            let body = serde_json::to_string(&page_body(&records, offset)).expect("json");
+            let sent = if offset == 2 {
+                &body[..body.len() / 2]
+            } else {
+                &body[..]
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(sent.as_bytes());
+            let _ = stream.flush();
+            // Dropping the stream closes the connection with the body incomplete.
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hr_connection_cut_mid_body_changes_nothing_and_exits_1() {
+    let (s, records) = hr_fault_world("hrcut").await;
+    let url = cutting_server(records);
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, config.replace(&s.hr.uri(), &url)).unwrap();
+    assert!(std::fs::read_to_string(&s.config).unwrap().contains(&url));
+    assert_fetch_fails_without_change(&s, "body cut short", &["offset=2"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults in the middle of an apply.
+
+const JOINERS: usize = 900;
+const MOVERS: usize = 150;
+const LEAVERS: usize = 150;
+
+/// What one account must look like once hrsync has converged.
+#[derive(Debug, Clone)]
+struct Expected {
+    /// Parent OU of the account (lowercase).
+    ou: String,
+    /// Managed groups (cn) the account must be in; all other managed groups it must not be.
+    groups: BTreeSet<&'static str>,
+    title: String,
+    disabled: bool,
+}
+
+/// A company big enough that an apply takes seconds: JOINERS joiners, MOVERS sales reps who
+/// move to engineering and LEAVERS who leave. Returns the HR records and the expected final
+/// state by employee id.
+async fn big_company(s: &Scenario) -> (Vec<Value>, BTreeMap<String, Expected>) {
+    let mut records = Vec::new();
+    let mut expected = BTreeMap::new();
+    let mut ldif = String::new();
+    let mut seeded = Vec::new();
+    for i in 0..MOVERS + LEAVERS {
+        let id = format!("{}", 5000 + i);
+        let (first, last) = if i < MOVERS {
+            ("Mover", format!("M{id}"))
+        } else {
+            ("Leaver", format!("L{id}"))
+        };
+        let uid = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
+        let dn = format!("uid={uid},{}", s.ou("sales"));
+        ldif.push_str(&format!(
+            "dn: {dn}\nobjectClass: inetOrgPerson\nuid: {uid}\nemployeeNumber: {id}\n\
+             cn: {first} {last}\nsn: {last}\ngivenName: {first}\ntitle: Rep\n\
+             departmentNumber: Sales\n\n"
+        ));
+        seeded.push(dn);
+        if i < MOVERS {
+            records.push(person(&id, first, &last, "Engineering", "Engineer"));
+            expected.insert(
+                id,
+                Expected {
+                    ou: s.ou("engineering").to_lowercase(),
+                    groups: ["staff", "engineering", "vpn"].into(),
+                    title: "Engineer".into(),
+                    disabled: false,
+                },
+            );
+        } else {
+            records.push(terminated(person(&id, first, &last, "Sales", "Rep")));
+            expected.insert(
+                id,
+                Expected {
+                    ou: s.dir.disabled_dn.to_lowercase(),
+                    groups: BTreeSet::new(),
+                    title: "Rep".into(),
+                    disabled: true,
+                },
+            );
+        }
+    }
+    s.dir.ldapadd(&ldif);
+    for group in ["staff", "sales"] {
+        let mut change = format!("dn: {}\nchangetype: modify\nadd: member\n", s.group(group));
+        for dn in &seeded {
+            change.push_str(&format!("member: {dn}\n"));
+        }
+        let out = s.dir.ldapmodify(&change);
+        assert!(out.status.success(), "{out:?}");
+    }
+    for i in 0..JOINERS {
+        let id = format!("{}", 1000 + i);
+        let engineering = i % 2 == 0;
+        let (department, title, ou, groups): (_, _, _, BTreeSet<&'static str>) = if engineering {
+            (
+                "Engineering",
+                "Engineer",
+                "engineering",
+                ["staff", "engineering", "vpn"].into(),
+            )
+        } else {
+            ("Sales", "Rep", "sales", ["staff", "sales"].into())
+        };
+        records.push(person(&id, "Join", &format!("J{id}"), department, title));
+        expected.insert(
+            id,
+            Expected {
+                ou: s.ou(ou).to_lowercase(),
+                groups,
+                title: title.into(),
+                disabled: false,
+            },
+        );
+    }
+    (records, expected)
+}
+
+const ALLOW_ALL: [&str; 8] = [
+    "--allow-limit",
+    "create",
+    "--allow-limit",
+    "disable",
+    "--allow-limit",
+    "group_removal",
+    "--allow-limit",
+    "move",
+];
+
+/// Every expected account exists exactly once, where it belongs, in exactly its managed groups,
+/// with its title, locked exactly when it should be.
+fn assert_company(s: &Scenario, expected: &BTreeMap<String, Expected>) {
+    let entries = s.dir.search(
+        s.base(),
+        "(objectClass=inetOrgPerson)",
+        &["employeeNumber", "title", "pwdAccountLockedTime"],
+    );
+    let mut by_id: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for entry in entries {
+        let id = entry.first("employeeNumber").unwrap_or("").to_string();
+        by_id.entry(id).or_default().push(entry);
+    }
+    let members: BTreeMap<&str, BTreeSet<String>> = ["staff", "engineering", "sales", "vpn"]
+        .into_iter()
+        .map(|g| (g, s.dir.group_members(&s.group(g))))
+        .collect();
+    let mut wrong = Vec::new();
+    for (id, want) in expected {
+        let Some(found) = by_id.get(id) else {
+            wrong.push(format!("{id}: no account"));
+            continue;
+        };
+        if found.len() != 1 {
+            wrong.push(format!("{id}: {} accounts", found.len()));
+            continue;
+        }
+        let entry = &found[0];
+        let dn = entry.dn.to_lowercase();
+        let parent = dn.split_once(',').map(|(_, p)| p).unwrap_or("");
+        if parent != want.ou {
+            wrong.push(format!("{id}: in {parent}, expected {}", want.ou));
+        }
+        for (group, holders) in &members {
+            if holders.contains(&dn) != want.groups.contains(group) {
+                wrong.push(format!(
+                    "{id}: member of {group} is {}, expected {}",
+                    holders.contains(&dn),
+                    want.groups.contains(group)
+                ));
+            }
+        }
+        if entry.first("title") != Some(want.title.as_str()) {
+            wrong.push(format!("{id}: title {:?}", entry.first("title")));
+        }
+        if entry.has("pwdAccountLockedTime") != want.disabled {
+            wrong.push(format!("{id}: locked is {}", !want.disabled));
+        }
+    }
+    let extra: Vec<_> = by_id
+        .keys()
+        .filter(|id| !expected.contains_key(*id))
+        .collect();
+    assert!(extra.is_empty(), "accounts nobody asked for: {extra:?}");
+    assert!(
+        wrong.is_empty(),
+        "{} account(s) wrong, first ones:\n{}",
+        wrong.len(),
+        wrong[..wrong.len().min(30)].join("\n")
+    );
+}
+
+/// Runs `hrsync apply` in the background with stdout and stderr in files (the plan of a big
+/// company is larger than a pipe's buffer).
+fn spawn_apply(s: &Scenario, args: &[&str], tag: &str) -> Child {
+    let stdout = std::fs::File::create(s.work.path().join(format!("{tag}.out"))).unwrap();
+    let stderr = std::fs::File::create(s.work.path().join(format!("{tag}.err"))).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .arg("--config")
+        .arg(&s.config)
+        .arg("apply")
+        .args(args)
+        .env(BIND_PASSWORD_ENV, &s.dir.admin_password)
+        .env(HR_TOKEN_ENV, HR_TOKEN)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn hrsync")
+}
+
+/// Waits until slapd's log shows at least `count` completed ADD operations (RESULT lines of
+/// ADD ops are not distinguishable cheaply, so requests are counted) and returns how many.
+fn wait_for_adds(s: &Scenario, child: &mut Child, count: usize) -> usize {
+    let log = s.dir.log_file.clone().expect("own slapd has a log");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&log) {
+            let _ = f.read_to_string(&mut text);
+        }
+        let adds = text.matches(" ADD dn=").count();
+        if adds >= count {
+            return adds;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("hrsync ended ({status}) before {count} ADDs reached the server ({adds})");
+        }
+        assert!(Instant::now() < deadline, "only {adds} ADDs after 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("hrsync did not finish within {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The changes an apply named, from its output: applied (stderr log, one JSON line per change
+/// that took effect) and failed or not attempted (the stdout report, one line each).
+#[derive(Debug, Default)]
+struct Reported {
+    applied: BTreeSet<String>,
+    failed: BTreeSet<String>,
+    not_attempted: BTreeSet<String>,
+}
+
+fn reported(dir: &Path, tag: &str) -> Reported {
+    let stdout = std::fs::read_to_string(dir.join(format!("{tag}.out"))).unwrap();
+    let stderr = std::fs::read_to_string(dir.join(format!("{tag}.err"))).unwrap();
+    let mut r = Reported::default();
+    for line in stderr.lines() {
+        let Ok(event) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if event["target"] == "hrsync::apply" && event["level"] == "INFO" {
+            if let Some(message) = event["fields"]["message"].as_str() {
+                r.applied.insert(message.to_string());
+            }
+        }
+    }
+    for line in stdout.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("! failed: ") {
+            // "description: error"; descriptions hold DNs with commas but no ": ".
+            let description = rest.split_once(": ").map_or(rest, |(d, _)| d);
+            r.failed.insert(description.to_string());
+        } else if let Some(rest) = line
+            .trim_start()
+            .strip_prefix("! not attempted (an earlier change of the account failed): ")
+        {
+            r.not_attempted.insert(rest.to_string());
+        }
+    }
+    r
+}
+
+/// What the directory says about one reported change: `Some(true)` it took effect, `Some(false)`
+/// it did not, `None` for changes this check does not judge. Creates and group additions are
+/// judged: they are most of a big company's changes and their effect is unambiguous.
+fn took_effect(s: &Scenario, description: &str) -> Option<bool> {
+    if let Some(dn) = description.strip_prefix("create ") {
+        return Some(s.dir.entry(dn).is_some());
+    }
+    let rest = description.strip_prefix("add ")?;
+    let (member, group) = rest.split_once(" to ")?;
+    let group_dn = group.trim();
+    if !group_dn.starts_with("cn=") {
+        return None;
+    }
+    Some(
+        s.dir
+            .group_members(group_dn)
+            .contains(&member.to_lowercase()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_converges() {
+    let s = Scenario::start_own("slapdstop").await;
+    let (records, expected) = big_company(&s).await;
+    s.serve(&records).await;
+
+    let mut child = spawn_apply(&s, &ALLOW_ALL, "first");
+    let adds = wait_for_adds(&s, &mut child, 200);
+    s.dir.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    s.dir.restart();
+    let status = wait_with_timeout(&mut child, 300);
+    let first = reported(s.work.path(), "first");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "exit 3 after the server went away mid-apply ({adds} ADDs had reached it); {} applied, {} failed",
+        first.applied.len(),
+        first.failed.len()
+    );
+    assert!(
+        !first.applied.is_empty(),
+        "some changes applied before the stop"
+    );
+    assert!(!first.failed.is_empty(), "the stop failed some changes");
+    let summary = std::fs::read_to_string(s.work.path().join("first.out")).unwrap();
+    let counted = format!(
+        "applied {} change(s), {} failed or not attempted",
+        first.applied.len(),
+        first.failed.len() + first.not_attempted.len()
+    );
+    assert!(
+        summary.contains(&counted),
+        "the summary counts what the lines name ({counted})"
+    );
+    assert!(first.applied.is_disjoint(&first.failed));
+    assert!(first.applied.is_disjoint(&first.not_attempted));
+
+    // What the output says matches the directory, change by change.
+    let mut mismatches = Vec::new();
+    let mut judged = 0;
+    for (description, claimed) in first.applied.iter().map(|d| (d, true)).chain(
+        first
+            .failed
+            .iter()
+            .chain(&first.not_attempted)
+            .map(|d| (d, false)),
+    ) {
+        if let Some(effect) = took_effect(&s, description) {
+            judged += 1;
+            if effect != claimed {
+                mismatches.push(format!(
+                    "reported applied={claimed}, in the directory {effect}: {description}"
+                ));
+            }
+        }
+    }
+    assert!(judged > 200, "only {judged} changes judged");
+    assert!(
+        mismatches.is_empty(),
+        "the report disagrees with the directory:\n{}",
+        mismatches.join("\n")
+    );
+
+    // The next run does the rest, and nothing the first run applied is applied again.
+    let second = spawn_apply(&s, &ALLOW_ALL, "second");
+    let status = wait_with_timeout(&mut { second }, 300);
+    let again = reported(s.work.path(), "second");
+    assert_eq!(status.code(), Some(0), "second run: {again:?}");
+    let twice: Vec<_> = first.applied.intersection(&again.applied).collect();
+    assert!(twice.is_empty(), "applied twice: {twice:?}");
+    assert_company(&s, &expected);
+    s.assert_converged();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hrsync_killed_mid_apply_and_the_next_run_converges() {
+    let s = Scenario::start_own("sigkill").await;
+    let (records, expected) = big_company(&s).await;
+    s.serve(&records).await;
+
+    let mut child = spawn_apply(&s, &ALLOW_ALL, "killed");
+    wait_for_adds(&s, &mut child, 200);
+    // Child::kill is SIGKILL on Unix: no handler, no cleanup.
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "killed, not finished: {status}"
+    );
+    // Half done: some joiners exist, not all.
+    let created = s.dir.search(s.base(), "(uid=join.*)", &["1.1"]).len();
+    assert!(
+        created > 0 && created < JOINERS,
+        "{created} joiners created before the kill"
+    );
+
+    let second = spawn_apply(&s, &ALLOW_ALL, "after");
+    let status = wait_with_timeout(&mut { second }, 300);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{:?}",
+        reported(s.work.path(), "after")
+    );
+    assert_company(&s, &expected);
+    s.assert_converged();
+}
