@@ -162,7 +162,7 @@ async fn hr_5xx_timeout_or_empty_page_in_the_middle_changes_nothing_and_exits_1(
             .set_delay(Duration::from_secs(3)),
     )
     .await;
-    assert_fetch_fails_without_change(&s, "timeout", &["offset=2"]);
+    assert_fetch_fails_without_change(&s, "timeout", &["page 2"]);
 
     // An empty page where the total says more records follow: not the end of the list.
     serve_with_faulty_second_page(
@@ -184,7 +184,7 @@ async fn hr_5xx_timeout_or_empty_page_in_the_middle_changes_nothing_and_exits_1(
             .set_body_string(&full[..full.len() / 2]),
     )
     .await;
-    assert_fetch_fails_without_change(&s, "truncated JSON", &["offset=2"]);
+    assert_fetch_fails_without_change(&s, "truncated JSON", &["page 2"]);
 }
 
 /// A raw HTTP server for what wiremock cannot do: a response whose body stops before its
@@ -243,7 +243,7 @@ async fn hr_connection_cut_mid_body_changes_nothing_and_exits_1() {
     let config = std::fs::read_to_string(&s.config).unwrap();
     std::fs::write(&s.config, config.replace(&s.hr.uri(), &url)).unwrap();
     assert!(std::fs::read_to_string(&s.config).unwrap().contains(&url));
-    assert_fetch_fails_without_change(&s, "body cut short", &["offset=2"]);
+    assert_fetch_fails_without_change(&s, "body cut short", &["page 2"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -440,17 +440,22 @@ fn spawn_apply(s: &Scenario, args: &[&str], tag: &str) -> Child {
         .expect("spawn hrsync")
 }
 
-/// Waits until slapd's log shows at least `count` completed ADD operations (RESULT lines of
-/// ADD ops are not distinguishable cheaply, so requests are counted) and returns how many.
-fn wait_for_adds(s: &Scenario, child: &mut Child, count: usize) -> usize {
+/// ADD requests in slapd's log so far.
+fn adds_in_log(s: &Scenario) -> usize {
     let log = s.dir.log_file.clone().expect("own slapd has a log");
+    let mut text = String::new();
+    if let Ok(mut f) = std::fs::File::open(&log) {
+        let _ = f.read_to_string(&mut text);
+    }
+    text.matches(" ADD dn=").count()
+}
+
+/// Waits until slapd's log shows `count` more ADD requests than `baseline` (the requests, not
+/// their results: close enough to land a fault in the middle) and returns how many.
+fn wait_for_adds(s: &Scenario, child: &mut Child, baseline: usize, count: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let mut text = String::new();
-        if let Ok(mut f) = std::fs::File::open(&log) {
-            let _ = f.read_to_string(&mut text);
-        }
-        let adds = text.matches(" ADD dn=").count();
+        let adds = adds_in_log(s) - baseline;
         if adds >= count {
             return adds;
         }
@@ -482,6 +487,8 @@ fn wait_with_timeout(child: &mut Child, secs: u64) -> std::process::ExitStatus {
 struct Reported {
     applied: BTreeSet<String>,
     failed: BTreeSet<String>,
+    /// Sent, never answered: may or may not have taken effect.
+    unanswered: BTreeSet<String>,
     not_attempted: BTreeSet<String>,
 }
 
@@ -504,6 +511,12 @@ fn reported(dir: &Path, tag: &str) -> Reported {
             // "description: error"; descriptions hold DNs with commas but no ": ".
             let description = rest.split_once(": ").map_or(rest, |(d, _)| d);
             r.failed.insert(description.to_string());
+        } else if let Some(rest) = line
+            .trim_start()
+            .strip_prefix("! no answer (may or may not have taken effect; the next run checks): ")
+        {
+            let description = rest.split_once(": ").map_or(rest, |(d, _)| d);
+            r.unanswered.insert(description.to_string());
         } else if let Some(rest) = line
             .trim_start()
             .strip_prefix("! not attempted (an earlier change of the account failed): ")
@@ -540,8 +553,9 @@ async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_con
     let (records, expected) = big_company(&s).await;
     s.serve(&records).await;
 
+    let baseline = adds_in_log(&s);
     let mut child = spawn_apply(&s, &ALLOW_ALL, "first");
-    let adds = wait_for_adds(&s, &mut child, 200);
+    let adds = wait_for_adds(&s, &mut child, baseline, 200);
     s.dir.stop();
     std::thread::sleep(Duration::from_millis(500));
     s.dir.restart();
@@ -563,14 +577,29 @@ async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_con
     let counted = format!(
         "applied {} change(s), {} failed or not attempted",
         first.applied.len(),
-        first.failed.len() + first.not_attempted.len()
+        first.failed.len() + first.unanswered.len() + first.not_attempted.len()
     );
     assert!(
         summary.contains(&counted),
         "the summary counts what the lines name ({counted})"
     );
+    eprintln!(
+        "slapd stopped after {adds} ADDs: applied {}, failed {}, unanswered {}, not attempted {}",
+        first.applied.len(),
+        first.failed.len(),
+        first.unanswered.len(),
+        first.not_attempted.len()
+    );
     assert!(first.applied.is_disjoint(&first.failed));
     assert!(first.applied.is_disjoint(&first.not_attempted));
+    assert!(first.applied.is_disjoint(&first.unanswered));
+    // Only what was in flight when the server went away can be in doubt: at most one change
+    // per account being applied concurrently (directory.max_concurrent_accounts, default 8).
+    assert!(
+        first.unanswered.len() <= 8,
+        "in doubt: {:?}",
+        first.unanswered
+    );
 
     // What the output says matches the directory, change by change.
     let mut mismatches = Vec::new();
@@ -615,8 +644,9 @@ async fn hrsync_killed_mid_apply_and_the_next_run_converges() {
     let (records, expected) = big_company(&s).await;
     s.serve(&records).await;
 
+    let baseline = adds_in_log(&s);
     let mut child = spawn_apply(&s, &ALLOW_ALL, "killed");
-    wait_for_adds(&s, &mut child, 200);
+    wait_for_adds(&s, &mut child, baseline, 200);
     // Child::kill is SIGKILL on Unix: no handler, no cleanup.
     child.kill().expect("SIGKILL");
     let status = child.wait().expect("wait");
