@@ -673,3 +673,280 @@ async fn hrsync_killed_mid_apply_and_the_next_run_converges() {
     assert_company(&s, &expected);
     s.assert_converged();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Operations the server refuses.
+
+const SERVICE_PASSWORD: &str = "svc-Pw-4b1e9d";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_by_an_access_rule_or_a_constraint_those_accounts_fail_the_rest_proceed_exit_3() {
+    let s = Scenario::start_own("refused").await;
+    // hrsync binds as a service account that may manage the test's subtree, except the sales
+    // OU (read only), and slapd's constraint overlay refuses titles over 30 bytes.
+    let service = format!("cn=hrsync-svc,{}", s.base());
+    s.dir.ldapadd(&format!(
+        "dn: {service}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n\
+         cn: hrsync-svc\nuserPassword: {SERVICE_PASSWORD}\n"
+    ));
+    let sales = s.ou("sales");
+    let base = s.base().to_string();
+    s.dir.reconfigure(|conf| {
+        let rules = format!(
+            "access to dn.subtree=\"{sales}\"\n    by dn.exact=\"{service}\" read\n    by * break\n\
+             access to dn.subtree=\"{base}\"\n    by dn.exact=\"{service}\" manage\n    by * break\n\n\
+             access to attrs=userPassword\n"
+        );
+        let conf = conf
+            .replacen("access to attrs=userPassword\n", &rules, 1)
+            .replacen(
+                "moduleload ppolicy\n",
+                "moduleload ppolicy\nmoduleload constraint\n",
+                1,
+            );
+        format!("{conf}\noverlay constraint\nconstraint_attribute title size 30\n")
+    });
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        config.replace(
+            &format!("bind_dn = \"{}\"", s.dir.admin_dn),
+            &format!("bind_dn = \"{service}\""),
+        ),
+    )
+    .unwrap();
+    let long_title = "Principal Engineer, Platform Reliability"; // 40 bytes
+    // Accounts already there, as the rules would have made them, so that only the title
+    // changes below are pending for them: one sales rep and two engineers.
+    let existing = |uid: &str, id: &str, first: &str, last: &str, dept: &str, title: &str| {
+        let ou = dept.to_lowercase();
+        let dn = format!("uid={uid},{}", s.ou(&ou));
+        s.dir.ldapadd(&format!(
+            "dn: {dn}\nobjectClass: inetOrgPerson\nuid: {uid}\nemployeeNumber: {id}\n\
+             cn: {first} {last}\nsn: {last}\ngivenName: {first}\ntitle: {title}\n\
+             mail: {}.{id}@example.org\ndepartmentNumber: {dept}\nemployeeType: Full-Time\n",
+            first.to_lowercase()
+        ));
+        let groups: &[&str] = if ou == "sales" {
+            &["staff", "sales"]
+        } else {
+            &["staff", "engineering", "vpn"]
+        };
+        for g in groups {
+            s.add_member(g, &dn);
+        }
+        dn
+    };
+    let sal_old = existing("sal.old", "905", "Sal", "Old", "Sales", "Rep");
+    let eng_long = existing("eng.long", "904", "Eng", "Long", "Engineering", "Engineer");
+    let eng_ok = existing("eng.ok", "906", "Eng", "Ok", "Engineering", "Engineer");
+    let records = [
+        person("901", "Eng", "Fine", "Engineering", "Engineer"),
+        person("902", "Sal", "Refused", "Sales", "Rep"),
+        person("903", "Eng", "Verbose", "Engineering", long_title),
+        person("904", "Eng", "Long", "Engineering", long_title),
+        person("905", "Sal", "Old", "Sales", "Senior Rep"),
+        person("906", "Eng", "Ok", "Engineering", "Staff Engineer"),
+    ];
+    s.serve(&records).await;
+    let run = |tag: &str| {
+        let out = s.hrsync_with_env(
+            &[
+                "apply",
+                "--allow-limit",
+                "create",
+                "--allow-limit",
+                "update",
+            ],
+            &[(BIND_PASSWORD_ENV, SERVICE_PASSWORD)],
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{tag}: exit 3\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let stdout = run("first run");
+    let failed_lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("! failed:"))
+        .collect();
+    let refused_create = format!("uid=sal.refused,{sales}");
+    let verbose = format!("uid=eng.verbose,{}", s.ou("engineering"));
+    for (dn, reason) in [
+        (&refused_create, "insufficient access rights"),
+        (&verbose, "constraint violation"),
+        (&eng_long, "constraint violation"),
+        (&sal_old, "insufficient access rights"),
+    ] {
+        assert!(
+            failed_lines
+                .iter()
+                .any(|l| l.contains(dn.as_str()) && l.contains(reason)),
+            "{dn} reported failed with {reason}:\n{stdout}"
+        );
+    }
+    let fine = format!("uid=eng.fine,{}", s.ou("engineering"));
+    for line in &failed_lines {
+        assert!(
+            !line.contains(&fine) && !line.contains(&eng_ok),
+            "only the refused accounts fail: {line}"
+        );
+    }
+
+    let check = |s: &Scenario| {
+        // Applied: the joiner in engineering with its groups, the short title.
+        assert!(s.dir.entry(&fine).is_some(), "eng.fine created");
+        for g in ["staff", "engineering", "vpn"] {
+            assert!(
+                s.dir
+                    .group_members(&s.group(g))
+                    .contains(&fine.to_lowercase()),
+                "eng.fine in {g}"
+            );
+        }
+        assert_eq!(
+            s.dir.entry(&eng_ok).unwrap().first("title"),
+            Some("Staff Engineer")
+        );
+        // Refused: no account, no membership, the old values.
+        assert!(s.dir.entry(&refused_create).is_none());
+        assert!(
+            s.dir
+                .search(s.base(), "(employeeNumber=902)", &["1.1"])
+                .is_empty()
+        );
+        assert_eq!(s.dir.entry(&sal_old).unwrap().first("title"), Some("Rep"));
+        assert_eq!(
+            s.dir.entry(&eng_long).unwrap().first("title"),
+            Some("Engineer")
+        );
+        for g in ["staff", "sales"] {
+            assert!(
+                !s.dir
+                    .group_members(&s.group(g))
+                    .contains(&refused_create.to_lowercase()),
+                "the refused joiner is in no group"
+            );
+        }
+    };
+    check(&s);
+    // The account whose create was refused on its title: maybe created without it, never with
+    // a wrong title, and never in groups without its account.
+    let verbose_entry = s.dir.entry(&verbose);
+    assert!(verbose_entry.is_none(), "{verbose_entry:?}");
+
+    // Again: the same refusals, nothing else done or undone.
+    let before = s.dump();
+    let again = run("second run");
+    assert!(again.contains("insufficient access rights") && again.contains("constraint violation"));
+    assert_eq!(s.dump(), before, "a repeated run changes nothing");
+    check(&s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The directory changes between plan and apply.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_after_review_refuses_the_saved_plan_naming_each_account_and_a_fresh_apply_replans() {
+    let s = Scenario::start("drift").await;
+    let edited = s
+        .dir
+        .add_user("ed.ited", "401", None, "cn: Ed Ited\nsn: Ited\ntitle: Old");
+    let deleted = s.dir.add_user(
+        "del.eted",
+        "402",
+        None,
+        "cn: Del Eted\nsn: Eted\ntitle: Old",
+    );
+    let untouched = s.dir.add_user(
+        "un.touched",
+        "404",
+        None,
+        "cn: Un Touched\nsn: Touched\ntitle: Old",
+    );
+    s.serve(&[
+        person("401", "Ed", "Ited", "Sales", "New"),
+        person("402", "Del", "Eted", "Sales", "New"),
+        person("403", "Joi", "Ner", "Sales", "Rep"),
+        person("404", "Un", "Touched", "Sales", "New"),
+    ])
+    .await;
+    let saved = s.work.path().join("reviewed.json");
+    let saved = saved.to_str().unwrap();
+    s.expect(&["plan", "--out", saved], 0);
+
+    // After the review: an admin edits one account, deletes another, and creates the joiner's
+    // account by hand.
+    assert!(
+        s.dir
+            .ldapmodify(&format!(
+                "dn: {edited}\nchangetype: modify\nreplace: title\ntitle: By hand\n"
+            ))
+            .status
+            .success()
+    );
+    assert!(
+        s.dir
+            .ldapmodify(&format!("dn: {deleted}\nchangetype: delete\n"))
+            .status
+            .success()
+    );
+    let by_hand = format!("uid=joi.ner,{}", s.ou("sales"));
+    s.dir.ldapadd(&format!(
+        "dn: {by_hand}\nobjectClass: inetOrgPerson\nuid: joi.ner\ncn: Joi Ner\nsn: Ner\nemployeeNumber: 403\n"
+    ));
+    let before = s.dump();
+    let out = s.hrsync(&["apply", "--plan", saved]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for expected in [
+        format!("{edited} changed since the plan was made"),
+        format!("{deleted} no longer exists"),
+        format!("{by_hand} now exists"),
+    ] {
+        assert!(stderr.contains(&expected), "names {expected:?}: {stderr}");
+    }
+    assert!(
+        !stderr.contains(&format!("{untouched} ")),
+        "the untouched account is not named: {stderr}"
+    );
+    assert_eq!(
+        s.dump(),
+        before,
+        "nothing of the saved plan applied, not even the untouched account"
+    );
+
+    // A fresh apply plans against what is there now.
+    s.expect(
+        &[
+            "apply",
+            "--allow-limit",
+            "create",
+            "--allow-limit",
+            "update",
+        ],
+        0,
+    );
+    // (Moved to the sales OU on the way.)
+    for id in ["401", "404"] {
+        let found = s
+            .dir
+            .search(s.base(), &format!("(employeeNumber={id})"), &["title"]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].first("title"), Some("New"), "{id}");
+    }
+    let joiner = s.dir.search(s.base(), "(employeeNumber=403)", &["title"]);
+    assert_eq!(
+        joiner.len(),
+        1,
+        "the hand-made account is adopted, not duplicated: {joiner:?}"
+    );
+    assert_eq!(joiner[0].first("title"), Some("Rep"));
+    let recreated = s.dir.search(s.base(), "(employeeNumber=402)", &["title"]);
+    assert_eq!(recreated.len(), 1, "{recreated:?}");
+    s.assert_converged();
+}
