@@ -13,6 +13,7 @@ mod scenario;
 mod active_directory;
 mod bad_input;
 mod cli;
+mod corpus;
 mod demo;
 mod explain_report;
 mod faults;
