@@ -407,6 +407,21 @@ fn assert_company(s: &Scenario, expected: &BTreeMap<String, Expected>) {
             wrong.push(format!("{id}: locked is {}", !want.disabled));
         }
     }
+    // No member value points at nothing (an old DN left behind by a move cut short would
+    // hand the group to whoever is created under that name later).
+    let existing: BTreeSet<String> = by_id
+        .values()
+        .flatten()
+        .map(|e| e.dn.to_lowercase())
+        .chain([s.seed_member().to_lowercase()])
+        .collect();
+    for (group, holders) in &members {
+        let dangling: Vec<_> = holders.difference(&existing).collect();
+        assert!(
+            dangling.is_empty(),
+            "{group} holds values that are no entry: {dangling:?}"
+        );
+    }
     let extra: Vec<_> = by_id
         .keys()
         .filter(|id| !expected.contains_key(*id))
@@ -948,5 +963,57 @@ async fn drift_after_review_refuses_the_saved_plan_naming_each_account_and_a_fre
     assert_eq!(joiner[0].first("title"), Some("Rep"));
     let recreated = s.dir.search(s.base(), "(employeeNumber=402)", &["title"]);
     assert_eq!(recreated.len(), 1, "{recreated:?}");
+    s.assert_converged();
+}
+
+/// The state a move cut short leaves on OpenLDAP (the entry under its new DN, the groups still
+/// listing the old one) is repaired by the next run: no value points at nothing afterwards,
+/// and the old name hands no group to an account created under it later.
+#[tokio::test(flavor = "multi_thread")]
+async fn member_values_left_behind_by_a_move_cut_short_are_repaired_on_slapd() {
+    let s = Scenario::start("stalemember").await;
+    let old = format!("uid=ada.move,{}", s.ou("engineering"));
+    let moved = format!("uid=ada.move,{}", s.ou("sales"));
+    s.dir.ldapadd(&format!(
+        "dn: {moved}\nobjectClass: inetOrgPerson\nuid: ada.move\nemployeeNumber: 31\n\
+         cn: Ada Move\nsn: Move\ngivenName: Ada\ntitle: Rep\nmail: ada.31@example.org\n\
+         departmentNumber: Sales\nemployeeType: Full-Time\n"
+    ));
+    // Kept group (staff) and dropped groups (engineering, vpn) still name the old DN; sales
+    // already names the new one.
+    for g in ["staff", "engineering", "vpn"] {
+        s.add_member(g, &old);
+    }
+    s.add_member("sales", &moved);
+    s.serve(&[person("31", "Ada", "Move", "Sales", "Rep")])
+        .await;
+
+    let plan = s.expect(&["plan"], 0);
+    assert!(
+        plan.contains(&format!("is no entry: a move of {moved}")),
+        "{plan}"
+    );
+    s.expect(&["apply"], 0);
+    let old_lower = old.to_lowercase();
+    for g in ["staff", "engineering", "vpn", "sales"] {
+        assert!(
+            !s.dir.group_members(&s.group(g)).contains(&old_lower),
+            "{g} no longer names the old DN"
+        );
+    }
+    for (g, member) in [
+        ("staff", true),
+        ("sales", true),
+        ("engineering", false),
+        ("vpn", false),
+    ] {
+        assert_eq!(
+            s.dir
+                .group_members(&s.group(g))
+                .contains(&moved.to_lowercase()),
+            member,
+            "{g}"
+        );
+    }
     s.assert_converged();
 }
