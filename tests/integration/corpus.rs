@@ -264,10 +264,8 @@ async fn run_case(case: &Case) -> Result<(), Vec<String>> {
 
     match case.exit {
         // Could not run: not a single change.
-        1 => {
-            if s.dump() != before {
-                problems.push("exit 1 but the directory changed".into());
-            }
+        1 if s.dump() != before => {
+            problems.push("exit 1 but the directory changed".into());
         }
         // Applied: the next plan has nothing left to do.
         0 => {

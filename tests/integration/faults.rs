@@ -6,6 +6,9 @@
 //! These tests judge behaviour (exit codes, the directory afterwards, what the output names), not
 //! the exact LDAP operations hrsync sends, so they hold however apply groups its operations.
 
+// Test helpers outside #[test] functions: failing loudly is their error handling.
+#![allow(clippy::panic, clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
