@@ -24,6 +24,11 @@ pub enum Outcome {
     Failed {
         error: String,
     },
+    /// Sent, but the connection ended before the server answered: the change may or may not
+    /// have taken effect. The next run reads the directory and finds out.
+    Unanswered {
+        error: String,
+    },
     /// Not tried because an earlier step of the same account failed, or because hrsync was
     /// stopping (see [`Control::stop`]): left for the next run.
     NotAttempted,
@@ -46,7 +51,12 @@ impl ApplyReport {
     pub fn failed(&self) -> usize {
         self.results
             .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Failed { .. } | Outcome::NotAttempted))
+            .filter(|r| {
+                matches!(
+                    r.outcome,
+                    Outcome::Failed { .. } | Outcome::Unanswered { .. } | Outcome::NotAttempted
+                )
+            })
             .count()
     }
 
@@ -127,6 +137,12 @@ async fn run_sequence(
                     tracing::debug!(step = %step.description, error = %e, "already done");
                     Outcome::AlreadyDone
                 }
+                Err(e) if e.unanswered() => {
+                    failed = true;
+                    Outcome::Unanswered {
+                        error: e.to_string(),
+                    }
+                }
                 Err(e) => {
                     failed = true;
                     Outcome::Failed {
@@ -143,7 +159,7 @@ async fn run_sequence(
                     step.description
                 )
             }
-            Outcome::Failed { error } => tracing::error!(
+            Outcome::Failed { error } | Outcome::Unanswered { error } => tracing::error!(
                 employee = step.employee_id.as_deref().unwrap_or("-"),
                 %error,
                 "failed: {}",

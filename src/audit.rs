@@ -251,7 +251,9 @@ pub fn records(
                 reason: change.reason,
                 result: crate::metrics::result_name(outcome),
                 error: match outcome {
-                    Some(Outcome::Failed { error }) => Some(error.clone()),
+                    Some(Outcome::Failed { error } | Outcome::Unanswered { error }) => {
+                        Some(error.clone())
+                    }
                     _ => None,
                 },
             }

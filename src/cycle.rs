@@ -94,9 +94,12 @@ pub fn log_left_over(plan: &Plan, report: Option<&ApplyReport>) {
     let mut changes = 0;
     for account in &plan.accounts {
         let paired = crate::audit::pair_account(account, report);
-        let failed = paired
-            .iter()
-            .any(|(_, r)| matches!(r, Some(StepOutcome::Failed { .. })));
+        let failed = paired.iter().any(|(_, r)| {
+            matches!(
+                r,
+                Some(StepOutcome::Failed { .. } | StepOutcome::Unanswered { .. })
+            )
+        });
         if failed {
             continue;
         }
@@ -245,7 +248,12 @@ async fn cycle(
     let failed = report
         .results
         .iter()
-        .filter(|r| matches!(r.outcome, StepOutcome::Failed { .. }))
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                StepOutcome::Failed { .. } | StepOutcome::Unanswered { .. }
+            )
+        })
         .count();
     if stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
         log_left_over(&plan, Some(&report));

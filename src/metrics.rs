@@ -74,6 +74,7 @@ pub fn result_name(outcome: Option<&StepOutcome>) -> &'static str {
         Some(StepOutcome::Applied) => "applied",
         Some(StepOutcome::AlreadyDone) => "already_done",
         Some(StepOutcome::Failed { .. }) => "failed",
+        Some(StepOutcome::Unanswered { .. }) => "unanswered",
         Some(StepOutcome::NotAttempted) | None => "not_attempted",
     }
 }

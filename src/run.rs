@@ -304,6 +304,10 @@ pub fn apply_summary(report: &ApplyReport) -> String {
             crate::apply::Outcome::Failed { error } => {
                 format!("  ! failed: {}: {error}\n", result.description)
             }
+            crate::apply::Outcome::Unanswered { error } => format!(
+                "  ! no answer (may or may not have taken effect; the next run checks): {}: {error}\n",
+                result.description
+            ),
             crate::apply::Outcome::NotAttempted => format!(
                 "  ! not attempted (an earlier change of the account failed): {}\n",
                 result.description

@@ -41,6 +41,14 @@ pub enum DirectoryError {
         dn: String,
         message: String,
     },
+    /// The request was sent but no answer came back (connection lost, timeout): it may or may
+    /// not have taken effect.
+    #[error("{operation} {dn}: no answer from the server: {message}")]
+    Unanswered {
+        operation: &'static str,
+        dn: String,
+        message: String,
+    },
 }
 
 impl DirectoryError {
@@ -52,6 +60,12 @@ impl DirectoryError {
         }
     }
 
+    /// Whether the operation may have taken effect although it did not succeed: it was sent and
+    /// its answer never came.
+    pub fn unanswered(&self) -> bool {
+        matches!(self, Self::Unanswered { .. })
+    }
+
     fn from_ldap(operation: &'static str, dn: &str, error: LdapError) -> Self {
         match error {
             LdapError::LdapResult { result } => Self::Operation {
@@ -59,6 +73,14 @@ impl DirectoryError {
                 dn: dn.to_string(),
                 code: result.rc,
                 message: describe_rc(result.rc, &result.text),
+            },
+            // Not OpSend: that one means the request never left this process.
+            other @ (LdapError::ResultRecv { .. }
+            | LdapError::Timeout { .. }
+            | LdapError::Io { .. }) => Self::Unanswered {
+                operation,
+                dn: dn.to_string(),
+                message: other.to_string(),
             },
             other => Self::Transport {
                 operation,

@@ -29,6 +29,7 @@ use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
 /// - The effective status is HR's, except that a termination date before `today` makes it
 ///   `terminated`, and an `active` person whose hire date is after `today` is `pending`.
 /// - A value with a control character (NUL, newline, ...) rejects the record.
+/// - A value longer than [`MAX_VALUE_CHARS`] rejects the record.
 /// - An id that appears more than once rejects every record with it: none can be trusted.
 pub fn normalize(
     records: &[Value],
@@ -203,7 +204,7 @@ fn read_status(
 }
 
 /// One value `path` selected, as text: `Ok(None)` for null or an empty string; `Err` for a
-/// list, an object or a control character.
+/// list, an object, a control character or more than [`MAX_VALUE_CHARS`] characters.
 fn scalar_text(node: &Value, path: &FieldPath) -> Result<Option<String>, String> {
     let text = match node {
         Value::Null => return Ok(None),
@@ -220,11 +221,23 @@ fn scalar_text(node: &Value, path: &FieldPath) -> Result<Option<String>, String>
             u32::from(c)
         ));
     }
+    let length = text.chars().count();
+    if length > MAX_VALUE_CHARS {
+        return Err(format!(
+            "the value is {length} characters long, over the {MAX_VALUE_CHARS} hrsync accepts"
+        ));
+    }
     Ok(Some(text))
 }
 
+/// The longest value hrsync takes from HR, in characters. Far above any real name, title or
+/// address, and far below what makes a directory refuse the entry (a 64 KiB RDN) or store
+/// garbage (a 200 KB title): such a value is an HR export gone wrong, and the record is left out
+/// and named instead of failing at the server on every run or landing in the directory.
+pub const MAX_VALUE_CHARS: usize = 1024;
+
 /// The first value the paths give, as text. `Ok(None)`: nothing there. `Err`: a value that
-/// cannot be used (a list or object, or a control character).
+/// cannot be used (a list or object, a control character, or too long).
 fn read_text(record: &Value, paths: &FieldPaths) -> Result<Option<String>, String> {
     for path in paths.iter() {
         let Some(node) = path.first(record) else {
@@ -652,6 +665,34 @@ terminated = ["Inactive", "Terminated"]
                 );
             }
         }
+    }
+
+    #[test]
+    fn huge_values_reject_the_record_naming_the_field_and_the_length() {
+        let at_limit = "x".repeat(MAX_VALUE_CHARS);
+        let snapshot = run(&[with(person("4"), "lastName", json!(at_limit))]);
+        assert_eq!(only_employee(&snapshot).id, "4");
+        for (key, field) in [("lastName", "last_name"), ("jobTitle", "title")] {
+            let snapshot = run(&[with(
+                person("4"),
+                key,
+                json!("é".repeat(MAX_VALUE_CHARS + 1)),
+            )]);
+            let r = only_rejection(&snapshot);
+            assert_eq!(r.id.as_deref(), Some("4"));
+            assert_eq!(
+                r.problem,
+                format!("{field}: the value is 1025 characters long, over the 1024 hrsync accepts")
+            );
+        }
+        let snapshot = run(&[with(person("x"), "id", json!("9".repeat(100_000)))]);
+        let r = only_rejection(&snapshot);
+        assert_eq!(r.id, None, "a huge id is not echoed");
+        assert!(
+            r.problem.starts_with("id: the value is 100000 characters"),
+            "{}",
+            r.problem
+        );
     }
 
     #[test]

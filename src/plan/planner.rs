@@ -270,7 +270,141 @@ impl<'a> Builder<'a> {
             self.plan_account(target, &final_dns);
         }
         self.deprovision_orphans();
+        self.repair_stale_members();
         self.plan_placeholders();
+    }
+
+    /// Where member values do not follow a rename (OpenLDAP without refint), an apply cut short
+    /// between an account's move and the rewrite of its memberships leaves the old DN in the
+    /// groups: a dangling value that hands the group to whoever is later created under that
+    /// name. Such a value is a managed group's member that is no account, sits in an OU the
+    /// mappings place accounts in, and has the RDN of exactly one account elsewhere. For an
+    /// account this plan manages, it is rewritten as the account's DN before any other change,
+    /// and taken out again unless the account's role keeps the group; anything less certain
+    /// is only reported.
+    fn repair_stale_members(&mut self) {
+        if self.input.policy.member_values_follow_renames {
+            return;
+        }
+        let directory = self.input.directory;
+        let ous: BTreeSet<&Dn> = self.input.mappings.all_ous().collect();
+        let mut by_rdn: BTreeMap<String, Vec<&DirectoryAccount>> = BTreeMap::new();
+        for account in &directory.accounts {
+            by_rdn
+                .entry(account.dn.rdn().to_lowercase())
+                .or_default()
+                .push(account);
+        }
+        let is_account = |dn: &Dn| {
+            by_rdn
+                .get(&dn.rdn().to_lowercase())
+                .is_some_and(|v| v.iter().any(|a| a.dn == *dn))
+        };
+        let mut stale: BTreeMap<Dn, Vec<(Dn, Dn)>> = BTreeMap::new();
+        for (group, members) in &self.memberships {
+            for member in members {
+                if is_account(member) || !member.parent().is_some_and(|p| ous.contains(&p)) {
+                    continue;
+                }
+                match by_rdn.get(&member.rdn().to_lowercase()).map(Vec::as_slice) {
+                    Some([account]) => stale
+                        .entry(account.dn.clone())
+                        .or_default()
+                        .push((group.clone(), member.clone())),
+                    Some(several) => {
+                        self.warnings.insert(format!(
+                            "{member} in {group} is no entry and looks left behind by a move of \
+                             one of {}; remove it by hand",
+                            several
+                                .iter()
+                                .map(|a| a.dn.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
+                    None => {}
+                }
+            }
+        }
+        let in_hr: BTreeSet<&str> = self
+            .input
+            .hr
+            .employees
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect();
+        for (account_dn, values) in stale {
+            let Some(account) = directory.accounts.iter().find(|a| a.dn == account_dn) else {
+                continue;
+            };
+            let planned = self.accounts.iter().position(|p| p.dn == account_dn);
+            let manageable = account.protected.is_none()
+                && (planned.is_some()
+                    || account
+                        .correlation_id
+                        .as_deref()
+                        .is_some_and(|id| in_hr.contains(id)));
+            let mut repairs = Vec::new();
+            let mut wanted_adds = BTreeSet::new();
+            for (group, member) in values {
+                let already = self
+                    .memberships
+                    .get(&group)
+                    .is_some_and(|m| m.contains(&account_dn));
+                if !manageable || already {
+                    self.warnings.insert(format!(
+                        "{member} in {group} is no entry and looks left behind by a move of \
+                         {account_dn}; remove it by hand"
+                    ));
+                    continue;
+                }
+                let reason = Reason::new(
+                    format!("{member} is no entry: a move of {account_dn} was cut short"),
+                    "member values follow the move",
+                );
+                repairs.push(Change {
+                    action: Action::RenameMember {
+                        group: group.clone(),
+                        from: member,
+                        to: account_dn.clone(),
+                    },
+                    reason: reason.clone(),
+                });
+                let keeps = planned.is_some_and(|i| {
+                    self.accounts[i].changes.iter().any(
+                        |c| matches!(&c.action, Action::AddToGroup { group: g } if *g == group),
+                    )
+                });
+                if keeps {
+                    wanted_adds.insert(group);
+                } else {
+                    repairs.push(Change {
+                        action: Action::RemoveFromGroup { group },
+                        reason,
+                    });
+                }
+            }
+            if repairs.is_empty() {
+                continue;
+            }
+            match planned {
+                Some(i) => {
+                    let plan = &mut self.accounts[i];
+                    plan.changes.retain(|c| {
+                        !matches!(&c.action, Action::AddToGroup { group } if wanted_adds.contains(group))
+                    });
+                    repairs.append(&mut plan.changes);
+                    plan.changes = repairs;
+                }
+                None => self.accounts.push(AccountPlan {
+                    employee_id: account.correlation_id.clone().unwrap_or_default(),
+                    lifecycle: Lifecycle::Update,
+                    dn: account_dn.clone(),
+                    before: Some(self.state_of(account)),
+                    changes: repairs,
+                }),
+            }
+        }
     }
 
     /// With `correlation.fallback_*`: for each employee without an account under their id, the

@@ -661,3 +661,54 @@ async fn ad_check_reports_an_active_directory_server_and_changes_nothing() {
     // Nothing was created.
     ad.expect(&["plan", "--detailed-exitcode"], 2);
 }
+
+/// A change the DC refuses (a title over the schema's rangeUpper of 128, which Samba answers with
+/// "invalid attribute syntax") fails that account only: reported with the LDAP result, the other joiner is created with its groups, exit 3, and
+/// the next run reports the same failure without touching anything else.
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_a_refused_change_fails_that_account_only_with_exit_3() {
+    let ad = Ad::start("ad-refused").await;
+    let long_title = "Principal ".repeat(15); // 150 characters
+    ad.serve(&[
+        person("851", "Fine", "Joiner", "Sales", "Rep"),
+        person("852", "Long", "Title", "Sales", long_title.trim()),
+    ])
+    .await;
+    let out = ad.hrsync(&["apply", "--allow-limit", "create"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("! failed:"))
+        .collect();
+    assert!(
+        failed.len() == 1
+            && failed[0].contains("create cn=Long Title,")
+            && failed[0].contains("invalid attribute syntax")
+            && failed[0].contains("'title'"),
+        "only the long title fails, with the DC's reason:\n{stdout}"
+    );
+    let fine = ad.find("851");
+    assert!(ad.members("Staff").contains(&lower(&fine.dn)));
+    assert!(ad.members("Sales").contains(&lower(&fine.dn)));
+    let none = ad
+        .domain
+        .search(&ad.domain.base_dn, "(employeeID=852)", &["1.1"]);
+    assert!(
+        none.is_empty(),
+        "the refused account was not created: {none:?}"
+    );
+
+    let again = ad.hrsync(&["apply", "--allow-limit", "create"]);
+    assert_eq!(again.status.code(), Some(3));
+    assert_eq!(
+        ad.find("851").dn,
+        fine.dn,
+        "the good account is left as it is"
+    );
+}

@@ -80,6 +80,20 @@ impl Scenario {
         let dir = tokio::task::spawn_blocking(move || TestDirectory::start(&name))
             .await
             .expect("directory start panicked");
+        Scenario::with_directory(dir).await
+    }
+
+    /// Like [`Scenario::start`], always on a slapd of the test's own (never an external
+    /// server), for tests that stop, restart or reconfigure the server.
+    pub async fn start_own(name: &str) -> Scenario {
+        let name = name.to_string();
+        let dir = tokio::task::spawn_blocking(move || TestDirectory::start_own(&name))
+            .await
+            .expect("directory start panicked");
+        Scenario::with_directory(dir).await
+    }
+
+    async fn with_directory(dir: TestDirectory) -> Scenario {
         let run = Runner::start(&dir.admin_password).await;
         let scenario = Scenario { dir, run };
         scenario.seed_directory();

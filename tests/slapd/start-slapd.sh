@@ -17,6 +17,10 @@
 #   WATCH_CLEANUP      non-empty: in that case also delete DIR (for callers whose DIR is a temp
 #                      dir they would have removed themselves)
 #   START_TIMEOUT      seconds to wait for slapd to answer; default 10
+#   RESTART            non-empty: start the server of a previous run in DIR again, as it is: same
+#                      slapd.conf (edits kept), same data, same ports (PORT and LDAPS_PORT are
+#                      then required). Nothing is regenerated and ADMIN_PASSWORD is not printed
+#                      (the caller knows it). For tests that stop and restart a server.
 #
 # Output on stdout, one shell-sourcable KEY='value' line each:
 #   LDAP_URL LDAPS_URL PORT LDAPS_PORT BASE_DN ADMIN_DN ADMIN_PASSWORD CA_FILE PID_FILE LOG_FILE
@@ -50,12 +54,19 @@ SCHEMA_DIR=/etc/ldap/schema
 LOGLEVEL="${SLAPD_LOGLEVEL:-stats}"
 START_TIMEOUT="${START_TIMEOUT:-10}"
 
-if [[ -z "${ADMIN_PASSWORD:-}" ]]; then
+CONF="$DIR/slapd.conf"
+if [[ -n "${RESTART:-}" ]]; then
+    [[ -s "$CONF" && -d "$DIR/db" ]] || die "RESTART: no previous server in $DIR"
+    [[ -n "${PORT:-}" && -n "${LDAPS_PORT:-}" ]] || die "RESTART needs PORT and LDAPS_PORT"
+fi
+
+if [[ -z "${RESTART:-}" && -z "${ADMIN_PASSWORD:-}" ]]; then
     # Alphanumeric only, so the value survives any quoting a caller might (wrongly) skip.
     ADMIN_PASSWORD=$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
 fi
 
 umask 077
+if [[ -z "${RESTART:-}" ]]; then
 mkdir -p "$DIR/db" "$DIR/tls"
 
 # --- TLS ------------------------------------------------------------------------------------
@@ -94,7 +105,6 @@ printf '%s' "$ADMIN_PASSWORD" >"$DIR/rootpw"
 ROOTPW_HASH=$(slappasswd -h '{SSHA}' -T "$DIR/rootpw" 2>/dev/null) || die "slappasswd failed"
 rm -f "$DIR/rootpw"
 
-CONF="$DIR/slapd.conf"
 cat >"$CONF" <<EOF
 # Written by tests/slapd/start-slapd.sh; regenerated on every start.
 include $SCHEMA_DIR/core.schema
@@ -195,6 +205,8 @@ for seed in ${SEED_LDIF:-}; do
     slapadd -q -f "$CONF" -l "$seed" >>"$DIR/slapadd.log" 2>&1 ||
         { cat "$DIR/slapadd.log" >&2; die "slapadd of $seed failed"; }
 done
+fi # not RESTART
+TLS="$DIR/tls"
 
 # --- start ----------------------------------------------------------------------------------
 # Random ports below Linux's ephemeral range (32768+), so they never collide with the source
@@ -225,7 +237,7 @@ for attempt in 1 2 3 4 5 6 7 8; do
         fi
     fi
     rm -f "$PIDFILE"
-    : >"$LOG"
+    [[ -n "${RESTART:-}" ]] || : >"$LOG"
     # Foreground mode (-d) in the background: slapd then logs to a file instead of syslog (there
     # is none in containers). All fds are redirected so a caller that reads our stdout to EOF
     # (the Rust harness does) is not kept waiting by the daemon.
@@ -308,7 +320,7 @@ emit PORT "$port"
 emit LDAPS_PORT "$ldaps_port"
 emit BASE_DN "$SUFFIX"
 emit ADMIN_DN "$ADMIN_DN"
-emit ADMIN_PASSWORD "$ADMIN_PASSWORD"
+[[ -n "${RESTART:-}" ]] || emit ADMIN_PASSWORD "$ADMIN_PASSWORD"
 emit CA_FILE "$TLS/ca.pem"
 emit PID_FILE "$PIDFILE"
 emit LOG_FILE "$LOG"

@@ -172,8 +172,12 @@ impl Subtree {
 
 /// What to clean up on drop.
 enum Server {
-    /// Our own slapd, living in this temp dir.
-    Own { dir: tempfile::TempDir },
+    /// Our own slapd, living in this temp dir, on these ports (kept across restarts).
+    Own {
+        dir: tempfile::TempDir,
+        port: String,
+        ldaps_port: String,
+    },
     /// Someone else's server: only our subtree is ours to delete.
     External,
 }
@@ -305,7 +309,11 @@ impl TestDirectory {
                 var("ADMIN_PASSWORD"),
                 Some(PathBuf::from(var("CA_FILE"))),
                 Some(PathBuf::from(var("LOG_FILE"))),
-                Server::Own { dir },
+                Server::Own {
+                    dir,
+                    port: var("PORT"),
+                    ldaps_port: var("LDAPS_PORT"),
+                },
                 &subtree,
             );
         }
@@ -515,6 +523,83 @@ impl TestDirectory {
         command
     }
 
+    /// Stops our own slapd (SIGTERM, as an admin or a crash of the host would), keeping its
+    /// data, configuration and ports for [`TestDirectory::restart`]. Panics on an external
+    /// server, which is not ours to stop.
+    pub fn stop(&self) {
+        let dir = self.own_dir("stop");
+        let output = Command::new("bash")
+            .arg(scripts_dir().join("stop-slapd.sh"))
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run stop-slapd.sh");
+        assert!(
+            output.status.success(),
+            "stop-slapd.sh failed: {}",
+            output_text(&output)
+        );
+    }
+
+    /// Starts our own slapd again after [`TestDirectory::stop`]: same data, same slapd.conf
+    /// (with any edit made in between), same ports, so clients reach it at the same URLs.
+    pub fn restart(&self) {
+        let Server::Own {
+            dir,
+            port,
+            ldaps_port,
+        } = &self.server
+        else {
+            panic!("restart: only our own slapd can be restarted");
+        };
+        // The port may still be held for a moment by the old process' sockets.
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let output = Command::new("bash")
+                .arg(scripts_dir().join("start-slapd.sh"))
+                .arg(dir.path())
+                .env("RESTART", "1")
+                .env("PORT", port)
+                .env("LDAPS_PORT", ldaps_port)
+                .env("WATCH_PID", std::process::id().to_string())
+                .stdin(Stdio::null())
+                .output()
+                .expect("cannot run start-slapd.sh");
+            if output.status.success() {
+                return;
+            }
+            failures.push(output_text(&output));
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!("could not restart slapd:\n{}", failures.join("\n---\n"));
+    }
+
+    /// Stops our own slapd, rewrites its slapd.conf with `edit` (for example to add access
+    /// rules or an overlay) and starts it again on the same data and ports.
+    pub fn reconfigure(&self, edit: impl FnOnce(String) -> String) {
+        let conf = self.own_dir("reconfigure").join("slapd.conf");
+        self.stop();
+        let text = std::fs::read_to_string(&conf).expect("read slapd.conf");
+        std::fs::write(&conf, edit(text)).expect("write slapd.conf");
+        self.restart();
+    }
+
+    /// Whether our own slapd is running (its pidfile names a live slapd).
+    pub fn is_running(&self) -> bool {
+        let pid_file = self.own_dir("is_running").join("slapd.pid");
+        std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|pid| std::fs::read_to_string(format!("/proc/{}/comm", pid.trim())).ok())
+            .is_some_and(|comm| comm.trim() == "slapd")
+    }
+
+    fn own_dir(&self, what: &str) -> &Path {
+        match &self.server {
+            Server::Own { dir, .. } => dir.path(),
+            Server::External => panic!("{what}: only our own slapd can be stopped or changed"),
+        }
+    }
+
     fn search_scoped(&self, base: &str, scope: &str, filter: &str, attrs: &[&str]) -> Vec<Entry> {
         let mut command = self.admin_command("ldapsearch");
         command
@@ -551,7 +636,7 @@ impl Drop for TestDirectory {
             }
         }
         match &self.server {
-            Server::Own { dir } => {
+            Server::Own { dir, .. } => {
                 let stop = scripts_dir().join("stop-slapd.sh");
                 match Command::new("bash")
                     .arg(&stop)
