@@ -5,6 +5,8 @@
 //! account's changes in plan order (accounts are independent of each other), then placeholder
 //! members out of groups that have real members again.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::dn::Dn;
 
 use super::{AccountPlan, Action, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan};
@@ -290,4 +292,128 @@ fn account_steps(account: &AccountPlan, member_attribute: &str) -> Vec<Step> {
 
 fn uac(value: u32) -> Modification {
     Modification::Replace("userAccountControl".to_string(), vec![value.to_string()])
+}
+
+/// The most steps merged into one modify. A group's changes in one apply are rarely more; the
+/// cap keeps one refused value from costing more than a few splits, and keeps requests well
+/// under any server's size limit.
+pub const MAX_BATCH: usize = 500;
+
+/// The entry a step can share a modify with other steps on, if it can: a modify that only adds
+/// or deletes given values (group membership changes, mostly). A replace, a delete of a whole
+/// attribute, a password, an add or a rename always runs alone.
+pub fn mergeable(step: &Step) -> Option<&Dn> {
+    match &step.op {
+        LdapOp::Modify { dn, mods }
+            if !mods.is_empty()
+                && mods.iter().all(|m| match m {
+                    Modification::Add(_, values) | Modification::Delete(_, values) => {
+                        !values.is_empty()
+                    }
+                    Modification::Replace(..) | Modification::RandomPassword => false,
+                }) =>
+        {
+            Some(dn)
+        }
+        _ => None,
+    }
+}
+
+/// Splits independent steps (different accounts, or group-level steps of different groups) into
+/// units that each run as one LDAP operation: the mergeable steps on the same entry are put
+/// together, at most `max` to a unit, and a unit never touches the same attribute value twice
+/// (two steps adding and deleting one value would depend on their order). Every other step is a
+/// unit of its own. Units hold indices into `steps`, each in order; merged units come first (by
+/// entry), then the lone steps in their order.
+pub fn batches(steps: &[&Step], max: usize) -> Vec<Vec<usize>> {
+    let max = max.max(1);
+    let mut by_entry: BTreeMap<&Dn, Vec<Vec<usize>>> = BTreeMap::new();
+    let mut touched: BTreeMap<&Dn, BTreeSet<(String, String)>> = BTreeMap::new();
+    let mut alone = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let Some(dn) = mergeable(step) else {
+            alone.push(vec![index]);
+            continue;
+        };
+        let values = touched_values(step);
+        let chunks = by_entry.entry(dn).or_default();
+        let seen = touched.entry(dn).or_default();
+        let fits = chunks
+            .last()
+            .is_some_and(|last| last.len() < max && values.iter().all(|v| !seen.contains(v)));
+        if !fits {
+            chunks.push(Vec::new());
+            seen.clear();
+        }
+        seen.extend(values);
+        if let Some(last) = chunks.last_mut() {
+            last.push(index);
+        }
+    }
+    by_entry.into_values().flatten().chain(alone).collect()
+}
+
+/// (attribute, value) pairs a mergeable step touches, normalised: attribute names ignore case,
+/// DN values compare as DNs.
+fn touched_values(step: &Step) -> Vec<(String, String)> {
+    let LdapOp::Modify { mods, .. } = &step.op else {
+        return Vec::new();
+    };
+    mods.iter()
+        .flat_map(|m| match m {
+            Modification::Add(a, v) | Modification::Delete(a, v) => v
+                .iter()
+                .map(|value| {
+                    let value = Dn::parse(value)
+                        .map(|dn| dn.key().to_string())
+                        .unwrap_or_else(|_| value.to_lowercase());
+                    (a.to_ascii_lowercase(), value)
+                })
+                .collect::<Vec<_>>(),
+            Modification::Replace(..) | Modification::RandomPassword => Vec::new(),
+        })
+        .collect()
+}
+
+/// One modify doing what the mergeable `steps` (all on the same entry) do: every value added
+/// first, then every value deleted, one modification per attribute and verb, so a group that
+/// swaps members is never empty in between. `None` when a step is not mergeable or the entries
+/// differ.
+pub fn merge(steps: &[&Step]) -> Option<LdapOp> {
+    let first = steps.first().and_then(|s| mergeable(s))?;
+    let mut adds: Vec<(String, Vec<String>)> = Vec::new();
+    let mut deletes: Vec<(String, Vec<String>)> = Vec::new();
+    fn push(list: &mut Vec<(String, Vec<String>)>, attribute: &str, values: &[String]) {
+        match list
+            .iter_mut()
+            .find(|(a, _)| a.eq_ignore_ascii_case(attribute))
+        {
+            Some((_, existing)) => existing.extend(values.iter().cloned()),
+            None => list.push((attribute.to_string(), values.to_vec())),
+        }
+    }
+    for step in steps {
+        if mergeable(step) != Some(first) {
+            return None;
+        }
+        let LdapOp::Modify { mods, .. } = &step.op else {
+            return None;
+        };
+        for m in mods {
+            match m {
+                Modification::Add(a, v) => push(&mut adds, a, v),
+                Modification::Delete(a, v) => push(&mut deletes, a, v),
+                Modification::Replace(..) | Modification::RandomPassword => return None,
+            }
+        }
+    }
+    let mods = adds
+        .into_iter()
+        .map(|(a, v)| Modification::Add(a, v))
+        .chain(deletes.into_iter().map(|(a, v)| Modification::Delete(a, v)))
+        .collect();
+    Some(LdapOp::Modify {
+        dn: first.clone(),
+        mods,
+    })
 }
