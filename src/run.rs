@@ -231,11 +231,15 @@ fn read_saved_plan(path: &Path) -> Result<Plan, RunError> {
 /// Accounts whose directory state differs from what the saved plan recorded.
 pub fn drift(plan: &Plan, snapshot: &DirectorySnapshot, config: &Config) -> Vec<String> {
     let mut drifted = Vec::new();
+    let by_dn: std::collections::BTreeMap<&Dn, &crate::model::DirectoryAccount> =
+        snapshot.accounts.iter().map(|a| (&a.dn, a)).collect();
     for account in &plan.accounts {
-        let found = snapshot.accounts.iter().find(|a| match &account.before {
-            Some(before) => a.dn == before.dn,
-            None => a.dn == account.dn,
-        });
+        let found = by_dn
+            .get(match &account.before {
+                Some(before) => &before.dn,
+                None => &account.dn,
+            })
+            .copied();
         match (&account.before, found) {
             (None, Some(_)) => drifted.push(format!("{} now exists", account.dn)),
             (None, None) => {}

@@ -70,16 +70,16 @@ pub fn plan(input: &PlanInput) -> Plan {
     builder.warnings.extend(warnings);
     builder.run();
     let mut plan = builder.finish();
+    // Only leavers who still have an account to take away.
+    let correlated: BTreeSet<&str> = input
+        .directory
+        .accounts
+        .iter()
+        .filter_map(|a| a.correlation_id.as_deref())
+        .collect();
     plan.scheduled = scheduled
         .into_iter()
-        .filter(|s| {
-            // Only leavers who still have an account to take away.
-            input
-                .directory
-                .accounts
-                .iter()
-                .any(|a| a.correlation_id.as_deref() == Some(s.employee_id.as_str()))
-        })
+        .filter(|s| correlated.contains(s.employee_id.as_str()))
         .collect();
     plan
 }
@@ -93,6 +93,9 @@ struct Builder<'a> {
     orphans: Vec<Orphan>,
     /// Managed group -> members, as read.
     memberships: BTreeMap<Dn, BTreeSet<Dn>>,
+    /// Member -> the managed groups it is in, as read (in group order): one lookup per account
+    /// instead of one per account and group.
+    member_of: BTreeMap<&'a Dn, Vec<&'a Dn>>,
     managed_groups: BTreeSet<Dn>,
     /// Values of unique attributes in use (directory) or given to a new account in this plan,
     /// as (lower-cased attribute, lower-cased value).
@@ -111,8 +114,17 @@ impl<'a> Builder<'a> {
             .filter(|(dn, _)| managed_groups.contains(*dn))
             .map(|(dn, group)| (dn.clone(), group.members.clone()))
             .collect();
+        let mut member_of: BTreeMap<&'a Dn, Vec<&'a Dn>> = BTreeMap::new();
+        for (dn, group) in &input.directory.groups {
+            if managed_groups.contains(dn) {
+                for member in &group.members {
+                    member_of.entry(member).or_default().push(dn);
+                }
+            }
+        }
         Self {
             input,
+            member_of,
             skipped: Vec::new(),
             warnings: BTreeSet::new(),
             accounts: Vec::new(),
@@ -924,7 +936,12 @@ impl<'a> Builder<'a> {
     }
 
     fn state_of(&self, account: &DirectoryAccount) -> AccountState {
-        account_state(account, self.input.directory, self.input.mappings)
+        let groups = self
+            .member_of
+            .get(&account.dn)
+            .map(|groups| groups.iter().map(|g| (*g).clone()).collect())
+            .unwrap_or_default();
+        state_with_groups(account, self.input.mappings, groups)
     }
 
     /// A `groupOfNames` must keep one member. For each managed group, work out its membership
@@ -1053,19 +1070,24 @@ pub fn account_state(
     directory: &DirectorySnapshot,
     mappings: &Mappings,
 ) -> AccountState {
-    let attributes = mappings
-        .managed_attributes()
-        .filter_map(|(name, _)| {
-            let values = account.values(name);
-            (!values.is_empty()).then(|| (name.to_string(), values.to_vec()))
-        })
-        .collect();
     let managed = mappings.managed_groups();
     let groups = directory
         .groups
         .iter()
         .filter(|(dn, group)| managed.contains(*dn) && group.members.contains(&account.dn))
         .map(|(dn, _)| dn.clone())
+        .collect();
+    state_with_groups(account, mappings, groups)
+}
+
+/// [`account_state`] with the account's managed groups already known.
+fn state_with_groups(account: &DirectoryAccount, mappings: &Mappings, groups: Vec<Dn>) -> AccountState {
+    let attributes = mappings
+        .managed_attributes()
+        .filter_map(|(name, _)| {
+            let values = account.values(name);
+            (!values.is_empty()).then(|| (name.to_string(), values.to_vec()))
+        })
         .collect();
     AccountState {
         dn: account.dn.clone(),
