@@ -93,15 +93,23 @@ pub async fn make_plan_dumping(
         .directory
         .bind_password
         .resolve("directory.bind_password")?;
-    let (hr_result, directory) = tokio::join!(
-        hr::fetch_with_records(&config.hr, now.date_naive()),
-        read_directory(config, &password)
-    );
-    let (hr_snapshot, records) = hr_result?;
+    // The HR side in a task of its own: parsing and normalising the records then runs on the
+    // other core while this one decodes the directory. The raw records are kept only for a dump.
+    let hr_config = config.hr.clone();
+    let today = now.date_naive();
+    let keep_records = dump_hr.is_some();
+    let hr_task = tokio::spawn(async move {
+        let (snapshot, records) = hr::fetch_with_records(&hr_config, today).await?;
+        Ok::<_, HrError>((snapshot, if keep_records { records } else { Vec::new() }))
+    });
+    let (hr_result, directory) = tokio::join!(hr_task, read_directory(config, &password));
+    let (hr_snapshot, records) = hr_result
+        .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;
     if let Some(path) = dump_hr {
         write_hr_dump(path, &hr::dump(&config.hr, &records, now))?;
         tracing::info!(path = %path.display(), records = records.len(), "HR records dumped");
     }
+    drop(records);
     let (directory, snapshot, warnings) = directory?;
     for rejected in &hr_snapshot.rejected {
         tracing::warn!(

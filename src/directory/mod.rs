@@ -145,9 +145,6 @@ impl Directory {
 
         let base = self.config.users_base.to_string();
         let filter = self.config.user_filter.clone();
-        let entries = self
-            .search_paged(&base, Scope::Subtree, &filter, &attrs)
-            .await?;
         let protected = self.protected_accounts().await?;
         let held = match self.config.hold_group.clone() {
             Some(group) => self
@@ -156,11 +153,13 @@ impl Directory {
                 .unwrap_or_default(),
             None => BTreeSet::new(),
         };
-        let mut accounts = Vec::with_capacity(entries.len());
-        for entry in entries {
+        // Each entry becomes an account as it arrives: the raw entries of a 100k directory are
+        // never all held at once.
+        let mut accounts = Vec::new();
+        self.search_paged_each(&base, Scope::Subtree, &filter, &attrs, |entry| {
             let Ok(dn) = Dn::parse(&entry.dn) else {
                 tracing::warn!(dn = %entry.dn, "skipping an entry whose DN cannot be parsed");
-                continue;
+                return;
             };
             let attributes: BTreeMap<String, Vec<String>> = entry
                 .attrs
@@ -191,7 +190,8 @@ impl Directory {
                 account_control,
                 password_set,
             });
-        }
+        })
+        .await?;
 
         let member_attribute = &mappings.groups.member_attribute;
         let mut groups = BTreeMap::new();
@@ -373,6 +373,21 @@ impl Directory {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Vec<SearchEntry>, DirectoryError> {
+        let mut entries = Vec::new();
+        self.search_paged_each(base, scope, filter, attrs, |entry| entries.push(entry))
+            .await?;
+        Ok(entries)
+    }
+
+    /// A paged search handing each entry to `each` as it arrives.
+    async fn search_paged_each(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        mut each: impl FnMut(SearchEntry),
+    ) -> Result<(), DirectoryError> {
         // EntriesOnly first: referrals (which AD returns from the domain root) are dropped
         // instead of making SearchEntry::construct panic.
         let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
@@ -386,12 +401,11 @@ impl Directory {
             .streaming_search_with(adapters, base, scope, filter, attrs.to_vec())
             .await
             .map_err(fail)?;
-        let mut entries = Vec::new();
         while let Some(entry) = stream.next().await.map_err(fail)? {
-            entries.push(SearchEntry::construct(entry));
+            each(SearchEntry::construct(entry));
         }
         stream.finish().await.success().map_err(fail)?;
-        Ok(entries)
+        Ok(())
     }
 
     /// Whether an entry exists (used to check that the password policy is really there).

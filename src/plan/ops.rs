@@ -417,3 +417,213 @@ pub fn merge(steps: &[&Step]) -> Option<LdapOp> {
         mods,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dn(s: &str) -> Dn {
+        Dn::parse(s).expect("test DN")
+    }
+
+    fn membership(group: &str, employee: &str, add: bool) -> Step {
+        let member = format!("uid={employee},ou=people,dc=example,dc=org");
+        let modification = if add {
+            Modification::Add("member".into(), vec![member.clone()])
+        } else {
+            Modification::Delete("member".into(), vec![member.clone()])
+        };
+        Step {
+            op: LdapOp::Modify {
+                dn: dn(&format!("cn={group},ou=groups,dc=example,dc=org")),
+                mods: vec![modification],
+            },
+            employee_id: Some(employee.into()),
+            description: format!("{} {member} {group}", if add { "add" } else { "remove" }),
+            already_done_code: Some(if add {
+                ATTRIBUTE_OR_VALUE_EXISTS
+            } else {
+                NO_SUCH_ATTRIBUTE
+            }),
+        }
+    }
+
+    fn title(employee: &str) -> Step {
+        Step {
+            op: LdapOp::Modify {
+                dn: dn(&format!("uid={employee},ou=people,dc=example,dc=org")),
+                mods: vec![Modification::Replace("title".into(), vec!["New".into()])],
+            },
+            employee_id: Some(employee.into()),
+            description: format!("set title of {employee}"),
+            already_done_code: None,
+        }
+    }
+
+    #[test]
+    fn membership_changes_of_one_group_share_a_unit_and_everything_else_stands_alone() {
+        let steps = [
+            membership("a", "e1", true),
+            title("e2"),
+            membership("b", "e3", false),
+            membership("a", "e4", false),
+            membership("a", "e5", true),
+            title("e6"),
+        ];
+        let refs: Vec<&Step> = steps.iter().collect();
+        // Merged units first, by group DN; then the lone steps in their order.
+        assert_eq!(
+            batches(&refs, MAX_BATCH),
+            vec![vec![0, 3, 4], vec![2], vec![1], vec![5]]
+        );
+    }
+
+    #[test]
+    fn a_unit_never_touches_one_value_twice_nor_grows_past_the_cap() {
+        let steps = [
+            membership("a", "e1", true),
+            membership("a", "e2", true),
+            membership("a", "e1", false),
+            membership("a", "e3", true),
+        ];
+        let refs: Vec<&Step> = steps.iter().collect();
+        assert_eq!(batches(&refs, MAX_BATCH), vec![vec![0, 1], vec![2, 3]]);
+        assert_eq!(batches(&refs, 3), vec![vec![0, 1], vec![2, 3]]);
+        let many: Vec<Step> = (0..7)
+            .map(|i| membership("a", &format!("e{i}"), true))
+            .collect();
+        let refs: Vec<&Step> = many.iter().collect();
+        assert_eq!(
+            batches(&refs, 3),
+            vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]
+        );
+    }
+
+    #[test]
+    fn replaces_renames_adds_and_whole_attribute_deletes_are_never_merged() {
+        let group = dn("cn=a,ou=groups,dc=example,dc=org");
+        let whole = Step {
+            op: LdapOp::Modify {
+                dn: group.clone(),
+                mods: vec![Modification::Delete("description".into(), vec![])],
+            },
+            ..membership("a", "e1", true)
+        };
+        let rename = Step {
+            op: LdapOp::Rename {
+                dn: dn("uid=e2,ou=people,dc=example,dc=org"),
+                new_rdn: "uid=e2".into(),
+                new_superior: dn("ou=disabled,dc=example,dc=org"),
+            },
+            ..membership("a", "e2", true)
+        };
+        let password = Step {
+            op: LdapOp::Modify {
+                dn: group.clone(),
+                mods: vec![Modification::RandomPassword],
+            },
+            ..membership("a", "e3", true)
+        };
+        for step in [&whole, &rename, &password, &title("e4")] {
+            assert_eq!(mergeable(step), None, "{step:?}");
+        }
+        assert_eq!(mergeable(&membership("a", "e5", false)), Some(&group));
+    }
+
+    #[test]
+    fn a_merged_modify_adds_every_value_before_deleting_any() {
+        let rename_member = Step {
+            op: LdapOp::Modify {
+                dn: dn("cn=a,ou=groups,dc=example,dc=org"),
+                mods: vec![
+                    Modification::Add("member".into(), vec!["uid=new".into()]),
+                    Modification::Delete("member".into(), vec!["uid=old".into()]),
+                ],
+            },
+            ..membership("a", "e9", true)
+        };
+        let steps = [
+            membership("a", "e1", false),
+            membership("a", "e2", true),
+            rename_member,
+        ];
+        let refs: Vec<&Step> = steps.iter().collect();
+        let member = |e: &str| format!("uid={e},ou=people,dc=example,dc=org");
+        assert_eq!(
+            merge(&refs),
+            Some(LdapOp::Modify {
+                dn: dn("cn=a,ou=groups,dc=example,dc=org"),
+                mods: vec![
+                    Modification::Add("member".into(), vec![member("e2"), "uid=new".into()]),
+                    Modification::Delete(
+                        "member".into(),
+                        vec![member("e1"), "uid=old".into()]
+                    ),
+                ],
+            })
+        );
+        // Steps on different entries, or not mergeable, give no merged operation.
+        let other = [membership("a", "e1", true), membership("b", "e2", true)];
+        assert_eq!(merge(&other.iter().collect::<Vec<_>>()), None);
+        let mixed = [membership("a", "e1", true), title("e2")];
+        assert_eq!(merge(&mixed.iter().collect::<Vec<_>>()), None);
+    }
+
+    #[test]
+    fn steps_keep_per_account_order_for_the_rounds_apply_runs() {
+        // A leaver: locked first, then out of its groups, then moved; the steps of each account
+        // are in that order and the group-level placeholder steps are separate.
+        use crate::model::Reason;
+        use crate::plan::{AccountPlan, Change, Lifecycle};
+        let why = Reason::new("status = terminated", "leaver");
+        let account = dn("uid=e1,ou=people,dc=example,dc=org");
+        let plan = Plan {
+            schema: crate::plan::PLAN_SCHEMA.into(),
+            generated_at: chrono::DateTime::UNIX_EPOCH,
+            summary: Default::default(),
+            accounts: vec![AccountPlan {
+                employee_id: "e1".into(),
+                lifecycle: Lifecycle::Leaver,
+                dn: account.clone(),
+                before: None,
+                changes: vec![
+                    Change {
+                        action: Action::Disable {
+                            method: DisableMethod::PpolicyLock,
+                            account_control: None,
+                            expires: None,
+                        },
+                        reason: why.clone(),
+                    },
+                    Change {
+                        action: Action::RemoveFromGroup {
+                            group: dn("cn=a,ou=groups,dc=example,dc=org"),
+                        },
+                        reason: why.clone(),
+                    },
+                    Change {
+                        action: Action::Move {
+                            from: account.clone(),
+                            to: dn("uid=e1,ou=disabled,dc=example,dc=org"),
+                        },
+                        reason: why,
+                    },
+                ],
+            }],
+            group_changes: vec![],
+            skipped: vec![],
+            orphans: vec![],
+            warnings: vec![],
+            limits_tripped: vec![],
+            scheduled: vec![],
+        };
+        let steps = steps(&plan, "member");
+        let sequence = &steps.accounts[0];
+        assert!(mergeable(&sequence[0]).is_none(), "the lock stands alone");
+        assert_eq!(
+            mergeable(&sequence[1]).map(Dn::as_str),
+            Some("cn=a,ou=groups,dc=example,dc=org")
+        );
+        assert!(matches!(sequence[2].op, LdapOp::Rename { .. }));
+    }
+}
