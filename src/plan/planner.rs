@@ -47,7 +47,8 @@ enum Intent<'a> {
     /// and follows the role but stays disabled, for that reason.
     Provision {
         existing: Option<&'a DirectoryAccount>,
-        role: RoleAssignment,
+        /// Shared by everyone in the same role (see `Builder::roles`).
+        role: std::rc::Rc<RoleAssignment>,
         hold: Option<Reason>,
     },
     /// Terminated and the account exists.
@@ -96,6 +97,11 @@ struct Builder<'a> {
     /// Member -> the managed groups it is in, as read (in group order): one lookup per account
     /// instead of one per account and group.
     member_of: BTreeMap<&'a Dn, Vec<&'a Dn>>,
+    /// The fields any rule looks at.
+    rule_fields: BTreeSet<&'a str>,
+    /// Role assignments by what [`Mappings::assign`] reads (the status and the fields rules
+    /// look at): everyone in the same role shares one evaluation of the rules.
+    roles: BTreeMap<(EmploymentStatus, Vec<Option<&'a str>>), std::rc::Rc<RoleAssignment>>,
     managed_groups: BTreeSet<Dn>,
     /// Values of unique attributes in use (directory) or given to a new account in this plan,
     /// as (lower-cased attribute, lower-cased value).
@@ -122,9 +128,17 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        let rule_fields = input
+            .mappings
+            .rules
+            .iter()
+            .flat_map(|rule| rule.conditions.keys().map(String::as_str))
+            .collect();
         Self {
             input,
             member_of,
+            rule_fields,
+            roles: BTreeMap::new(),
             skipped: Vec::new(),
             warnings: BTreeSet::new(),
             accounts: Vec::new(),
@@ -437,9 +451,22 @@ impl<'a> Builder<'a> {
         existing: Option<&'a DirectoryAccount>,
         hold: Option<Reason>,
     ) -> Option<Target<'a>> {
-        let mut role = self.input.mappings.assign(employee);
+        let key = (
+            employee.status,
+            self.rule_fields
+                .iter()
+                .map(|field| employee.field(field))
+                .collect(),
+        );
+        let mappings = self.input.mappings;
+        let mut role = self
+            .roles
+            .entry(key)
+            .or_insert_with(|| std::rc::Rc::new(mappings.assign(employee)))
+            .clone();
         if employee.status == EmploymentStatus::Leave {
-            role.groups
+            std::rc::Rc::make_mut(&mut role)
+                .groups
                 .retain(|group, _| !self.input.policy.leave_remove_groups.contains(group));
         }
         let (dn, unique) = match existing {
