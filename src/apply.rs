@@ -186,7 +186,7 @@ async fn run_round(
 /// merged modify changed nothing (a modify is atomic); it is split in halves and each half
 /// retried, down to single steps, so the refusal lands on the step that caused it and the
 /// others still apply.
-async fn run_unit<'a>(directory: &Directory, unit: Vec<(Slot, &'a Step)>) -> Vec<(Slot, Outcome)> {
+async fn run_unit(directory: &Directory, unit: Vec<(Slot, &Step)>) -> Vec<(Slot, Outcome)> {
     let mut results = Vec::with_capacity(unit.len());
     let mut pending = vec![unit];
     while let Some(mut part) = pending.pop() {

@@ -842,12 +842,42 @@ mod glob_ascii_tests {
     #[test]
     fn the_ascii_fast_path_agrees_with_the_general_glob() {
         let patterns = [
-            "", "*", "**", "a", "ab", "a*", "*a", "*a*", "a*b", "a*b*c", "*manager*", "head of *",
-            "role 007", "a*a", "*aa*a", "x*", "*x",
+            "",
+            "*",
+            "**",
+            "a",
+            "ab",
+            "a*",
+            "*a",
+            "*a*",
+            "a*b",
+            "a*b*c",
+            "*manager*",
+            "head of *",
+            "role 007",
+            "a*a",
+            "*aa*a",
+            "x*",
+            "*x",
         ];
         let values = [
-            "", "a", "A", "ab", "AB", "abc", "aXbYc", "aab", "Aa", "aaa", "Senior Manager",
-            "Head of Sales", "Role 007", "Role 0070", "xyz", "ba", "b",
+            "",
+            "a",
+            "A",
+            "ab",
+            "AB",
+            "abc",
+            "aXbYc",
+            "aab",
+            "Aa",
+            "aaa",
+            "Senior Manager",
+            "Head of Sales",
+            "Role 007",
+            "Role 0070",
+            "xyz",
+            "ba",
+            "b",
         ];
         for pattern in patterns {
             let pattern = Pattern::new(pattern);

@@ -555,10 +555,7 @@ mod tests {
                 dn: dn("cn=a,ou=groups,dc=example,dc=org"),
                 mods: vec![
                     Modification::Add("member".into(), vec![member("e2"), "uid=new".into()]),
-                    Modification::Delete(
-                        "member".into(),
-                        vec![member("e1"), "uid=old".into()]
-                    ),
+                    Modification::Delete("member".into(), vec![member("e1"), "uid=old".into()]),
                 ],
             })
         );

@@ -1108,7 +1108,11 @@ pub fn account_state(
 }
 
 /// [`account_state`] with the account's managed groups already known.
-fn state_with_groups(account: &DirectoryAccount, mappings: &Mappings, groups: Vec<Dn>) -> AccountState {
+fn state_with_groups(
+    account: &DirectoryAccount,
+    mappings: &Mappings,
+    groups: Vec<Dn>,
+) -> AccountState {
     let attributes = mappings
         .managed_attributes()
         .filter_map(|(name, _)| {

@@ -612,7 +612,14 @@ fn dump(slapd: &Slapd) -> Result<f64> {
     ] {
         let status = Command::new("ldapsearch")
             .env("LDAPNOINIT", "1")
-            .args(["-x", "-LLL", "-H", &slapd.url, "-D", &format!("cn=admin,{SUFFIX}")])
+            .args([
+                "-x",
+                "-LLL",
+                "-H",
+                &slapd.url,
+                "-D",
+                &format!("cn=admin,{SUFFIX}"),
+            ])
             .arg("-y")
             .arg(&password)
             .args(["-b", SUFFIX, "-E", &format!("pr={PAGE}/noprompt"), filter])
@@ -676,11 +683,7 @@ async fn check(slapd: &Slapd, n: usize) -> Result<()> {
         while let Some(entry) = stream.next().await.map_err(|e| e.to_string())? {
             entries.push(SearchEntry::construct(entry));
         }
-        stream
-            .finish()
-            .await
-            .success()
-            .map_err(|e| e.to_string())?;
+        stream.finish().await.success().map_err(|e| e.to_string())?;
         Ok(entries)
     };
     let users = search(
@@ -714,8 +717,9 @@ async fn check(slapd: &Slapd, n: usize) -> Result<()> {
                 .unwrap_or_default(),
         );
     }
-    let mut expected_members: BTreeMap<String, BTreeSet<String>> =
-        (0..ROLES).map(|r| (norm(&group_dn(r)), BTreeSet::new())).collect();
+    let mut expected_members: BTreeMap<String, BTreeSet<String>> = (0..ROLES)
+        .map(|r| (norm(&group_dn(r)), BTreeSet::new()))
+        .collect();
     let mut problems = Vec::new();
     if found.len() != n {
         problems.push(format!("{} accounts, expected {n}", found.len()));
@@ -791,7 +795,12 @@ fn scenario(n: usize, hr: &HrApi, hr_port: u16, runtime: &tokio::runtime::Runtim
     hr.set(before, n);
 
     // 1. No-op plan against its floor.
-    let warm = hrsync(&config, &slapd.password, &["plan", "--detailed-exitcode"], work)?;
+    let warm = hrsync(
+        &config,
+        &slapd.password,
+        &["plan", "--detailed-exitcode"],
+        work,
+    )?;
     if warm.code != Some(0) {
         return Err(format!(
             "the no-op plan is not empty (exit {:?}):\n{}",
@@ -805,7 +814,12 @@ fn scenario(n: usize, hr: &HrApi, hr_port: u16, runtime: &tokio::runtime::Runtim
     }
     let (mut noop, mut rss, mut fetch, mut dumps) = (vec![], vec![], vec![], vec![]);
     for _ in 0..3 {
-        let m = hrsync(&config, &slapd.password, &["plan", "--detailed-exitcode"], work)?;
+        let m = hrsync(
+            &config,
+            &slapd.password,
+            &["plan", "--detailed-exitcode"],
+            work,
+        )?;
         if m.code != Some(0) {
             return Err(format!("no-op plan exit {:?}", m.code));
         }
@@ -824,7 +838,12 @@ fn scenario(n: usize, hr: &HrApi, hr_port: u16, runtime: &tokio::runtime::Runtim
     // 2. The change set: its LDIF (one record per operation), then hrsync apply.
     hr.set(after, n);
     let ldif = work.join("changes.ldif");
-    let planned = hrsync(&config, &slapd.password, &["plan", "--format", "ldif"], work)?;
+    let planned = hrsync(
+        &config,
+        &slapd.password,
+        &["plan", "--format", "ldif"],
+        work,
+    )?;
     std::fs::write(&ldif, &planned.stdout).map_err(|e| e.to_string())?;
     let operations = String::from_utf8_lossy(&planned.stdout)
         .lines()
@@ -850,7 +869,12 @@ fn scenario(n: usize, hr: &HrApi, hr_port: u16, runtime: &tokio::runtime::Runtim
         ));
     }
     eprintln!("hrsync apply {:.2} s", applied.seconds);
-    let again = hrsync(&config, &slapd.password, &["plan", "--detailed-exitcode"], work)?;
+    let again = hrsync(
+        &config,
+        &slapd.password,
+        &["plan", "--detailed-exitcode"],
+        work,
+    )?;
     if again.code != Some(0) {
         return Err(format!(
             "after apply, plan still has changes (exit {:?}):\n{}",

@@ -83,7 +83,10 @@ async fn a_refused_member_change_inside_a_merged_modify_fails_only_its_own_accou
         assert!(!sales.contains(&old), "{uid} out of sales");
     }
     let ann = new("ann.able").to_lowercase();
-    assert!(s.dir.entry(&ann).is_some(), "Ann's move (an earlier step) applied");
+    assert!(
+        s.dir.entry(&ann).is_some(),
+        "Ann's move (an earlier step) applied"
+    );
     assert!(
         !engineering.contains(&ann) && !vpn.contains(&ann),
         "no group change after Ann's failed step"
@@ -92,9 +95,5 @@ async fn a_refused_member_change_inside_a_merged_modify_fails_only_its_own_accou
     // The next run plans from what is there and converges.
     s.expect(&["apply"], 0);
     s.assert_converged();
-    assert!(
-        s.dir
-            .group_members(&s.group("engineering"))
-            .contains(&ann)
-    );
+    assert!(s.dir.group_members(&s.group("engineering")).contains(&ann));
 }
