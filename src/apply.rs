@@ -186,6 +186,9 @@ async fn run_round(
 /// merged modify changed nothing (a modify is atomic); it is split in halves and each half
 /// retried, down to single steps, so the refusal lands on the step that caused it and the
 /// others still apply.
+///
+/// A unit is one LDAP operation in flight: the place for a per-operation check (a stop flag,
+/// a progress count) is at the top of the loop below, before each operation is sent.
 async fn run_unit(directory: &Directory, unit: Vec<(Slot, &Step)>) -> Vec<(Slot, Outcome)> {
     let mut results = Vec::with_capacity(unit.len());
     let mut pending = vec![unit];
@@ -208,6 +211,19 @@ async fn run_unit(directory: &Directory, unit: Vec<(Slot, &Step)>) -> Vec<(Slot,
                 for (slot, step) in part {
                     log_outcome(step, &Outcome::Applied);
                     results.push((slot, Outcome::Applied));
+                }
+            }
+            // No answer from the server (connection lost, timeout): whether the modify
+            // happened is unknown, and splitting would only multiply the waits. Each step
+            // fails with that error; the next run reads what is there and converges.
+            Err(e) if e.code().is_none() => {
+                let error = e.to_string();
+                for (slot, step) in part {
+                    let outcome = Outcome::Failed {
+                        error: error.clone(),
+                    };
+                    log_outcome(step, &outcome);
+                    results.push((slot, outcome));
                 }
             }
             Err(e) => {
