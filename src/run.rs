@@ -128,6 +128,9 @@ pub async fn make_plan_dumping(
     });
     plan.warnings.extend(warnings);
     plan.limits_tripped = limits::check(&plan, &config.limits);
+    // Freeing both snapshots (hundreds of thousands of allocations at company scale) is left to
+    // another thread, so rendering and applying start at once.
+    std::thread::spawn(move || drop((snapshot, hr_snapshot)));
     Ok((plan, directory))
 }
 
