@@ -153,6 +153,19 @@ impl Directory {
                 .unwrap_or_default(),
             None => BTreeSet::new(),
         };
+        // The managed groups are read meanwhile, over the same connection, on another core.
+        let mut reader = self.clone();
+        let member_attribute = mappings.groups.member_attribute.clone();
+        let managed = mappings.managed_groups();
+        let groups = tokio::spawn(async move {
+            let mut groups = BTreeMap::new();
+            for group in managed {
+                if let Some(members) = reader.read_members(&group, &member_attribute).await? {
+                    groups.insert(group.clone(), DirectoryGroup { dn: group, members });
+                }
+            }
+            Ok::<_, DirectoryError>(groups)
+        });
         // Each entry becomes an account as it arrives: the raw entries of a 100k directory are
         // never all held at once.
         let mut accounts = Vec::new();
@@ -193,13 +206,16 @@ impl Directory {
         })
         .await?;
 
-        let member_attribute = &mappings.groups.member_attribute;
-        let mut groups = BTreeMap::new();
-        for group in mappings.managed_groups() {
-            if let Some(members) = self.read_members(&group, member_attribute).await? {
-                groups.insert(group.clone(), DirectoryGroup { dn: group, members });
+        let groups = match groups.await {
+            Ok(groups) => groups?,
+            Err(e) => {
+                return Err(DirectoryError::Transport {
+                    operation: "read groups",
+                    dn: self.config.users_base.to_string(),
+                    message: format!("the group reader stopped unexpectedly: {e}"),
+                });
             }
-        }
+        };
         let taken = self.taken(&mappings.account.unique_attributes).await?;
         tracing::debug!(
             accounts = accounts.len(),
