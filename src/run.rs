@@ -112,15 +112,23 @@ pub async fn make_plan_counting(
         .directory
         .bind_password
         .resolve("directory.bind_password")?;
-    let (hr_result, directory) = tokio::join!(
-        hr::fetch_with_records(&config.hr, now.date_naive()),
-        read_directory(config, &password)
-    );
-    let (hr_snapshot, records) = hr_result?;
+    // The HR side in a task of its own: parsing and normalising the records then runs on the
+    // other core while this one decodes the directory. The raw records are kept only for a dump.
+    let hr_config = config.hr.clone();
+    let today = now.date_naive();
+    let keep_records = dump_hr.is_some();
+    let hr_task = tokio::spawn(async move {
+        let (snapshot, records) = hr::fetch_with_records(&hr_config, today).await?;
+        Ok::<_, HrError>((snapshot, if keep_records { records } else { Vec::new() }))
+    });
+    let (hr_result, directory) = tokio::join!(hr_task, read_directory(config, &password));
+    let (hr_snapshot, records) = hr_result
+        .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;
     if let Some(path) = dump_hr {
         write_hr_dump(path, &hr::dump(&config.hr, &records, now))?;
         tracing::info!(path = %path.display(), records = records.len(), "HR records dumped");
     }
+    drop(records);
     let (directory, snapshot, warnings) = directory?;
     for rejected in &hr_snapshot.rejected {
         tracing::warn!(
@@ -139,7 +147,11 @@ pub async fn make_plan_counting(
     });
     plan.warnings.extend(warnings);
     plan.limits_tripped = limits::check(&plan, &config.limits);
-    Ok((plan, directory, hr_snapshot.rejected.len()))
+    let rejected = hr_snapshot.rejected.len();
+    // Freeing both snapshots (hundreds of thousands of allocations at company scale) is left to
+    // another thread, so rendering and applying start at once.
+    std::thread::spawn(move || drop((snapshot, hr_snapshot)));
+    Ok((plan, directory, rejected))
 }
 
 /// Writes the HR dump readable by its owner only (it holds personal data), through a
@@ -250,11 +262,15 @@ fn read_saved_plan(path: &Path) -> Result<Plan, RunError> {
 /// Accounts whose directory state differs from what the saved plan recorded.
 pub fn drift(plan: &Plan, snapshot: &DirectorySnapshot, config: &Config) -> Vec<String> {
     let mut drifted = Vec::new();
+    let by_dn: std::collections::BTreeMap<&Dn, &crate::model::DirectoryAccount> =
+        snapshot.accounts.iter().map(|a| (&a.dn, a)).collect();
     for account in &plan.accounts {
-        let found = snapshot.accounts.iter().find(|a| match &account.before {
-            Some(before) => a.dn == before.dn,
-            None => a.dn == account.dn,
-        });
+        let found = by_dn
+            .get(match &account.before {
+                Some(before) => &before.dn,
+                None => &account.dn,
+            })
+            .copied();
         match (&account.before, found) {
             (None, Some(_)) => drifted.push(format!("{} now exists", account.dn)),
             (None, None) => {}

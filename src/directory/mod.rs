@@ -167,9 +167,6 @@ impl Directory {
 
         let base = self.config.users_base.to_string();
         let filter = self.config.user_filter.clone();
-        let entries = self
-            .search_paged(&base, Scope::Subtree, &filter, &attrs)
-            .await?;
         let protected = self.protected_accounts().await?;
         let held = match self.config.hold_group.clone() {
             Some(group) => self
@@ -178,11 +175,26 @@ impl Directory {
                 .unwrap_or_default(),
             None => BTreeSet::new(),
         };
-        let mut accounts = Vec::with_capacity(entries.len());
-        for entry in entries {
+        // The managed groups are read meanwhile, over the same connection, on another core.
+        let mut reader = self.clone();
+        let member_attribute = mappings.groups.member_attribute.clone();
+        let managed = mappings.managed_groups();
+        let groups = tokio::spawn(async move {
+            let mut groups = BTreeMap::new();
+            for group in managed {
+                if let Some(members) = reader.read_members(&group, &member_attribute).await? {
+                    groups.insert(group.clone(), DirectoryGroup { dn: group, members });
+                }
+            }
+            Ok::<_, DirectoryError>(groups)
+        });
+        // Each entry becomes an account as it arrives: the raw entries of a 100k directory are
+        // never all held at once.
+        let mut accounts = Vec::new();
+        self.search_paged_each(&base, Scope::Subtree, &filter, &attrs, |entry| {
             let Ok(dn) = Dn::parse(&entry.dn) else {
                 tracing::warn!(dn = %entry.dn, "skipping an entry whose DN cannot be parsed");
-                continue;
+                return;
             };
             let attributes: BTreeMap<String, Vec<String>> = entry
                 .attrs
@@ -213,15 +225,19 @@ impl Directory {
                 account_control,
                 password_set,
             });
-        }
+        })
+        .await?;
 
-        let member_attribute = &mappings.groups.member_attribute;
-        let mut groups = BTreeMap::new();
-        for group in mappings.managed_groups() {
-            if let Some(members) = self.read_members(&group, member_attribute).await? {
-                groups.insert(group.clone(), DirectoryGroup { dn: group, members });
+        let groups = match groups.await {
+            Ok(groups) => groups?,
+            Err(e) => {
+                return Err(DirectoryError::Transport {
+                    operation: "read groups",
+                    dn: self.config.users_base.to_string(),
+                    message: format!("the group reader stopped unexpectedly: {e}"),
+                });
             }
-        }
+        };
         let taken = self.taken(&mappings.account.unique_attributes).await?;
         tracing::debug!(
             accounts = accounts.len(),
@@ -395,6 +411,21 @@ impl Directory {
         filter: &str,
         attrs: &[&str],
     ) -> Result<Vec<SearchEntry>, DirectoryError> {
+        let mut entries = Vec::new();
+        self.search_paged_each(base, scope, filter, attrs, |entry| entries.push(entry))
+            .await?;
+        Ok(entries)
+    }
+
+    /// A paged search handing each entry to `each` as it arrives.
+    async fn search_paged_each(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        mut each: impl FnMut(SearchEntry),
+    ) -> Result<(), DirectoryError> {
         // EntriesOnly first: referrals (which AD returns from the domain root) are dropped
         // instead of making SearchEntry::construct panic.
         let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
@@ -408,12 +439,11 @@ impl Directory {
             .streaming_search_with(adapters, base, scope, filter, attrs.to_vec())
             .await
             .map_err(fail)?;
-        let mut entries = Vec::new();
         while let Some(entry) = stream.next().await.map_err(fail)? {
-            entries.push(SearchEntry::construct(entry));
+            each(SearchEntry::construct(entry));
         }
         stream.finish().await.success().map_err(fail)?;
-        Ok(entries)
+        Ok(())
     }
 
     /// Whether an entry exists (used to check that the password policy is really there).

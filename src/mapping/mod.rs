@@ -117,7 +117,12 @@ impl Pattern {
     }
 
     pub fn matches(&self, value: &str) -> bool {
-        glob_match(&self.0, &value.to_lowercase())
+        // Every employee is matched against every rule: no allocation for ASCII values.
+        if value.is_ascii() {
+            glob_match_ascii(self.0.as_bytes(), value.as_bytes())
+        } else {
+            glob_match(&self.0, &value.to_lowercase())
+        }
     }
 
     /// The pattern as written, lower-cased.
@@ -143,6 +148,36 @@ fn glob_match(pattern: &str, value: &str) -> bool {
         }
     }
     rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// [`glob_match`] of a lower-cased pattern against an ASCII value, lower-casing the value as it
+/// compares (the same answer as `glob_match(pattern, &value.to_lowercase())`).
+fn glob_match_ascii(pattern: &[u8], value: &[u8]) -> bool {
+    let same = |p: &[u8], v: &[u8]| {
+        p.len() == v.len() && p.iter().zip(v).all(|(a, b)| *a == b.to_ascii_lowercase())
+    };
+    let mut pieces = pattern.split(|b| *b == b'*').peekable();
+    let first = pieces.next().unwrap_or_default();
+    if value.len() < first.len() || !same(first, &value[..first.len()]) {
+        return false;
+    }
+    let mut rest = &value[first.len()..];
+    if pieces.peek().is_none() {
+        return rest.is_empty();
+    }
+    while let Some(piece) = pieces.next() {
+        if rest.len() < piece.len() {
+            return false;
+        }
+        if pieces.peek().is_none() {
+            return same(piece, &rest[rest.len() - piece.len()..]);
+        }
+        match (0..=rest.len() - piece.len()).find(|&at| same(piece, &rest[at..at + piece.len()])) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// The role-derived part of an account: where it lives and which managed groups it has.
@@ -799,3 +834,60 @@ pub(crate) fn toml_problem(error: &toml::de::Error, text: &str) -> ConfigProblem
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod glob_ascii_tests {
+    use super::*;
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_the_general_glob() {
+        let patterns = [
+            "",
+            "*",
+            "**",
+            "a",
+            "ab",
+            "a*",
+            "*a",
+            "*a*",
+            "a*b",
+            "a*b*c",
+            "*manager*",
+            "head of *",
+            "role 007",
+            "a*a",
+            "*aa*a",
+            "x*",
+            "*x",
+        ];
+        let values = [
+            "",
+            "a",
+            "A",
+            "ab",
+            "AB",
+            "abc",
+            "aXbYc",
+            "aab",
+            "Aa",
+            "aaa",
+            "Senior Manager",
+            "Head of Sales",
+            "Role 007",
+            "Role 0070",
+            "xyz",
+            "ba",
+            "b",
+        ];
+        for pattern in patterns {
+            let pattern = Pattern::new(pattern);
+            for value in values {
+                assert_eq!(
+                    glob_match_ascii(pattern.as_str().as_bytes(), value.as_bytes()),
+                    glob_match(pattern.as_str(), &value.to_lowercase()),
+                    "{pattern:?} against {value:?}"
+                );
+            }
+        }
+    }
+}

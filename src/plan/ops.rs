@@ -5,6 +5,8 @@
 //! account's changes in plan order (accounts are independent of each other), then placeholder
 //! members out of groups that have real members again.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::dn::Dn;
 
 use super::{AccountPlan, Action, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan};
@@ -290,4 +292,335 @@ fn account_steps(account: &AccountPlan, member_attribute: &str) -> Vec<Step> {
 
 fn uac(value: u32) -> Modification {
     Modification::Replace("userAccountControl".to_string(), vec![value.to_string()])
+}
+
+/// The most steps merged into one modify. A group's changes in one apply are rarely more; the
+/// cap keeps one refused value from costing more than a few splits, and keeps requests well
+/// under any server's size limit.
+pub const MAX_BATCH: usize = 500;
+
+/// The entry a step can share a modify with other steps on, if it can: a modify that only adds
+/// or deletes given values (group membership changes, mostly). A replace, a delete of a whole
+/// attribute, a password, an add or a rename always runs alone.
+pub fn mergeable(step: &Step) -> Option<&Dn> {
+    match &step.op {
+        LdapOp::Modify { dn, mods }
+            if !mods.is_empty()
+                && mods.iter().all(|m| match m {
+                    Modification::Add(_, values) | Modification::Delete(_, values) => {
+                        !values.is_empty()
+                    }
+                    Modification::Replace(..) | Modification::RandomPassword => false,
+                }) =>
+        {
+            Some(dn)
+        }
+        _ => None,
+    }
+}
+
+/// Splits independent steps (different accounts, or group-level steps of different groups) into
+/// units that each run as one LDAP operation: the mergeable steps on the same entry are put
+/// together, at most `max` to a unit, and a unit never touches the same attribute value twice
+/// (two steps adding and deleting one value would depend on their order). Every other step is a
+/// unit of its own. Units hold indices into `steps`, each in order; merged units come first (by
+/// entry), then the lone steps in their order.
+pub fn batches(steps: &[&Step], max: usize) -> Vec<Vec<usize>> {
+    let max = max.max(1);
+    let mut by_entry: BTreeMap<&Dn, Vec<Vec<usize>>> = BTreeMap::new();
+    let mut touched: BTreeMap<&Dn, BTreeSet<(String, String)>> = BTreeMap::new();
+    let mut alone = Vec::new();
+    for (index, step) in steps.iter().enumerate() {
+        let Some(dn) = mergeable(step) else {
+            alone.push(vec![index]);
+            continue;
+        };
+        let values = touched_values(step);
+        let chunks = by_entry.entry(dn).or_default();
+        let seen = touched.entry(dn).or_default();
+        let fits = chunks
+            .last()
+            .is_some_and(|last| last.len() < max && values.iter().all(|v| !seen.contains(v)));
+        if !fits {
+            chunks.push(Vec::new());
+            seen.clear();
+        }
+        seen.extend(values);
+        if let Some(last) = chunks.last_mut() {
+            last.push(index);
+        }
+    }
+    by_entry.into_values().flatten().chain(alone).collect()
+}
+
+/// (attribute, value) pairs a mergeable step touches, normalised: attribute names ignore case,
+/// DN values compare as DNs.
+fn touched_values(step: &Step) -> Vec<(String, String)> {
+    let LdapOp::Modify { mods, .. } = &step.op else {
+        return Vec::new();
+    };
+    mods.iter()
+        .flat_map(|m| match m {
+            Modification::Add(a, v) | Modification::Delete(a, v) => v
+                .iter()
+                .map(|value| {
+                    let value = Dn::parse(value)
+                        .map(|dn| dn.key().to_string())
+                        .unwrap_or_else(|_| value.to_lowercase());
+                    (a.to_ascii_lowercase(), value)
+                })
+                .collect::<Vec<_>>(),
+            Modification::Replace(..) | Modification::RandomPassword => Vec::new(),
+        })
+        .collect()
+}
+
+/// One modify doing what the mergeable `steps` (all on the same entry) do: every value added
+/// first, then every value deleted, one modification per attribute and verb, so a group that
+/// swaps members is never empty in between. `None` when a step is not mergeable or the entries
+/// differ.
+pub fn merge(steps: &[&Step]) -> Option<LdapOp> {
+    let first = steps.first().and_then(|s| mergeable(s))?;
+    let mut adds: Vec<(String, Vec<String>)> = Vec::new();
+    let mut deletes: Vec<(String, Vec<String>)> = Vec::new();
+    fn push(list: &mut Vec<(String, Vec<String>)>, attribute: &str, values: &[String]) {
+        match list
+            .iter_mut()
+            .find(|(a, _)| a.eq_ignore_ascii_case(attribute))
+        {
+            Some((_, existing)) => existing.extend(values.iter().cloned()),
+            None => list.push((attribute.to_string(), values.to_vec())),
+        }
+    }
+    for step in steps {
+        if mergeable(step) != Some(first) {
+            return None;
+        }
+        let LdapOp::Modify { mods, .. } = &step.op else {
+            return None;
+        };
+        for m in mods {
+            match m {
+                Modification::Add(a, v) => push(&mut adds, a, v),
+                Modification::Delete(a, v) => push(&mut deletes, a, v),
+                Modification::Replace(..) | Modification::RandomPassword => return None,
+            }
+        }
+    }
+    let mods = adds
+        .into_iter()
+        .map(|(a, v)| Modification::Add(a, v))
+        .chain(deletes.into_iter().map(|(a, v)| Modification::Delete(a, v)))
+        .collect();
+    Some(LdapOp::Modify {
+        dn: first.clone(),
+        mods,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dn(s: &str) -> Dn {
+        Dn::parse(s).expect("test DN")
+    }
+
+    fn membership(group: &str, employee: &str, add: bool) -> Step {
+        let member = format!("uid={employee},ou=people,dc=example,dc=org");
+        let modification = if add {
+            Modification::Add("member".into(), vec![member.clone()])
+        } else {
+            Modification::Delete("member".into(), vec![member.clone()])
+        };
+        Step {
+            op: LdapOp::Modify {
+                dn: dn(&format!("cn={group},ou=groups,dc=example,dc=org")),
+                mods: vec![modification],
+            },
+            employee_id: Some(employee.into()),
+            description: format!("{} {member} {group}", if add { "add" } else { "remove" }),
+            already_done_code: Some(if add {
+                ATTRIBUTE_OR_VALUE_EXISTS
+            } else {
+                NO_SUCH_ATTRIBUTE
+            }),
+        }
+    }
+
+    fn title(employee: &str) -> Step {
+        Step {
+            op: LdapOp::Modify {
+                dn: dn(&format!("uid={employee},ou=people,dc=example,dc=org")),
+                mods: vec![Modification::Replace("title".into(), vec!["New".into()])],
+            },
+            employee_id: Some(employee.into()),
+            description: format!("set title of {employee}"),
+            already_done_code: None,
+        }
+    }
+
+    #[test]
+    fn membership_changes_of_one_group_share_a_unit_and_everything_else_stands_alone() {
+        let steps = [
+            membership("a", "e1", true),
+            title("e2"),
+            membership("b", "e3", false),
+            membership("a", "e4", false),
+            membership("a", "e5", true),
+            title("e6"),
+        ];
+        let refs: Vec<&Step> = steps.iter().collect();
+        // Merged units first, by group DN; then the lone steps in their order.
+        assert_eq!(
+            batches(&refs, MAX_BATCH),
+            vec![vec![0, 3, 4], vec![2], vec![1], vec![5]]
+        );
+    }
+
+    #[test]
+    fn a_unit_never_touches_one_value_twice_nor_grows_past_the_cap() {
+        let steps = [
+            membership("a", "e1", true),
+            membership("a", "e2", true),
+            membership("a", "e1", false),
+            membership("a", "e3", true),
+        ];
+        let refs: Vec<&Step> = steps.iter().collect();
+        assert_eq!(batches(&refs, MAX_BATCH), vec![vec![0, 1], vec![2, 3]]);
+        assert_eq!(batches(&refs, 3), vec![vec![0, 1], vec![2, 3]]);
+        let many: Vec<Step> = (0..7)
+            .map(|i| membership("a", &format!("e{i}"), true))
+            .collect();
+        let refs: Vec<&Step> = many.iter().collect();
+        assert_eq!(
+            batches(&refs, 3),
+            vec![vec![0, 1, 2], vec![3, 4, 5], vec![6]]
+        );
+    }
+
+    #[test]
+    fn replaces_renames_adds_and_whole_attribute_deletes_are_never_merged() {
+        let group = dn("cn=a,ou=groups,dc=example,dc=org");
+        let whole = Step {
+            op: LdapOp::Modify {
+                dn: group.clone(),
+                mods: vec![Modification::Delete("description".into(), vec![])],
+            },
+            ..membership("a", "e1", true)
+        };
+        let rename = Step {
+            op: LdapOp::Rename {
+                dn: dn("uid=e2,ou=people,dc=example,dc=org"),
+                new_rdn: "uid=e2".into(),
+                new_superior: dn("ou=disabled,dc=example,dc=org"),
+            },
+            ..membership("a", "e2", true)
+        };
+        let password = Step {
+            op: LdapOp::Modify {
+                dn: group.clone(),
+                mods: vec![Modification::RandomPassword],
+            },
+            ..membership("a", "e3", true)
+        };
+        for step in [&whole, &rename, &password, &title("e4")] {
+            assert_eq!(mergeable(step), None, "{step:?}");
+        }
+        assert_eq!(mergeable(&membership("a", "e5", false)), Some(&group));
+    }
+
+    #[test]
+    fn a_merged_modify_adds_every_value_before_deleting_any() {
+        let rename_member = Step {
+            op: LdapOp::Modify {
+                dn: dn("cn=a,ou=groups,dc=example,dc=org"),
+                mods: vec![
+                    Modification::Add("member".into(), vec!["uid=new".into()]),
+                    Modification::Delete("member".into(), vec!["uid=old".into()]),
+                ],
+            },
+            ..membership("a", "e9", true)
+        };
+        let steps = [
+            membership("a", "e1", false),
+            membership("a", "e2", true),
+            rename_member,
+        ];
+        let refs: Vec<&Step> = steps.iter().collect();
+        let member = |e: &str| format!("uid={e},ou=people,dc=example,dc=org");
+        assert_eq!(
+            merge(&refs),
+            Some(LdapOp::Modify {
+                dn: dn("cn=a,ou=groups,dc=example,dc=org"),
+                mods: vec![
+                    Modification::Add("member".into(), vec![member("e2"), "uid=new".into()]),
+                    Modification::Delete("member".into(), vec![member("e1"), "uid=old".into()]),
+                ],
+            })
+        );
+        // Steps on different entries, or not mergeable, give no merged operation.
+        let other = [membership("a", "e1", true), membership("b", "e2", true)];
+        assert_eq!(merge(&other.iter().collect::<Vec<_>>()), None);
+        let mixed = [membership("a", "e1", true), title("e2")];
+        assert_eq!(merge(&mixed.iter().collect::<Vec<_>>()), None);
+    }
+
+    #[test]
+    fn steps_keep_per_account_order_for_the_rounds_apply_runs() {
+        // A leaver: locked first, then out of its groups, then moved; the steps of each account
+        // are in that order and the group-level placeholder steps are separate.
+        use crate::model::Reason;
+        use crate::plan::{AccountPlan, Change, Lifecycle};
+        let why = Reason::new("status = terminated", "leaver");
+        let account = dn("uid=e1,ou=people,dc=example,dc=org");
+        let plan = Plan {
+            schema: crate::plan::PLAN_SCHEMA.into(),
+            generated_at: chrono::DateTime::UNIX_EPOCH,
+            summary: Default::default(),
+            accounts: vec![AccountPlan {
+                employee_id: "e1".into(),
+                lifecycle: Lifecycle::Leaver,
+                dn: account.clone(),
+                before: None,
+                changes: vec![
+                    Change {
+                        action: Action::Disable {
+                            method: DisableMethod::PpolicyLock,
+                            account_control: None,
+                            expires: None,
+                        },
+                        reason: why.clone(),
+                    },
+                    Change {
+                        action: Action::RemoveFromGroup {
+                            group: dn("cn=a,ou=groups,dc=example,dc=org"),
+                        },
+                        reason: why.clone(),
+                    },
+                    Change {
+                        action: Action::Move {
+                            from: account.clone(),
+                            to: dn("uid=e1,ou=disabled,dc=example,dc=org"),
+                        },
+                        reason: why,
+                    },
+                ],
+            }],
+            group_changes: vec![],
+            skipped: vec![],
+            orphans: vec![],
+            warnings: vec![],
+            limits_tripped: vec![],
+            scheduled: vec![],
+        };
+        let steps = steps(&plan, "member");
+        let sequence = &steps.accounts[0];
+        assert!(mergeable(&sequence[0]).is_none(), "the lock stands alone");
+        assert_eq!(
+            mergeable(&sequence[1]).map(Dn::as_str),
+            Some("cn=a,ou=groups,dc=example,dc=org")
+        );
+        assert!(matches!(sequence[2].op, LdapOp::Rename { .. }));
+    }
 }

@@ -47,7 +47,8 @@ enum Intent<'a> {
     /// and follows the role but stays disabled, for that reason.
     Provision {
         existing: Option<&'a DirectoryAccount>,
-        role: RoleAssignment,
+        /// Shared by everyone in the same role (see `Builder::roles`).
+        role: std::rc::Rc<RoleAssignment>,
         hold: Option<Reason>,
     },
     /// Terminated and the account exists.
@@ -70,16 +71,16 @@ pub fn plan(input: &PlanInput) -> Plan {
     builder.warnings.extend(warnings);
     builder.run();
     let mut plan = builder.finish();
+    // Only leavers who still have an account to take away.
+    let correlated: BTreeSet<&str> = input
+        .directory
+        .accounts
+        .iter()
+        .filter_map(|a| a.correlation_id.as_deref())
+        .collect();
     plan.scheduled = scheduled
         .into_iter()
-        .filter(|s| {
-            // Only leavers who still have an account to take away.
-            input
-                .directory
-                .accounts
-                .iter()
-                .any(|a| a.correlation_id.as_deref() == Some(s.employee_id.as_str()))
-        })
+        .filter(|s| correlated.contains(s.employee_id.as_str()))
         .collect();
     plan
 }
@@ -93,6 +94,14 @@ struct Builder<'a> {
     orphans: Vec<Orphan>,
     /// Managed group -> members, as read.
     memberships: BTreeMap<Dn, BTreeSet<Dn>>,
+    /// Member -> the managed groups it is in, as read (in group order): one lookup per account
+    /// instead of one per account and group.
+    member_of: BTreeMap<&'a Dn, Vec<&'a Dn>>,
+    /// The fields any rule looks at.
+    rule_fields: BTreeSet<&'a str>,
+    /// Role assignments by what [`Mappings::assign`] reads (the status and the fields rules
+    /// look at): everyone in the same role shares one evaluation of the rules.
+    roles: BTreeMap<(EmploymentStatus, Vec<Option<&'a str>>), std::rc::Rc<RoleAssignment>>,
     managed_groups: BTreeSet<Dn>,
     /// Values of unique attributes in use (directory) or given to a new account in this plan,
     /// as (lower-cased attribute, lower-cased value).
@@ -111,8 +120,25 @@ impl<'a> Builder<'a> {
             .filter(|(dn, _)| managed_groups.contains(*dn))
             .map(|(dn, group)| (dn.clone(), group.members.clone()))
             .collect();
+        let mut member_of: BTreeMap<&'a Dn, Vec<&'a Dn>> = BTreeMap::new();
+        for (dn, group) in &input.directory.groups {
+            if managed_groups.contains(dn) {
+                for member in &group.members {
+                    member_of.entry(member).or_default().push(dn);
+                }
+            }
+        }
+        let rule_fields = input
+            .mappings
+            .rules
+            .iter()
+            .flat_map(|rule| rule.conditions.keys().map(String::as_str))
+            .collect();
         Self {
             input,
+            member_of,
+            rule_fields,
+            roles: BTreeMap::new(),
             skipped: Vec::new(),
             warnings: BTreeSet::new(),
             accounts: Vec::new(),
@@ -559,9 +585,22 @@ impl<'a> Builder<'a> {
         existing: Option<&'a DirectoryAccount>,
         hold: Option<Reason>,
     ) -> Option<Target<'a>> {
-        let mut role = self.input.mappings.assign(employee);
+        let key = (
+            employee.status,
+            self.rule_fields
+                .iter()
+                .map(|field| employee.field(field))
+                .collect(),
+        );
+        let mappings = self.input.mappings;
+        let mut role = self
+            .roles
+            .entry(key)
+            .or_insert_with(|| std::rc::Rc::new(mappings.assign(employee)))
+            .clone();
         if employee.status == EmploymentStatus::Leave {
-            role.groups
+            std::rc::Rc::make_mut(&mut role)
+                .groups
                 .retain(|group, _| !self.input.policy.leave_remove_groups.contains(group));
         }
         let (dn, unique) = match existing {
@@ -1058,7 +1097,12 @@ impl<'a> Builder<'a> {
     }
 
     fn state_of(&self, account: &DirectoryAccount) -> AccountState {
-        account_state(account, self.input.directory, self.input.mappings)
+        let groups = self
+            .member_of
+            .get(&account.dn)
+            .map(|groups| groups.iter().map(|g| (*g).clone()).collect())
+            .unwrap_or_default();
+        state_with_groups(account, self.input.mappings, groups)
     }
 
     /// A `groupOfNames` must keep one member. For each managed group, work out its membership
@@ -1187,19 +1231,28 @@ pub fn account_state(
     directory: &DirectorySnapshot,
     mappings: &Mappings,
 ) -> AccountState {
-    let attributes = mappings
-        .managed_attributes()
-        .filter_map(|(name, _)| {
-            let values = account.values(name);
-            (!values.is_empty()).then(|| (name.to_string(), values.to_vec()))
-        })
-        .collect();
     let managed = mappings.managed_groups();
     let groups = directory
         .groups
         .iter()
         .filter(|(dn, group)| managed.contains(*dn) && group.members.contains(&account.dn))
         .map(|(dn, _)| dn.clone())
+        .collect();
+    state_with_groups(account, mappings, groups)
+}
+
+/// [`account_state`] with the account's managed groups already known.
+fn state_with_groups(
+    account: &DirectoryAccount,
+    mappings: &Mappings,
+    groups: Vec<Dn>,
+) -> AccountState {
+    let attributes = mappings
+        .managed_attributes()
+        .filter_map(|(name, _)| {
+            let values = account.values(name);
+            (!values.is_empty()).then(|| (name.to_string(), values.to_vec()))
+        })
         .collect();
     AccountState {
         dn: account.dn.clone(),

@@ -12,6 +12,7 @@ mod scenario;
 
 mod active_directory;
 mod bad_input;
+mod batching;
 mod cli;
 mod corpus;
 mod demo;
