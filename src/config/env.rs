@@ -49,6 +49,12 @@ pub const SECRET_KEYS: &[(&str, SecretKind)] = &[
     ("hr.rest.auth.client_secret", SecretKind::Secret),
     ("hr.rest.auth.username", SecretKind::Credential),
     ("hr.rest.auth.client_id", SecretKind::Credential),
+    ("hr.rest.auth.refresh_token", SecretKind::Secret),
+    ("hr.rest.auth.private_key", SecretKind::Secret),
+    ("hr.client_id", SecretKind::Credential),
+    ("hr.client_secret", SecretKind::Secret),
+    ("hr.private_key", SecretKind::Secret),
+    ("hr.refresh_token", SecretKind::Secret),
 ];
 
 /// Secrets inside arrays of tables (`[[hooks.webhook]]`): the environment cannot address an
