@@ -34,6 +34,28 @@ impl CycleReport {
 }
 
 /// A run id: the start time and 32 random bits (`20261127T101500Z-9f3a1c2e`).
+/// Applies `steps` with the progress display (on a terminal) and, when given, the stop flag:
+/// how `apply` and `run` both apply.
+pub async fn apply_observed(
+    config: &Config,
+    directory: &crate::directory::Directory,
+    steps: &crate::plan::ops::Steps,
+    stop: Option<Arc<AtomicBool>>,
+) -> ApplyReport {
+    let progress = crate::progress::Progress::steps(steps.len());
+    let control = Control {
+        stop,
+        on_step: progress.as_ref().map(|p| p.callback()),
+    };
+    apply_with(
+        directory,
+        steps,
+        config.directory.max_concurrent_accounts,
+        &control,
+    )
+    .await
+}
+
 pub fn new_run_id(started: DateTime<Utc>) -> String {
     let mut bytes = [0u8; 4];
     let suffix = match getrandom::fill(&mut bytes) {
@@ -230,19 +252,7 @@ async fn cycle(
         tracing::info!(run_id, "no changes");
         return Ok(0);
     }
-    let progress = crate::progress::Progress::steps(steps.len());
-    let control = Control {
-        stop: stop.clone(),
-        on_step: progress.as_ref().map(|p| p.callback()),
-    };
-    let report = apply_with(
-        &directory,
-        &steps,
-        config.directory.max_concurrent_accounts,
-        &control,
-    )
-    .await;
-    drop(progress);
+    let report = apply_observed(config, &directory, &steps, stop.clone()).await;
     directory.close().await;
     metrics.record_results(&plan, &report);
     let failed = report

@@ -313,19 +313,7 @@ async fn apply(
     };
     let steps = run::plan_steps(config, &plan);
     print!("{}", run::render(&plan, &steps, format));
-    let progress = hrsync::progress::Progress::steps(steps.len());
-    let control = hrsync::apply::Control {
-        stop: None,
-        on_step: progress.as_ref().map(|p| p.callback()),
-    };
-    let report = hrsync::apply::apply_with(
-        &directory,
-        &steps,
-        config.directory.max_concurrent_accounts,
-        &control,
-    )
-    .await;
-    drop(progress);
+    let report = hrsync::cycle::apply_observed(config, &directory, &steps, None).await;
     directory.close().await;
     metrics.record_results(&plan, &report);
     let summary = run::apply_summary(&report);
