@@ -15,35 +15,18 @@ use wiremock::matchers::{
 };
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+#[path = "support/hr.rs"]
+mod hr_support;
+use hr_support::{config, json_ok, secret, today};
+
 use hrsync::hr::{self, HrConfig};
 use hrsync::model::{Employee, EmploymentStatus, HrSnapshot};
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2024, 6, 15).expect("a date")
-}
-
-fn secret(dir: &TempDir, name: &str, value: &str) -> String {
-    let path = dir.path().join(name);
-    std::fs::write(&path, format!("{value}\n")).expect("write secret file");
-    format!("{{ file = \"{}\" }}", path.display())
-}
-
-fn config(text: &str) -> HrConfig {
-    let config: HrConfig = toml::from_str(text).expect("the preset config parses");
-    let problems = config.validate();
-    assert!(problems.is_empty(), "{problems:?}\n{text}");
-    config
-}
 
 async fn fetch(config: &HrConfig) -> HrSnapshot {
     tokio::time::timeout(Duration::from_secs(30), hr::fetch(config, today()))
         .await
         .expect("the fetch finished")
         .expect("the fetch succeeded")
-}
-
-fn json_ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 /// (id, first, last, email, title, department, status)

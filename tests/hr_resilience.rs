@@ -15,6 +15,10 @@ use wiremock::matchers::{
 };
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+#[path = "support/hr.rs"]
+mod hr_support;
+use hr_support::{config, json_ok, secret};
+
 use hrsync::hr::{self, HrConfig, HrError};
 
 /// Small backoffs so retries cost milliseconds.
@@ -28,19 +32,6 @@ id = "$.id"
 path = "$.status"
 active = ["Active"]
 "#;
-
-fn secret(dir: &TempDir, name: &str, value: &str) -> String {
-    let path = dir.path().join(name);
-    std::fs::write(&path, format!("{value}\n")).expect("write secret file");
-    format!("{{ file = \"{}\" }}", path.display())
-}
-
-fn config(text: &str) -> HrConfig {
-    let config: HrConfig = toml::from_str(text).expect("the test config parses");
-    let problems = config.validate();
-    assert!(problems.is_empty(), "{problems:?}\n{text}");
-    config
-}
 
 /// A config: `rest` holds the `[rest]` keys, `tables` more `[rest.*]` tables.
 fn rest_config(rest: &str, tables: &str) -> HrConfig {
@@ -64,10 +55,6 @@ fn ids(records: &[Value]) -> Vec<String> {
 
 fn employee(id: &str) -> Value {
     json!({"id": id, "status": "Active"})
-}
-
-fn json_ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 fn bearer_tables(dir: &TempDir) -> String {

@@ -17,26 +17,12 @@ use wiremock::matchers::{
 };
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+#[path = "support/hr.rs"]
+mod hr_support;
+use hr_support::{config, json_ok, secret, today};
+
 use hrsync::hr::{self, HrConfig, HrError};
 use hrsync::model::{EmploymentStatus, HrSnapshot};
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2024, 6, 15).expect("a date")
-}
-
-/// A secret in a file (tests never set environment variables: they run in parallel).
-fn secret(dir: &TempDir, name: &str, value: &str) -> String {
-    let path = dir.path().join(name);
-    std::fs::write(&path, format!("{value}\n")).expect("write secret file");
-    format!("{{ file = \"{}\" }}", path.display())
-}
-
-fn config(text: &str) -> HrConfig {
-    let config: HrConfig = toml::from_str(text).expect("the test config parses");
-    let problems = config.validate();
-    assert!(problems.is_empty(), "{problems:?}\n{text}");
-    config
-}
 
 async fn fetch(config: &HrConfig) -> Result<HrSnapshot, HrError> {
     // Every fetch in these tests must end quickly: a pagination loop would fail here, not hang.
@@ -47,10 +33,6 @@ async fn fetch(config: &HrConfig) -> Result<HrSnapshot, HrError> {
 
 fn ids(snapshot: &HrSnapshot) -> Vec<&str> {
     snapshot.employees.iter().map(|e| e.id.as_str()).collect()
-}
-
-fn json_ok(body: Value) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(body)
 }
 
 // ---------------------------------------------------------------------------------------------
