@@ -313,10 +313,8 @@ impl RestConfig {
         match Url::parse(&self.url) {
             Err(e) => problem("url", format!("is not a URL: {e}")),
             Ok(url) => {
-                if url.scheme() != "https" && url.scheme() != "http" {
-                    problem("url", "must start with https:// (or http://)".into());
-                } else if url.host_str().is_none() {
-                    problem("url", "has no host".into());
+                if let Err(message) = scheme_and_host(&url) {
+                    problem("url", message);
                 }
                 if !url.username().is_empty() || url.password().is_some() {
                     problem(
@@ -436,11 +434,8 @@ impl RestConfig {
 
     /// The scheme rules for a token endpoint, shared with `hr.rest.url`.
     fn token_url_ok(&self, url: &Url) -> Result<(), String> {
-        if url.scheme() != "https" && url.scheme() != "http" {
-            Err("must start with https:// (or http://)".into())
-        } else if url.host_str().is_none() {
-            Err("has no host".into())
-        } else if url.scheme() == "http" && !is_loopback(url) && !self.danger_allow_http {
+        scheme_and_host(url)?;
+        if url.scheme() == "http" && !is_loopback(url) && !self.danger_allow_http {
             Err(
                 "is http://: the credentials would cross the network in clear text; use \
                  https:// (or set hr.rest.danger_allow_http = true)"
@@ -613,6 +608,17 @@ impl RestConfig {
                 }
             }
         }
+    }
+}
+
+/// An `https://` (or `http://`) URL with a host.
+fn scheme_and_host(url: &Url) -> Result<(), String> {
+    if url.scheme() != "https" && url.scheme() != "http" {
+        Err("must start with https:// (or http://)".into())
+    } else if url.host_str().is_none() {
+        Err("has no host".into())
+    } else {
+        Ok(())
     }
 }
 
