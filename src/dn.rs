@@ -10,6 +10,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -21,13 +22,19 @@ pub struct DnError {
     pub reason: &'static str,
 }
 
+/// A parsed DN. Cloning is cheap (the text is shared): plans and snapshots hold the same DN in
+/// many places, and a company-scale directory has hundreds of thousands of them.
 #[derive(Clone)]
 pub struct Dn {
-    raw: String,
-    key: String,
+    raw: Arc<str>,
+    /// The comparison key; `None` when it is spelled exactly like `raw` (a lower-case DN without
+    /// escapes or spaces, the usual case), so such a DN is one allocation.
+    key: Option<Arc<str>>,
     /// Byte offset in `raw` where the parent DN starts (after the first unescaped comma), or
     /// `raw.len()` when the DN has a single RDN.
     parent_at: usize,
+    /// The same offset in the key.
+    key_parent_at: usize,
 }
 
 /// One `type=value` pair of an RDN, value unescaped.
@@ -40,19 +47,24 @@ pub struct Ava {
 impl Dn {
     /// Parses an RFC 4514 string DN.
     pub fn parse(input: &str) -> Result<Self, DnError> {
+        let trimmed = input.trim();
+        if let Some(dn) = Self::parse_plain(trimmed) {
+            return Ok(dn);
+        }
         let err = |reason| DnError {
             input: input.to_string(),
             reason,
         };
-        let trimmed = input.trim();
         if trimmed.is_empty() {
             return Err(err("it is empty"));
         }
         let rdns = split_rdns(trimmed).map_err(err)?;
         let mut key = String::with_capacity(trimmed.len());
+        let mut key_parent_at = None;
         for (i, (rdn, _)) in rdns.iter().enumerate() {
             if i > 0 {
                 key.push(',');
+                key_parent_at.get_or_insert(key.len());
             }
             let mut avas = parse_rdn(rdn).map_err(err)?;
             // Multi-valued RDNs compare regardless of the order their parts were written in.
@@ -67,11 +79,80 @@ impl Dn {
             }
         }
         let parent_at = rdns.get(1).map_or(trimmed.len(), |(_, start)| *start);
-        Ok(Self {
-            raw: trimmed.to_string(),
+        Ok(Self::from_parts(
+            trimmed,
             key,
             parent_at,
+            key_parent_at.unwrap_or(usize::MAX),
+        ))
+    }
+
+    /// The common case without the general parser: `attr=value` RDNs joined by commas, where
+    /// every byte is an ASCII letter, digit, `-`, `.`, `_` or `@` (nothing to unescape, no
+    /// spaces, no multi-valued RDNs). Its key is the lower-cased text, which is exactly what
+    /// the general parser makes of it. Anything else returns `None` and takes the long way.
+    fn parse_plain(input: &str) -> Option<Self> {
+        let mut parent_at = None;
+        // Per RDN: whether its `=` was seen, and how many bytes the type / value have.
+        let (mut seen_eq, mut attr_len, mut value_len) = (false, 0usize, 0usize);
+        let mut lower = true;
+        for (i, b) in input.bytes().enumerate() {
+            match b {
+                b',' => {
+                    if !seen_eq || attr_len == 0 || value_len == 0 {
+                        return None;
+                    }
+                    parent_at.get_or_insert(i + 1);
+                    (seen_eq, attr_len, value_len) = (false, 0, 0);
+                }
+                b'=' if !seen_eq => seen_eq = true,
+                b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' => {
+                    if seen_eq {
+                        value_len += 1;
+                    } else {
+                        attr_len += 1;
+                    }
+                }
+                b'A'..=b'Z' => {
+                    lower = false;
+                    if seen_eq {
+                        value_len += 1;
+                    } else {
+                        attr_len += 1;
+                    }
+                }
+                // Not in attribute types.
+                b'_' | b'@' if seen_eq => value_len += 1,
+                _ => return None,
+            }
+        }
+        if !seen_eq || attr_len == 0 || value_len == 0 {
+            return None;
+        }
+        let parent_at = parent_at.unwrap_or(input.len());
+        let key = if lower {
+            None
+        } else {
+            Some(Arc::from(input.to_ascii_lowercase()))
+        };
+        let raw: Arc<str> = Arc::from(input);
+        Some(Self {
+            key,
+            raw,
+            parent_at,
+            key_parent_at: parent_at,
         })
+    }
+
+    fn from_parts(raw: &str, key: String, parent_at: usize, key_parent_at: usize) -> Self {
+        let key_parent_at = key_parent_at.min(key.len());
+        let key = (key != raw).then(|| Arc::from(key));
+        Self {
+            raw: Arc::from(raw),
+            key,
+            parent_at,
+            key_parent_at,
+        }
     }
 
     /// Builds `attr=value,parent` with `value` escaped: the only way HR data enters a DN.
@@ -90,7 +171,7 @@ impl Dn {
 
     /// The normalised comparison key.
     pub fn key(&self) -> &str {
-        &self.key
+        self.key.as_deref().unwrap_or(&self.raw)
     }
 
     /// The first RDN as written, for example `uid=jsmith` or `cn=Smith\, John`.
@@ -114,9 +195,33 @@ impl Dn {
         Dn::parse(rest).ok()
     }
 
+    /// Whether `parent` is this DN's parent entry (without parsing anything).
+    pub fn is_child_of(&self, parent: &Dn) -> bool {
+        self.key().get(self.key_parent_at..) == Some(parent.key())
+    }
+
+    /// The same first RDN under another parent (`uid=j,ou=old` -> `uid=j,ou=new`), without
+    /// parsing anything again.
+    pub fn with_parent(&self, parent: &Dn) -> Dn {
+        if self.is_child_of(parent) {
+            return self.clone();
+        }
+        let key = self.key();
+        let rdn_key = &key[..self.key_parent_at.min(key.len())];
+        let rdn_key = rdn_key.strip_suffix(',').unwrap_or(rdn_key);
+        let raw = format!("{},{}", self.rdn(), parent.as_str());
+        let key = format!("{rdn_key},{}", parent.key());
+        let (parent_at, key_parent_at) = (self.rdn().len() + 1, rdn_key.len() + 1);
+        Self::from_parts(&raw, key, parent_at, key_parent_at)
+    }
+
     /// Whether `self` is `base` or lies below it.
     pub fn is_within(&self, base: &Dn) -> bool {
-        self.key == base.key || self.key.ends_with(&format!(",{}", base.key))
+        let (key, base) = (self.key(), base.key());
+        key == base
+            || (key.len() > base.len()
+                && key.ends_with(base)
+                && key.as_bytes()[key.len() - base.len() - 1] == b',')
     }
 }
 
@@ -250,7 +355,7 @@ fn trimmed_len(value: &[u8]) -> usize {
 
 impl PartialEq for Dn {
     fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+        self.key() == other.key()
     }
 }
 impl Eq for Dn {}
@@ -261,12 +366,12 @@ impl PartialOrd for Dn {
 }
 impl Ord for Dn {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key)
+        self.key().cmp(other.key())
     }
 }
 impl std::hash::Hash for Dn {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.key.hash(state);
+        self.key().hash(state);
     }
 }
 
@@ -363,6 +468,100 @@ mod tests {
         assert!(d.is_within(&d));
         assert!(!d.is_within(&dn("ou=ople,dc=x")));
         assert!(dn("dc=x").parent().is_none());
+    }
+
+    /// What the general parser makes of `input`, bypassing the fast path.
+    fn general(input: &str) -> Option<(String, usize, usize)> {
+        let rdns = split_rdns(input).ok()?;
+        let mut key = String::new();
+        let mut key_parent_at = None;
+        for (i, (rdn, _)) in rdns.iter().enumerate() {
+            if i > 0 {
+                key.push(',');
+                key_parent_at.get_or_insert(key.len());
+            }
+            let mut avas = parse_rdn(rdn).ok()?;
+            avas.sort_by(|a, b| (&a.attr, &a.value).cmp(&(&b.attr, &b.value)));
+            for (j, ava) in avas.iter().enumerate() {
+                if j > 0 {
+                    key.push('+');
+                }
+                key.push_str(&ava.attr);
+                key.push('=');
+                key.push_str(&ldap3::dn_escape(ava.value.to_lowercase()));
+            }
+        }
+        let parent_at = rdns.get(1).map_or(input.len(), |(_, start)| *start);
+        let key_parent_at = key_parent_at.unwrap_or(key.len());
+        Some((key, parent_at, key_parent_at))
+    }
+
+    proptest::proptest! {
+        /// The fast path for plain DNs agrees with the general parser on everything it accepts
+        /// (and accepts nothing the general parser rejects).
+        #[test]
+        fn the_plain_fast_path_agrees_with_the_general_parser(
+            input in proptest::prop_oneof![
+                "[a-zA-Z0-9=,._@ +\\#-]{0,24}",
+                "[a-zA-Z0-9=,._@-]{1,24}",
+                "([a-zA-Z][a-zA-Z0-9.]{0,3}=[a-zA-Z0-9._@-]{1,5},){0,3}[a-z]{1,3}=[a-zA-Z0-9]{1,4}",
+            ]
+        ) {
+            if let Some(fast) = Dn::parse_plain(&input) {
+                let (key, parent_at, key_parent_at) = general(&input)
+                    .unwrap_or_else(|| panic!("{input:?}: only the fast path accepts it"));
+                proptest::prop_assert_eq!(fast.key(), key.as_str());
+                proptest::prop_assert_eq!(fast.parent_at, parent_at);
+                proptest::prop_assert_eq!(fast.key_parent_at, key_parent_at);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_dns_take_the_fast_path_and_others_do_not() {
+        for plain in [
+            "uid=f1.l1,ou=people,dc=example,dc=org",
+            "CN=Jo,DC=x",
+            "cn=a_b@c",
+        ] {
+            assert!(Dn::parse_plain(plain).is_some(), "{plain}");
+        }
+        for other in [
+            "cn=a b,dc=x",
+            "cn=a\\,b,dc=x",
+            "cn=a+uid=b,dc=x",
+            "cn=#1",
+            "cn=é,dc=x",
+        ] {
+            assert!(Dn::parse_plain(other).is_none(), "{other}");
+        }
+        // A lower-case DN shares one allocation for its text and its key.
+        assert!(dn("uid=a,dc=x").key.is_none());
+        assert_eq!(dn("UID=A,DC=x").key(), "uid=a,dc=x");
+    }
+
+    #[test]
+    fn child_of_and_with_parent_work_on_the_keys() {
+        let people = dn("OU=People,dc=x");
+        let disabled = dn("ou=disabled,dc=x");
+        for account in [
+            dn("uid=J,ou=people,DC=x"),
+            dn("cn=Smith\\, John, ou=People,dc=x"),
+            dn("cn=a+uid=b,ou=people,dc=x"),
+        ] {
+            assert!(account.is_child_of(&people), "{account}");
+            assert!(!account.is_child_of(&disabled), "{account}");
+            let moved = account.with_parent(&disabled);
+            let parsed = Dn::parse(moved.as_str()).unwrap();
+            assert_eq!(moved, parsed);
+            assert_eq!(moved.key(), parsed.key());
+            assert_eq!(moved.rdn(), account.rdn());
+            assert!(moved.is_child_of(&disabled));
+            assert_eq!(moved.parent().unwrap(), disabled);
+            assert_eq!(moved.with_parent(&people), account);
+        }
+        assert!(!dn("dc=x").is_child_of(&dn("dc=x")));
+        assert!(!dn("uid=j,ou=people,dc=x").is_child_of(&dn("dc=x")));
     }
 
     #[test]

@@ -13,6 +13,12 @@ use hrsync::metrics::RunMetrics;
 use hrsync::run::{self, Outcome, RunError};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's malloc: a reconcile makes millions of small allocations from two
+/// threads, where glibc's per-thread arenas spend much of the time locking, consolidating and
+/// growing heaps (a third of a 100k-employee no-op plan's CPU time, measured with perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);

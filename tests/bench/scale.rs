@@ -834,6 +834,20 @@ fn scenario(n: usize, hr: &HrApi, hr_port: u16, runtime: &tokio::runtime::Runtim
                 .join("\n")
         ));
     }
+    // HRSYNC_BENCH_HOLD=1 keeps the no-op scenario up for profiling by hand: it prints how to
+    // run hrsync against it and waits until killed.
+    if std::env::var_os("HRSYNC_BENCH_HOLD").is_some() {
+        let password = slapd.password_file()?;
+        eprintln!(
+            "holding; run\n  {PASSWORD_ENV}=$(cat {}) {} --config {} plan",
+            password.display(),
+            env!("CARGO_BIN_EXE_hrsync"),
+            config.display()
+        );
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
     let (mut noop, mut rss, mut fetch, mut dumps) = (vec![], vec![], vec![], vec![]);
     for _ in 0..3 {
         let m = hrsync(
