@@ -45,7 +45,7 @@ impl Directory {
                 continue;
             };
             groups_read += 1;
-            let ranged = entry.attrs.keys().any(|name| {
+            let ranged = entry.attrs.iter().any(|(name, _)| {
                 name.to_ascii_lowercase()
                     .strip_prefix(&wanted)
                     .is_some_and(|options| options.starts_with(";range="))
@@ -57,10 +57,7 @@ impl Directory {
                     .unwrap_or_default()
             } else {
                 entry
-                    .attrs
-                    .iter()
-                    .filter(|(name, _)| name.eq_ignore_ascii_case(member_attribute))
-                    .flat_map(|(_, values)| values)
+                    .values(member_attribute)
                     .filter_map(|value| match Dn::parse(value) {
                         Ok(member) => Some(member),
                         Err(_) => {

@@ -3,13 +3,14 @@
 //! Everything here is I/O; the decisions are made in `plan`.
 
 mod connect;
+mod entry;
 mod groups;
 mod password;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::{Ldap, LdapError, Mod, Scope, SearchEntry};
+use ldap3::{Ldap, LdapError, Mod, Scope};
 use secrecy::SecretString;
 
 use crate::config::DirectoryConfig;
@@ -20,6 +21,7 @@ use crate::plan::ops::{LdapOp, Modification};
 use crate::plan::{DisableMethod, PPOLICY_PERMANENT_LOCK, UAC_ACCOUNTDISABLE};
 
 pub use connect::connect;
+use entry::Entry;
 
 /// A directory failure, with the operation, the DN and the LDAP result code where there is one.
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +201,10 @@ impl Directory {
             let attributes: BTreeMap<String, Vec<String>> = entry
                 .attrs
                 .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .map(|(mut name, values)| {
+                    name.make_ascii_lowercase();
+                    (name, values)
+                })
                 .collect();
             let first = |name: &str| attributes.get(name).and_then(|v| v.first());
             let account_control = if ad {
@@ -361,7 +366,11 @@ impl Directory {
             let Some(entry) = entries.into_iter().next() else {
                 return Ok(None);
             };
-            let entry = SearchEntry::construct(entry);
+            let entry = Entry::decode(entry).map_err(|problem| DirectoryError::Transport {
+                operation: "read group",
+                dn: group.to_string(),
+                message: format!("the server sent a malformed entry: {problem}"),
+            })?;
             let mut next = None;
             for (name, values) in entry.attrs {
                 let lower = name.to_ascii_lowercase();
@@ -410,7 +419,7 @@ impl Directory {
         scope: Scope,
         filter: &str,
         attrs: &[&str],
-    ) -> Result<Vec<SearchEntry>, DirectoryError> {
+    ) -> Result<Vec<Entry>, DirectoryError> {
         let mut entries = Vec::new();
         self.search_paged_each(base, scope, filter, attrs, |entry| entries.push(entry))
             .await?;
@@ -424,7 +433,7 @@ impl Directory {
         scope: Scope,
         filter: &str,
         attrs: &[&str],
-        mut each: impl FnMut(SearchEntry),
+        mut each: impl FnMut(Entry),
     ) -> Result<(), DirectoryError> {
         // EntriesOnly first: referrals (which AD returns from the domain root) are dropped
         // instead of making SearchEntry::construct panic.
@@ -440,7 +449,12 @@ impl Directory {
             .await
             .map_err(fail)?;
         while let Some(entry) = stream.next().await.map_err(fail)? {
-            each(SearchEntry::construct(entry));
+            let entry = Entry::decode(entry).map_err(|problem| DirectoryError::Transport {
+                operation: "search",
+                dn: base.to_string(),
+                message: format!("the server sent a malformed entry: {problem}"),
+            })?;
+            each(entry);
         }
         stream.finish().await.success().map_err(fail)?;
         Ok(())
