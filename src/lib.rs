@@ -5,6 +5,7 @@
 //! or [`apply`] through the [`directory`] adapter.
 
 pub mod apply;
+pub mod attributes;
 pub mod audit;
 pub mod check;
 pub mod cli;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::attributes::Attributes;
 use crate::dn::Dn;
 
 /// A person's employment status, normalised from whatever the HR system calls it.
@@ -101,7 +102,7 @@ pub struct DirectoryAccount {
     pub correlation_id: Option<String>,
     /// Attribute values by lower-cased attribute name. Only the attributes hrsync manages (and
     /// the correlation and naming attributes) are read.
-    pub attributes: BTreeMap<String, Vec<String>>,
+    pub attributes: Attributes,
     /// Whether the account is disabled by the configured method.
     pub disabled: bool,
     /// Active Directory's `userAccountControl`, when the flavour has one.
@@ -127,10 +128,7 @@ fn yes() -> bool {
 
 impl DirectoryAccount {
     pub fn values(&self, attribute: &str) -> &[String] {
-        self.attributes
-            .get(&attribute.to_ascii_lowercase())
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.attributes.get(attribute).unwrap_or(&[])
     }
 }
 

@@ -13,6 +13,7 @@ use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapError, Mod, Scope};
 use secrecy::SecretString;
 
+use crate::attributes::{Attributes, Names};
 use crate::config::DirectoryConfig;
 use crate::dn::Dn;
 use crate::mapping::Mappings;
@@ -193,19 +194,16 @@ impl Directory {
         // Each entry becomes an account as it arrives: the raw entries of a 100k directory are
         // never all held at once.
         let mut accounts = Vec::new();
+        let mut names = Names::default();
         self.search_paged_each(&base, Scope::Subtree, &filter, &attrs, |entry| {
             let Ok(dn) = Dn::parse(&entry.dn) else {
                 tracing::warn!(dn = %entry.dn, "skipping an entry whose DN cannot be parsed");
                 return;
             };
-            let attributes: BTreeMap<String, Vec<String>> = entry
-                .attrs
-                .into_iter()
-                .map(|(mut name, values)| {
-                    name.make_ascii_lowercase();
-                    (name, values)
-                })
-                .collect();
+            let mut attributes = Attributes::new();
+            for (name, values) in entry.attrs {
+                attributes.insert_named(names.get(&name), values);
+            }
             let first = |name: &str| attributes.get(name).and_then(|v| v.first());
             let account_control = if ad {
                 first("useraccountcontrol").and_then(|v| v.parse::<u32>().ok())

@@ -108,7 +108,7 @@ fn account(d: &str, id: &str, title: &str, disabled: bool) -> DirectoryAccount {
     DirectoryAccount {
         dn: d,
         correlation_id: Some(id.into()),
-        attributes,
+        attributes: attributes.into(),
         disabled,
         account_control: None,
         password_set: true,
@@ -195,7 +195,7 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
                     dir.accounts.push(DirectoryAccount {
                         dn: dn.clone(),
                         correlation_id: attributes.get("employeenumber").map(|v| v[0].clone()),
-                        attributes,
+                        attributes: attributes.into(),
                         disabled: false,
                         account_control: None,
                         password_set: true,
@@ -1834,7 +1834,7 @@ mod properties {
         (
             dir.accounts
                 .iter()
-                .map(|a| (a.dn.to_string(), (a.attributes.clone(), a.disabled)))
+                .map(|a| (a.dn.to_string(), (a.attributes.to_map(), a.disabled)))
                 .collect(),
             dir.groups
                 .iter()
