@@ -4,7 +4,7 @@
 # Usage: install-deps.sh        (as root, or with passwordless sudo, when something is missing)
 #
 # A no-op on a machine that has them already; on a fresh Debian/Ubuntu machine (CI) it installs
-# slapd, ldap-utils, openssl and xmlsec1 with apt-get (about 10 s).
+# slapd, ldap-utils, openssl, xmlsec1 and time with apt-get (about 10 s).
 set -euo pipefail
 
 # slapd and slapadd live in /usr/sbin, which is not on every PATH.
@@ -27,6 +27,8 @@ have openssl || missing+=(openssl)
 # Not for slapd: the HR tests check hrsync's signed SAML assertions with xmlsec1, an independent
 # XML-DSig implementation.
 have xmlsec1 || missing+=(xmlsec1)
+# The benchmark (`cargo bench --bench scale`) measures hrsync's peak memory with GNU time.
+[[ -x /usr/bin/time ]] || missing+=(time)
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
 fi
