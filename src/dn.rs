@@ -88,9 +88,10 @@ impl Dn {
     }
 
     /// The common case without the general parser: `attr=value` RDNs joined by commas, where
-    /// every byte is an ASCII letter, digit, `-`, `.`, `_` or `@` (nothing to unescape, no
-    /// spaces, no multi-valued RDNs). Its key is the lower-cased text, which is exactly what
-    /// the general parser makes of it. Anything else returns `None` and takes the long way.
+    /// every byte is an ASCII letter, digit, `-`, `.`, `_` or `@`, or a single space inside a
+    /// value (nothing to unescape or trim, no multi-valued RDNs). Its key is the lower-cased
+    /// text, which is exactly what the general parser makes of it. Anything else returns `None`
+    /// and takes the long way.
     fn parse_plain(input: &str) -> Option<Self> {
         let mut parent_at = None;
         // Per RDN: whether its `=` was seen, and how many bytes the type / value have.
@@ -123,6 +124,14 @@ impl Dn {
                 }
                 // Not in attribute types.
                 b'_' | b'@' if seen_eq => value_len += 1,
+                // Inside a value only (`CN=Ada Lovelace`): a leading or trailing space is
+                // insignificant and would not be part of the key.
+                b' ' if seen_eq
+                    && value_len > 0
+                    && !matches!(input.as_bytes().get(i + 1), None | Some(b',' | b' ')) =>
+                {
+                    value_len += 1
+                }
                 _ => return None,
             }
         }
@@ -504,7 +513,7 @@ mod tests {
             input in proptest::prop_oneof![
                 "[a-zA-Z0-9=,._@ +\\#-]{0,24}",
                 "[a-zA-Z0-9=,._@-]{1,24}",
-                "([a-zA-Z][a-zA-Z0-9.]{0,3}=[a-zA-Z0-9._@-]{1,5},){0,3}[a-z]{1,3}=[a-zA-Z0-9]{1,4}",
+                "([a-zA-Z][a-zA-Z0-9.]{0,3}=[a-zA-Z0-9._@ -]{1,5},){0,3}[a-z]{1,3}=[a-zA-Z0-9 ]{1,4}",
             ]
         ) {
             if let Some(fast) = Dn::parse_plain(&input) {
@@ -523,11 +532,15 @@ mod tests {
             "uid=f1.l1,ou=people,dc=example,dc=org",
             "CN=Jo,DC=x",
             "cn=a_b@c",
+            "CN=Ada Lovelace,OU=Users,DC=x",
         ] {
             assert!(Dn::parse_plain(plain).is_some(), "{plain}");
         }
         for other in [
-            "cn=a b,dc=x",
+            "cn=a ,dc=x",
+            "cn= a,dc=x",
+            "cn=a  b",
+            "cn=a, dc=x",
             "cn=a\\,b,dc=x",
             "cn=a+uid=b,dc=x",
             "cn=#1",
