@@ -1,11 +1,13 @@
-//! A compact map of attribute values, for the accounts of a directory snapshot.
+//! Compact maps by name, for what a snapshot holds per person: an account's attribute values
+//! ([`Attributes`]) and an employee's HR fields ([`Fields`]).
 //!
-//! A company-scale snapshot holds one such map per account, each with the same handful of
-//! attribute names and, mostly, one value per attribute. As a `BTreeMap<String, Vec<String>>`
-//! that is a B-tree node, a name string, a vector and a value string per attribute: about a
-//! kilobyte per account. Here it is one sorted vector whose names are shared between accounts
-//! and whose single values are stored inline, about 40% of that.
+//! A company-scale snapshot holds one such map per person, each with the same handful of names
+//! and, mostly, one value per name. As a `BTreeMap<String, Vec<String>>` that is a B-tree node, a
+//! name string, a vector and a value string per attribute: about a kilobyte per account. Here it
+//! is one sorted vector whose names are shared between maps and whose single values are stored
+//! inline, about 40% of that.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -15,13 +17,132 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// An attribute name, lower-cased, shared between the maps that use it (see [`Names`]).
 pub type Name = Arc<str>;
 
-/// Attribute values by lower-cased attribute name, sorted by name.
+/// Values by name, sorted by name: the storage of [`Attributes`] and [`Fields`]. One vector
+/// instead of a B-tree node, and names shared between maps instead of copied. Names compare
+/// exactly here; [`Attributes`] lower-cases its names and looks them up case-insensitively.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NameMap<V>(Vec<(Name, V)>);
+
+impl<V> Default for NameMap<V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<V> NameMap<V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&V> {
+        self.find(|n| n.cmp(name)).ok().map(|at| &self.0[at].1)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.find(|n| n.cmp(name)).is_ok()
+    }
+
+    /// Sets `name` to `value`, replacing what it had.
+    pub fn insert(&mut self, name: String, value: V) {
+        self.insert_named(Name::from(name), value);
+    }
+
+    /// [`NameMap::insert`] with a shared name (see [`Names`]).
+    pub fn insert_named(&mut self, name: Name, value: V) {
+        match self.find(|n| n.cmp(&name)) {
+            Ok(at) => self.0[at].1 = value,
+            Err(at) => self.0.insert(at, (name, value)),
+        }
+    }
+
+    pub fn remove(&mut self, name: &str) -> Option<V> {
+        let at = self.find(|n| n.cmp(name)).ok()?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// Names and values, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.0.iter().map(|(name, value)| (&**name, value))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Where the name is (or would go) that `compare` (stored name vs the one looked for)
+    /// finds.
+    fn find(&self, compare: impl Fn(&str) -> Ordering) -> Result<usize, usize> {
+        self.0.binary_search_by(|(n, _)| compare(n))
+    }
+}
+
+/// `stored` (lower-case) against `name` in any case, without a lower-cased copy of `name`.
+fn cmp_folded(stored: &str, name: &str) -> Ordering {
+    stored
+        .bytes()
+        .cmp(name.bytes().map(|b| b.to_ascii_lowercase()))
+}
+
+impl<V> FromIterator<(String, V)> for NameMap<V> {
+    fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Self {
+        let mut map = Self::new();
+        for (name, value) in iter {
+            map.insert(name, value);
+        }
+        map
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for NameMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// HR fields by canonical name (`first_name`, `title`, ...): [`crate::model::Employee::fields`].
+pub type Fields = NameMap<String>;
+
+impl From<BTreeMap<String, String>> for Fields {
+    fn from(map: BTreeMap<String, String>) -> Self {
+        map.into_iter().collect()
+    }
+}
+
+impl Fields {
+    /// As an ordinary map.
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect()
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, String>::deserialize(deserializer).map(Self::from)
+    }
+}
+
+/// Attribute values by lower-cased attribute name: [`crate::model::DirectoryAccount::attributes`].
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Attributes(Vec<(Name, Values)>);
+pub struct Attributes(NameMap<Values>);
 
 /// One value inline (the usual case), or several.
 #[derive(Clone, PartialEq, Eq)]
-enum Values {
+struct Values(ValuesInner);
+
+#[derive(Clone, PartialEq, Eq)]
+enum ValuesInner {
     One(String),
     /// Never exactly one value: [`Values::new`] keeps the representation unique, so that the
     /// derived equality is equality of the values.
@@ -30,16 +151,16 @@ enum Values {
 
 impl Values {
     fn new(mut values: Vec<String>) -> Self {
-        match values.len() {
-            1 => Self::One(values.pop().unwrap_or_default()),
-            _ => Self::Many(values),
-        }
+        Self(match values.len() {
+            1 => ValuesInner::One(values.pop().unwrap_or_default()),
+            _ => ValuesInner::Many(values),
+        })
     }
 
     fn as_slice(&self) -> &[String] {
-        match self {
-            Self::One(value) => std::slice::from_ref(value),
-            Self::Many(values) => values,
+        match &self.0 {
+            ValuesInner::One(value) => std::slice::from_ref(value),
+            ValuesInner::Many(values) => values,
         }
     }
 }
@@ -51,39 +172,36 @@ impl Attributes {
 
     /// The values of `name` (compared case-insensitively), if the attribute is present.
     pub fn get(&self, name: &str) -> Option<&[String]> {
-        self.position(name).ok().map(|at| self.0[at].1.as_slice())
+        let at = self.0.find(|n| cmp_folded(n, name)).ok()?;
+        Some(self.0.0[at].1.as_slice())
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
-        self.position(name).is_ok()
+        self.0.find(|n| cmp_folded(n, name)).is_ok()
     }
 
-    /// Sets `name` to `values`, replacing what it had.
+    /// Sets `name` (any case) to `values`, replacing what it had.
     pub fn insert(&mut self, mut name: String, values: Vec<String>) {
         name.make_ascii_lowercase();
-        self.insert_named(Name::from(name), values);
+        self.0.insert(name, Values::new(values));
     }
 
     /// [`Attributes::insert`] with a shared name, already lower-cased (see [`Names`]).
     pub fn insert_named(&mut self, name: Name, values: Vec<String>) {
         debug_assert!(!name.bytes().any(|b| b.is_ascii_uppercase()), "{name}");
-        let values = Values::new(values);
-        match self.position(&name) {
-            Ok(at) => self.0[at].1 = values,
-            Err(at) => self.0.insert(at, (name, values)),
-        }
+        self.0.insert_named(name, Values::new(values));
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Vec<String>> {
-        let at = self.position(name).ok()?;
-        Some(self.0.remove(at).1.as_slice().to_vec())
+        let at = self.0.find(|n| cmp_folded(n, name)).ok()?;
+        Some(self.0.0.remove(at).1.as_slice().to_vec())
     }
 
-    /// Name and values, in name order.
+    /// Names and values, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
         self.0
             .iter()
-            .map(|(name, values)| (&**name, values.as_slice()))
+            .map(|(name, values)| (name, values.as_slice()))
     }
 
     pub fn len(&self) -> usize {
@@ -99,13 +217,6 @@ impl Attributes {
         self.iter()
             .map(|(name, values)| (name.to_string(), values.to_vec()))
             .collect()
-    }
-
-    /// Where `name` is (or would go), compared case-insensitively: the stored names are
-    /// lower-case, so a lookup never has to allocate a lower-cased copy of the name.
-    fn position(&self, name: &str) -> Result<usize, usize> {
-        self.0
-            .binary_search_by(|(n, _)| n.bytes().cmp(name.bytes().map(|b| b.to_ascii_lowercase())))
     }
 }
 
@@ -143,15 +254,25 @@ impl<'de> Deserialize<'de> for Attributes {
     }
 }
 
-/// Hands out one shared [`Name`] per attribute name, so that a snapshot's maps do not each
-/// carry their own copy of `"employeenumber"`.
+/// Hands out one shared [`Name`] per name, so that a snapshot's maps do not each carry their
+/// own copy of `"employeenumber"`.
 #[derive(Default)]
 pub struct Names(Vec<Name>);
 
 impl Names {
-    /// The shared name for `name`, lower-cased.
+    /// The shared name for `name`, as it is.
     pub fn get(&mut self, name: &str) -> Name {
-        if let Some(known) = self.0.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+        if let Some(known) = self.0.iter().find(|n| ***n == *name) {
+            return known.clone();
+        }
+        let new = Name::from(name);
+        self.0.push(new.clone());
+        new
+    }
+
+    /// The shared name for `name`, lower-cased (attribute names).
+    pub fn lower(&mut self, name: &str) -> Name {
+        if let Some(known) = self.0.iter().find(|n| cmp_folded(n, name).is_eq()) {
             return known.clone();
         }
         let new = Name::from(name.to_ascii_lowercase());
@@ -223,12 +344,36 @@ mod tests {
     }
 
     #[test]
-    fn names_are_shared_and_lower_cased() {
+    fn fields_behave_like_a_map_and_serialize_as_one() {
+        let map: BTreeMap<String, String> = [("title", "Engineer"), ("first_name", "Ada")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut fields = Fields::from(map.clone());
+        assert_eq!(fields.to_map(), map);
+        assert_eq!(fields.get("title").map(String::as_str), Some("Engineer"));
+        // Field names are the configuration's own: they compare exactly.
+        assert_eq!(fields.get("TITLE"), None);
+        fields.insert("title".into(), "Manager".into());
+        fields.insert("costCenter".into(), "42".into());
+        assert_eq!(fields.len(), 3);
+        assert_eq!(fields.remove("title").as_deref(), Some("Manager"));
+        assert_eq!(fields.remove("costCenter").as_deref(), Some("42"));
+        let json = serde_json::to_string(&fields).unwrap();
+        assert_eq!(json, r#"{"first_name":"Ada"}"#);
+        assert_eq!(serde_json::from_str::<Fields>(&json).unwrap(), fields);
+    }
+
+    #[test]
+    fn names_are_shared() {
         let mut names = Names::default();
-        let a = names.get("employeeNumber");
-        let b = names.get("EMPLOYEENUMBER");
+        let a = names.lower("employeeNumber");
+        let b = names.lower("EMPLOYEENUMBER");
         assert_eq!(&*a, "employeenumber");
         assert!(Arc::ptr_eq(&a, &b));
-        assert!(!Arc::ptr_eq(&a, &names.get("uid")));
+        assert!(!Arc::ptr_eq(&a, &names.lower("uid")));
+        let c = names.get("costCenter");
+        assert_eq!(&*c, "costCenter");
+        assert!(Arc::ptr_eq(&c, &names.get("costCenter")));
     }
 }

@@ -202,7 +202,7 @@ impl Directory {
             };
             let mut attributes = Attributes::new();
             for (name, values) in entry.attrs {
-                attributes.insert_named(names.get(&name), values);
+                attributes.insert_named(names.lower(&name), values);
             }
             let first = |name: &str| attributes.get(name).and_then(|v| v.first());
             let account_control = if ad {
