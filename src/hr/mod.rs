@@ -399,14 +399,20 @@ async fn read(
                 }
                 (reader.finish(), kept)
             });
+            let stopped = |e: tokio::task::JoinError| {
+                HrError::Config(format!("reading the HR records stopped unexpectedly: {e}"))
+            };
             if let Err(e) = rest::fetch_pages(rest, sender).await {
                 // All or nothing: what was read of the earlier pages is thrown away.
                 normalising.abort();
-                return Err(e);
+                // The fetch also stops when the reading panicked (its pages had nowhere to go):
+                // the panic is then the reason to report.
+                return Err(match normalising.await {
+                    Err(join) if join.is_panic() => stopped(join),
+                    _ => e,
+                });
             }
-            normalising.await.map_err(|e| {
-                HrError::Config(format!("reading the HR records stopped unexpectedly: {e}"))
-            })?
+            normalising.await.map_err(stopped)?
         }
         (SourceKind::File, _, Some(file)) => {
             let records = file::read_records(file).await?;
