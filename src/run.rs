@@ -113,13 +113,17 @@ pub async fn make_plan_counting(
         .bind_password
         .resolve("directory.bind_password")?;
     // The HR side in a task of its own: parsing and normalising the records then runs on the
-    // other core while this one decodes the directory. The raw records are kept only for a dump.
+    // other core while this one decodes the directory. The raw records are kept only for a dump:
+    // without one, each page's records are dropped as soon as they are normalised.
     let hr_config = config.hr.clone();
     let today = now.date_naive();
     let keep_records = dump_hr.is_some();
     let hr_task = tokio::spawn(async move {
-        let (snapshot, records) = hr::fetch_with_records(&hr_config, today).await?;
-        Ok::<_, HrError>((snapshot, if keep_records { records } else { Vec::new() }))
+        if keep_records {
+            hr::fetch_with_records(&hr_config, today).await
+        } else {
+            Ok::<_, HrError>((hr::fetch(&hr_config, today).await?, Vec::new()))
+        }
     });
     let (hr_result, directory) = tokio::join!(hr_task, read_directory(config, &password));
     let (hr_snapshot, records) = hr_result

@@ -106,6 +106,13 @@ impl DatesConfig {
 }
 
 fn parse_with(value: &str, format: &str) -> Option<NaiveDate> {
+    // The usual case, read directly: the general way below first tries the pattern as a
+    // date-time with an offset, then without, before it reads a plain date.
+    if format == PLAIN_DATE {
+        if let Some(date) = plain_date(value) {
+            return Some(date);
+        }
+    }
     match format {
         RFC3339 => DateTime::parse_from_rfc3339(value)
             .ok()
@@ -117,6 +124,24 @@ fn parse_with(value: &str, format: &str) -> Option<NaiveDate> {
             .or_else(|_| NaiveDate::parse_from_str(value, pattern))
             .ok(),
     }
+}
+
+const PLAIN_DATE: &str = "%Y-%m-%d";
+
+/// `YYYY-MM-DD` with exactly four, two and two digits, when it is a date. Anything else (a
+/// shorter year, a sign, an impossible day) is left to chrono, which decides what it means.
+fn plain_date(value: &str) -> Option<NaiveDate> {
+    let bytes = value.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes[range].iter().try_fold(0u32, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
 }
 
 /// `/Date(1388534400000)/` or `/Date(1587059032000+0000)/`: milliseconds since the epoch (UTC),
@@ -229,5 +254,56 @@ mod tests {
         .validate(&mut problems);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].key, "hr.dates.formats[1]");
+    }
+
+    /// What chrono makes of a value with a pattern, the way [`parse_with`] asks it.
+    fn by_chrono(value: &str, pattern: &str) -> Option<NaiveDate> {
+        DateTime::parse_from_str(value, pattern)
+            .map(|dt| dt.date_naive())
+            .or_else(|_| NaiveDateTime::parse_from_str(value, pattern).map(|dt| dt.date()))
+            .or_else(|_| NaiveDate::parse_from_str(value, pattern))
+            .ok()
+    }
+
+    #[test]
+    fn plain_dates_read_directly_agree_with_chrono() {
+        for value in [
+            "2023-03-20",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-02-29",
+            "2023-02-29",
+            "2023-13-01",
+            "2023-00-10",
+            "2023-01-32",
+            "2023-1-05",
+            "23-01-2023",
+            "2023/01/05",
+            "+2023-01-05",
+            "-2023-01-05",
+            "2023-01-05 ",
+            "2023-01-0x",
+            "２０２３-01-05",
+            "",
+        ] {
+            assert_eq!(
+                parse_with(value, PLAIN_DATE),
+                by_chrono(value, PLAIN_DATE),
+                "{value:?}"
+            );
+        }
+        // Every month and day of a leap and a common year, and beyond.
+        for year in ["2023", "2024", "1900", "2000"] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let value = format!("{year}-{month:02}-{day:02}");
+                    assert_eq!(
+                        parse_with(&value, PLAIN_DATE),
+                        by_chrono(&value, PLAIN_DATE),
+                        "{value:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -17,6 +17,21 @@ use crate::model::EmploymentStatus;
 pub struct FieldPath {
     text: String,
     path: JsonPath,
+    /// The steps of a path made only of member names and array indexes (`$.id`,
+    /// `$.a.b`, `$['Work Email']`, `$.emails[0].value`): such a path selects at most one node,
+    /// found by direct lookups. General queries allocate a list of nodes, which for every field
+    /// of every record of a large company is a large part of reading HR. `None`: anything else,
+    /// evaluated by `path`.
+    steps: Option<Vec<Step>>,
+}
+
+/// One step of a path that selects at most one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// An object's member.
+    Name(String),
+    /// An array's element; a negative index counts from the end (`-1` is the last).
+    Index(i64),
 }
 
 impl FieldPath {
@@ -25,6 +40,7 @@ impl FieldPath {
             .map(|path| Self {
                 text: text.to_string(),
                 path,
+                steps: plain_steps(text),
             })
             .map_err(|e| {
                 format!(
@@ -41,13 +57,89 @@ impl FieldPath {
 
     /// The first node the path selects in `record`, if any.
     pub(crate) fn first<'a>(&self, record: &'a Value) -> Option<&'a Value> {
-        self.path.query(record).first()
+        match &self.steps {
+            Some(steps) => follow(record, steps),
+            None => self.path.query(record).first(),
+        }
     }
 
     /// Every node the path selects in `record`, in document order.
     pub(crate) fn all<'a>(&self, record: &'a Value) -> Vec<&'a Value> {
-        self.path.query(record).all()
+        match &self.steps {
+            Some(steps) => follow(record, steps).into_iter().collect(),
+            None => self.path.query(record).all(),
+        }
     }
+}
+
+/// The node `steps` lead to from `node`, as RFC 9535 name and index selectors select it.
+fn follow<'a>(node: &'a Value, steps: &[Step]) -> Option<&'a Value> {
+    steps.iter().try_fold(node, |node, step| match step {
+        Step::Name(name) => node.as_object()?.get(name.as_str()),
+        Step::Index(index) => {
+            let list = node.as_array()?;
+            let position = if *index >= 0 {
+                usize::try_from(*index).ok()?
+            } else {
+                list.len()
+                    .checked_sub(usize::try_from(index.unsigned_abs()).ok()?)?
+            };
+            list.get(position)
+        }
+    })
+}
+
+/// The steps of a path (already parsed as a JSONPath) made only of `.name`, `['name']`,
+/// `["name"]` and `[index]` segments, written without blanks or escapes; `None` for any other
+/// path, which the general evaluator then handles. The grammar accepted here is a strict subset
+/// of RFC 9535 whose meaning needs no interpretation: anything unusual is left to the general
+/// path rather than reproduced.
+fn plain_steps(text: &str) -> Option<Vec<Step>> {
+    let mut rest = text.strip_prefix('$')?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            // RFC 9535 member-name-shorthand: ALPHA / "_" / non-ASCII, then also DIGIT.
+            let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii();
+            let first = after_dot.chars().next()?;
+            if first.is_ascii_digit() || !name_char(first) {
+                return None;
+            }
+            let end = after_dot.find(|c| !name_char(c)).unwrap_or(after_dot.len());
+            steps.push(Step::Name(after_dot[..end].to_string()));
+            rest = &after_dot[end..];
+        } else if let Some(inside) = rest.strip_prefix('[') {
+            let (step, after) = match inside.chars().next()? {
+                quote @ ('\'' | '"') => {
+                    let literal = &inside[1..];
+                    let end = literal.find(quote)?;
+                    let name = &literal[..end];
+                    if name.contains('\\') {
+                        return None;
+                    }
+                    (Step::Name(name.to_string()), &literal[end + 1..])
+                }
+                _ => {
+                    let end = inside.find(']')?;
+                    (Step::Index(plain_index(&inside[..end])?), &inside[end..])
+                }
+            };
+            rest = after.strip_prefix(']')?;
+            steps.push(step);
+        } else {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// An RFC 9535 index: `0`, or an optional `-` and digits without a leading zero.
+fn plain_index(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let canonical = digits == "0" && text == "0"
+        || digits.starts_with(|c: char| ('1'..='9').contains(&c))
+            && digits.chars().all(|c| c.is_ascii_digit());
+    if canonical { text.parse().ok() } else { None }
 }
 
 impl fmt::Display for FieldPath {
@@ -218,12 +310,8 @@ impl StatusConfig {
 
     /// The status a raw HR value stands for, if it is listed.
     pub fn map(&self, raw: &str) -> Option<EmploymentStatus> {
-        let wanted = normalise_status(raw);
         self.lists().into_iter().find_map(|(status, _, values)| {
-            values
-                .iter()
-                .any(|v| normalise_status(v) == wanted)
-                .then_some(status)
+            values.iter().any(|v| same_status(v, raw)).then_some(status)
         })
     }
 
@@ -261,6 +349,19 @@ fn normalise_status(value: &str) -> String {
     value.trim().to_lowercase()
 }
 
+/// Whether two status values are the same once normalised ([`normalise_status`]), without
+/// allocating for the usual ASCII values: it is asked for every record. Only when both are
+/// ASCII is ASCII case folding the same as `to_lowercase` (a non-ASCII letter such as the
+/// Kelvin sign may lower-case to an ASCII one).
+fn same_status(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +388,39 @@ mod tests {
     }
 
     #[test]
+    fn status_values_compare_as_their_normalised_forms() {
+        let values = [
+            "Active",
+            " ACTIVE ",
+            "active\t",
+            "Activ",
+            "",
+            " ",
+            "\u{212A}ontract",
+            "kontract",
+            "KONTRACT",
+            "Straße",
+            "STRASSE",
+            "straße",
+            "ΟΔΟΣ",
+            "οδος",
+            "οδοσ",
+            "İstanbul",
+            "i̇stanbul",
+            "istanbul",
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(
+                    same_status(a, b),
+                    normalise_status(a) == normalise_status(b),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_value_listed_under_two_statuses_is_a_problem() {
         let status: StatusConfig = toml::from_str(
             "path = \"$.status\"\nactive = [\"Active\"]\nterminated = [\"Inactive\", \"active\"]",
@@ -296,5 +430,129 @@ mod tests {
         status.validate(&mut problems);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].key, "hr.status.terminated[1]");
+    }
+
+    /// The general evaluator's answer, which the plain steps must reproduce.
+    fn general<'a>(path: &FieldPath, record: &'a Value) -> (Option<&'a Value>, Vec<&'a Value>) {
+        let nodes = path.path.query(record);
+        (nodes.first(), nodes.all())
+    }
+
+    fn documents() -> Vec<Value> {
+        vec![
+            serde_json::json!({
+                "id": 7, "a": {"b": "deep", "0": "zero"}, "Work Email": "w@x",
+                "list": [{"b": 1}, {"b": [2]}, null, "last"], "a]b": true, "it's": "q",
+                "": "empty key", "ünï": "u", "_x9": 9, "x y": {"z": [[1, 2], [3]]}
+            }),
+            serde_json::json!([{"id": "first"}, [1, 2], "three"]),
+            serde_json::json!({"a": [], "list": {"b": "not a list"}, "id": null}),
+            serde_json::json!("a string"),
+            serde_json::json!(null),
+            serde_json::json!(42),
+        ]
+    }
+
+    #[test]
+    fn plain_paths_are_looked_up_directly_and_agree_with_the_general_evaluator() {
+        let plain = [
+            "$",
+            "$.id",
+            "$.a.b",
+            "$.a['0']",
+            "$.list[0].b",
+            "$.list[1].b[0]",
+            "$.list[-1]",
+            "$.list[-4]",
+            "$.list[-5]",
+            "$.list[4]",
+            "$.list[9007199254740991]",
+            "$.list[-9007199254740991]",
+            "$[0]",
+            "$[-1].id",
+            "$[0].id",
+            "$['Work Email']",
+            "$[\"Work Email\"]",
+            "$['a]b']",
+            "$[\"it's\"]",
+            "$['']",
+            "$.ünï",
+            "$._x9",
+            "$['x y'].z[0][1]",
+            "$.missing.b",
+            "$.id.b",
+            "$.a[0]",
+        ];
+        let general_only = [
+            "$..b",
+            "$.*",
+            "$[*]",
+            "$.list[0:2]",
+            "$['id','a']",
+            "$.list[?@.b==1].b",
+            "$ .id",
+            "$[ 0 ]",
+            "$['it\\'s']",
+            "$[\"\\u0061\"]",
+        ];
+        for text in plain.iter().chain(&general_only) {
+            let path = FieldPath::parse(text).unwrap();
+            assert_eq!(path.steps.is_some(), plain.contains(text), "{text}");
+            for document in documents() {
+                let (first, all) = general(&path, &document);
+                assert_eq!(path.first(&document), first, "{text} in {document}");
+                assert_eq!(path.all(&document), all, "{text} in {document}");
+            }
+        }
+        let document = &documents()[0];
+        let found = |text: &str| FieldPath::parse(text).unwrap().first(document).cloned();
+        assert_eq!(found("$['x y'].z[0][1]"), Some(serde_json::json!(2)));
+        assert_eq!(found("$.list[-1]"), Some(serde_json::json!("last")));
+        assert_eq!(found("$['a]b']"), Some(serde_json::json!(true)));
+    }
+
+    fn json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-3i64..3).prop_map(Value::from),
+            "[a-z]{0,2}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map("(a|b|id|x y|ü|_k|0|it's)", inner, 0..5)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 2000,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+            )),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Any path, plain or not, selects the same nodes as the general evaluator in any
+        /// document; and every path written only with names and indexes takes the plain way.
+        #[test]
+        fn every_path_agrees_with_the_general_evaluator(
+            text in "\\$(\\.(a|b|id|ü|_k|a1|0)|\\['(a|b|x y|0|it\"s|)'\\]|\\[\"(a|b|x y|it's)\"\\]\
+                     |\\[-?(0|1|2|3|10)\\]|\\[\\*\\]|\\.\\*|\\.\\.a|\\[0:2\\]|\\[ 1\\]){0,4}",
+            document in json(),
+        ) {
+            let Ok(path) = FieldPath::parse(&text) else {
+                return Ok(());
+            };
+            let plain = !["*", "..", ":", " 1"].iter().any(|s| text.contains(s));
+            proptest::prop_assert_eq!(path.steps.is_some(), plain, "{}", text);
+            let (first, all) = general(&path, &document);
+            proptest::prop_assert_eq!(path.first(&document), first, "{} in {}", text, document);
+            proptest::prop_assert_eq!(path.all(&document), all, "{} in {}", text, document);
+        }
     }
 }

@@ -343,44 +343,20 @@ impl HrConfig {
 /// Fetches every record and normalises it. `today` decides date-driven statuses (the clock is
 /// read by the caller). Any transport, HTTP or shape failure on any page is an `Err`: never a
 /// partial list.
+///
+/// Each page is normalised as it arrives (while the next one is fetched) and its raw records are
+/// dropped once read: at company scale the raw JSON would otherwise be the largest thing held.
 pub async fn fetch(config: &HrConfig, today: NaiveDate) -> Result<HrSnapshot, HrError> {
-    let records = fetch_records(config).await?;
-    let snapshot = normalize_records(&records, config, today);
-    tracing::info!(
-        employees = snapshot.employees.len(),
-        rejected = snapshot.rejected.len(),
-        "HR read"
-    );
+    let (snapshot, _) = read(config, today, false).await?;
     Ok(snapshot)
 }
 
 /// [`normalize`], plus the file source's malformed CSV rows: each is reported (by id when its
 /// id cell is readable) and left out, so its account is left alone.
 pub fn normalize_records(records: &[Value], config: &HrConfig, today: NaiveDate) -> HrSnapshot {
-    let mut snapshot = normalize(records, &config.fields, &config.status, today);
-    for (index, record) in records.iter().enumerate() {
-        let Some(problem) = record.get(csv::MALFORMED).and_then(Value::as_str) else {
-            continue;
-        };
-        let id = config
-            .fields
-            .get(fields::ID)
-            .and_then(|paths| paths.iter().find_map(|p| p.first(record)))
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty() && !id.chars().any(char::is_control))
-            .map(str::to_string);
-        snapshot.rejected.retain(|r| r.index != index);
-        if let Some(id) = &id {
-            snapshot.employees.retain(|e| &e.id != id);
-        }
-        snapshot.rejected.push(crate::model::RejectedRecord {
-            id,
-            index,
-            problem: problem.to_string(),
-        });
-    }
-    snapshot.rejected.sort_by_key(|r| r.index);
-    snapshot
+    let mut reader = Reader::new(&config.fields, &config.status, today);
+    reader.read(records);
+    reader.finish()
 }
 
 /// Like [`fetch`], and also returns the raw records (for `--dump-hr`).
@@ -388,14 +364,147 @@ pub async fn fetch_with_records(
     config: &HrConfig,
     today: NaiveDate,
 ) -> Result<(HrSnapshot, Vec<Value>), HrError> {
-    let records = fetch_records(config).await?;
-    let snapshot = normalize_records(&records, config, today);
+    read(config, today, true).await
+}
+
+/// One page of raw records. The fetch keeps the page it last sent, to compare the next one with,
+/// while the reader normalises it: they share it.
+pub(crate) type Page = std::sync::Arc<Vec<Value>>;
+
+/// Pages the fetch may run ahead of the normalising; a few pages of raw records at most are alive
+/// at once.
+const PAGES_IN_FLIGHT: usize = 2;
+
+/// [`fetch`], also returning the raw records when `keep_records` (an empty list otherwise).
+async fn read(
+    config: &HrConfig,
+    today: NaiveDate,
+    keep_records: bool,
+) -> Result<(HrSnapshot, Vec<Value>), HrError> {
+    check_config(config)?;
+    let (snapshot, pages) = match (config.source, &config.rest, &config.file) {
+        (SourceKind::Rest, Some(rest), _) => {
+            let (sender, mut receiver) = tokio::sync::mpsc::channel::<Page>(PAGES_IN_FLIGHT);
+            let (fields, status) = (config.fields.clone(), config.status.clone());
+            // A task of its own, so a page is normalised on the other core while the next one
+            // is received and parsed.
+            let normalising = tokio::spawn(async move {
+                let mut reader = Reader::new(&fields, &status, today);
+                let mut kept = Vec::new();
+                while let Some(page) = receiver.recv().await {
+                    reader.read(&page);
+                    if keep_records {
+                        kept.push(page);
+                    }
+                }
+                (reader.finish(), kept)
+            });
+            let stopped = |e: tokio::task::JoinError| {
+                HrError::Config(format!("reading the HR records stopped unexpectedly: {e}"))
+            };
+            if let Err(e) = rest::fetch_pages(rest, sender).await {
+                // All or nothing: what was read of the earlier pages is thrown away.
+                normalising.abort();
+                // The fetch also stops when the reading panicked (its pages had nowhere to go):
+                // the panic is then the reason to report.
+                return Err(match normalising.await {
+                    Err(join) if join.is_panic() => stopped(join),
+                    _ => e,
+                });
+            }
+            normalising.await.map_err(stopped)?
+        }
+        (SourceKind::File, _, Some(file)) => {
+            let records = file::read_records(file).await?;
+            let snapshot = normalize_records(&records, config, today);
+            (snapshot, vec![Page::new(records)])
+        }
+        _ => return Err(missing_source()),
+    };
     tracing::info!(
         employees = snapshot.employees.len(),
         rejected = snapshot.rejected.len(),
         "HR read"
     );
+    let records = if keep_records {
+        join_pages(pages)
+    } else {
+        Vec::new()
+    };
     Ok((snapshot, records))
+}
+
+/// The records of all pages, in order.
+fn join_pages(pages: Vec<Page>) -> Vec<Value> {
+    let mut records = Vec::with_capacity(pages.iter().map(|page| page.len()).sum());
+    for page in pages {
+        // The fetch has let go of every page by now: moved out, not copied.
+        match std::sync::Arc::try_unwrap(page) {
+            Ok(page) => records.extend(page),
+            Err(shared) => records.extend(shared.iter().cloned()),
+        }
+    }
+    records
+}
+
+/// [`normalize`] page by page, plus the malformed CSV rows of [`normalize_records`].
+struct Reader<'c> {
+    normaliser: normalize::Normaliser<'c>,
+    id_paths: Option<&'c FieldPaths>,
+    /// The malformed rows, each with its rejection.
+    malformed: Vec<crate::model::RejectedRecord>,
+}
+
+impl<'c> Reader<'c> {
+    fn new(fields: &'c FieldsConfig, status: &'c StatusConfig, today: NaiveDate) -> Self {
+        Self {
+            normaliser: normalize::Normaliser::new(fields, status, today),
+            id_paths: fields.get(fields::ID),
+            malformed: Vec::new(),
+        }
+    }
+
+    fn read(&mut self, records: &[Value]) {
+        let start = self.normaliser.next_index();
+        for (i, record) in records.iter().enumerate() {
+            let Some(problem) = record.get(csv::MALFORMED).and_then(Value::as_str) else {
+                continue;
+            };
+            let id = self
+                .id_paths
+                .and_then(|paths| paths.iter().find_map(|p| p.first(record)))
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty() && !id.chars().any(char::is_control))
+                .map(str::to_string);
+            self.malformed.push(crate::model::RejectedRecord {
+                id,
+                index: start + i,
+                problem: problem.to_string(),
+            });
+        }
+        self.normaliser.read(records);
+    }
+
+    /// The snapshot: a malformed row's own rejection replaces whatever its record gave, and an
+    /// employee with the id of a malformed row is left out too.
+    fn finish(self) -> HrSnapshot {
+        let mut snapshot = self.normaliser.finish();
+        if self.malformed.is_empty() {
+            return snapshot;
+        }
+        let indexes: BTreeSet<usize> = self.malformed.iter().map(|m| m.index).collect();
+        let ids: BTreeSet<&str> = self
+            .malformed
+            .iter()
+            .filter_map(|m| m.id.as_deref())
+            .collect();
+        snapshot.rejected.retain(|r| !indexes.contains(&r.index));
+        snapshot.employees.retain(|e| !ids.contains(e.id.as_str()));
+        drop(ids);
+        snapshot.rejected.extend(self.malformed);
+        snapshot.rejected.sort_by_key(|r| r.index);
+        snapshot
+    }
 }
 
 /// The version of the `--dump-hr` format.
@@ -450,18 +559,37 @@ pub fn dump(
 /// The raw records, exactly as the source returned them (all pages joined, in order), for
 /// dumping and replaying through [`normalize`].
 pub async fn fetch_records(config: &HrConfig) -> Result<Vec<Value>, HrError> {
-    let problems = config.validate();
-    if !problems.is_empty() {
-        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        return Err(HrError::Config(list.join("; ")));
-    }
+    check_config(config)?;
     match (config.source, &config.rest, &config.file) {
-        (SourceKind::Rest, Some(rest), _) => rest::fetch_records(rest).await,
+        (SourceKind::Rest, Some(rest), _) => {
+            let (sender, mut receiver) = tokio::sync::mpsc::channel::<Page>(PAGES_IN_FLIGHT);
+            let collect = async {
+                let mut pages = Vec::new();
+                while let Some(page) = receiver.recv().await {
+                    pages.push(page);
+                }
+                pages
+            };
+            let (fetched, pages) = tokio::join!(rest::fetch_pages(rest, sender), collect);
+            fetched?;
+            Ok(join_pages(pages))
+        }
         (SourceKind::File, _, Some(file)) => file::read_records(file).await,
-        _ => Err(HrError::Config(
-            "the table for hr.source is missing".to_string(),
-        )),
+        _ => Err(missing_source()),
     }
+}
+
+fn check_config(config: &HrConfig) -> Result<(), HrError> {
+    let problems = config.validate();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    Err(HrError::Config(list.join("; ")))
+}
+
+fn missing_source() -> HrError {
+    HrError::Config("the table for hr.source is missing".to_string())
 }
 
 /// Checks a records pointer: `""` (the whole document) or `/...` (RFC 6901).
@@ -746,5 +874,95 @@ formats = ["%Q"]
         assert!(err.contains("at the top level (records = \"\")"), "{err}");
         let mut array = serde_json::json!([{"id": 1}]);
         assert_eq!(take_records(&mut array, "", &at).unwrap().len(), 1);
+    }
+
+    /// What [`normalize_records`] did before it read page by page: normalise the whole list,
+    /// then let each malformed row replace what its record gave.
+    fn malformed_whole_list(records: &[Value], config: &HrConfig) -> HrSnapshot {
+        let mut snapshot = normalize(
+            records,
+            &config.fields,
+            &config.status,
+            NaiveDate::default(),
+        );
+        for (index, record) in records.iter().enumerate() {
+            let Some(problem) = record.get(csv::MALFORMED).and_then(Value::as_str) else {
+                continue;
+            };
+            let id = config
+                .fields
+                .get(fields::ID)
+                .and_then(|paths| paths.iter().find_map(|p| p.first(record)))
+                .and_then(Value::as_str)
+                .filter(|id| !id.is_empty() && !id.chars().any(char::is_control))
+                .map(str::to_string);
+            snapshot.rejected.retain(|r| r.index != index);
+            if let Some(id) = &id {
+                snapshot.employees.retain(|e| &e.id != id);
+            }
+            snapshot.rejected.push(crate::model::RejectedRecord {
+                id,
+                index,
+                problem: problem.to_string(),
+            });
+        }
+        snapshot.rejected.sort_by_key(|r| r.index);
+        snapshot
+    }
+
+    #[test]
+    fn malformed_rows_read_page_by_page_are_reported_as_in_the_whole_list() {
+        let config = parse(
+            "source = \"file\"\n[file]\npath = \"x.csv\"\n[fields]\nid = [\"$.id\", \"$.alt\"]\n\
+             name = \"$.name\"\n[status]\npath = \"$.status\"\nactive = [\"Active\"]\n",
+        );
+        let row = |id: &str, malformed: bool| {
+            let mut row = serde_json::json!({"id": id, "name": "N", "status": "Active"});
+            if malformed {
+                row[csv::MALFORMED] = "row 3 has 2 cells, the header 3".into();
+            }
+            row
+        };
+        let mut records = Vec::new();
+        for i in 0..24 {
+            records.push(match i % 6 {
+                // Malformed, and an id a good row also has (a duplicate anyway).
+                0 => row("twin", i == 12),
+                1 => row(&format!("m{i}"), true),
+                // Malformed without a readable id on the first path, but one on the fallback.
+                2 if i == 8 => {
+                    let mut r = row("", true);
+                    r["alt"] = "alt-8".into();
+                    r
+                }
+                3 => {
+                    let mut r = row(&format!("bad{i}"), false);
+                    r["status"] = "??".into();
+                    r
+                }
+                _ => row(&format!("ok{i}"), false),
+            });
+        }
+        let expected = malformed_whole_list(&records, &config);
+        assert!(
+            expected
+                .rejected
+                .iter()
+                .filter(|r| r.problem.starts_with("row 3"))
+                .count()
+                >= 5,
+            "{expected:?}"
+        );
+        assert_eq!(
+            normalize_records(&records, &config, NaiveDate::default()),
+            expected
+        );
+        for size in 1..=records.len() {
+            let mut reader = Reader::new(&config.fields, &config.status, NaiveDate::default());
+            for page in records.chunks(size) {
+                reader.read(page);
+            }
+            assert_eq!(reader.finish(), expected, "pages of {size}");
+        }
     }
 }

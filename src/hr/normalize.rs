@@ -4,6 +4,7 @@
 //! and left out. It is never turned into a guess: a missing person must not look like a leaver,
 //! and an unreadable status must not look like any status at all.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -37,65 +38,185 @@ pub fn normalize(
     status: &StatusConfig,
     today: NaiveDate,
 ) -> HrSnapshot {
-    let ids: Vec<Result<Option<String>, String>> = records
-        .iter()
-        .map(|record| match fields.get(ID) {
-            Some(paths) => read_text(record, paths),
-            None => Ok(None),
-        })
-        .collect();
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for id in ids.iter().flatten().flatten() {
-        *counts.entry(id.as_str()).or_default() += 1;
-    }
-
-    let mut snapshot = HrSnapshot::default();
-    for (index, (record, id)) in records.iter().zip(&ids).enumerate() {
-        let outcome = match id {
-            Ok(Some(id)) => match counts.get(id.as_str()).copied().unwrap_or(0) {
-                n if n > 1 => Err(format!(
-                    "id appears {n} times in the HR data; every record with it is left out"
-                )),
-                _ => read_employee(record, id, fields, status, today),
-            },
-            Ok(None) => Err(missing(ID, fields.get(ID))),
-            Err(problem) => Err(format!("{ID}: {problem}")),
-        };
-        match outcome {
-            Ok(employee) => snapshot.employees.push(employee),
-            Err(problem) => snapshot.rejected.push(RejectedRecord {
-                id: id.as_ref().ok().cloned().flatten(),
-                index,
-                problem,
-            }),
-        }
-    }
-    tracing::debug!(
-        records = records.len(),
-        employees = snapshot.employees.len(),
-        rejected = snapshot.rejected.len(),
-        "HR records normalised"
-    );
-    snapshot
+    let mut normaliser = Normaliser::new(fields, status, today);
+    normaliser.read(records);
+    normaliser.finish()
 }
 
-/// Reads one record whose id is known and unique. All its problems are reported together.
+/// [`normalize`], one page at a time: each page is read as it arrives, so its raw records can be
+/// dropped before the next one comes. Whether an id is unique can only be known once every page
+/// is in, so duplicates are rejected by [`Normaliser::finish`]; until then each record is read as
+/// if its id were unique. The result is exactly [`normalize`] of all pages joined.
+pub(crate) struct Normaliser<'c> {
+    fields: &'c FieldsConfig,
+    status: &'c StatusConfig,
+    today: NaiveDate,
+    /// The index of the next record, across pages.
+    next_index: usize,
+    employees: Vec<Employee>,
+    /// The index of each employee's record, for rejecting it should its id appear again.
+    employee_indexes: Vec<usize>,
+    rejected: Vec<RejectedRecord>,
+}
+
+impl<'c> Normaliser<'c> {
+    pub(crate) fn new(
+        fields: &'c FieldsConfig,
+        status: &'c StatusConfig,
+        today: NaiveDate,
+    ) -> Self {
+        Self {
+            fields,
+            status,
+            today,
+            next_index: 0,
+            employees: Vec::new(),
+            employee_indexes: Vec::new(),
+            rejected: Vec::new(),
+        }
+    }
+
+    /// The index the next record read will have: the number of records read so far.
+    pub(crate) fn next_index(&self) -> usize {
+        self.next_index
+    }
+
+    /// Reads the next records (a page), which follow those read before.
+    pub(crate) fn read(&mut self, records: &[Value]) {
+        for record in records {
+            let index = self.next_index;
+            self.next_index += 1;
+            let id = match self.fields.get(ID) {
+                Some(paths) => read_text(record, paths),
+                None => Ok(None),
+            };
+            let (id, problem) = match id {
+                Ok(Some(id)) => {
+                    let id = id.into_owned();
+                    match read_employee(record, &id, self.fields, self.status, self.today) {
+                        Ok(details) => {
+                            self.employees.push(details.into_employee(id));
+                            self.employee_indexes.push(index);
+                            continue;
+                        }
+                        Err(problem) => (Some(id), problem),
+                    }
+                }
+                Ok(None) => (None, missing(ID, self.fields.get(ID))),
+                Err(problem) => (None, format!("{ID}: {problem}")),
+            };
+            self.rejected.push(RejectedRecord { id, index, problem });
+        }
+    }
+
+    /// Rejects every record whose id appears more than once, and returns the snapshot: the
+    /// employees in the order of their records, the rejected records by index.
+    pub(crate) fn finish(self) -> HrSnapshot {
+        let Self {
+            mut employees,
+            employee_indexes,
+            mut rejected,
+            next_index,
+            ..
+        } = self;
+        // Every record whose id could be read is an employee or a rejection carrying its id.
+        let mut ids: Vec<&str> = employees
+            .iter()
+            .map(|e| e.id.as_str())
+            .chain(rejected.iter().filter_map(|r| r.id.as_deref()))
+            .collect();
+        ids.sort_unstable();
+        let duplicates: BTreeMap<String, usize> = ids
+            .chunk_by(|a, b| a == b)
+            .filter(|run| run.len() > 1)
+            .map(|run| (run[0].to_string(), run.len()))
+            .collect();
+        drop(ids);
+        if !duplicates.is_empty() {
+            let duplicated = |id: &str| {
+                duplicates.get(id).map(|n| {
+                    format!("id appears {n} times in the HR data; every record with it is left out")
+                })
+            };
+            for r in &mut rejected {
+                if let Some(problem) = r.id.as_deref().and_then(duplicated) {
+                    r.problem = problem;
+                }
+            }
+            let mut unique = Vec::with_capacity(employees.len());
+            for (employee, index) in employees.into_iter().zip(employee_indexes) {
+                match duplicated(&employee.id) {
+                    Some(problem) => rejected.push(RejectedRecord {
+                        id: Some(employee.id),
+                        index,
+                        problem,
+                    }),
+                    None => unique.push(employee),
+                }
+            }
+            employees = unique;
+            rejected.sort_by_key(|r| r.index);
+        }
+        tracing::debug!(
+            records = next_index,
+            employees = employees.len(),
+            rejected = rejected.len(),
+            "HR records normalised"
+        );
+        HrSnapshot {
+            employees,
+            rejected,
+        }
+    }
+}
+
+/// Everything of an [`Employee`] but its id.
+struct Details {
+    status: EmploymentStatus,
+    hr_status: EmploymentStatus,
+    status_source: String,
+    hire_date: Option<NaiveDate>,
+    termination_date: Option<NaiveDate>,
+    fields: BTreeMap<String, String>,
+}
+
+impl Details {
+    fn into_employee(self, id: String) -> Employee {
+        Employee {
+            id,
+            status: self.status,
+            hr_status: self.hr_status,
+            status_source: self.status_source,
+            hire_date: self.hire_date,
+            termination_date: self.termination_date,
+            fields: self.fields,
+        }
+    }
+}
+
+/// Reads one record whose id is known (and taken to be unique). All its problems are reported
+/// together.
 fn read_employee(
     record: &Value,
     id: &str,
     fields: &FieldsConfig,
     status: &StatusConfig,
     today: NaiveDate,
-) -> Result<Employee, String> {
+) -> Result<Details, String> {
     let mut problems = Vec::new();
     let mut values = BTreeMap::new();
     for (name, paths) in &fields.paths {
         if is_date_field(name) {
             continue;
         }
+        // The id was read from these very paths already.
+        if name == ID {
+            values.insert(name.clone(), id.to_string());
+            continue;
+        }
         match read_text(record, paths) {
             Ok(Some(value)) => {
-                values.insert(name.clone(), value);
+                values.insert(name.clone(), value.into_owned());
             }
             Ok(None) => {}
             Err(problem) => problems.push(format!("{name}: {problem}")),
@@ -138,8 +259,7 @@ fn read_employee(
     };
 
     match hr_status {
-        Some((mapped, raw)) if problems.is_empty() => Ok(Employee {
-            id: id.to_string(),
+        Some((mapped, raw)) if problems.is_empty() => Ok(Details {
             // In UTC here; the planner decides again in each employee's time zone.
             status: crate::model::effective_status(
                 mapped,
@@ -176,7 +296,7 @@ fn read_status(
     if status.multiple == StatusMultiple::First {
         return match read_text(record, &status.path) {
             Ok(Some(raw)) => match status.map(&raw) {
-                Some(mapped) => Ok(Some((mapped, raw))),
+                Some(mapped) => Ok(Some((mapped, raw.into_owned()))),
                 None => Err(unlisted(&raw)),
             },
             Ok(None) => Ok(None),
@@ -184,7 +304,7 @@ fn read_status(
         };
     }
     for path in status.path.iter() {
-        let mut found: Vec<(EmploymentStatus, String)> = Vec::new();
+        let mut found: Vec<(EmploymentStatus, Cow<'_, str>)> = Vec::new();
         for node in path.all(record) {
             let Some(raw) = scalar_text(node, path).map_err(|p| format!("status: {p}"))? else {
                 continue;
@@ -197,35 +317,43 @@ fn read_status(
         let Some(best) = found.iter().map(|(mapped, _)| *mapped).min() else {
             continue;
         };
-        let raw: Vec<String> = found.into_iter().map(|(_, raw)| raw).collect();
+        let raw: Vec<&str> = found.iter().map(|(_, raw)| raw.as_ref()).collect();
         return Ok(Some((best, raw.join(", "))));
     }
     Ok(None)
 }
 
-/// One value `path` selected, as text: `Ok(None)` for null or an empty string; `Err` for a
-/// list, an object, a control character or more than [`MAX_VALUE_CHARS`] characters.
-fn scalar_text(node: &Value, path: &FieldPath) -> Result<Option<String>, String> {
+/// One value `path` selected, as text (borrowed from the record when it is a string):
+/// `Ok(None)` for null or an empty string; `Err` for a list, an object, a control character or
+/// more than [`MAX_VALUE_CHARS`] characters.
+fn scalar_text<'r>(node: &'r Value, path: &FieldPath) -> Result<Option<Cow<'r, str>>, String> {
     let text = match node {
         Value::Null => return Ok(None),
         Value::String(s) if s.is_empty() => return Ok(None),
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
+        Value::String(s) => Cow::Borrowed(s.as_str()),
+        Value::Number(n) => Cow::Owned(n.to_string()),
+        Value::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
         Value::Array(_) => return Err(format!("{path} selects a list, not a single value")),
         Value::Object(_) => return Err(format!("{path} selects an object, not a single value")),
     };
-    if let Some(c) = text.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "the value contains a control character (U+{:04X})",
-            u32::from(c)
-        ));
+    // Printable ASCII, by far the usual, has no control character to look for.
+    let printable_ascii = text.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if !printable_ascii {
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            return Err(format!(
+                "the value contains a control character (U+{:04X})",
+                u32::from(c)
+            ));
+        }
     }
-    let length = text.chars().count();
-    if length > MAX_VALUE_CHARS {
-        return Err(format!(
-            "the value is {length} characters long, over the {MAX_VALUE_CHARS} hrsync accepts"
-        ));
+    // A character is at least one byte: a short text needs no counting.
+    if text.len() > MAX_VALUE_CHARS {
+        let length = text.chars().count();
+        if length > MAX_VALUE_CHARS {
+            return Err(format!(
+                "the value is {length} characters long, over the {MAX_VALUE_CHARS} hrsync accepts"
+            ));
+        }
     }
     Ok(Some(text))
 }
@@ -238,7 +366,7 @@ pub const MAX_VALUE_CHARS: usize = 1024;
 
 /// The first value the paths give, as text. `Ok(None)`: nothing there. `Err`: a value that
 /// cannot be used (a list or object, a control character, or too long).
-fn read_text(record: &Value, paths: &FieldPaths) -> Result<Option<String>, String> {
+fn read_text<'r>(record: &'r Value, paths: &FieldPaths) -> Result<Option<Cow<'r, str>>, String> {
     for path in paths.iter() {
         let Some(node) = path.first(record) else {
             continue;
@@ -763,5 +891,137 @@ terminated = ["Inactive", "Terminated"]
         assert_eq!(e.manager_id(), Some("2"));
         assert_eq!(e.hire_date, NaiveDate::from_ymd_opt(2014, 11, 9));
         assert_eq!(e.status, EmploymentStatus::Active);
+    }
+
+    /// The whole-list algorithm [`Normaliser`] replaced: ids counted first, then each record
+    /// read, or rejected when its id is duplicated. The oracle for reading page by page.
+    fn whole_list(records: &[Value], fields: &FieldsConfig, status: &StatusConfig) -> HrSnapshot {
+        let ids: Vec<Result<Option<String>, String>> = records
+            .iter()
+            .map(|record| {
+                read_text(record, fields.get(ID).unwrap()).map(|id| id.map(Cow::into_owned))
+            })
+            .collect();
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for id in ids.iter().flatten().flatten() {
+            *counts.entry(id.as_str()).or_default() += 1;
+        }
+        let mut snapshot = HrSnapshot::default();
+        for (index, (record, id)) in records.iter().zip(&ids).enumerate() {
+            let outcome = match id {
+                Ok(Some(id)) => match counts[id.as_str()] {
+                    n if n > 1 => Err(format!(
+                        "id appears {n} times in the HR data; every record with it is left out"
+                    )),
+                    _ => read_employee(record, id, fields, status, today())
+                        .map(|details| details.into_employee(id.clone())),
+                },
+                Ok(None) => Err(missing(ID, fields.get(ID))),
+                Err(problem) => Err(format!("{ID}: {problem}")),
+            };
+            match outcome {
+                Ok(employee) => snapshot.employees.push(employee),
+                Err(problem) => snapshot.rejected.push(RejectedRecord {
+                    id: id.as_ref().ok().cloned().flatten(),
+                    index,
+                    problem,
+                }),
+            }
+        }
+        snapshot
+    }
+
+    /// Good records, duplicates within and across pages (also of a record that is otherwise
+    /// unreadable), and records without a readable id, in a mixed order.
+    fn mixed_records() -> Vec<Value> {
+        let mut records = Vec::new();
+        for i in 0..30 {
+            records.push(match i % 10 {
+                0 => person("dup-2"),
+                1 => with(person("bad-status"), "status", json!("??")),
+                2 => with(person("x"), "id", json!(null)),
+                3 => with(person("x"), "id", json!(["a"])),
+                4 if i < 20 => with(person("dup-3"), "hireDate", json!("soon")),
+                5 if i == 5 => with(person("dup-bad"), "status", json!("??")),
+                6 if i == 26 => person("dup-bad"),
+                7 => with(person("dup-3"), "jobTitle", json!(7)),
+                _ => person(&format!("p{i}")),
+            });
+        }
+        records
+    }
+
+    #[test]
+    fn pages_read_one_by_one_give_what_the_whole_list_gives() {
+        let config = config();
+        let records = mixed_records();
+        let expected = whole_list(&records, &config.fields, &config.status);
+        assert!(
+            expected
+                .rejected
+                .iter()
+                .any(|r| r.problem.contains("appears 5 times"))
+        );
+        assert!(
+            expected
+                .rejected
+                .iter()
+                .any(|r| r.problem.contains("appears 3 times"))
+        );
+        assert!(
+            expected
+                .rejected
+                .iter()
+                .any(|r| r.problem.contains("appears 2 times"))
+        );
+        assert!(expected.employees.len() > 5, "{expected:?}");
+        assert_eq!(run(&records), expected);
+        for size in 1..=records.len() {
+            let mut normaliser = Normaliser::new(&config.fields, &config.status, today());
+            for page in records.chunks(size) {
+                normaliser.read(page);
+            }
+            assert_eq!(normaliser.finish(), expected, "pages of {size}");
+        }
+        let mut normaliser = Normaliser::new(&config.fields, &config.status, today());
+        normaliser.read(&[]);
+        normaliser.read(&records);
+        normaliser.read(&[]);
+        assert_eq!(normaliser.finish(), expected, "with empty pages");
+    }
+
+    #[test]
+    fn cheap_text_checks_agree_with_counting_every_character() {
+        let path = FieldPath::parse("$.x").unwrap();
+        let values = [
+            "plain".to_string(),
+            "tab\there".to_string(),
+            "del\u{7f}".to_string(),
+            "c1 \u{85} control".to_string(),
+            "é".repeat(600),
+            "é".repeat(MAX_VALUE_CHARS + 1),
+            "x".repeat(MAX_VALUE_CHARS),
+            "x".repeat(MAX_VALUE_CHARS + 1),
+            "ünïcödé ✓".to_string(),
+        ];
+        for value in values {
+            let expected = if let Some(c) = value.chars().find(|c| c.is_control()) {
+                Err(format!(
+                    "the value contains a control character (U+{:04X})",
+                    u32::from(c)
+                ))
+            } else if value.chars().count() > MAX_VALUE_CHARS {
+                Err(format!(
+                    "the value is {} characters long, over the {MAX_VALUE_CHARS} hrsync accepts",
+                    value.chars().count()
+                ))
+            } else {
+                Ok(Some(Cow::Borrowed(value.as_str())))
+            };
+            let node = json!(value);
+            assert_eq!(scalar_text(&node, &path), expected, "{value:?}");
+        }
+        assert_eq!(scalar_text(&json!(true), &path), Ok(Some("true".into())));
+        assert_eq!(scalar_text(&json!(-1.5), &path), Ok(Some("-1.5".into())));
     }
 }

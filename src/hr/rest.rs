@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{
@@ -16,13 +17,14 @@ use reqwest::{Certificate, Client, RequestBuilder, Url, redirect};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 use super::error::{HrError, Origin, clean_excerpt, describe_reqwest, display_origin};
 use super::oauth::{OAuth2, OAuth2Config, SamlBearerConfig, TokenRequestConfig};
 use super::retry::{
     Failure, RetryConfig, is_retryable_error, is_retryable_status, retry_after, with_retries,
 };
-use super::{check_pointer, describe_json, take_records};
+use super::{Page, check_pointer, describe_json, take_records};
 use crate::config::{ConfigProblem, SecretRef};
 
 /// `[hr.rest]`: an HR API that answers JSON over HTTPS (or HTTP on loopback).
@@ -725,8 +727,13 @@ struct Pacer {
     next: tokio::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
-/// Reads every page and returns all records, in order; any failure fails the whole fetch.
-pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrError> {
+/// Reads every page and sends its records to `pages`, in order, each page as it arrives. Any
+/// failure fails the whole fetch: the receiver must then discard every page it was sent.
+pub(crate) async fn fetch_pages(
+    config: &RestConfig,
+    pages: mpsc::Sender<Page>,
+) -> Result<(), HrError> {
+    let mut pages = Pager::new(pages);
     let mut first = Url::parse(&config.url)
         .map_err(|e| HrError::Config(format!("hr.rest.url is not a URL: {e}")))?;
     for (name, value) in &config.query {
@@ -747,11 +754,14 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
                 next: tokio::sync::Mutex::new(None),
             }),
     };
-    let (records, pages) = match &config.pagination {
+    let count = match &config.pagination {
         PaginationConfig::None => {
             let (mut body, _) = session.get(&session.first, config.body.as_ref(), 1).await?;
             let at = session.origin(&session.first, 1);
-            (take_records(&mut body, &config.records, &at)?, 1)
+            pages
+                .send(take_records(&mut body, &config.records, &at)?, &at)
+                .await?;
+            1
         }
         PaginationConfig::Offset {
             offset_param,
@@ -762,18 +772,23 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
             location,
         } => {
             session
-                .offset_pages(OffsetParams {
-                    offset_param,
-                    limit_param,
-                    limit: *limit,
-                    start: *start,
-                    total_ptr: total_ptr.as_deref(),
-                    location: *location,
-                })
+                .offset_pages(
+                    &mut pages,
+                    OffsetParams {
+                        offset_param,
+                        limit_param,
+                        limit: *limit,
+                        start: *start,
+                        total_ptr: total_ptr.as_deref(),
+                        location: *location,
+                    },
+                )
                 .await?
         }
-        PaginationConfig::NextUrl { ptr } => session.linked_pages(NextLink::Ptr(ptr)).await?,
-        PaginationConfig::LinkHeader => session.linked_pages(NextLink::Header).await?,
+        PaginationConfig::NextUrl { ptr } => {
+            session.linked_pages(&mut pages, NextLink::Ptr(ptr)).await?
+        }
+        PaginationConfig::LinkHeader => session.linked_pages(&mut pages, NextLink::Header).await?,
         PaginationConfig::Page {
             page_param,
             size_param,
@@ -789,22 +804,29 @@ pub(crate) async fn fetch_records(config: &RestConfig) -> Result<Vec<Value>, HrE
                 (None, None) => None,
             };
             session
-                .numbered_pages(PageParams {
-                    page_param,
-                    size_param,
-                    size: *size,
-                    start: *start,
-                    total,
-                    location: *location,
-                })
+                .numbered_pages(
+                    &mut pages,
+                    PageParams {
+                        page_param,
+                        size_param,
+                        size: *size,
+                        start: *start,
+                        total,
+                        location: *location,
+                    },
+                )
                 .await?
         }
         PaginationConfig::Cursor { param, next_ptr } => {
-            session.cursor_pages(param, next_ptr).await?
+            session.cursor_pages(&mut pages, param, next_ptr).await?
         }
     };
-    tracing::info!(records = records.len(), pages, "HR records fetched");
-    Ok(records)
+    tracing::info!(
+        records = pages.received,
+        pages = count,
+        "HR records fetched"
+    );
+    Ok(())
 }
 
 async fn build_client(config: &RestConfig) -> Result<Client, HrError> {
@@ -1089,10 +1111,12 @@ impl Session<'_> {
         }
     }
 
-    async fn offset_pages(&self, params: OffsetParams<'_>) -> Result<(Vec<Value>, u64), HrError> {
-        let mut all: Vec<Value> = Vec::new();
+    async fn offset_pages(
+        &self,
+        pages: &mut Pager,
+        params: OffsetParams<'_>,
+    ) -> Result<u64, HrError> {
         let mut offset = params.start;
-        let mut previous_page_start = None;
         let mut page = 1;
         loop {
             let (url, request_body) = self.page_target(
@@ -1114,8 +1138,8 @@ impl Session<'_> {
             let records = take_records(&mut body, &self.config.records, &at)?;
             let count = records.len() as u64;
             tracing::debug!(page, offset, records = count, "HR page read");
-            self.append_page(&mut all, &mut previous_page_start, records, &at)?;
-            let received = all.len() as u64;
+            self.append_page(pages, records, &at).await?;
+            let received = pages.received;
             let done = count == 0
                 || count < params.limit
                 || total.is_some_and(|(_, total)| received >= total);
@@ -1130,16 +1154,18 @@ impl Session<'_> {
                         });
                     }
                 }
-                return Ok((all, page));
+                return Ok(page);
             }
             offset += count;
             page += 1;
         }
     }
 
-    async fn numbered_pages(&self, params: PageParams<'_>) -> Result<(Vec<Value>, u64), HrError> {
-        let mut all: Vec<Value> = Vec::new();
-        let mut previous_page_start = None;
+    async fn numbered_pages(
+        &self,
+        pages: &mut Pager,
+        params: PageParams<'_>,
+    ) -> Result<u64, HrError> {
         let mut number = params.start;
         let mut page = 1;
         loop {
@@ -1185,7 +1211,7 @@ impl Session<'_> {
             let records = take_records(&mut body, &self.config.records, &at)?;
             let count = records.len() as u64;
             tracing::debug!(page, number, records = count, "HR page read");
-            self.append_page(&mut all, &mut previous_page_start, records, &at)?;
+            self.append_page(pages, records, &at).await?;
             let last_by_total = total.as_ref().is_some_and(|(_, total)| page >= *total);
             if count == 0 || count < params.size || last_by_total {
                 if let Some((source, total)) = total {
@@ -1210,7 +1236,7 @@ impl Session<'_> {
                         });
                     }
                 }
-                return Ok((all, page));
+                return Ok(page);
             }
             number += 1;
             page += 1;
@@ -1219,12 +1245,11 @@ impl Session<'_> {
 
     async fn cursor_pages(
         &self,
+        pages: &mut Pager,
         param: &str,
         next_ptr: &str,
-    ) -> Result<(Vec<Value>, u64), HrError> {
-        let mut all: Vec<Value> = Vec::new();
+    ) -> Result<u64, HrError> {
         let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut previous_page_start = None;
         let mut cursor: Option<String> = None;
         let mut page = 1;
         loop {
@@ -1255,9 +1280,9 @@ impl Session<'_> {
             };
             let records = take_records(&mut body, &self.config.records, &at)?;
             tracing::debug!(page, records = records.len(), "HR page read");
-            self.append_page(&mut all, &mut previous_page_start, records, &at)?;
+            self.append_page(pages, records, &at).await?;
             let Some(next) = next else {
-                return Ok((all, page));
+                return Ok(page);
             };
             if !seen.insert(next.clone()) {
                 return Err(HrError::Pagination {
@@ -1274,10 +1299,8 @@ impl Session<'_> {
     }
 
     /// Pages that link to the next one, by a URL in the body or an RFC 8288 `Link` header.
-    async fn linked_pages(&self, link: NextLink<'_>) -> Result<(Vec<Value>, u64), HrError> {
-        let mut all: Vec<Value> = Vec::new();
+    async fn linked_pages(&self, pages: &mut Pager, link: NextLink<'_>) -> Result<u64, HrError> {
         let mut visited: BTreeMap<String, u64> = BTreeMap::new();
-        let mut previous_page_start = None;
         let mut url = self.first.clone();
         let mut page = 1;
         loop {
@@ -1314,9 +1337,9 @@ impl Session<'_> {
             };
             let records = take_records(&mut body, &self.config.records, &at)?;
             tracing::debug!(page, records = records.len(), "HR page read");
-            self.append_page(&mut all, &mut previous_page_start, records, &at)?;
+            self.append_page(pages, records, &at).await?;
             let Some(href) = next else {
-                return Ok((all, page));
+                return Ok(page);
             };
             let next_url = url.join(&href).map_err(|e| HrError::Pagination {
                 at: at.clone(),
@@ -1344,18 +1367,16 @@ impl Session<'_> {
         }
     }
 
-    /// Adds a page's records to the fetch. An API that ignores the paging parameters sends the
-    /// same page again and again; joined, every record would appear many times, so a page that
-    /// repeats the one before is an error, caught at the second copy.
-    fn append_page(
+    /// Hands a page's records on. An API that ignores the paging parameters sends the same page
+    /// again and again; joined, every record would appear many times, so a page that repeats the
+    /// one before is an error, caught at the second copy.
+    async fn append_page(
         &self,
-        all: &mut Vec<Value>,
-        previous_page_start: &mut Option<usize>,
+        pages: &mut Pager,
         records: Vec<Value>,
         at: &Origin,
     ) -> Result<(), HrError> {
-        let previous = previous_page_start.and_then(|start| all.get(start..));
-        if !records.is_empty() && previous == Some(records.as_slice()) {
+        if !records.is_empty() && pages.previous.as_deref() == Some(&records) {
             return Err(HrError::Pagination {
                 at: at.clone(),
                 problem: format!(
@@ -1369,8 +1390,42 @@ impl Session<'_> {
                 ),
             });
         }
-        *previous_page_start = Some(all.len());
-        all.extend(records);
+        pages.send(records, at).await
+    }
+}
+
+/// Where a fetch's pages go: each accepted page is sent on as it arrives (to be normalised while
+/// the next one is fetched), and the last one is kept to compare the next with.
+pub(crate) struct Pager {
+    sink: mpsc::Sender<Page>,
+    /// The page before, shared with the receiver (which may still be reading it).
+    previous: Option<Page>,
+    /// Records sent so far, across pages.
+    received: u64,
+}
+
+impl Pager {
+    pub(crate) fn new(sink: mpsc::Sender<Page>) -> Self {
+        Self {
+            sink,
+            previous: None,
+            received: 0,
+        }
+    }
+
+    async fn send(&mut self, records: Vec<Value>, at: &Origin) -> Result<(), HrError> {
+        self.received += records.len() as u64;
+        let page = Arc::new(records);
+        // The receiver only goes away when it failed, which its owner reports; this error is a
+        // fallback so that the fetch stops rather than fetching pages nobody reads.
+        self.sink
+            .send(Arc::clone(&page))
+            .await
+            .map_err(|_| HrError::Pagination {
+                at: at.clone(),
+                problem: "the records of this page could not be handed on to be read".into(),
+            })?;
+        self.previous = Some(page);
         Ok(())
     }
 }
