@@ -345,7 +345,7 @@ pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
         status_note: status_note(e),
         hire_date: e.hire_date,
         termination_date: e.termination_date,
-        fields: e.fields.clone(),
+        fields: e.fields.to_map(),
     });
     Ok(Explanation {
         schema: EXPLAIN_SCHEMA.to_string(),

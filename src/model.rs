@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::attributes::Attributes;
+use crate::attributes::{Attributes, Fields};
 use crate::dn::Dn;
 
 /// A person's employment status, normalised from whatever the HR system calls it.
@@ -59,7 +59,7 @@ pub struct Employee {
     pub status_source: String,
     pub hire_date: Option<NaiveDate>,
     pub termination_date: Option<NaiveDate>,
-    pub fields: BTreeMap<String, String>,
+    pub fields: Fields,
 }
 
 impl Employee {

@@ -15,6 +15,7 @@ use super::fields::{
     FieldPath, FieldPaths, FieldsConfig, HIRE_DATE, ID, StatusConfig, StatusMultiple,
     TERMINATION_DATE, is_date_field,
 };
+use crate::attributes::{Fields, Name};
 use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
 
 /// Normalises every record. `records` is the whole response, across pages, in order: a
@@ -49,6 +50,8 @@ pub fn normalize(
 /// if its id were unique. The result is exactly [`normalize`] of all pages joined.
 pub(crate) struct Normaliser<'c> {
     fields: &'c FieldsConfig,
+    /// The configured field names, one shared copy for every employee (see [`Names`]).
+    names: Vec<Name>,
     status: &'c StatusConfig,
     today: NaiveDate,
     /// The index of the next record, across pages.
@@ -67,6 +70,7 @@ impl<'c> Normaliser<'c> {
     ) -> Self {
         Self {
             fields,
+            names: field_names(fields),
             status,
             today,
             next_index: 0,
@@ -93,7 +97,13 @@ impl<'c> Normaliser<'c> {
             let (id, problem) = match id {
                 Ok(Some(id)) => {
                     let id = id.into_owned();
-                    match read_employee(record, &id, self.fields, self.status, self.today) {
+                    match read_employee(
+                        record,
+                        &id,
+                        (self.fields, &self.names),
+                        self.status,
+                        self.today,
+                    ) {
                         Ok(details) => {
                             self.employees.push(details.into_employee(id));
                             self.employee_indexes.push(index);
@@ -177,7 +187,7 @@ struct Details {
     status_source: String,
     hire_date: Option<NaiveDate>,
     termination_date: Option<NaiveDate>,
-    fields: BTreeMap<String, String>,
+    fields: Fields,
 }
 
 impl Details {
@@ -194,29 +204,38 @@ impl Details {
     }
 }
 
+/// The shared names of the configured fields, in the order of `fields.paths`.
+fn field_names(fields: &FieldsConfig) -> Vec<Name> {
+    fields
+        .paths
+        .keys()
+        .map(|name| Name::from(name.as_str()))
+        .collect()
+}
+
 /// Reads one record whose id is known (and taken to be unique). All its problems are reported
-/// together.
+/// together. `names` are [`field_names`] of `fields`.
 fn read_employee(
     record: &Value,
     id: &str,
-    fields: &FieldsConfig,
+    (fields, names): (&FieldsConfig, &[Name]),
     status: &StatusConfig,
     today: NaiveDate,
 ) -> Result<Details, String> {
     let mut problems = Vec::new();
-    let mut values = BTreeMap::new();
-    for (name, paths) in &fields.paths {
+    let mut values = Fields::new();
+    for ((name, paths), shared) in fields.paths.iter().zip(names) {
         if is_date_field(name) {
             continue;
         }
         // The id was read from these very paths already.
         if name == ID {
-            values.insert(name.clone(), id.to_string());
+            values.insert_named(shared.clone(), id.to_string());
             continue;
         }
         match read_text(record, paths) {
             Ok(Some(value)) => {
-                values.insert(name.clone(), value.into_owned());
+                values.insert_named(shared.clone(), value.into_owned());
             }
             Ok(None) => {}
             Err(problem) => problems.push(format!("{name}: {problem}")),
@@ -492,7 +511,7 @@ terminated = ["Inactive", "Terminated"]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        assert_eq!(e.fields, expected);
+        assert_eq!(e.fields.to_map(), expected);
     }
 
     #[test]
@@ -913,7 +932,7 @@ terminated = ["Inactive", "Terminated"]
                     n if n > 1 => Err(format!(
                         "id appears {n} times in the HR data; every record with it is left out"
                     )),
-                    _ => read_employee(record, id, fields, status, today())
+                    _ => read_employee(record, id, (fields, &field_names(fields)), status, today())
                         .map(|details| details.into_employee(id.clone())),
                 },
                 Ok(None) => Err(missing(ID, fields.get(ID))),

@@ -94,7 +94,7 @@ fn employee(
         status_source: String::new(),
         hire_date: None,
         termination_date: None,
-        fields,
+        fields: fields.into(),
     }
 }
 
