@@ -65,6 +65,14 @@ impl<V> NameMap<V> {
         self.0.iter().map(|(name, value)| (&**name, value))
     }
 
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(name, _)| &**name)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, value)| value)
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -351,6 +359,8 @@ mod tests {
             .collect();
         let mut fields = Fields::from(map.clone());
         assert_eq!(fields.to_map(), map);
+        assert!(fields.keys().eq(map.keys().map(String::as_str)));
+        assert!(fields.values().eq(map.values()));
         assert_eq!(fields.get("title").map(String::as_str), Some("Engineer"));
         // Field names are the configuration's own: they compare exactly.
         assert_eq!(fields.get("TITLE"), None);
