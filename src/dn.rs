@@ -58,15 +58,22 @@ impl Dn {
         if trimmed.is_empty() {
             return Err(err("it is empty"));
         }
-        let rdns = split_rdns(trimmed).map_err(err)?;
-        let mut key = String::with_capacity(trimmed.len());
+        let (key, parent_at, key_parent_at) = Self::parse_general(trimmed).map_err(err)?;
+        Ok(Self::from_parts(trimmed, key, parent_at, key_parent_at))
+    }
+
+    /// Any DN (trimmed, not empty): its key, and where the parent starts in the text and in the
+    /// key (`usize::MAX` in the key for a single RDN).
+    fn parse_general(dn: &str) -> Result<(String, usize, usize), &'static str> {
+        let rdns = split_rdns(dn)?;
+        let mut key = String::with_capacity(dn.len());
         let mut key_parent_at = None;
         for (i, (rdn, _)) in rdns.iter().enumerate() {
             if i > 0 {
                 key.push(',');
                 key_parent_at.get_or_insert(key.len());
             }
-            let mut avas = parse_rdn(rdn).map_err(err)?;
+            let mut avas = parse_rdn(rdn)?;
             // Multi-valued RDNs compare regardless of the order their parts were written in.
             avas.sort_by(|a, b| (&a.attr, &a.value).cmp(&(&b.attr, &b.value)));
             for (j, ava) in avas.iter().enumerate() {
@@ -78,13 +85,8 @@ impl Dn {
                 key.push_str(&ldap3::dn_escape(ava.value.to_lowercase()));
             }
         }
-        let parent_at = rdns.get(1).map_or(trimmed.len(), |(_, start)| *start);
-        Ok(Self::from_parts(
-            trimmed,
-            key,
-            parent_at,
-            key_parent_at.unwrap_or(usize::MAX),
-        ))
+        let parent_at = rdns.get(1).map_or(dn.len(), |(_, start)| *start);
+        Ok((key, parent_at, key_parent_at.unwrap_or(usize::MAX)))
     }
 
     /// The common case without the general parser: `attr=value` RDNs joined by commas, where
@@ -481,28 +483,8 @@ mod tests {
 
     /// What the general parser makes of `input`, bypassing the fast path.
     fn general(input: &str) -> Option<(String, usize, usize)> {
-        let rdns = split_rdns(input).ok()?;
-        let mut key = String::new();
-        let mut key_parent_at = None;
-        for (i, (rdn, _)) in rdns.iter().enumerate() {
-            if i > 0 {
-                key.push(',');
-                key_parent_at.get_or_insert(key.len());
-            }
-            let mut avas = parse_rdn(rdn).ok()?;
-            avas.sort_by(|a, b| (&a.attr, &a.value).cmp(&(&b.attr, &b.value)));
-            for (j, ava) in avas.iter().enumerate() {
-                if j > 0 {
-                    key.push('+');
-                }
-                key.push_str(&ava.attr);
-                key.push('=');
-                key.push_str(&ldap3::dn_escape(ava.value.to_lowercase()));
-            }
-        }
-        let parent_at = rdns.get(1).map_or(input.len(), |(_, start)| *start);
-        let key_parent_at = key_parent_at.unwrap_or(key.len());
-        Some((key, parent_at, key_parent_at))
+        let (key, parent_at, key_parent_at) = Dn::parse_general(input).ok()?;
+        Some((key.clone(), parent_at, key_parent_at.min(key.len())))
     }
 
     proptest::proptest! {
