@@ -484,7 +484,8 @@ mod tests {
     /// What the general parser makes of `input`, bypassing the fast path.
     fn general(input: &str) -> Option<(String, usize, usize)> {
         let (key, parent_at, key_parent_at) = Dn::parse_general(input).ok()?;
-        Some((key.clone(), parent_at, key_parent_at.min(key.len())))
+        let key_parent_at = key_parent_at.min(key.len());
+        Some((key, parent_at, key_parent_at))
     }
 
     proptest::proptest! {
