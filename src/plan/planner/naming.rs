@@ -56,25 +56,21 @@ impl<'a> Builder<'a> {
                 .find(|(name, _)| name.eq_ignore_ascii_case(&account.rdn_attribute))
                 .map(|(_, v)| v.clone())?;
             let dn = Dn::child(&account.rdn_attribute, &rdn_value, ou).ok()?;
+            let names_in_use = self.names_in_use();
             let unique_taken = values.iter().find(|(name, value)| {
                 !name.eq_ignore_ascii_case(&account.rdn_attribute)
-                    && self
-                        .names_in_use
-                        .contains(&(name.clone(), value.to_lowercase()))
+                    && names_in_use.contains(&(name.clone(), value.to_lowercase()))
             });
-            last_conflict = match unique_taken {
-                Some((name, value)) => format!("{name} \"{value}\" is taken"),
-                None if self.dns_in_use.contains_key(&dn) => {
-                    format!("{dn}: {}", self.dns_in_use[&dn])
-                }
-                None => {
+            last_conflict = match (unique_taken, self.occupant_at(&dn)) {
+                (Some((name, value)), _) => format!("{name} \"{value}\" is taken"),
+                (None, Some(occupant)) => format!("{dn}: {occupant}"),
+                (None, None) => {
+                    let names_in_use = self.names_in_use();
                     for (name, value) in values {
-                        self.names_in_use.insert((name, value.to_lowercase()));
+                        names_in_use.insert((name, value.to_lowercase()));
                     }
-                    self.dns_in_use.insert(
-                        dn.clone(),
-                        "a new account of this plan is to be there".into(),
-                    );
+                    self.claimed
+                        .insert(dn.clone(), "a new account of this plan is to be there");
                     return Some((dn, suffix));
                 }
             };
@@ -99,30 +95,35 @@ impl<'a> Builder<'a> {
     /// already there. A joiner that would collide is skipped; an existing account that would
     /// collide stays where it is (a leaver is still disabled and stripped of its groups).
     pub(super) fn resolve_conflicts(&mut self, targets: Vec<Target<'a>>) -> Vec<Target<'a>> {
-        let occupied: BTreeMap<&Dn, &DirectoryAccount> = self
-            .input
-            .directory
-            .accounts
+        let moving = |target: &Target| {
+            current_dn(&target.intent).is_none_or(|current| *current != target.dn)
+        };
+        // How many targets end up at each DN a target moves to (or is created at); only those
+        // DNs can be in conflict, and on a quiet day there are few.
+        let mut claims: BTreeMap<Dn, usize> = targets
             .iter()
-            .map(|a| (&a.dn, a))
+            .filter(|t| moving(t))
+            .map(|t| (t.dn.clone(), 0))
             .collect();
-        let mut claims: BTreeMap<Dn, usize> = BTreeMap::new();
-        for target in &targets {
-            *claims.entry(target.dn.clone()).or_default() += 1;
+        if !claims.is_empty() {
+            for target in &targets {
+                if let Some(n) = claims.get_mut(&target.dn) {
+                    *n += 1;
+                }
+            }
         }
-        let mut kept = Vec::new();
+        let mut kept = Vec::with_capacity(targets.len());
         for mut target in targets {
             let current = current_dn(&target.intent);
-            let moving = current.is_none_or(|dn| *dn != target.dn);
-            if !moving {
+            if !moving(&target) {
                 kept.push(target);
                 continue;
             }
-            let occupying = occupied.get(&target.dn);
             let conflict = if claims.get(&target.dn).copied().unwrap_or(0) > 1 {
                 Some("another employee's account would have the same DN".to_string())
             } else {
-                occupying.map(|o| occupant(o, &self.input.mappings.correlation.attribute))
+                self.entry_at(&target.dn)
+                    .map(|o| occupant(o, &self.input.mappings.correlation.attribute))
             };
             let Some(conflict) = conflict else {
                 kept.push(target);
@@ -159,9 +160,17 @@ pub(super) fn occupant(account: &DirectoryAccount, attribute: &str) -> String {
 /// How many `{unique}` suffixes are tried before a joiner is skipped.
 pub(super) const MAX_NAME_ATTEMPTS: usize = 100;
 
+impl Builder<'_> {
+    /// The unique attribute values in use, gathered on first use (see the field).
+    fn names_in_use(&mut self) -> &mut BTreeSet<(String, String)> {
+        let input = self.input;
+        self.names_in_use.get_or_insert_with(|| names_in_use(input))
+    }
+}
+
 /// Unique attribute values in use: what the adapter found anywhere in the directory, plus the
 /// values of the accounts in the snapshot.
-pub(super) fn names_in_use(input: &PlanInput) -> BTreeSet<(String, String)> {
+fn names_in_use(input: &PlanInput) -> BTreeSet<(String, String)> {
     let unique = &input.mappings.account.unique_attributes;
     let mut names = BTreeSet::new();
     for attribute in unique {
