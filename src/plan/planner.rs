@@ -101,9 +101,10 @@ struct Builder<'a> {
     orphans: Vec<Orphan>,
     /// Managed group -> members, as read.
     memberships: BTreeMap<&'a Dn, &'a BTreeSet<Dn>>,
-    /// Member -> the managed groups it is in, as read (in group order): one lookup per account
-    /// instead of one per account and group.
-    member_of: BTreeMap<&'a Dn, Vec<&'a Dn>>,
+    /// (member, managed group) for every membership as read, sorted by member and then group:
+    /// an account's groups are one search away (see [`groups_in`]), and there is no list per
+    /// member to allocate.
+    member_of: Vec<(&'a Dn, &'a Dn)>,
     /// The attributes hrsync keeps up to date, in the mappings' order.
     managed_attributes: Vec<ManagedAttribute<'a>>,
     /// The fields any rule looks at.
@@ -111,6 +112,8 @@ struct Builder<'a> {
     /// Role assignments by what [`Mappings::assign`] reads (the status and the fields rules
     /// look at): everyone in the same role shares one evaluation of the rules.
     roles: BTreeMap<(EmploymentStatus, Vec<Option<&'a str>>), std::rc::Rc<RoleAssignment>>,
+    /// The buffer `provision` looks `roles` up with.
+    role_key: Vec<Option<&'a str>>,
     managed_groups: BTreeSet<Dn>,
     /// Values of unique attributes in use (directory) or given to a new account in this plan,
     /// as (lower-cased attribute, lower-cased value). Only naming a new account needs them, so
@@ -123,6 +126,47 @@ struct Builder<'a> {
     /// DNs this plan puts an entry at that is not there yet (a new account, an orphan moved
     /// to the disabled OU), with what will be there.
     claimed: BTreeMap<Dn, &'static str>,
+}
+
+/// The correlated accounts by correlation value: sorted once (stably, so accounts with the same
+/// value stay in directory order) instead of a map with a list per account.
+struct ById<'a> {
+    accounts: Vec<&'a DirectoryAccount>,
+}
+
+impl<'a> ById<'a> {
+    fn new(accounts: &'a [DirectoryAccount]) -> Self {
+        let mut accounts: Vec<&DirectoryAccount> = accounts
+            .iter()
+            .filter(|a| a.correlation_id.is_some())
+            .collect();
+        accounts.sort_by(|a, b| a.correlation_id.cmp(&b.correlation_id));
+        Self { accounts }
+    }
+
+    /// The accounts carrying `id`, in directory order.
+    fn get(&self, id: &str) -> &[&'a DirectoryAccount] {
+        let start = self
+            .accounts
+            .partition_point(|a| a.correlation_id.as_deref() < Some(id));
+        let len = self.accounts[start..]
+            .iter()
+            .take_while(|a| a.correlation_id.as_deref() == Some(id))
+            .count();
+        &self.accounts[start..start + len]
+    }
+
+    /// Each correlation value with its accounts, in value order.
+    fn iter(&self) -> impl Iterator<Item = (&'a str, &[&'a DirectoryAccount])> {
+        self.accounts
+            .chunk_by(|a, b| a.correlation_id == b.correlation_id)
+            .map(|accounts| {
+                (
+                    accounts[0].correlation_id.as_deref().unwrap_or_default(),
+                    accounts,
+                )
+            })
+    }
 }
 
 /// A managed attribute (see [`Mappings::managed_attributes`]) with what comparing it against
@@ -141,15 +185,15 @@ impl<'a> Builder<'a> {
     fn new(input: &'a PlanInput<'a>, employees: Vec<&'a Employee>) -> Self {
         let managed_groups = input.mappings.managed_groups();
         let mut memberships = BTreeMap::new();
-        let mut member_of: BTreeMap<&'a Dn, Vec<&'a Dn>> = BTreeMap::new();
+        let mut member_of = Vec::new();
         for (dn, group) in &input.directory.groups {
             if managed_groups.contains(dn) {
                 memberships.insert(dn, &group.members);
-                for member in &group.members {
-                    member_of.entry(member).or_default().push(dn);
-                }
+                member_of.extend(group.members.iter().map(|member| (member, dn)));
             }
         }
+        // Stable: the groups come in group order and stay so under each member.
+        member_of.sort_by(|a: &(&Dn, &Dn), b| a.0.cmp(b.0));
         let rule_fields = input
             .mappings
             .rules
@@ -163,6 +207,7 @@ impl<'a> Builder<'a> {
             managed_attributes: Vec::new(),
             rule_fields,
             roles: BTreeMap::new(),
+            role_key: Vec::new(),
             skipped: Vec::new(),
             warnings: BTreeSet::new(),
             accounts: Vec::new(),
@@ -188,8 +233,10 @@ impl<'a> Builder<'a> {
     }
 
     /// The managed groups `account` is in, as read, in group order.
-    fn groups_of(&self, account: &DirectoryAccount) -> &[&'a Dn] {
-        self.member_of.get(&account.dn).map_or(&[], Vec::as_slice)
+    fn groups_of(&self, account: &DirectoryAccount) -> impl Iterator<Item = &'a Dn> + '_ {
+        groups_in(&self.member_of, &account.dn)
+            .iter()
+            .map(|(_, group)| *group)
     }
 
     /// The directory entry at `dn`, if there is one (a directory holds each DN once; should a
@@ -232,26 +279,22 @@ impl<'a> Builder<'a> {
         }
 
         // Directory side: correlation index, refusing ambiguity.
-        let mut by_id: BTreeMap<&str, Vec<&DirectoryAccount>> = BTreeMap::new();
-        for account in &input.directory.accounts {
-            if let Some(id) = &account.correlation_id {
-                by_id.entry(id.as_str()).or_default().push(account);
-            }
-        }
+        let by_id = ById::new(&input.directory.accounts);
         let attribute = &input.mappings.correlation.attribute;
         let ambiguous: BTreeSet<&str> = by_id
             .iter()
             .filter(|(_, accounts)| accounts.len() > 1)
-            .map(|(id, _)| *id)
+            .map(|(id, _)| id)
             .collect();
         for id in &ambiguous {
-            for account in &by_id[id] {
+            let accounts = by_id.get(id);
+            for account in accounts {
                 self.skip(
                     Some(id),
                     Some(&account.dn),
                     format!(
                         "{} directory entries carry {attribute}={id}; resolve the duplicate by hand",
-                        by_id[id].len()
+                        accounts.len()
                     ),
                 );
             }
@@ -267,7 +310,7 @@ impl<'a> Builder<'a> {
             }
         }
         for (id, problem) in &unreadable {
-            let dn = by_id.get(id).and_then(|a| a.first()).map(|a| &a.dn);
+            let dn = by_id.get(id).first().map(|a| &a.dn);
             self.skip(
                 Some(id),
                 dn,
@@ -277,7 +320,7 @@ impl<'a> Builder<'a> {
 
         // Protected accounts (administrators, protected groups): never changed, whatever HR says.
         let mut protected: BTreeSet<&str> = BTreeSet::new();
-        for (id, accounts) in &by_id {
+        for (id, accounts) in by_id.iter() {
             for account in accounts {
                 if let Some(why) = &account.protected {
                     protected.insert(id);
@@ -307,14 +350,17 @@ impl<'a> Builder<'a> {
             })
             .collect();
 
-        // Orphans: correlated accounts HR does not know.
-        let hr_ids: BTreeSet<&str> = input.hr.employees.iter().map(|e| e.id.as_str()).collect();
-        for (id, accounts) in &by_id {
-            if !hr_ids.contains(id) && !excluded(id) && !converted_from.contains_key(id) {
+        // Orphans: correlated accounts HR does not know. Both sides are in id order, so whether
+        // HR knows an id is a walk along the employees, not a lookup.
+        let mut hr_ids = employees.iter().map(|e| e.id.as_str()).peekable();
+        for (id, accounts) in by_id.iter() {
+            while hr_ids.next_if(|hr_id| *hr_id < id).is_some() {}
+            let in_hr = hr_ids.peek() == Some(&id);
+            if !in_hr && !excluded(id) && !converted_from.contains_key(id) {
                 for account in accounts {
                     self.orphans.push(Orphan {
                         dn: account.dn.clone(),
-                        correlation_id: (*id).to_string(),
+                        correlation_id: id.to_string(),
                     });
                 }
             }
@@ -322,7 +368,7 @@ impl<'a> Builder<'a> {
 
         // Pass 1: intents and target DNs, in id order so that new accounts' names (jsmith,
         // jsmith2) do not depend on the order HR listed people in.
-        let mut targets = Vec::new();
+        let mut targets = Vec::with_capacity(employees.len());
         for employee in employees {
             let id = employee.id.as_str();
             if ambiguous.contains(id) || unreadable.contains_key(id) || protected.contains(id) {
@@ -337,8 +383,9 @@ impl<'a> Builder<'a> {
                 continue;
             }
             let existing = by_id
-                .get(employee.id.as_str())
-                .and_then(|a| a.first().copied())
+                .get(id)
+                .first()
+                .copied()
                 .or_else(|| adopted.get(id).copied());
             if let Some(target) = self.target(employee, existing) {
                 targets.push(target);
@@ -502,7 +549,7 @@ impl<'a> Builder<'a> {
     fn conversions(
         &mut self,
         employees: &[&'a Employee],
-        by_id: &BTreeMap<&str, Vec<&'a DirectoryAccount>>,
+        by_id: &ById<'a>,
         excluded: &dyn Fn(&str) -> bool,
     ) -> BTreeMap<String, &'a DirectoryAccount> {
         let mut adopted = BTreeMap::new();
@@ -518,7 +565,7 @@ impl<'a> Builder<'a> {
         for employee in employees {
             let id = employee.id.as_str();
             if employee.status == EmploymentStatus::Terminated
-                || by_id.contains_key(id)
+                || !by_id.get(id).is_empty()
                 || excluded(id)
             {
                 continue;
@@ -648,19 +695,23 @@ impl<'a> Builder<'a> {
         existing: Option<&'a DirectoryAccount>,
         hold: Option<Reason>,
     ) -> Option<Target<'a>> {
-        let key = (
-            employee.status,
-            self.rule_fields
-                .iter()
-                .map(|field| employee.field(field))
-                .collect(),
-        );
-        let mappings = self.input.mappings;
-        let mut role = self
-            .roles
-            .entry(key)
-            .or_insert_with(|| std::rc::Rc::new(mappings.assign(employee)))
-            .clone();
+        // The key is built in a reused buffer and only kept (allocated) for a new role.
+        let mut key = (employee.status, std::mem::take(&mut self.role_key));
+        key.1.clear();
+        key.1
+            .extend(self.rule_fields.iter().map(|field| employee.field(field)));
+        let mut role = match self.roles.get(&key) {
+            Some(role) => {
+                let role = role.clone();
+                self.role_key = key.1;
+                role
+            }
+            None => {
+                let role = std::rc::Rc::new(self.input.mappings.assign(employee));
+                self.roles.insert(key, role.clone());
+                role
+            }
+        };
         if employee.status == EmploymentStatus::Leave {
             std::rc::Rc::make_mut(&mut role)
                 .groups
@@ -785,10 +836,7 @@ impl<'a> Builder<'a> {
                 // records (the state before, values, reasons) is only built for a change.
                 let manager_dn = self.manager_dn(employee, final_dns);
                 // (The field, not `groups_of`: warnings are added while this is borrowed.)
-                let current_groups = self
-                    .member_of
-                    .get(&account.dn)
-                    .map_or(&[][..], Vec::as_slice);
+                let current_groups = groups_in(&self.member_of, &account.dn);
                 let enabling = (account.disabled && hold.is_none())
                     .then(|| self.lifecycle_of_enable(employee, account));
                 if let Some(lifecycle) = enabling {
@@ -877,7 +925,7 @@ impl<'a> Builder<'a> {
                         });
                     }
                 }
-                for group in current_groups {
+                for (_, group) in current_groups {
                     if !role.groups.contains_key(*group) {
                         changes.push(Change {
                             action: Action::RemoveFromGroup {
@@ -909,9 +957,9 @@ impl<'a> Builder<'a> {
                         reason: role.ou_reason.clone(),
                     });
                     if !self.input.policy.member_values_follow_renames {
-                        for group in current_groups
+                        for (_, group) in current_groups
                             .iter()
-                            .filter(|g| role.groups.contains_key(**g))
+                            .filter(|(_, g)| role.groups.contains_key(*g))
                         {
                             changes.push(Change {
                                 action: Action::RenameMember {
@@ -928,7 +976,9 @@ impl<'a> Builder<'a> {
                     }
                 }
                 for (group, reason) in &role.groups {
-                    if !current_groups.contains(&group) && self.memberships.contains_key(group) {
+                    if !current_groups.iter().any(|(_, g)| *g == group)
+                        && self.memberships.contains_key(group)
+                    {
                         changes.push(Change {
                             action: Action::AddToGroup {
                                 group: group.clone(),
@@ -1005,9 +1055,9 @@ impl<'a> Builder<'a> {
         target: &Dn,
         why: impl FnOnce() -> Reason,
     ) -> Vec<Change> {
-        let groups = self.groups_of(account);
+        let mut groups = self.groups_of(account).peekable();
         let moving = account.dn != *target;
-        if account.disabled && groups.is_empty() && !moving {
+        if account.disabled && groups.peek().is_none() && !moving {
             return Vec::new();
         }
         let why = why();
@@ -1021,7 +1071,7 @@ impl<'a> Builder<'a> {
         for group in groups {
             changes.push(Change {
                 action: Action::RemoveFromGroup {
-                    group: (*group).clone(),
+                    group: group.clone(),
                 },
                 reason: why.clone(),
             });
@@ -1198,11 +1248,7 @@ impl<'a> Builder<'a> {
     }
 
     fn state_of(&self, account: &DirectoryAccount) -> AccountState {
-        let groups = self
-            .member_of
-            .get(&account.dn)
-            .map(|groups| groups.iter().map(|g| (*g).clone()).collect())
-            .unwrap_or_default();
+        let groups = self.groups_of(account).cloned().collect();
         state_with_groups(account, self.input.mappings, groups)
     }
 
@@ -1350,6 +1396,16 @@ pub fn account_state(
         .map(|(dn, _)| dn.clone())
         .collect();
     state_with_groups(account, mappings, groups)
+}
+
+/// The run of `member_of` (sorted by member) that is `member`'s memberships.
+fn groups_in<'m, 'a>(member_of: &'m [(&'a Dn, &'a Dn)], member: &Dn) -> &'m [(&'a Dn, &'a Dn)] {
+    let start = member_of.partition_point(|(m, _)| *m < member);
+    let len = member_of[start..]
+        .iter()
+        .take_while(|(m, _)| *m == member)
+        .count();
+    &member_of[start..start + len]
 }
 
 /// [`account_state`] with the account's managed groups already known.

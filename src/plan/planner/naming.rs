@@ -94,7 +94,7 @@ impl<'a> Builder<'a> {
     /// Two accounts may not end up at the same DN, and no account may land on an entry that is
     /// already there. A joiner that would collide is skipped; an existing account that would
     /// collide stays where it is (a leaver is still disabled and stripped of its groups).
-    pub(super) fn resolve_conflicts(&mut self, targets: Vec<Target<'a>>) -> Vec<Target<'a>> {
+    pub(super) fn resolve_conflicts(&mut self, mut targets: Vec<Target<'a>>) -> Vec<Target<'a>> {
         let moving = |target: &Target| {
             current_dn(&target.intent).is_none_or(|current| *current != target.dn)
         };
@@ -112,12 +112,11 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let mut kept = Vec::with_capacity(targets.len());
-        for mut target in targets {
+        // In place: at company scale the targets are a large vector, and nearly all are kept.
+        targets.retain_mut(|target| {
             let current = current_dn(&target.intent);
-            if !moving(&target) {
-                kept.push(target);
-                continue;
+            if !moving(target) {
+                return true;
             }
             let conflict = if claims.get(&target.dn).copied().unwrap_or(0) > 1 {
                 Some("another employee's account would have the same DN".to_string())
@@ -126,26 +125,28 @@ impl<'a> Builder<'a> {
                     .map(|o| occupant(o, &self.input.mappings.correlation.attribute))
             };
             let Some(conflict) = conflict else {
-                kept.push(target);
-                continue;
+                return true;
             };
             match current {
-                None => self.skip(
-                    Some(&target.employee.id),
-                    Some(&target.dn),
-                    format!("cannot create {}: {conflict}", target.dn),
-                ),
+                None => {
+                    self.skip(
+                        Some(&target.employee.id),
+                        Some(&target.dn),
+                        format!("cannot create {}: {conflict}", target.dn),
+                    );
+                    false
+                }
                 Some(current) => {
                     self.warnings.insert(format!(
                         "employee {}: not moving {current} to {}: {conflict}",
                         target.employee.id, target.dn
                     ));
                     target.dn = current.clone();
-                    kept.push(target);
+                    true
                 }
             }
-        }
-        kept
+        });
+        targets
     }
 }
 
