@@ -56,25 +56,21 @@ impl<'a> Builder<'a> {
                 .find(|(name, _)| name.eq_ignore_ascii_case(&account.rdn_attribute))
                 .map(|(_, v)| v.clone())?;
             let dn = Dn::child(&account.rdn_attribute, &rdn_value, ou).ok()?;
+            let names_in_use = self.names_in_use();
             let unique_taken = values.iter().find(|(name, value)| {
                 !name.eq_ignore_ascii_case(&account.rdn_attribute)
-                    && self
-                        .names_in_use
-                        .contains(&(name.clone(), value.to_lowercase()))
+                    && names_in_use.contains(&(name.clone(), value.to_lowercase()))
             });
-            last_conflict = match unique_taken {
-                Some((name, value)) => format!("{name} \"{value}\" is taken"),
-                None if self.dns_in_use.contains_key(&dn) => {
-                    format!("{dn}: {}", self.dns_in_use[&dn])
-                }
-                None => {
+            last_conflict = match (unique_taken, self.occupant_at(&dn)) {
+                (Some((name, value)), _) => format!("{name} \"{value}\" is taken"),
+                (None, Some(occupant)) => format!("{dn}: {occupant}"),
+                (None, None) => {
+                    let names_in_use = self.names_in_use();
                     for (name, value) in values {
-                        self.names_in_use.insert((name, value.to_lowercase()));
+                        names_in_use.insert((name, value.to_lowercase()));
                     }
-                    self.dns_in_use.insert(
-                        dn.clone(),
-                        "a new account of this plan is to be there".into(),
-                    );
+                    self.claimed
+                        .insert(dn.clone(), "a new account of this plan is to be there");
                     return Some((dn, suffix));
                 }
             };
@@ -98,53 +94,59 @@ impl<'a> Builder<'a> {
     /// Two accounts may not end up at the same DN, and no account may land on an entry that is
     /// already there. A joiner that would collide is skipped; an existing account that would
     /// collide stays where it is (a leaver is still disabled and stripped of its groups).
-    pub(super) fn resolve_conflicts(&mut self, targets: Vec<Target<'a>>) -> Vec<Target<'a>> {
-        let occupied: BTreeMap<&Dn, &DirectoryAccount> = self
-            .input
-            .directory
-            .accounts
+    pub(super) fn resolve_conflicts(&mut self, mut targets: Vec<Target<'a>>) -> Vec<Target<'a>> {
+        let moving = |target: &Target| {
+            current_dn(&target.intent).is_none_or(|current| *current != target.dn)
+        };
+        // How many targets end up at each DN a target moves to (or is created at); only those
+        // DNs can be in conflict, and on a quiet day there are few.
+        let mut claims: BTreeMap<Dn, usize> = targets
             .iter()
-            .map(|a| (&a.dn, a))
+            .filter(|t| moving(t))
+            .map(|t| (t.dn.clone(), 0))
             .collect();
-        let mut claims: BTreeMap<Dn, usize> = BTreeMap::new();
-        for target in &targets {
-            *claims.entry(target.dn.clone()).or_default() += 1;
-        }
-        let mut kept = Vec::new();
-        for mut target in targets {
-            let current = current_dn(&target.intent);
-            let moving = current.is_none_or(|dn| *dn != target.dn);
-            if !moving {
-                kept.push(target);
-                continue;
+        if !claims.is_empty() {
+            for target in &targets {
+                if let Some(n) = claims.get_mut(&target.dn) {
+                    *n += 1;
+                }
             }
-            let occupying = occupied.get(&target.dn);
+        }
+        // In place: at company scale the targets are a large vector, and nearly all are kept.
+        targets.retain_mut(|target| {
+            let current = current_dn(&target.intent);
+            if !moving(target) {
+                return true;
+            }
             let conflict = if claims.get(&target.dn).copied().unwrap_or(0) > 1 {
                 Some("another employee's account would have the same DN".to_string())
             } else {
-                occupying.map(|o| occupant(o, &self.input.mappings.correlation.attribute))
+                self.entry_at(&target.dn)
+                    .map(|o| occupant(o, &self.input.mappings.correlation.attribute))
             };
             let Some(conflict) = conflict else {
-                kept.push(target);
-                continue;
+                return true;
             };
             match current {
-                None => self.skip(
-                    Some(&target.employee.id),
-                    Some(&target.dn),
-                    format!("cannot create {}: {conflict}", target.dn),
-                ),
+                None => {
+                    self.skip(
+                        Some(&target.employee.id),
+                        Some(&target.dn),
+                        format!("cannot create {}: {conflict}", target.dn),
+                    );
+                    false
+                }
                 Some(current) => {
                     self.warnings.insert(format!(
                         "employee {}: not moving {current} to {}: {conflict}",
                         target.employee.id, target.dn
                     ));
                     target.dn = current.clone();
-                    kept.push(target);
+                    true
                 }
             }
-        }
-        kept
+        });
+        targets
     }
 }
 
@@ -159,9 +161,17 @@ pub(super) fn occupant(account: &DirectoryAccount, attribute: &str) -> String {
 /// How many `{unique}` suffixes are tried before a joiner is skipped.
 pub(super) const MAX_NAME_ATTEMPTS: usize = 100;
 
+impl Builder<'_> {
+    /// The unique attribute values in use, gathered on first use (see the field).
+    fn names_in_use(&mut self) -> &mut BTreeSet<(String, String)> {
+        let input = self.input;
+        self.names_in_use.get_or_insert_with(|| names_in_use(input))
+    }
+}
+
 /// Unique attribute values in use: what the adapter found anywhere in the directory, plus the
 /// values of the accounts in the snapshot.
-pub(super) fn names_in_use(input: &PlanInput) -> BTreeSet<(String, String)> {
+fn names_in_use(input: &PlanInput) -> BTreeSet<(String, String)> {
     let unique = &input.mappings.account.unique_attributes;
     let mut names = BTreeSet::new();
     for attribute in unique {

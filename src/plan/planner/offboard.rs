@@ -34,18 +34,20 @@ pub fn offboard(
             account.dn
         ));
     }
-    let mut builder = Builder::new(input);
+    // No employees: this plan is about the one account, whatever HR says.
+    let mut builder = Builder::new(input, Vec::new());
     let why = Reason::new(format!("offboarded now: {reason}"), "hrsync offboard");
-    let mut plan = builder.deprovision(employee_id, account, &account.dn, why.clone());
+    let mut changes = builder.leaver_changes(account, &account.dn, || why.clone());
     if !account.held {
-        plan.changes.push(Change {
+        changes.push(Change {
             action: Action::AddToGroup {
                 group: hold_group.clone(),
             },
             reason: why,
         });
     }
-    if !plan.changes.is_empty() {
+    if !changes.is_empty() {
+        let plan = builder.leaver_plan(employee_id, account, changes);
         builder.accounts.push(plan);
     }
     builder.plan_placeholders();

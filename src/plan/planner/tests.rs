@@ -1421,6 +1421,132 @@ fn a_conversion_under_a_new_id_takes_over_the_account_when_a_fallback_key_is_con
     assert!(plan.orphans.is_empty());
 }
 
+/// At company scale nearly every account is already right, and the planner takes shortcuts for
+/// that (nothing built for an account without changes, group sizes counted rather than
+/// copied). A company in sync plans nothing at all; one mover in it still gets every change,
+/// and the groups it empties their placeholder.
+#[test]
+fn a_company_in_sync_plans_nothing_and_one_mover_in_it_still_gets_every_change() {
+    let mut people = vec![employee(
+        "e-0",
+        "Ada",
+        "Eng",
+        "Engineering",
+        EmploymentStatus::Active,
+    )];
+    for i in 1..60 {
+        let department = ["Sales", "Other"][i % 2];
+        let mut e = employee(
+            &format!("e-{i}"),
+            "Bo",
+            &format!("Person{i}"),
+            department,
+            EmploymentStatus::Active,
+        );
+        e.fields.insert("manager_id".into(), format!("e-{}", i / 2));
+        people.push(e);
+    }
+    let mut hr_now = hr(people);
+    let mut dir = directory(vec![], &[]);
+    for group in dir.groups.values_mut() {
+        group.members.clear();
+        group.members.insert(dn("cn=placeholder"));
+    }
+    // Everyone joins; then some leave (disabled, out of their groups, in the disabled OU).
+    for leavers in [false, true] {
+        if leavers {
+            for e in hr_now.employees.iter_mut().step_by(7).skip(1) {
+                e.status = EmploymentStatus::Terminated;
+                e.hr_status = EmploymentStatus::Terminated;
+            }
+        }
+        for _ in 0..3 {
+            dir = simulate(&plan_for(&hr_now, &dir), &dir);
+        }
+    }
+    assert!(
+        dir.accounts
+            .iter()
+            .any(|a| a.disabled && a.dn.is_within(&dn("ou=disabled,dc=ex")))
+    );
+    let in_sync = plan_for(&hr_now, &dir);
+    assert!(!in_sync.has_changes(), "{:#?}", in_sync.accounts);
+    assert_eq!(in_sync.summary.changes, 0);
+    assert_eq!(in_sync.summary.directory_accounts, 60);
+
+    // Ada, the only engineer, moves to sales: engineering and vpn lose their last member.
+    let mut moved = hr_now.clone();
+    moved.employees[0]
+        .fields
+        .insert("department".into(), "Sales".into());
+    moved.employees[0]
+        .fields
+        .insert("title".into(), "Sales person".into());
+    let plan = plan_for(&moved, &dir);
+    let from = dn("uid=ada.eng,ou=eng,ou=people,dc=ex");
+    let to = dn("uid=ada.eng,ou=sales,ou=people,dc=ex");
+    let group = |cn: &str| dn(&format!("cn={cn},ou=groups,dc=ex"));
+    assert_eq!(
+        actions(&plan, "e-0"),
+        vec![
+            Action::SetAttribute {
+                attribute: "title".into(),
+                before: vec!["Engineering person".into()],
+                after: vec!["Sales person".into()],
+            },
+            Action::RemoveFromGroup {
+                group: group("engineering")
+            },
+            Action::RemoveFromGroup {
+                group: group("vpn")
+            },
+            Action::Move {
+                from: from.clone(),
+                to: to.clone()
+            },
+            Action::RenameMember {
+                group: group("staff"),
+                from: from.clone(),
+                to: to.clone()
+            },
+            Action::AddToGroup {
+                group: group("sales")
+            },
+        ]
+    );
+    assert_eq!(
+        actions(&plan, "e-1"),
+        vec![Action::SetAttribute {
+            attribute: "manager".into(),
+            before: vec![from.to_string()],
+            after: vec![to.to_string()],
+        }],
+        "the manager DN of Ada's report follows her"
+    );
+    assert_eq!(plan.accounts.len(), 2);
+    let account = plan
+        .accounts
+        .iter()
+        .find(|a| a.employee_id == "e-0")
+        .unwrap();
+    assert_eq!(account.lifecycle, Lifecycle::Mover);
+    let read = dir.accounts.iter().find(|a| a.dn == from).unwrap();
+    assert_eq!(account.before, Some(account_state(read, &dir, &mappings())));
+    let placeholders: Vec<(Dn, GroupAction)> = plan
+        .group_changes
+        .iter()
+        .map(|g| (g.group.clone(), g.action))
+        .collect();
+    assert_eq!(
+        placeholders,
+        vec![
+            (group("engineering"), GroupAction::AddPlaceholder),
+            (group("vpn"), GroupAction::AddPlaceholder),
+        ]
+    );
+    assert!(!plan_for(&moved, &simulate(&plan, &dir)).has_changes());
+}
+
 // --- Properties over random companies --------------------------------------------------------
 
 mod properties {
@@ -1707,6 +1833,48 @@ mod properties {
             prop_assert_eq!(plan_for(&hr, &interrupted), again);
         }
 
+        /// The planner compares each account against the snapshot through its own indexes
+        /// (memberships sorted by member, attributes by lower-cased name); what it records as
+        /// "before" must be what the general [`account_state`] reads from the snapshot.
+        #[test]
+        fn the_state_a_plan_records_is_the_account_as_read(people in proptest::collection::vec(person(), 0..8)) {
+            let (hr, dir) = company(&people);
+            let mappings = mappings();
+            let applied = simulate(&plan_for(&hr, &dir), &dir);
+            for snapshot in [&dir, &applied] {
+                for account in &plan_for(&hr, snapshot).accounts {
+                    let Some(before) = &account.before else { continue };
+                    let read = snapshot
+                        .accounts
+                        .iter()
+                        .find(|a| a.dn == account.dn)
+                        .map(|a| account_state(a, snapshot, &mappings));
+                    prop_assert_eq!(Some(before), read.as_ref(), "{:?}", account.dn);
+                }
+            }
+        }
+
+        /// The placeholder changes count each group's members after the plan from the changes
+        /// alone; they must be what copying every group and applying the changes gives.
+        #[test]
+        fn placeholder_changes_match_copying_the_groups(
+            people in proptest::collection::vec(person(), 0..8),
+            emptied in any::<u8>(),
+            with_placeholder in any::<u8>(),
+        ) {
+            let (hr, mut dir) = company(&people);
+            for (i, group) in dir.groups.values_mut().enumerate() {
+                if emptied & (1 << i) != 0 {
+                    group.members.remove(&super::dn("cn=someone-else,dc=ex"));
+                }
+                if with_placeholder & (1 << i) != 0 {
+                    group.members.insert(super::dn("cn=placeholder"));
+                }
+            }
+            let plan = plan_for(&hr, &dir);
+            prop_assert_eq!(&plan.group_changes, &placeholders_by_copying(&plan, &dir));
+        }
+
         /// After convergence every account is what HR says, whatever the directory held
         /// before: active people (unprotected, nameable) have an enabled account in their
         /// role's groups, leavers' accounts are disabled and in no managed group, and the
@@ -1807,6 +1975,73 @@ mod properties {
                 prop_assert_eq!(after.accounts.iter().find(|b| b.dn == a.dn), Some(a));
             }
         }
+    }
+
+    /// The placeholder changes worked out the long way: every managed group copied, the plan's
+    /// membership changes applied to the copies, and the real members counted before and after.
+    fn placeholders_by_copying(plan: &Plan, dir: &DirectorySnapshot) -> Vec<GroupChange> {
+        let placeholder = policy().empty_group_placeholder.unwrap();
+        let managed = mappings().managed_groups();
+        let before: BTreeMap<Dn, BTreeSet<Dn>> = dir
+            .groups
+            .iter()
+            .filter(|(g, _)| managed.contains(*g))
+            .map(|(g, group)| (g.clone(), group.members.clone()))
+            .collect();
+        let mut after = before.clone();
+        for account in &plan.accounts {
+            let mut current = account.dn.clone();
+            for change in &account.changes {
+                match &change.action {
+                    Action::Create { dn, .. } => current = dn.clone(),
+                    Action::Move { to, .. } => current = to.clone(),
+                    Action::AddToGroup { group } => {
+                        after
+                            .entry(group.clone())
+                            .or_default()
+                            .insert(current.clone());
+                    }
+                    Action::RemoveFromGroup { group } => {
+                        after.entry(group.clone()).or_default().remove(&current);
+                    }
+                    Action::RenameMember { group, from, to } => {
+                        let members = after.entry(group.clone()).or_default();
+                        members.remove(from);
+                        members.insert(to.clone());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut changes = Vec::new();
+        for (group, members) in &after {
+            let Some(before) = before.get(group) else {
+                continue;
+            };
+            let real = |m: &BTreeSet<Dn>| m.iter().filter(|m| **m != placeholder).count();
+            let has_placeholder = before.contains(&placeholder);
+            let (real_before, real_after) = (real(before), real(members));
+            let action = if real_after == 0 && !has_placeholder && real_before > 0 {
+                GroupAction::AddPlaceholder
+            } else if real_after > 0 && has_placeholder {
+                GroupAction::RemovePlaceholder
+            } else {
+                continue;
+            };
+            let reason = match action {
+                GroupAction::AddPlaceholder => {
+                    "the group's last member is removed and groupOfNames requires one"
+                }
+                GroupAction::RemovePlaceholder => "the group has real members again",
+            };
+            changes.push(GroupChange {
+                group: group.clone(),
+                action,
+                member: placeholder.clone(),
+                reason: Reason::new(reason, "groups.empty_group_placeholder"),
+            });
+        }
+        changes
     }
 
     /// Plans and applies until nothing is left (at most four runs: names freed by one run are
