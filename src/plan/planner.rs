@@ -927,10 +927,7 @@ impl<'a> Builder<'a> {
                         })
                         .ok();
                     let after = after.as_slice();
-                    let current = account
-                        .attributes
-                        .get(&attribute.key)
-                        .map_or(&[][..], Vec::as_slice);
+                    let current = account.attributes.get(&attribute.key).unwrap_or(&[]);
                     if after.is_empty() && attribute.required {
                         if !current.is_empty() {
                             self.warnings.insert(format!(
