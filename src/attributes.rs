@@ -34,6 +34,12 @@ impl<V> NameMap<V> {
         Self::default()
     }
 
+    /// Room for `names` names: a snapshot knows how many it will insert, and a vector grown
+    /// one insert at a time would hold up to twice the room it needs, per person.
+    pub fn with_capacity(names: usize) -> Self {
+        Self(Vec::with_capacity(names))
+    }
+
     pub fn get(&self, name: &str) -> Option<&V> {
         self.find(|n| n.cmp(name)).ok().map(|at| &self.0[at].1)
     }
@@ -49,6 +55,12 @@ impl<V> NameMap<V> {
 
     /// [`NameMap::insert`] with a shared name (see [`Names`]).
     pub fn insert_named(&mut self, name: Name, value: V) {
+        // Names usually come in order (the configuration's fields, or the server's attributes
+        // as requested): then this is a push.
+        if self.0.last().is_none_or(|(last, _)| **last < *name) {
+            self.0.push((name, value));
+            return;
+        }
         match self.find(|n| n.cmp(&name)) {
             Ok(at) => self.0[at].1 = value,
             Err(at) => self.0.insert(at, (name, value)),
@@ -176,6 +188,28 @@ impl Values {
 impl Attributes {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An entry's attributes in the order the server sent them, names shared and lower-cased
+    /// (see [`Names`]): sorted once, instead of inserted one by one. A name given twice keeps
+    /// its last values, as [`Attributes::insert`] would.
+    pub fn from_named(named: impl ExactSizeIterator<Item = (Name, Vec<String>)>) -> Self {
+        let mut all: Vec<(Name, Values)> = named
+            .map(|(name, values)| {
+                debug_assert!(!name.bytes().any(|b| b.is_ascii_uppercase()), "{name}");
+                (name, Values::new(values))
+            })
+            .collect();
+        // Stable: of a repeated name, the last given stays last.
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut kept.1);
+            }
+            same
+        });
+        Self(NameMap(all))
     }
 
     /// The values of `name` (compared case-insensitively), if the attribute is present.
@@ -327,6 +361,29 @@ mod tests {
         assert_eq!(attributes.len(), 3);
         let names: Vec<&str> = attributes.iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["cn", "mail", "objectclass"]);
+    }
+
+    #[test]
+    fn from_named_sorts_and_keeps_the_last_of_a_repeated_name() {
+        let mut names = Names::default();
+        let given = [
+            ("uid", &["ada"][..]),
+            ("objectclass", &["top", "person"]),
+            ("cn", &["Ada"]),
+            ("uid", &["ada2"]),
+            ("mail", &[]),
+        ];
+        let from_named = Attributes::from_named(
+            given
+                .iter()
+                .map(|(name, list)| (names.lower(name), values(list))),
+        );
+        let mut inserted = Attributes::new();
+        for (name, list) in given {
+            inserted.insert(name.to_string(), values(list));
+        }
+        assert_eq!(from_named, inserted);
+        assert_eq!(from_named.get("uid"), Some(&values(&["ada2"])[..]));
     }
 
     #[test]

@@ -200,10 +200,12 @@ impl Directory {
                 tracing::warn!(dn = %entry.dn, "skipping an entry whose DN cannot be parsed");
                 return;
             };
-            let mut attributes = Attributes::new();
-            for (name, values) in entry.attrs {
-                attributes.insert_named(names.lower(&name), values);
-            }
+            let attributes = Attributes::from_named(
+                entry
+                    .attrs
+                    .into_iter()
+                    .map(|(name, values)| (names.lower(&name), values)),
+            );
             let first = |name: &str| attributes.get(name).and_then(|v| v.first());
             let account_control = if ad {
                 first("useraccountcontrol").and_then(|v| v.parse::<u32>().ok())

@@ -223,7 +223,7 @@ fn read_employee(
     today: NaiveDate,
 ) -> Result<Details, String> {
     let mut problems = Vec::new();
-    let mut values = Fields::new();
+    let mut values = Fields::with_capacity(names.len());
     for ((name, paths), shared) in fields.paths.iter().zip(names) {
         if is_date_field(name) {
             continue;
