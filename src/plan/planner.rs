@@ -101,10 +101,8 @@ struct Builder<'a> {
     orphans: Vec<Orphan>,
     /// Managed group -> members, as read.
     memberships: BTreeMap<&'a Dn, &'a BTreeSet<Dn>>,
-    /// (member's [`DnHash`], member, managed group) for every membership as read, sorted by
-    /// member and then group: an account's groups are one search away (see [`groups_in`]), and
-    /// there is no list per member to allocate.
-    member_of: Vec<(DnHash, &'a Dn, &'a Dn)>,
+    /// Every managed membership as read, by member (see [`MemberOf`]).
+    member_of: MemberOf<'a>,
     /// The attributes hrsync keeps up to date, in the mappings' order.
     managed_attributes: Vec<ManagedAttribute<'a>>,
     /// The fields any rule looks at.
@@ -197,8 +195,7 @@ impl<'a> Builder<'a> {
                 );
             }
         }
-        // Stable: the groups come in group order and stay so under each member.
-        member_of.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let member_of = MemberOf::new(member_of);
         let rule_fields = input
             .mappings
             .rules
@@ -239,7 +236,8 @@ impl<'a> Builder<'a> {
 
     /// The managed groups `account` is in, as read, in group order.
     fn groups_of(&self, account: &DirectoryAccount) -> impl Iterator<Item = &'a Dn> + '_ {
-        groups_in(&self.member_of, &account.dn)
+        self.member_of
+            .of(&account.dn)
             .iter()
             .map(|(_, _, group)| *group)
     }
@@ -448,7 +446,7 @@ impl<'a> Builder<'a> {
         // group, each group's members in order, as the groups are read.
         let mut not_entries: Vec<(&Dn, &Dn)> = Vec::new();
         let mut entries = self.entries().iter().peekable();
-        for (hash, member, group) in &self.member_of {
+        for (hash, member, group) in &self.member_of.sorted {
             while entries
                 .next_if(|(h, a)| (*h, &a.dn) < (*hash, *member))
                 .is_some()
@@ -869,7 +867,7 @@ impl<'a> Builder<'a> {
                 // records (the state before, values, reasons) is only built for a change.
                 let manager_dn = self.manager_dn(employee, final_dns);
                 // (The field, not `groups_of`: warnings are added while this is borrowed.)
-                let current_groups = groups_in(&self.member_of, &account.dn);
+                let current_groups = self.member_of.of(&account.dn);
                 let enabling = (account.disabled && hold.is_none())
                     .then(|| self.lifecycle_of_enable(employee, account));
                 if let Some(lifecycle) = enabling {
@@ -1432,7 +1430,7 @@ pub fn account_state(
 /// words instead of two texts elsewhere in memory, which at company scale made most of the
 /// cost of sorting and searching by DN. Only the indexes see it; nothing iterates them in its
 /// order.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct DnHash(u64);
 
 impl DnHash {
@@ -1444,18 +1442,57 @@ impl DnHash {
     }
 }
 
-/// The run of `member_of` (sorted by member) that is `member`'s memberships, in group order.
-fn groups_in<'m, 'a>(
-    member_of: &'m [(DnHash, &'a Dn, &'a Dn)],
-    member: &Dn,
-) -> &'m [(DnHash, &'a Dn, &'a Dn)] {
-    let hash = DnHash::of(member);
-    let start = member_of.partition_point(|(h, m, _)| (*h, *m) < (hash, member));
-    let len = member_of[start..]
-        .iter()
-        .take_while(|(h, m, _)| *h == hash && *m == member)
-        .count();
-    &member_of[start..start + len]
+/// Every membership in a managed group as read, by member.
+struct MemberOf<'a> {
+    /// (member's [`DnHash`], member, managed group), sorted by hash, member and then group, so
+    /// a member's groups are one run in group order, and there is no list per member to
+    /// allocate.
+    sorted: Vec<(DnHash, &'a Dn, &'a Dn)>,
+    /// Where each hash's run in `sorted` starts. Every account planned asks for its groups,
+    /// and binary searches over `sorted` (2.4 MB at 100k members) missed the cache at nearly
+    /// every step; this is one probe. A hash map is fine here (clippy.toml bans them for
+    /// order's sake): it is only ever looked up, never iterated, so no order can leak from it
+    /// into a plan.
+    #[allow(clippy::disallowed_types)]
+    starts: std::collections::HashMap<DnHash, usize>,
+}
+
+impl<'a> MemberOf<'a> {
+    fn new(mut sorted: Vec<(DnHash, &'a Dn, &'a Dn)>) -> Self {
+        // Stable: the groups come in group order and stay so under each member.
+        sorted.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        #[allow(clippy::disallowed_types)] // Lookup only; see the field.
+        let mut starts = std::collections::HashMap::with_capacity(sorted.len());
+        for (i, (hash, _, _)) in sorted.iter().enumerate() {
+            starts.entry(*hash).or_insert(i);
+        }
+        Self { sorted, starts }
+    }
+
+    /// `member`'s memberships, in group order.
+    fn of(&self, member: &Dn) -> &[(DnHash, &'a Dn, &'a Dn)] {
+        self.run_of(DnHash::of(member), member)
+    }
+
+    /// The run of `sorted` that is `member`'s (whose hash is `hash`). Two DNs with one hash
+    /// share a run, each sorted by DN within it, so the member is looked for along it.
+    fn run_of(&self, hash: DnHash, member: &Dn) -> &[(DnHash, &'a Dn, &'a Dn)] {
+        let Some(&hash_start) = self.starts.get(&hash) else {
+            return &[];
+        };
+        let same_hash = self.sorted[hash_start..]
+            .iter()
+            .take_while(|(h, _, _)| *h == hash);
+        let Some(offset) = same_hash.clone().position(|(_, m, _)| *m == member) else {
+            return &[];
+        };
+        let start = hash_start + offset;
+        let len = same_hash
+            .skip(offset)
+            .take_while(|(_, m, _)| *m == member)
+            .count();
+        &self.sorted[start..start + len]
+    }
 }
 
 /// [`account_state`] with the account's managed groups already known.

@@ -1547,6 +1547,66 @@ fn a_company_in_sync_plans_nothing_and_one_mover_in_it_still_gets_every_change()
     assert!(!plan_for(&moved, &simulate(&plan, &dir)).has_changes());
 }
 
+/// The hash index over the memberships finds exactly what a walk over the groups finds, in
+/// group order, also for DNs that differ only in case and for DNs whose hashes collide (forged
+/// here: every hash 0 or 1, so runs hold several members).
+#[test]
+fn member_of_finds_each_members_groups_as_a_walk_does() {
+    let groups: Vec<Dn> = (0..5)
+        .map(|g| dn(&format!("cn=g{g},ou=groups,dc=ex")))
+        .collect();
+    let members: Vec<Dn> = (0..40)
+        .map(|m| dn(&format!("uid=U{m},ou=people,dc=ex")))
+        .collect();
+    let memberships: Vec<(&Dn, &Dn)> = groups
+        .iter()
+        .enumerate()
+        .flat_map(|(g, group)| {
+            members
+                .iter()
+                .enumerate()
+                .filter(move |(m, _)| (m + g) % 3 != 0 && m % 7 != 6)
+                .map(move |(_, member)| (member, group))
+        })
+        .collect();
+    let walk = |member: &Dn| -> Vec<&Dn> {
+        memberships
+            .iter()
+            .filter(|(m, _)| *m == member)
+            .map(|(_, g)| *g)
+            .collect()
+    };
+    let forged = |member: &Dn| DnHash(u64::from(member.as_str().len() % 2 == 0));
+    let real = MemberOf::new(
+        memberships
+            .iter()
+            .map(|(m, g)| (DnHash::of(m), *m, *g))
+            .collect(),
+    );
+    let colliding = MemberOf::new(
+        memberships
+            .iter()
+            .map(|(m, g)| (forged(m), *m, *g))
+            .collect(),
+    );
+    let lower_case: Vec<Dn> = members
+        .iter()
+        .map(|m| dn(&m.as_str().to_lowercase()))
+        .collect();
+    let absent = dn("uid=nobody,ou=people,dc=ex");
+    fn groups_of<'a>(run: &[(DnHash, &Dn, &'a Dn)]) -> Vec<&'a Dn> {
+        run.iter().map(|(_, _, g)| *g).collect()
+    }
+    for member in members.iter().chain(&lower_case).chain([&absent]) {
+        assert_eq!(groups_of(real.of(member)), walk(member), "{member}");
+        assert_eq!(
+            groups_of(colliding.run_of(forged(member), member)),
+            walk(member),
+            "{member}"
+        );
+    }
+}
+
 // --- Properties over random companies --------------------------------------------------------
 
 mod properties {
