@@ -48,7 +48,7 @@ enum Intent<'a> {
     Provision {
         existing: Option<&'a DirectoryAccount>,
         /// Shared by everyone in the same role (see `Builder::roles`).
-        role: std::rc::Rc<RoleAssignment>,
+        role: std::sync::Arc<RoleAssignment>,
         hold: Option<Reason>,
     },
     /// Terminated and the account exists.
@@ -65,12 +65,19 @@ struct Target<'a> {
 }
 
 pub fn plan(input: &PlanInput) -> Plan {
+    plan_with(input, PARALLEL_FROM)
+}
+
+/// [`plan`], planning accounts on two threads from `parallel_from` targets on (see
+/// [`Builder::plan_accounts`]): tests set it to check that where it makes no difference.
+fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
     let EffectiveHr {
         changed,
         scheduled,
         warnings,
     } = effective_hr(input);
     let mut builder = Builder::new(input, employees_now(input.hr, &changed));
+    builder.parallel_from = parallel_from;
     builder.warnings.extend(warnings);
     builder.run();
     let mut plan = builder.finish();
@@ -109,7 +116,7 @@ struct Builder<'a> {
     rule_fields: BTreeSet<&'a str>,
     /// Role assignments by what [`Mappings::assign`] reads (the status and the fields rules
     /// look at): everyone in the same role shares one evaluation of the rules.
-    roles: BTreeMap<(EmploymentStatus, Vec<Option<&'a str>>), std::rc::Rc<RoleAssignment>>,
+    roles: BTreeMap<(EmploymentStatus, Vec<Option<&'a str>>), std::sync::Arc<RoleAssignment>>,
     /// The buffer `provision` looks `roles` up with.
     role_key: Vec<Option<&'a str>>,
     managed_groups: BTreeSet<Dn>,
@@ -120,10 +127,35 @@ struct Builder<'a> {
     /// The directory's entries by [`DnHash`], for "what is at this DN". Only moves, new
     /// accounts and suspected stale members ask, so it is sorted on first use (see
     /// [`Builder::entry_at`]).
-    entries: std::cell::OnceCell<Vec<(DnHash, &'a DirectoryAccount)>>,
+    entries: std::sync::OnceLock<Vec<(DnHash, &'a DirectoryAccount)>>,
     /// DNs this plan puts an entry at that is not there yet (a new account, an orphan moved
     /// to the disabled OU), with what will be there.
     claimed: BTreeMap<Dn, &'static str>,
+    /// From how many targets their accounts are planned on two threads (see
+    /// [`Builder::plan_accounts`]); [`PARALLEL_FROM`] but in tests.
+    parallel_from: usize,
+}
+
+/// Below this many targets, a second thread saves less than it costs to start, and a plan
+/// made on one thread is the simpler one to follow in a debugger.
+const PARALLEL_FROM: usize = 2_000;
+
+/// What planning targets' accounts finds (see [`Builder::plan_accounts`]), kept apart from the
+/// builder's so that targets can be planned on several threads and the findings merged.
+#[derive(Default)]
+struct Planned {
+    accounts: Vec<AccountPlan>,
+    skipped: Vec<Skipped>,
+    warnings: BTreeSet<String>,
+}
+
+/// A skip entry.
+fn skipped(id: Option<&str>, dn: Option<&Dn>, reason: String) -> Skipped {
+    Skipped {
+        employee_id: id.map(str::to_string),
+        dn: dn.cloned(),
+        reason,
+    }
 }
 
 /// The correlated accounts by correlation value: sorted once (stably, so accounts with the same
@@ -218,8 +250,9 @@ impl<'a> Builder<'a> {
             memberships,
             managed_groups,
             names_in_use: None,
-            entries: std::cell::OnceCell::new(),
+            entries: std::sync::OnceLock::new(),
             claimed: BTreeMap::new(),
+            parallel_from: PARALLEL_FROM,
         };
         builder.managed_attributes = input
             .mappings
@@ -416,8 +449,10 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|t| (t.employee.id.as_str(), &t.dn))
             .collect();
-        for target in &targets {
-            self.plan_account(target, &final_dns);
+        for planned in self.plan_accounts(&targets, &final_dns) {
+            self.accounts.extend(planned.accounts);
+            self.skipped.extend(planned.skipped);
+            self.warnings.extend(planned.warnings);
         }
         self.deprovision_orphans();
         self.repair_stale_members();
@@ -639,11 +674,7 @@ impl<'a> Builder<'a> {
     }
 
     fn skip(&mut self, id: Option<&str>, dn: Option<&Dn>, reason: String) {
-        self.skipped.push(Skipped {
-            employee_id: id.map(str::to_string),
-            dn: dn.cloned(),
-            reason,
-        });
+        self.skipped.push(skipped(id, dn, reason));
     }
 
     fn target(
@@ -738,13 +769,13 @@ impl<'a> Builder<'a> {
                 role
             }
             None => {
-                let role = std::rc::Rc::new(self.input.mappings.assign(employee));
+                let role = std::sync::Arc::new(self.input.mappings.assign(employee));
                 self.roles.insert(key, role.clone());
                 role
             }
         };
         if employee.status == EmploymentStatus::Leave {
-            std::rc::Rc::make_mut(&mut role)
+            std::sync::Arc::make_mut(&mut role)
                 .groups
                 .retain(|group, _| !self.input.policy.leave_remove_groups.contains(group));
         }
@@ -764,7 +795,43 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn plan_account(&mut self, target: &Target<'a>, final_dns: &BTreeMap<&str, &Dn>) {
+    /// Plans every target's account (pass 2 and 3), each on its own: one target's plan reads
+    /// the others' final DNs but nothing else planning them finds. So above
+    /// `self.parallel_from` targets, the first and the second half are planned on two threads,
+    /// and the halves' findings, in that order, are what planning them one after another
+    /// finds.
+    fn plan_accounts(
+        &self,
+        targets: &[Target<'a>],
+        final_dns: &BTreeMap<&str, &Dn>,
+    ) -> Vec<Planned> {
+        let plan_all = |targets: &[Target<'a>]| {
+            let mut planned = Planned::default();
+            for target in targets {
+                self.plan_account(target, final_dns, &mut planned);
+            }
+            planned
+        };
+        if targets.len() < self.parallel_from {
+            return vec![plan_all(targets)];
+        }
+        let (first, second) = targets.split_at(targets.len() / 2);
+        std::thread::scope(|scope| {
+            let second = scope.spawn(|| plan_all(second));
+            let first = plan_all(first);
+            let second = second
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            vec![first, second]
+        })
+    }
+
+    fn plan_account(
+        &self,
+        target: &Target<'a>,
+        final_dns: &BTreeMap<&str, &Dn>,
+        planned: &mut Planned,
+    ) {
         let employee = target.employee;
         let mut changes = Vec::new();
         let account_plan = match &target.intent {
@@ -774,7 +841,7 @@ impl<'a> Builder<'a> {
                 hold,
             } => {
                 let Some(attributes) =
-                    self.new_account_attributes(employee, final_dns, &target.unique)
+                    self.new_account_attributes(employee, final_dns, &target.unique, planned)
                 else {
                     return;
                 };
@@ -865,8 +932,7 @@ impl<'a> Builder<'a> {
                 // The common case at company scale is an account that is already as it should
                 // be, so everything is compared against the account as read, and what a plan
                 // records (the state before, values, reasons) is only built for a change.
-                let manager_dn = self.manager_dn(employee, final_dns);
-                // (The field, not `groups_of`: warnings are added while this is borrowed.)
+                let manager_dn = self.manager_dn(employee, final_dns, &mut planned.warnings);
                 let current_groups = self.member_of.of(&account.dn);
                 let enabling = (account.disabled && hold.is_none())
                     .then(|| self.lifecycle_of_enable(employee, account));
@@ -928,7 +994,7 @@ impl<'a> Builder<'a> {
                     let current = account.attributes.get(&attribute.key).unwrap_or(&[]);
                     if after.is_empty() && attribute.required {
                         if !current.is_empty() {
-                            self.warnings.insert(format!(
+                            planned.warnings.insert(format!(
                                 "employee {}: {} would become empty; it is required, so it is left as it is",
                                 employee.id, attribute.name
                             ));
@@ -1051,7 +1117,7 @@ impl<'a> Builder<'a> {
             }
         };
         if !account_plan.changes.is_empty() {
-            self.accounts.push(account_plan);
+            planned.accounts.push(account_plan);
         }
     }
 
@@ -1201,13 +1267,14 @@ impl<'a> Builder<'a> {
     /// skip entry) when a value the directory requires would be empty. (An existing account's
     /// attributes are compared one by one in `plan_account`.)
     fn new_account_attributes(
-        &mut self,
+        &self,
         employee: &Employee,
         final_dns: &BTreeMap<&str, &Dn>,
         unique: &str,
+        planned: &mut Planned,
     ) -> Option<BTreeMap<String, Vec<String>>> {
         let mappings = self.input.mappings;
-        let manager_dn = self.manager_dn(employee, final_dns);
+        let manager_dn = self.manager_dn(employee, final_dns, &mut planned.warnings);
         let mut out = BTreeMap::new();
         for (name, template) in &mappings.account.attributes {
             let rendered = template.render(|field| match field {
@@ -1222,14 +1289,14 @@ impl<'a> Builder<'a> {
                 Err(missing)
                     if mappings.account.is_creation_only(name) || self.is_required(name) =>
                 {
-                    self.skip(
+                    planned.skipped.push(skipped(
                         Some(&employee.id),
                         None,
                         format!(
                             "cannot create the account: {name} is required but HR field \"{}\" is empty",
                             missing.0
                         ),
-                    );
+                    ));
                     return None;
                 }
                 Err(_) => {}
@@ -1251,13 +1318,14 @@ impl<'a> Builder<'a> {
 
     /// The DN of the employee's manager's account, as it will be after the plan.
     fn manager_dn<'d>(
-        &mut self,
+        &self,
         employee: &Employee,
         final_dns: &BTreeMap<&str, &'d Dn>,
+        warnings: &mut BTreeSet<String>,
     ) -> Option<&'d Dn> {
         let manager_id = employee.manager_id()?;
         if manager_id == employee.id {
-            self.warnings.insert(format!(
+            warnings.insert(format!(
                 "employee {}: HR names the employee as their own manager; manager left unset",
                 employee.id
             ));
@@ -1266,7 +1334,7 @@ impl<'a> Builder<'a> {
         match final_dns.get(manager_id) {
             Some(dn) => Some(*dn),
             None => {
-                self.warnings.insert(format!(
+                warnings.insert(format!(
                     "employee {}: manager {manager_id} has no account hrsync manages; manager left unset",
                     employee.id
                 ));
