@@ -49,7 +49,9 @@ enum Intent<'a> {
         existing: Option<&'a DirectoryAccount>,
         /// Shared by everyone in the same role (see `Builder::roles`).
         role: std::sync::Arc<RoleAssignment>,
-        hold: Option<Reason>,
+        /// Boxed: rare, and every target would carry its size (at company scale, the targets
+        /// are a large vector whose pages are all new).
+        hold: Option<Box<Reason>>,
     },
     /// Terminated and the account exists.
     Deprovision { existing: &'a DirectoryAccount },
@@ -147,6 +149,36 @@ struct Planned {
     accounts: Vec<AccountPlan>,
     skipped: Vec<Skipped>,
     warnings: BTreeSet<String>,
+}
+
+/// Where each target's account will be once the plan is applied, by employee id: what
+/// `manager_dn` refers to.
+struct FinalDns<'t> {
+    /// Sorted by id, stably, so of two targets with one id (HR rejects duplicates, but the
+    /// planner does not count on it) the later comes last.
+    by_id: Vec<(&'t str, &'t Dn)>,
+}
+
+impl<'t> FinalDns<'t> {
+    /// The targets come in id order already, so the sort only checks that; a vector instead of
+    /// a map is one allocation instead of a node per handful of employees.
+    fn new(targets: &'t [Target]) -> Self {
+        Self::from_pairs(targets.iter().map(|t| (t.employee.id.as_str(), &t.dn)))
+    }
+
+    fn from_pairs(pairs: impl Iterator<Item = (&'t str, &'t Dn)>) -> Self {
+        let mut by_id: Vec<(&str, &Dn)> = pairs.collect();
+        by_id.sort_by(|a, b| a.0.cmp(b.0));
+        Self { by_id }
+    }
+
+    /// The final DN of the account of the employee `id`; of the last target with that id, as
+    /// a map collected from the targets would hold.
+    fn get(&self, id: &str) -> Option<&'t Dn> {
+        let end = self.by_id.partition_point(|(target, _)| *target <= id);
+        let (target, dn) = self.by_id.get(end.checked_sub(1)?)?;
+        (*target == id).then_some(*dn)
+    }
 }
 
 /// A skip entry.
@@ -420,6 +452,9 @@ impl<'a> Builder<'a> {
         // Pass 1: intents and target DNs, in id order so that new accounts' names (jsmith,
         // jsmith2) do not depend on the order HR listed people in.
         let mut targets = Vec::with_capacity(employees.len());
+        // Both sides in id order again: each employee's account is a step along the index,
+        // where a search per employee missed the cache at nearly every step at company scale.
+        let mut accounts_by_id = by_id.iter().peekable();
         for employee in employees {
             let id = employee.id.as_str();
             if ambiguous.contains(id) || unreadable.contains_key(id) || protected.contains(id) {
@@ -433,10 +468,14 @@ impl<'a> Builder<'a> {
                 );
                 continue;
             }
-            let existing = by_id
-                .get(id)
-                .first()
-                .copied()
+            while accounts_by_id
+                .next_if(|(account_id, _)| *account_id < id)
+                .is_some()
+            {}
+            let existing = accounts_by_id
+                .peek()
+                .filter(|(account_id, _)| *account_id == id)
+                .and_then(|(_, accounts)| accounts.first().copied())
                 .or_else(|| adopted.get(id).copied());
             if let Some(target) = self.target(employee, existing) {
                 targets.push(target);
@@ -445,10 +484,7 @@ impl<'a> Builder<'a> {
         let targets = self.resolve_conflicts(targets);
 
         // Pass 2 and 3: attributes and changes.
-        let final_dns: BTreeMap<&str, &Dn> = targets
-            .iter()
-            .map(|t| (t.employee.id.as_str(), &t.dn))
-            .collect();
+        let final_dns = FinalDns::new(&targets);
         for planned in self.plan_accounts(&targets, &final_dns) {
             self.accounts.extend(planned.accounts);
             self.skipped.extend(planned.skipped);
@@ -788,7 +824,7 @@ impl<'a> Builder<'a> {
             intent: Intent::Provision {
                 existing,
                 role,
-                hold,
+                hold: hold.map(Box::new),
             },
             dn,
             unique,
@@ -800,11 +836,7 @@ impl<'a> Builder<'a> {
     /// `self.parallel_from` targets, the first and the second half are planned on two threads,
     /// and the halves' findings, in that order, are what planning them one after another
     /// finds.
-    fn plan_accounts(
-        &self,
-        targets: &[Target<'a>],
-        final_dns: &BTreeMap<&str, &Dn>,
-    ) -> Vec<Planned> {
+    fn plan_accounts(&self, targets: &[Target<'a>], final_dns: &FinalDns) -> Vec<Planned> {
         let plan_all = |targets: &[Target<'a>]| {
             let mut planned = Planned::default();
             for target in targets {
@@ -826,12 +858,7 @@ impl<'a> Builder<'a> {
         })
     }
 
-    fn plan_account(
-        &self,
-        target: &Target<'a>,
-        final_dns: &BTreeMap<&str, &Dn>,
-        planned: &mut Planned,
-    ) {
+    fn plan_account(&self, target: &Target<'a>, final_dns: &FinalDns, planned: &mut Planned) {
         let employee = target.employee;
         let mut changes = Vec::new();
         let account_plan = match &target.intent {
@@ -865,7 +892,7 @@ impl<'a> Builder<'a> {
                         ),
                         "joiner",
                     ),
-                    Some(reason) => reason.clone(),
+                    Some(reason) => Reason::clone(reason),
                 };
                 // An account on hold is locked from the moment it exists (OpenLDAP: the lock is
                 // part of the add; AD: it is simply not enabled).
@@ -976,7 +1003,7 @@ impl<'a> Builder<'a> {
                 if let Some(reason) = hold.as_ref().filter(|_| !account.disabled) {
                     changes.push(Change {
                         action: self.disable(account),
-                        reason: reason.clone(),
+                        reason: Reason::clone(reason),
                     });
                 }
                 for attribute in &self.managed_attributes {
@@ -1269,7 +1296,7 @@ impl<'a> Builder<'a> {
     fn new_account_attributes(
         &self,
         employee: &Employee,
-        final_dns: &BTreeMap<&str, &Dn>,
+        final_dns: &FinalDns,
         unique: &str,
         planned: &mut Planned,
     ) -> Option<BTreeMap<String, Vec<String>>> {
@@ -1320,7 +1347,7 @@ impl<'a> Builder<'a> {
     fn manager_dn<'d>(
         &self,
         employee: &Employee,
-        final_dns: &BTreeMap<&str, &'d Dn>,
+        final_dns: &FinalDns<'d>,
         warnings: &mut BTreeSet<String>,
     ) -> Option<&'d Dn> {
         let manager_id = employee.manager_id()?;
@@ -1332,7 +1359,7 @@ impl<'a> Builder<'a> {
             return None;
         }
         match final_dns.get(manager_id) {
-            Some(dn) => Some(*dn),
+            Some(dn) => Some(dn),
             None => {
                 warnings.insert(format!(
                     "employee {}: manager {manager_id} has no account hrsync manages; manager left unset",
@@ -1634,11 +1661,7 @@ fn status_fact(employee: &Employee) -> String {
     }
 }
 
-fn describe_fields(
-    employee: &Employee,
-    fields: &[&str],
-    final_dns: &BTreeMap<&str, &Dn>,
-) -> String {
+fn describe_fields(employee: &Employee, fields: &[&str], final_dns: &FinalDns) -> String {
     if fields.is_empty() {
         return "fixed value".to_string();
     }

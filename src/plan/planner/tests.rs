@@ -1607,6 +1607,22 @@ fn member_of_finds_each_members_groups_as_a_walk_does() {
     }
 }
 
+/// The final DNs by id answer as the map collected from the same (id, DN) pairs would: the
+/// last DN given for an id, in any order, and nothing for an id not given.
+#[test]
+fn final_dns_answer_as_a_map_of_the_targets_would() {
+    let dns: Vec<Dn> = (0..12)
+        .map(|i| dn(&format!("uid=u{i},ou=people,dc=ex")))
+        .collect();
+    let ids = ["7", "3", "10", "3", "", "b", "7", "a", "1", "7", "zz", "10"];
+    let pairs: Vec<(&str, &Dn)> = ids.iter().copied().zip(&dns).collect();
+    let map: BTreeMap<&str, &Dn> = pairs.iter().copied().collect();
+    let final_dns = FinalDns::from_pairs(pairs.iter().copied());
+    for id in ids.iter().chain(&["0", "2", "4", "c", "zzz"]) {
+        assert_eq!(final_dns.get(id), map.get(id).copied(), "{id:?}");
+    }
+}
+
 // --- Properties over random companies --------------------------------------------------------
 
 mod properties {
