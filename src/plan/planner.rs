@@ -48,8 +48,10 @@ enum Intent<'a> {
     Provision {
         existing: Option<&'a DirectoryAccount>,
         /// Shared by everyone in the same role (see `Builder::roles`).
-        role: std::rc::Rc<RoleAssignment>,
-        hold: Option<Reason>,
+        role: std::sync::Arc<RoleAssignment>,
+        /// Boxed: rare, and every target would carry its size (at company scale, the targets
+        /// are a large vector whose pages are all new).
+        hold: Option<Box<Reason>>,
     },
     /// Terminated and the account exists.
     Deprovision { existing: &'a DirectoryAccount },
@@ -65,12 +67,19 @@ struct Target<'a> {
 }
 
 pub fn plan(input: &PlanInput) -> Plan {
+    plan_with(input, PARALLEL_FROM)
+}
+
+/// [`plan`], planning accounts on two threads from `parallel_from` targets on (see
+/// [`Builder::plan_accounts`]): tests set it to check that where it makes no difference.
+fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
     let EffectiveHr {
         changed,
         scheduled,
         warnings,
     } = effective_hr(input);
     let mut builder = Builder::new(input, employees_now(input.hr, &changed));
+    builder.parallel_from = parallel_from;
     builder.warnings.extend(warnings);
     builder.run();
     let mut plan = builder.finish();
@@ -101,17 +110,15 @@ struct Builder<'a> {
     orphans: Vec<Orphan>,
     /// Managed group -> members, as read.
     memberships: BTreeMap<&'a Dn, &'a BTreeSet<Dn>>,
-    /// (member's [`DnHash`], member, managed group) for every membership as read, sorted by
-    /// member and then group: an account's groups are one search away (see [`groups_in`]), and
-    /// there is no list per member to allocate.
-    member_of: Vec<(DnHash, &'a Dn, &'a Dn)>,
+    /// Every managed membership as read, by member (see [`MemberOf`]).
+    member_of: MemberOf<'a>,
     /// The attributes hrsync keeps up to date, in the mappings' order.
     managed_attributes: Vec<ManagedAttribute<'a>>,
     /// The fields any rule looks at.
     rule_fields: BTreeSet<&'a str>,
     /// Role assignments by what [`Mappings::assign`] reads (the status and the fields rules
     /// look at): everyone in the same role shares one evaluation of the rules.
-    roles: BTreeMap<(EmploymentStatus, Vec<Option<&'a str>>), std::rc::Rc<RoleAssignment>>,
+    roles: BTreeMap<(EmploymentStatus, Vec<Option<&'a str>>), std::sync::Arc<RoleAssignment>>,
     /// The buffer `provision` looks `roles` up with.
     role_key: Vec<Option<&'a str>>,
     managed_groups: BTreeSet<Dn>,
@@ -122,10 +129,65 @@ struct Builder<'a> {
     /// The directory's entries by [`DnHash`], for "what is at this DN". Only moves, new
     /// accounts and suspected stale members ask, so it is sorted on first use (see
     /// [`Builder::entry_at`]).
-    entries: std::cell::OnceCell<Vec<(DnHash, &'a DirectoryAccount)>>,
+    entries: std::sync::OnceLock<Vec<(DnHash, &'a DirectoryAccount)>>,
     /// DNs this plan puts an entry at that is not there yet (a new account, an orphan moved
     /// to the disabled OU), with what will be there.
     claimed: BTreeMap<Dn, &'static str>,
+    /// From how many targets their accounts are planned on two threads (see
+    /// [`Builder::plan_accounts`]); [`PARALLEL_FROM`] but in tests.
+    parallel_from: usize,
+}
+
+/// Below this many targets, a second thread saves less than it costs to start, and a plan
+/// made on one thread is the simpler one to follow in a debugger.
+const PARALLEL_FROM: usize = 2_000;
+
+/// What planning targets' accounts finds (see [`Builder::plan_accounts`]), kept apart from the
+/// builder's so that targets can be planned on several threads and the findings merged.
+#[derive(Default)]
+struct Planned {
+    accounts: Vec<AccountPlan>,
+    skipped: Vec<Skipped>,
+    warnings: BTreeSet<String>,
+}
+
+/// Where each target's account will be once the plan is applied, by employee id: what
+/// `manager_dn` refers to.
+struct FinalDns<'t> {
+    /// Sorted by id, stably, so of two targets with one id (HR rejects duplicates, but the
+    /// planner does not count on it) the later comes last.
+    by_id: Vec<(&'t str, &'t Dn)>,
+}
+
+impl<'t> FinalDns<'t> {
+    /// The targets come in id order already, so the sort only checks that; a vector instead of
+    /// a map is one allocation instead of a node per handful of employees.
+    fn new(targets: &'t [Target]) -> Self {
+        Self::from_pairs(targets.iter().map(|t| (t.employee.id.as_str(), &t.dn)))
+    }
+
+    fn from_pairs(pairs: impl Iterator<Item = (&'t str, &'t Dn)>) -> Self {
+        let mut by_id: Vec<(&str, &Dn)> = pairs.collect();
+        by_id.sort_by(|a, b| a.0.cmp(b.0));
+        Self { by_id }
+    }
+
+    /// The final DN of the account of the employee `id`; of the last target with that id, as
+    /// a map collected from the targets would hold.
+    fn get(&self, id: &str) -> Option<&'t Dn> {
+        let end = self.by_id.partition_point(|(target, _)| *target <= id);
+        let (target, dn) = self.by_id.get(end.checked_sub(1)?)?;
+        (*target == id).then_some(*dn)
+    }
+}
+
+/// A skip entry.
+fn skipped(id: Option<&str>, dn: Option<&Dn>, reason: String) -> Skipped {
+    Skipped {
+        employee_id: id.map(str::to_string),
+        dn: dn.cloned(),
+        reason,
+    }
 }
 
 /// The correlated accounts by correlation value: sorted once (stably, so accounts with the same
@@ -197,8 +259,7 @@ impl<'a> Builder<'a> {
                 );
             }
         }
-        // Stable: the groups come in group order and stay so under each member.
-        member_of.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let member_of = MemberOf::new(member_of);
         let rule_fields = input
             .mappings
             .rules
@@ -221,8 +282,9 @@ impl<'a> Builder<'a> {
             memberships,
             managed_groups,
             names_in_use: None,
-            entries: std::cell::OnceCell::new(),
+            entries: std::sync::OnceLock::new(),
             claimed: BTreeMap::new(),
+            parallel_from: PARALLEL_FROM,
         };
         builder.managed_attributes = input
             .mappings
@@ -239,7 +301,8 @@ impl<'a> Builder<'a> {
 
     /// The managed groups `account` is in, as read, in group order.
     fn groups_of(&self, account: &DirectoryAccount) -> impl Iterator<Item = &'a Dn> + '_ {
-        groups_in(&self.member_of, &account.dn)
+        self.member_of
+            .of(&account.dn)
             .iter()
             .map(|(_, _, group)| *group)
     }
@@ -389,6 +452,9 @@ impl<'a> Builder<'a> {
         // Pass 1: intents and target DNs, in id order so that new accounts' names (jsmith,
         // jsmith2) do not depend on the order HR listed people in.
         let mut targets = Vec::with_capacity(employees.len());
+        // Both sides in id order again: each employee's account is a step along the index,
+        // where a search per employee missed the cache at nearly every step at company scale.
+        let mut accounts_by_id = by_id.iter().peekable();
         for employee in employees {
             let id = employee.id.as_str();
             if ambiguous.contains(id) || unreadable.contains_key(id) || protected.contains(id) {
@@ -402,10 +468,14 @@ impl<'a> Builder<'a> {
                 );
                 continue;
             }
-            let existing = by_id
-                .get(id)
-                .first()
-                .copied()
+            while accounts_by_id
+                .next_if(|(account_id, _)| *account_id < id)
+                .is_some()
+            {}
+            let existing = accounts_by_id
+                .peek()
+                .filter(|(account_id, _)| *account_id == id)
+                .and_then(|(_, accounts)| accounts.first().copied())
                 .or_else(|| adopted.get(id).copied());
             if let Some(target) = self.target(employee, existing) {
                 targets.push(target);
@@ -414,12 +484,11 @@ impl<'a> Builder<'a> {
         let targets = self.resolve_conflicts(targets);
 
         // Pass 2 and 3: attributes and changes.
-        let final_dns: BTreeMap<&str, &Dn> = targets
-            .iter()
-            .map(|t| (t.employee.id.as_str(), &t.dn))
-            .collect();
-        for target in &targets {
-            self.plan_account(target, &final_dns);
+        let final_dns = FinalDns::new(&targets);
+        for planned in self.plan_accounts(&targets, &final_dns) {
+            self.accounts.extend(planned.accounts);
+            self.skipped.extend(planned.skipped);
+            self.warnings.extend(planned.warnings);
         }
         self.deprovision_orphans();
         self.repair_stale_members();
@@ -448,7 +517,7 @@ impl<'a> Builder<'a> {
         // group, each group's members in order, as the groups are read.
         let mut not_entries: Vec<(&Dn, &Dn)> = Vec::new();
         let mut entries = self.entries().iter().peekable();
-        for (hash, member, group) in &self.member_of {
+        for (hash, member, group) in &self.member_of.sorted {
             while entries
                 .next_if(|(h, a)| (*h, &a.dn) < (*hash, *member))
                 .is_some()
@@ -641,11 +710,7 @@ impl<'a> Builder<'a> {
     }
 
     fn skip(&mut self, id: Option<&str>, dn: Option<&Dn>, reason: String) {
-        self.skipped.push(Skipped {
-            employee_id: id.map(str::to_string),
-            dn: dn.cloned(),
-            reason,
-        });
+        self.skipped.push(skipped(id, dn, reason));
     }
 
     fn target(
@@ -740,13 +805,13 @@ impl<'a> Builder<'a> {
                 role
             }
             None => {
-                let role = std::rc::Rc::new(self.input.mappings.assign(employee));
+                let role = std::sync::Arc::new(self.input.mappings.assign(employee));
                 self.roles.insert(key, role.clone());
                 role
             }
         };
         if employee.status == EmploymentStatus::Leave {
-            std::rc::Rc::make_mut(&mut role)
+            std::sync::Arc::make_mut(&mut role)
                 .groups
                 .retain(|group, _| !self.input.policy.leave_remove_groups.contains(group));
         }
@@ -759,14 +824,41 @@ impl<'a> Builder<'a> {
             intent: Intent::Provision {
                 existing,
                 role,
-                hold,
+                hold: hold.map(Box::new),
             },
             dn,
             unique,
         })
     }
 
-    fn plan_account(&mut self, target: &Target<'a>, final_dns: &BTreeMap<&str, &Dn>) {
+    /// Plans every target's account (pass 2 and 3), each on its own: one target's plan reads
+    /// the others' final DNs but nothing else planning them finds. So above
+    /// `self.parallel_from` targets, the first and the second half are planned on two threads,
+    /// and the halves' findings, in that order, are what planning them one after another
+    /// finds.
+    fn plan_accounts(&self, targets: &[Target<'a>], final_dns: &FinalDns) -> Vec<Planned> {
+        let plan_all = |targets: &[Target<'a>]| {
+            let mut planned = Planned::default();
+            for target in targets {
+                self.plan_account(target, final_dns, &mut planned);
+            }
+            planned
+        };
+        if targets.len() < self.parallel_from {
+            return vec![plan_all(targets)];
+        }
+        let (first, second) = targets.split_at(targets.len() / 2);
+        std::thread::scope(|scope| {
+            let second = scope.spawn(|| plan_all(second));
+            let first = plan_all(first);
+            let second = second
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            vec![first, second]
+        })
+    }
+
+    fn plan_account(&self, target: &Target<'a>, final_dns: &FinalDns, planned: &mut Planned) {
         let employee = target.employee;
         let mut changes = Vec::new();
         let account_plan = match &target.intent {
@@ -776,7 +868,7 @@ impl<'a> Builder<'a> {
                 hold,
             } => {
                 let Some(attributes) =
-                    self.new_account_attributes(employee, final_dns, &target.unique)
+                    self.new_account_attributes(employee, final_dns, &target.unique, planned)
                 else {
                     return;
                 };
@@ -800,7 +892,7 @@ impl<'a> Builder<'a> {
                         ),
                         "joiner",
                     ),
-                    Some(reason) => reason.clone(),
+                    Some(reason) => Reason::clone(reason),
                 };
                 // An account on hold is locked from the moment it exists (OpenLDAP: the lock is
                 // part of the add; AD: it is simply not enabled).
@@ -867,9 +959,8 @@ impl<'a> Builder<'a> {
                 // The common case at company scale is an account that is already as it should
                 // be, so everything is compared against the account as read, and what a plan
                 // records (the state before, values, reasons) is only built for a change.
-                let manager_dn = self.manager_dn(employee, final_dns);
-                // (The field, not `groups_of`: warnings are added while this is borrowed.)
-                let current_groups = groups_in(&self.member_of, &account.dn);
+                let manager_dn = self.manager_dn(employee, final_dns, &mut planned.warnings);
+                let current_groups = self.member_of.of(&account.dn);
                 let enabling = (account.disabled && hold.is_none())
                     .then(|| self.lifecycle_of_enable(employee, account));
                 if let Some(lifecycle) = enabling {
@@ -912,7 +1003,7 @@ impl<'a> Builder<'a> {
                 if let Some(reason) = hold.as_ref().filter(|_| !account.disabled) {
                     changes.push(Change {
                         action: self.disable(account),
-                        reason: reason.clone(),
+                        reason: Reason::clone(reason),
                     });
                 }
                 for attribute in &self.managed_attributes {
@@ -930,7 +1021,7 @@ impl<'a> Builder<'a> {
                     let current = account.attributes.get(&attribute.key).unwrap_or(&[]);
                     if after.is_empty() && attribute.required {
                         if !current.is_empty() {
-                            self.warnings.insert(format!(
+                            planned.warnings.insert(format!(
                                 "employee {}: {} would become empty; it is required, so it is left as it is",
                                 employee.id, attribute.name
                             ));
@@ -1053,7 +1144,7 @@ impl<'a> Builder<'a> {
             }
         };
         if !account_plan.changes.is_empty() {
-            self.accounts.push(account_plan);
+            planned.accounts.push(account_plan);
         }
     }
 
@@ -1203,13 +1294,14 @@ impl<'a> Builder<'a> {
     /// skip entry) when a value the directory requires would be empty. (An existing account's
     /// attributes are compared one by one in `plan_account`.)
     fn new_account_attributes(
-        &mut self,
+        &self,
         employee: &Employee,
-        final_dns: &BTreeMap<&str, &Dn>,
+        final_dns: &FinalDns,
         unique: &str,
+        planned: &mut Planned,
     ) -> Option<BTreeMap<String, Vec<String>>> {
         let mappings = self.input.mappings;
-        let manager_dn = self.manager_dn(employee, final_dns);
+        let manager_dn = self.manager_dn(employee, final_dns, &mut planned.warnings);
         let mut out = BTreeMap::new();
         for (name, template) in &mappings.account.attributes {
             let rendered = template.render(|field| match field {
@@ -1224,14 +1316,14 @@ impl<'a> Builder<'a> {
                 Err(missing)
                     if mappings.account.is_creation_only(name) || self.is_required(name) =>
                 {
-                    self.skip(
+                    planned.skipped.push(skipped(
                         Some(&employee.id),
                         None,
                         format!(
                             "cannot create the account: {name} is required but HR field \"{}\" is empty",
                             missing.0
                         ),
-                    );
+                    ));
                     return None;
                 }
                 Err(_) => {}
@@ -1253,22 +1345,23 @@ impl<'a> Builder<'a> {
 
     /// The DN of the employee's manager's account, as it will be after the plan.
     fn manager_dn<'d>(
-        &mut self,
+        &self,
         employee: &Employee,
-        final_dns: &BTreeMap<&str, &'d Dn>,
+        final_dns: &FinalDns<'d>,
+        warnings: &mut BTreeSet<String>,
     ) -> Option<&'d Dn> {
         let manager_id = employee.manager_id()?;
         if manager_id == employee.id {
-            self.warnings.insert(format!(
+            warnings.insert(format!(
                 "employee {}: HR names the employee as their own manager; manager left unset",
                 employee.id
             ));
             return None;
         }
         match final_dns.get(manager_id) {
-            Some(dn) => Some(*dn),
+            Some(dn) => Some(dn),
             None => {
-                self.warnings.insert(format!(
+                warnings.insert(format!(
                     "employee {}: manager {manager_id} has no account hrsync manages; manager left unset",
                     employee.id
                 ));
@@ -1432,7 +1525,7 @@ pub fn account_state(
 /// words instead of two texts elsewhere in memory, which at company scale made most of the
 /// cost of sorting and searching by DN. Only the indexes see it; nothing iterates them in its
 /// order.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct DnHash(u64);
 
 impl DnHash {
@@ -1444,18 +1537,57 @@ impl DnHash {
     }
 }
 
-/// The run of `member_of` (sorted by member) that is `member`'s memberships, in group order.
-fn groups_in<'m, 'a>(
-    member_of: &'m [(DnHash, &'a Dn, &'a Dn)],
-    member: &Dn,
-) -> &'m [(DnHash, &'a Dn, &'a Dn)] {
-    let hash = DnHash::of(member);
-    let start = member_of.partition_point(|(h, m, _)| (*h, *m) < (hash, member));
-    let len = member_of[start..]
-        .iter()
-        .take_while(|(h, m, _)| *h == hash && *m == member)
-        .count();
-    &member_of[start..start + len]
+/// Every membership in a managed group as read, by member.
+struct MemberOf<'a> {
+    /// (member's [`DnHash`], member, managed group), sorted by hash, member and then group, so
+    /// a member's groups are one run in group order, and there is no list per member to
+    /// allocate.
+    sorted: Vec<(DnHash, &'a Dn, &'a Dn)>,
+    /// Where each hash's run in `sorted` starts. Every account planned asks for its groups,
+    /// and binary searches over `sorted` (2.4 MB at 100k members) missed the cache at nearly
+    /// every step; this is one probe. A hash map is fine here (clippy.toml bans them for
+    /// order's sake): it is only ever looked up, never iterated, so no order can leak from it
+    /// into a plan.
+    #[allow(clippy::disallowed_types)]
+    starts: std::collections::HashMap<DnHash, usize>,
+}
+
+impl<'a> MemberOf<'a> {
+    fn new(mut sorted: Vec<(DnHash, &'a Dn, &'a Dn)>) -> Self {
+        // Stable: the groups come in group order and stay so under each member.
+        sorted.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        #[allow(clippy::disallowed_types)] // Lookup only; see the field.
+        let mut starts = std::collections::HashMap::with_capacity(sorted.len());
+        for (i, (hash, _, _)) in sorted.iter().enumerate() {
+            starts.entry(*hash).or_insert(i);
+        }
+        Self { sorted, starts }
+    }
+
+    /// `member`'s memberships, in group order.
+    fn of(&self, member: &Dn) -> &[(DnHash, &'a Dn, &'a Dn)] {
+        self.run_of(DnHash::of(member), member)
+    }
+
+    /// The run of `sorted` that is `member`'s (whose hash is `hash`). Two DNs with one hash
+    /// share a run, each sorted by DN within it, so the member is looked for along it.
+    fn run_of(&self, hash: DnHash, member: &Dn) -> &[(DnHash, &'a Dn, &'a Dn)] {
+        let Some(&hash_start) = self.starts.get(&hash) else {
+            return &[];
+        };
+        let same_hash = self.sorted[hash_start..]
+            .iter()
+            .take_while(|(h, _, _)| *h == hash);
+        let Some(offset) = same_hash.clone().position(|(_, m, _)| *m == member) else {
+            return &[];
+        };
+        let start = hash_start + offset;
+        let len = same_hash
+            .skip(offset)
+            .take_while(|(_, m, _)| *m == member)
+            .count();
+        &self.sorted[start..start + len]
+    }
 }
 
 /// [`account_state`] with the account's managed groups already known.
@@ -1529,11 +1661,7 @@ fn status_fact(employee: &Employee) -> String {
     }
 }
 
-fn describe_fields(
-    employee: &Employee,
-    fields: &[&str],
-    final_dns: &BTreeMap<&str, &Dn>,
-) -> String {
+fn describe_fields(employee: &Employee, fields: &[&str], final_dns: &FinalDns) -> String {
     if fields.is_empty() {
         return "fixed value".to_string();
     }
