@@ -228,12 +228,6 @@ impl Attributes {
         self.0.insert(name, Values::new(values));
     }
 
-    /// [`Attributes::insert`] with a shared name, already lower-cased (see [`Names`]).
-    pub fn insert_named(&mut self, name: Name, values: Vec<String>) {
-        debug_assert!(!name.bytes().any(|b| b.is_ascii_uppercase()), "{name}");
-        self.0.insert_named(name, Values::new(values));
-    }
-
     pub fn remove(&mut self, name: &str) -> Option<Vec<String>> {
         let at = self.0.find(|n| cmp_folded(n, name)).ok()?;
         Some(self.0.0.remove(at).1.as_slice().to_vec())
@@ -302,16 +296,6 @@ impl<'de> Deserialize<'de> for Attributes {
 pub struct Names(Vec<Name>);
 
 impl Names {
-    /// The shared name for `name`, as it is.
-    pub fn get(&mut self, name: &str) -> Name {
-        if let Some(known) = self.0.iter().find(|n| ***n == *name) {
-            return known.clone();
-        }
-        let new = Name::from(name);
-        self.0.push(new.clone());
-        new
-    }
-
     /// The shared name for `name`, lower-cased (attribute names).
     pub fn lower(&mut self, name: &str) -> Name {
         if let Some(known) = self.0.iter().find(|n| cmp_folded(n, name).is_eq()) {
@@ -439,8 +423,5 @@ mod tests {
         assert_eq!(&*a, "employeenumber");
         assert!(Arc::ptr_eq(&a, &b));
         assert!(!Arc::ptr_eq(&a, &names.lower("uid")));
-        let c = names.get("costCenter");
-        assert_eq!(&*c, "costCenter");
-        assert!(Arc::ptr_eq(&c, &names.get("costCenter")));
     }
 }

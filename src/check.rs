@@ -5,10 +5,11 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use ldap3::{Ldap, Scope, SearchEntry};
+use ldap3::{Ldap, Scope};
 
 use crate::config::{Config, Flavour};
 use crate::directory::Directory;
+use crate::directory::entry::Entry;
 use crate::run::{Outcome, RunError};
 
 /// What the HR side gave.
@@ -226,7 +227,15 @@ async fn root_dse(ldap: &mut Ldap, config: &Config) -> (String, Vec<String>) {
         .await
         .and_then(|r| r.success())
     {
-        Ok((entries, _)) => entries.into_iter().next().map(SearchEntry::construct),
+        Ok((entries, _)) => match entries.into_iter().next().map(Entry::decode).transpose() {
+            Ok(entry) => entry,
+            Err(problem) => {
+                return (
+                    format!("unknown (root DSE malformed: {problem})"),
+                    Vec::new(),
+                );
+            }
+        },
         Err(e) => {
             return (format!("unknown (root DSE not readable: {e})"), Vec::new());
         }
@@ -234,14 +243,7 @@ async fn root_dse(ldap: &mut Ldap, config: &Config) -> (String, Vec<String>) {
     let Some(entry) = entry else {
         return ("unknown (empty root DSE)".to_string(), Vec::new());
     };
-    let get = |name: &str| -> Vec<String> {
-        entry
-            .attrs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let get = |name: &str| -> Vec<String> { entry.values(name).cloned().collect() };
     let vendor = get("vendorName").into_iter().next();
     let version = get("vendorVersion").into_iter().next();
     let vendor_text = match (&vendor, &version) {

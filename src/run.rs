@@ -118,13 +118,7 @@ pub async fn make_plan_counting(
     let hr_config = config.hr.clone();
     let today = now.date_naive();
     let keep_records = dump_hr.is_some();
-    let hr_task = tokio::spawn(async move {
-        if keep_records {
-            hr::fetch_with_records(&hr_config, today).await
-        } else {
-            Ok::<_, HrError>((hr::fetch(&hr_config, today).await?, Vec::new()))
-        }
-    });
+    let hr_task = tokio::spawn(async move { hr::read(&hr_config, today, keep_records).await });
     let (hr_result, directory) = tokio::join!(hr_task, read_directory(config, &password));
     let (hr_snapshot, records) = hr_result
         .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;

@@ -8,6 +8,8 @@
 use ldap3::ResultEntry;
 use ldap3::asn1::{PL, StructureTag};
 
+use super::DirectoryError;
+
 /// One entry: its DN and its attributes in the order the server sent them, with the attribute
 /// names as the server spelled them. Values that are not UTF-8 (binary attributes) are left out;
 /// hrsync manages none.
@@ -56,6 +58,19 @@ impl Entry {
             attrs.push((name, values));
         }
         Ok(Self { dn, attrs })
+    }
+
+    /// [`Entry::decode`], a malformed entry being a [`DirectoryError`] of `operation` on `dn`.
+    pub fn decode_for(
+        entry: ResultEntry,
+        operation: &'static str,
+        dn: &str,
+    ) -> Result<Self, DirectoryError> {
+        Self::decode(entry).map_err(|problem| DirectoryError::Transport {
+            operation,
+            dn: dn.to_string(),
+            message: format!("the server sent a malformed entry: {problem}"),
+        })
     }
 
     /// The values of `name` (compared case-insensitively, without options like `;range=`).

@@ -3,7 +3,7 @@
 //! Everything here is I/O; the decisions are made in `plan`.
 
 mod connect;
-mod entry;
+pub(crate) mod entry;
 mod groups;
 mod password;
 
@@ -366,11 +366,7 @@ impl Directory {
             let Some(entry) = entries.into_iter().next() else {
                 return Ok(None);
             };
-            let entry = Entry::decode(entry).map_err(|problem| DirectoryError::Transport {
-                operation: "read group",
-                dn: group.to_string(),
-                message: format!("the server sent a malformed entry: {problem}"),
-            })?;
+            let entry = Entry::decode_for(entry, "read group", group.as_str())?;
             let mut next = None;
             for (name, values) in entry.attrs {
                 let lower = name.to_ascii_lowercase();
@@ -436,7 +432,7 @@ impl Directory {
         mut each: impl FnMut(Entry),
     ) -> Result<(), DirectoryError> {
         // EntriesOnly first: referrals (which AD returns from the domain root) are dropped
-        // instead of making SearchEntry::construct panic.
+        // instead of failing the decoding.
         let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(self.config.page_size)),
@@ -449,12 +445,7 @@ impl Directory {
             .await
             .map_err(fail)?;
         while let Some(entry) = stream.next().await.map_err(fail)? {
-            let entry = Entry::decode(entry).map_err(|problem| DirectoryError::Transport {
-                operation: "search",
-                dn: base.to_string(),
-                message: format!("the server sent a malformed entry: {problem}"),
-            })?;
-            each(entry);
+            each(Entry::decode_for(entry, "search", base)?);
         }
         stream.finish().await.success().map_err(fail)?;
         Ok(())

@@ -376,7 +376,7 @@ pub(crate) type Page = std::sync::Arc<Vec<Value>>;
 const PAGES_IN_FLIGHT: usize = 2;
 
 /// [`fetch`], also returning the raw records when `keep_records` (an empty list otherwise).
-async fn read(
+pub async fn read(
     config: &HrConfig,
     today: NaiveDate,
     keep_records: bool,
