@@ -112,13 +112,15 @@ pub async fn make_plan_counting(
         .directory
         .bind_password
         .resolve("directory.bind_password")?;
-    // The HR side in a task of its own: parsing and normalising the records then runs on the
-    // other core while this one decodes the directory. The raw records are kept only for a dump:
-    // without one, each page's records are dropped as soon as they are normalised.
+    // The HR side on a thread of its own: parsing and normalising the records then runs on the
+    // other core while this thread decodes the directory. The raw records are kept only for a
+    // dump: without one, each page's records are dropped as soon as they are normalised.
     let hr_config = config.hr.clone();
     let today = now.date_naive();
     let keep_records = dump_hr.is_some();
-    let hr_task = tokio::spawn(async move { hr::read(&hr_config, today, keep_records).await });
+    let hr_task = on_own_thread("hrsync-hr", async move {
+        hr::read(&hr_config, today, keep_records).await
+    });
     let (hr_result, directory) = tokio::join!(hr_task, read_directory(config, &password));
     let (hr_snapshot, records) = hr_result
         .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;
@@ -150,6 +152,29 @@ pub async fn make_plan_counting(
     // another thread, so rendering and applying start at once.
     std::thread::spawn(move || drop((snapshot, hr_snapshot)));
     Ok((plan, directory, rejected))
+}
+
+/// Runs `work` to completion on a thread of its own, with a runtime of its own, so its CPU work
+/// runs beside the caller's rather than taking turns with it on one thread.
+async fn on_own_thread<T: Send + 'static>(
+    name: &str,
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T, String> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            let _ = sender.send(runtime.map(|runtime| runtime.block_on(work)));
+        })
+        .map_err(|e| e.to_string())?;
+    match receiver.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("its thread stopped".to_string()),
+    }
 }
 
 /// Writes the HR dump readable by its owner only (it holds personal data), through a

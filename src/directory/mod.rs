@@ -178,7 +178,7 @@ impl Directory {
                 .unwrap_or_default(),
             None => BTreeSet::new(),
         };
-        // The managed groups are read meanwhile, over the same connection, on another core.
+        // The managed groups are read meanwhile, over the same connection.
         let mut reader = self.clone();
         let member_attribute = mappings.groups.member_attribute.clone();
         let managed = mappings.managed_groups();

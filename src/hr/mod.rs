@@ -386,8 +386,7 @@ pub async fn read(
         (SourceKind::Rest, Some(rest), _) => {
             let (sender, mut receiver) = tokio::sync::mpsc::channel::<Page>(PAGES_IN_FLIGHT);
             let (fields, status) = (config.fields.clone(), config.status.clone());
-            // A task of its own, so a page is normalised on the other core while the next one
-            // is received and parsed.
+            // A task of its own, so a page is normalised while the next one is on its way.
             let normalising = tokio::spawn(async move {
                 let mut reader = Reader::new(&fields, &status, today);
                 let mut kept = Vec::new();
