@@ -19,7 +19,19 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Keeps the kernel from backing hrsync's heap with transparent huge pages. A run touches its
+/// memory once, in small pieces, and is gone a second later: it gains nothing from huge pages, and
+/// the first touch of each one (2 MB zeroed at once, from memory the kernel often has to find or
+/// compact first) is slow. On the 2-core test VM, between runs a few seconds apart as a schedule
+/// makes them, a 100k-employee no-op plan spent 0.7 s in the kernel with them and 0.35 s without,
+/// and its peak memory fell from 193 to 177 MB. A kernel that refuses is not worth failing for.
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
+}
+
 fn main() -> ExitCode {
+    no_huge_pages();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     // One thread drives the directory connections and their decoding, and the work on the results
