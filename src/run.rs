@@ -449,3 +449,33 @@ pub async fn offboard(
         Outcome::Success
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::on_own_thread;
+
+    #[tokio::test]
+    async fn work_on_its_own_thread_hands_back_its_result() {
+        let caller = std::thread::current().id();
+        let (result, elsewhere) = on_own_thread("test-worker", async move {
+            tokio::task::yield_now().await;
+            (6 * 7, std::thread::current().id() != caller)
+        })
+        .await
+        .unwrap();
+        assert_eq!(result, 42);
+        assert!(elsewhere, "the work ran on the caller's thread");
+    }
+
+    #[tokio::test]
+    async fn a_panic_on_its_own_thread_is_an_error_not_a_hang() {
+        let outcome = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            on_own_thread("test-worker", async { panic!("deliberate") }),
+        )
+        .await
+        .expect("the caller was left waiting");
+        let error: Result<(), String> = outcome;
+        assert_eq!(error.unwrap_err(), "its thread stopped");
+    }
+}
