@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An attribute name, lower-cased, shared between the maps that use it (see [`Names`]).
+/// A name shared between the maps that use it, so that each does not carry its own copy: an
+/// attribute name, lower-cased (see [`Names`]), or an HR field name as configured.
 pub type Name = Arc<str>;
 
 /// Values by name, sorted by name: the storage of [`Attributes`] and [`Fields`]. One vector

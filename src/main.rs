@@ -14,8 +14,9 @@ use hrsync::run::{self, Outcome, RunError};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's malloc: a reconcile makes millions of small allocations from
-/// several threads, where glibc's per-thread arenas spend much of the time locking, consolidating and
-/// growing heaps (a third of a 100k-employee no-op plan's CPU time, measured with perf).
+/// several threads, where glibc's per-thread arenas spend much of the time locking,
+/// consolidating and growing heaps (a third of a 100k-employee no-op plan's CPU time, measured
+/// with perf).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -24,7 +25,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// the first touch of each one (2 MB zeroed at once, from memory the kernel often has to find or
 /// compact first) is slow. On the 2-core test VM, between runs a few seconds apart as a schedule
 /// makes them, a 100k-employee no-op plan spent 0.7 s in the kernel with them and 0.35 s without,
-/// and its peak memory fell from 193 to 177 MB. A kernel that refuses is not worth failing for.
+/// and its peak memory fell from 193 to 180 MB. A kernel that refuses is not worth failing for.
 fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     let _ = rustix::thread::disable_transparent_huge_pages(true);

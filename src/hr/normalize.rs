@@ -50,7 +50,7 @@ pub fn normalize(
 /// if its id were unique. The result is exactly [`normalize`] of all pages joined.
 pub(crate) struct Normaliser<'c> {
     fields: &'c FieldsConfig,
-    /// The configured field names, one shared copy for every employee (see [`Names`]).
+    /// The configured field names, one shared copy (a [`Name`]) for every employee.
     names: Vec<Name>,
     status: &'c StatusConfig,
     today: NaiveDate,

@@ -126,9 +126,10 @@ struct Builder<'a> {
     /// as (lower-cased attribute, lower-cased value). Only naming a new account needs them, so
     /// they are gathered when the first joiner is named (see [`Builder::names_in_use`]).
     names_in_use: Option<BTreeSet<(String, String)>>,
-    /// The directory's entries by [`DnHash`], for "what is at this DN". Only moves, new
-    /// accounts and suspected stale members ask, so it is sorted on first use (see
-    /// [`Builder::entry_at`]).
+    /// The directory's entries by [`DnHash`], for "what is at this DN" (see
+    /// [`Builder::entry_at`]). Moves, new accounts, orphans and the search for stale members
+    /// ask; a plan with none of them (member values that follow renames, nobody moving or
+    /// joining) never sorts it, so it is sorted on first use.
     entries: std::sync::OnceLock<Vec<(DnHash, &'a DirectoryAccount)>>,
     /// DNs this plan puts an entry at that is not there yet (a new account, an orphan moved
     /// to the disabled OU), with what will be there.
