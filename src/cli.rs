@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::app::commands::report::OutputFormat;
 use crate::dn::Dn;
 use crate::plan::limits::LimitKind;
 use crate::render::Format;
-use crate::report::OutputFormat;
 
 /// Make an LDAP directory follow the HR system: joiners get accounts in the right OU with their
 /// role's groups, movers follow their new role, leavers are disabled at once.

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use std::sync::Arc;
 
+use hrsync::app::daemon::Clock;
+use hrsync::app::pipeline as run;
+use hrsync::app::{Outcome, RunError};
 use hrsync::cli::{Cli, Command, LogFormat, ReportCommand};
-use hrsync::daemon::Clock;
 use hrsync::metrics::RunMetrics;
-use hrsync::run::{self, Outcome, RunError};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's malloc: a reconcile makes millions of small allocations from
@@ -133,8 +134,8 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
             }
             Ok(Outcome::Success)
         }
-        Command::Run => hrsync::daemon::run(config, clock).await,
-        Command::Check => hrsync::check::run(&config, now).await,
+        Command::Run => hrsync::app::daemon::run(config, clock).await,
+        Command::Check => hrsync::app::commands::check::run(&config, now).await,
         Command::Plan {
             format,
             out,
@@ -168,7 +169,7 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
             out,
             dump_hr,
         } => {
-            let run_id = hrsync::cycle::new_run_id(now);
+            let run_id = hrsync::app::cycle::new_run_id(now);
             let mut metrics = RunMetrics {
                 started: Some(now),
                 ..RunMetrics::default()
@@ -208,7 +209,7 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
         } => {
             print!(
                 "{}",
-                hrsync::explain::run(&config, &employee_id, format, now).await?
+                hrsync::app::commands::explain::run(&config, &employee_id, format, now).await?
             );
             Ok(Outcome::Success)
         }
@@ -221,7 +222,8 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
         } => {
             print!(
                 "{}",
-                hrsync::report::run_access(&config, format, groups_base, now).await?
+                hrsync::app::commands::report::run_access(&config, format, groups_base, now)
+                    .await?
             );
             Ok(Outcome::Success)
         }
@@ -335,15 +337,15 @@ async fn apply(
     };
     let steps = run::plan_steps(config, &plan);
     print!("{}", run::render(&plan, &steps, format));
-    let report = hrsync::cycle::apply_observed(config, &directory, &steps, None).await;
+    let report = hrsync::app::cycle::apply_observed(config, &directory, &steps, None).await;
     directory.close().await;
     metrics.record_results(&plan, &report);
     let summary = run::apply_summary(&report);
     println!("\n{summary}");
-    let hooks = hrsync::cycle::after_apply(config, &plan, &report, run_id, clock()).await;
+    let hooks = hrsync::app::cycle::after_apply(config, &plan, &report, run_id, clock()).await;
     metrics.hook_calls = hooks.calls;
     metrics.hook_failures = hooks.failures.len() as u64;
-    if let Some(line) = hrsync::cycle::hook_summary(&hooks) {
+    if let Some(line) = hrsync::app::cycle::hook_summary(&hooks) {
         println!("{line}");
     }
     tracing::info!(

@@ -151,6 +151,10 @@ pub struct DirectorySnapshot {
     /// attribute name, values lower-cased (these attributes match case-insensitively).
     #[serde(default)]
     pub taken: BTreeMap<String, BTreeSet<String>>,
+    /// What the directory adapter found that makes its changes less than they seem (a disable
+    /// method that locks nobody out); the planner puts these into the plan's warnings.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Why a change is in a plan: the HR fact behind it and the mapping rule that turned the fact

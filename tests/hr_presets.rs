@@ -615,6 +615,7 @@ async fn a_dump_replays_to_the_same_plan() {
             directory: &directory,
             mappings: &demo.mappings,
             policy: &demo.directory.policy,
+            limits: &hrsync::plan::limits::Limits::none(),
             now,
         });
         let mut value = serde_json::to_value(&plan).expect("plan as JSON");

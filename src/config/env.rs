@@ -13,8 +13,8 @@
 use serde::de::DeserializeOwned;
 
 use super::ConfigProblem;
-use super::secret::ORIGIN_KEY;
-use crate::mapping::toml_problem;
+use crate::problem::toml_problem;
+use crate::secret::ORIGIN_KEY;
 
 /// Variables hrsync reads that are not configuration keys.
 pub const KNOWN_VARIABLES: &[&str] = &["HRSYNC_CONFIG"];

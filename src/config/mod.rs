@@ -6,8 +6,6 @@
 
 pub mod env;
 mod operations;
-mod problem;
-mod secret;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -15,18 +13,19 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::problem::ConfigProblem;
+pub use crate::secret::{SecretError, SecretRef};
 pub use operations::{
     AuditSink, CommandHookConfig, HooksConfig, MetricsConfig, Operations, ScheduleConfig,
     WebhookConfig,
 };
-pub use problem::ConfigProblem;
-pub use secret::{SecretError, SecretRef};
 
 use crate::dn::Dn;
 use crate::hr::HrConfig;
-use crate::mapping::{Mappings, toml_problem};
+use crate::mapping::Mappings;
 use crate::plan::limits::{Limit, LimitKind, Limits};
 use crate::plan::{DisableMethod, Policy};
+use crate::problem::toml_problem;
 
 /// The whole `hrsync.toml`.
 #[derive(Debug, Deserialize)]

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ConfigProblem, SecretRef};
 use crate::plan::Lifecycle;
+use crate::problem::ConfigProblem;
 use crate::schedule::Schedule;
+use crate::secret::SecretRef;
 
 /// `[schedule]`: when `hrsync run` plans and applies.
 #[derive(Debug, Deserialize)]

@@ -15,7 +15,7 @@ use ldap3::{Ldap, LdapError, Mod, Scope};
 use secrecy::SecretString;
 
 use crate::attributes::{Attributes, Names};
-use crate::config::DirectoryConfig;
+use crate::config::{DirectoryConfig, Flavour};
 use crate::dn::Dn;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectoryGroup, DirectorySnapshot};
@@ -262,6 +262,7 @@ impl Directory {
             }
         };
         let taken = self.taken(&mappings.account.unique_attributes).await?;
+        let warnings = self.disable_warnings().await?;
         tracing::debug!(
             accounts = accounts.len(),
             groups = groups.len(),
@@ -272,6 +273,27 @@ impl Directory {
             accounts,
             groups,
             taken,
+            warnings,
+        })
+    }
+
+    /// Why disabling an account here might not lock anybody out: on OpenLDAP,
+    /// `pwdAccountLockedTime` stops a bind only where a password policy applies.
+    async fn disable_warnings(&mut self) -> Result<Vec<String>, DirectoryError> {
+        if self.config.flavour != Flavour::Openldap {
+            return Ok(Vec::new());
+        }
+        Ok(match self.config.password_policy.clone() {
+            Some(policy) if !self.exists(&policy).await? => vec![format!(
+                "password policy {policy} (directory.openldap.password_policy) does not exist: \
+                 pwdAccountLockedTime locks nobody out without a policy, so disabled accounts could still bind"
+            )],
+            Some(_) => Vec::new(),
+            None => vec![
+                "directory.openldap.password_policy is not set: hrsync cannot check that a password \
+                 policy applies, and without one pwdAccountLockedTime does not stop a bind"
+                    .to_string(),
+            ],
         })
     }
 

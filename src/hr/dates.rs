@@ -8,7 +8,7 @@ use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
-use crate::config::ConfigProblem;
+use crate::problem::ConfigProblem;
 
 /// `[hr.dates]`: how date fields (`hire_date`, `termination_date`) are read.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use reqwest::Url;
 
-use crate::config::SecretError;
+use crate::secret::SecretError;
 
 /// Where a piece of HR input came from: one page of an HTTP fetch, or an export file.
 #[derive(Debug, Clone, PartialEq, Eq)]

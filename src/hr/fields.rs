@@ -9,8 +9,8 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::dates::DatesConfig;
-use crate::config::ConfigProblem;
 use crate::model::EmploymentStatus;
+use crate::problem::ConfigProblem;
 
 /// One JSONPath, kept with the text the configuration wrote (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]

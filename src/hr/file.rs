@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::{HrError, Origin};
 use super::{check_pointer, take_records};
-use crate::config::ConfigProblem;
+use crate::problem::ConfigProblem;
 
 /// `[hr.file]`: read employees from a file instead of an API.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -72,8 +72,9 @@ pub use normalize::normalize;
 pub use presets::{Preset, PresetParams};
 pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
 
-use crate::config::{ConfigProblem, SecretRef};
 use crate::model::HrSnapshot;
+use crate::problem::ConfigProblem;
+use crate::secret::SecretRef;
 
 /// Where the records come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

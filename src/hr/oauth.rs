@@ -29,7 +29,8 @@ use super::retry::{
 };
 use super::saml::{AssertionParams, Signer};
 use super::{check_pointer, describe_json};
-use crate::config::{ConfigProblem, SecretRef};
+use crate::problem::ConfigProblem;
+use crate::secret::SecretRef;
 
 /// `[hr.rest.auth] type = "oauth2"`: the OAuth2 client credentials grant (default) or the
 /// refresh token grant. hrsync asks `token_url` for an access token, sends it as

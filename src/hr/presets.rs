@@ -26,7 +26,8 @@ use serde::Deserialize;
 
 use super::fields::FieldPaths;
 use super::rest::Credential;
-use crate::config::{ConfigProblem, SecretRef};
+use crate::problem::ConfigProblem;
+use crate::secret::SecretRef;
 
 /// The HR systems hrsync knows the API of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -25,7 +25,8 @@ use super::retry::{
     Failure, RetryConfig, is_retryable_error, is_retryable_status, retry_after, with_retries,
 };
 use super::{Page, check_pointer, describe_json, take_records};
-use crate::config::{ConfigProblem, SecretRef};
+use crate::problem::ConfigProblem;
+use crate::secret::SecretRef;
 
 /// `[hr.rest]`: an HR API that answers JSON over HTTPS (or HTTP on loopback).
 #[derive(Debug, Clone, Deserialize)]

@@ -11,7 +11,7 @@ use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
 
 use super::error::HrError;
-use crate::config::ConfigProblem;
+use crate::problem::ConfigProblem;
 
 /// `[hr.rest.retry]`: how hard to try when the HR API is briefly unavailable or throttles.
 /// Connection errors, timeouts, HTTP 429 and HTTP 5xx (but not 501) are retried; every other

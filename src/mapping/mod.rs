@@ -16,9 +16,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::ConfigProblem;
 use crate::dn::Dn;
 use crate::model::{Employee, Reason};
+use crate::problem::{ConfigProblem, toml_problem};
 pub use template::{Filter, MissingField, Template};
 
 /// The template variable that resolves to the manager's account DN (from the HR `manager_id`).
@@ -810,26 +810,6 @@ fn check_attribute_name(name: &str, key: &str, file: &str, problems: &mut Vec<Co
             .in_file(file),
         );
     }
-}
-
-/// A TOML syntax or shape error (unknown key, wrong type) as a problem: "line L, column C"
-/// and toml's own message, which for unknown keys lists the keys that are allowed.
-pub(crate) fn toml_problem(error: &toml::de::Error, text: &str) -> ConfigProblem {
-    let location = match error.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            let key = text[span.clone()].trim();
-            if key.is_empty() || key.contains('\n') {
-                format!("line {line}, column {column}")
-            } else {
-                format!("line {line}, column {column} ({key})")
-            }
-        }
-        None => "(file)".to_string(),
-    };
-    ConfigProblem::new(location, error.message().trim_end())
 }
 
 #[cfg(test)]

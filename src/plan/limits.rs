@@ -108,6 +108,17 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// No limit of any kind: for plans that are compared or inspected rather than applied
+    /// unattended (the planner's own tests, a plan shown piece by piece).
+    pub fn none() -> Self {
+        Self {
+            kinds: BTreeMap::new(),
+            ..Self::default()
+        }
+    }
+}
+
 /// A limit the plan goes over, with the accounts involved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrippedLimit {

@@ -24,6 +24,7 @@ use crate::model::{
 };
 use crate::plan::PPOLICY_PERMANENT_LOCK;
 
+use super::limits::{self, Limits};
 use super::{
     AccountPlan, AccountState, Action, Change, ControlChange, DisableMethod, GroupAction,
     GroupChange, Lifecycle, Orphan, PLAN_SCHEMA, Plan, Policy, Scheduled, Skipped, Summary,
@@ -37,6 +38,8 @@ pub struct PlanInput<'a> {
     pub directory: &'a DirectorySnapshot,
     pub mappings: &'a Mappings,
     pub policy: &'a Policy,
+    /// The safety limits the plan is checked against; what it goes over is part of the plan.
+    pub limits: &'a Limits,
     pub now: DateTime<Utc>,
 }
 
@@ -81,6 +84,9 @@ fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
     let mut builder = Builder::new(input, employees_now(input.hr, &changed));
     builder.parallel_from = parallel_from;
     builder.warnings.extend(warnings);
+    builder
+        .warnings
+        .extend(input.directory.warnings.iter().cloned());
     builder.run();
     let mut plan = builder.finish();
     // Only leavers who still have an account to take away.
@@ -96,6 +102,7 @@ fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
             .filter(|s| correlated.contains(s.employee_id.as_str()))
             .collect();
     }
+    plan.limits_tripped = limits::check(&plan, input.limits);
     plan
 }
 

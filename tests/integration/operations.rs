@@ -702,8 +702,10 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
     let config = hrsync::config::Config::parse(&s.config, &text).unwrap();
     #[allow(clippy::disallowed_methods)]
     let now = chrono::Utc::now();
-    let (plan, directory) = hrsync::run::make_plan(&config, now).await.unwrap();
-    let steps = hrsync::run::plan_steps(&config, &plan);
+    let (plan, directory) = hrsync::app::pipeline::make_plan(&config, now)
+        .await
+        .unwrap();
+    let steps = hrsync::app::pipeline::plan_steps(&config, &plan);
     assert_eq!(steps.len(), 4, "create and three groups");
     let stop = Arc::new(AtomicBool::new(false));
     let raised = stop.clone();

@@ -138,6 +138,7 @@ fn directory(accounts: Vec<DirectoryAccount>, members: &[(&str, &str)]) -> Direc
         accounts,
         groups,
         taken: BTreeMap::new(),
+        warnings: Vec::new(),
     }
 }
 
@@ -149,6 +150,7 @@ fn plan_for(hr: &HrSnapshot, dir: &DirectorySnapshot) -> Plan {
         directory: dir,
         mappings: &mappings,
         policy: &policy,
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     })
 }
@@ -794,6 +796,7 @@ fn ad_plan(hr: &HrSnapshot, dir: &DirectorySnapshot, expire_leavers: bool) -> Pl
         directory: dir,
         mappings: &mappings,
         policy: &policy,
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     })
 }
@@ -1001,6 +1004,7 @@ fn prehire_plan(hr: &HrSnapshot, dir: &DirectorySnapshot, days: i64) -> Plan {
         directory: dir,
         mappings: &mappings,
         policy: &policy,
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     })
 }
@@ -1096,6 +1100,7 @@ fn ad_prehire_is_created_disabled_and_given_a_password_on_the_start_date() {
             directory: dir,
             mappings: &mappings,
             policy: &policy,
+            limits: &crate::plan::limits::Limits::none(),
             now: now(),
         })
     };
@@ -1169,6 +1174,7 @@ fn terminations_take_effect_at_the_end_of_the_last_day_in_each_employees_zone() 
         directory: &dir,
         mappings: &mappings,
         policy: &policy,
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     });
     // Tokyo's 27th ends at 15:00 UTC: not yet. LA's 26th ended at 08:00 UTC: gone.
@@ -1204,6 +1210,7 @@ fn an_unknown_time_zone_falls_back_with_a_warning() {
         directory: &directory(vec![], &[]),
         mappings: &mappings,
         policy: &policy,
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     });
     assert!(
@@ -1237,6 +1244,7 @@ fn leave_policy_disables_and_removes_listed_groups_and_return_restores_them() {
             directory: dir,
             mappings: &mappings,
             policy: &policy,
+            limits: &crate::plan::limits::Limits::none(),
             now: now(),
         })
     };
@@ -1278,6 +1286,7 @@ fn orphans_are_only_disabled_when_opted_in() {
         directory: &dir,
         mappings: &mappings,
         policy: &policy(),
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     });
     assert!(!off.has_changes());
@@ -1290,6 +1299,7 @@ fn orphans_are_only_disabled_when_opted_in() {
         directory: &dir,
         mappings: &mappings,
         policy: &on_policy,
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     });
     let acts = actions(&on, "9");
@@ -1322,6 +1332,7 @@ fn offboard_disables_strips_and_holds_and_later_runs_respect_the_hold() {
         directory: &dir,
         mappings: &mappings,
         policy: &policy,
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     };
     let plan = super::offboard(&input, "1", "stolen laptop", &hold).unwrap();
@@ -1395,6 +1406,7 @@ fn a_conversion_under_a_new_id_takes_over_the_account_when_a_fallback_key_is_con
         directory: &dir,
         mappings: &mappings,
         policy: &policy,
+        limits: &crate::plan::limits::Limits::none(),
         now: now(),
     });
     let acts = actions(&plan, "e-9");
@@ -1842,7 +1854,7 @@ mod properties {
             let mut policy = policy();
             policy.required_attributes.push("title".into());
             policy.disable_orphans = true;
-            let input = PlanInput { hr: &hr, directory: &dir, mappings: &mappings, policy: &policy, now: now() };
+            let input = PlanInput { hr: &hr, directory: &dir, mappings: &mappings, policy: &policy, limits: &crate::plan::limits::Limits::none(), now: now() };
             let one = plan_with(&input, usize::MAX);
             let two = plan_with(&input, parallel_from);
             prop_assert_eq!(serde_json::to_string(&two).unwrap(), serde_json::to_string(&one).unwrap());

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 
+use crate::app::daemon::Clock;
 use crate::apply::{ApplyReport, Control, Outcome as StepOutcome, apply_with};
 use crate::config::Config;
-use crate::daemon::Clock;
 use crate::hooks::HookReport;
 use crate::metrics::RunMetrics;
 use crate::plan::Plan;
@@ -207,8 +207,9 @@ async fn cycle(
     run_id: &str,
     now: DateTime<Utc>,
     metrics: &mut RunMetrics,
-) -> Result<u8, crate::run::RunError> {
-    let (plan, directory, rejected) = crate::run::make_plan_counting(config, now, None).await?;
+) -> Result<u8, crate::app::RunError> {
+    let (plan, directory, rejected) =
+        crate::app::pipeline::make_plan_counting(config, now, None).await?;
     metrics.record_plan(&plan, rejected);
     let summary = &plan.summary;
     tracing::info!(
@@ -246,7 +247,7 @@ async fn cycle(
         log_left_over(&plan, None);
         return Ok(0);
     }
-    let steps = crate::run::plan_steps(config, &plan);
+    let steps = crate::app::pipeline::plan_steps(config, &plan);
     if steps.is_empty() {
         directory.close().await;
         tracing::info!(run_id, "no changes");

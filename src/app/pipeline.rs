@@ -1,78 +1,20 @@
-//! One invocation of hrsync: read both sides, plan, render, maybe apply. Returns the outcome
-//! that `main` maps to the exit code (the only place that does).
+//! One invocation of hrsync: read both sides, plan, render, maybe apply.
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
 use crate::apply::{ApplyReport, apply};
-use crate::config::{Config, Flavour};
-use crate::directory::{Directory, DirectoryError};
+use crate::config::Config;
+use crate::directory::Directory;
 use crate::dn::Dn;
 use crate::hr::{self, HrError};
 use crate::model::DirectorySnapshot;
-use crate::plan::limits;
 use crate::plan::ops::{Steps, steps};
 use crate::plan::{PLAN_SCHEMA, Plan, PlanInput, plan, planner};
 use crate::render::{self, Format};
 
-/// Exit codes are an API (see the README).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// 0: success (and, with --detailed-exitcode, nothing pending).
-    Success,
-    /// 2: changes pending (plan with --detailed-exitcode).
-    ChangesPending,
-    /// 3: some changes failed, the others were applied.
-    PartialFailure,
-    /// 4: a safety limit tripped and nothing was applied.
-    LimitTripped,
-}
-
-impl Outcome {
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Self::Success => 0,
-            Self::ChangesPending => 2,
-            Self::PartialFailure => 3,
-            Self::LimitTripped => 4,
-        }
-    }
-}
-
-/// Exit code 1: the run could not be carried out; nothing was changed.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("configuration is invalid:\n{0}")]
-    Config(String),
-    #[error("{0}")]
-    Secret(#[from] crate::config::SecretError),
-    #[error("HR fetch failed, nothing was changed: {0}")]
-    Hr(#[from] HrError),
-    #[error("directory: {0}")]
-    Directory(#[from] DirectoryError),
-    #[error("offboard: {0}")]
-    Offboard(String),
-    #[error("saved plan {path}: {message}")]
-    SavedPlan { path: String, message: String },
-    #[error("cannot write {path}: {source}")]
-    Output {
-        path: String,
-        source: std::io::Error,
-    },
-    /// `explain`: the id is neither in HR nor in the directory.
-    #[error("{0}")]
-    Lookup(String),
-    /// `run`: what could not be set up (the metrics address, the signal handlers).
-    #[error("{what}: {source}")]
-    Setup {
-        what: String,
-        source: std::io::Error,
-    },
-    /// `check`: one side or both failed; the message names them.
-    #[error("check failed: {0}")]
-    Check(String),
-}
+use super::{Outcome, RunError};
 
 pub fn load_config(path: &Path) -> Result<Config, RunError> {
     Config::load(path).map_err(|problems| {
@@ -129,7 +71,7 @@ pub async fn make_plan_counting(
         tracing::info!(path = %path.display(), records = records.len(), "HR records dumped");
     }
     drop(records);
-    let (directory, snapshot, warnings) = directory?;
+    let (directory, snapshot) = directory?;
     for rejected in &hr_snapshot.rejected {
         tracing::warn!(
             id = rejected.id.as_deref().unwrap_or("(unknown)"),
@@ -138,15 +80,14 @@ pub async fn make_plan_counting(
             "HR record left out"
         );
     }
-    let mut plan = plan(&PlanInput {
+    let plan = plan(&PlanInput {
         hr: &hr_snapshot,
         directory: &snapshot,
         mappings: &config.mappings,
         policy: &config.directory.policy,
+        limits: &config.limits,
         now,
     });
-    plan.warnings.extend(warnings);
-    plan.limits_tripped = limits::check(&plan, &config.limits);
     let rejected = hr_snapshot.rejected.len();
     // Freeing both snapshots (hundreds of thousands of allocations at company scale) is left to
     // another thread, so rendering and applying start at once.
@@ -204,24 +145,10 @@ fn write_hr_dump(path: &Path, dump: &serde_json::Value) -> Result<(), RunError> 
 async fn read_directory(
     config: &Config,
     password: &secrecy::SecretString,
-) -> Result<(Directory, DirectorySnapshot, Vec<String>), RunError> {
+) -> Result<(Directory, DirectorySnapshot), RunError> {
     let mut directory = Directory::open(&config.directory, password).await?;
     let snapshot = directory.snapshot(&config.mappings).await?;
-    let mut warnings = Vec::new();
-    match &config.directory.password_policy {
-        _ if config.directory.flavour != Flavour::Openldap => {}
-        Some(policy) if !directory.exists(policy).await? => warnings.push(format!(
-            "password policy {policy} (directory.openldap.password_policy) does not exist: \
-             pwdAccountLockedTime locks nobody out without a policy, so disabled accounts could still bind"
-        )),
-        Some(_) => {}
-        None => warnings.push(
-            "directory.openldap.password_policy is not set: hrsync cannot check that a password \
-             policy applies, and without one pwdAccountLockedTime does not stop a bind"
-                .to_string(),
-        ),
-    }
-    Ok((directory, snapshot, warnings))
+    Ok((directory, snapshot))
 }
 
 pub fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
@@ -331,8 +258,7 @@ pub async fn read_directory_only(
         .directory
         .bind_password
         .resolve("directory.bind_password")?;
-    let (directory, snapshot, _) = read_directory(config, &password).await?;
-    Ok((directory, snapshot))
+    read_directory(config, &password).await
 }
 
 /// What an apply did, for stdout: the failures one by one, then a summary line.
@@ -417,6 +343,7 @@ pub async fn offboard(
         directory: &snapshot,
         mappings: &config.mappings,
         policy: &config.directory.policy,
+        limits: &config.limits,
         now,
     };
     let plan = match planner::offboard(&input, employee_id, reason, hold_group) {
@@ -431,9 +358,9 @@ pub async fn offboard(
     let report = apply_steps(config, &steps, &directory).await;
     directory.close().await;
     println!("\n{}", apply_summary(&report));
-    let run_id = crate::cycle::new_run_id(now);
-    let hooks = crate::cycle::after_apply(config, &plan, &report, &run_id, now).await;
-    if let Some(line) = crate::cycle::hook_summary(&hooks) {
+    let run_id = crate::app::cycle::new_run_id(now);
+    let hooks = crate::app::cycle::after_apply(config, &plan, &report, &run_id, now).await;
+    if let Some(line) = crate::app::cycle::hook_summary(&hooks) {
         println!("{line}");
     }
     tracing::warn!(

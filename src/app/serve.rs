@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
-use crate::daemon::{Clock, State};
+use crate::app::daemon::{Clock, State};
 use crate::metrics::{Totals, render};
 
 /// Binds `addr` (an error when it cannot) and serves in the background.
@@ -155,7 +155,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
-    use crate::cycle::CycleReport;
+    use crate::app::cycle::CycleReport;
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::<Utc>::from_timestamp(1_790_000_000 + seconds, 0).unwrap()

@@ -17,6 +17,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::app::RunError;
+use crate::app::pipeline::{self as run};
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::dn::Dn;
@@ -24,7 +26,6 @@ use crate::hr;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot};
 use crate::plan::{Action, Plan, PlanInput, plan, planner};
-use crate::run::{self, RunError};
 
 /// The schema identifier of the access report. Bump the version on any incompatible change.
 pub const ACCESS_REPORT_SCHEMA: &str = "hrsync.access-report/v1";
@@ -71,6 +72,7 @@ pub async fn read_inputs(
         directory: &snapshot,
         mappings: &config.mappings,
         policy: &config.directory.policy,
+        limits: &config.limits,
         now,
     });
     tracing::info!(
@@ -689,6 +691,7 @@ groups = ["engineering"]
             .into_iter()
             .collect(),
             taken: BTreeMap::new(),
+            warnings: Vec::new(),
         };
         let hr = HrSnapshot {
             employees: vec![

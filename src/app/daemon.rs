@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, Notify};
 
+use crate::app::{Outcome, RunError};
 use crate::config::Config;
-use crate::run::{Outcome, RunError};
 
 /// The wall clock, read only in `main` and handed in.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -22,7 +22,7 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 #[derive(Debug, Default)]
 pub struct State {
     /// The last run that finished.
-    pub last: Option<crate::cycle::CycleReport>,
+    pub last: Option<crate::app::cycle::CycleReport>,
     /// When the last successful run finished.
     pub last_success: Option<DateTime<Utc>>,
     /// Runs by result since the start (`success`, `failure`), for counters.
@@ -56,7 +56,7 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
         ..State::default()
     }));
     if let Some(addr) = config.operations.metrics.listen {
-        crate::serve::start(addr, state.clone(), clock.clone())
+        crate::app::serve::start(addr, state.clone(), clock.clone())
             .await
             .map(|_| ())
             .map_err(|source| RunError::Setup {
@@ -116,7 +116,8 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
             state.last_success
         };
         let report =
-            crate::cycle::run_once(&config, &clock, Some(stop.clone()), previous_success).await;
+            crate::app::cycle::run_once(&config, &clock, Some(stop.clone()), previous_success)
+                .await;
         let mut state = state.lock().await;
         state.running = false;
         let key = if report.success() {

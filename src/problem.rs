@@ -34,3 +34,23 @@ impl fmt::Display for ConfigProblem {
         }
     }
 }
+
+/// A TOML syntax or shape error (unknown key, wrong type) as a problem: "line L, column C"
+/// and toml's own message, which for unknown keys lists the keys that are allowed.
+pub fn toml_problem(error: &toml::de::Error, text: &str) -> ConfigProblem {
+    let location = match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            let key = text[span.clone()].trim();
+            if key.is_empty() || key.contains('\n') {
+                format!("line {line}, column {column}")
+            } else {
+                format!("line {line}, column {column} ({key})")
+            }
+        }
+        None => "(file)".to_string(),
+    };
+    ConfigProblem::new(location, error.message().trim_end())
+}

@@ -7,10 +7,10 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use ldap3::{Ldap, Scope};
 
+use crate::app::{Outcome, RunError};
 use crate::config::{Config, Flavour};
 use crate::directory::Directory;
 use crate::directory::entry::Entry;
-use crate::run::{Outcome, RunError};
 
 /// What the HR side gave.
 #[derive(Debug, Clone)]

@@ -15,6 +15,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::app::RunError;
+use crate::app::commands::report::{self, Inputs, OutputFormat};
 use crate::config::Config;
 use crate::dn::Dn;
 use crate::hr::FieldsConfig;
@@ -24,8 +26,6 @@ use crate::plan::{
     AccountState, Action, Change, DisableMethod, Lifecycle, PPOLICY_PERMANENT_LOCK, Scheduled,
     UAC_ACCOUNTDISABLE, planner,
 };
-use crate::report::{self, Inputs, OutputFormat};
-use crate::run::RunError;
 
 /// The schema identifier of `explain --format json`. Bump the version on any incompatible
 /// change.

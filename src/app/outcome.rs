@@ -1,0 +1,63 @@
+//! How a run ends: [`Outcome`] when it was carried out, [`RunError`] when it could not be. `main`
+//! maps these to the exit code, and nothing else defines one.
+
+use crate::directory::DirectoryError;
+use crate::hr::HrError;
+
+/// Exit codes are an API (see the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: success (and, with --detailed-exitcode, nothing pending).
+    Success,
+    /// 2: changes pending (plan with --detailed-exitcode).
+    ChangesPending,
+    /// 3: some changes failed, the others were applied.
+    PartialFailure,
+    /// 4: a safety limit tripped and nothing was applied.
+    LimitTripped,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Success => 0,
+            Self::ChangesPending => 2,
+            Self::PartialFailure => 3,
+            Self::LimitTripped => 4,
+        }
+    }
+}
+
+/// Exit code 1: the run could not be carried out; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("configuration is invalid:\n{0}")]
+    Config(String),
+    #[error("{0}")]
+    Secret(#[from] crate::secret::SecretError),
+    #[error("HR fetch failed, nothing was changed: {0}")]
+    Hr(#[from] HrError),
+    #[error("directory: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error("offboard: {0}")]
+    Offboard(String),
+    #[error("saved plan {path}: {message}")]
+    SavedPlan { path: String, message: String },
+    #[error("cannot write {path}: {source}")]
+    Output {
+        path: String,
+        source: std::io::Error,
+    },
+    /// `explain`: the id is neither in HR nor in the directory.
+    #[error("{0}")]
+    Lookup(String),
+    /// `run`: what could not be set up (the metrics address, the signal handlers).
+    #[error("{what}: {source}")]
+    Setup {
+        what: String,
+        source: std::io::Error,
+    },
+    /// `check`: one side or both failed; the message names them.
+    #[error("check failed: {0}")]
+    Check(String),
+}
