@@ -14,6 +14,7 @@ pub mod directory;
 pub mod dn;
 pub mod hooks;
 pub mod hr;
+pub mod journal;
 pub mod mapping;
 pub mod metrics;
 pub mod model;

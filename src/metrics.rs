@@ -8,8 +8,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::apply::{ApplyReport, Outcome as StepOutcome};
 use crate::config::MetricsConfig;
+use crate::journal::Journal;
 use crate::plan::Plan;
 
 /// What one run did, in numbers.
@@ -48,34 +48,22 @@ impl RunMetrics {
         }
     }
 
-    /// The changes of a plan that was not applied.
+    /// The changes of a plan that was not applied, each counted as `planned`.
     pub fn record_planned(&mut self, plan: &Plan) {
-        for (change, _) in crate::audit::pair(plan, &ApplyReport::default()) {
-            *self.changes.entry((change.kind, "planned")).or_default() += 1;
+        for entry in Journal::unapplied(plan).entries() {
+            self.count(entry.kind(), "planned");
         }
     }
 
-    /// The result of each change of an applied plan (see [`crate::audit::pair`]).
-    pub fn record_results(&mut self, plan: &Plan, report: &ApplyReport) {
-        for (kind, outcome) in crate::audit::pair(plan, report)
-            .into_iter()
-            .map(|(change, result)| (change.kind, result.map(|r| &r.outcome)))
-        {
-            *self
-                .changes
-                .entry((kind, result_name(outcome)))
-                .or_default() += 1;
+    /// What became of each change of an applied plan.
+    pub fn record_applied(&mut self, journal: &Journal) {
+        for entry in journal.entries() {
+            self.count(entry.kind(), entry.result());
         }
     }
-}
 
-pub fn result_name(outcome: Option<&StepOutcome>) -> &'static str {
-    match outcome {
-        Some(StepOutcome::Applied) => "applied",
-        Some(StepOutcome::AlreadyDone) => "already_done",
-        Some(StepOutcome::Failed { .. }) => "failed",
-        Some(StepOutcome::Unanswered { .. }) => "unanswered",
-        Some(StepOutcome::NotAttempted) | None => "not_attempted",
+    fn count(&mut self, kind: &str, result: &'static str) {
+        *self.changes.entry((kind.to_string(), result)).or_default() += 1;
     }
 }
 

@@ -12,26 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, Notify};
 
-use crate::app::{Outcome, RunError};
+use super::clock::Clock;
+use super::serve::State;
+use super::{Outcome, RunError};
 use crate::config::Config;
-
-/// The wall clock, read only in `main` and handed in.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// What `/healthz` and `/metrics` show between runs.
-#[derive(Debug, Default)]
-pub struct State {
-    /// The last run that finished.
-    pub last: Option<crate::app::cycle::CycleReport>,
-    /// When the last successful run finished.
-    pub last_success: Option<DateTime<Utc>>,
-    /// Runs by result since the start (`success`, `failure`), for counters.
-    pub runs: std::collections::BTreeMap<&'static str, u64>,
-    /// When the next run must have finished to count as on time (its due time plus the grace).
-    pub due_by: Option<DateTime<Utc>>,
-    /// A run is under way.
-    pub running: bool,
-}
 
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {

@@ -6,6 +6,7 @@ mod connect;
 pub(crate) mod entry;
 mod groups;
 mod password;
+mod server;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,8 +23,9 @@ use crate::model::{DirectoryAccount, DirectoryGroup, DirectorySnapshot};
 use crate::plan::ops::{LdapOp, Modification};
 use crate::plan::{DisableMethod, PPOLICY_PERMANENT_LOCK, UAC_ACCOUNTDISABLE};
 
-pub use connect::connect;
+use connect::connect;
 use entry::Entry;
+pub use server::RootDse;
 
 /// Managed groups read at once while the accounts are read (each is a search of its own; see
 /// [`Directory::snapshot`]).
@@ -135,15 +137,20 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub async fn open(
+    /// Opens and binds a connection, lends it to `work`, and closes it (an unbind) whatever
+    /// `work` returns. The only way to have a `Directory`: no path can leave a connection open.
+    pub async fn with<T, E: From<DirectoryError>>(
         config: &DirectoryConfig,
         password: &SecretString,
-    ) -> Result<Self, DirectoryError> {
-        let ldap = connect(config, password).await?;
-        Ok(Self {
-            ldap,
+        work: impl AsyncFnOnce(&mut Directory) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut directory = Self {
+            ldap: connect(config, password).await?,
             config: config.clone(),
-        })
+        };
+        let result = work(&mut directory).await;
+        directory.close().await;
+        result
     }
 
     /// Reads every person entry under the users base, every managed group, the accounts that
@@ -551,7 +558,7 @@ impl Directory {
         }
     }
 
-    pub async fn close(mut self) {
+    async fn close(mut self) {
         if let Err(e) = self.ldap.unbind().await {
             tracing::debug!(error = %e, "unbind failed");
         }

@@ -49,10 +49,21 @@ pub enum Modification {
 pub const ATTRIBUTE_OR_VALUE_EXISTS: u32 = 20;
 pub const NO_SUCH_ATTRIBUTE: u32 = 16;
 
+/// The change of a plan that a step implements: each step implements exactly one, so a result
+/// is joined to its change by this reference and never by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChangeRef {
+    /// `plan.group_changes[index]`.
+    Group(usize),
+    /// `plan.accounts[account].changes[change]`.
+    Account { account: usize, change: usize },
+}
+
 /// An operation with what it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub op: LdapOp,
+    pub change: ChangeRef,
     /// The employee the step belongs to, `None` for group-level steps.
     pub employee_id: Option<String>,
     /// One line saying what the step does, for logs and results.
@@ -90,7 +101,7 @@ impl Steps {
 
 pub fn steps(plan: &Plan, member_attribute: &str) -> Steps {
     let mut steps = Steps::default();
-    for change in &plan.group_changes {
+    for (index, change) in plan.group_changes.iter().enumerate() {
         let (stage, modification, verb, code) = match change.action {
             GroupAction::AddPlaceholder => (
                 &mut steps.before,
@@ -116,24 +127,25 @@ pub fn steps(plan: &Plan, member_attribute: &str) -> Steps {
                 dn: change.group.clone(),
                 mods: vec![modification],
             },
+            change: ChangeRef::Group(index),
             employee_id: None,
             description: format!("{verb} {} in {}", change.member, change.group),
             already_done_code: Some(code),
         });
     }
-    for account in &plan.accounts {
+    for (index, account) in plan.accounts.iter().enumerate() {
         steps
             .accounts
-            .push(account_steps(account, member_attribute));
+            .push(account_steps(index, account, member_attribute));
     }
     steps
 }
 
-fn account_steps(account: &AccountPlan, member_attribute: &str) -> Vec<Step> {
+fn account_steps(index: usize, account: &AccountPlan, member_attribute: &str) -> Vec<Step> {
     let mut current = account.dn.clone();
     let mut out = Vec::new();
     let member = |values: Vec<String>| (member_attribute.to_string(), values);
-    for change in &account.changes {
+    for (change_index, change) in account.changes.iter().enumerate() {
         let (op, description, already_done_code) = match &change.action {
             Action::Create { dn, attributes } => {
                 current = dn.clone();
@@ -282,6 +294,10 @@ fn account_steps(account: &AccountPlan, member_attribute: &str) -> Vec<Step> {
         };
         out.push(Step {
             op,
+            change: ChangeRef::Account {
+                account: index,
+                change: change_index,
+            },
             employee_id: Some(account.employee_id.clone()),
             description,
             already_done_code,
@@ -438,6 +454,7 @@ mod tests {
                 dn: dn(&format!("cn={group},ou=groups,dc=example,dc=org")),
                 mods: vec![modification],
             },
+            change: ChangeRef::Group(0),
             employee_id: Some(employee.into()),
             description: format!("{} {member} {group}", if add { "add" } else { "remove" }),
             already_done_code: Some(if add {
@@ -454,6 +471,7 @@ mod tests {
                 dn: dn(&format!("uid={employee},ou=people,dc=example,dc=org")),
                 mods: vec![Modification::Replace("title".into(), vec!["New".into()])],
             },
+            change: ChangeRef::Group(0),
             employee_id: Some(employee.into()),
             description: format!("set title of {employee}"),
             already_done_code: None,

@@ -5,12 +5,11 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use ldap3::{Ldap, Scope};
 
+use crate::app::pipeline::{self, HrRead, Reading};
 use crate::app::{Outcome, RunError};
 use crate::config::{Config, Flavour};
-use crate::directory::Directory;
-use crate::directory::entry::Entry;
+use crate::directory::RootDse;
 
 /// What the HR side gave.
 #[derive(Debug, Clone)]
@@ -115,7 +114,7 @@ pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunErro
 }
 
 async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, String> {
-    let (snapshot, records) = crate::hr::fetch_with_records(&config.hr, now.date_naive())
+    let (snapshot, records) = pipeline::read_hr(config, Reading::of(HrRead::WithRecords, now))
         .await
         .map_err(|e| e.to_string())?;
     let kind = match config.hr.source {
@@ -152,42 +151,30 @@ fn without_query(url: &str) -> String {
 }
 
 async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
-    let password = config
-        .directory
-        .bind_password
-        .resolve("directory.bind_password")
-        .map_err(|e| e.to_string())?;
-    let mut directory = Directory::open(&config.directory, &password)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut ldap = crate::directory::connect(&config.directory, &password)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (server, naming_contexts) = root_dse(&mut ldap, config).await;
-    let bind_identity = who_am_i(&mut ldap).await.unwrap_or_else(|| {
-        format!(
-            "{} (the server does not answer Who am I?)",
-            config.directory.bind_dn
-        )
-    });
-    let _ = ldap.unbind().await;
-    let result = async {
-        let snapshot = directory
-            .snapshot(&config.mappings)
-            .await
-            .map_err(|e| e.to_string())?;
+    pipeline::with_directory(config, async |directory| {
+        let (server, naming_contexts) = match directory.root_dse().await {
+            Ok(Some(dse)) => (server_kind(&dse, config), dse.naming_contexts),
+            Ok(None) => ("unknown (empty root DSE)".to_string(), Vec::new()),
+            Err(e) => (format!("unknown (root DSE not readable: {e})"), Vec::new()),
+        };
+        let bind_identity = directory.who_am_i().await.unwrap_or_else(|| {
+            format!(
+                "{} (the server does not answer Who am I?)",
+                config.directory.bind_dn
+            )
+        });
+        let snapshot = directory.snapshot(&config.mappings).await?;
         let managed = config.mappings.managed_groups();
         let (found, missing): (Vec<_>, Vec<_>) = managed
             .iter()
             .partition(|g| snapshot.groups.contains_key(*g));
         let password_policy = match (&config.directory.password_policy, config.directory.flavour) {
             (Some(policy), Flavour::Openldap) => {
-                let exists = directory.exists(policy).await.map_err(|e| e.to_string())?;
-                Some((policy.to_string(), exists))
+                Some((policy.to_string(), directory.exists(policy).await?))
             }
             _ => None,
         };
-        Ok::<_, String>(DirectoryFound {
+        Ok(DirectoryFound {
             url: config.directory.url.clone(),
             server,
             naming_contexts,
@@ -202,73 +189,39 @@ async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
             groups_missing: missing.iter().map(ToString::to_string).collect(),
             password_policy,
         })
-    }
-    .await;
-    directory.close().await;
-    result
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// The server type from the root DSE: Active Directory (or Samba AD) by its capabilities,
-/// OpenLDAP by its root DSE object class, else the vendor name.
-async fn root_dse(ldap: &mut Ldap, config: &Config) -> (String, Vec<String>) {
-    let attrs = vec![
-        "objectClass",
-        "vendorName",
-        "vendorVersion",
-        "supportedCapabilities",
-        "namingContexts",
-        "dnsHostName",
-        "domainControllerFunctionality",
-        "supportedLDAPVersion",
-    ];
-    let entry = match ldap
-        .with_timeout(config.directory.operation_timeout)
-        .search("", Scope::Base, "(objectClass=*)", attrs)
-        .await
-        .and_then(|r| r.success())
-    {
-        Ok((entries, _)) => match entries.into_iter().next().map(Entry::decode).transpose() {
-            Ok(entry) => entry,
-            Err(problem) => {
-                return (
-                    format!("unknown (root DSE malformed: {problem})"),
-                    Vec::new(),
-                );
-            }
-        },
-        Err(e) => {
-            return (format!("unknown (root DSE not readable: {e})"), Vec::new());
-        }
-    };
-    let Some(entry) = entry else {
-        return ("unknown (empty root DSE)".to_string(), Vec::new());
-    };
-    let get = |name: &str| -> Vec<String> { entry.values(name).cloned().collect() };
-    let vendor = get("vendorName").into_iter().next();
-    let version = get("vendorVersion").into_iter().next();
-    let vendor_text = match (&vendor, &version) {
+/// OpenLDAP by its root DSE object class, else the vendor name; with a warning when that is
+/// not the configured flavour.
+fn server_kind(dse: &RootDse, config: &Config) -> String {
+    let vendor_text = match (&dse.vendor_name, &dse.vendor_version) {
         (Some(v), Some(ver)) => format!("{v} {ver}"),
         (Some(v), None) => v.clone(),
         (None, Some(ver)) => ver.clone(),
         (None, None) => String::new(),
     };
-    let server = if get("supportedCapabilities")
+    let server = if dse
+        .supported_capabilities
         .iter()
         .any(|c| c == "1.2.840.113556.1.4.800")
     {
-        let host = get("dnsHostName").into_iter().next();
         let mut text = "Active Directory".to_string();
         if !vendor_text.is_empty() {
             text.push_str(&format!(" ({vendor_text})"));
         }
-        if let Some(level) = get("domainControllerFunctionality").into_iter().next() {
+        if let Some(level) = &dse.domain_controller_functionality {
             text.push_str(&format!(", DC functional level {level}"));
         }
-        if let Some(host) = host {
+        if let Some(host) = &dse.dns_host_name {
             text.push_str(&format!(", host {host}"));
         }
         text
-    } else if get("objectClass")
+    } else if dse
+        .object_classes
         .iter()
         .any(|c| c.eq_ignore_ascii_case("OpenLDAProotDSE"))
     {
@@ -286,31 +239,14 @@ async fn root_dse(ldap: &mut Ldap, config: &Config) -> (String, Vec<String>) {
         Flavour::Openldap => !server.starts_with("Active Directory"),
         Flavour::ActiveDirectory => server.starts_with("Active Directory"),
     };
-    let server = if expected {
+    if expected {
         server
     } else {
         format!(
             "{server} (WARNING: directory.flavour is {:?})",
             config.directory.flavour
         )
-    };
-    (server, get("namingContexts"))
-}
-
-async fn who_am_i(ldap: &mut Ldap) -> Option<String> {
-    let (exop, _) = ldap
-        .extended(ldap3::exop::WhoAmI)
-        .await
-        .ok()?
-        .success()
-        .ok()?;
-    let response: ldap3::exop::WhoAmIResp = exop.parse();
-    let id = response.authzid;
-    Some(match id.strip_prefix("dn:") {
-        Some(dn) => dn.to_string(),
-        None if id.is_empty() => "anonymous".to_string(),
-        None => id,
-    })
+    }
 }
 
 #[cfg(test)]
