@@ -191,7 +191,11 @@ async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
         })
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| match e {
+        // "directory: FAILED: ..." already names the side.
+        RunError::Directory(e) => e.to_string(),
+        other => other.to_string(),
+    })
 }
 
 /// The server type from the root DSE: Active Directory (or Samba AD) by its capabilities,
