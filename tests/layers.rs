@@ -47,15 +47,24 @@ fn layer_of(module: &str) -> Option<usize> {
 /// Top-level modules with their direct children.
 fn modules(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
-    for entry in std::fs::read_dir(root).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
+    for entry in std::fs::read_dir(root).expect("src/ is readable") {
+        let path = entry.expect("src/ is readable").path();
+        let name = path
+            .file_name()
+            .expect("src/ is readable")
+            .to_string_lossy()
+            .to_string();
         if path.is_dir() {
             let children = std::fs::read_dir(&path)
-                .unwrap()
-                .map(|e| e.unwrap().path())
+                .expect("src/ is readable")
+                .map(|e| e.expect("src/ is readable").path())
                 .filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "rs"))
-                .map(|p| p.file_stem().unwrap().to_string_lossy().to_string())
+                .map(|p| {
+                    p.file_stem()
+                        .expect("src/ is readable")
+                        .to_string_lossy()
+                        .to_string()
+                })
                 .filter(|c| c != "mod")
                 .collect();
             out.insert(name, children);
@@ -70,8 +79,8 @@ fn modules(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    for entry in std::fs::read_dir(dir).expect("src/ is readable") {
+        let path = entry.expect("src/ is readable").path();
         if path.is_dir() {
             rust_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
@@ -83,7 +92,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The module a file belongs to (`plan/planner.rs` and `plan/planner/dates.rs` are
 /// `plan/planner`; `plan/mod.rs` is `plan`).
 fn owner(root: &Path, file: &Path) -> String {
-    let relative = file.strip_prefix(root).unwrap();
+    let relative = file.strip_prefix(root).expect("src/ is readable");
     let parts: Vec<String> = relative
         .iter()
         .map(|p| p.to_string_lossy().to_string())
@@ -157,7 +166,7 @@ fn edges() -> BTreeMap<String, BTreeSet<String>> {
         if me == "lib" || me == "main" {
             continue;
         }
-        let text = code(&std::fs::read_to_string(&file).unwrap());
+        let text = code(&std::fs::read_to_string(&file).expect("src/ is readable"));
         for path in crate_paths(&text) {
             let segments: Vec<&str> = path.iter().map(String::as_str).collect();
             let Some(target) = node(&modules, &segments) else {
