@@ -117,6 +117,13 @@ pub fn render(run: Option<&RunMetrics>, totals: Option<&Totals>) -> String {
 }
 
 fn render_run(out: &mut String, run: &RunMetrics) {
+    render_changes(out, run);
+    render_counts(out, run);
+    render_times(out, run);
+}
+
+/// Changes by kind and result, accounts by lifecycle.
+fn render_changes(out: &mut String, run: &RunMetrics) {
     family(
         out,
         "hrsync_run_changes",
@@ -142,6 +149,10 @@ fn render_run(out: &mut String, run: &RunMetrics) {
             "hrsync_run_accounts_changed{{lifecycle=\"{lifecycle}\"}} {count}"
         );
     }
+}
+
+/// What was read, and how the run ended.
+fn render_counts(out: &mut String, run: &RunMetrics) {
     for (name, help, value) in [
         (
             "hrsync_run_accounts_seen",
@@ -194,6 +205,10 @@ fn render_run(out: &mut String, run: &RunMetrics) {
         family(out, name, "gauge", help);
         let _ = writeln!(out, "{name} {value}");
     }
+}
+
+/// How long the run took, when it started, and when the last good one finished.
+fn render_times(out: &mut String, run: &RunMetrics) {
     family(
         out,
         "hrsync_run_duration_seconds",

@@ -40,66 +40,14 @@ pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunErro
     let mut out = String::new();
     let mut failures = Vec::new();
     match &hr {
-        Ok(found) => {
-            let _ = writeln!(out, "HR: ok");
-            let _ = writeln!(out, "  source: {}", found.source);
-            let _ = writeln!(
-                out,
-                "  records fetched: {} ({} employee(s), {} rejected and left alone)",
-                found.records, found.employees, found.rejected
-            );
-        }
+        Ok(found) => hr_lines(&mut out, found),
         Err(e) => {
             let _ = writeln!(out, "HR: FAILED: {e}");
             failures.push(format!("HR: {e}"));
         }
     }
     match &directory {
-        Ok(found) => {
-            let _ = writeln!(out, "directory: ok");
-            let _ = writeln!(out, "  url: {}", found.url);
-            let _ = writeln!(out, "  server: {}", found.server);
-            if !found.naming_contexts.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "  naming contexts: {}",
-                    found.naming_contexts.join("; ")
-                );
-            }
-            let _ = writeln!(out, "  bound as: {}", found.bind_identity);
-            let _ = writeln!(
-                out,
-                "  accounts under {}: {} ({} with an HR id)",
-                config.directory.users_base, found.accounts, found.correlated
-            );
-            let _ = writeln!(
-                out,
-                "  managed groups: {} found, {} missing",
-                found.groups_found.len(),
-                found.groups_missing.len()
-            );
-            for group in &found.groups_missing {
-                let _ = writeln!(out, "    missing: {group}");
-            }
-            match &found.password_policy {
-                Some((dn, true)) => {
-                    let _ = writeln!(out, "  password policy: {dn} exists");
-                }
-                Some((dn, false)) => {
-                    let _ = writeln!(
-                        out,
-                        "  password policy: {dn} DOES NOT EXIST (disabled accounts could still bind)"
-                    );
-                }
-                None if config.directory.flavour == Flavour::Openldap => {
-                    let _ = writeln!(
-                        out,
-                        "  password policy: not configured (directory.openldap.password_policy)"
-                    );
-                }
-                None => {}
-            }
-        }
+        Ok(found) => directory_lines(&mut out, found, config),
         Err(e) => {
             let _ = writeln!(out, "directory: FAILED: {e}");
             failures.push(format!("directory: {e}"));
@@ -110,6 +58,62 @@ pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunErro
         Ok(Outcome::Success)
     } else {
         Err(RunError::Check(failures.join("; ")))
+    }
+}
+
+fn hr_lines(out: &mut String, found: &HrFound) {
+    let _ = writeln!(out, "HR: ok");
+    let _ = writeln!(out, "  source: {}", found.source);
+    let _ = writeln!(
+        out,
+        "  records fetched: {} ({} employee(s), {} rejected and left alone)",
+        found.records, found.employees, found.rejected
+    );
+}
+
+fn directory_lines(out: &mut String, found: &DirectoryFound, config: &Config) {
+    let _ = writeln!(out, "directory: ok");
+    let _ = writeln!(out, "  url: {}", found.url);
+    let _ = writeln!(out, "  server: {}", found.server);
+    if !found.naming_contexts.is_empty() {
+        let _ = writeln!(
+            out,
+            "  naming contexts: {}",
+            found.naming_contexts.join("; ")
+        );
+    }
+    let _ = writeln!(out, "  bound as: {}", found.bind_identity);
+    let _ = writeln!(
+        out,
+        "  accounts under {}: {} ({} with an HR id)",
+        config.directory.users_base, found.accounts, found.correlated
+    );
+    let _ = writeln!(
+        out,
+        "  managed groups: {} found, {} missing",
+        found.groups_found.len(),
+        found.groups_missing.len()
+    );
+    for group in &found.groups_missing {
+        let _ = writeln!(out, "    missing: {group}");
+    }
+    match &found.password_policy {
+        Some((dn, true)) => {
+            let _ = writeln!(out, "  password policy: {dn} exists");
+        }
+        Some((dn, false)) => {
+            let _ = writeln!(
+                out,
+                "  password policy: {dn} DOES NOT EXIST (disabled accounts could still bind)"
+            );
+        }
+        None if config.directory.flavour == Flavour::Openldap => {
+            let _ = writeln!(
+                out,
+                "  password policy: not configured (directory.openldap.password_policy)"
+            );
+        }
+        None => {}
     }
 }
 
