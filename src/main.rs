@@ -35,7 +35,7 @@ fn main() -> ExitCode {
     // One thread drives the directory connections and their decoding, and the work on the results
     // follows on the same thread: handing each search entry from a worker thread to another woke a
     // thread per entry, and those wake-ups cost a fifth of a 100k-employee plan's CPU time. The HR
-    // read runs on a thread of its own (`run::make_plan`), the planner splits across threads.
+    // read runs on a thread of its own (`app::pipeline::read_hr`), the planner splits across threads.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -43,17 +43,15 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hrsync: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitCode::from(hrsync::app::RunError::EXIT_CODE);
         }
     };
-    match runtime.block_on(hrsync::app::run(cli)) {
-        Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(e) => {
-            tracing::error!("{e}");
-            eprintln!("hrsync: {e}");
-            ExitCode::from(1)
-        }
+    let result = runtime.block_on(hrsync::app::run(cli));
+    if let Err(e) = &result {
+        tracing::error!("{e}");
+        eprintln!("hrsync: {e}");
     }
+    ExitCode::from(hrsync::app::exit_code(&result))
 }
 
 fn init_logging(format: LogFormat) {

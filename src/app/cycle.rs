@@ -62,10 +62,7 @@ pub async fn counted(
     let result = work(&mut metrics).await;
     let finished = clock();
     metrics.duration_seconds = (finished - started).num_milliseconds() as f64 / 1000.0;
-    metrics.exit_code = match &result {
-        Ok(outcome) => outcome.exit_code(),
-        Err(_) => 1,
-    };
+    metrics.exit_code = super::exit_code(&result);
     metrics.success = metrics.exit_code == 0;
     metrics.last_success = if metrics.success {
         Some(finished)
@@ -111,13 +108,11 @@ pub async fn run_once(
         pipeline::reconcile(config, reading, &Audience::Log, &execution, metrics).await
     })
     .await;
-    let (exit_code, error) = match result {
-        Ok(outcome) => (outcome.exit_code(), None),
-        Err(e) => {
-            tracing::error!(run_id = %run_id, error = %e, "run failed, nothing was changed");
-            (1, Some(e.to_string()))
-        }
-    };
+    let exit_code = super::exit_code(&result);
+    let error = result.err().map(|e| {
+        tracing::error!(run_id = %run_id, error = %e, "run failed, nothing was changed");
+        e.to_string()
+    });
     tracing::info!(
         run_id = %run_id,
         exit_code,

@@ -13,7 +13,7 @@ pub mod serve;
 
 use std::path::Path;
 
-pub use outcome::{Outcome, RunError};
+pub use outcome::{Outcome, RunError, exit_code};
 
 use crate::cli::{Cli, Command, ReportCommand};
 use crate::config::Config;
