@@ -288,6 +288,63 @@ mod tests {
         assert_eq!(second, [Some(&Outcome::Applied), Some(&Outcome::Applied)]);
     }
 
+    /// The kind the audit log and the metrics name is the plan JSON's `action`, for every
+    /// action, and the group action's JSON name.
+    #[test]
+    fn kinds_are_the_names_the_plan_json_gives() {
+        let plan = plan();
+        let journal = Journal::unapplied(&plan);
+        for entry in journal.entries() {
+            let json = match entry.subject {
+                Subject::Account { change, .. } => {
+                    serde_json::to_value(change).unwrap()["action"].clone()
+                }
+                Subject::Group(change) => serde_json::to_value(change).unwrap()["action"].clone(),
+            };
+            assert_eq!(json, entry.kind(), "{json}");
+        }
+        let dn = dn("uid=a,dc=ex");
+        let every_action = [
+            Action::Create {
+                dn: dn.clone(),
+                attributes: Default::default(),
+            },
+            Action::Enable {
+                method: crate::plan::DisableMethod::PpolicyLock,
+                account_control: None,
+                set_password: false,
+                clear_expiry: false,
+            },
+            Action::Disable {
+                method: crate::plan::DisableMethod::PpolicyLock,
+                account_control: None,
+                expires: None,
+            },
+            Action::SetAttribute {
+                attribute: "title".into(),
+                before: vec![],
+                after: vec![],
+            },
+            Action::Move {
+                from: dn.clone(),
+                to: dn.clone(),
+            },
+            Action::AddToGroup { group: dn.clone() },
+            Action::RemoveFromGroup { group: dn.clone() },
+            Action::RenameMember {
+                group: dn.clone(),
+                from: dn.clone(),
+                to: dn,
+            },
+        ];
+        for action in every_action {
+            assert_eq!(
+                serde_json::to_value(&action).unwrap()["action"],
+                action.name()
+            );
+        }
+    }
+
     #[test]
     fn a_change_without_a_result_is_not_attempted() {
         let plan = plan();
