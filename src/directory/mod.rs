@@ -2,6 +2,7 @@
 //!
 //! Everything here is I/O; the decisions are made in `plan`.
 
+pub(crate) mod config;
 mod connect;
 pub(crate) mod entry;
 mod groups;
@@ -15,13 +16,13 @@ use ldap3::{Ldap, LdapError, Mod, Scope};
 use secrecy::SecretString;
 
 use crate::attributes::{Attributes, Names};
-use crate::config::{DirectoryConfig, Flavour};
 use crate::dn::Dn;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectoryGroup, DirectorySnapshot};
 use crate::plan::ops::{LdapOp, Modification};
 use crate::plan::{DisableMethod, PPOLICY_PERMANENT_LOCK, UAC_ACCOUNTDISABLE};
 
+pub use config::{DirectoryConfig, Flavour};
 pub use connect::connect;
 use entry::Entry;
 

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use ldap3::{Ldap, Scope};
 
 use crate::app::{Outcome, RunError};
-use crate::config::{Config, Flavour};
-use crate::directory::Directory;
+use crate::config::Config;
 use crate::directory::entry::Entry;
+use crate::directory::{Directory, Flavour};
 
 /// What the HR side gave.
 #[derive(Debug, Clone)]

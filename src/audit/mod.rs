@@ -4,6 +4,8 @@
 //! secret: AD passwords are made inside the directory adapter and exist nowhere else, and
 //! password attributes of a new entry are masked.
 
+pub(crate) mod config;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 
@@ -12,9 +14,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::apply::{ApplyReport, Outcome, StepResult};
-use crate::config::AuditSink;
 use crate::model::Reason;
 use crate::plan::{Action, GroupAction, Lifecycle, Plan};
+
+pub use config::AuditSink;
 
 /// The account a change belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
