@@ -46,3 +46,35 @@ impl RawAudit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate(text: &str) -> (Option<AuditSink>, Vec<String>) {
+        let raw: RawAudit = toml::from_str(text).unwrap();
+        let mut problems = Vec::new();
+        let sink = raw.validate(Path::new("/etc/hrsync"), &mut problems);
+        (sink, problems.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn one_sink_or_none() {
+        assert_eq!(
+            validate("file = \"audit.jsonl\""),
+            (
+                Some(AuditSink::File(PathBuf::from("/etc/hrsync/audit.jsonl"))),
+                vec![]
+            )
+        );
+        assert_eq!(validate("stdout = true"), (Some(AuditSink::Stdout), vec![]));
+        assert_eq!(validate(""), (None, vec![]));
+        assert_eq!(
+            validate("file = \"a.jsonl\"\nstdout = true"),
+            (
+                None,
+                vec!["audit: set either `file` or `stdout = true`, not both".to_string()]
+            )
+        );
+    }
+}

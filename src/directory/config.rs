@@ -495,3 +495,108 @@ fn domain_of(dn: &Dn) -> Dn {
     }
     dn.clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate(text: &str) -> (Option<DirectoryConfig>, Vec<String>) {
+        let raw: RawDirectory = toml::from_str(text).unwrap();
+        let mut problems = Vec::new();
+        let config = raw.validate(&mut problems);
+        (config, problems.iter().map(ToString::to_string).collect())
+    }
+
+    const AD: &str = r#"
+flavour = "active_directory"
+url = "ldaps://dc.example.com"
+bind_dn = "svc-hrsync@example.com"
+bind_password = { env = "PW" }
+users_base = "OU=Staff,DC=example,DC=com"
+"#;
+
+    #[test]
+    fn an_ad_bind_principal_is_protected_by_a_filter_and_the_domain_is_the_uniqueness_base() {
+        let (config, problems) = validate(AD);
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        assert_eq!(
+            config.uniqueness_base,
+            Dn::parse("DC=example,DC=com").unwrap()
+        );
+        assert!(config.protected.nested_groups);
+        assert!(
+            config
+                .protected
+                .filters
+                .iter()
+                .any(|(f, why)| f == "(userPrincipalName=svc-hrsync@example.com)"
+                    && why == "the account hrsync binds as")
+        );
+        assert_eq!(config.policy.disable, DisableMethod::UserAccountControl);
+        assert_eq!(config.member_range_size, Some(1500));
+        assert_eq!(
+            config.user_filter,
+            "(&(objectCategory=person)(objectClass=user))"
+        );
+    }
+
+    #[test]
+    fn settings_of_the_other_flavour_and_of_the_connection_are_checked() {
+        let (_, ad) = validate(&format!(
+            "{AD}starttls = true\nconnect_timeout_secs = 0\nmax_concurrent_accounts = 65\n\
+             [active_directory]\nmember_range_size = 1501\n"
+        ));
+        assert_eq!(
+            ad,
+            [
+                "directory.active_directory.member_range_size: must be 1 to 1500 (AD's MaxValRange)",
+                "directory.starttls: is for ldap:// URLs; an ldaps:// connection is already encrypted",
+                "directory.max_concurrent_accounts: must be 1 to 64",
+                "directory.connect_timeout_secs: must be at least 1 second",
+            ]
+        );
+        let (config, openldap) = validate(
+            r#"
+url = "ldap://ldap"
+bind_dn = "svc@example.com"
+bind_password = { env = "PW" }
+users_base = "dc=example,dc=org"
+user_filter = "(objectClass=person"
+openldap = { disable_method = "user_account_control" }
+protected = { filter = "uid=root" }
+"#,
+        );
+        assert_eq!(
+            openldap,
+            [
+                "directory.bind_dn: \"svc@example.com\" is not a DN",
+                "directory.openldap.disable_method: OpenLDAP accounts are disabled with ppolicy_lock",
+                "directory.protected.filter: \"uid=root\" is not an LDAP filter in balanced parentheses",
+                "directory.user_filter: \"(objectClass=person\" is not an LDAP filter in balanced \
+                 parentheses",
+            ]
+        );
+        assert!(config.is_some(), "a bad bind DN still yields the settings");
+    }
+
+    #[test]
+    fn an_unusable_base_yields_no_settings() {
+        let (config, problems) = validate(&AD.replace("OU=Staff,DC=example,DC=com", "not a dn"));
+        assert!(config.is_none());
+        assert!(
+            problems[0].starts_with("directory.users_base: "),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn the_domain_is_the_trailing_dc_components() {
+        let dn = |s| Dn::parse(s).unwrap();
+        assert_eq!(
+            domain_of(&dn("ou=people,dc=example,dc=org")),
+            dn("dc=example,dc=org")
+        );
+        assert_eq!(domain_of(&dn("o=example")), dn("o=example"));
+    }
+}

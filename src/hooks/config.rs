@@ -218,3 +218,69 @@ fn events(
     }
     events
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate(text: &str) -> (HooksConfig, Vec<String>) {
+        let raw: RawHooks = toml::from_str(text).unwrap();
+        let mut problems = Vec::new();
+        let config = raw.validate(&mut problems);
+        (config, problems.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn no_tables_is_no_hooks() {
+        let (config, problems) = validate("");
+        assert!(config.is_empty() && problems.is_empty());
+    }
+
+    #[test]
+    fn webhook_limits_and_the_header_are_checked_with_the_index_in_the_key() {
+        let (config, problems) = validate(
+            r#"
+[[webhook]]
+url = "https://ok.example.org"
+
+[[webhook]]
+url = "https://itsm.example.org/hook"
+header = "Bad Header"
+secret = { env = "A", file = "/b" }
+retries = 11
+events = []
+"#,
+        );
+        assert_eq!(config.webhooks.len(), 2);
+        assert_eq!(
+            problems,
+            [
+                "hooks.webhook[1].secret: set exactly one of `file` or `env`",
+                "hooks.webhook[1].header: \"Bad Header\" is not an HTTP header name",
+                "hooks.webhook[1].events: is empty: leave it out for all of joiner, mover and leaver",
+                "hooks.webhook[1].retries: must be 0 to 10",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_command_hook_names_a_program_and_takes_a_timeout() {
+        let (config, problems) = validate(
+            r#"
+[[command]]
+command = [""]
+timeout_secs = 0
+events = ["mover"]
+"#,
+        );
+        assert_eq!(config.commands[0].events, [Lifecycle::Mover]);
+        assert_eq!(
+            problems,
+            [
+                "hooks.command[0].command: must name a program (and its arguments): \
+                 [\"/path/to/program\", \"arg\"]",
+                "hooks.command[0].timeout_secs: must be at least 1 second",
+            ]
+        );
+    }
+}

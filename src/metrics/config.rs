@@ -74,3 +74,46 @@ fn pushgateway(url: &str, job: Option<&str>, problems: &mut Vec<ConfigProblem>) 
         Some(format!("{}/metrics/job/{job}", url.trim_end_matches('/')))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validate(text: &str) -> (MetricsConfig, Vec<String>) {
+        let raw: RawMetrics = toml::from_str(text).unwrap();
+        let mut problems = Vec::new();
+        let config = raw.validate(Path::new("/etc/hrsync"), &mut problems);
+        (config, problems.iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn the_job_name_ends_the_push_url_and_a_relative_textfile_is_read_against_the_config() {
+        let (config, problems) = validate(
+            "textfile = \"hrsync.prom\"\npushgateway = \"https://pg:9091\"\npushgateway_job = \"hr\"",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            config.textfile,
+            Some(PathBuf::from("/etc/hrsync/hrsync.prom"))
+        );
+        assert_eq!(
+            config.pushgateway.as_deref(),
+            Some("https://pg:9091/metrics/job/hr")
+        );
+        assert_eq!(config.listen, None);
+    }
+
+    #[test]
+    fn a_job_name_with_a_slash_is_refused() {
+        for job in ["", "a/b"] {
+            let (config, problems) = validate(&format!(
+                "pushgateway = \"http://pg:9091\"\npushgateway_job = \"{job}\""
+            ));
+            assert_eq!(config.pushgateway, None);
+            assert_eq!(
+                problems,
+                ["metrics.pushgateway_job: must be a non-empty name without '/'"]
+            );
+        }
+    }
+}
