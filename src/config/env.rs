@@ -12,20 +12,19 @@
 
 use serde::de::DeserializeOwned;
 
-use super::ConfigProblem;
-use crate::problem::toml_problem;
+use crate::problem::{ConfigProblem, toml_problem};
 use crate::secret::ORIGIN_KEY;
 
 /// Variables hrsync reads that are not configuration keys.
-pub const KNOWN_VARIABLES: &[&str] = &["HRSYNC_CONFIG"];
+pub(crate) const KNOWN_VARIABLES: &[&str] = &["HRSYNC_CONFIG"];
 
 /// Prefixes of variables that belong to something else (the test harness) and are not read by
 /// the configuration.
-pub const FOREIGN_PREFIXES: &[&str] = &["HRSYNC_TEST_"];
+pub(crate) const FOREIGN_PREFIXES: &[&str] = &["HRSYNC_TEST_"];
 
 /// How a secret key may be given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretKind {
+pub(crate) enum SecretKind {
     /// A secret reference only (`SecretRef`): a value from the environment is kept there.
     Secret,
     /// Plain text or a secret reference (`Credential`): a value from the environment is plain.
@@ -36,7 +35,7 @@ pub enum SecretKind {
 /// whose value in the file is a secret reference counts too, so a secret added later works
 /// from the file before it is listed here; `every_secret_field_is_listed` (in this module's
 /// tests) fails when a `SecretRef` or `Credential` field is missing.
-pub const SECRET_KEYS: &[(&str, SecretKind)] = &[
+pub(crate) const SECRET_KEYS: &[(&str, SecretKind)] = &[
     ("directory.bind_password", SecretKind::Secret),
     ("hr.api_key", SecretKind::Secret),
     ("hr.token", SecretKind::Secret),
@@ -59,10 +58,13 @@ pub const SECRET_KEYS: &[(&str, SecretKind)] = &[
 
 /// Secrets inside arrays of tables (`[[hooks.webhook]]`): the environment cannot address an
 /// array element, so these are set in the file only (`{ file = ... }` or `{ env = ... }`).
-pub const SECRETS_IN_ARRAYS: &[&str] = &["hooks.webhook[].secret"];
+/// Only the tests' scan for secret fields reads it; it stays beside [`SECRET_KEYS`] so that a
+/// new secret is listed where the others are.
+#[cfg(test)]
+const SECRETS_IN_ARRAYS: &[&str] = &["hooks.webhook[].secret"];
 
 /// Whether `name` is a configuration override (`HRSYNC_A__B`).
-pub fn is_override(name: &str) -> bool {
+pub(crate) fn is_override(name: &str) -> bool {
     name.starts_with("HRSYNC_")
         && name.contains("__")
         && !FOREIGN_PREFIXES.iter().any(|p| name.starts_with(p))
@@ -312,7 +314,7 @@ fn variable_name(path: &[String]) -> String {
 /// closest variable it does read, when one is close). Overrides are not judged here (a wrong one
 /// is an error), nor are [`KNOWN_VARIABLES`], [`FOREIGN_PREFIXES`] and the variables the
 /// configuration names in `{ env = "..." }`.
-pub fn unknown_variables(table: &toml::Table, vars: &[(String, String)]) -> Vec<String> {
+pub(crate) fn unknown_variables(table: &toml::Table, vars: &[(String, String)]) -> Vec<String> {
     let mut referenced = Vec::new();
     env_references(table, &mut referenced);
     let mut candidates: Vec<String> = KNOWN_VARIABLES.iter().map(|s| s.to_string()).collect();
@@ -584,7 +586,9 @@ token = "not a secret, a query parameter"
             }
             let text = std::fs::read_to_string(&path).unwrap();
             for line in text.lines() {
-                let line = line.trim().trim_start_matches("pub ");
+                let line = ["pub(crate) ", "pub(super) ", "pub "]
+                    .iter()
+                    .fold(line.trim(), |line, vis| line.trim_start_matches(vis));
                 let Some((name, ty)) = line.split_once(": ") else {
                     continue;
                 };

@@ -1,16 +1,20 @@
 //! Running hrsync for real: `[schedule]` (for `hrsync run`), `[audit]`, `[metrics]` and
-//! `[hooks]`. Parsed and validated here, apart from the directory and HR settings.
+//! `[hooks]`, gathered into [`Operations`]. The schedule is parsed and validated here, because
+//! only `hrsync run` reads it; the audit, metrics and hooks tables belong to their adapters.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::plan::Lifecycle;
+use crate::audit::AuditSink;
+use crate::audit::config::RawAudit;
+use crate::hooks::HooksConfig;
+use crate::hooks::config::RawHooks;
+use crate::metrics::MetricsConfig;
+use crate::metrics::config::RawMetrics;
 use crate::problem::ConfigProblem;
 use crate::schedule::Schedule;
-use crate::secret::SecretRef;
 
 /// `[schedule]`: when `hrsync run` plans and applies.
 #[derive(Debug, Deserialize)]
@@ -33,159 +37,62 @@ fn default_grace() -> u64 {
     600
 }
 
-/// `[audit]`: where the JSON lines of applied changes go.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawAudit {
-    /// Append to this file (created readable by its owner only).
-    file: Option<PathBuf>,
-    /// Write to standard output.
-    #[serde(default)]
-    stdout: bool,
-}
-
-/// `[metrics]`: Prometheus text format.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawMetrics {
-    /// Write the metrics of each run to this file, atomically (node_exporter textfile
-    /// collector: a `.prom` file in its directory).
-    textfile: Option<PathBuf>,
-    /// Push the metrics of each run to this Pushgateway (`http://host:9091`).
-    pushgateway: Option<String>,
-    /// The Pushgateway job name (default `hrsync`).
-    pushgateway_job: Option<String>,
-    /// `hrsync run` only: serve `/metrics` and `/healthz` on this address (`127.0.0.1:9464`).
-    listen: Option<String>,
-}
-
-/// `[hooks]`: called for each joiner, mover and leaver applied.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawHooks {
-    #[serde(default)]
-    webhook: Vec<RawWebhook>,
-    #[serde(default)]
-    command: Vec<RawCommandHook>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWebhook {
-    url: String,
-    /// Which events (default: joiner, mover, leaver).
-    events: Option<Vec<Lifecycle>>,
-    /// A header sent with every call, whose value is `secret` (for example `Authorization`).
-    header: Option<String>,
-    secret: Option<SecretRef>,
-    /// Attempts after the first, with exponential backoff (default 3).
-    #[serde(default = "default_retries")]
-    retries: u32,
-    /// Per attempt (default 10).
-    #[serde(default = "default_webhook_timeout")]
-    timeout_secs: u64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCommandHook {
-    /// The program and its arguments (no shell).
-    command: Vec<String>,
-    events: Option<Vec<Lifecycle>>,
-    /// The command is killed after this long (default 30).
-    #[serde(default = "default_command_timeout")]
-    timeout_secs: u64,
-}
-
-fn default_retries() -> u32 {
-    3
-}
-fn default_webhook_timeout() -> u64 {
-    10
-}
-fn default_command_timeout() -> u64 {
-    30
-}
-
 /// The validated `[schedule]`.
 #[derive(Debug, Clone)]
 pub struct ScheduleConfig {
     pub schedule: Schedule,
-    pub run_on_start: bool,
-    pub grace: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuditSink {
-    File(PathBuf),
-    Stdout,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct MetricsConfig {
-    pub textfile: Option<PathBuf>,
-    /// The full URL to push to (`.../metrics/job/NAME`).
-    pub pushgateway: Option<String>,
-    pub listen: Option<SocketAddr>,
-}
-
-#[derive(Debug, Clone)]
-pub struct WebhookConfig {
-    pub url: String,
-    pub events: Vec<Lifecycle>,
-    pub header: Option<(String, SecretRef)>,
-    pub retries: u32,
-    pub timeout: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct CommandHookConfig {
-    pub command: Vec<String>,
-    pub events: Vec<Lifecycle>,
-    pub timeout: Duration,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct HooksConfig {
-    pub webhooks: Vec<WebhookConfig>,
-    pub commands: Vec<CommandHookConfig>,
-}
-
-impl HooksConfig {
-    pub fn is_empty(&self) -> bool {
-        self.webhooks.is_empty() && self.commands.is_empty()
-    }
+    pub(crate) run_on_start: bool,
+    pub(crate) grace: Duration,
 }
 
 /// Everything about running hrsync for real.
 #[derive(Debug, Clone, Default)]
 pub struct Operations {
     pub schedule: Option<ScheduleConfig>,
-    pub audit: Option<AuditSink>,
+    pub(crate) audit: Option<AuditSink>,
     pub metrics: MetricsConfig,
-    pub hooks: HooksConfig,
+    pub(crate) hooks: HooksConfig,
 }
 
 /// The raw tables, as the config file has them.
 pub(super) struct RawOperations {
-    pub schedule: Option<RawSchedule>,
-    pub audit: Option<RawAudit>,
-    pub metrics: Option<RawMetrics>,
-    pub hooks: Option<RawHooks>,
+    pub(super) schedule: Option<RawSchedule>,
+    pub(super) audit: Option<RawAudit>,
+    pub(super) metrics: Option<RawMetrics>,
+    pub(super) hooks: Option<RawHooks>,
 }
 
-const HOOK_EVENTS: [Lifecycle; 3] = [Lifecycle::Joiner, Lifecycle::Mover, Lifecycle::Leaver];
-
+/// The tables in the order they are checked (and their problems reported): the schedule here,
+/// the others by the adapter that owns each.
 pub(super) fn validate(
     raw: RawOperations,
     lifecycle_time_zone: Option<&str>,
     dir: &Path,
     problems: &mut Vec<ConfigProblem>,
 ) -> Operations {
-    let mut out = Operations::default();
-    if let Some(schedule) = raw.schedule {
-        let zone_name = schedule.time_zone.as_deref().or(lifecycle_time_zone);
-        let key = if schedule.time_zone.is_some() {
+    Operations {
+        schedule: raw
+            .schedule
+            .and_then(|s| s.validate(lifecycle_time_zone, problems)),
+        audit: raw.audit.and_then(|a| a.validate(dir, problems)),
+        metrics: raw
+            .metrics
+            .map(|m| m.validate(dir, problems))
+            .unwrap_or_default(),
+        hooks: raw.hooks.map(|h| h.validate(problems)).unwrap_or_default(),
+    }
+}
+
+impl RawSchedule {
+    /// `None` when the expression or a time zone is invalid (a problem is pushed then, except
+    /// for `lifecycle.time_zone`, which reports its own).
+    fn validate(
+        self,
+        lifecycle_time_zone: Option<&str>,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> Option<ScheduleConfig> {
+        let zone_name = self.time_zone.as_deref().or(lifecycle_time_zone);
+        let key = if self.time_zone.is_some() {
             "schedule.time_zone"
         } else {
             "lifecycle.time_zone"
@@ -205,172 +112,26 @@ pub(super) fn validate(
                 }
             },
         };
-        match Schedule::parse(&schedule.cron, zone.unwrap_or(chrono_tz::UTC)) {
-            Ok(parsed) if zone.is_some() => {
-                out.schedule = Some(ScheduleConfig {
-                    schedule: parsed,
-                    run_on_start: schedule.run_on_start,
-                    grace: Duration::from_secs(schedule.grace_secs),
-                });
-            }
-            Ok(_) => {}
-            Err(message) => problems.push(ConfigProblem::new("schedule.cron", message)),
-        }
-    }
-    if let Some(audit) = raw.audit {
-        out.audit = match (audit.file, audit.stdout) {
-            (Some(file), false) => Some(AuditSink::File(dir.join(file))),
-            (None, true) => Some(AuditSink::Stdout),
-            (None, false) => None,
-            (Some(_), true) => {
-                problems.push(ConfigProblem::new(
-                    "audit",
-                    "set either `file` or `stdout = true`, not both",
-                ));
+        match Schedule::parse(&self.cron, zone.unwrap_or(chrono_tz::UTC)) {
+            Ok(parsed) => zone.map(|_| ScheduleConfig {
+                schedule: parsed,
+                run_on_start: self.run_on_start,
+                grace: Duration::from_secs(self.grace_secs),
+            }),
+            Err(message) => {
+                problems.push(ConfigProblem::new("schedule.cron", message));
                 None
             }
-        };
-    }
-    if let Some(metrics) = raw.metrics {
-        out.metrics.textfile = metrics.textfile.map(|f| dir.join(f));
-        if let Some(url) = metrics.pushgateway {
-            let job = metrics.pushgateway_job.as_deref().unwrap_or("hrsync");
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                problems.push(ConfigProblem::new(
-                    "metrics.pushgateway",
-                    format!("\"{url}\" must be an http:// or https:// URL"),
-                ));
-            } else if job.is_empty() || job.contains('/') {
-                problems.push(ConfigProblem::new(
-                    "metrics.pushgateway_job",
-                    "must be a non-empty name without '/'",
-                ));
-            } else {
-                out.metrics.pushgateway =
-                    Some(format!("{}/metrics/job/{job}", url.trim_end_matches('/')));
-            }
-        }
-        if let Some(listen) = metrics.listen {
-            match listen.parse::<SocketAddr>() {
-                Ok(addr) => out.metrics.listen = Some(addr),
-                Err(_) => problems.push(ConfigProblem::new(
-                    "metrics.listen",
-                    format!("\"{listen}\" is not an address and port like 127.0.0.1:9464"),
-                )),
-            }
         }
     }
-    if let Some(hooks) = raw.hooks {
-        for (i, hook) in hooks.webhook.into_iter().enumerate() {
-            let key = format!("hooks.webhook[{i}]");
-            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
-                problems.push(ConfigProblem::new(
-                    format!("{key}.url"),
-                    "must be an http:// or https:// URL",
-                ));
-            }
-            let header = match (hook.header, hook.secret) {
-                (Some(name), Some(secret)) => {
-                    if secret.check(&format!("{key}.secret")).is_err() {
-                        problems.push(ConfigProblem::new(
-                            format!("{key}.secret"),
-                            "set exactly one of `file` or `env`",
-                        ));
-                    }
-                    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                        problems.push(ConfigProblem::new(
-                            format!("{key}.header"),
-                            format!("\"{name}\" is not an HTTP header name"),
-                        ));
-                    }
-                    Some((name, secret))
-                }
-                (None, None) => None,
-                _ => {
-                    problems.push(ConfigProblem::new(
-                        &key,
-                        "set `header` and `secret` together (the header's value is the secret)",
-                    ));
-                    None
-                }
-            };
-            let events = events(hook.events, &key, problems);
-            if hook.timeout_secs == 0 {
-                problems.push(ConfigProblem::new(
-                    format!("{key}.timeout_secs"),
-                    "must be at least 1 second",
-                ));
-            }
-            if hook.retries > 10 {
-                problems.push(ConfigProblem::new(
-                    format!("{key}.retries"),
-                    "must be 0 to 10",
-                ));
-            }
-            out.hooks.webhooks.push(WebhookConfig {
-                url: hook.url,
-                events,
-                header,
-                retries: hook.retries,
-                timeout: Duration::from_secs(hook.timeout_secs),
-            });
-        }
-        for (i, hook) in hooks.command.into_iter().enumerate() {
-            let key = format!("hooks.command[{i}]");
-            if hook.command.first().is_none_or(|p| p.is_empty()) {
-                problems.push(ConfigProblem::new(
-                    format!("{key}.command"),
-                    "must name a program (and its arguments): [\"/path/to/program\", \"arg\"]",
-                ));
-            }
-            if hook.timeout_secs == 0 {
-                problems.push(ConfigProblem::new(
-                    format!("{key}.timeout_secs"),
-                    "must be at least 1 second",
-                ));
-            }
-            let events = events(hook.events, &key, problems);
-            out.hooks.commands.push(CommandHookConfig {
-                command: hook.command,
-                events,
-                timeout: Duration::from_secs(hook.timeout_secs),
-            });
-        }
-    }
-    out
-}
-
-fn events(
-    events: Option<Vec<Lifecycle>>,
-    key: &str,
-    problems: &mut Vec<ConfigProblem>,
-) -> Vec<Lifecycle> {
-    let Some(events) = events else {
-        return HOOK_EVENTS.to_vec();
-    };
-    for event in &events {
-        if !HOOK_EVENTS.contains(event) {
-            problems.push(ConfigProblem::new(
-                format!("{key}.events"),
-                format!(
-                    "\"{}\" is not a hook event: joiner, mover or leaver",
-                    event.as_str()
-                ),
-            ));
-        }
-    }
-    if events.is_empty() {
-        problems.push(ConfigProblem::new(
-            format!("{key}.events"),
-            "is empty: leave it out for all of joiner, mover and leaver",
-        ));
-    }
-    events
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+    use crate::plan::Lifecycle;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -442,7 +203,10 @@ events = ["leaver"]
         );
         assert_eq!(ops.metrics.listen, Some("127.0.0.1:9464".parse().unwrap()));
         let webhook = &ops.hooks.webhooks[0];
-        assert_eq!(webhook.events, HOOK_EVENTS);
+        assert_eq!(
+            webhook.events,
+            [Lifecycle::Joiner, Lifecycle::Mover, Lifecycle::Leaver]
+        );
         assert_eq!(webhook.retries, 3);
         assert_eq!(webhook.timeout, Duration::from_secs(10));
         assert_eq!(ops.hooks.commands[0].events, [Lifecycle::Leaver]);

@@ -1,4 +1,7 @@
 use super::*;
+use crate::directory::Flavour;
+use crate::dn::Dn;
+use crate::plan::DisableMethod;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

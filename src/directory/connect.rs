@@ -7,8 +7,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{DirectoryError, describe_rc};
-use crate::config::DirectoryConfig;
+use super::{DirectoryConfig, DirectoryError, describe_rc};
 
 pub async fn connect(
     config: &DirectoryConfig,

@@ -2,6 +2,7 @@
 //!
 //! Everything here is I/O; the decisions are made in `plan`.
 
+pub(crate) mod config;
 mod connect;
 pub(crate) mod entry;
 mod groups;
@@ -15,10 +16,10 @@ use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapError, Mod, Scope};
 use secrecy::SecretString;
 
-use crate::config::{DirectoryConfig, Flavour};
 use crate::dn::Dn;
 use crate::plan::ops::{LdapOp, Modification};
 
+pub use config::{DirectoryConfig, Flavour};
 use connect::connect;
 use entry::Entry;
 pub use server::RootDse;

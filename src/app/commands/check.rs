@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use crate::app::pipeline::{self, HrRead, Reading};
 use crate::app::{Outcome, RunError};
-use crate::config::{Config, Flavour};
-use crate::directory::RootDse;
+use crate::config::Config;
+use crate::directory::{Flavour, RootDse};
 
 /// What the HR side gave.
 #[derive(Debug, Clone)]

@@ -2,15 +2,18 @@
 //! node_exporter textfile collector, pushed to a Pushgateway, and served on `/metrics` by
 //! `hrsync run`. The names are an API (see the README, "Metrics").
 
+pub(crate) mod config;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::MetricsConfig;
 use crate::journal::Journal;
 use crate::plan::Plan;
+
+pub use config::MetricsConfig;
 
 /// What one run did, in numbers.
 #[derive(Debug, Clone, Default)]

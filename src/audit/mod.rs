@@ -4,6 +4,8 @@
 //! and did. It never holds a secret: AD passwords are made inside the directory adapter and exist nowhere else, and
 //! password attributes of a new entry are masked.
 
+pub(crate) mod config;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -12,10 +14,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::apply::Outcome;
-use crate::config::AuditSink;
 use crate::journal::{Journal, Subject};
 use crate::model::Reason;
 use crate::plan::{Action, GroupAction, GroupChange, Lifecycle};
+
+pub use config::AuditSink;
 
 /// The account a change belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -6,6 +6,8 @@
 //! hook is logged, counted in the metrics (`hrsync_run_hook_failures`) and the summary, and
 //! does not change the run's exit code, which says what happened to the directory.
 
+pub(crate) mod config;
+
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -15,9 +17,10 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
 use crate::apply::Outcome;
-use crate::config::{CommandHookConfig, HooksConfig, WebhookConfig};
 use crate::journal::Journal;
 use crate::plan::{Action, Lifecycle};
+
+pub use config::{CommandHookConfig, HooksConfig, WebhookConfig};
 
 /// The JSON body of a hook call (see the README, "Hooks").
 #[derive(Debug, Clone, Serialize)]
