@@ -135,7 +135,7 @@ async fn execute(cli: Cli) -> Result<Outcome, RunError> {
             Ok(Outcome::Success)
         }
         Command::Run => hrsync::app::daemon::run(config, clock).await,
-        Command::Check => hrsync::app::commands::check::run(&config, now).await,
+        Command::Check => hrsync::app::commands::check::run(&config).await,
         Command::Plan {
             format,
             out,

@@ -58,10 +58,9 @@ pub async fn make_plan_counting(
     // other core while this thread decodes the directory. The raw records are kept only for a
     // dump: without one, each page's records are dropped as soon as they are normalised.
     let hr_config = config.hr.clone();
-    let today = now.date_naive();
     let keep_records = dump_hr.is_some();
     let hr_task = on_own_thread("hrsync-hr", async move {
-        hr::read(&hr_config, today, keep_records).await
+        hr::read(&hr_config, keep_records).await
     });
     let (hr_result, directory) = tokio::join!(hr_task, read_directory(config, &password));
     let (hr_snapshot, records) = hr_result

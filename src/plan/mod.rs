@@ -12,6 +12,7 @@
 pub mod limits;
 pub mod ops;
 pub mod planner;
+mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,9 +20,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dn::Dn;
-use crate::model::{Effective, Employee, Reason, effective_status};
+use crate::model::{Employee, Reason};
 
 pub use planner::{PlanInput, plan};
+pub use status::{Effective, effective_status};
 
 /// The schema identifier written into every plan. Bump the version on any incompatible change.
 pub const PLAN_SCHEMA: &str = "hrsync.plan/v1";
@@ -82,7 +84,9 @@ impl Policy {
         }
     }
 
-    /// The employee's status at `now` in their time zone (see [`effective_status`]).
+    /// The employee's status at `now` in their time zone (see [`effective_status`]): the one
+    /// decision of it. The planner makes it for everyone once per plan; `explain` and `report`
+    /// show the same.
     pub fn effective(&self, employee: &Employee, now: DateTime<Utc>) -> Effective {
         let (zone, _) = self.time_zone_of(employee);
         effective_status(

@@ -69,6 +69,8 @@ enum Intent<'a> {
 
 struct Target<'a> {
     employee: &'a Employee,
+    /// The employee's status at `now`.
+    status: EmploymentStatus,
     intent: Intent<'a>,
     /// Where the account will be once the plan is applied.
     dn: Dn,
@@ -84,11 +86,11 @@ pub fn plan(input: &PlanInput) -> Plan {
 /// [`Builder::plan_accounts`]): tests set it to check that where it makes no difference.
 fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
     let EffectiveHr {
-        changed,
+        people,
         scheduled,
         warnings,
     } = effective_hr(input);
-    let mut builder = Builder::new(input, employees_now(input.hr, &changed));
+    let mut builder = Builder::new(input, people);
     builder.parallel_from = parallel_from;
     builder.warnings.extend(warnings);
     builder
@@ -116,7 +118,7 @@ fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
 struct Builder<'a> {
     input: &'a PlanInput<'a>,
     /// The employees with their status at `now` (see [`effective_hr`]), in HR's order.
-    employees: Vec<&'a Employee>,
+    employees: Vec<Person<'a>>,
     skipped: Vec<Skipped>,
     warnings: BTreeSet<String>,
     accounts: Vec<AccountPlan>,
@@ -188,7 +190,7 @@ struct ManagedAttribute<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(input: &'a PlanInput<'a>, employees: Vec<&'a Employee>) -> Self {
+    fn new(input: &'a PlanInput<'a>, employees: Vec<Person<'a>>) -> Self {
         let managed_groups = input.mappings.managed_groups();
         let mut memberships = BTreeMap::new();
         let mut member_of = Vec::new();
@@ -302,7 +304,7 @@ impl<'a> Builder<'a> {
         let ambiguous = self.correlate(&by_id);
         let excluded = self.skip_unusable(&by_id, ambiguous);
         let mut employees = std::mem::take(&mut self.employees);
-        employees.sort_by(|a, b| a.id.cmp(&b.id));
+        employees.sort_by(|a, b| a.employee.id.cmp(&b.employee.id));
         let conversions = self.conversions(&employees, &by_id, &excluded);
         self.find_orphans(&employees, &by_id, &excluded, &conversions);
         let targets = self.targets(employees, &by_id, &excluded, &conversions);
@@ -434,11 +436,13 @@ fn same_values(a: &[String], b: &[String]) -> bool {
     a == b
 }
 
-fn status_fact(employee: &Employee) -> String {
-    if employee.status_source.is_empty() || employee.status_source == employee.status.as_str() {
-        employee.status.to_string()
+/// The status as a fact for a reason: the planner's decision, with HR's own value when it
+/// says something else.
+fn status_fact(employee: &Employee, status: EmploymentStatus) -> String {
+    if employee.status_source.is_empty() || employee.status_source == status.as_str() {
+        status.to_string()
     } else {
-        format!("{} ({:?})", employee.status, employee.status_source)
+        format!("{status} ({:?})", employee.status_source)
     }
 }
 
@@ -497,7 +501,7 @@ mod stale;
 mod target;
 
 use correlate::{Conversions, Excluded};
-use dates::{EffectiveHr, effective_hr, employees_now};
+use dates::{EffectiveHr, Person, effective_hr};
 use index::{ById, DnHash, FinalDns, MemberOf};
 use naming::occupant;
 pub use offboard::offboard;

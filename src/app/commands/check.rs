@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
 use ldap3::{Ldap, Scope};
 
 use crate::app::{Outcome, RunError};
@@ -36,8 +35,8 @@ pub struct DirectoryFound {
     pub password_policy: Option<(String, bool)>,
 }
 
-pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunError> {
-    let (hr, directory) = tokio::join!(check_hr(config, now), check_directory(config));
+pub async fn run(config: &Config) -> Result<Outcome, RunError> {
+    let (hr, directory) = tokio::join!(check_hr(config), check_directory(config));
     let mut out = String::new();
     let mut failures = Vec::new();
     match &hr {
@@ -114,8 +113,8 @@ pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunErro
     }
 }
 
-async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, String> {
-    let (snapshot, records) = crate::hr::fetch_with_records(&config.hr, now.date_naive())
+async fn check_hr(config: &Config) -> Result<HrFound, String> {
+    let (snapshot, records) = crate::hr::fetch_with_records(&config.hr)
         .await
         .map_err(|e| e.to_string())?;
     let kind = match config.hr.source {

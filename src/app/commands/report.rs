@@ -25,7 +25,7 @@ use crate::dn::Dn;
 use crate::hr;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot};
-use crate::plan::{Action, Plan, PlanInput, plan, planner};
+use crate::plan::{Action, Plan, PlanInput, Policy, plan, planner};
 
 /// The schema identifier of the access report. Bump the version on any incompatible change.
 pub const ACCESS_REPORT_SCHEMA: &str = "hrsync.access-report/v1";
@@ -42,8 +42,8 @@ pub enum OutputFormat {
 #[derive(Debug, Clone)]
 pub struct Inputs {
     pub records: Vec<Value>,
-    /// The normalised records, each employee's `status` decided at the time of the run as the
-    /// planner decides it (see [`Policy::effective`](crate::plan::Policy::effective)).
+    /// The normalised records; each employee's status at the time of the run is the planner's
+    /// decision, [`Policy::effective`].
     pub hr: HrSnapshot,
     pub directory: DirectorySnapshot,
     pub plan: Plan,
@@ -61,12 +61,7 @@ pub async fn read_inputs(
     );
     let records = records?;
     let (directory, snapshot) = directory?;
-    let hr_snapshot = hr::normalize(
-        &records,
-        &config.hr.fields,
-        &config.hr.status,
-        now.date_naive(),
-    );
+    let hr_snapshot = hr::normalize(&records, &config.hr.fields, &config.hr.status);
     let plan = plan(&PlanInput {
         hr: &hr_snapshot,
         directory: &snapshot,
@@ -80,10 +75,6 @@ pub async fn read_inputs(
         rejected = hr_snapshot.rejected.len(),
         "HR read"
     );
-    let mut hr_snapshot = hr_snapshot;
-    for employee in &mut hr_snapshot.employees {
-        employee.status = config.directory.policy.effective(employee, now).status;
-    }
     Ok((
         Inputs {
             records,
@@ -115,6 +106,7 @@ pub async fn run_access(
         directory: &inputs.directory,
         plan: &inputs.plan,
         mappings: &config.mappings,
+        policy: &config.directory.policy,
         memberships: &memberships,
         groups_base: &groups_base,
         groups_read,
@@ -140,6 +132,8 @@ pub struct AccessInput<'a> {
     pub directory: &'a DirectorySnapshot,
     pub plan: &'a Plan,
     pub mappings: &'a Mappings,
+    /// Decides each employee's status at `now`, as the planner does.
+    pub policy: &'a Policy,
     /// Every group found under `groups_base`, by member: member DN -> groups.
     pub memberships: &'a BTreeMap<Dn, BTreeSet<Dn>>,
     pub groups_base: &'a Dn,
@@ -285,7 +279,12 @@ pub fn access_report(input: &AccessInput) -> AccessReport {
             dn: account.dn.clone(),
             employee_id: id.to_string(),
             hr_status: match side {
-                HrSide::Employee(e) => e.status.as_str().to_string(),
+                HrSide::Employee(e) => input
+                    .policy
+                    .effective(e, input.now)
+                    .status
+                    .as_str()
+                    .to_string(),
                 HrSide::Unreadable => "unreadable".to_string(),
                 HrSide::Missing => "not_in_hr".to_string(),
             },
@@ -318,7 +317,7 @@ fn account_findings(
     let outlook = Outlook::new(input.plan, account, id);
     let mut findings = Vec::new();
     let status = match side {
-        HrSide::Employee(employee) => Some(employee.status),
+        HrSide::Employee(employee) => Some(input.policy.effective(employee, input.now).status),
         HrSide::Unreadable | HrSide::Missing => None,
     };
     if let HrSide::Missing = side {
@@ -386,7 +385,7 @@ fn account_findings(
             // The plan's pending removals, with its reasons; for an account the plan leaves
             // alone (protected, skipped), the role of an active employee says what belongs.
             let role = (status == EmploymentStatus::Active && outlook.actions.is_empty())
-                .then(|| input.mappings.assign(employee));
+                .then(|| input.mappings.assign(employee, status));
             for group in &state.groups {
                 let removing =
                     |a: &Action| matches!(a, Action::RemoveFromGroup { group: g } if g == group);
@@ -624,10 +623,27 @@ groups = ["engineering"]
         .unwrap()
     }
 
+    fn policy() -> Policy {
+        Policy {
+            disable: crate::plan::DisableMethod::PpolicyLock,
+            expire_leavers: false,
+            member_values_follow_renames: true,
+            groups_require_member: false,
+            empty_group_placeholder: None,
+            required_attributes: Vec::new(),
+            prehire_days: 0,
+            time_zone: chrono_tz::UTC,
+            time_zone_field: None,
+            leave_disable: false,
+            leave_remove_groups: BTreeSet::new(),
+            disable_orphans: false,
+        }
+    }
+
     /// Built from JSON so that the test does not depend on every field of the struct.
     fn employee(id: &str, department: &str, status: EmploymentStatus) -> Employee {
         serde_json::from_value(serde_json::json!({
-            "id": id, "status": status, "hr_status": status, "status_source": "",
+            "id": id, "hr_status": status, "status_source": "",
             "hire_date": null, "termination_date": null,
             "fields": { "department": department }
         }))
@@ -743,6 +759,7 @@ groups = ["engineering"]
             directory: &directory,
             plan: &plan,
             mappings: &mappings,
+            policy: &policy(),
             memberships: &memberships,
             groups_base: &base,
             groups_read: 3,

@@ -24,7 +24,7 @@ impl<'a> Builder<'a> {
             None => Reason::new(
                 format!(
                     "status = {} and no account has {}={}",
-                    status_fact(employee),
+                    status_fact(employee, target.status),
                     mappings.correlation.attribute,
                     employee.id
                 ),
