@@ -24,7 +24,7 @@ pub enum EmploymentStatus {
 }
 
 impl EmploymentStatus {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
             Self::Leave => "leave",
@@ -125,7 +125,7 @@ fn yes() -> bool {
 }
 
 impl DirectoryAccount {
-    pub fn values(&self, attribute: &str) -> &[String] {
+    pub(crate) fn values(&self, attribute: &str) -> &[String] {
         self.attributes.get(attribute).unwrap_or(&[])
     }
 }
@@ -167,14 +167,14 @@ pub struct Reason {
 }
 
 impl Reason {
-    pub fn new(fact: impl Into<String>, rule: impl Into<String>) -> Self {
+    pub(crate) fn new(fact: impl Into<String>, rule: impl Into<String>) -> Self {
         Self {
             fact: fact.into(),
             rule: Some(rule.into()),
         }
     }
 
-    pub fn fact(fact: impl Into<String>) -> Self {
+    pub(crate) fn fact(fact: impl Into<String>) -> Self {
         Self {
             fact: fact.into(),
             rule: None,

@@ -372,7 +372,7 @@ impl<'a> Builder<'a> {
 
 /// The managed part of an account as the directory holds it: what a plan records as "before"
 /// and what a saved plan is checked against.
-pub fn account_state(
+pub(crate) fn account_state(
     account: &DirectoryAccount,
     directory: &DirectorySnapshot,
     mappings: &Mappings,
@@ -504,7 +504,7 @@ use correlate::{Conversions, Excluded};
 use dates::{EffectiveHr, Person, effective_hr};
 use index::{ById, DnHash, FinalDns, MemberOf};
 use naming::occupant;
-pub use offboard::offboard;
+pub(crate) use offboard::offboard;
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use crate::plan::{
     AccountPlan, Action, ControlChange, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan,
 };
 
-pub fn text(plan: &Plan) -> String {
+pub(crate) fn text(plan: &Plan) -> String {
     let mut out = String::new();
     summary_text(&mut out, plan);
     for account in &plan.accounts {
