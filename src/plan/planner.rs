@@ -83,7 +83,7 @@ pub fn plan(input: &PlanInput) -> Plan {
 }
 
 /// [`plan`], planning accounts on two threads from `parallel_from` targets on (see
-/// [`Builder::plan_accounts`]): tests set it to check that where it makes no difference.
+/// [`Builder::plan_targets`]): tests set it to check that where it makes no difference.
 fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
     let EffectiveHr {
         people,
@@ -151,7 +151,7 @@ struct Builder<'a> {
     /// to the disabled OU), with what will be there.
     claimed: BTreeMap<Dn, &'static str>,
     /// From how many targets their accounts are planned on two threads (see
-    /// [`Builder::plan_accounts`]); [`PARALLEL_FROM`] but in tests.
+    /// [`Builder::plan_targets`]); [`PARALLEL_FROM`] but in tests.
     parallel_from: usize,
 }
 
@@ -159,7 +159,7 @@ struct Builder<'a> {
 /// made on one thread is the simpler one to follow in a debugger.
 const PARALLEL_FROM: usize = 2_000;
 
-/// What planning targets' accounts finds (see [`Builder::plan_accounts`]), kept apart from the
+/// What planning targets' accounts finds (see [`Builder::plan_targets`]), kept apart from the
 /// builder's so that targets can be planned on several threads and the findings merged.
 #[derive(Default)]
 struct Planned {

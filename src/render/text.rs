@@ -176,14 +176,7 @@ fn action_text(out: &mut String, action: &Action) {
             clear_expiry,
             ..
         } => {
-            let mut how = Vec::new();
-            if *set_password {
-                how.push("a new random password, never shown".to_string());
-            }
-            how.extend(account_control.map(control_text));
-            if *clear_expiry {
-                how.push("accountExpires -> never".to_string());
-            }
+            let how = enable_how(*account_control, *set_password, *clear_expiry);
             let _ = writeln!(out, "  ~ enable the account{}", parenthesised(&how));
         }
         Action::Disable {
@@ -191,14 +184,7 @@ fn action_text(out: &mut String, action: &Action) {
             account_control,
             expires,
         } => {
-            let mut how = Vec::new();
-            if *method == DisableMethod::PpolicyLock {
-                how.push(format!("pwdAccountLockedTime: {PPOLICY_PERMANENT_LOCK}"));
-            }
-            how.extend(account_control.map(control_text));
-            if let Some(expires) = expires {
-                how.push(format!("accountExpires -> {expires}"));
-            }
+            let how = disable_how(*method, *account_control, expires.as_deref());
             let _ = writeln!(out, "  ~ disable the account{}", parenthesised(&how));
         }
         Action::SetAttribute {
@@ -221,6 +207,40 @@ fn action_text(out: &mut String, action: &Action) {
             let _ = writeln!(out, "  ~ member value in {group} follows the move");
         }
     }
+}
+
+/// What enabling writes besides lifting the lock.
+fn enable_how(
+    account_control: Option<ControlChange>,
+    set_password: bool,
+    clear_expiry: bool,
+) -> Vec<String> {
+    let mut how = Vec::new();
+    if set_password {
+        how.push("a new random password, never shown".to_string());
+    }
+    how.extend(account_control.map(control_text));
+    if clear_expiry {
+        how.push("accountExpires -> never".to_string());
+    }
+    how
+}
+
+/// What disabling writes.
+fn disable_how(
+    method: DisableMethod,
+    account_control: Option<ControlChange>,
+    expires: Option<&str>,
+) -> Vec<String> {
+    let mut how = Vec::new();
+    if method == DisableMethod::PpolicyLock {
+        how.push(format!("pwdAccountLockedTime: {PPOLICY_PERMANENT_LOCK}"));
+    }
+    how.extend(account_control.map(control_text));
+    if let Some(expires) = expires {
+        how.push(format!("accountExpires -> {expires}"));
+    }
+    how
 }
 
 fn control_text(change: ControlChange) -> String {
