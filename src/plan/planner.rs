@@ -98,21 +98,25 @@ fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
         .extend(input.directory.warnings.iter().cloned());
     builder.run();
     let mut plan = builder.finish();
-    // Only leavers who still have an account to take away.
-    if !scheduled.is_empty() {
-        let correlated: BTreeSet<&str> = input
-            .directory
-            .accounts
-            .iter()
-            .filter_map(|a| a.correlation_id.as_deref())
-            .collect();
-        plan.scheduled = scheduled
-            .into_iter()
-            .filter(|s| correlated.contains(s.employee_id.as_str()))
-            .collect();
-    }
+    plan.scheduled = with_accounts(scheduled, input.directory);
     plan.limits_tripped = limits::check(&plan, input.limits);
     plan
+}
+
+/// The terminations to come of leavers who still have an account to take away.
+fn with_accounts(scheduled: Vec<Scheduled>, directory: &DirectorySnapshot) -> Vec<Scheduled> {
+    if scheduled.is_empty() {
+        return scheduled;
+    }
+    let correlated: BTreeSet<&str> = directory
+        .accounts
+        .iter()
+        .filter_map(|a| a.correlation_id.as_deref())
+        .collect();
+    scheduled
+        .into_iter()
+        .filter(|s| correlated.contains(s.employee_id.as_str()))
+        .collect()
 }
 
 struct Builder<'a> {
