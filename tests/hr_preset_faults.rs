@@ -214,8 +214,7 @@ fn config(vendor: &Vendor, server: &MockServer, dir: &TempDir) -> HrConfig {
 }
 
 async fn fetch(config: &HrConfig) -> Result<HrSnapshot, HrError> {
-    let today = chrono::NaiveDate::from_ymd_opt(2024, 6, 15).expect("a date");
-    tokio::time::timeout(Duration::from_secs(30), hr::fetch(config, today))
+    tokio::time::timeout(Duration::from_secs(30), hr::fetch(config))
         .await
         .expect("the fetch finished")
 }

@@ -17,13 +17,13 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[path = "support/hr.rs"]
 mod hr_support;
-use hr_support::{config, json_ok, secret, today};
+use hr_support::{config, json_ok, secret, status_today};
 
 use hrsync::hr::{self, HrConfig};
 use hrsync::model::{Employee, EmploymentStatus, HrSnapshot};
 
 async fn fetch(config: &HrConfig) -> HrSnapshot {
-    tokio::time::timeout(Duration::from_secs(30), hr::fetch(config, today()))
+    tokio::time::timeout(Duration::from_secs(30), hr::fetch(config))
         .await
         .expect("the fetch finished")
         .expect("the fetch succeeded")
@@ -49,7 +49,7 @@ fn summary(
         f("email"),
         f("title"),
         f("department"),
-        e.status,
+        status_today(e),
     )
 }
 
@@ -588,9 +588,7 @@ async fn a_dump_replays_to_the_same_plan() {
     let now = chrono::DateTime::parse_from_rfc3339("2024-06-15T08:00:00Z")
         .expect("time")
         .with_timezone(&chrono::Utc);
-    let (live_snapshot, records) = hr::fetch_with_records(&live, now.date_naive())
-        .await
-        .expect("fetch");
+    let (live_snapshot, records) = hr::fetch_with_records(&live).await.expect("fetch");
     let dump = hr::dump(&live, &records, now);
     let dump_path = dir.path().join("hr-dump.json");
     std::fs::write(&dump_path, serde_json::to_vec(&dump).expect("json")).expect("write dump");
@@ -605,7 +603,7 @@ async fn a_dump_replays_to_the_same_plan() {
         "preset = \"bamboohr\"\nsource = \"file\"\n[file]\npath = \"{}\"\nrecords = \"/records\"\n",
         dump_path.display()
     ));
-    let replay_snapshot = hr::fetch(&replay, now.date_naive()).await.expect("replay");
+    let replay_snapshot = hr::fetch(&replay).await.expect("replay");
     assert!(!live_snapshot.employees.is_empty());
 
     let directory = hrsync::model::DirectorySnapshot::default();
@@ -663,7 +661,7 @@ terminated = ["Terminated"]
 "#,
         csv_path.display()
     ));
-    let snapshot = hr::fetch(&config, today()).await.expect("csv read");
+    let snapshot = hr::fetch(&config).await.expect("csv read");
     let ids: Vec<&str> = snapshot.employees.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids, ["1", "3"]);
     assert_eq!(
@@ -896,7 +894,7 @@ async fn successfactors_oauth_with_a_signed_saml_assertion_and_several_employmen
         .map(|e| {
             (
                 e.id.clone(),
-                e.status,
+                status_today(e),
                 e.field("title").unwrap_or("-").to_string(),
                 e.termination_date,
             )

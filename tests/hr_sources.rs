@@ -19,14 +19,14 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[path = "support/hr.rs"]
 mod hr_support;
-use hr_support::{config, json_ok, secret, today};
+use hr_support::{config, json_ok, secret, status_today};
 
 use hrsync::hr::{self, HrConfig, HrError};
 use hrsync::model::{EmploymentStatus, HrSnapshot};
 
 async fn fetch(config: &HrConfig) -> Result<HrSnapshot, HrError> {
     // Every fetch in these tests must end quickly: a pagination loop would fail here, not hang.
-    tokio::time::timeout(Duration::from_secs(30), hr::fetch(config, today()))
+    tokio::time::timeout(Duration::from_secs(30), hr::fetch(config))
         .await
         .expect("the fetch finished")
 }
@@ -121,13 +121,19 @@ password = {password}
     assert!(snapshot.rejected.is_empty(), "{:?}", snapshot.rejected);
     assert_eq!(ids(&snapshot), ["100", "101", "102"]);
     let grace = &snapshot.employees[0];
-    assert_eq!(grace.status, EmploymentStatus::Active);
+    assert_eq!(status_today(grace), EmploymentStatus::Active);
     assert_eq!(grace.field("email"), Some("grace@example.org"));
     assert_eq!(grace.field("employment_type"), Some("Full-Time"));
     assert_eq!(grace.termination_date, None, "0000-00-00 is no date");
-    assert_eq!(snapshot.employees[1].status, EmploymentStatus::Terminated);
+    assert_eq!(
+        status_today(&snapshot.employees[1]),
+        EmploymentStatus::Terminated
+    );
     // Still "Active" in HR, but the termination date has passed: a leaver.
-    assert_eq!(snapshot.employees[2].status, EmploymentStatus::Terminated);
+    assert_eq!(
+        status_today(&snapshot.employees[2]),
+        EmploymentStatus::Terminated
+    );
     assert_eq!(snapshot.employees[2].status_source, "Active");
 }
 
@@ -276,7 +282,7 @@ async fn personio_offset_pages_are_all_fetched_with_the_bearer_token_and_joined_
         .unwrap();
     assert!(snapshot.rejected.is_empty(), "{:?}", snapshot.rejected);
     assert_eq!(ids(&snapshot), ["1", "2", "3", "4", "5"]);
-    let statuses: Vec<EmploymentStatus> = snapshot.employees.iter().map(|e| e.status).collect();
+    let statuses: Vec<EmploymentStatus> = snapshot.employees.iter().map(status_today).collect();
     assert_eq!(
         statuses,
         [
@@ -561,7 +567,10 @@ async fn bamboohr_next_links_are_followed_absolute_and_relative_until_there_is_n
 
     let snapshot = fetch(&bamboo_v1_config(&uri, &dir)).await.unwrap();
     assert_eq!(ids(&snapshot), ["1", "2", "3", "5"]);
-    assert_eq!(snapshot.employees[2].status, EmploymentStatus::Terminated);
+    assert_eq!(
+        status_today(&snapshot.employees[2]),
+        EmploymentStatus::Terminated
+    );
     assert_eq!(
         snapshot.employees[0].field("title"),
         Some("Engineering Manager")
@@ -743,9 +752,15 @@ terminated = ["true"]
     let snapshot = fetch(&config).await.unwrap();
     assert!(snapshot.rejected.is_empty(), "{:?}", snapshot.rejected);
     assert_eq!(ids(&snapshot), ["u-1", "u-2"]);
-    assert_eq!(snapshot.employees[0].status, EmploymentStatus::Active);
+    assert_eq!(
+        status_today(&snapshot.employees[0]),
+        EmploymentStatus::Active
+    );
     assert_eq!(snapshot.employees[0].manager_id(), None);
-    assert_eq!(snapshot.employees[1].status, EmploymentStatus::Terminated);
+    assert_eq!(
+        status_today(&snapshot.employees[1]),
+        EmploymentStatus::Terminated
+    );
     assert_eq!(snapshot.employees[1].status_source, "true");
     assert_eq!(snapshot.employees[1].field("title"), Some("Ops"));
     assert_eq!(
@@ -815,7 +830,10 @@ terminated = ["false"]
     // Four records, two full pages: the total ends the paging without a third request.
     let snapshot = fetch(&config).await.unwrap();
     assert_eq!(ids(&snapshot), ["a", "b", "c", "d"]);
-    assert_eq!(snapshot.employees[1].status, EmploymentStatus::Terminated);
+    assert_eq!(
+        status_today(&snapshot.employees[1]),
+        EmploymentStatus::Terminated
+    );
     assert_eq!(
         snapshot.employees[0].field("department"),
         Some("Tour Operations")

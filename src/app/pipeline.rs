@@ -122,11 +122,10 @@ pub async fn read_hr(
     }
     let keep_records = reading.hr == HrRead::WithRecords || reading.dump_hr.is_some();
     let hr_config = config.hr.clone();
-    let today = reading.now.date_naive();
     // Parsing and normalising the records runs on the other core while this thread decodes
     // the directory.
     let (hr, records) = on_own_thread("hrsync-hr", async move {
-        hr::read(&hr_config, today, keep_records).await
+        hr::read(&hr_config, keep_records).await
     })
     .await
     .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;

@@ -60,7 +60,6 @@ mod saml;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -341,31 +340,27 @@ impl HrConfig {
     }
 }
 
-/// Fetches every record and normalises it. `today` decides date-driven statuses (the clock is
-/// read by the caller). Any transport, HTTP or shape failure on any page is an `Err`: never a
-/// partial list.
+/// Fetches every record and normalises it. Any transport, HTTP or shape failure on any page is
+/// an `Err`: never a partial list.
 ///
 /// Each page is normalised as it arrives (while the next one is fetched) and its raw records are
 /// dropped once read: at company scale the raw JSON would otherwise be the largest thing held.
-pub async fn fetch(config: &HrConfig, today: NaiveDate) -> Result<HrSnapshot, HrError> {
-    let (snapshot, _) = read(config, today, false).await?;
+pub async fn fetch(config: &HrConfig) -> Result<HrSnapshot, HrError> {
+    let (snapshot, _) = read(config, false).await?;
     Ok(snapshot)
 }
 
 /// [`normalize`], plus the file source's malformed CSV rows: each is reported (by id when its
 /// id cell is readable) and left out, so its account is left alone.
-pub fn normalize_records(records: &[Value], config: &HrConfig, today: NaiveDate) -> HrSnapshot {
-    let mut reader = Reader::new(&config.fields, &config.status, today);
+pub fn normalize_records(records: &[Value], config: &HrConfig) -> HrSnapshot {
+    let mut reader = Reader::new(&config.fields, &config.status);
     reader.read(records);
     reader.finish()
 }
 
 /// Like [`fetch`], and also returns the raw records (for `--dump-hr`).
-pub async fn fetch_with_records(
-    config: &HrConfig,
-    today: NaiveDate,
-) -> Result<(HrSnapshot, Vec<Value>), HrError> {
-    read(config, today, true).await
+pub async fn fetch_with_records(config: &HrConfig) -> Result<(HrSnapshot, Vec<Value>), HrError> {
+    read(config, true).await
 }
 
 /// One page of raw records. The fetch keeps the page it last sent, to compare the next one with,
@@ -379,7 +374,6 @@ const PAGES_IN_FLIGHT: usize = 2;
 /// [`fetch`], also returning the raw records when `keep_records` (an empty list otherwise).
 pub async fn read(
     config: &HrConfig,
-    today: NaiveDate,
     keep_records: bool,
 ) -> Result<(HrSnapshot, Vec<Value>), HrError> {
     check_config(config)?;
@@ -389,7 +383,7 @@ pub async fn read(
             let (fields, status) = (config.fields.clone(), config.status.clone());
             // A task of its own, so a page is normalised while the next one is on its way.
             let normalising = tokio::spawn(async move {
-                let mut reader = Reader::new(&fields, &status, today);
+                let mut reader = Reader::new(&fields, &status);
                 let mut kept = Vec::new();
                 while let Some(page) = receiver.recv().await {
                     reader.read(&page);
@@ -416,7 +410,7 @@ pub async fn read(
         }
         (SourceKind::File, _, Some(file)) => {
             let records = file::read_records(file).await?;
-            let snapshot = normalize_records(&records, config, today);
+            let snapshot = normalize_records(&records, config);
             (snapshot, vec![Page::new(records)])
         }
         _ => return Err(missing_source()),
@@ -456,9 +450,9 @@ struct Reader<'c> {
 }
 
 impl<'c> Reader<'c> {
-    fn new(fields: &'c FieldsConfig, status: &'c StatusConfig, today: NaiveDate) -> Self {
+    fn new(fields: &'c FieldsConfig, status: &'c StatusConfig) -> Self {
         Self {
-            normaliser: normalize::Normaliser::new(fields, status, today),
+            normaliser: normalize::Normaliser::new(fields, status),
             id_paths: fields.get(fields::ID),
             malformed: Vec::new(),
         }
@@ -852,7 +846,7 @@ formats = ["%Q"]
         let config = parse(&format!(
             "source = \"rest\"\n[rest]\nurl = \"https://h/\"\nrecords = \"x\"\n{FIELDS}"
         ));
-        let err = fetch(&config, NaiveDate::default()).await.unwrap_err();
+        let err = fetch(&config).await.unwrap_err();
         assert!(matches!(err, HrError::Config(_)), "{err}");
         assert!(err.to_string().contains("hr.rest.records"), "{err}");
     }
@@ -879,12 +873,7 @@ formats = ["%Q"]
     /// What [`normalize_records`] did before it read page by page: normalise the whole list,
     /// then let each malformed row replace what its record gave.
     fn malformed_whole_list(records: &[Value], config: &HrConfig) -> HrSnapshot {
-        let mut snapshot = normalize(
-            records,
-            &config.fields,
-            &config.status,
-            NaiveDate::default(),
-        );
+        let mut snapshot = normalize(records, &config.fields, &config.status);
         for (index, record) in records.iter().enumerate() {
             let Some(problem) = record.get(csv::MALFORMED).and_then(Value::as_str) else {
                 continue;
@@ -953,12 +942,9 @@ formats = ["%Q"]
                 >= 5,
             "{expected:?}"
         );
-        assert_eq!(
-            normalize_records(&records, &config, NaiveDate::default()),
-            expected
-        );
+        assert_eq!(normalize_records(&records, &config), expected);
         for size in 1..=records.len() {
-            let mut reader = Reader::new(&config.fields, &config.status, NaiveDate::default());
+            let mut reader = Reader::new(&config.fields, &config.status);
             for page in records.chunks(size) {
                 reader.read(page);
             }

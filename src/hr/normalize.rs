@@ -19,7 +19,7 @@ use crate::attributes::{Fields, Name};
 use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
 
 /// Normalises every record. `records` is the whole response, across pages, in order: a
-/// [`RejectedRecord::index`] is a position in it. `today` decides date-driven statuses.
+/// [`RejectedRecord::index`] is a position in it.
 ///
 /// - Every field in `fields` (except the dates) becomes a string in [`Employee::fields`]: a JSON
 ///   string as it is, a number or boolean as its text; null, missing or `""` leaves the field
@@ -28,18 +28,13 @@ use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
 /// - `id` (non-empty) and the status (listed in `status`) are required.
 /// - `hire_date` / `termination_date` become [`Employee::hire_date`] /
 ///   [`Employee::termination_date`]; a value that is not a date rejects the record.
-/// - The effective status is HR's, except that a termination date before `today` makes it
-///   `terminated`, and an `active` person whose hire date is after `today` is `pending`.
+/// - The status is HR's, as mapped: what the dates make of it at a given moment (a termination
+///   date that has passed, a hire date to come) is the planner's decision, not this one's.
 /// - A value with a control character (NUL, newline, ...) rejects the record.
 /// - A value longer than [`MAX_VALUE_CHARS`] rejects the record.
 /// - An id that appears more than once rejects every record with it: none can be trusted.
-pub fn normalize(
-    records: &[Value],
-    fields: &FieldsConfig,
-    status: &StatusConfig,
-    today: NaiveDate,
-) -> HrSnapshot {
-    let mut normaliser = Normaliser::new(fields, status, today);
+pub fn normalize(records: &[Value], fields: &FieldsConfig, status: &StatusConfig) -> HrSnapshot {
+    let mut normaliser = Normaliser::new(fields, status);
     normaliser.read(records);
     normaliser.finish()
 }
@@ -53,7 +48,6 @@ pub(crate) struct Normaliser<'c> {
     /// The configured field names, one shared copy (a [`Name`]) for every employee.
     names: Vec<Name>,
     status: &'c StatusConfig,
-    today: NaiveDate,
     /// The index of the next record, across pages.
     next_index: usize,
     employees: Vec<Employee>,
@@ -63,16 +57,11 @@ pub(crate) struct Normaliser<'c> {
 }
 
 impl<'c> Normaliser<'c> {
-    pub(crate) fn new(
-        fields: &'c FieldsConfig,
-        status: &'c StatusConfig,
-        today: NaiveDate,
-    ) -> Self {
+    pub(crate) fn new(fields: &'c FieldsConfig, status: &'c StatusConfig) -> Self {
         Self {
             fields,
             names: field_names(fields),
             status,
-            today,
             next_index: 0,
             employees: Vec::new(),
             employee_indexes: Vec::new(),
@@ -97,13 +86,7 @@ impl<'c> Normaliser<'c> {
             let (id, problem) = match id {
                 Ok(Some(id)) => {
                     let id = id.into_owned();
-                    match read_employee(
-                        record,
-                        &id,
-                        (self.fields, &self.names),
-                        self.status,
-                        self.today,
-                    ) {
+                    match read_employee(record, &id, (self.fields, &self.names), self.status) {
                         Ok(details) => {
                             self.employees.push(details.into_employee(id));
                             self.employee_indexes.push(index);
@@ -182,7 +165,6 @@ impl<'c> Normaliser<'c> {
 
 /// Everything of an [`Employee`] but its id.
 struct Details {
-    status: EmploymentStatus,
     hr_status: EmploymentStatus,
     status_source: String,
     hire_date: Option<NaiveDate>,
@@ -194,7 +176,6 @@ impl Details {
     fn into_employee(self, id: String) -> Employee {
         Employee {
             id,
-            status: self.status,
             hr_status: self.hr_status,
             status_source: self.status_source,
             hire_date: self.hire_date,
@@ -220,7 +201,6 @@ fn read_employee(
     id: &str,
     (fields, names): (&FieldsConfig, &[Name]),
     status: &StatusConfig,
-    today: NaiveDate,
 ) -> Result<Details, String> {
     let mut problems = Vec::new();
     let mut values = Fields::with_capacity(names.len());
@@ -279,15 +259,6 @@ fn read_employee(
 
     match hr_status {
         Some((mapped, raw)) if problems.is_empty() => Ok(Details {
-            // In UTC here; the planner decides again in each employee's time zone.
-            status: crate::model::effective_status(
-                mapped,
-                hire_date,
-                termination_date,
-                today.and_time(chrono::NaiveTime::MIN).and_utc(),
-                &chrono::Utc,
-            )
-            .status,
             hr_status: mapped,
             status_source: raw,
             hire_date,
@@ -449,14 +420,10 @@ terminated = ["Inactive", "Terminated"]
         toml::from_str(CONFIG).unwrap()
     }
 
-    fn today() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2024, 6, 15).unwrap()
-    }
-
     fn run(records: &[Value]) -> HrSnapshot {
         let config = config();
         assert!(config.validate().is_empty(), "{:?}", config.validate());
-        normalize(records, &config.fields, &config.status, today())
+        normalize(records, &config.fields, &config.status)
     }
 
     fn person(id: &str) -> Value {
@@ -495,7 +462,7 @@ terminated = ["Inactive", "Terminated"]
         let snapshot = run(&[with(person("7"), "costCenter", json!(4711))]);
         let e = only_employee(&snapshot);
         assert_eq!(e.id, "7");
-        assert_eq!(e.status, EmploymentStatus::Active);
+        assert_eq!(e.hr_status, EmploymentStatus::Active);
         assert_eq!(e.status_source, "Active");
         assert_eq!(e.hire_date, NaiveDate::from_ymd_opt(2020, 1, 6));
         assert_eq!(e.termination_date, None, "0000-00-00 means no date");
@@ -597,7 +564,7 @@ terminated = ["Inactive", "Terminated"]
         for (raw, expected) in cases {
             let snapshot = run(&[with(person("1"), "status", json!(raw))]);
             let e = only_employee(&snapshot);
-            assert_eq!(e.status, expected, "{raw}");
+            assert_eq!(e.hr_status, expected, "{raw}");
             assert_eq!(e.status_source, raw, "the raw value is kept as sent");
         }
     }
@@ -608,7 +575,7 @@ terminated = ["Inactive", "Terminated"]
         record.as_object_mut().unwrap().remove("status");
         record["employmentStatus"] = json!("On Leave");
         let snapshot = run(&[record]);
-        assert_eq!(only_employee(&snapshot).status, EmploymentStatus::Leave);
+        assert_eq!(only_employee(&snapshot).hr_status, EmploymentStatus::Leave);
     }
 
     #[test]
@@ -620,20 +587,19 @@ terminated = ["Inactive", "Terminated"]
             let jobs: Vec<Value> = statuses.iter().map(|s| json!({ "status": s })).collect();
             with(person("7"), "jobs", Value::Array(jobs))
         };
-        let read = |config: &HrConfig, record: Value| {
-            normalize(&[record], &config.fields, &config.status, today())
-        };
+        let read =
+            |config: &HrConfig, record: Value| normalize(&[record], &config.fields, &config.status);
         // A rehire: the old employment ended, the new one is active.
         let snapshot = read(&config, jobs(&["Terminated", "Active"]));
         let e = only_employee(&snapshot);
-        assert_eq!(e.status, EmploymentStatus::Active);
+        assert_eq!(e.hr_status, EmploymentStatus::Active);
         assert_eq!(e.status_source, "Terminated, Active");
         assert_eq!(
-            only_employee(&read(&config, jobs(&["On Leave", "Inactive"]))).status,
+            only_employee(&read(&config, jobs(&["On Leave", "Inactive"]))).hr_status,
             EmploymentStatus::Leave
         );
         assert_eq!(
-            only_employee(&read(&config, jobs(&["Inactive", "Terminated"]))).status,
+            only_employee(&read(&config, jobs(&["Inactive", "Terminated"]))).hr_status,
             EmploymentStatus::Terminated
         );
         // One value nobody listed: the whole record is left alone, never half-read.
@@ -655,7 +621,7 @@ terminated = ["Inactive", "Terminated"]
         // With "first", only the first employment counts.
         config.status.multiple = StatusMultiple::First;
         assert_eq!(
-            only_employee(&read(&config, jobs(&["Terminated", "Active"]))).status,
+            only_employee(&read(&config, jobs(&["Terminated", "Active"]))).hr_status,
             EmploymentStatus::Terminated
         );
     }
@@ -744,53 +710,25 @@ terminated = ["Inactive", "Terminated"]
     }
 
     #[test]
-    fn a_termination_date_before_today_makes_an_active_person_terminated() {
-        let snapshot = run(&[with(person("1"), "terminationDate", json!("2024-06-14"))]);
+    fn the_dates_are_kept_and_leave_hr_s_status_as_it_is() {
+        // What a past termination date or a future hire date makes of the status is the
+        // planner's decision, at its own `now` and in each employee's time zone.
+        let snapshot = run(&[with(
+            with(person("1"), "terminationDate", json!("2024-06-14")),
+            "hireDate",
+            json!("2024-06-16"),
+        )]);
         let e = only_employee(&snapshot);
-        assert_eq!(e.status, EmploymentStatus::Terminated);
+        assert_eq!(e.hr_status, EmploymentStatus::Active);
         assert_eq!(e.status_source, "Active");
         assert_eq!(e.termination_date, NaiveDate::from_ymd_opt(2024, 6, 14));
-
+        assert_eq!(e.hire_date, NaiveDate::from_ymd_opt(2024, 6, 16));
         let snapshot = run(&[with(
             with(person("1"), "terminationDate", json!("2024-01-01")),
             "status",
             json!("On Leave"),
         )]);
-        assert_eq!(
-            only_employee(&snapshot).status,
-            EmploymentStatus::Terminated
-        );
-    }
-
-    #[test]
-    fn a_termination_date_of_today_or_later_keeps_the_hr_status() {
-        for date in ["2024-06-15", "2024-07-01"] {
-            let snapshot = run(&[with(person("1"), "terminationDate", json!(date))]);
-            assert_eq!(
-                only_employee(&snapshot).status,
-                EmploymentStatus::Active,
-                "{date}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_future_hire_date_makes_an_active_person_pending() {
-        let snapshot = run(&[with(person("1"), "hireDate", json!("2024-06-16"))]);
-        assert_eq!(only_employee(&snapshot).status, EmploymentStatus::Pending);
-        let snapshot = run(&[with(person("1"), "hireDate", json!("2024-06-15"))]);
-        assert_eq!(
-            only_employee(&snapshot).status,
-            EmploymentStatus::Active,
-            "starts today"
-        );
-        // Only an active status is moved to pending: a future hire on leave stays on leave.
-        let snapshot = run(&[with(
-            with(person("1"), "hireDate", json!("2024-07-01")),
-            "status",
-            json!("On Leave"),
-        )]);
-        assert_eq!(only_employee(&snapshot).status, EmploymentStatus::Leave);
+        assert_eq!(only_employee(&snapshot).hr_status, EmploymentStatus::Leave);
     }
 
     #[test]
@@ -904,12 +842,12 @@ terminated = ["Inactive", "Terminated"]
             "hire_date": {"value": "2014-11-09 00:00:00+01:00", "type": "date"},
             "supervisor": {"value": {"type": "Employee", "attributes": {"id": {"value": 2}}}}
         }});
-        let snapshot = normalize(&[record], &config.fields, &config.status, today());
+        let snapshot = normalize(&[record], &config.fields, &config.status);
         let e = only_employee(&snapshot);
         assert_eq!(e.id, "1");
         assert_eq!(e.manager_id(), Some("2"));
         assert_eq!(e.hire_date, NaiveDate::from_ymd_opt(2014, 11, 9));
-        assert_eq!(e.status, EmploymentStatus::Active);
+        assert_eq!(e.hr_status, EmploymentStatus::Active);
     }
 
     /// The whole-list algorithm [`Normaliser`] replaced: ids counted first, then each record
@@ -932,7 +870,7 @@ terminated = ["Inactive", "Terminated"]
                     n if n > 1 => Err(format!(
                         "id appears {n} times in the HR data; every record with it is left out"
                     )),
-                    _ => read_employee(record, id, (fields, &field_names(fields)), status, today())
+                    _ => read_employee(record, id, (fields, &field_names(fields)), status)
                         .map(|details| details.into_employee(id.clone())),
                 },
                 Ok(None) => Err(missing(ID, fields.get(ID))),
@@ -996,13 +934,13 @@ terminated = ["Inactive", "Terminated"]
         assert!(expected.employees.len() > 5, "{expected:?}");
         assert_eq!(run(&records), expected);
         for size in 1..=records.len() {
-            let mut normaliser = Normaliser::new(&config.fields, &config.status, today());
+            let mut normaliser = Normaliser::new(&config.fields, &config.status);
             for page in records.chunks(size) {
                 normaliser.read(page);
             }
             assert_eq!(normaliser.finish(), expected, "pages of {size}");
         }
-        let mut normaliser = Normaliser::new(&config.fields, &config.status, today());
+        let mut normaliser = Normaliser::new(&config.fields, &config.status);
         normaliser.read(&[]);
         normaliser.read(&records);
         normaliser.read(&[]);

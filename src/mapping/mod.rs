@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::dn::Dn;
-use crate::model::{Employee, Reason};
+use crate::model::{Employee, EmploymentStatus, Reason};
 use crate::problem::{ConfigProblem, toml_problem};
 pub use template::{Filter, MissingField, Template};
 
@@ -215,13 +215,14 @@ impl Mappings {
             .chain(self.rules.iter().filter_map(|r| r.ou.as_ref()))
     }
 
-    /// Applies the rules to an active employee.
-    pub fn assign(&self, employee: &Employee) -> RoleAssignment {
+    /// Applies the rules to an active employee. `status` is their status as the planner decided
+    /// it: the birthright groups' reason names it.
+    pub fn assign(&self, employee: &Employee, status: EmploymentStatus) -> RoleAssignment {
         let mut groups = BTreeMap::new();
         for group in &self.groups.birthright {
             groups.insert(
                 group.clone(),
-                Reason::new(format!("status = {}", employee.status), "birthright group"),
+                Reason::new(format!("status = {status}"), "birthright group"),
             );
         }
         let mut placed: Option<(Dn, Reason)> = None;

@@ -30,7 +30,6 @@ fn problems(files: &[(&str, &str)]) -> Vec<String> {
 fn employee(fields: &[(&str, &str)]) -> Employee {
     Employee {
         id: "1".into(),
-        status: EmploymentStatus::Active,
         hr_status: EmploymentStatus::Active,
         status_source: "Active".into(),
         hire_date: None,
@@ -68,11 +67,14 @@ groups = ["engineers"]
 ou = "ou=never-used,ou=people,dc=ex"
 "#;
     let m = load(&[("a.toml", ACCOUNT), ("b.toml", rules)]).unwrap();
-    let role = m.assign(&employee(&[
-        ("department", "Engineering"),
-        ("location", "Remote (EU)"),
-        ("title", "Senior Engineer II"),
-    ]));
+    let role = m.assign(
+        &employee(&[
+            ("department", "Engineering"),
+            ("location", "Remote (EU)"),
+            ("title", "Senior Engineer II"),
+        ]),
+        EmploymentStatus::Active,
+    );
     let names: Vec<String> = role.groups.keys().map(|g| g.rdn().to_string()).collect();
     assert_eq!(names, ["cn=berlin", "cn=eng", "cn=engineers", "cn=staff"]);
     assert_eq!(
@@ -82,10 +84,10 @@ ou = "ou=never-used,ou=people,dc=ex"
     );
     assert_eq!(role.ou_reason.rule.as_deref(), Some("rule \"eng-berlin\""));
 
-    let role = m.assign(&employee(&[
-        ("department", "Engineering"),
-        ("location", "Paris"),
-    ]));
+    let role = m.assign(
+        &employee(&[("department", "Engineering"), ("location", "Paris")]),
+        EmploymentStatus::Active,
+    );
     assert_eq!(
         role.groups.len(),
         1,
@@ -93,7 +95,10 @@ ou = "ou=never-used,ou=people,dc=ex"
     );
     assert_eq!(role.ou, m.account.default_ou);
 
-    let role = m.assign(&employee(&[("location", "Berlin")]));
+    let role = m.assign(
+        &employee(&[("location", "Berlin")]),
+        EmploymentStatus::Active,
+    );
     assert_eq!(role.groups.len(), 1, "a missing field never matches");
 }
 

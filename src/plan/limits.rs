@@ -150,7 +150,7 @@ impl std::fmt::Display for TrippedLimit {
 }
 
 /// The limits `plan` goes over. Pure: the same plan and limits always give the same answer.
-pub fn check(plan: &Plan, limits: &Limits) -> Vec<TrippedLimit> {
+pub(crate) fn check(plan: &Plan, limits: &Limits) -> Vec<TrippedLimit> {
     let mut counted: BTreeMap<LimitKind, Vec<String>> = BTreeMap::new();
     for account in &plan.accounts {
         let mut kinds: Vec<LimitKind> = account

@@ -11,7 +11,8 @@
 
 pub mod limits;
 pub mod ops;
-pub mod planner;
+pub(crate) mod planner;
+mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,12 +20,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dn::Dn;
-use crate::model::{Effective, Employee, Reason, effective_status};
+use crate::model::{Employee, Reason};
 
 pub use planner::{PlanInput, plan};
+pub use status::{Effective, effective_status};
 
 /// The schema identifier written into every plan. Bump the version on any incompatible change.
-pub const PLAN_SCHEMA: &str = "hrsync.plan/v1";
+pub(crate) const PLAN_SCHEMA: &str = "hrsync.plan/v1";
 
 /// How the directory behaves, as far as planning is concerned. Comes from the directory flavour
 /// and its configuration.
@@ -62,7 +64,7 @@ pub struct Policy {
 impl Policy {
     /// The employee's time zone: their own (from `time_zone_field`) or the configured one. The
     /// second value says why their own could not be used, when it could not.
-    pub fn time_zone_of(&self, employee: &Employee) -> (chrono_tz::Tz, Option<String>) {
+    pub(crate) fn time_zone_of(&self, employee: &Employee) -> (chrono_tz::Tz, Option<String>) {
         let Some(name) = self
             .time_zone_field
             .as_deref()
@@ -82,7 +84,9 @@ impl Policy {
         }
     }
 
-    /// The employee's status at `now` in their time zone (see [`effective_status`]).
+    /// The employee's status at `now` in their time zone (see [`effective_status`]): the one
+    /// decision of it. The planner makes it for everyone once per plan; `explain` and `report`
+    /// show the same.
     pub fn effective(&self, employee: &Employee, now: DateTime<Utc>) -> Effective {
         let (zone, _) = self.time_zone_of(employee);
         effective_status(
@@ -110,11 +114,11 @@ pub enum DisableMethod {
 /// The value of `pwdAccountLockedTime` that means "locked by an administrator, permanently".
 /// Other values are temporary lockouts set by the server after failed binds; hrsync leaves
 /// those alone.
-pub const PPOLICY_PERMANENT_LOCK: &str = "000001010000Z";
+pub(crate) const PPOLICY_PERMANENT_LOCK: &str = "000001010000Z";
 
 /// `userAccountControl` bits hrsync uses.
-pub const UAC_ACCOUNTDISABLE: u32 = 0x2;
-pub const UAC_NORMAL_ACCOUNT: u32 = 0x200;
+pub(crate) const UAC_ACCOUNTDISABLE: u32 = 0x2;
+pub(crate) const UAC_NORMAL_ACCOUNT: u32 = 0x200;
 
 /// A change of `userAccountControl`, recorded with both values so the plan shows exactly which
 /// bit moves and a saved plan can be checked against the directory.
@@ -199,7 +203,7 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Joiner => "joiner",
             Self::Mover => "mover",

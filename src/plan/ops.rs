@@ -48,8 +48,8 @@ pub enum Modification {
 
 /// LDAP result codes that mean "already done" for a membership change: another writer (or the
 /// server's refint overlay) got there first. Treating them as success lets a re-run converge.
-pub const ATTRIBUTE_OR_VALUE_EXISTS: u32 = 20;
-pub const NO_SUCH_ATTRIBUTE: u32 = 16;
+pub(crate) const ATTRIBUTE_OR_VALUE_EXISTS: u32 = 20;
+pub(crate) const NO_SUCH_ATTRIBUTE: u32 = 16;
 
 /// The change of a plan that a step implements: each step implements exactly one, so a result
 /// is joined to its change by this reference and never by position.
@@ -93,7 +93,7 @@ impl Steps {
     }
 
     /// Every step in execution order.
-    pub fn iter(&self) -> impl Iterator<Item = &Step> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Step> {
         self.before
             .iter()
             .chain(self.accounts.iter().flatten())
@@ -101,7 +101,7 @@ impl Steps {
     }
 }
 
-pub fn steps(plan: &Plan, member_attribute: &str) -> Steps {
+pub(crate) fn steps(plan: &Plan, member_attribute: &str) -> Steps {
     let mut steps = Steps::default();
     for (index, change) in plan.group_changes.iter().enumerate() {
         let (stage, modification, verb, code) = match change.action {
@@ -371,12 +371,12 @@ fn uac(value: u32) -> Modification {
 /// The most steps merged into one modify. A group's changes in one apply are rarely more; the
 /// cap keeps one refused value from costing more than a few splits, and keeps requests well
 /// under any server's size limit.
-pub const MAX_BATCH: usize = 500;
+pub(crate) const MAX_BATCH: usize = 500;
 
 /// The entry a step can share a modify with other steps on, if it can: a modify that only adds
 /// or deletes given values (group membership changes, mostly). A replace, a delete of a whole
 /// attribute, a password, an add or a rename always runs alone.
-pub fn mergeable(step: &Step) -> Option<&Dn> {
+pub(crate) fn mergeable(step: &Step) -> Option<&Dn> {
     match &step.op {
         LdapOp::Modify { dn, mods }
             if !mods.is_empty()
@@ -399,7 +399,7 @@ pub fn mergeable(step: &Step) -> Option<&Dn> {
 /// (two steps adding and deleting one value would depend on their order). Every other step is a
 /// unit of its own. Units hold indices into `steps`, each in order; merged units come first (by
 /// entry), then the lone steps in their order.
-pub fn batches(steps: &[&Step], max: usize) -> Vec<Vec<usize>> {
+pub(crate) fn batches(steps: &[&Step], max: usize) -> Vec<Vec<usize>> {
     let max = max.max(1);
     let mut by_entry: BTreeMap<&Dn, Vec<Vec<usize>>> = BTreeMap::new();
     let mut touched: BTreeMap<&Dn, BTreeSet<(String, String)>> = BTreeMap::new();
@@ -453,7 +453,7 @@ fn touched_values(step: &Step) -> Vec<(String, String)> {
 /// first, then every value deleted, one modification per attribute and verb, so a group that
 /// swaps members is never empty in between. `None` when a step is not mergeable or the entries
 /// differ.
-pub fn merge(steps: &[&Step]) -> Option<LdapOp> {
+pub(crate) fn merge(steps: &[&Step]) -> Option<LdapOp> {
     let first = steps.first().and_then(|s| mergeable(s))?;
     let mut adds: Vec<(String, Vec<String>)> = Vec::new();
     let mut deletes: Vec<(String, Vec<String>)> = Vec::new();

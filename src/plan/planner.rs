@@ -69,6 +69,8 @@ enum Intent<'a> {
 
 struct Target<'a> {
     employee: &'a Employee,
+    /// The employee's status at `now`.
+    status: EmploymentStatus,
     intent: Intent<'a>,
     /// Where the account will be once the plan is applied.
     dn: Dn,
@@ -81,14 +83,14 @@ pub fn plan(input: &PlanInput) -> Plan {
 }
 
 /// [`plan`], planning accounts on two threads from `parallel_from` targets on (see
-/// [`Builder::plan_accounts`]): tests set it to check that where it makes no difference.
+/// [`Builder::plan_targets`]): tests set it to check that where it makes no difference.
 fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
     let EffectiveHr {
-        changed,
+        people,
         scheduled,
         warnings,
     } = effective_hr(input);
-    let mut builder = Builder::new(input, employees_now(input.hr, &changed));
+    let mut builder = Builder::new(input, people);
     builder.parallel_from = parallel_from;
     builder.warnings.extend(warnings);
     builder
@@ -96,27 +98,31 @@ fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
         .extend(input.directory.warnings.iter().cloned());
     builder.run();
     let mut plan = builder.finish();
-    // Only leavers who still have an account to take away.
-    if !scheduled.is_empty() {
-        let correlated: BTreeSet<&str> = input
-            .directory
-            .accounts
-            .iter()
-            .filter_map(|a| a.correlation_id.as_deref())
-            .collect();
-        plan.scheduled = scheduled
-            .into_iter()
-            .filter(|s| correlated.contains(s.employee_id.as_str()))
-            .collect();
-    }
+    plan.scheduled = with_accounts(scheduled, input.directory);
     plan.limits_tripped = limits::check(&plan, input.limits);
     plan
+}
+
+/// The terminations to come of leavers who still have an account to take away.
+fn with_accounts(scheduled: Vec<Scheduled>, directory: &DirectorySnapshot) -> Vec<Scheduled> {
+    if scheduled.is_empty() {
+        return scheduled;
+    }
+    let correlated: BTreeSet<&str> = directory
+        .accounts
+        .iter()
+        .filter_map(|a| a.correlation_id.as_deref())
+        .collect();
+    scheduled
+        .into_iter()
+        .filter(|s| correlated.contains(s.employee_id.as_str()))
+        .collect()
 }
 
 struct Builder<'a> {
     input: &'a PlanInput<'a>,
     /// The employees with their status at `now` (see [`effective_hr`]), in HR's order.
-    employees: Vec<&'a Employee>,
+    employees: Vec<Person<'a>>,
     skipped: Vec<Skipped>,
     warnings: BTreeSet<String>,
     accounts: Vec<AccountPlan>,
@@ -149,7 +155,7 @@ struct Builder<'a> {
     /// to the disabled OU), with what will be there.
     claimed: BTreeMap<Dn, &'static str>,
     /// From how many targets their accounts are planned on two threads (see
-    /// [`Builder::plan_accounts`]); [`PARALLEL_FROM`] but in tests.
+    /// [`Builder::plan_targets`]); [`PARALLEL_FROM`] but in tests.
     parallel_from: usize,
 }
 
@@ -157,7 +163,7 @@ struct Builder<'a> {
 /// made on one thread is the simpler one to follow in a debugger.
 const PARALLEL_FROM: usize = 2_000;
 
-/// What planning targets' accounts finds (see [`Builder::plan_accounts`]), kept apart from the
+/// What planning targets' accounts finds (see [`Builder::plan_targets`]), kept apart from the
 /// builder's so that targets can be planned on several threads and the findings merged.
 #[derive(Default)]
 struct Planned {
@@ -188,7 +194,7 @@ struct ManagedAttribute<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(input: &'a PlanInput<'a>, employees: Vec<&'a Employee>) -> Self {
+    fn new(input: &'a PlanInput<'a>, employees: Vec<Person<'a>>) -> Self {
         let managed_groups = input.mappings.managed_groups();
         let mut memberships = BTreeMap::new();
         let mut member_of = Vec::new();
@@ -302,7 +308,7 @@ impl<'a> Builder<'a> {
         let ambiguous = self.correlate(&by_id);
         let excluded = self.skip_unusable(&by_id, ambiguous);
         let mut employees = std::mem::take(&mut self.employees);
-        employees.sort_by(|a, b| a.id.cmp(&b.id));
+        employees.sort_by(|a, b| a.employee.id.cmp(&b.employee.id));
         let conversions = self.conversions(&employees, &by_id, &excluded);
         self.find_orphans(&employees, &by_id, &excluded, &conversions);
         let targets = self.targets(employees, &by_id, &excluded, &conversions);
@@ -370,7 +376,7 @@ impl<'a> Builder<'a> {
 
 /// The managed part of an account as the directory holds it: what a plan records as "before"
 /// and what a saved plan is checked against.
-pub fn account_state(
+pub(crate) fn account_state(
     account: &DirectoryAccount,
     directory: &DirectorySnapshot,
     mappings: &Mappings,
@@ -434,11 +440,13 @@ fn same_values(a: &[String], b: &[String]) -> bool {
     a == b
 }
 
-fn status_fact(employee: &Employee) -> String {
-    if employee.status_source.is_empty() || employee.status_source == employee.status.as_str() {
-        employee.status.to_string()
+/// The status as a fact for a reason: the planner's decision, with HR's own value when it
+/// says something else.
+fn status_fact(employee: &Employee, status: EmploymentStatus) -> String {
+    if employee.status_source.is_empty() || employee.status_source == status.as_str() {
+        status.to_string()
     } else {
-        format!("{} ({:?})", employee.status, employee.status_source)
+        format!("{status} ({:?})", employee.status_source)
     }
 }
 
@@ -497,10 +505,10 @@ mod stale;
 mod target;
 
 use correlate::{Conversions, Excluded};
-use dates::{EffectiveHr, effective_hr, employees_now};
+use dates::{EffectiveHr, Person, effective_hr};
 use index::{ById, DnHash, FinalDns, MemberOf};
 use naming::occupant;
-pub use offboard::offboard;
+pub(crate) use offboard::offboard;
 
 #[cfg(test)]
 mod tests;

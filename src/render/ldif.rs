@@ -6,7 +6,7 @@ use base64::Engine;
 
 use crate::plan::ops::{LdapOp, Modification, Steps};
 
-pub fn ldif(steps: &Steps) -> String {
+pub(crate) fn ldif(steps: &Steps) -> String {
     let mut out = String::from("version: 1\n");
     for step in steps.iter() {
         out.push('\n');

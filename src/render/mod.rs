@@ -3,8 +3,8 @@
 mod ldif;
 mod text;
 
-pub use ldif::ldif;
-pub use text::text;
+pub(crate) use ldif::ldif;
+pub(crate) use text::text;
 
 use crate::plan::Plan;
 
@@ -16,7 +16,7 @@ pub enum Format {
 }
 
 /// The plan as pretty JSON (schema `hrsync.plan/v1`, see the README).
-pub fn json(plan: &Plan) -> String {
+pub(crate) fn json(plan: &Plan) -> String {
     // Serialising plain data with string keys cannot fail; fall back to an empty object rather
     // than panic if it ever did.
     serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_string()) + "\n"

@@ -7,7 +7,7 @@ use crate::plan::{
     AccountPlan, Action, ControlChange, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan,
 };
 
-pub fn text(plan: &Plan) -> String {
+pub(crate) fn text(plan: &Plan) -> String {
     let mut out = String::new();
     summary_text(&mut out, plan);
     for account in &plan.accounts {
@@ -176,14 +176,7 @@ fn action_text(out: &mut String, action: &Action) {
             clear_expiry,
             ..
         } => {
-            let mut how = Vec::new();
-            if *set_password {
-                how.push("a new random password, never shown".to_string());
-            }
-            how.extend(account_control.map(control_text));
-            if *clear_expiry {
-                how.push("accountExpires -> never".to_string());
-            }
+            let how = enable_how(*account_control, *set_password, *clear_expiry);
             let _ = writeln!(out, "  ~ enable the account{}", parenthesised(&how));
         }
         Action::Disable {
@@ -191,14 +184,7 @@ fn action_text(out: &mut String, action: &Action) {
             account_control,
             expires,
         } => {
-            let mut how = Vec::new();
-            if *method == DisableMethod::PpolicyLock {
-                how.push(format!("pwdAccountLockedTime: {PPOLICY_PERMANENT_LOCK}"));
-            }
-            how.extend(account_control.map(control_text));
-            if let Some(expires) = expires {
-                how.push(format!("accountExpires -> {expires}"));
-            }
+            let how = disable_how(*method, *account_control, expires.as_deref());
             let _ = writeln!(out, "  ~ disable the account{}", parenthesised(&how));
         }
         Action::SetAttribute {
@@ -223,6 +209,40 @@ fn action_text(out: &mut String, action: &Action) {
     }
 }
 
+/// What enabling writes besides lifting the lock.
+fn enable_how(
+    account_control: Option<ControlChange>,
+    set_password: bool,
+    clear_expiry: bool,
+) -> Vec<String> {
+    let mut how = Vec::new();
+    if set_password {
+        how.push("a new random password, never shown".to_string());
+    }
+    how.extend(account_control.map(control_text));
+    if clear_expiry {
+        how.push("accountExpires -> never".to_string());
+    }
+    how
+}
+
+/// What disabling writes.
+fn disable_how(
+    method: DisableMethod,
+    account_control: Option<ControlChange>,
+    expires: Option<&str>,
+) -> Vec<String> {
+    let mut how = Vec::new();
+    if method == DisableMethod::PpolicyLock {
+        how.push(format!("pwdAccountLockedTime: {PPOLICY_PERMANENT_LOCK}"));
+    }
+    how.extend(account_control.map(control_text));
+    if let Some(expires) = expires {
+        how.push(format!("accountExpires -> {expires}"));
+    }
+    how
+}
+
 fn control_text(change: ControlChange) -> String {
     format!("userAccountControl {} -> {}", change.before, change.after)
 }
@@ -240,5 +260,444 @@ fn parenthesised(parts: &[String]) -> String {
         String::new()
     } else {
         format!(" ({})", parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The text plan, written out: made by the planner from a small HR and directory fixture
+    //! that has every lifecycle, so a change on either side shows here.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use chrono::{NaiveDate, TimeZone, Utc};
+
+    use super::*;
+    use crate::dn::Dn;
+    use crate::mapping::Mappings;
+    use crate::model::{
+        DirectoryAccount, DirectoryGroup, DirectorySnapshot, Employee, EmploymentStatus,
+        HrSnapshot, RejectedRecord,
+    };
+    use crate::plan::limits::{Limit, LimitKind, Limits};
+    use crate::plan::{Lifecycle, PlanInput, Policy, plan};
+
+    const MAPPINGS: &str = r#"
+[account]
+default_ou = "ou=people,dc=ex"
+disabled_ou = "ou=disabled,dc=ex"
+[account.attributes]
+uid = "{first_name|ascii|lower|alnum}.{last_name|ascii|lower|alnum}"
+cn = "{first_name} {last_name}"
+sn = "{last_name}"
+title = "{title}"
+manager = "{manager_dn}"
+
+[groups]
+base = "ou=groups,dc=ex"
+birthright = ["staff"]
+empty_group_placeholder = "cn=placeholder"
+
+[[rule]]
+name = "engineering"
+match = { department = "Engineering" }
+groups = ["engineering", "vpn"]
+ou = "ou=eng,ou=people,dc=ex"
+
+[[rule]]
+name = "sales"
+match = { department = "Sales" }
+groups = ["sales"]
+ou = "ou=sales,ou=people,dc=ex"
+"#;
+
+    fn dn(s: &str) -> Dn {
+        Dn::parse(s).unwrap()
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            disable: DisableMethod::PpolicyLock,
+            expire_leavers: false,
+            member_values_follow_renames: false,
+            groups_require_member: true,
+            empty_group_placeholder: Some(dn("cn=placeholder")),
+            required_attributes: vec!["cn".into(), "sn".into()],
+            prehire_days: 0,
+            time_zone: chrono_tz::UTC,
+            time_zone_field: None,
+            leave_disable: false,
+            leave_remove_groups: BTreeSet::new(),
+            disable_orphans: false,
+        }
+    }
+
+    /// (id, first name, last name, department, HR's status).
+    fn employee(
+        (id, first, last, department, status): (&str, &str, &str, &str, EmploymentStatus),
+    ) -> Employee {
+        let fields: BTreeMap<String, String> = [
+            ("id", id),
+            ("first_name", first),
+            ("last_name", last),
+            ("department", department),
+            ("title", department),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Employee {
+            id: id.into(),
+            hr_status: status,
+            status_source: String::new(),
+            hire_date: None,
+            termination_date: None,
+            fields: fields.into(),
+        }
+    }
+
+    /// An account as hrsync would have made it for `e`, at `at`.
+    fn account_of(e: &Employee, at: &str, disabled: bool) -> DirectoryAccount {
+        let field = |name: &str| e.field(name).unwrap_or_default().to_string();
+        let attributes: BTreeMap<String, Vec<String>> = [
+            ("uid", dn(at).rdn_avas()[0].value.clone()),
+            ("employeenumber", e.id.clone()),
+            (
+                "cn",
+                format!("{} {}", field("first_name"), field("last_name")),
+            ),
+            ("sn", field("last_name")),
+            ("title", field("title")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), vec![v]))
+        .collect();
+        DirectoryAccount {
+            dn: dn(at),
+            correlation_id: Some(e.id.clone()),
+            attributes: attributes.into(),
+            disabled,
+            account_control: None,
+            password_set: true,
+            protected: None,
+            held: false,
+        }
+    }
+
+    /// Every lifecycle, a skipped and a protected account, an orphan, a pending joiner, a
+    /// termination to come, a manager nobody has, a group that gets real members again, and
+    /// a limit on disabling that the leaver trips.
+    fn every_lifecycle() -> Plan {
+        use EmploymentStatus::*;
+        let eng = "ou=eng,ou=people,dc=ex";
+        let ada = employee(("1", "Ada", "Lovelace", "Engineering", Active));
+        let bob = employee(("2", "Bob", "Stone", "Sales", Active));
+        let mut cy = employee(("3", "Cy", "Young", "Engineering", Terminated));
+        cy.status_source = "Inactive".into();
+        let di = employee(("4", "Di", "Prince", "Sales", Active));
+        let mut ed = employee(("5", "Ed", "Nash", "Engineering", Active));
+        ed.hire_date = NaiveDate::from_ymd_opt(2015, 1, 1);
+        let mut flo = employee(("6", "Flo", "Rida", "Engineering", Active));
+        flo.fields.insert("manager_id".into(), "99".into());
+        let mut gus = employee(("7", "Gus", "Grand", "Engineering", Active));
+        gus.termination_date = NaiveDate::from_ymd_opt(2026, 12, 31);
+        let ivy = employee(("9", "Ivy", "Root", "Engineering", Active));
+        let mut jo = employee(("11", "Jo", "March", "Sales", Active));
+        jo.hire_date = NaiveDate::from_ymd_opt(2026, 12, 15);
+        let hal = employee(("8", "Hal", "Eight", "Engineering", Active));
+        let old = employee(("10", "Old", "Timer", "Engineering", Active));
+
+        let mut flo_account = account_of(&flo, &format!("uid=flo.rida,{eng}"), false);
+        flo_account
+            .attributes
+            .insert("title".into(), vec!["Intern".into()]);
+        let mut ivy_account = account_of(&ivy, &format!("uid=ivy.root,{eng}"), false);
+        ivy_account.protected = Some("member of cn=admins,dc=ex".into());
+        let accounts = vec![
+            account_of(&bob, &format!("uid=bob.stone,{eng}"), false),
+            account_of(&cy, &format!("uid=cy.young,{eng}"), false),
+            account_of(&di, "uid=di.prince,ou=disabled,dc=ex", true),
+            account_of(&ed, &format!("uid=ed.nash,{eng}"), true),
+            flo_account,
+            account_of(&gus, &format!("uid=gus.grand,{eng}"), false),
+            account_of(&hal, &format!("uid=hal.eight,{eng}"), false),
+            ivy_account,
+            account_of(&old, "uid=old.timer,ou=people,dc=ex", false),
+        ];
+        let members = |cn: &str, uids: &[&str]| -> (Dn, DirectoryGroup) {
+            let group = dn(&format!("cn={cn},ou=groups,dc=ex"));
+            let members = uids
+                .iter()
+                .map(|uid| match *uid {
+                    "placeholder" => dn("cn=placeholder"),
+                    uid => dn(&format!("uid={uid},{eng}")),
+                })
+                .collect();
+            (group.clone(), DirectoryGroup { dn: group, members })
+        };
+        let directory = DirectorySnapshot {
+            accounts,
+            groups: BTreeMap::from([
+                members(
+                    "staff",
+                    &["bob.stone", "cy.young", "ed.nash", "flo.rida", "gus.grand"],
+                ),
+                members(
+                    "engineering",
+                    &["bob.stone", "cy.young", "ed.nash", "flo.rida", "gus.grand"],
+                ),
+                members("vpn", &["bob.stone", "ed.nash", "flo.rida", "gus.grand"]),
+                members("sales", &["placeholder"]),
+            ]),
+            taken: BTreeMap::new(),
+            warnings: vec!["ppolicy is not loaded: a lock does not stop a bind".into()],
+        };
+        let hr = HrSnapshot {
+            employees: vec![ada, bob, cy, di, ed, flo, gus, ivy, jo],
+            rejected: vec![RejectedRecord {
+                id: Some("8".into()),
+                index: 9,
+                problem: "status \"?\" is not listed".into(),
+            }],
+        };
+        let mut limits = Limits::none();
+        limits.kinds.insert(
+            LimitKind::Disable,
+            Limit {
+                count: Some(0),
+                percent: None,
+            },
+        );
+        let mappings = Mappings::from_files(&[("m.toml".into(), MAPPINGS.into())]).unwrap();
+        plan(&PlanInput {
+            hr: &hr,
+            directory: &directory,
+            mappings: &mappings,
+            policy: &policy(),
+            limits: &limits,
+            now: Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap(),
+        })
+    }
+
+    #[test]
+    fn a_plan_with_every_lifecycle_reads_as_written_here() {
+        let plan = every_lifecycle();
+        let lifecycles: BTreeSet<Lifecycle> = plan.accounts.iter().map(|a| a.lifecycle).collect();
+        assert_eq!(lifecycles.len(), 6, "{lifecycles:?}");
+        let text = text(&plan);
+        assert_eq!(text, EVERY_LIFECYCLE);
+    }
+
+    const EVERY_LIFECYCLE: &str = r#"hrsync plan: 1 joiner(s), 1 mover(s), 1 leaver(s), 1 rehire(s), 1 update(s); 20 change(s) in all
+read 10 HR record(s) and 9 correlated directory account(s)
+
+joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
+  + create uid=ada.lovelace,ou=eng,ou=people,dc=ex
+      cn: Ada Lovelace
+      employeeNumber: 1
+      objectClass: top
+      objectClass: person
+      objectClass: organizationalPerson
+      objectClass: inetOrgPerson
+      sn: Lovelace
+      title: Engineering
+      uid: ada.lovelace
+      because status = active and no account has employeeNumber=1 (joiner)
+  + group cn=engineering,ou=groups,dc=ex
+      because department = "Engineering" (rule "engineering")
+  + group cn=staff,ou=groups,dc=ex
+      because status = active (birthright group)
+  + group cn=vpn,ou=groups,dc=ex
+      because department = "Engineering" (rule "engineering")
+
+mover uid=bob.stone,ou=eng,ou=people,dc=ex (employee 2)
+  - group cn=engineering,ou=groups,dc=ex
+      because no rule gives this group to title = "Sales", department = "Sales"
+  - group cn=vpn,ou=groups,dc=ex
+      because no rule gives this group to title = "Sales", department = "Sales"
+  > move uid=bob.stone,ou=eng,ou=people,dc=ex -> uid=bob.stone,ou=sales,ou=people,dc=ex
+      because department = "Sales" (rule "sales")
+  ~ member value in cn=staff,ou=groups,dc=ex follows the move
+      because the account moved and stays in this group (member values follow the move)
+  + group cn=sales,ou=groups,dc=ex
+      because department = "Sales" (rule "sales")
+
+leaver uid=cy.young,ou=eng,ou=people,dc=ex (employee 3)
+  ~ disable the account (pwdAccountLockedTime: 000001010000Z)
+      because status = terminated ("Inactive") (leaver)
+  - group cn=engineering,ou=groups,dc=ex
+      because status = terminated ("Inactive") (leaver)
+  - group cn=staff,ou=groups,dc=ex
+      because status = terminated ("Inactive") (leaver)
+  > move uid=cy.young,ou=eng,ou=people,dc=ex -> uid=cy.young,ou=disabled,dc=ex
+      because status = terminated ("Inactive") (account.disabled_ou)
+
+rehire uid=di.prince,ou=disabled,dc=ex (employee 4)
+  ~ enable the account
+      because status = active but the account is disabled (rehire)
+  > move uid=di.prince,ou=disabled,dc=ex -> uid=di.prince,ou=sales,ou=people,dc=ex
+      because department = "Sales" (rule "sales")
+  + group cn=sales,ou=groups,dc=ex
+      because department = "Sales" (rule "sales")
+  + group cn=staff,ou=groups,dc=ex
+      because status = active (birthright group)
+
+return uid=ed.nash,ou=eng,ou=people,dc=ex (employee 5)
+  ~ enable the account
+      because status = active but the account is disabled (return from leave)
+
+update uid=flo.rida,ou=eng,ou=people,dc=ex (employee 6)
+  ~ title: "Intern" -> "Engineering"
+      because title = "Engineering" (account.attributes.title = "{title}")
+
+groups
+  - placeholder cn=placeholder in cn=sales,ou=groups,dc=ex
+      because the group has real members again (groups.empty_group_placeholder)
+
+scheduled (terminations still to come)
+  employee 7 leaves at 2027-01-01 00:00 UTC: termination_date = 2026-12-31 (last working day, UTC); leaves at its end
+
+skipped (left as they are)
+  employee 11: not started yet (starts 2026-12-15); no account is made before the start date (lifecycle.prehire_days = 0)
+  employee 8 (uid=hal.eight,ou=eng,ou=people,dc=ex): HR record could not be read (status "?" is not listed); account left as it is
+  employee 9 (uid=ivy.root,ou=eng,ou=people,dc=ex): protected account (member of cn=admins,dc=ex); hrsync never changes it
+
+orphans (in the directory, not in HR; reported, not changed)
+  uid=old.timer,ou=people,dc=ex (id 10)
+
+safety limits tripped (apply refuses without approval)
+  ! limit `disable` tripped: 1 account(s), over 0 account(s)
+      accounts: 3
+
+warnings
+  ! employee 6: manager 99 has no account hrsync manages; manager left unset
+  ! ppolicy is not loaded: a lock does not stop a bind
+"#;
+
+    fn groups(members: &[&str]) -> BTreeMap<Dn, DirectoryGroup> {
+        ["staff", "engineering", "vpn", "sales"]
+            .into_iter()
+            .map(|cn| {
+                let group = dn(&format!("cn={cn},ou=groups,dc=ex"));
+                let members = members.iter().map(|m| dn(m)).collect();
+                (group.clone(), DirectoryGroup { dn: group, members })
+            })
+            .collect()
+    }
+
+    /// Active Directory: a joiner created disabled then enabled with a password, a leaver
+    /// disabled with an expiry, a rehire enabled with a new password and the expiry cleared.
+    fn active_directory() -> Plan {
+        use EmploymentStatus::*;
+        let ada = employee(("1", "Ada", "Lovelace", "Engineering", Active));
+        let cy = employee(("3", "Cy", "Young", "Engineering", Terminated));
+        let di = employee(("4", "Di", "Prince", "Sales", Active));
+        let mut cy_account = account_of(&cy, "uid=cy.young,ou=disabled,dc=ex", false);
+        cy_account.account_control = Some(0x200);
+        let mut di_account = account_of(&di, "uid=di.prince,ou=disabled,dc=ex", true);
+        di_account.account_control = Some(0x202);
+        di_account.password_set = false;
+        di_account
+            .attributes
+            .insert("accountExpires".into(), vec!["134000000000000000".into()]);
+        let directory = DirectorySnapshot {
+            accounts: vec![cy_account, di_account],
+            groups: groups(&["cn=someone-else,dc=ex"]),
+            taken: BTreeMap::new(),
+            warnings: Vec::new(),
+        };
+        let hr = HrSnapshot {
+            employees: vec![ada, cy, di],
+            rejected: Vec::new(),
+        };
+        let policy = Policy {
+            disable: DisableMethod::UserAccountControl,
+            expire_leavers: true,
+            member_values_follow_renames: true,
+            groups_require_member: false,
+            empty_group_placeholder: None,
+            required_attributes: vec!["cn".into()],
+            ..policy()
+        };
+        let mappings = Mappings::from_files(&[("m.toml".into(), MAPPINGS.into())]).unwrap();
+        plan(&PlanInput {
+            hr: &hr,
+            directory: &directory,
+            mappings: &mappings,
+            policy: &policy,
+            limits: &Limits::none(),
+            now: Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap(),
+        })
+    }
+
+    #[test]
+    fn active_directory_s_account_control_and_expiry_are_shown() {
+        let text = text(&active_directory());
+        assert_eq!(text, ACTIVE_DIRECTORY);
+    }
+
+    const ACTIVE_DIRECTORY: &str = r#"hrsync plan: 1 joiner(s), 0 mover(s), 1 leaver(s), 1 rehire(s), 0 update(s); 10 change(s) in all
+read 3 HR record(s) and 2 correlated directory account(s)
+
+joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
+  + create uid=ada.lovelace,ou=eng,ou=people,dc=ex
+      cn: Ada Lovelace
+      employeeNumber: 1
+      objectClass: top
+      objectClass: person
+      objectClass: organizationalPerson
+      objectClass: inetOrgPerson
+      sn: Lovelace
+      title: Engineering
+      uid: ada.lovelace
+      userAccountControl: 514
+      because status = active and no account has employeeNumber=1 (joiner)
+  ~ enable the account (a new random password, never shown, userAccountControl 514 -> 512)
+      because status = active and no account has employeeNumber=1 (joiner)
+  + group cn=engineering,ou=groups,dc=ex
+      because department = "Engineering" (rule "engineering")
+  + group cn=staff,ou=groups,dc=ex
+      because status = active (birthright group)
+  + group cn=vpn,ou=groups,dc=ex
+      because department = "Engineering" (rule "engineering")
+
+leaver uid=cy.young,ou=disabled,dc=ex (employee 3)
+  ~ disable the account (userAccountControl 512 -> 514, accountExpires -> 134402436000000000)
+      because status = terminated (leaver)
+
+rehire uid=di.prince,ou=disabled,dc=ex (employee 4)
+  ~ enable the account (a new random password, never shown, userAccountControl 514 -> 512, accountExpires -> never)
+      because status = active but the account is disabled (rehire)
+  > move uid=di.prince,ou=disabled,dc=ex -> uid=di.prince,ou=sales,ou=people,dc=ex
+      because department = "Sales" (rule "sales")
+  + group cn=sales,ou=groups,dc=ex
+      because department = "Sales" (rule "sales")
+  + group cn=staff,ou=groups,dc=ex
+      because status = active (birthright group)
+"#;
+
+    #[test]
+    fn a_plan_without_changes_says_so() {
+        let mappings = Mappings::from_files(&[("m.toml".into(), MAPPINGS.into())]).unwrap();
+        let directory = DirectorySnapshot {
+            groups: groups(&["cn=someone-else,dc=ex"]),
+            ..DirectorySnapshot::default()
+        };
+        let plan = plan(&PlanInput {
+            hr: &HrSnapshot::default(),
+            directory: &directory,
+            mappings: &mappings,
+            policy: &policy(),
+            limits: &Limits::none(),
+            now: Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap(),
+        });
+        assert_eq!(
+            text(&plan),
+            "hrsync plan: 0 joiner(s), 0 mover(s), 0 leaver(s), 0 rehire(s), 0 update(s); \
+             0 change(s) in all\n\
+             read 0 HR record(s) and 0 correlated directory account(s)\n\
+             \n\
+             No changes: the directory matches HR.\n"
+        );
     }
 }

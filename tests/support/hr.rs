@@ -4,16 +4,30 @@
 //! Each test crate uses part of this module.
 #![allow(dead_code)]
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
 use tempfile::TempDir;
 use wiremock::ResponseTemplate;
 
 use hrsync::hr::HrConfig;
+use hrsync::model::{Employee, EmploymentStatus};
 
 /// The day the HR tests run on (statuses that depend on dates are decided against it).
 pub fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2024, 6, 15).expect("a date")
+}
+
+/// The status the planner decides for `employee` at the start of [`today`] in UTC: HR's status
+/// as read, with what the dates make of it on that day.
+pub fn status_today(employee: &Employee) -> EmploymentStatus {
+    hrsync::plan::effective_status(
+        employee.hr_status,
+        employee.hire_date,
+        employee.termination_date,
+        today().and_time(NaiveTime::MIN).and_utc(),
+        &Utc,
+    )
+    .status
 }
 
 /// A secret in a file, as a config reference (tests never set environment variables: they run

@@ -23,8 +23,8 @@ use crate::hr::FieldsConfig;
 use crate::mapping::{Mappings, Pattern};
 use crate::model::{Employee, EmploymentStatus, Reason};
 use crate::plan::{
-    AccountState, Action, Change, DisableMethod, Lifecycle, PPOLICY_PERMANENT_LOCK, Scheduled,
-    UAC_ACCOUNTDISABLE, planner,
+    AccountState, Action, Change, DisableMethod, Lifecycle, PPOLICY_PERMANENT_LOCK, Policy,
+    Scheduled, UAC_ACCOUNTDISABLE, planner,
 };
 
 /// The schema identifier of `explain --format json`. Bump the version on any incompatible
@@ -44,6 +44,7 @@ pub async fn run(
         employee_id,
         inputs: &inputs,
         mappings: &config.mappings,
+        policy: &config.directory.policy,
         fields: &config.hr.fields,
         now,
     })
@@ -59,6 +60,8 @@ pub struct ExplainInput<'a> {
     pub employee_id: &'a str,
     pub inputs: &'a Inputs,
     pub mappings: &'a Mappings,
+    /// Decides each employee's status at `now`, as the planner does.
+    pub policy: &'a Policy,
     pub fields: &'a FieldsConfig,
     pub now: DateTime<Utc>,
 }
@@ -305,7 +308,9 @@ pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
             format!("left as it is: {}", skipped.join("; ")),
         )
     } else if accounts.is_empty()
-        && employee.is_some_and(|e| e.status == EmploymentStatus::Terminated)
+        && employee.is_some_and(|e| {
+            input.policy.effective(e, input.now).status == EmploymentStatus::Terminated
+        })
     {
         (
             OutcomeKind::Ignored,
@@ -338,13 +343,16 @@ pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
     };
 
     let rules = employee.map(|e| rules_part(e, input));
-    let normalised = employee.map(|e| Normalised {
-        status: e.status,
-        status_source: e.status_source.clone(),
-        status_note: status_note(e),
-        hire_date: e.hire_date,
-        termination_date: e.termination_date,
-        fields: e.fields.to_map(),
+    let normalised = employee.map(|e| {
+        let status = input.policy.effective(e, input.now).status;
+        Normalised {
+            status,
+            status_source: e.status_source.clone(),
+            status_note: status_note(e, status),
+            hire_date: e.hire_date,
+            termination_date: e.termination_date,
+            fields: e.fields.to_map(),
+        }
     });
     Ok(Explanation {
         schema: EXPLAIN_SCHEMA.to_string(),
@@ -386,9 +394,9 @@ fn record_id(record: &Value, fields: &FieldsConfig) -> Option<String> {
 }
 
 /// Why the effective status differs from the one HR's value maps to, if it does.
-fn status_note(employee: &Employee) -> Option<String> {
+fn status_note(employee: &Employee, status: EmploymentStatus) -> Option<String> {
     let mapped = employee.hr_status;
-    if mapped == employee.status {
+    if mapped == status {
         return None;
     }
     let mut dates = Vec::new();
@@ -402,14 +410,15 @@ fn status_note(employee: &Employee) -> Option<String> {
         "HR's value {:?} means {mapped}; the dates ({}) make it {}",
         employee.status_source,
         dates.join(", "),
-        employee.status
+        status
     ))
 }
 
 fn rules_part(employee: &Employee, input: &ExplainInput) -> RulesPart {
-    let role = input.mappings.assign(employee);
+    let status = input.policy.effective(employee, input.now).status;
+    let role = input.mappings.assign(employee, status);
     let existing = &input.inputs.directory.groups;
-    let (applied, note) = match employee.status {
+    let (applied, note) = match status {
         EmploymentStatus::Terminated => (
             false,
             Some(
@@ -862,7 +871,7 @@ groups = ["all"]
             "department = \"engineering\", location = \"Berlin\""
         );
         // The same verdicts as the mappings themselves.
-        let role = m.assign(&eng);
+        let role = m.assign(&eng, EmploymentStatus::Active);
         assert_eq!(role.ou.as_str(), "ou=eng,dc=x");
         assert_eq!(role.groups.len(), 2);
     }

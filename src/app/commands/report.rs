@@ -24,7 +24,7 @@ use crate::directory::Directory;
 use crate::dn::Dn;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot};
-use crate::plan::{Action, Plan, planner};
+use crate::plan::{Action, Plan, Policy, planner};
 
 /// The schema identifier of the access report. Bump the version on any incompatible change.
 pub const ACCESS_REPORT_SCHEMA: &str = "hrsync.access-report/v1";
@@ -41,8 +41,8 @@ pub enum OutputFormat {
 #[derive(Debug, Clone)]
 pub struct Inputs {
     pub records: Vec<Value>,
-    /// The normalised records, each employee's `status` decided at the time of the run as the
-    /// planner decides it (see [`Policy::effective`](crate::plan::Policy::effective)).
+    /// The normalised records; each employee's status at the time of the run is the planner's
+    /// decision, [`Policy::effective`].
     pub hr: HrSnapshot,
     pub directory: DirectorySnapshot,
     pub plan: Plan,
@@ -59,13 +59,10 @@ pub async fn with_inputs<T>(
     pipeline::with_sides(config, reading, async |directory, sides| {
         let plan = pipeline::plan(config, &sides, now);
         let Sides {
-            mut hr,
+            hr,
             records,
             directory: snapshot,
         } = sides;
-        for employee in &mut hr.employees {
-            employee.status = config.directory.policy.effective(employee, now).status;
-        }
         let inputs = Inputs {
             records,
             hr,
@@ -99,6 +96,7 @@ pub async fn run_access(
         directory: &inputs.directory,
         plan: &inputs.plan,
         mappings: &config.mappings,
+        policy: &config.directory.policy,
         memberships: &memberships,
         groups_base: &groups_base,
         groups_read,
@@ -122,6 +120,8 @@ pub struct AccessInput<'a> {
     pub directory: &'a DirectorySnapshot,
     pub plan: &'a Plan,
     pub mappings: &'a Mappings,
+    /// Decides each employee's status at `now`, as the planner does.
+    pub policy: &'a Policy,
     /// Every group found under `groups_base`, by member: member DN -> groups.
     pub memberships: &'a BTreeMap<Dn, BTreeSet<Dn>>,
     pub groups_base: &'a Dn,
@@ -267,7 +267,12 @@ pub fn access_report(input: &AccessInput) -> AccessReport {
             dn: account.dn.clone(),
             employee_id: id.to_string(),
             hr_status: match side {
-                HrSide::Employee(e) => e.status.as_str().to_string(),
+                HrSide::Employee(e) => input
+                    .policy
+                    .effective(e, input.now)
+                    .status
+                    .as_str()
+                    .to_string(),
                 HrSide::Unreadable => "unreadable".to_string(),
                 HrSide::Missing => "not_in_hr".to_string(),
             },
@@ -300,7 +305,7 @@ fn account_findings(
     let outlook = Outlook::new(input.plan, account, id);
     let mut findings = Vec::new();
     let status = match side {
-        HrSide::Employee(employee) => Some(employee.status),
+        HrSide::Employee(employee) => Some(input.policy.effective(employee, input.now).status),
         HrSide::Unreadable | HrSide::Missing => None,
     };
     if let HrSide::Missing = side {
@@ -368,7 +373,7 @@ fn account_findings(
             // The plan's pending removals, with its reasons; for an account the plan leaves
             // alone (protected, skipped), the role of an active employee says what belongs.
             let role = (status == EmploymentStatus::Active && outlook.actions.is_empty())
-                .then(|| input.mappings.assign(employee));
+                .then(|| input.mappings.assign(employee, status));
             for group in &state.groups {
                 let removing =
                     |a: &Action| matches!(a, Action::RemoveFromGroup { group: g } if g == group);
@@ -606,10 +611,27 @@ groups = ["engineering"]
         .unwrap()
     }
 
+    fn policy() -> Policy {
+        Policy {
+            disable: crate::plan::DisableMethod::PpolicyLock,
+            expire_leavers: false,
+            member_values_follow_renames: true,
+            groups_require_member: false,
+            empty_group_placeholder: None,
+            required_attributes: Vec::new(),
+            prehire_days: 0,
+            time_zone: chrono_tz::UTC,
+            time_zone_field: None,
+            leave_disable: false,
+            leave_remove_groups: BTreeSet::new(),
+            disable_orphans: false,
+        }
+    }
+
     /// Built from JSON so that the test does not depend on every field of the struct.
     fn employee(id: &str, department: &str, status: EmploymentStatus) -> Employee {
         serde_json::from_value(serde_json::json!({
-            "id": id, "status": status, "hr_status": status, "status_source": "",
+            "id": id, "hr_status": status, "status_source": "",
             "hire_date": null, "termination_date": null,
             "fields": { "department": department }
         }))
@@ -725,6 +747,7 @@ groups = ["engineering"]
             directory: &directory,
             plan: &plan,
             mappings: &mappings,
+            policy: &policy(),
             memberships: &memberships,
             groups_base: &base,
             groups_read: 3,

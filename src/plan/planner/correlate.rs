@@ -119,7 +119,7 @@ impl<'a> Builder<'a> {
     /// guessed.
     pub(super) fn conversions(
         &mut self,
-        employees: &[&'a Employee],
+        employees: &[Person<'a>],
         by_id: &ById<'a>,
         excluded: &Excluded,
     ) -> Conversions<'a> {
@@ -127,13 +127,13 @@ impl<'a> Builder<'a> {
         if let Some(fallback) = &self.input.mappings.correlation.fallback {
             let active: BTreeSet<&str> = employees
                 .iter()
-                .filter(|e| e.status != EmploymentStatus::Terminated)
-                .map(|e| e.id.as_str())
+                .filter(|p| p.status != EmploymentStatus::Terminated)
+                .map(|p| p.employee.id.as_str())
                 .collect();
             let mut taken: BTreeSet<&Dn> = BTreeSet::new();
-            for employee in employees {
+            for &Person { employee, status } in employees {
                 let id = employee.id.as_str();
-                if employee.status == EmploymentStatus::Terminated
+                if status == EmploymentStatus::Terminated
                     || !by_id.get(id).is_empty()
                     || excluded.contains(id)
                 {
@@ -195,12 +195,12 @@ impl<'a> Builder<'a> {
     /// HR knows an id is a walk along the employees, not a lookup.
     pub(super) fn find_orphans(
         &mut self,
-        employees: &[&'a Employee],
+        employees: &[Person<'a>],
         by_id: &ById<'a>,
         excluded: &Excluded,
         conversions: &Conversions,
     ) {
-        let mut hr_ids = employees.iter().map(|e| e.id.as_str()).peekable();
+        let mut hr_ids = employees.iter().map(|p| p.employee.id.as_str()).peekable();
         for (id, accounts) in by_id.iter() {
             while hr_ids.next_if(|hr_id| *hr_id < id).is_some() {}
             let in_hr = hr_ids.peek() == Some(&id);

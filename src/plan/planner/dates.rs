@@ -1,28 +1,35 @@
-//! Each employee's status at the planner's `now`, in their own time zone.
+//! Each employee's status at the planner's `now`, in their own time zone: the one place in a run
+//! where it is decided (see [`Policy::effective`]).
 
 use super::*;
 
+/// An employee with the status the planner decided for them at `now`. The employee is
+/// borrowed from the snapshot: at company scale copying every record would make the planner
+/// mostly an allocator.
+#[derive(Clone, Copy)]
+pub(super) struct Person<'a> {
+    pub(super) employee: &'a Employee,
+    pub(super) status: EmploymentStatus,
+}
+
 /// What deciding every employee's status at `now` gives.
-pub(super) struct EffectiveHr {
-    /// The employees whose status at `now` differs from the one in the snapshot, with that
-    /// status, by their position in `hr.employees`. Everyone else is planned from the snapshot
-    /// as it is: at company scale only a handful of people change status on a given day, and
-    /// copying all of them would make the planner mostly an allocator.
-    pub changed: Vec<(usize, Employee)>,
+pub(super) struct EffectiveHr<'a> {
+    /// Every employee with their status, in HR's order.
+    pub(super) people: Vec<Person<'a>>,
     /// The terminations still to come, by time and id.
-    pub scheduled: Vec<Scheduled>,
+    pub(super) scheduled: Vec<Scheduled>,
     /// Unreadable time zones.
-    pub warnings: Vec<String>,
+    pub(super) warnings: Vec<String>,
 }
 
 /// Every employee's status decided at `now` in their own time zone, the terminations still to
 /// come, and warnings about unreadable time zones.
-pub(super) fn effective_hr(input: &PlanInput) -> EffectiveHr {
+pub(super) fn effective_hr<'a>(input: &PlanInput<'a>) -> EffectiveHr<'a> {
     let policy = input.policy;
     let mut warnings = Vec::new();
     let mut scheduled = Vec::new();
-    let mut changed = Vec::new();
-    for (i, employee) in input.hr.employees.iter().enumerate() {
+    let mut people = Vec::with_capacity(input.hr.employees.len());
+    for employee in &input.hr.employees {
         let (zone, warning) = policy.time_zone_of(employee);
         warnings.extend(warning);
         let effective = policy.effective(employee, input.now);
@@ -35,32 +42,15 @@ pub(super) fn effective_hr(input: &PlanInput) -> EffectiveHr {
                 ),
             });
         }
-        if effective.status != employee.status {
-            changed.push((
-                i,
-                Employee {
-                    status: effective.status,
-                    ..employee.clone()
-                },
-            ));
-        }
+        people.push(Person {
+            employee,
+            status: effective.status,
+        });
     }
     scheduled.sort_by(|a, b| (a.leaves_at, &a.employee_id).cmp(&(b.leaves_at, &b.employee_id)));
     EffectiveHr {
-        changed,
+        people,
         scheduled,
         warnings,
     }
-}
-
-/// The employees as of `now`: the snapshot's, with the changed ones in their place.
-pub(super) fn employees_now<'a>(
-    hr: &'a HrSnapshot,
-    changed: &'a [(usize, Employee)],
-) -> Vec<&'a Employee> {
-    let mut employees: Vec<&Employee> = hr.employees.iter().collect();
-    for (i, employee) in changed {
-        employees[*i] = employee;
-    }
-    employees
 }

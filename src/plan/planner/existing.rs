@@ -23,7 +23,7 @@ impl<'a> Builder<'a> {
         let enabling = (account.disabled && hold.is_none())
             .then(|| self.lifecycle_of_enable(employee, account));
         if let Some(lifecycle) = enabling {
-            changes.push(self.enable_change(employee, account, lifecycle));
+            changes.push(self.enable_change(target, account, lifecycle));
         }
         changes.extend(self.correlation_change(employee, account));
         if let Some(reason) = hold.filter(|_| !account.disabled) {
@@ -35,7 +35,7 @@ impl<'a> Builder<'a> {
         self.attribute_changes(employee, account, final_dns, planned, &mut changes);
         for (_, _, group) in current_groups {
             if !role.groups.contains_key(*group) {
-                changes.push(self.removal(employee, group));
+                changes.push(self.removal(target, group));
             }
         }
         if account.dn != target.dn {
@@ -87,7 +87,7 @@ impl<'a> Builder<'a> {
     /// Enabling a disabled account, for the reason `lifecycle` gives.
     fn enable_change(
         &self,
-        employee: &Employee,
+        target: &Target,
         account: &DirectoryAccount,
         lifecycle: Lifecycle,
     ) -> Change {
@@ -101,7 +101,7 @@ impl<'a> Builder<'a> {
             reason: Reason::new(
                 format!(
                     "status = {} but the account is disabled",
-                    status_fact(employee)
+                    status_fact(target.employee, target.status)
                 ),
                 rule,
             ),
@@ -188,12 +188,13 @@ impl<'a> Builder<'a> {
     }
 
     /// Taking the account out of a managed group its role does not give.
-    fn removal(&self, employee: &Employee, group: &Dn) -> Change {
-        let reason = if employee.status == EmploymentStatus::Leave
+    fn removal(&self, target: &Target, group: &Dn) -> Change {
+        let employee = target.employee;
+        let reason = if target.status == EmploymentStatus::Leave
             && self.input.policy.leave_remove_groups.contains(group)
         {
             Reason::new(
-                format!("status = {}", status_fact(employee)),
+                format!("status = {}", status_fact(employee, target.status)),
                 "lifecycle.leave_remove_groups",
             )
         } else {

@@ -19,17 +19,8 @@ impl<'a> Builder<'a> {
         else {
             return;
         };
-        let mappings = self.input.mappings;
         let joiner = match hold {
-            None => Reason::new(
-                format!(
-                    "status = {} and no account has {}={}",
-                    status_fact(employee),
-                    mappings.correlation.attribute,
-                    employee.id
-                ),
-                "joiner",
-            ),
+            None => self.joiner_reason(target),
             Some(reason) => reason.clone(),
         };
         let uac = self.input.policy.disable == DisableMethod::UserAccountControl;
@@ -71,6 +62,18 @@ impl<'a> Builder<'a> {
             before: None,
             changes,
         });
+    }
+
+    fn joiner_reason(&self, target: &Target) -> Reason {
+        Reason::new(
+            format!(
+                "status = {} and no account has {}={}",
+                status_fact(target.employee, target.status),
+                self.input.mappings.correlation.attribute,
+                target.employee.id
+            ),
+            "joiner",
+        )
     }
 
     /// The rendered attributes with what creating the entry also takes: the object classes,

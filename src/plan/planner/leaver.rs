@@ -13,7 +13,10 @@ impl<'a> Builder<'a> {
     ) {
         let employee = target.employee;
         let changes = self.leaver_changes(account, &target.dn, || {
-            Reason::new(format!("status = {}", status_fact(employee)), "leaver")
+            Reason::new(
+                format!("status = {}", status_fact(employee, target.status)),
+                "leaver",
+            )
         });
         if !changes.is_empty() {
             planned

@@ -5,7 +5,7 @@ use super::*;
 /// `hrsync offboard`: the changes that take an account out of use now, whatever HR says:
 /// disabled first, out of every managed group, and into `hold_group` so that no later run
 /// re-enables it until an admin takes it out. The account is found by its correlation value.
-pub fn offboard(
+pub(crate) fn offboard(
     input: &PlanInput,
     employee_id: &str,
     reason: &str,

@@ -148,9 +148,20 @@ impl<'a> Builder<'a> {
                 });
             }
         }
-        if repairs.is_empty() {
-            return;
+        if !repairs.is_empty() {
+            self.put_repairs_first(account, planned, repairs, &wanted_adds);
         }
+    }
+
+    /// Puts `repairs` before the changes the plan has for `account` (its index in the plan's
+    /// accounts, if it has any), or plans them as an update of their own.
+    fn put_repairs_first(
+        &mut self,
+        account: &DirectoryAccount,
+        planned: Option<usize>,
+        mut repairs: Vec<Change>,
+        wanted_adds: &BTreeSet<Dn>,
+    ) {
         match planned {
             Some(i) => {
                 let plan = &mut self.accounts[i];
@@ -163,7 +174,7 @@ impl<'a> Builder<'a> {
             None => self.accounts.push(AccountPlan {
                 employee_id: account.correlation_id.clone().unwrap_or_default(),
                 lifecycle: Lifecycle::Update,
-                dn: account_dn.clone(),
+                dn: account.dn.clone(),
                 before: Some(self.state_of(account)),
                 changes: repairs,
             }),

@@ -8,7 +8,7 @@ impl<'a> Builder<'a> {
     /// not depend on the order HR listed people in. `employees` are sorted by id.
     pub(super) fn targets(
         &mut self,
-        employees: Vec<&'a Employee>,
+        employees: Vec<Person<'a>>,
         by_id: &ById<'a>,
         excluded: &Excluded,
         conversions: &Conversions<'a>,
@@ -17,8 +17,8 @@ impl<'a> Builder<'a> {
         // Both sides in id order again: each employee's account is a step along the index,
         // where a search per employee missed the cache at nearly every step at company scale.
         let mut accounts_by_id = by_id.iter().peekable();
-        for employee in employees {
-            let id = employee.id.as_str();
+        for person in employees {
+            let id = person.employee.id.as_str();
             if excluded.contains(id) {
                 continue;
             }
@@ -39,7 +39,7 @@ impl<'a> Builder<'a> {
                 .filter(|(account_id, _)| *account_id == id)
                 .and_then(|(_, accounts)| accounts.first().copied())
                 .or_else(|| conversions.adopted.get(id).copied());
-            if let Some(target) = self.target(employee, existing) {
+            if let Some(target) = self.target(person, existing) {
                 targets.push(target);
             }
         }
@@ -50,11 +50,12 @@ impl<'a> Builder<'a> {
     /// when their account is to be left as it is or there is none to make.
     fn target(
         &mut self,
-        employee: &'a Employee,
+        person: Person<'a>,
         existing: Option<&'a DirectoryAccount>,
     ) -> Option<Target<'a>> {
+        let Person { employee, status } = person;
         if let Some(account) = existing.filter(|a| a.held) {
-            if employee.status != EmploymentStatus::Terminated {
+            if status != EmploymentStatus::Terminated {
                 self.skip(
                     Some(&employee.id),
                     Some(&account.dn),
@@ -65,21 +66,22 @@ impl<'a> Builder<'a> {
                 return None;
             }
         }
-        match employee.status {
-            EmploymentStatus::Active => self.provision(employee, existing, None),
+        match status {
+            EmploymentStatus::Active => self.provision(person, existing, None),
             EmploymentStatus::Leave => {
                 let hold = self.input.policy.leave_disable.then(|| {
                     Reason::new(
-                        format!("status = {}", status_fact(employee)),
+                        format!("status = {}", status_fact(employee, status)),
                         "lifecycle.leave = \"disable\"",
                     )
                 });
-                self.provision(employee, existing, hold)
+                self.provision(person, existing, hold)
             }
             EmploymentStatus::Terminated => {
                 let existing = existing?;
                 Some(Target {
                     employee,
+                    status,
                     dn: existing
                         .dn
                         .with_parent(&self.input.mappings.account.disabled_ou),
@@ -87,7 +89,7 @@ impl<'a> Builder<'a> {
                     unique: String::new(),
                 })
             }
-            EmploymentStatus::Pending => self.pending(employee, existing),
+            EmploymentStatus::Pending => self.pending(person, existing),
         }
     }
 
@@ -95,9 +97,10 @@ impl<'a> Builder<'a> {
     /// the start date, else nothing yet.
     fn pending(
         &mut self,
-        employee: &'a Employee,
+        person: Person<'a>,
         existing: Option<&'a DirectoryAccount>,
     ) -> Option<Target<'a>> {
+        let employee = person.employee;
         let today = self.input.now.date_naive();
         let window = self.input.policy.prehire_days;
         match employee.hire_date {
@@ -106,7 +109,7 @@ impl<'a> Builder<'a> {
                     format!("starts {start}; the account is disabled until then"),
                     "lifecycle.prehire_days",
                 );
-                self.provision(employee, existing, Some(hold))
+                self.provision(person, existing, Some(hold))
             }
             hire_date => {
                 let starts =
@@ -131,12 +134,13 @@ impl<'a> Builder<'a> {
     /// disabled for the reason in `hold`).
     fn provision(
         &mut self,
-        employee: &'a Employee,
+        person: Person<'a>,
         existing: Option<&'a DirectoryAccount>,
         hold: Option<Reason>,
     ) -> Option<Target<'a>> {
+        let Person { employee, status } = person;
         // The key is built in a reused buffer and only kept (allocated) for a new role.
-        let mut key = (employee.status, std::mem::take(&mut self.role_key));
+        let mut key = (status, std::mem::take(&mut self.role_key));
         key.1.clear();
         key.1
             .extend(self.rule_fields.iter().map(|field| employee.field(field)));
@@ -147,12 +151,12 @@ impl<'a> Builder<'a> {
                 role
             }
             None => {
-                let role = std::sync::Arc::new(self.input.mappings.assign(employee));
+                let role = std::sync::Arc::new(self.input.mappings.assign(employee, status));
                 self.roles.insert(key, role.clone());
                 role
             }
         };
-        if employee.status == EmploymentStatus::Leave {
+        if status == EmploymentStatus::Leave {
             std::sync::Arc::make_mut(&mut role)
                 .groups
                 .retain(|group, _| !self.input.policy.leave_remove_groups.contains(group));
@@ -163,6 +167,7 @@ impl<'a> Builder<'a> {
         };
         Some(Target {
             employee,
+            status,
             intent: Intent::Provision {
                 existing,
                 role,

@@ -79,8 +79,7 @@ fuzz_target!(|data: &[u8]| {
         _ => return,
     };
     let f = fixture();
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).expect("date");
-    let snapshot = hrsync::hr::normalize_records(&records, &f.config, today);
+    let snapshot = hrsync::hr::normalize_records(&records, &f.config);
 
     assert_eq!(
         snapshot.employees.len() + snapshot.rejected.len(),
