@@ -20,7 +20,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::directory::Directory;
-use crate::plan::ops::{self, MAX_BATCH, Step, Steps};
+use crate::plan::ops::{self, ChangeRef, MAX_BATCH, Step, Steps};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -43,6 +43,9 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StepResult {
+    /// The change of the plan the step implemented.
+    #[serde(skip)]
+    pub change: ChangeRef,
     pub employee_id: Option<String>,
     pub description: String,
     #[serde(flatten)]
@@ -214,6 +217,7 @@ fn push_results(
             Outcome::NotAttempted
         });
         report.results.push(StepResult {
+            change: step.change,
             employee_id: step.employee_id.clone(),
             description: step.description.clone(),
             outcome,

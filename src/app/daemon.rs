@@ -12,26 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, Notify};
 
-use crate::app::{Outcome, RunError};
+use super::clock::Clock;
+use super::serve::State;
+use super::{Outcome, RunError};
 use crate::config::Config;
-
-/// The wall clock, read only in `main` and handed in.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
-
-/// What `/healthz` and `/metrics` show between runs.
-#[derive(Debug, Default)]
-pub struct State {
-    /// The last run that finished.
-    pub last: Option<crate::app::cycle::CycleReport>,
-    /// When the last successful run finished.
-    pub last_success: Option<DateTime<Utc>>,
-    /// Runs by result since the start (`success`, `failure`), for counters.
-    pub runs: std::collections::BTreeMap<&'static str, u64>,
-    /// When the next run must have finished to count as on time (its due time plus the grace).
-    pub due_by: Option<DateTime<Utc>>,
-    /// A run is under way.
-    pub running: bool,
-}
 
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
@@ -77,25 +61,10 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
         let due = if run_now {
             now
         } else {
-            let Some(due) = schedule.schedule.next_after(now) else {
+            let Some(due) = next_due(&schedule.schedule, last_due, now) else {
                 tracing::warn!("the schedule has no run time left; stopping");
                 break;
             };
-            if let Some(previous) = last_due {
-                let skipped = schedule
-                    .schedule
-                    .upcoming(previous, 1000)
-                    .into_iter()
-                    .take_while(|t| *t < due && *t <= now)
-                    .count();
-                if skipped > 0 {
-                    tracing::warn!(
-                        skipped,
-                        "the last run lasted past {skipped} due time(s); runs never overlap, \
-                         so the next one waits for its own time"
-                    );
-                }
-            }
             due
         };
         run_now = false;
@@ -110,27 +79,60 @@ pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
             break;
         }
         last_due = Some(due);
-        let previous_success = {
-            let mut state = state.lock().await;
-            state.running = true;
-            state.last_success
-        };
-        let report =
-            crate::app::cycle::run_once(&config, &clock, Some(stop.clone()), previous_success)
-                .await;
-        let mut state = state.lock().await;
-        state.running = false;
-        let key = if report.success() {
-            state.last_success = Some(report.finished);
-            "success"
-        } else {
-            "failure"
-        };
-        *state.runs.entry(key).or_default() += 1;
-        state.last = Some(report);
+        run_and_record(&config, &clock, &stop, &state).await;
     }
     tracing::info!("hrsync run stopped cleanly");
     Ok(Outcome::Success)
+}
+
+/// The next due time after `now`; logs the due times a run that lasted too long made the loop
+/// miss since `last_due`.
+fn next_due(
+    schedule: &crate::schedule::Schedule,
+    last_due: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let due = schedule.next_after(now)?;
+    if let Some(previous) = last_due {
+        let skipped = schedule
+            .upcoming(previous, 1000)
+            .into_iter()
+            .take_while(|t| *t < due && *t <= now)
+            .count();
+        if skipped > 0 {
+            tracing::warn!(
+                skipped,
+                "the last run lasted past {skipped} due time(s); runs never overlap, \
+                 so the next one waits for its own time"
+            );
+        }
+    }
+    Some(due)
+}
+
+/// One run, with the state `/healthz` and `/metrics` show updated around it.
+async fn run_and_record(
+    config: &Config,
+    clock: &Clock,
+    stop: &Arc<AtomicBool>,
+    state: &Mutex<State>,
+) {
+    let previous_success = {
+        let mut state = state.lock().await;
+        state.running = true;
+        state.last_success
+    };
+    let report = super::cycle::run_once(config, clock, Some(stop.clone()), previous_success).await;
+    let mut state = state.lock().await;
+    state.running = false;
+    let key = if report.success() {
+        state.last_success = Some(report.finished);
+        "success"
+    } else {
+        "failure"
+    };
+    *state.runs.entry(key).or_default() += 1;
+    state.last = Some(report);
 }
 
 /// Sets `stop` and wakes the loop on SIGTERM or SIGINT.

@@ -1,11 +1,103 @@
 //! The application layer: configuration loading, the one pipeline every command runs through,
-//! one module per command, and the daemon with its HTTP endpoints.
+//! one module per command, and the daemon with its HTTP endpoints. `main` hands the parsed
+//! command line to [`run`] and maps what comes back to the exit code.
 
+pub mod clock;
 pub mod commands;
 pub mod cycle;
 pub mod daemon;
+mod files;
 mod outcome;
 pub mod pipeline;
 pub mod serve;
 
-pub use outcome::{Outcome, RunError};
+use std::path::Path;
+
+pub use outcome::{Outcome, RunError, exit_code};
+
+use crate::cli::{Cli, Command, ReportCommand};
+use crate::config::Config;
+use commands::{apply, check, explain, offboard, plan, report, validate};
+
+/// Runs the command `cli` names.
+pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
+    let config = load_config(&cli.config)?;
+    let clock = clock::wall();
+    let now = clock();
+    match cli.command {
+        Command::Validate => validate::run(&config, &cli.config, now),
+        Command::Run => daemon::run(config, clock).await,
+        Command::Check => check::run(&config, now).await,
+        Command::Plan {
+            format,
+            out,
+            detailed_exitcode,
+            dump_hr,
+        } => {
+            let args = plan::PlanArgs {
+                format,
+                out: out.as_deref(),
+                detailed_exitcode,
+                dump_hr: dump_hr.as_deref(),
+            };
+            plan::run(&config, now, args).await
+        }
+        Command::Offboard {
+            employee_id,
+            reason,
+            format,
+        } => offboard::run(&config, now, &clock, &employee_id, &reason, format).await,
+        Command::Apply {
+            plan: saved,
+            format,
+            allow_limits,
+            out,
+            dump_hr,
+        } => {
+            let args = apply::ApplyArgs {
+                saved: saved.as_deref(),
+                format,
+                allow_limits: &allow_limits,
+                out: out.as_deref(),
+                dump_hr: dump_hr.as_deref(),
+            };
+            apply::run(&config, now, &clock, args).await
+        }
+        Command::Explain {
+            employee_id,
+            format,
+        } => {
+            print!(
+                "{}",
+                explain::run(&config, &employee_id, format, now).await?
+            );
+            Ok(Outcome::Success)
+        }
+        Command::Report {
+            report:
+                ReportCommand::Access {
+                    format,
+                    groups_base,
+                },
+        } => {
+            print!(
+                "{}",
+                report::run_access(&config, format, groups_base, now).await?
+            );
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// `hrsync.toml` and its mappings, validated; every problem is reported at once.
+pub fn load_config(path: &Path) -> Result<Config, RunError> {
+    Config::load(path).map_err(|problems| {
+        RunError::Config(
+            problems
+                .iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}

@@ -17,6 +17,15 @@ pub enum Outcome {
     LimitTripped,
 }
 
+/// The exit code of a run that ended with `result`: the only mapping from how a run ended to
+/// a number (`main`'s exit code, `hrsync run`'s report and metrics).
+pub fn exit_code(result: &Result<Outcome, RunError>) -> u8 {
+    match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(_) => RunError::EXIT_CODE,
+    }
+}
+
 impl Outcome {
     pub fn exit_code(self) -> u8 {
         match self {
@@ -26,6 +35,11 @@ impl Outcome {
             Self::LimitTripped => 4,
         }
     }
+}
+
+impl RunError {
+    /// Whatever the error, exit code 1: the run could not be carried out.
+    pub const EXIT_CODE: u8 = 1;
 }
 
 /// Exit code 1: the run could not be carried out; nothing was changed.

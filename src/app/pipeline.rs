@@ -1,78 +1,140 @@
-//! One invocation of hrsync: read both sides, plan, render, maybe apply.
+//! The one pipeline every command runs through: read both sides ([`with_sides`]), plan
+//! ([`plan`]), execute the plan ([`execute`]: steps, apply, journal, audit, hooks), and for
+//! `hrsync apply` and each run of `hrsync run`, the whole of it with the safety limits in between
+//! ([`reconcile`]).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
-use crate::apply::{ApplyReport, apply};
+use crate::apply::{Control, apply_with};
 use crate::config::Config;
 use crate::directory::Directory;
-use crate::dn::Dn;
+use crate::hooks::HookReport;
 use crate::hr::{self, HrError};
-use crate::model::DirectorySnapshot;
+use crate::journal::Journal;
+use crate::metrics::RunMetrics;
+use crate::model::{DirectorySnapshot, HrSnapshot};
+use crate::plan::limits::LimitKind;
 use crate::plan::ops::{Steps, steps};
-use crate::plan::{PLAN_SCHEMA, Plan, PlanInput, plan, planner};
-use crate::render::{self, Format};
+use crate::plan::{Plan, PlanInput};
+use crate::render::Format;
 
+use super::clock::Clock;
+use super::files;
 use super::{Outcome, RunError};
 
-pub fn load_config(path: &Path) -> Result<Config, RunError> {
-    Config::load(path).map_err(|problems| {
-        RunError::Config(
-            problems
-                .iter()
-                .map(|p| format!("  - {p}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
+/// How much of HR a command reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HrRead {
+    /// None: `offboard` and a saved plan act on the directory alone.
+    Skip,
+    Employees,
+    /// The employees and HR's raw records (`explain`, `check`, `--dump-hr`).
+    WithRecords,
+}
+
+/// What a command reads before it acts.
+#[derive(Debug, Clone, Copy)]
+pub struct Reading<'a> {
+    pub hr: HrRead,
+    /// Where to write the raw HR records once the HR read has succeeded (`--dump-hr`).
+    pub dump_hr: Option<&'a Path>,
+    pub now: DateTime<Utc>,
+}
+
+impl Reading<'_> {
+    pub fn of(hr: HrRead, now: DateTime<Utc>) -> Self {
+        Reading {
+            hr,
+            dump_hr: None,
+            now,
+        }
+    }
+}
+
+/// Both sides as read.
+#[derive(Debug, Default)]
+pub struct Sides {
+    pub hr: HrSnapshot,
+    /// HR's raw records, only when [`HrRead::WithRecords`] (or a dump) asked for them.
+    pub records: Vec<Value>,
+    pub directory: DirectorySnapshot,
+}
+
+impl Sides {
+    /// Frees both snapshots on another thread: at company scale that is hundreds of thousands
+    /// of allocations, and rendering and applying need not wait for them.
+    pub fn drop_in_background(self) {
+        std::thread::spawn(move || drop(self));
+    }
+}
+
+/// Opens the directory, reads what `reading` asks for from both sides (HR on a thread of its
+/// own, beside the directory), hands the directory and what was read to `work`, and closes the
+/// connection whatever `work` returns. Every command reads through here, so `plan`, `explain`
+/// and `report` see exactly the same employees and rejections. Both reads must succeed
+/// completely.
+pub async fn with_sides<T>(
+    config: &Config,
+    reading: Reading<'_>,
+    work: impl AsyncFnOnce(&mut Directory, Sides) -> Result<T, RunError>,
+) -> Result<T, RunError> {
+    with_directory(config, async |directory| {
+        let (hr, snapshot) = tokio::join!(
+            read_hr(config, reading),
+            directory.snapshot(&config.mappings)
+        );
+        let (hr, records) = hr?;
+        let sides = Sides {
+            hr,
+            records,
+            directory: snapshot?,
+        };
+        work(directory, sides).await
     })
+    .await
 }
 
-/// Reads HR and the directory and plans. Both reads must succeed completely.
-pub async fn make_plan(config: &Config, now: DateTime<Utc>) -> Result<(Plan, Directory), RunError> {
-    make_plan_dumping(config, now, None).await
-}
-
-/// [`make_plan`], and when `dump_hr` is given, writes the raw HR records there (see
-/// [`hr::dump`]) once the HR fetch has succeeded.
-pub async fn make_plan_dumping(
+/// Opens the directory with the configured credentials, lends it to `work` and closes it.
+pub async fn with_directory<T>(
     config: &Config,
-    now: DateTime<Utc>,
-    dump_hr: Option<&Path>,
-) -> Result<(Plan, Directory), RunError> {
-    let (plan, directory, _) = make_plan_counting(config, now, dump_hr).await?;
-    Ok((plan, directory))
-}
-
-/// [`make_plan_dumping`], also returning how many HR records were rejected (left alone).
-pub async fn make_plan_counting(
-    config: &Config,
-    now: DateTime<Utc>,
-    dump_hr: Option<&Path>,
-) -> Result<(Plan, Directory, usize), RunError> {
+    work: impl AsyncFnOnce(&mut Directory) -> Result<T, RunError>,
+) -> Result<T, RunError> {
     let password = config
         .directory
         .bind_password
         .resolve("directory.bind_password")?;
-    // The HR side on a thread of its own: parsing and normalising the records then runs on the
-    // other core while this thread decodes the directory. The raw records are kept only for a
-    // dump: without one, each page's records are dropped as soon as they are normalised.
+    Directory::with(&config.directory, &password, work).await
+}
+
+/// The HR side of [`with_sides`]: every employee and every rejected record, and the raw
+/// records when `reading` asks for them (or for a dump, which is written here).
+pub async fn read_hr(
+    config: &Config,
+    reading: Reading<'_>,
+) -> Result<(HrSnapshot, Vec<Value>), RunError> {
+    if reading.hr == HrRead::Skip {
+        return Ok((HrSnapshot::default(), Vec::new()));
+    }
+    let keep_records = reading.hr == HrRead::WithRecords || reading.dump_hr.is_some();
     let hr_config = config.hr.clone();
-    let today = now.date_naive();
-    let keep_records = dump_hr.is_some();
-    let hr_task = on_own_thread("hrsync-hr", async move {
+    let today = reading.now.date_naive();
+    // Parsing and normalising the records runs on the other core while this thread decodes
+    // the directory.
+    let (hr, records) = on_own_thread("hrsync-hr", async move {
         hr::read(&hr_config, today, keep_records).await
-    });
-    let (hr_result, directory) = tokio::join!(hr_task, read_directory(config, &password));
-    let (hr_snapshot, records) = hr_result
-        .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;
-    if let Some(path) = dump_hr {
-        write_hr_dump(path, &hr::dump(&config.hr, &records, now))?;
+    })
+    .await
+    .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;
+    if let Some(path) = reading.dump_hr {
+        files::write_private(path, &hr::dump(&config.hr, &records, reading.now))?;
         tracing::info!(path = %path.display(), records = records.len(), "HR records dumped");
     }
-    drop(records);
-    let (directory, snapshot) = directory?;
-    for rejected in &hr_snapshot.rejected {
+    for rejected in &hr.rejected {
         tracing::warn!(
             id = rejected.id.as_deref().unwrap_or("(unknown)"),
             index = rejected.index,
@@ -80,19 +142,12 @@ pub async fn make_plan_counting(
             "HR record left out"
         );
     }
-    let plan = plan(&PlanInput {
-        hr: &hr_snapshot,
-        directory: &snapshot,
-        mappings: &config.mappings,
-        policy: &config.directory.policy,
-        limits: &config.limits,
-        now,
-    });
-    let rejected = hr_snapshot.rejected.len();
-    // Freeing both snapshots (hundreds of thousands of allocations at company scale) is left to
-    // another thread, so rendering and applying start at once.
-    std::thread::spawn(move || drop((snapshot, hr_snapshot)));
-    Ok((plan, directory, rejected))
+    let records = if reading.hr == HrRead::WithRecords {
+        records
+    } else {
+        Vec::new()
+    };
+    Ok((hr, records))
 }
 
 /// Runs `work` to completion on a thread of its own, with a runtime of its own, so its CPU work
@@ -118,127 +173,16 @@ async fn on_own_thread<T: Send + 'static>(
     }
 }
 
-/// Writes the HR dump readable by its owner only (it holds personal data), through a
-/// temporary file renamed into place, so a reader never sees half a dump.
-fn write_hr_dump(path: &Path, dump: &serde_json::Value) -> Result<(), RunError> {
-    use std::io::Write;
-    let output_error = |source: std::io::Error| RunError::Output {
-        path: path.display().to_string(),
-        source,
-    };
-    let text = serde_json::to_vec_pretty(dump).map_err(|e| output_error(e.into()))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(output_error)?;
-    file.write_all(&text)
-        .and_then(|()| file.write_all(b"\n"))
-        .and_then(|()| file.sync_all())
-        .map_err(output_error)?;
-    std::fs::rename(&tmp, path).map_err(output_error)
-}
-
-async fn read_directory(
-    config: &Config,
-    password: &secrecy::SecretString,
-) -> Result<(Directory, DirectorySnapshot), RunError> {
-    let mut directory = Directory::open(&config.directory, password).await?;
-    let snapshot = directory.snapshot(&config.mappings).await?;
-    Ok((directory, snapshot))
-}
-
-pub fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
-    match format {
-        Format::Text => render::text(plan),
-        Format::Json => render::json(plan),
-        Format::Ldif => render::ldif(steps),
-    }
-}
-
-pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
-    std::fs::write(path, render::json(plan)).map_err(|source| RunError::Output {
-        path: path.display().to_string(),
-        source,
+/// The whole plan of both sides at `now`: changes, limits tripped and warnings included.
+pub fn plan(config: &Config, sides: &Sides, now: DateTime<Utc>) -> Plan {
+    crate::plan::plan(&PlanInput {
+        hr: &sides.hr,
+        directory: &sides.directory,
+        mappings: &config.mappings,
+        policy: &config.directory.policy,
+        limits: &config.limits,
+        now,
     })
-}
-
-/// A saved plan, refused when it is not a plan, of another schema, or older than
-/// `limits.max_plan_age_hours` at `now` (the directory and HR have moved on since the review).
-pub fn load_saved_plan(path: &Path, config: &Config, now: DateTime<Utc>) -> Result<Plan, RunError> {
-    let plan = read_saved_plan(path)?;
-    let age = now - plan.generated_at;
-    let max = chrono::Duration::hours(i64::from(config.limits.max_plan_age_hours));
-    if age > max {
-        return Err(RunError::SavedPlan {
-            path: path.display().to_string(),
-            message: format!(
-                "made at {}, {} hour(s) ago, older than limits.max_plan_age_hours = {}; plan again",
-                plan.generated_at.format("%Y-%m-%d %H:%M UTC"),
-                age.num_hours(),
-                config.limits.max_plan_age_hours
-            ),
-        });
-    }
-    if age < -chrono::Duration::minutes(5) {
-        return Err(RunError::SavedPlan {
-            path: path.display().to_string(),
-            message: "made in the future: check this machine's clock".to_string(),
-        });
-    }
-    Ok(plan)
-}
-
-fn read_saved_plan(path: &Path) -> Result<Plan, RunError> {
-    let saved_error = |message: String| RunError::SavedPlan {
-        path: path.display().to_string(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| saved_error(e.to_string()))?;
-    let plan: Plan =
-        serde_json::from_str(&text).map_err(|e| saved_error(format!("not a plan: {e}")))?;
-    if plan.schema != PLAN_SCHEMA {
-        return Err(saved_error(format!(
-            "schema {} is not {PLAN_SCHEMA}",
-            plan.schema
-        )));
-    }
-    Ok(plan)
-}
-
-/// Accounts whose directory state differs from what the saved plan recorded.
-pub fn drift(plan: &Plan, snapshot: &DirectorySnapshot, config: &Config) -> Vec<String> {
-    let mut drifted = Vec::new();
-    let by_dn: std::collections::BTreeMap<&Dn, &crate::model::DirectoryAccount> =
-        snapshot.accounts.iter().map(|a| (&a.dn, a)).collect();
-    for account in &plan.accounts {
-        let found = by_dn
-            .get(match &account.before {
-                Some(before) => &before.dn,
-                None => &account.dn,
-            })
-            .copied();
-        match (&account.before, found) {
-            (None, Some(_)) => drifted.push(format!("{} now exists", account.dn)),
-            (None, None) => {}
-            (Some(before), None) => drifted.push(format!("{} no longer exists", before.dn)),
-            (Some(before), Some(found)) => {
-                let now = planner::account_state(found, snapshot, &config.mappings);
-                if &now != before {
-                    drifted.push(format!("{} changed since the plan was made", before.dn));
-                }
-            }
-        }
-    }
-    for change in &plan.group_changes {
-        if !snapshot.groups.contains_key(&change.group) {
-            drifted.push(format!("group {} no longer exists", change.group));
-        }
-    }
-    drifted
 }
 
 /// The LDAP steps of a plan, in the order `apply` runs them (and the LDIF shows them).
@@ -246,25 +190,284 @@ pub fn plan_steps(config: &Config, plan: &Plan) -> Steps {
     steps(plan, &config.mappings.groups.member_attribute)
 }
 
-pub async fn apply_steps(config: &Config, steps: &Steps, directory: &Directory) -> ApplyReport {
-    apply(directory, steps, config.directory.max_concurrent_accounts).await
+/// How one execution runs.
+pub struct Execution<'a> {
+    pub run_id: &'a str,
+    /// Set by a signal: no step starts any more (see [`Control::stop`]).
+    pub stop: Option<Arc<AtomicBool>>,
+    pub clock: &'a Clock,
 }
 
-/// Reads the directory only (for applying a saved plan).
-pub async fn read_directory_only(
+/// What an execution did: every change with its outcome, and what the hooks did.
+pub struct Executed<'p> {
+    pub journal: Journal<'p>,
+    pub hooks: HookReport,
+}
+
+impl Executed<'_> {
+    /// Partial failure when a change failed or went unanswered. Changes left by a stop are not
+    /// failures: they are the next run's (and a change not attempted after a failure comes
+    /// with that failure).
+    pub fn outcome(&self) -> Outcome {
+        let failed = self.journal.results().iter().any(|r| {
+            matches!(
+                r.outcome,
+                crate::apply::Outcome::Failed { .. } | crate::apply::Outcome::Unanswered { .. }
+            )
+        });
+        if failed {
+            Outcome::PartialFailure
+        } else {
+            Outcome::Success
+        }
+    }
+}
+
+/// Applies `plan` (with the progress display on a terminal), then records what became of each
+/// change: the audit log and the hooks. Failures of the audit or the hooks are logged and
+/// reported, never undo anything, and do not change the outcome. How `apply`, `apply --plan`,
+/// `run` and `offboard` all execute.
+pub async fn execute<'p>(
     config: &Config,
-) -> Result<(Directory, DirectorySnapshot), RunError> {
-    let password = config
-        .directory
-        .bind_password
-        .resolve("directory.bind_password")?;
-    read_directory(config, &password).await
+    directory: &Directory,
+    plan: &'p Plan,
+    execution: &Execution<'_>,
+) -> Executed<'p> {
+    let steps = plan_steps(config, plan);
+    let progress = crate::progress::Progress::steps(steps.len());
+    let control = Control {
+        stop: execution.stop.clone(),
+        on_step: progress.as_ref().map(|p| p.callback()),
+    };
+    let report = apply_with(
+        directory,
+        &steps,
+        config.directory.max_concurrent_accounts,
+        &control,
+    )
+    .await;
+    let journal = Journal::new(plan, report);
+    let hooks = record(config, &journal, execution.run_id, (execution.clock)()).await;
+    Executed { journal, hooks }
+}
+
+/// The audit log and the hooks of an execution.
+async fn record(
+    config: &Config,
+    journal: &Journal<'_>,
+    run_id: &str,
+    time: DateTime<Utc>,
+) -> HookReport {
+    if let Some(sink) = &config.operations.audit {
+        let records = crate::audit::records(journal, run_id, time);
+        if let Err(e) = crate::audit::write(sink, &records) {
+            tracing::error!(error = %e, "cannot write the audit log");
+        }
+    }
+    let events = crate::hooks::events(journal, run_id, time);
+    let hooks = crate::hooks::fire(&config.operations.hooks, &events).await;
+    if !hooks.failures.is_empty() {
+        tracing::warn!(
+            failed = hooks.failures.len(),
+            calls = hooks.calls,
+            "some hook calls failed; the directory changes stand"
+        );
+    }
+    hooks
+}
+
+/// Who is watching a reconcile: a person at `hrsync apply` (the plan and the results are
+/// printed) or nobody (`hrsync run`: everything goes to the log).
+pub enum Audience<'a> {
+    Person {
+        format: Format,
+        /// The limit kinds the person allowed (`--allow-limit`).
+        allow_limits: &'a [LimitKind],
+        /// Where the plan is saved (`--out`).
+        out: Option<&'a Path>,
+    },
+    Log,
+}
+
+/// `hrsync apply` and each run of `hrsync run`: read, plan, stop at a tripped safety limit,
+/// execute. `metrics` is filled in on the way.
+pub async fn reconcile(
+    config: &Config,
+    reading: Reading<'_>,
+    audience: &Audience<'_>,
+    execution: &Execution<'_>,
+    metrics: &mut RunMetrics,
+) -> Result<Outcome, RunError> {
+    let now = reading.now;
+    with_sides(config, reading, async |directory, sides| {
+        let plan = plan(config, &sides, now);
+        let rejected = sides.hr.rejected.len();
+        metrics.record_plan(&plan, rejected);
+        sides.drop_in_background();
+        announce(config, &plan, audience, execution.run_id, rejected)?;
+        if let Some(outcome) = refuse_over_limits(&plan, audience) {
+            metrics.record_planned(&plan);
+            return Ok(outcome);
+        }
+        if execution
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::SeqCst))
+        {
+            metrics.record_planned(&plan);
+            super::cycle::log_left_over(&Journal::unapplied(&plan));
+            return Ok(Outcome::Success);
+        }
+        if matches!(audience, Audience::Log) && !plan.has_changes() {
+            tracing::info!(run_id = execution.run_id, "no changes");
+            return Ok(Outcome::Success);
+        }
+        let executed = execute(config, directory, &plan, execution).await;
+        metrics.record_applied(&executed.journal);
+        metrics.hook_calls = executed.hooks.calls;
+        metrics.hook_failures = executed.hooks.failures.len() as u64;
+        report(&executed, audience, execution);
+        Ok(executed.outcome())
+    })
+    .await
+}
+
+/// Shows the plan: printed and saved for a person, summed up in the log otherwise.
+fn announce(
+    config: &Config,
+    plan: &Plan,
+    audience: &Audience<'_>,
+    run_id: &str,
+    rejected: usize,
+) -> Result<(), RunError> {
+    match audience {
+        Audience::Person { format, out, .. } => {
+            if let Some(path) = out {
+                save_plan(plan, path)?;
+            }
+            print!("{}", render(plan, &plan_steps(config, plan), *format));
+        }
+        Audience::Log => log_plan(plan, run_id, rejected),
+    }
+    Ok(())
+}
+
+fn log_plan(plan: &Plan, run_id: &str, rejected: usize) {
+    let summary = &plan.summary;
+    tracing::info!(
+        run_id,
+        joiners = summary.joiners,
+        movers = summary.movers,
+        leavers = summary.leavers,
+        rehires = summary.rehires,
+        returns = summary.returns,
+        updates = summary.updates,
+        changes = summary.changes,
+        hr_records = summary.hr_records,
+        hr_rejected = rejected,
+        directory_accounts = summary.directory_accounts,
+        "planned"
+    );
+    for warning in &plan.warnings {
+        tracing::warn!(run_id, "{warning}");
+    }
+}
+
+/// [`Outcome::LimitTripped`] when the plan goes over a limit the audience did not allow;
+/// the tripped limits are logged either way.
+fn refuse_over_limits(plan: &Plan, audience: &Audience<'_>) -> Option<Outcome> {
+    let allowed: &[LimitKind] = match audience {
+        Audience::Person { allow_limits, .. } => allow_limits,
+        Audience::Log => &[],
+    };
+    let (blocking, allowed): (Vec<_>, Vec<_>) = plan
+        .limits_tripped
+        .iter()
+        .partition(|t| !allowed.contains(&t.kind));
+    for tripped in &allowed {
+        tracing::warn!(
+            kind = tripped.kind.as_str(),
+            "{tripped}; allowed by --allow-limit"
+        );
+    }
+    if blocking.is_empty() {
+        return None;
+    }
+    for tripped in &blocking {
+        match audience {
+            Audience::Person { .. } => tracing::error!(
+                kind = tripped.kind.as_str(),
+                count = tripped.count,
+                "{tripped}"
+            ),
+            Audience::Log => tracing::error!(
+                kind = tripped.kind.as_str(),
+                count = tripped.count,
+                "{tripped}; nothing applied: review the plan and apply it with `hrsync apply`"
+            ),
+        }
+    }
+    if let Audience::Person { out, .. } = audience {
+        println!(
+            "\nNothing applied: a safety limit tripped. Review the plan{}, then apply it with \
+             `hrsync apply --plan FILE`, or allow the kind with --allow-limit {}.",
+            out.map_or(" (save it with --out FILE)".to_string(), |p| format!(
+                " saved in {}",
+                p.display()
+            )),
+            blocking
+                .iter()
+                .map(|t| t.kind.as_str())
+                .collect::<Vec<_>>()
+                .join(" --allow-limit ")
+        );
+    }
+    Some(Outcome::LimitTripped)
+}
+
+/// What an execution did: printed for a person, logged otherwise.
+pub fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution: &Execution<'_>) {
+    let journal = &executed.journal;
+    if execution
+        .stop
+        .as_ref()
+        .is_some_and(|s| s.load(Ordering::SeqCst))
+    {
+        super::cycle::log_left_over(journal);
+    }
+    if let Audience::Person { .. } = audience {
+        println!("\n{}", apply_summary(journal));
+        if let Some(line) = hook_summary(&executed.hooks) {
+            println!("{line}");
+        }
+    }
+    tracing::info!(
+        run_id = execution.run_id,
+        applied = journal.applied(),
+        failed = journal.failed(),
+        "apply finished"
+    );
+}
+
+pub fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
+    match format {
+        Format::Text => crate::render::text(plan),
+        Format::Json => crate::render::json(plan),
+        Format::Ldif => crate::render::ldif(steps),
+    }
+}
+
+pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
+    std::fs::write(path, crate::render::json(plan)).map_err(|source| RunError::Output {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// What an apply did, for stdout: the failures one by one, then a summary line.
-pub fn apply_summary(report: &ApplyReport) -> String {
+pub fn apply_summary(journal: &Journal<'_>) -> String {
     let mut out = String::new();
-    for result in &report.results {
+    for result in journal.results() {
         let line = match &result.outcome {
             crate::apply::Outcome::Failed { error } => {
                 format!("  ! failed: {}: {error}\n", result.description)
@@ -283,98 +486,26 @@ pub fn apply_summary(report: &ApplyReport) -> String {
     }
     out.push_str(&format!(
         "applied {} change(s), {} failed or not attempted",
-        report.applied(),
-        report.failed()
+        journal.applied(),
+        journal.failed()
     ));
     out
 }
 
-/// Group DNs the saved plan names that are not managed by the current mappings: applying such a
-/// plan would touch a group hrsync does not manage.
-pub fn unmanaged_groups_in(plan: &Plan, config: &Config) -> Vec<Dn> {
-    let managed = config.mappings.managed_groups();
-    let mut out: Vec<Dn> = plan
-        .accounts
-        .iter()
-        .flat_map(|a| a.changes.iter())
-        .filter_map(|c| match &c.action {
-            crate::plan::Action::AddToGroup { group }
-            | crate::plan::Action::RemoveFromGroup { group }
-            | crate::plan::Action::RenameMember { group, .. } => Some(group.clone()),
-            _ => None,
-        })
-        .chain(plan.group_changes.iter().map(|g| g.group.clone()))
-        .filter(|g| !managed.contains(g))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// `hrsync offboard`: reads only the directory (security cannot always wait for HR), plans the
-/// offboarding of one account, prints it and applies it. No limits: it is one account, named by
-/// a person.
-pub async fn offboard(
-    config: &Config,
-    now: DateTime<Utc>,
-    employee_id: &str,
-    reason: &str,
-    format: Format,
-) -> Result<Outcome, RunError> {
-    let Some(hold_group) = &config.directory.hold_group else {
-        return Err(RunError::Offboard(
-            "offboarding.hold_group is not set: name the group that marks offboarded accounts"
-                .to_string(),
-        ));
-    };
-    if reason.trim().is_empty() {
-        return Err(RunError::Offboard("--reason must say why".to_string()));
+/// The summary line of failed hooks, for stdout.
+pub fn hook_summary(hooks: &HookReport) -> Option<String> {
+    if hooks.failures.is_empty() {
+        return None;
     }
-    let (mut directory, snapshot) = read_directory_only(config).await?;
-    if !directory.exists(hold_group).await? {
-        directory.close().await;
-        return Err(RunError::Offboard(format!(
-            "the hold group {hold_group} (offboarding.hold_group) does not exist; create it first"
-        )));
-    }
-    let hr = crate::model::HrSnapshot::default();
-    let input = PlanInput {
-        hr: &hr,
-        directory: &snapshot,
-        mappings: &config.mappings,
-        policy: &config.directory.policy,
-        limits: &config.limits,
-        now,
-    };
-    let plan = match planner::offboard(&input, employee_id, reason, hold_group) {
-        Ok(plan) => plan,
-        Err(message) => {
-            directory.close().await;
-            return Err(RunError::Offboard(message));
-        }
-    };
-    let steps = plan_steps(config, &plan);
-    print!("{}", render(&plan, &steps, format));
-    let report = apply_steps(config, &steps, &directory).await;
-    directory.close().await;
-    println!("\n{}", apply_summary(&report));
-    let run_id = crate::app::cycle::new_run_id(now);
-    let hooks = crate::app::cycle::after_apply(config, &plan, &report, &run_id, now).await;
-    if let Some(line) = crate::app::cycle::hook_summary(&hooks) {
-        println!("{line}");
-    }
-    tracing::warn!(
-        employee = employee_id,
-        reason,
-        applied = report.applied(),
-        failed = report.failed(),
-        "offboarded"
+    let mut out = format!(
+        "{} of {} hook call(s) failed (the directory changes stand):",
+        hooks.failures.len(),
+        hooks.calls
     );
-    Ok(if report.failed() > 0 {
-        Outcome::PartialFailure
-    } else {
-        Outcome::Success
-    })
+    for failure in &hooks.failures {
+        out.push_str(&format!("\n  ! hook {failure}"));
+    }
+    Some(out)
 }
 
 #[cfg(test)]

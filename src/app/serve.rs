@@ -10,8 +10,26 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 
-use crate::app::daemon::{Clock, State};
+use chrono::{DateTime, Utc};
+
+use super::clock::Clock;
+use super::cycle::CycleReport;
 use crate::metrics::{Totals, render};
+
+/// What `/healthz` and `/metrics` show between runs.
+#[derive(Debug, Default)]
+pub struct State {
+    /// The last run that finished.
+    pub last: Option<CycleReport>,
+    /// When the last successful run finished.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Runs by result since the start (`success`, `failure`), for counters.
+    pub runs: std::collections::BTreeMap<&'static str, u64>,
+    /// When the next run must have finished to count as on time (its due time plus the grace).
+    pub due_by: Option<DateTime<Utc>>,
+    /// A run is under way.
+    pub running: bool,
+}
 
 /// Binds `addr` (an error when it cannot) and serves in the background.
 pub async fn start(

@@ -1,21 +1,22 @@
-//! The audit log: one JSON line per change of an applied plan, with what it was before and
-//! after, why, and what became of it. Built from the plan (before, after, reason) and the
-//! apply report (result), so it says exactly what the run decided and did. It never holds a
-//! secret: AD passwords are made inside the directory adapter and exist nowhere else, and
+//! The audit log: one JSON line per change of a run's plan, with what it was before and
+//! after, why, and what became of it. Built from the run's [`Journal`] (the plan's before,
+//! after and reason joined to the apply's results), so it says exactly what the run decided
+//! and did. It never holds a secret: AD passwords are made inside the directory adapter and exist nowhere else, and
 //! password attributes of a new entry are masked.
 
 pub(crate) mod config;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::apply::{ApplyReport, Outcome, StepResult};
+use crate::apply::Outcome;
+use crate::journal::{Journal, Subject};
 use crate::model::Reason;
-use crate::plan::{Action, GroupAction, Lifecycle, Plan};
+use crate::plan::{Action, GroupAction, GroupChange, Lifecycle};
 
 pub use config::AuditSink;
 
@@ -24,22 +25,6 @@ pub use config::AuditSink;
 pub struct AccountRef {
     pub dn: String,
     pub employee_id: String,
-}
-
-/// One change of a plan, ready for the audit log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlannedChange {
-    /// `None` for a group-level change (an empty group's placeholder member).
-    pub account: Option<AccountRef>,
-    pub lifecycle: Option<Lifecycle>,
-    /// The action: `create`, `enable`, `disable`, `set_attribute`, `move`, `add_to_group`,
-    /// `remove_from_group`, `rename_member`, `add_placeholder`, `remove_placeholder`.
-    pub kind: String,
-    /// The group a membership change is about.
-    pub group: Option<String>,
-    pub before: Value,
-    pub after: Value,
-    pub reason: Reason,
 }
 
 /// One line of the audit log.
@@ -65,11 +50,8 @@ pub struct AuditRecord {
 /// Attributes whose values never reach the log, should a mapping ever set one.
 const MASKED: [&str; 3] = ["userpassword", "unicodepwd", "sambantpassword"];
 
-fn describe(action: &Action) -> (String, Option<String>, Value, Value) {
-    let name = serde_json::to_value(action)
-        .ok()
-        .and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_default();
+/// A change's group, and the state before and after it, for the log.
+fn describe(action: &Action) -> (Option<String>, Value, Value) {
     let (group, before, after) = match action {
         Action::Create { dn, attributes } => {
             let attributes: BTreeMap<&str, Value> = attributes
@@ -125,135 +107,39 @@ fn describe(action: &Action) -> (String, Option<String>, Value, Value) {
             json!({"member": to.to_string()}),
         ),
     };
-    (name, group, before, after)
+    (group, before, after)
 }
 
-/// Every change of the plan paired with its result in the report (`None`: no step ran for it).
-///
-/// Results are matched by account (employee id) in plan order, and group-level results (no
-/// employee id) to the plan's group changes, placeholders added first, removed last: the order
-/// `plan::ops` gives the steps, one step per change. This and [`pair_account`] are the only
-/// places that know how steps map to changes (the audit, the metrics, the hooks and the stop
-/// report all go through them).
-pub fn pair<'r>(
-    plan: &Plan,
-    report: &'r ApplyReport,
-) -> Vec<(PlannedChange, Option<&'r StepResult>)> {
-    let mut by_account: BTreeMap<&str, VecDeque<&StepResult>> = BTreeMap::new();
-    let mut group_level: VecDeque<&StepResult> = VecDeque::new();
-    for result in &report.results {
-        match &result.employee_id {
-            Some(id) => by_account.entry(id.as_str()).or_default().push_back(result),
-            None => group_level.push_back(result),
-        }
-    }
-    let mut out = Vec::new();
-    let placeholder = |change: &crate::plan::GroupChange| {
-        let (kind, before, after) = match change.action {
-            GroupAction::AddPlaceholder => ("add_placeholder", false, true),
-            GroupAction::RemovePlaceholder => ("remove_placeholder", true, false),
-        };
-        PlannedChange {
-            account: None,
-            lifecycle: None,
-            kind: kind.to_string(),
-            group: Some(change.group.to_string()),
-            before: json!({"member": change.member.to_string(), "present": before}),
-            after: json!({"member": change.member.to_string(), "present": after}),
-            reason: change.reason.clone(),
-        }
-    };
-    for change in plan
-        .group_changes
-        .iter()
-        .filter(|c| c.action == GroupAction::AddPlaceholder)
-    {
-        out.push((placeholder(change), group_level.pop_front()));
-    }
-    let mut after_stage = Vec::new();
-    for change in plan
-        .group_changes
-        .iter()
-        .filter(|c| c.action == GroupAction::RemovePlaceholder)
-    {
-        after_stage.push(placeholder(change));
-    }
-    for account in &plan.accounts {
-        let mut results = by_account.remove(account.employee_id.as_str());
-        for change in &account.changes {
-            let (kind, group, before, after) = describe(&change.action);
-            let result = results.as_mut().and_then(VecDeque::pop_front);
-            out.push((
-                PlannedChange {
-                    account: Some(AccountRef {
+/// The audit records of a run: one per change of the plan, with what became of it.
+pub fn records(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Vec<AuditRecord> {
+    let time = time.to_rfc3339_opts(SecondsFormat::Millis, true);
+    journal
+        .entries()
+        .map(|entry| {
+            let (account, lifecycle, (group, before, after), reason) = match entry.subject {
+                Subject::Account { account, change } => (
+                    Some(AccountRef {
                         dn: account.dn.to_string(),
                         employee_id: account.employee_id.clone(),
                     }),
-                    lifecycle: Some(account.lifecycle),
-                    kind,
-                    group,
-                    before,
-                    after,
-                    reason: change.reason.clone(),
-                },
-                result,
-            ));
-        }
-    }
-    for change in after_stage {
-        out.push((change, group_level.pop_front()));
-    }
-    out
-}
-
-/// One account's changes, each described in a few words (`add_to_group cn=...`), with the
-/// outcome of its step (`None`: no step ran for it).
-pub fn pair_account<'r>(
-    account: &crate::plan::AccountPlan,
-    report: &'r ApplyReport,
-) -> Vec<(String, Option<&'r Outcome>)> {
-    let mut results = report
-        .results
-        .iter()
-        .filter(|r| r.employee_id.as_deref() == Some(account.employee_id.as_str()));
-    account
-        .changes
-        .iter()
-        .map(|change| {
-            let (kind, group, _, _) = describe(&change.action);
-            let what = match group {
-                Some(group) => format!("{kind} {group}"),
-                None => kind,
+                    Some(account.lifecycle),
+                    describe(&change.action),
+                    &change.reason,
+                ),
+                Subject::Group(change) => (None, None, placeholder(change), &change.reason),
             };
-            (what, results.next().map(|r| &r.outcome))
-        })
-        .collect()
-}
-
-/// The audit records of an applied plan.
-pub fn records(
-    plan: &Plan,
-    report: &ApplyReport,
-    run_id: &str,
-    time: DateTime<Utc>,
-) -> Vec<AuditRecord> {
-    let time = time.to_rfc3339_opts(SecondsFormat::Millis, true);
-    pair(plan, report)
-        .into_iter()
-        .map(|(change, result)| {
-            let outcome = result.map(|r| &r.outcome);
             AuditRecord {
                 time: time.clone(),
                 run_id: run_id.to_string(),
-                account: change.account,
-                lifecycle: change.lifecycle,
-                change: change.kind,
-                group: change.group,
-                before: change.before,
-                after: change.after,
-                reason: change.reason,
-                result: crate::metrics::result_name(outcome),
-                error: match outcome {
+                account,
+                lifecycle,
+                change: entry.kind().to_string(),
+                group,
+                before,
+                after,
+                reason: reason.clone(),
+                result: entry.result(),
+                error: match entry.outcome {
                     Some(Outcome::Failed { error } | Outcome::Unanswered { error }) => {
                         Some(error.clone())
                     }
@@ -262,6 +148,17 @@ pub fn records(
             }
         })
         .collect()
+}
+
+/// A placeholder member going into or out of a group, for the log.
+fn placeholder(change: &GroupChange) -> (Option<String>, Value, Value) {
+    let present = change.action == GroupAction::AddPlaceholder;
+    let member = change.member.to_string();
+    (
+        Some(change.group.to_string()),
+        json!({"member": member, "present": !present}),
+        json!({"member": member, "present": present}),
+    )
 }
 
 /// Appends the records as JSON lines. A file is created readable and writable by its owner
@@ -296,8 +193,10 @@ pub fn write(sink: &AuditSink, records: &[AuditRecord]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apply::{ApplyReport, StepResult};
     use crate::dn::Dn;
-    use crate::plan::{AccountPlan, Change, Summary};
+    use crate::plan::ops::ChangeRef;
+    use crate::plan::{AccountPlan, Change, Plan, Summary};
 
     fn dn(s: &str) -> Dn {
         Dn::parse(s).unwrap()
@@ -347,11 +246,19 @@ mod tests {
         let report = ApplyReport {
             results: vec![
                 StepResult {
+                    change: ChangeRef::Account {
+                        account: 0,
+                        change: 0,
+                    },
                     employee_id: Some("101".to_string()),
                     description: "create".to_string(),
                     outcome: Outcome::Applied,
                 },
                 StepResult {
+                    change: ChangeRef::Account {
+                        account: 0,
+                        change: 1,
+                    },
                     employee_id: Some("101".to_string()),
                     description: "add".to_string(),
                     outcome: Outcome::Failed {
@@ -360,9 +267,9 @@ mod tests {
                 },
             ],
         };
+        let plan = plan();
         let records = records(
-            &plan(),
-            &report,
+            &Journal::new(&plan, report),
             "run-1",
             DateTime::<Utc>::from_timestamp(1_790_000_100, 0).unwrap(),
         );
@@ -388,9 +295,9 @@ mod tests {
 
     #[test]
     fn changes_without_a_result_were_not_attempted() {
+        let plan = plan();
         let records = records(
-            &plan(),
-            &ApplyReport::default(),
+            &Journal::unapplied(&plan),
             "run-2",
             DateTime::<Utc>::from_timestamp(1_790_000_100, 0).unwrap(),
         );
@@ -404,9 +311,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.jsonl");
         let sink = AuditSink::File(path.clone());
+        let plan = plan();
         let records = records(
-            &plan(),
-            &ApplyReport::default(),
+            &Journal::unapplied(&plan),
             "run-3",
             DateTime::<Utc>::from_timestamp(1_790_000_100, 0).unwrap(),
         );

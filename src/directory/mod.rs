@@ -7,24 +7,22 @@ mod connect;
 pub(crate) mod entry;
 mod groups;
 mod password;
+mod server;
+mod snapshot;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::StreamExt;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapError, Mod, Scope};
 use secrecy::SecretString;
 
-use crate::attributes::{Attributes, Names};
 use crate::dn::Dn;
-use crate::mapping::Mappings;
-use crate::model::{DirectoryAccount, DirectoryGroup, DirectorySnapshot};
 use crate::plan::ops::{LdapOp, Modification};
-use crate::plan::{DisableMethod, PPOLICY_PERMANENT_LOCK, UAC_ACCOUNTDISABLE};
 
 pub use config::{DirectoryConfig, Flavour};
-pub use connect::connect;
+use connect::connect;
 use entry::Entry;
+pub use server::RootDse;
 
 /// Managed groups read at once while the accounts are read (each is a search of its own; see
 /// [`Directory::snapshot`]).
@@ -136,146 +134,20 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub async fn open(
+    /// Opens and binds a connection, lends it to `work`, and closes it (an unbind) whatever
+    /// `work` returns. The only way to have a `Directory`: no path can leave a connection open.
+    pub async fn with<T, E: From<DirectoryError>>(
         config: &DirectoryConfig,
         password: &SecretString,
-    ) -> Result<Self, DirectoryError> {
-        let ldap = connect(config, password).await?;
-        Ok(Self {
-            ldap,
+        work: impl AsyncFnOnce(&mut Directory) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut directory = Self {
+            ldap: connect(config, password).await?,
             config: config.clone(),
-        })
-    }
-
-    /// Reads every person entry under the users base, every managed group, the accounts that
-    /// are protected, and the unique attribute values in use.
-    pub async fn snapshot(
-        &mut self,
-        mappings: &Mappings,
-    ) -> Result<DirectorySnapshot, DirectoryError> {
-        let correlation = mappings.correlation.attribute.to_ascii_lowercase();
-        let mut wanted: BTreeSet<String> = mappings
-            .account
-            .attributes
-            .keys()
-            .map(|a| a.to_ascii_lowercase())
-            .collect();
-        wanted.insert(correlation.clone());
-        wanted.insert(mappings.account.rdn_attribute.to_ascii_lowercase());
-        if let Some(fallback) = &mappings.correlation.fallback {
-            wanted.insert(fallback.attribute.to_ascii_lowercase());
-        }
-        let ad = self.config.policy.disable == DisableMethod::UserAccountControl;
-        let state_attributes: &[&str] = if ad {
-            &["useraccountcontrol", "pwdlastset", "accountexpires"]
-        } else {
-            &["pwdaccountlockedtime"]
         };
-        wanted.extend(state_attributes.iter().map(|a| a.to_string()));
-        let attrs: Vec<&str> = wanted.iter().map(String::as_str).collect();
-
-        let base = self.config.users_base.to_string();
-        let filter = self.config.user_filter.clone();
-        let protected = self.protected_accounts().await?;
-        let held = match self.config.hold_group.clone() {
-            Some(group) => self
-                .read_members(&group, &mappings.groups.member_attribute)
-                .await?
-                .unwrap_or_default(),
-            None => BTreeSet::new(),
-        };
-        // The managed groups are read meanwhile, over the same connection, a few at a time: one
-        // after the other, a directory across a WAN would cost a round trip per group (200 groups
-        // at 20 ms are 4 s), while many at once took CPU from the user search on a loopback
-        // slapd at 100k employees.
-        let reader = self.clone();
-        let member_attribute = mappings.groups.member_attribute.clone();
-        let managed = mappings.managed_groups();
-        let groups = tokio::spawn(async move {
-            let reads = managed.into_iter().map(|group| {
-                let (mut reader, member_attribute) = (reader.clone(), &member_attribute);
-                async move {
-                    let members = reader.read_members(&group, member_attribute).await?;
-                    Ok::<_, DirectoryError>(
-                        members.map(|members| DirectoryGroup { dn: group, members }),
-                    )
-                }
-            });
-            let mut reads = futures::stream::iter(reads).buffer_unordered(GROUP_READS_IN_FLIGHT);
-            let mut groups = BTreeMap::new();
-            while let Some(read) = reads.next().await {
-                if let Some(group) = read? {
-                    groups.insert(group.dn.clone(), group);
-                }
-            }
-            Ok::<_, DirectoryError>(groups)
-        });
-        // Each entry becomes an account as it arrives: the raw entries of a 100k directory are
-        // never all held at once.
-        let mut accounts = Vec::new();
-        let mut names = Names::default();
-        self.search_paged_each(&base, Scope::Subtree, &filter, &attrs, |entry| {
-            let Ok(dn) = Dn::parse(&entry.dn) else {
-                tracing::warn!(dn = %entry.dn, "skipping an entry whose DN cannot be parsed");
-                return;
-            };
-            let attributes = Attributes::from_named(
-                entry
-                    .attrs
-                    .into_iter()
-                    .map(|(name, values)| (names.lower(&name), values)),
-            );
-            let first = |name: &str| attributes.get(name).and_then(|v| v.first());
-            let account_control = if ad {
-                first("useraccountcontrol").and_then(|v| v.parse::<u32>().ok())
-            } else {
-                None
-            };
-            let disabled = match account_control {
-                Some(uac) => uac & UAC_ACCOUNTDISABLE != 0,
-                None => attributes
-                    .get("pwdaccountlockedtime")
-                    .is_some_and(|v| v.iter().any(|x| x == PPOLICY_PERMANENT_LOCK)),
-            };
-            let password_set = !ad || first("pwdlastset").is_some_and(|v| v != "0");
-            let correlation_id = first(&correlation).cloned();
-            accounts.push(DirectoryAccount {
-                protected: protected.get(&dn).cloned(),
-                held: held.contains(&dn),
-                dn,
-                correlation_id,
-                attributes,
-                disabled,
-                account_control,
-                password_set,
-            });
-        })
-        .await?;
-
-        let groups = match groups.await {
-            Ok(groups) => groups?,
-            Err(e) => {
-                return Err(DirectoryError::Transport {
-                    operation: "read groups",
-                    dn: self.config.users_base.to_string(),
-                    message: format!("the group reader stopped unexpectedly: {e}"),
-                });
-            }
-        };
-        let taken = self.taken(&mappings.account.unique_attributes).await?;
-        let warnings = self.disable_warnings().await?;
-        tracing::debug!(
-            accounts = accounts.len(),
-            groups = groups.len(),
-            protected = protected.len(),
-            "read directory"
-        );
-        Ok(DirectorySnapshot {
-            accounts,
-            groups,
-            taken,
-            warnings,
-        })
+        let result = work(&mut directory).await;
+        directory.close().await;
+        result
     }
 
     /// Why disabling an account here might not lock anybody out: on OpenLDAP,
@@ -552,7 +424,7 @@ impl Directory {
         }
     }
 
-    pub async fn close(mut self) {
+    async fn close(mut self) {
         if let Err(e) = self.ldap.unbind().await {
             tracing::debug!(error = %e, "unbind failed");
         }

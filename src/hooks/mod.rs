@@ -16,8 +16,9 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
-use crate::apply::{ApplyReport, Outcome};
-use crate::plan::{Action, Lifecycle, Plan};
+use crate::apply::Outcome;
+use crate::journal::Journal;
+use crate::plan::{Action, Lifecycle};
 
 pub use config::{CommandHookConfig, HooksConfig, WebhookConfig};
 
@@ -54,18 +55,17 @@ const EVENTS: [Lifecycle; 3] = [Lifecycle::Joiner, Lifecycle::Mover, Lifecycle::
 /// The events of an applied plan: joiners, movers and leavers whose every change was applied
 /// (or found already done). An account with a failed or skipped change gets no event; the
 /// next run finishes it.
-pub fn events(plan: &Plan, report: &ApplyReport, run_id: &str, time: DateTime<Utc>) -> Vec<Event> {
+pub fn events(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Vec<Event> {
     let time = time.to_rfc3339_opts(SecondsFormat::Millis, true);
     let mut out = Vec::new();
-    for account in &plan.accounts {
+    for (index, account) in journal.plan().accounts.iter().enumerate() {
         if !EVENTS.contains(&account.lifecycle) {
             continue;
         }
-        let results = crate::audit::pair_account(account, report);
-        let done = !results.is_empty()
-            && results.iter().all(|(_, outcome)| {
-                matches!(outcome, Some(Outcome::Applied | Outcome::AlreadyDone))
-            });
+        let done = !account.changes.is_empty()
+            && journal
+                .account_outcomes(index)
+                .all(|outcome| matches!(outcome, Some(Outcome::Applied | Outcome::AlreadyDone)));
         if !done {
             continue;
         }

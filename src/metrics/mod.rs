@@ -10,7 +10,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::apply::{ApplyReport, Outcome as StepOutcome};
+use crate::journal::Journal;
 use crate::plan::Plan;
 
 pub use config::MetricsConfig;
@@ -51,34 +51,22 @@ impl RunMetrics {
         }
     }
 
-    /// The changes of a plan that was not applied.
+    /// The changes of a plan that was not applied, each counted as `planned`.
     pub fn record_planned(&mut self, plan: &Plan) {
-        for (change, _) in crate::audit::pair(plan, &ApplyReport::default()) {
-            *self.changes.entry((change.kind, "planned")).or_default() += 1;
+        for entry in Journal::unapplied(plan).entries() {
+            self.count(entry.kind(), "planned");
         }
     }
 
-    /// The result of each change of an applied plan (see [`crate::audit::pair`]).
-    pub fn record_results(&mut self, plan: &Plan, report: &ApplyReport) {
-        for (kind, outcome) in crate::audit::pair(plan, report)
-            .into_iter()
-            .map(|(change, result)| (change.kind, result.map(|r| &r.outcome)))
-        {
-            *self
-                .changes
-                .entry((kind, result_name(outcome)))
-                .or_default() += 1;
+    /// What became of each change of an applied plan.
+    pub fn record_applied(&mut self, journal: &Journal) {
+        for entry in journal.entries() {
+            self.count(entry.kind(), entry.result());
         }
     }
-}
 
-pub fn result_name(outcome: Option<&StepOutcome>) -> &'static str {
-    match outcome {
-        Some(StepOutcome::Applied) => "applied",
-        Some(StepOutcome::AlreadyDone) => "already_done",
-        Some(StepOutcome::Failed { .. }) => "failed",
-        Some(StepOutcome::Unanswered { .. }) => "unanswered",
-        Some(StepOutcome::NotAttempted) | None => "not_attempted",
+    fn count(&mut self, kind: &str, result: &'static str) {
+        *self.changes.entry((kind.to_string(), result)).or_default() += 1;
     }
 }
 
@@ -132,6 +120,13 @@ pub fn render(run: Option<&RunMetrics>, totals: Option<&Totals>) -> String {
 }
 
 fn render_run(out: &mut String, run: &RunMetrics) {
+    render_changes(out, run);
+    render_counts(out, run);
+    render_times(out, run);
+}
+
+/// Changes by kind and result, accounts by lifecycle.
+fn render_changes(out: &mut String, run: &RunMetrics) {
     family(
         out,
         "hrsync_run_changes",
@@ -157,6 +152,10 @@ fn render_run(out: &mut String, run: &RunMetrics) {
             "hrsync_run_accounts_changed{{lifecycle=\"{lifecycle}\"}} {count}"
         );
     }
+}
+
+/// What was read, and how the run ended.
+fn render_counts(out: &mut String, run: &RunMetrics) {
     for (name, help, value) in [
         (
             "hrsync_run_accounts_seen",
@@ -209,6 +208,10 @@ fn render_run(out: &mut String, run: &RunMetrics) {
         family(out, name, "gauge", help);
         let _ = writeln!(out, "{name} {value}");
     }
+}
+
+/// How long the run took, when it started, and when the last good one finished.
+fn render_times(out: &mut String, run: &RunMetrics) {
     family(
         out,
         "hrsync_run_duration_seconds",

@@ -295,6 +295,22 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// The action's name, as the plan's JSON, the audit log and the metrics write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Create { .. } => "create",
+            Self::Enable { .. } => "enable",
+            Self::Disable { .. } => "disable",
+            Self::SetAttribute { .. } => "set_attribute",
+            Self::Move { .. } => "move",
+            Self::AddToGroup { .. } => "add_to_group",
+            Self::RemoveFromGroup { .. } => "remove_from_group",
+            Self::RenameMember { .. } => "rename_member",
+        }
+    }
+}
+
 /// A group-level change that keeps a `groupOfNames` valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupChange {
@@ -311,6 +327,15 @@ pub enum GroupAction {
     AddPlaceholder,
     /// Applied after the account changes: the group has real members again.
     RemovePlaceholder,
+}
+
+impl GroupAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AddPlaceholder => "add_placeholder",
+            Self::RemovePlaceholder => "remove_placeholder",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dn::Dn;
 
-use super::{AccountPlan, Action, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan};
+use super::{
+    AccountPlan, Action, ControlChange, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan,
+};
 
 /// One LDAP update operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,10 +51,21 @@ pub enum Modification {
 pub const ATTRIBUTE_OR_VALUE_EXISTS: u32 = 20;
 pub const NO_SUCH_ATTRIBUTE: u32 = 16;
 
+/// The change of a plan that a step implements: each step implements exactly one, so a result
+/// is joined to its change by this reference and never by position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ChangeRef {
+    /// `plan.group_changes[index]`.
+    Group(usize),
+    /// `plan.accounts[account].changes[change]`.
+    Account { account: usize, change: usize },
+}
+
 /// An operation with what it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub op: LdapOp,
+    pub change: ChangeRef,
     /// The employee the step belongs to, `None` for group-level steps.
     pub employee_id: Option<String>,
     /// One line saying what the step does, for logs and results.
@@ -90,7 +103,7 @@ impl Steps {
 
 pub fn steps(plan: &Plan, member_attribute: &str) -> Steps {
     let mut steps = Steps::default();
-    for change in &plan.group_changes {
+    for (index, change) in plan.group_changes.iter().enumerate() {
         let (stage, modification, verb, code) = match change.action {
             GroupAction::AddPlaceholder => (
                 &mut steps.before,
@@ -116,178 +129,239 @@ pub fn steps(plan: &Plan, member_attribute: &str) -> Steps {
                 dn: change.group.clone(),
                 mods: vec![modification],
             },
+            change: ChangeRef::Group(index),
             employee_id: None,
             description: format!("{verb} {} in {}", change.member, change.group),
             already_done_code: Some(code),
         });
     }
-    for account in &plan.accounts {
+    for (index, account) in plan.accounts.iter().enumerate() {
         steps
             .accounts
-            .push(account_steps(account, member_attribute));
+            .push(account_steps(index, account, member_attribute));
     }
     steps
 }
 
-fn account_steps(account: &AccountPlan, member_attribute: &str) -> Vec<Step> {
+fn account_steps(index: usize, account: &AccountPlan, member_attribute: &str) -> Vec<Step> {
+    // Each step addresses the account where the steps before it left it.
     let mut current = account.dn.clone();
-    let mut out = Vec::new();
-    let member = |values: Vec<String>| (member_attribute.to_string(), values);
-    for change in &account.changes {
+    let mut out = Vec::with_capacity(account.changes.len());
+    for (change_index, change) in account.changes.iter().enumerate() {
         let (op, description, already_done_code) = match &change.action {
             Action::Create { dn, attributes } => {
                 current = dn.clone();
-                (
-                    LdapOp::Add {
-                        dn: dn.clone(),
-                        attributes: attributes
-                            .iter()
-                            .map(|(k, v)| (k.clone(), v.clone()))
-                            .collect(),
-                    },
-                    format!("create {dn}"),
-                    None,
-                )
+                create(dn, attributes)
             }
             Action::Disable {
                 method,
                 account_control,
                 expires,
-            } => {
-                let mut mods = match method {
-                    DisableMethod::PpolicyLock => vec![Modification::Replace(
-                        "pwdAccountLockedTime".to_string(),
-                        vec![PPOLICY_PERMANENT_LOCK.to_string()],
-                    )],
-                    DisableMethod::UserAccountControl => {
-                        account_control.iter().map(|c| uac(c.after)).collect()
-                    }
-                };
-                if let Some(expires) = expires {
-                    mods.push(Modification::Replace(
-                        "accountExpires".to_string(),
-                        vec![expires.clone()],
-                    ));
-                }
-                (
-                    LdapOp::Modify {
-                        dn: current.clone(),
-                        mods,
-                    },
-                    format!("disable {current}"),
-                    None,
-                )
-            }
+            } => disable(
+                &current,
+                *method,
+                account_control.as_ref(),
+                expires.as_deref(),
+            ),
             Action::Enable {
                 method,
                 account_control,
                 set_password,
                 clear_expiry,
-            } => {
-                let (mods, code) = match method {
-                    // Removes only hrsync's permanent lock, never a temporary lockout the
-                    // server set after failed binds: a rehire must not also forgive a
-                    // password-guessing attack.
-                    DisableMethod::PpolicyLock => (
-                        vec![Modification::Delete(
-                            "pwdAccountLockedTime".to_string(),
-                            vec![PPOLICY_PERMANENT_LOCK.to_string()],
-                        )],
-                        Some(NO_SUCH_ATTRIBUTE),
-                    ),
-                    // Password first: AD refuses to enable an account that has none.
-                    DisableMethod::UserAccountControl => {
-                        let mut mods = Vec::new();
-                        if *set_password {
-                            mods.push(Modification::RandomPassword);
-                        }
-                        mods.extend(account_control.iter().map(|c| uac(c.after)));
-                        if *clear_expiry {
-                            mods.push(Modification::Replace(
-                                "accountExpires".to_string(),
-                                vec!["0".to_string()],
-                            ));
-                        }
-                        (mods, None)
-                    }
-                };
-                let with_password = if *set_password {
-                    " with a new random password"
-                } else {
-                    ""
-                };
-                (
-                    LdapOp::Modify {
-                        dn: current.clone(),
-                        mods,
-                    },
-                    format!("enable {current}{with_password}"),
-                    code,
-                )
-            }
+            } => enable(
+                &current,
+                *method,
+                account_control.as_ref(),
+                *set_password,
+                *clear_expiry,
+            ),
             Action::SetAttribute {
                 attribute, after, ..
-            } => (
-                LdapOp::Modify {
-                    dn: current.clone(),
-                    mods: vec![Modification::Replace(attribute.clone(), after.clone())],
-                },
-                format!("set {attribute} of {current}"),
-                None,
-            ),
+            } => set_attribute(&current, attribute, after),
             Action::Move { to, .. } => {
-                let op = LdapOp::Rename {
-                    dn: current.clone(),
-                    new_rdn: current.rdn().to_string(),
-                    new_superior: to.parent().unwrap_or_else(|| to.clone()),
-                };
-                let description = format!("move {current} to {to}");
+                let step = rename(&current, to);
                 current = to.clone();
-                (op, description, None)
+                step
             }
-            Action::AddToGroup { group } => {
-                let (attr, values) = member(vec![current.to_string()]);
-                (
-                    LdapOp::Modify {
-                        dn: group.clone(),
-                        mods: vec![Modification::Add(attr, values)],
-                    },
-                    format!("add {current} to {group}"),
-                    Some(ATTRIBUTE_OR_VALUE_EXISTS),
-                )
+            Action::AddToGroup { group } => add_member(&current, group, member_attribute),
+            Action::RemoveFromGroup { group } => remove_member(&current, group, member_attribute),
+            Action::RenameMember { group, from, to } => {
+                rewrite_member(group, from, to, member_attribute)
             }
-            Action::RemoveFromGroup { group } => {
-                let (attr, values) = member(vec![current.to_string()]);
-                (
-                    LdapOp::Modify {
-                        dn: group.clone(),
-                        mods: vec![Modification::Delete(attr, values)],
-                    },
-                    format!("remove {current} from {group}"),
-                    Some(NO_SUCH_ATTRIBUTE),
-                )
-            }
-            // One modify, add before delete, so the group is never momentarily empty.
-            Action::RenameMember { group, from, to } => (
-                LdapOp::Modify {
-                    dn: group.clone(),
-                    mods: vec![
-                        Modification::Add(member_attribute.to_string(), vec![to.to_string()]),
-                        Modification::Delete(member_attribute.to_string(), vec![from.to_string()]),
-                    ],
-                },
-                format!("rewrite member {from} as {to} in {group}"),
-                None,
-            ),
         };
         out.push(Step {
             op,
+            change: ChangeRef::Account {
+                account: index,
+                change: change_index,
+            },
             employee_id: Some(account.employee_id.clone()),
             description,
             already_done_code,
         });
     }
     out
+}
+
+/// An operation, the line that describes it, and the result code that means it is done
+/// already (see [`Step`]).
+type StepParts = (LdapOp, String, Option<u32>);
+
+fn create(dn: &Dn, attributes: &BTreeMap<String, Vec<String>>) -> StepParts {
+    (
+        LdapOp::Add {
+            dn: dn.clone(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        },
+        format!("create {dn}"),
+        None,
+    )
+}
+
+fn disable(
+    current: &Dn,
+    method: DisableMethod,
+    account_control: Option<&ControlChange>,
+    expires: Option<&str>,
+) -> StepParts {
+    let mut mods = match method {
+        DisableMethod::PpolicyLock => vec![Modification::Replace(
+            "pwdAccountLockedTime".to_string(),
+            vec![PPOLICY_PERMANENT_LOCK.to_string()],
+        )],
+        DisableMethod::UserAccountControl => account_control.iter().map(|c| uac(c.after)).collect(),
+    };
+    if let Some(expires) = expires {
+        mods.push(Modification::Replace(
+            "accountExpires".to_string(),
+            vec![expires.to_string()],
+        ));
+    }
+    (
+        LdapOp::Modify {
+            dn: current.clone(),
+            mods,
+        },
+        format!("disable {current}"),
+        None,
+    )
+}
+
+fn enable(
+    current: &Dn,
+    method: DisableMethod,
+    account_control: Option<&ControlChange>,
+    set_password: bool,
+    clear_expiry: bool,
+) -> StepParts {
+    let (mods, code) = match method {
+        // Removes only hrsync's permanent lock, never a temporary lockout the server set after
+        // failed binds: a rehire must not also forgive a password-guessing attack.
+        DisableMethod::PpolicyLock => (
+            vec![Modification::Delete(
+                "pwdAccountLockedTime".to_string(),
+                vec![PPOLICY_PERMANENT_LOCK.to_string()],
+            )],
+            Some(NO_SUCH_ATTRIBUTE),
+        ),
+        // Password first: AD refuses to enable an account that has none.
+        DisableMethod::UserAccountControl => {
+            let mut mods = Vec::new();
+            if set_password {
+                mods.push(Modification::RandomPassword);
+            }
+            mods.extend(account_control.iter().map(|c| uac(c.after)));
+            if clear_expiry {
+                mods.push(Modification::Replace(
+                    "accountExpires".to_string(),
+                    vec!["0".to_string()],
+                ));
+            }
+            (mods, None)
+        }
+    };
+    let with_password = if set_password {
+        " with a new random password"
+    } else {
+        ""
+    };
+    (
+        LdapOp::Modify {
+            dn: current.clone(),
+            mods,
+        },
+        format!("enable {current}{with_password}"),
+        code,
+    )
+}
+
+fn set_attribute(current: &Dn, attribute: &str, after: &[String]) -> StepParts {
+    (
+        LdapOp::Modify {
+            dn: current.clone(),
+            mods: vec![Modification::Replace(attribute.to_string(), after.to_vec())],
+        },
+        format!("set {attribute} of {current}"),
+        None,
+    )
+}
+
+fn rename(current: &Dn, to: &Dn) -> StepParts {
+    (
+        LdapOp::Rename {
+            dn: current.clone(),
+            new_rdn: current.rdn().to_string(),
+            new_superior: to.parent().unwrap_or_else(|| to.clone()),
+        },
+        format!("move {current} to {to}"),
+        None,
+    )
+}
+
+fn add_member(current: &Dn, group: &Dn, member_attribute: &str) -> StepParts {
+    (
+        LdapOp::Modify {
+            dn: group.clone(),
+            mods: vec![Modification::Add(
+                member_attribute.to_string(),
+                vec![current.to_string()],
+            )],
+        },
+        format!("add {current} to {group}"),
+        Some(ATTRIBUTE_OR_VALUE_EXISTS),
+    )
+}
+
+fn remove_member(current: &Dn, group: &Dn, member_attribute: &str) -> StepParts {
+    (
+        LdapOp::Modify {
+            dn: group.clone(),
+            mods: vec![Modification::Delete(
+                member_attribute.to_string(),
+                vec![current.to_string()],
+            )],
+        },
+        format!("remove {current} from {group}"),
+        Some(NO_SUCH_ATTRIBUTE),
+    )
+}
+
+/// One modify, add before delete, so the group is never momentarily empty.
+fn rewrite_member(group: &Dn, from: &Dn, to: &Dn, member_attribute: &str) -> StepParts {
+    (
+        LdapOp::Modify {
+            dn: group.clone(),
+            mods: vec![
+                Modification::Add(member_attribute.to_string(), vec![to.to_string()]),
+                Modification::Delete(member_attribute.to_string(), vec![from.to_string()]),
+            ],
+        },
+        format!("rewrite member {from} as {to} in {group}"),
+        None,
+    )
 }
 
 fn uac(value: u32) -> Modification {
@@ -438,6 +512,7 @@ mod tests {
                 dn: dn(&format!("cn={group},ou=groups,dc=example,dc=org")),
                 mods: vec![modification],
             },
+            change: ChangeRef::Group(0),
             employee_id: Some(employee.into()),
             description: format!("{} {member} {group}", if add { "add" } else { "remove" }),
             already_done_code: Some(if add {
@@ -454,6 +529,7 @@ mod tests {
                 dn: dn(&format!("uid={employee},ou=people,dc=example,dc=org")),
                 mods: vec![Modification::Replace("title".into(), vec!["New".into()])],
             },
+            change: ChangeRef::Group(0),
             employee_id: Some(employee.into()),
             description: format!("set title of {employee}"),
             already_done_code: None,

@@ -22,6 +22,7 @@ mod lifecycle;
 mod limits;
 mod offboard;
 mod operations;
+mod pipeline;
 mod policies;
 mod scope;
 mod secrets;

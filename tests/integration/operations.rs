@@ -702,20 +702,24 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
     let config = hrsync::config::Config::parse(&s.config, &text).unwrap();
     #[allow(clippy::disallowed_methods)]
     let now = chrono::Utc::now();
-    let (plan, directory) = hrsync::app::pipeline::make_plan(&config, now)
+    let reading = hrsync::app::pipeline::Reading::of(hrsync::app::pipeline::HrRead::Employees, now);
+    let (plan, report) =
+        hrsync::app::pipeline::with_sides(&config, reading, async |directory, sides| {
+            let plan = hrsync::app::pipeline::plan(&config, &sides, now);
+            let steps = hrsync::app::pipeline::plan_steps(&config, &plan);
+            assert_eq!(steps.len(), 4, "create and three groups");
+            let stop = Arc::new(AtomicBool::new(false));
+            let raised = stop.clone();
+            let control = hrsync::apply::Control {
+                stop: Some(stop.clone()),
+                // Called after each step: the signal lands after the first.
+                on_step: Some(Arc::new(move || raised.store(true, Ordering::SeqCst))),
+            };
+            let report = hrsync::apply::apply_with(directory, &steps, 1, &control).await;
+            Ok((plan, report))
+        })
         .await
         .unwrap();
-    let steps = hrsync::app::pipeline::plan_steps(&config, &plan);
-    assert_eq!(steps.len(), 4, "create and three groups");
-    let stop = Arc::new(AtomicBool::new(false));
-    let raised = stop.clone();
-    let control = hrsync::apply::Control {
-        stop: Some(stop.clone()),
-        // Called after each step: the signal lands after the first.
-        on_step: Some(Arc::new(move || raised.store(true, Ordering::SeqCst))),
-    };
-    let report = hrsync::apply::apply_with(&directory, &steps, 1, &control).await;
-    directory.close().await;
     let outcomes: Vec<&hrsync::apply::Outcome> =
         report.results.iter().map(|r| &r.outcome).collect();
     assert_eq!(outcomes[0], &hrsync::apply::Outcome::Applied);
@@ -733,7 +737,8 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
             .contains(&dn.to_lowercase()),
         "no change started after the stop"
     );
-    let records = hrsync::audit::records(&plan, &report, "run-x", now);
+    let journal = hrsync::journal::Journal::new(&plan, report);
+    let records = hrsync::audit::records(&journal, "run-x", now);
     let results: Vec<&str> = records.iter().map(|r| r.result).collect();
     assert_eq!(
         results,

@@ -5,12 +5,11 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use ldap3::{Ldap, Scope};
 
+use crate::app::pipeline::{self, HrRead, Reading};
 use crate::app::{Outcome, RunError};
 use crate::config::Config;
-use crate::directory::entry::Entry;
-use crate::directory::{Directory, Flavour};
+use crate::directory::{Flavour, RootDse};
 
 /// What the HR side gave.
 #[derive(Debug, Clone)]
@@ -41,66 +40,14 @@ pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunErro
     let mut out = String::new();
     let mut failures = Vec::new();
     match &hr {
-        Ok(found) => {
-            let _ = writeln!(out, "HR: ok");
-            let _ = writeln!(out, "  source: {}", found.source);
-            let _ = writeln!(
-                out,
-                "  records fetched: {} ({} employee(s), {} rejected and left alone)",
-                found.records, found.employees, found.rejected
-            );
-        }
+        Ok(found) => hr_lines(&mut out, found),
         Err(e) => {
             let _ = writeln!(out, "HR: FAILED: {e}");
             failures.push(format!("HR: {e}"));
         }
     }
     match &directory {
-        Ok(found) => {
-            let _ = writeln!(out, "directory: ok");
-            let _ = writeln!(out, "  url: {}", found.url);
-            let _ = writeln!(out, "  server: {}", found.server);
-            if !found.naming_contexts.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "  naming contexts: {}",
-                    found.naming_contexts.join("; ")
-                );
-            }
-            let _ = writeln!(out, "  bound as: {}", found.bind_identity);
-            let _ = writeln!(
-                out,
-                "  accounts under {}: {} ({} with an HR id)",
-                config.directory.users_base, found.accounts, found.correlated
-            );
-            let _ = writeln!(
-                out,
-                "  managed groups: {} found, {} missing",
-                found.groups_found.len(),
-                found.groups_missing.len()
-            );
-            for group in &found.groups_missing {
-                let _ = writeln!(out, "    missing: {group}");
-            }
-            match &found.password_policy {
-                Some((dn, true)) => {
-                    let _ = writeln!(out, "  password policy: {dn} exists");
-                }
-                Some((dn, false)) => {
-                    let _ = writeln!(
-                        out,
-                        "  password policy: {dn} DOES NOT EXIST (disabled accounts could still bind)"
-                    );
-                }
-                None if config.directory.flavour == Flavour::Openldap => {
-                    let _ = writeln!(
-                        out,
-                        "  password policy: not configured (directory.openldap.password_policy)"
-                    );
-                }
-                None => {}
-            }
-        }
+        Ok(found) => directory_lines(&mut out, found, config),
         Err(e) => {
             let _ = writeln!(out, "directory: FAILED: {e}");
             failures.push(format!("directory: {e}"));
@@ -114,8 +61,64 @@ pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunErro
     }
 }
 
+fn hr_lines(out: &mut String, found: &HrFound) {
+    let _ = writeln!(out, "HR: ok");
+    let _ = writeln!(out, "  source: {}", found.source);
+    let _ = writeln!(
+        out,
+        "  records fetched: {} ({} employee(s), {} rejected and left alone)",
+        found.records, found.employees, found.rejected
+    );
+}
+
+fn directory_lines(out: &mut String, found: &DirectoryFound, config: &Config) {
+    let _ = writeln!(out, "directory: ok");
+    let _ = writeln!(out, "  url: {}", found.url);
+    let _ = writeln!(out, "  server: {}", found.server);
+    if !found.naming_contexts.is_empty() {
+        let _ = writeln!(
+            out,
+            "  naming contexts: {}",
+            found.naming_contexts.join("; ")
+        );
+    }
+    let _ = writeln!(out, "  bound as: {}", found.bind_identity);
+    let _ = writeln!(
+        out,
+        "  accounts under {}: {} ({} with an HR id)",
+        config.directory.users_base, found.accounts, found.correlated
+    );
+    let _ = writeln!(
+        out,
+        "  managed groups: {} found, {} missing",
+        found.groups_found.len(),
+        found.groups_missing.len()
+    );
+    for group in &found.groups_missing {
+        let _ = writeln!(out, "    missing: {group}");
+    }
+    match &found.password_policy {
+        Some((dn, true)) => {
+            let _ = writeln!(out, "  password policy: {dn} exists");
+        }
+        Some((dn, false)) => {
+            let _ = writeln!(
+                out,
+                "  password policy: {dn} DOES NOT EXIST (disabled accounts could still bind)"
+            );
+        }
+        None if config.directory.flavour == Flavour::Openldap => {
+            let _ = writeln!(
+                out,
+                "  password policy: not configured (directory.openldap.password_policy)"
+            );
+        }
+        None => {}
+    }
+}
+
 async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, String> {
-    let (snapshot, records) = crate::hr::fetch_with_records(&config.hr, now.date_naive())
+    let (snapshot, records) = pipeline::read_hr(config, Reading::of(HrRead::WithRecords, now))
         .await
         .map_err(|e| e.to_string())?;
     let kind = match config.hr.source {
@@ -152,42 +155,30 @@ fn without_query(url: &str) -> String {
 }
 
 async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
-    let password = config
-        .directory
-        .bind_password
-        .resolve("directory.bind_password")
-        .map_err(|e| e.to_string())?;
-    let mut directory = Directory::open(&config.directory, &password)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut ldap = crate::directory::connect(&config.directory, &password)
-        .await
-        .map_err(|e| e.to_string())?;
-    let (server, naming_contexts) = root_dse(&mut ldap, config).await;
-    let bind_identity = who_am_i(&mut ldap).await.unwrap_or_else(|| {
-        format!(
-            "{} (the server does not answer Who am I?)",
-            config.directory.bind_dn
-        )
-    });
-    let _ = ldap.unbind().await;
-    let result = async {
-        let snapshot = directory
-            .snapshot(&config.mappings)
-            .await
-            .map_err(|e| e.to_string())?;
+    pipeline::with_directory(config, async |directory| {
+        let (server, naming_contexts) = match directory.root_dse().await {
+            Ok(Some(dse)) => (server_kind(&dse, config), dse.naming_contexts),
+            Ok(None) => ("unknown (empty root DSE)".to_string(), Vec::new()),
+            Err(e) => (format!("unknown (root DSE not readable: {e})"), Vec::new()),
+        };
+        let bind_identity = directory.who_am_i().await.unwrap_or_else(|| {
+            format!(
+                "{} (the server does not answer Who am I?)",
+                config.directory.bind_dn
+            )
+        });
+        let snapshot = directory.snapshot(&config.mappings).await?;
         let managed = config.mappings.managed_groups();
         let (found, missing): (Vec<_>, Vec<_>) = managed
             .iter()
             .partition(|g| snapshot.groups.contains_key(*g));
         let password_policy = match (&config.directory.password_policy, config.directory.flavour) {
             (Some(policy), Flavour::Openldap) => {
-                let exists = directory.exists(policy).await.map_err(|e| e.to_string())?;
-                Some((policy.to_string(), exists))
+                Some((policy.to_string(), directory.exists(policy).await?))
             }
             _ => None,
         };
-        Ok::<_, String>(DirectoryFound {
+        Ok(DirectoryFound {
             url: config.directory.url.clone(),
             server,
             naming_contexts,
@@ -202,73 +193,43 @@ async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
             groups_missing: missing.iter().map(ToString::to_string).collect(),
             password_policy,
         })
-    }
-    .await;
-    directory.close().await;
-    result
+    })
+    .await
+    .map_err(|e| match e {
+        // "directory: FAILED: ..." already names the side.
+        RunError::Directory(e) => e.to_string(),
+        other => other.to_string(),
+    })
 }
 
 /// The server type from the root DSE: Active Directory (or Samba AD) by its capabilities,
-/// OpenLDAP by its root DSE object class, else the vendor name.
-async fn root_dse(ldap: &mut Ldap, config: &Config) -> (String, Vec<String>) {
-    let attrs = vec![
-        "objectClass",
-        "vendorName",
-        "vendorVersion",
-        "supportedCapabilities",
-        "namingContexts",
-        "dnsHostName",
-        "domainControllerFunctionality",
-        "supportedLDAPVersion",
-    ];
-    let entry = match ldap
-        .with_timeout(config.directory.operation_timeout)
-        .search("", Scope::Base, "(objectClass=*)", attrs)
-        .await
-        .and_then(|r| r.success())
-    {
-        Ok((entries, _)) => match entries.into_iter().next().map(Entry::decode).transpose() {
-            Ok(entry) => entry,
-            Err(problem) => {
-                return (
-                    format!("unknown (root DSE malformed: {problem})"),
-                    Vec::new(),
-                );
-            }
-        },
-        Err(e) => {
-            return (format!("unknown (root DSE not readable: {e})"), Vec::new());
-        }
-    };
-    let Some(entry) = entry else {
-        return ("unknown (empty root DSE)".to_string(), Vec::new());
-    };
-    let get = |name: &str| -> Vec<String> { entry.values(name).cloned().collect() };
-    let vendor = get("vendorName").into_iter().next();
-    let version = get("vendorVersion").into_iter().next();
-    let vendor_text = match (&vendor, &version) {
+/// OpenLDAP by its root DSE object class, else the vendor name; with a warning when that is
+/// not the configured flavour.
+fn server_kind(dse: &RootDse, config: &Config) -> String {
+    let vendor_text = match (&dse.vendor_name, &dse.vendor_version) {
         (Some(v), Some(ver)) => format!("{v} {ver}"),
         (Some(v), None) => v.clone(),
         (None, Some(ver)) => ver.clone(),
         (None, None) => String::new(),
     };
-    let server = if get("supportedCapabilities")
+    let server = if dse
+        .supported_capabilities
         .iter()
         .any(|c| c == "1.2.840.113556.1.4.800")
     {
-        let host = get("dnsHostName").into_iter().next();
         let mut text = "Active Directory".to_string();
         if !vendor_text.is_empty() {
             text.push_str(&format!(" ({vendor_text})"));
         }
-        if let Some(level) = get("domainControllerFunctionality").into_iter().next() {
+        if let Some(level) = &dse.domain_controller_functionality {
             text.push_str(&format!(", DC functional level {level}"));
         }
-        if let Some(host) = host {
+        if let Some(host) = &dse.dns_host_name {
             text.push_str(&format!(", host {host}"));
         }
         text
-    } else if get("objectClass")
+    } else if dse
+        .object_classes
         .iter()
         .any(|c| c.eq_ignore_ascii_case("OpenLDAProotDSE"))
     {
@@ -286,31 +247,14 @@ async fn root_dse(ldap: &mut Ldap, config: &Config) -> (String, Vec<String>) {
         Flavour::Openldap => !server.starts_with("Active Directory"),
         Flavour::ActiveDirectory => server.starts_with("Active Directory"),
     };
-    let server = if expected {
+    if expected {
         server
     } else {
         format!(
             "{server} (WARNING: directory.flavour is {:?})",
             config.directory.flavour
         )
-    };
-    (server, get("namingContexts"))
-}
-
-async fn who_am_i(ldap: &mut Ldap) -> Option<String> {
-    let (exop, _) = ldap
-        .extended(ldap3::exop::WhoAmI)
-        .await
-        .ok()?
-        .success()
-        .ok()?;
-    let response: ldap3::exop::WhoAmIResp = exop.parse();
-    let id = response.authzid;
-    Some(match id.strip_prefix("dn:") {
-        Some(dn) => dn.to_string(),
-        None if id.is_empty() => "anonymous".to_string(),
-        None => id,
-    })
+    }
 }
 
 #[cfg(test)]

@@ -39,8 +39,7 @@ pub async fn run(
     format: OutputFormat,
     now: DateTime<Utc>,
 ) -> Result<String, RunError> {
-    let (inputs, directory) = report::read_inputs(config, now).await?;
-    directory.close().await;
+    let inputs = report::with_inputs(config, now, async |_, inputs| Ok(inputs)).await?;
     let explanation = explain(&ExplainInput {
         employee_id,
         inputs: &inputs,

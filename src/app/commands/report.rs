@@ -18,14 +18,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::RunError;
-use crate::app::pipeline::{self as run};
+use crate::app::pipeline::{self, HrRead, Reading, Sides};
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::dn::Dn;
-use crate::hr;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot};
-use crate::plan::{Action, Plan, PlanInput, plan, planner};
+use crate::plan::{Action, Plan, planner};
 
 /// The schema identifier of the access report. Bump the version on any incompatible change.
 pub const ACCESS_REPORT_SCHEMA: &str = "hrsync.access-report/v1";
@@ -49,50 +48,33 @@ pub struct Inputs {
     pub plan: Plan,
 }
 
-/// Reads HR (completely, or the run fails) and the directory, and plans. The connection is
-/// returned open for further reads; the caller closes it.
-pub async fn read_inputs(
+/// Reads both sides through the pipeline (the very HR path `plan` takes, with HR's raw records),
+/// plans, and hands what was read and planned, and the open directory, to `work`.
+pub async fn with_inputs<T>(
     config: &Config,
     now: DateTime<Utc>,
-) -> Result<(Inputs, Directory), RunError> {
-    let (records, directory) = tokio::join!(
-        hr::fetch_records(&config.hr),
-        run::read_directory_only(config)
-    );
-    let records = records?;
-    let (directory, snapshot) = directory?;
-    let hr_snapshot = hr::normalize(
-        &records,
-        &config.hr.fields,
-        &config.hr.status,
-        now.date_naive(),
-    );
-    let plan = plan(&PlanInput {
-        hr: &hr_snapshot,
-        directory: &snapshot,
-        mappings: &config.mappings,
-        policy: &config.directory.policy,
-        limits: &config.limits,
-        now,
-    });
-    tracing::info!(
-        employees = hr_snapshot.employees.len(),
-        rejected = hr_snapshot.rejected.len(),
-        "HR read"
-    );
-    let mut hr_snapshot = hr_snapshot;
-    for employee in &mut hr_snapshot.employees {
-        employee.status = config.directory.policy.effective(employee, now).status;
-    }
-    Ok((
-        Inputs {
+    work: impl AsyncFnOnce(&mut Directory, Inputs) -> Result<T, RunError>,
+) -> Result<T, RunError> {
+    let reading = Reading::of(HrRead::WithRecords, now);
+    pipeline::with_sides(config, reading, async |directory, sides| {
+        let plan = pipeline::plan(config, &sides, now);
+        let Sides {
+            mut hr,
             records,
-            hr: hr_snapshot,
+            directory: snapshot,
+        } = sides;
+        for employee in &mut hr.employees {
+            employee.status = config.directory.policy.effective(employee, now).status;
+        }
+        let inputs = Inputs {
+            records,
+            hr,
             directory: snapshot,
             plan,
-        },
-        directory,
-    ))
+        };
+        work(directory, inputs).await
+    })
+    .await
 }
 
 /// `hrsync report access`: reads everything, including every group each account is in, and
@@ -103,13 +85,15 @@ pub async fn run_access(
     groups_base: Option<Dn>,
     now: DateTime<Utc>,
 ) -> Result<String, RunError> {
-    let (inputs, mut directory) = read_inputs(config, now).await?;
     let groups_base = groups_base.unwrap_or_else(|| config.directory.uniqueness_base.clone());
-    let memberships = directory
-        .memberships(&groups_base, &config.mappings.groups.member_attribute)
-        .await;
-    directory.close().await;
-    let (groups_read, memberships) = memberships?;
+    let (inputs, (groups_read, memberships)) =
+        with_inputs(config, now, async |directory, inputs| {
+            let memberships = directory
+                .memberships(&groups_base, &config.mappings.groups.member_attribute)
+                .await?;
+            Ok((inputs, memberships))
+        })
+        .await?;
     let report = access_report(&AccessInput {
         hr: &inputs.hr,
         directory: &inputs.directory,
@@ -128,8 +112,6 @@ pub async fn run_access(
     })
 }
 
-/// Pretty JSON with a final newline. Serialising plain data with string keys cannot fail; fall
-/// back to an empty object rather than panic if it ever did.
 pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_string()) + "\n"
 }

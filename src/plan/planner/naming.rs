@@ -28,43 +28,15 @@ impl<'a> Builder<'a> {
             } else {
                 attempt.to_string()
             };
-            let mut values = Vec::new();
-            for (name, template) in &naming {
-                match template.render(|f| {
-                    if f == UNIQUE {
-                        Some(suffix.as_str())
-                    } else {
-                        lookup(employee, f)
-                    }
-                }) {
-                    Ok(value) => values.push((name.to_ascii_lowercase(), value)),
-                    Err(missing) => {
-                        self.skip(
-                            Some(&employee.id),
-                            None,
-                            format!(
-                                "cannot name the new account: HR field \"{}\" is empty (account.attributes.{name})",
-                                missing.0
-                            ),
-                        );
-                        return None;
-                    }
-                }
-            }
+            let values = self.naming_values(employee, &naming, &suffix)?;
             let rdn_value = values
                 .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case(&account.rdn_attribute))
                 .map(|(_, v)| v.clone())?;
             let dn = Dn::child(&account.rdn_attribute, &rdn_value, ou).ok()?;
-            let names_in_use = self.names_in_use();
-            let unique_taken = values.iter().find(|(name, value)| {
-                !name.eq_ignore_ascii_case(&account.rdn_attribute)
-                    && names_in_use.contains(&(name.clone(), value.to_lowercase()))
-            });
-            last_conflict = match (unique_taken, self.occupant_at(&dn)) {
-                (Some((name, value)), _) => format!("{name} \"{value}\" is taken"),
-                (None, Some(occupant)) => format!("{dn}: {occupant}"),
-                (None, None) => {
+            match self.name_conflict(&dn, &values) {
+                Some(conflict) => last_conflict = conflict,
+                None => {
                     let names_in_use = self.names_in_use();
                     for (name, value) in values {
                         names_in_use.insert((name, value.to_lowercase()));
@@ -73,7 +45,7 @@ impl<'a> Builder<'a> {
                         .insert(dn.clone(), "a new account of this plan is to be there");
                     return Some((dn, suffix));
                 }
-            };
+            }
         }
         self.skip(
             Some(&employee.id),
@@ -89,6 +61,57 @@ impl<'a> Builder<'a> {
             ),
         );
         None
+    }
+
+    /// The naming attributes' values with `{unique}` as `suffix`, as (lower-cased attribute,
+    /// value). `None` (and a skip entry) when a naming field is empty.
+    fn naming_values(
+        &mut self,
+        employee: &Employee,
+        naming: &[(&String, &Template)],
+        suffix: &str,
+    ) -> Option<Vec<(String, String)>> {
+        let mut values = Vec::with_capacity(naming.len());
+        for (name, template) in naming {
+            let rendered = template.render(|f| {
+                if f == UNIQUE {
+                    Some(suffix)
+                } else {
+                    lookup(employee, f)
+                }
+            });
+            match rendered {
+                Ok(value) => values.push((name.to_ascii_lowercase(), value)),
+                Err(missing) => {
+                    self.skip(
+                        Some(&employee.id),
+                        None,
+                        format!(
+                            "cannot name the new account: HR field \"{}\" is empty (account.attributes.{name})",
+                            missing.0
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(values)
+    }
+
+    /// Why a new account cannot have `dn` and the naming `values`, if it cannot: a unique
+    /// value is taken, or something is or will be at the DN.
+    fn name_conflict(&mut self, dn: &Dn, values: &[(String, String)]) -> Option<String> {
+        let rdn_attribute = &self.input.mappings.account.rdn_attribute;
+        let names_in_use = self.names_in_use();
+        let unique_taken = values.iter().find(|(name, value)| {
+            !name.eq_ignore_ascii_case(rdn_attribute)
+                && names_in_use.contains(&(name.clone(), value.to_lowercase()))
+        });
+        match (unique_taken, self.occupant_at(dn)) {
+            (Some((name, value)), _) => Some(format!("{name} \"{value}\" is taken")),
+            (None, Some(occupant)) => Some(format!("{dn}: {occupant}")),
+            (None, None) => None,
+        }
     }
 
     /// Two accounts may not end up at the same DN, and no account may land on an entry that is

@@ -1,0 +1,270 @@
+//! Planning an existing account of someone who should have one: enabled (or held disabled),
+//! its attributes and groups following the role, in the role's OU.
+
+use super::*;
+
+impl<'a> Builder<'a> {
+    /// The changes that bring `account` to what `role` (and `hold`) say. The common case at
+    /// company scale is an account that is already as it should be, so everything is compared
+    /// against the account as read, and what a plan records (the state before, values, reasons)
+    /// is only built for a change.
+    pub(super) fn plan_existing(
+        &self,
+        target: &Target<'a>,
+        account: &DirectoryAccount,
+        role: &RoleAssignment,
+        hold: Option<&Reason>,
+        final_dns: &FinalDns,
+        planned: &mut Planned,
+    ) {
+        let employee = target.employee;
+        let current_groups = self.member_of.of(&account.dn);
+        let mut changes = Vec::new();
+        let enabling = (account.disabled && hold.is_none())
+            .then(|| self.lifecycle_of_enable(employee, account));
+        if let Some(lifecycle) = enabling {
+            changes.push(self.enable_change(employee, account, lifecycle));
+        }
+        changes.extend(self.correlation_change(employee, account));
+        if let Some(reason) = hold.filter(|_| !account.disabled) {
+            changes.push(Change {
+                action: self.disable(account),
+                reason: reason.clone(),
+            });
+        }
+        self.attribute_changes(employee, account, final_dns, planned, &mut changes);
+        for (_, _, group) in current_groups {
+            if !role.groups.contains_key(*group) {
+                changes.push(self.removal(employee, group));
+            }
+        }
+        if account.dn != target.dn {
+            self.move_changes(account, &target.dn, role, current_groups, &mut changes);
+        }
+        for (group, reason) in &role.groups {
+            if !current_groups.iter().any(|(_, _, g)| *g == group)
+                && self.memberships.contains_key(group)
+            {
+                changes.push(Change {
+                    action: Action::AddToGroup {
+                        group: group.clone(),
+                    },
+                    reason: reason.clone(),
+                });
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        planned.accounts.push(AccountPlan {
+            employee_id: employee.id.clone(),
+            lifecycle: enabling.unwrap_or_else(|| lifecycle_of_changes(&changes)),
+            dn: account.dn.clone(),
+            before: Some(self.state_of(account)),
+            changes,
+        });
+    }
+
+    /// What enabling a disabled account is: a leaver in the disabled OU coming back (rehire);
+    /// elsewhere, a pre-hire account whose start date has come (hired in the last 30 days, or
+    /// never given a password: joiner), or someone back from leave (return).
+    fn lifecycle_of_enable(&self, employee: &Employee, account: &DirectoryAccount) -> Lifecycle {
+        let in_disabled_ou = account
+            .dn
+            .is_child_of(&self.input.mappings.account.disabled_ou);
+        let today = self.input.now.date_naive();
+        let recently_hired = !account.password_set
+            || employee
+                .hire_date
+                .is_some_and(|h| (today - h).num_days() <= RECENT_START_DAYS);
+        match (in_disabled_ou, recently_hired) {
+            (true, _) => Lifecycle::Rehire,
+            (false, true) => Lifecycle::Joiner,
+            (false, false) => Lifecycle::Return,
+        }
+    }
+
+    /// Enabling a disabled account, for the reason `lifecycle` gives.
+    fn enable_change(
+        &self,
+        employee: &Employee,
+        account: &DirectoryAccount,
+        lifecycle: Lifecycle,
+    ) -> Change {
+        let rule = match lifecycle {
+            Lifecycle::Rehire => "rehire",
+            Lifecycle::Joiner => "joiner: the start date has come",
+            _ => "return from leave",
+        };
+        Change {
+            action: self.enable(account),
+            reason: Reason::new(
+                format!(
+                    "status = {} but the account is disabled",
+                    status_fact(employee)
+                ),
+                rule,
+            ),
+        }
+    }
+
+    /// An account taken over from an old id (see `conversions`) gets the new one.
+    fn correlation_change(
+        &self,
+        employee: &Employee,
+        account: &DirectoryAccount,
+    ) -> Option<Change> {
+        if account.correlation_id.as_deref() == Some(employee.id.as_str()) {
+            return None;
+        }
+        let correlation = &self.input.mappings.correlation;
+        let by = correlation
+            .fallback
+            .as_ref()
+            .map_or_else(String::new, |f| f.attribute.clone());
+        Some(Change {
+            action: Action::SetAttribute {
+                attribute: correlation.attribute.clone(),
+                before: account.correlation_id.iter().cloned().collect(),
+                after: vec![employee.id.clone()],
+            },
+            reason: Reason::new(
+                format!("HR lists this person under a new id; the account matches by {by}"),
+                "correlation.fallback_attribute",
+            ),
+        })
+    }
+
+    /// Each managed attribute whose value HR's record changes. For an existing account the
+    /// naming attributes are not rendered (they never change after creation) and a missing
+    /// field means "no value", except where the directory requires one.
+    fn attribute_changes(
+        &self,
+        employee: &Employee,
+        account: &DirectoryAccount,
+        final_dns: &FinalDns,
+        planned: &mut Planned,
+        changes: &mut Vec<Change>,
+    ) {
+        let manager_dn = self.manager_dn(employee, final_dns, &mut planned.warnings);
+        for attribute in &self.managed_attributes {
+            let after = attribute
+                .template
+                .render(|field| match field {
+                    MANAGER_DN => manager_dn.map(Dn::as_str),
+                    UNIQUE => None,
+                    _ => lookup(employee, field),
+                })
+                .ok();
+            let after = after.as_slice();
+            let current = account.attributes.get(&attribute.key).unwrap_or(&[]);
+            if after.is_empty() && attribute.required {
+                if !current.is_empty() {
+                    planned.warnings.insert(format!(
+                        "employee {}: {} would become empty; it is required, so it is left as it is",
+                        employee.id, attribute.name
+                    ));
+                }
+                continue;
+            }
+            if !same_values(after, current) {
+                let fields: Vec<_> = attribute.template.fields().collect();
+                changes.push(Change {
+                    action: Action::SetAttribute {
+                        attribute: attribute.name.to_string(),
+                        before: current.to_vec(),
+                        after: after.to_vec(),
+                    },
+                    reason: Reason::new(
+                        describe_fields(employee, &fields, final_dns),
+                        format!(
+                            "account.attributes.{} = \"{}\"",
+                            attribute.name, attribute.template
+                        ),
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Taking the account out of a managed group its role does not give.
+    fn removal(&self, employee: &Employee, group: &Dn) -> Change {
+        let reason = if employee.status == EmploymentStatus::Leave
+            && self.input.policy.leave_remove_groups.contains(group)
+        {
+            Reason::new(
+                format!("status = {}", status_fact(employee)),
+                "lifecycle.leave_remove_groups",
+            )
+        } else {
+            Reason::fact(format!(
+                "no rule gives this group to {}",
+                role_facts(employee)
+            ))
+        };
+        Change {
+            action: Action::RemoveFromGroup {
+                group: group.clone(),
+            },
+            reason,
+        }
+    }
+
+    /// The move into the role's OU and, where member values do not follow a rename, the
+    /// rewrite of the account's value in each group it stays in.
+    fn move_changes(
+        &self,
+        account: &DirectoryAccount,
+        to: &Dn,
+        role: &RoleAssignment,
+        current_groups: &[(DnHash, &'a Dn, &'a Dn)],
+        changes: &mut Vec<Change>,
+    ) {
+        changes.push(Change {
+            action: Action::Move {
+                from: account.dn.clone(),
+                to: to.clone(),
+            },
+            reason: role.ou_reason.clone(),
+        });
+        if self.input.policy.member_values_follow_renames {
+            return;
+        }
+        for (_, _, group) in current_groups
+            .iter()
+            .filter(|(_, _, g)| role.groups.contains_key(*g))
+        {
+            changes.push(Change {
+                action: Action::RenameMember {
+                    group: (*group).clone(),
+                    from: account.dn.clone(),
+                    to: to.clone(),
+                },
+                reason: Reason::new(
+                    "the account moved and stays in this group",
+                    "member values follow the move",
+                ),
+            });
+        }
+    }
+}
+
+/// The lifecycle of an enabled account's changes: a mover when its OU or groups change, an
+/// update when only attributes do.
+fn lifecycle_of_changes(changes: &[Change]) -> Lifecycle {
+    let moves = changes.iter().any(|c| {
+        matches!(
+            c.action,
+            Action::Move { .. } | Action::AddToGroup { .. } | Action::RemoveFromGroup { .. }
+        )
+    });
+    if moves {
+        Lifecycle::Mover
+    } else {
+        Lifecycle::Update
+    }
+}
+
+/// A disabled account (outside the disabled OU) of someone hired this many days ago or less is
+/// a joiner whose start date has come; of someone hired longer ago, a return from leave.
+const RECENT_START_DAYS: i64 = 30;

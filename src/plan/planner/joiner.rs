@@ -1,0 +1,156 @@
+//! Planning a joiner: a new account, created with every attribute and put into its role's
+//! groups.
+
+use super::*;
+
+impl<'a> Builder<'a> {
+    /// A new account at `target.dn`, enabled unless `hold` says why not.
+    pub(super) fn plan_joiner(
+        &self,
+        target: &Target<'a>,
+        role: &RoleAssignment,
+        hold: Option<&Reason>,
+        final_dns: &FinalDns,
+        planned: &mut Planned,
+    ) {
+        let employee = target.employee;
+        let Some(attributes) =
+            self.new_account_attributes(employee, final_dns, &target.unique, planned)
+        else {
+            return;
+        };
+        let mappings = self.input.mappings;
+        let joiner = match hold {
+            None => Reason::new(
+                format!(
+                    "status = {} and no account has {}={}",
+                    status_fact(employee),
+                    mappings.correlation.attribute,
+                    employee.id
+                ),
+                "joiner",
+            ),
+            Some(reason) => reason.clone(),
+        };
+        let uac = self.input.policy.disable == DisableMethod::UserAccountControl;
+        let mut changes = vec![Change {
+            action: Action::Create {
+                dn: target.dn.clone(),
+                attributes: self.creation_attributes(employee, attributes, hold.is_some()),
+            },
+            reason: joiner.clone(),
+        }];
+        if uac && hold.is_none() {
+            changes.push(Change {
+                action: Action::Enable {
+                    method: DisableMethod::UserAccountControl,
+                    account_control: Some(ControlChange {
+                        before: CREATED_DISABLED,
+                        after: UAC_NORMAL_ACCOUNT,
+                    }),
+                    set_password: true,
+                    clear_expiry: false,
+                },
+                reason: joiner,
+            });
+        }
+        for (group, reason) in &role.groups {
+            if self.memberships.contains_key(group) {
+                changes.push(Change {
+                    action: Action::AddToGroup {
+                        group: group.clone(),
+                    },
+                    reason: reason.clone(),
+                });
+            }
+        }
+        planned.accounts.push(AccountPlan {
+            employee_id: employee.id.clone(),
+            lifecycle: Lifecycle::Joiner,
+            dn: target.dn.clone(),
+            before: None,
+            changes,
+        });
+    }
+
+    /// The rendered attributes with what creating the entry also takes: the object classes,
+    /// the correlation value and, by the disable method, the state it is created in.
+    fn creation_attributes(
+        &self,
+        employee: &Employee,
+        mut attributes: BTreeMap<String, Vec<String>>,
+        on_hold: bool,
+    ) -> BTreeMap<String, Vec<String>> {
+        let mappings = self.input.mappings;
+        attributes.insert(
+            "objectClass".to_string(),
+            mappings.account.object_classes.clone(),
+        );
+        attributes.insert(
+            mappings.correlation.attribute.clone(),
+            vec![employee.id.clone()],
+        );
+        // An account on hold is locked from the moment it exists (OpenLDAP: the lock is part of
+        // the add; AD: it is simply not enabled).
+        if on_hold && self.input.policy.disable == DisableMethod::PpolicyLock {
+            attributes.insert(
+                "pwdAccountLockedTime".to_string(),
+                vec![PPOLICY_PERMANENT_LOCK.to_string()],
+            );
+        }
+        // Active Directory: created disabled, then given a random password and enabled, so
+        // there is never an enabled account without a password.
+        if self.input.policy.disable == DisableMethod::UserAccountControl {
+            attributes.insert(
+                "userAccountControl".to_string(),
+                vec![CREATED_DISABLED.to_string()],
+            );
+        }
+        attributes
+    }
+
+    /// Renders every attribute template for a new account, `{unique}` as `unique`. `None` (and
+    /// a skip entry) when a value the directory requires would be empty. (An existing account's
+    /// attributes are compared one by one in `attribute_changes`.)
+    fn new_account_attributes(
+        &self,
+        employee: &Employee,
+        final_dns: &FinalDns,
+        unique: &str,
+        planned: &mut Planned,
+    ) -> Option<BTreeMap<String, Vec<String>>> {
+        let mappings = self.input.mappings;
+        let manager_dn = self.manager_dn(employee, final_dns, &mut planned.warnings);
+        let mut out = BTreeMap::new();
+        for (name, template) in &mappings.account.attributes {
+            let rendered = template.render(|field| match field {
+                MANAGER_DN => manager_dn.map(Dn::as_str),
+                UNIQUE => Some(unique),
+                _ => lookup(employee, field),
+            });
+            match rendered {
+                Ok(value) => {
+                    out.insert(name.clone(), vec![value]);
+                }
+                Err(missing)
+                    if mappings.account.is_creation_only(name) || self.is_required(name) =>
+                {
+                    planned.skipped.push(skipped(
+                        Some(&employee.id),
+                        None,
+                        format!(
+                            "cannot create the account: {name} is required but HR field \"{}\" is empty",
+                            missing.0
+                        ),
+                    ));
+                    return None;
+                }
+                Err(_) => {}
+            }
+        }
+        Some(out)
+    }
+}
+
+/// `userAccountControl` of a new Active Directory account: a normal account, disabled.
+const CREATED_DISABLED: u32 = UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE;

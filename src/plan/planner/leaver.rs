@@ -1,0 +1,118 @@
+//! Planning a leaver: the account disabled first, out of every managed group, into the
+//! disabled OU. Orphans under `lifecycle.disable_orphans` are planned the same way.
+
+use super::*;
+
+impl<'a> Builder<'a> {
+    /// A terminated employee's account, on its way to `target.dn` in the disabled OU.
+    pub(super) fn plan_leaver(
+        &self,
+        target: &Target<'a>,
+        account: &DirectoryAccount,
+        planned: &mut Planned,
+    ) {
+        let employee = target.employee;
+        let changes = self.leaver_changes(account, &target.dn, || {
+            Reason::new(format!("status = {}", status_fact(employee)), "leaver")
+        });
+        if !changes.is_empty() {
+            planned
+                .accounts
+                .push(self.leaver_plan(&employee.id, account, changes));
+        }
+    }
+
+    /// A leaver's changes: disabled first, out of every managed group, into `target` (the
+    /// disabled OU, unless that name is taken). Empty when that is done already; `why` is only
+    /// asked for when there is something to do.
+    pub(super) fn leaver_changes(
+        &self,
+        account: &DirectoryAccount,
+        target: &Dn,
+        why: impl FnOnce() -> Reason,
+    ) -> Vec<Change> {
+        let mut groups = self.groups_of(account).peekable();
+        let moving = account.dn != *target;
+        if account.disabled && groups.peek().is_none() && !moving {
+            return Vec::new();
+        }
+        let why = why();
+        let mut changes = Vec::new();
+        if !account.disabled {
+            changes.push(Change {
+                action: self.disable(account),
+                reason: why.clone(),
+            });
+        }
+        for group in groups {
+            changes.push(Change {
+                action: Action::RemoveFromGroup {
+                    group: group.clone(),
+                },
+                reason: why.clone(),
+            });
+        }
+        if moving {
+            changes.push(Change {
+                action: Action::Move {
+                    from: account.dn.clone(),
+                    to: target.clone(),
+                },
+                reason: Reason {
+                    rule: Some("account.disabled_ou".to_string()),
+                    ..why
+                },
+            });
+        }
+        changes
+    }
+
+    /// A leaver's plan, with the account as it was read.
+    pub(super) fn leaver_plan(
+        &self,
+        employee_id: &str,
+        account: &DirectoryAccount,
+        changes: Vec<Change>,
+    ) -> AccountPlan {
+        AccountPlan {
+            employee_id: employee_id.to_string(),
+            lifecycle: Lifecycle::Leaver,
+            dn: account.dn.clone(),
+            before: Some(self.state_of(account)),
+            changes,
+        }
+    }
+
+    /// With `lifecycle.disable_orphans`, accounts without an HR record are treated as leavers.
+    pub(super) fn deprovision_orphans(&mut self) {
+        if !self.input.policy.disable_orphans {
+            return;
+        }
+        let disabled_ou = &self.input.mappings.account.disabled_ou;
+        let mut plans = Vec::new();
+        for orphan in &self.orphans {
+            let Some(account) = self.entry_at(&orphan.dn) else {
+                continue;
+            };
+            let mut target = account.dn.with_parent(disabled_ou);
+            if target != account.dn && self.dn_in_use(&target) {
+                target = account.dn.clone();
+            }
+            let changes = self.leaver_changes(account, &target, || {
+                Reason::new(
+                    format!(
+                        "no HR record has {}={}",
+                        self.input.mappings.correlation.attribute, orphan.correlation_id
+                    ),
+                    "lifecycle.disable_orphans",
+                )
+            });
+            if !changes.is_empty() {
+                plans.push(self.leaver_plan(&orphan.correlation_id, account, changes));
+            }
+            self.claimed
+                .insert(target, "an orphan moved to the disabled OU");
+        }
+        self.accounts.extend(plans);
+    }
+}
