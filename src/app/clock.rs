@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 
 /// A source of the current time, handed to what needs more than one reading of it (the
 /// daemon's schedule, a run's duration).
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub(crate) type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The wall clock.
-pub fn wall() -> Clock {
+pub(crate) fn wall() -> Clock {
     #[allow(clippy::disallowed_methods)]
     Arc::new(Utc::now)
 }

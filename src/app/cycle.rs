@@ -17,26 +17,26 @@ use super::{Outcome, RunError};
 
 /// What one scheduled run did.
 #[derive(Debug, Clone)]
-pub struct CycleReport {
-    pub run_id: String,
-    pub started: DateTime<Utc>,
-    pub finished: DateTime<Utc>,
+pub(crate) struct CycleReport {
+    pub(crate) run_id: String,
+    pub(crate) started: DateTime<Utc>,
+    pub(crate) finished: DateTime<Utc>,
     /// The exit code `hrsync apply` would have had (0 ok, 1 could not run, 3 some changes
     /// failed, 4 a safety limit tripped).
-    pub exit_code: u8,
+    pub(crate) exit_code: u8,
     /// Why the run could not be carried out (exit code 1).
-    pub error: Option<String>,
-    pub metrics: RunMetrics,
+    pub(crate) error: Option<String>,
+    pub(crate) metrics: RunMetrics,
 }
 
 impl CycleReport {
-    pub fn success(&self) -> bool {
+    pub(crate) fn success(&self) -> bool {
         self.exit_code == 0
     }
 }
 
 /// A run id: the start time and 32 random bits (`20261127T101500Z-9f3a1c2e`).
-pub fn new_run_id(started: DateTime<Utc>) -> String {
+pub(crate) fn new_run_id(started: DateTime<Utc>) -> String {
     let mut bytes = [0u8; 4];
     let suffix = match getrandom::fill(&mut bytes) {
         Ok(()) => bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
@@ -48,7 +48,7 @@ pub fn new_run_id(started: DateTime<Utc>) -> String {
 /// Runs `work` (a reconcile, or a saved plan's apply) timed and counted: the metrics it fills in
 /// are published at its end whatever became of it (`previous_success` is the last good run's
 /// end, kept when this one fails).
-pub async fn counted(
+pub(crate) async fn counted(
     config: &Config,
     started: DateTime<Utc>,
     clock: &Clock,
@@ -78,14 +78,14 @@ pub async fn counted(
 }
 
 /// What [`counted`] gives.
-pub struct Reconciled {
-    pub result: Result<Outcome, RunError>,
-    pub metrics: RunMetrics,
-    pub finished: DateTime<Utc>,
+pub(crate) struct Reconciled {
+    pub(crate) result: Result<Outcome, RunError>,
+    pub(crate) metrics: RunMetrics,
+    pub(crate) finished: DateTime<Utc>,
 }
 
 /// One scheduled run of `hrsync run`. Never fails: what went wrong is in the report.
-pub async fn run_once(
+pub(crate) async fn run_once(
     config: &Config,
     clock: &Clock,
     stop: Option<Arc<AtomicBool>>,
@@ -130,7 +130,7 @@ pub async fn run_once(
 }
 
 /// Logs, per account, the changes a stop left for the next run.
-pub fn log_left_over(journal: &Journal<'_>) {
+pub(crate) fn log_left_over(journal: &Journal<'_>) {
     let mut accounts = 0;
     let mut changes = 0;
     for (index, account) in journal.plan().accounts.iter().enumerate() {

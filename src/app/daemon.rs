@@ -18,7 +18,7 @@ use super::{Outcome, RunError};
 use crate::config::Config;
 
 /// Runs until SIGTERM or SIGINT.
-pub async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
+pub(crate) async fn run(config: Config, clock: Clock) -> Result<Outcome, RunError> {
     let Some(schedule) = config.operations.schedule.clone() else {
         return Err(RunError::Config(
             "  - schedule: `hrsync run` needs a [schedule] table with cron = \"...\" \

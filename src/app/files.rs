@@ -6,7 +6,7 @@ use super::RunError;
 
 /// Writes `value` as JSON readable by its owner only (it holds personal data), through a
 /// temporary file renamed into place, so a reader never sees half a file.
-pub fn write_private(path: &Path, value: &serde_json::Value) -> Result<(), RunError> {
+pub(crate) fn write_private(path: &Path, value: &serde_json::Value) -> Result<(), RunError> {
     use std::io::Write;
     let output_error = |source: std::io::Error| RunError::Output {
         path: path.display().to_string(),

@@ -2,14 +2,14 @@
 //! one module per command, and the daemon with its HTTP endpoints. `main` hands the parsed
 //! command line to [`run`] and maps what comes back to the exit code.
 
-pub mod clock;
-pub mod commands;
-pub mod cycle;
-pub mod daemon;
+pub(crate) mod clock;
+pub(crate) mod commands;
+pub(crate) mod cycle;
+pub(crate) mod daemon;
 mod files;
 mod outcome;
 pub mod pipeline;
-pub mod serve;
+pub(crate) mod serve;
 
 use std::path::Path;
 

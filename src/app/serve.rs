@@ -18,21 +18,21 @@ use crate::metrics::{Totals, render};
 
 /// What `/healthz` and `/metrics` show between runs.
 #[derive(Debug, Default)]
-pub struct State {
+pub(crate) struct State {
     /// The last run that finished.
-    pub last: Option<CycleReport>,
+    pub(crate) last: Option<CycleReport>,
     /// When the last successful run finished.
-    pub last_success: Option<DateTime<Utc>>,
+    pub(crate) last_success: Option<DateTime<Utc>>,
     /// Runs by result since the start (`success`, `failure`), for counters.
-    pub runs: std::collections::BTreeMap<&'static str, u64>,
+    pub(crate) runs: std::collections::BTreeMap<&'static str, u64>,
     /// When the next run must have finished to count as on time (its due time plus the grace).
-    pub due_by: Option<DateTime<Utc>>,
+    pub(crate) due_by: Option<DateTime<Utc>>,
     /// A run is under way.
-    pub running: bool,
+    pub(crate) running: bool,
 }
 
 /// Binds `addr` (an error when it cannot) and serves in the background.
-pub async fn start(
+pub(crate) async fn start(
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
     clock: Clock,
@@ -110,7 +110,7 @@ async fn handle(
 
 /// 200 when the last run succeeded (or none has been due yet) and no run is overdue; 503
 /// when the last run failed or a due run has not finished within the grace.
-pub fn health(state: &State, now: chrono::DateTime<chrono::Utc>) -> (u16, String) {
+pub(crate) fn health(state: &State, now: chrono::DateTime<chrono::Utc>) -> (u16, String) {
     let last = state.last.as_ref();
     let overdue = state.due_by.is_some_and(|due_by| now > due_by);
     let (status, reason) = match last {

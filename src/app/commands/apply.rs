@@ -16,15 +16,15 @@ use crate::plan::limits::LimitKind;
 use crate::plan::{PLAN_SCHEMA, Plan, planner};
 use crate::render::Format;
 
-pub struct ApplyArgs<'a> {
-    pub saved: Option<&'a Path>,
-    pub format: Format,
-    pub allow_limits: &'a [LimitKind],
-    pub out: Option<&'a Path>,
-    pub dump_hr: Option<&'a Path>,
+pub(crate) struct ApplyArgs<'a> {
+    pub(crate) saved: Option<&'a Path>,
+    pub(crate) format: Format,
+    pub(crate) allow_limits: &'a [LimitKind],
+    pub(crate) out: Option<&'a Path>,
+    pub(crate) dump_hr: Option<&'a Path>,
 }
 
-pub async fn run(
+pub(crate) async fn run(
     config: &Config,
     now: DateTime<Utc>,
     clock: &Clock,
@@ -124,7 +124,11 @@ async fn apply_saved(
 
 /// A saved plan, refused when it is not a plan, of another schema, or older than
 /// `limits.max_plan_age_hours` at `now` (the directory and HR have moved on since the review).
-pub fn load_saved_plan(path: &Path, config: &Config, now: DateTime<Utc>) -> Result<Plan, RunError> {
+pub(crate) fn load_saved_plan(
+    path: &Path,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Plan, RunError> {
     let plan = read_saved_plan(path)?;
     let age = now - plan.generated_at;
     let max = chrono::Duration::hours(i64::from(config.limits.max_plan_age_hours));

@@ -13,29 +13,29 @@ use crate::directory::{Flavour, RootDse};
 
 /// What the HR side gave.
 #[derive(Debug, Clone)]
-pub struct HrFound {
-    pub source: String,
-    pub records: usize,
-    pub employees: usize,
-    pub rejected: usize,
+pub(crate) struct HrFound {
+    pub(crate) source: String,
+    pub(crate) records: usize,
+    pub(crate) employees: usize,
+    pub(crate) rejected: usize,
 }
 
 /// What the directory side gave.
 #[derive(Debug, Clone)]
-pub struct DirectoryFound {
-    pub url: String,
-    pub server: String,
-    pub naming_contexts: Vec<String>,
-    pub bind_identity: String,
-    pub accounts: usize,
-    pub correlated: usize,
-    pub groups_found: Vec<String>,
-    pub groups_missing: Vec<String>,
+pub(crate) struct DirectoryFound {
+    pub(crate) url: String,
+    pub(crate) server: String,
+    pub(crate) naming_contexts: Vec<String>,
+    pub(crate) bind_identity: String,
+    pub(crate) accounts: usize,
+    pub(crate) correlated: usize,
+    pub(crate) groups_found: Vec<String>,
+    pub(crate) groups_missing: Vec<String>,
     /// OpenLDAP: the configured password policy and whether it exists.
-    pub password_policy: Option<(String, bool)>,
+    pub(crate) password_policy: Option<(String, bool)>,
 }
 
-pub async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunError> {
+pub(crate) async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunError> {
     let (hr, directory) = tokio::join!(check_hr(config, now), check_directory(config));
     let mut out = String::new();
     let mut failures = Vec::new();

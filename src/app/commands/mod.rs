@@ -1,9 +1,9 @@
 //! One module per command.
 
-pub mod apply;
-pub mod check;
-pub mod explain;
-pub mod offboard;
-pub mod plan;
-pub mod report;
-pub mod validate;
+pub(crate) mod apply;
+pub(crate) mod check;
+pub(crate) mod explain;
+pub(crate) mod offboard;
+pub(crate) mod plan;
+pub(crate) mod report;
+pub(crate) mod validate;

@@ -13,7 +13,7 @@ use crate::plan::limits::Limits;
 use crate::plan::{PlanInput, planner};
 use crate::render::Format;
 
-pub async fn run(
+pub(crate) async fn run(
     config: &Config,
     now: DateTime<Utc>,
     clock: &Clock,

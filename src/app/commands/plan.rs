@@ -9,14 +9,14 @@ use crate::app::{Outcome, RunError};
 use crate::config::Config;
 use crate::render::Format;
 
-pub struct PlanArgs<'a> {
-    pub format: Format,
-    pub out: Option<&'a Path>,
-    pub detailed_exitcode: bool,
-    pub dump_hr: Option<&'a Path>,
+pub(crate) struct PlanArgs<'a> {
+    pub(crate) format: Format,
+    pub(crate) out: Option<&'a Path>,
+    pub(crate) detailed_exitcode: bool,
+    pub(crate) dump_hr: Option<&'a Path>,
 }
 
-pub async fn run(
+pub(crate) async fn run(
     config: &Config,
     now: DateTime<Utc>,
     args: PlanArgs<'_>,

@@ -205,6 +205,7 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    #[cfg(test)]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Orphan => "orphan",

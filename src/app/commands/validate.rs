@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::app::{Outcome, RunError};
 use crate::config::Config;
 
-pub fn run(
+pub(crate) fn run(
     config: &Config,
     config_path: &std::path::Path,
     now: DateTime<Utc>,
