@@ -190,24 +190,24 @@ pub fn plan_steps(config: &Config, plan: &Plan) -> Steps {
 }
 
 /// How one execution runs.
-pub struct Execution<'a> {
-    pub run_id: &'a str,
+pub(crate) struct Execution<'a> {
+    pub(crate) run_id: &'a str,
     /// Set by a signal: no step starts any more (see [`Control::stop`]).
-    pub stop: Option<Arc<AtomicBool>>,
-    pub clock: &'a Clock,
+    pub(crate) stop: Option<Arc<AtomicBool>>,
+    pub(crate) clock: &'a Clock,
 }
 
 /// What an execution did: every change with its outcome, and what the hooks did.
-pub struct Executed<'p> {
-    pub journal: Journal<'p>,
-    pub hooks: HookReport,
+pub(crate) struct Executed<'p> {
+    pub(crate) journal: Journal<'p>,
+    pub(crate) hooks: HookReport,
 }
 
 impl Executed<'_> {
     /// Partial failure when a change failed or went unanswered. Changes left by a stop are not
     /// failures: they are the next run's (and a change not attempted after a failure comes
     /// with that failure).
-    pub fn outcome(&self) -> Outcome {
+    pub(crate) fn outcome(&self) -> Outcome {
         let failed = self.journal.results().iter().any(|r| {
             matches!(
                 r.outcome,
@@ -226,7 +226,7 @@ impl Executed<'_> {
 /// change: the audit log and the hooks. Failures of the audit or the hooks are logged and
 /// reported, never undo anything, and do not change the outcome. How `apply`, `apply --plan`,
 /// `run` and `offboard` all execute.
-pub async fn execute<'p>(
+pub(crate) async fn execute<'p>(
     config: &Config,
     directory: &Directory,
     plan: &'p Plan,
@@ -277,7 +277,7 @@ async fn record(
 
 /// Who is watching a reconcile: a person at `hrsync apply` (the plan and the results are
 /// printed) or nobody (`hrsync run`: everything goes to the log).
-pub enum Audience<'a> {
+pub(crate) enum Audience<'a> {
     Person {
         format: Format,
         /// The limit kinds the person allowed (`--allow-limit`).
@@ -290,7 +290,7 @@ pub enum Audience<'a> {
 
 /// `hrsync apply` and each run of `hrsync run`: read, plan, stop at a tripped safety limit,
 /// execute. `metrics` is filled in on the way.
-pub async fn reconcile(
+pub(crate) async fn reconcile(
     config: &Config,
     reading: Reading<'_>,
     audience: &Audience<'_>,
@@ -425,7 +425,7 @@ fn refuse_over_limits(plan: &Plan, audience: &Audience<'_>) -> Option<Outcome> {
 }
 
 /// What an execution did: printed for a person, logged otherwise.
-pub fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution: &Execution<'_>) {
+pub(crate) fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution: &Execution<'_>) {
     let journal = &executed.journal;
     if execution
         .stop
@@ -448,7 +448,7 @@ pub fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution: &Exec
     );
 }
 
-pub fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
+pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
     match format {
         Format::Text => crate::render::text(plan),
         Format::Json => crate::render::json(plan),
@@ -456,7 +456,7 @@ pub fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
     }
 }
 
-pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
+pub(crate) fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
     std::fs::write(path, crate::render::json(plan)).map_err(|source| RunError::Output {
         path: path.display().to_string(),
         source,
@@ -464,7 +464,7 @@ pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
 }
 
 /// What an apply did, for stdout: the failures one by one, then a summary line.
-pub fn apply_summary(journal: &Journal<'_>) -> String {
+pub(crate) fn apply_summary(journal: &Journal<'_>) -> String {
     let mut out = String::new();
     for result in journal.results() {
         let line = match &result.outcome {
@@ -492,7 +492,7 @@ pub fn apply_summary(journal: &Journal<'_>) -> String {
 }
 
 /// The summary line of failed hooks, for stdout.
-pub fn hook_summary(hooks: &HookReport) -> Option<String> {
+pub(crate) fn hook_summary(hooks: &HookReport) -> Option<String> {
     if hooks.failures.is_empty() {
         return None;
     }

@@ -18,7 +18,7 @@ use crate::journal::{Journal, Subject};
 use crate::model::Reason;
 use crate::plan::{Action, GroupAction, GroupChange, Lifecycle};
 
-pub use config::AuditSink;
+pub(crate) use config::AuditSink;
 
 /// The account a change belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,7 +163,7 @@ fn placeholder(change: &GroupChange) -> (Option<String>, Value, Value) {
 
 /// Appends the records as JSON lines. A file is created readable and writable by its owner
 /// only; records go out in one write, so concurrent readers see whole lines.
-pub fn write(sink: &AuditSink, records: &[AuditRecord]) -> std::io::Result<()> {
+pub(crate) fn write(sink: &AuditSink, records: &[AuditRecord]) -> std::io::Result<()> {
     if records.is_empty() {
         return Ok(());
     }

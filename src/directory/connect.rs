@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{DirectoryConfig, DirectoryError, describe_rc};
 
-pub async fn connect(
+pub(crate) async fn connect(
     config: &DirectoryConfig,
     password: &SecretString,
 ) -> Result<Ldap, DirectoryError> {

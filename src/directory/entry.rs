@@ -14,9 +14,9 @@ use super::DirectoryError;
 /// names as the server spelled them. Values that are not UTF-8 (binary attributes) are left out;
 /// hrsync manages none.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub dn: String,
-    pub attrs: Vec<(String, Vec<String>)>,
+pub(crate) struct Entry {
+    pub(crate) dn: String,
+    pub(crate) attrs: Vec<(String, Vec<String>)>,
 }
 
 /// `SearchResultEntry ::= [APPLICATION 4] SEQUENCE { objectName LDAPDN, attributes
@@ -24,7 +24,7 @@ pub struct Entry {
 const SEARCH_RESULT_ENTRY: u64 = 4;
 
 impl Entry {
-    pub fn decode(entry: ResultEntry) -> Result<Self, &'static str> {
+    pub(crate) fn decode(entry: ResultEntry) -> Result<Self, &'static str> {
         if entry.0.id != SEARCH_RESULT_ENTRY {
             return Err("not a search result entry");
         }
@@ -61,7 +61,7 @@ impl Entry {
     }
 
     /// [`Entry::decode`], a malformed entry being a [`DirectoryError`] of `operation` on `dn`.
-    pub fn decode_for(
+    pub(crate) fn decode_for(
         entry: ResultEntry,
         operation: &'static str,
         dn: &str,
@@ -74,7 +74,7 @@ impl Entry {
     }
 
     /// The values of `name` (compared case-insensitively, without options like `;range=`).
-    pub fn values<'e>(&'e self, name: &'e str) -> impl Iterator<Item = &'e String> + 'e {
+    pub(crate) fn values<'e>(&'e self, name: &'e str) -> impl Iterator<Item = &'e String> + 'e {
         self.attrs
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))

@@ -18,12 +18,12 @@ pub(crate) const GROUP_FILTER: &str = "(|(objectClass=groupOfNames)(objectClass=
 
 /// What the search found: how many groups were read, and member DN -> the groups it is a
 /// direct member of.
-pub type Memberships = (usize, BTreeMap<Dn, BTreeSet<Dn>>);
+pub(crate) type Memberships = (usize, BTreeMap<Dn, BTreeSet<Dn>>);
 
 impl Directory {
     /// Reads every group under `base` with its `member_attribute` values and inverts it.
     /// Member values that are not DNs are left out with a log line (they cannot be accounts).
-    pub async fn memberships(
+    pub(crate) async fn memberships(
         &mut self,
         base: &Dn,
         member_attribute: &str,

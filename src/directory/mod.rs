@@ -22,7 +22,7 @@ use crate::plan::ops::{LdapOp, Modification};
 pub use config::{DirectoryConfig, Flavour};
 use connect::connect;
 use entry::Entry;
-pub use server::RootDse;
+pub(crate) use server::RootDse;
 
 /// Managed groups read at once while the accounts are read (each is a search of its own; see
 /// [`Directory::snapshot`]).

@@ -19,7 +19,7 @@ const CLASSES: [&[u8]; 4] = [
 ];
 
 /// A random password from the OS's CSPRNG with every character class present.
-pub fn random() -> Result<SecretString, String> {
+pub(crate) fn random() -> Result<SecretString, String> {
     let all: Vec<u8> = CLASSES.concat();
     loop {
         let mut bytes = [0u8; LENGTH];
@@ -42,7 +42,7 @@ pub fn random() -> Result<SecretString, String> {
 }
 
 /// The value AD expects in `unicodePwd`: the password in double quotes, UTF-16LE.
-pub fn unicode_pwd(password: &SecretString) -> Vec<u8> {
+pub(crate) fn unicode_pwd(password: &SecretString) -> Vec<u8> {
     format!("\"{}\"", password.expose_secret())
         .encode_utf16()
         .flat_map(u16::to_le_bytes)

@@ -8,19 +8,19 @@ use super::{Directory, DirectoryError};
 /// The root DSE's attributes that tell what kind of server this is, each with its values
 /// (empty when the server does not publish it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RootDse {
-    pub object_classes: Vec<String>,
-    pub vendor_name: Option<String>,
-    pub vendor_version: Option<String>,
-    pub supported_capabilities: Vec<String>,
-    pub naming_contexts: Vec<String>,
-    pub dns_host_name: Option<String>,
-    pub domain_controller_functionality: Option<String>,
+pub(crate) struct RootDse {
+    pub(crate) object_classes: Vec<String>,
+    pub(crate) vendor_name: Option<String>,
+    pub(crate) vendor_version: Option<String>,
+    pub(crate) supported_capabilities: Vec<String>,
+    pub(crate) naming_contexts: Vec<String>,
+    pub(crate) dns_host_name: Option<String>,
+    pub(crate) domain_controller_functionality: Option<String>,
 }
 
 impl Directory {
     /// The root DSE; `None` when the server returns no entry for it.
-    pub async fn root_dse(&mut self) -> Result<Option<RootDse>, DirectoryError> {
+    pub(crate) async fn root_dse(&mut self) -> Result<Option<RootDse>, DirectoryError> {
         let attrs = vec![
             "objectClass",
             "vendorName",
@@ -58,7 +58,7 @@ impl Directory {
 
     /// The identity the server bound hrsync as (the "Who am I?" operation, RFC 4532): a DN, or
     /// `anonymous`. `None` when the server does not answer it.
-    pub async fn who_am_i(&mut self) -> Option<String> {
+    pub(crate) async fn who_am_i(&mut self) -> Option<String> {
         let (exop, _) = self
             .ldap
             .with_timeout(self.config.operation_timeout)

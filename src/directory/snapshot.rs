@@ -25,7 +25,7 @@ struct AccountReader<'a> {
 impl Directory {
     /// Reads every person entry under the users base, every managed group, the accounts that
     /// are protected, and the unique attribute values in use.
-    pub async fn snapshot(
+    pub(crate) async fn snapshot(
         &mut self,
         mappings: &Mappings,
     ) -> Result<DirectorySnapshot, DirectoryError> {

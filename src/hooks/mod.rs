@@ -20,34 +20,34 @@ use crate::apply::Outcome;
 use crate::journal::Journal;
 use crate::plan::{Action, Lifecycle};
 
-pub use config::{CommandHookConfig, HooksConfig, WebhookConfig};
+pub(crate) use config::{CommandHookConfig, HooksConfig, WebhookConfig};
 
 /// The JSON body of a hook call (see the README, "Hooks").
 #[derive(Debug, Clone, Serialize)]
-pub struct Event {
+pub(crate) struct Event {
     /// `joiner`, `mover` or `leaver`.
-    pub event: Lifecycle,
-    pub run_id: String,
-    pub time: String,
-    pub employee_id: String,
+    pub(crate) event: Lifecycle,
+    pub(crate) run_id: String,
+    pub(crate) time: String,
+    pub(crate) employee_id: String,
     /// The account's DN after the changes.
-    pub dn: String,
+    pub(crate) dn: String,
     /// Its DN before, when it existed and was moved.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_dn: Option<String>,
-    pub groups_added: Vec<String>,
-    pub groups_removed: Vec<String>,
-    pub disabled: Option<bool>,
+    pub(crate) previous_dn: Option<String>,
+    pub(crate) groups_added: Vec<String>,
+    pub(crate) groups_removed: Vec<String>,
+    pub(crate) disabled: Option<bool>,
     /// Why, in the words of the plan's first change.
-    pub reason: Value,
+    pub(crate) reason: Value,
 }
 
 /// What the hooks of a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HookReport {
-    pub calls: u64,
+pub(crate) struct HookReport {
+    pub(crate) calls: u64,
     /// One line per failed call: which hook, which event, why.
-    pub failures: Vec<String>,
+    pub(crate) failures: Vec<String>,
 }
 
 const EVENTS: [Lifecycle; 3] = [Lifecycle::Joiner, Lifecycle::Mover, Lifecycle::Leaver];
@@ -55,7 +55,7 @@ const EVENTS: [Lifecycle; 3] = [Lifecycle::Joiner, Lifecycle::Mover, Lifecycle::
 /// The events of an applied plan: joiners, movers and leavers whose every change was applied
 /// (or found already done). An account with a failed or skipped change gets no event; the
 /// next run finishes it.
-pub fn events(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Vec<Event> {
+pub(crate) fn events(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Vec<Event> {
     let time = time.to_rfc3339_opts(SecondsFormat::Millis, true);
     let mut out = Vec::new();
     for (index, account) in journal.plan().accounts.iter().enumerate() {
@@ -109,7 +109,7 @@ pub fn events(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Vec<Event
 }
 
 /// Calls every hook for every event it subscribes to. Never fails: failures are in the report.
-pub async fn fire(config: &HooksConfig, events: &[Event]) -> HookReport {
+pub(crate) async fn fire(config: &HooksConfig, events: &[Event]) -> HookReport {
     let mut report = HookReport::default();
     if config.is_empty() || events.is_empty() {
         return report;

@@ -13,35 +13,35 @@ use chrono::{DateTime, Utc};
 use crate::journal::Journal;
 use crate::plan::Plan;
 
-pub use config::MetricsConfig;
+pub(crate) use config::MetricsConfig;
 
 /// What one run did, in numbers.
 #[derive(Debug, Clone, Default)]
-pub struct RunMetrics {
+pub(crate) struct RunMetrics {
     /// Changes by (kind, result): kind is the plan action (`create`, `add_to_group`...) or the
     /// group action (`add_placeholder`...), result `applied`, `already_done`, `failed`,
     /// `not_attempted`, or `planned` when nothing was applied.
-    pub changes: BTreeMap<(String, &'static str), u64>,
+    pub(crate) changes: BTreeMap<(String, &'static str), u64>,
     /// Accounts with changes, by lifecycle (`joiner`, `mover`...).
-    pub accounts: BTreeMap<&'static str, u64>,
+    pub(crate) accounts: BTreeMap<&'static str, u64>,
     /// Accounts read from the directory.
-    pub accounts_seen: Option<u64>,
-    pub hr_records: Option<u64>,
-    pub hr_rejected: Option<u64>,
-    pub limits_tripped: u64,
-    pub hook_calls: u64,
-    pub hook_failures: u64,
-    pub started: Option<DateTime<Utc>>,
-    pub duration_seconds: f64,
-    pub exit_code: u8,
-    pub success: bool,
+    pub(crate) accounts_seen: Option<u64>,
+    pub(crate) hr_records: Option<u64>,
+    pub(crate) hr_rejected: Option<u64>,
+    pub(crate) limits_tripped: u64,
+    pub(crate) hook_calls: u64,
+    pub(crate) hook_failures: u64,
+    pub(crate) started: Option<DateTime<Utc>>,
+    pub(crate) duration_seconds: f64,
+    pub(crate) exit_code: u8,
+    pub(crate) success: bool,
     /// The end of the last successful run, this one or an earlier one.
-    pub last_success: Option<DateTime<Utc>>,
+    pub(crate) last_success: Option<DateTime<Utc>>,
 }
 
 impl RunMetrics {
     /// Counts from the plan (accounts, HR) and, when the plan was applied, the results.
-    pub fn record_plan(&mut self, plan: &Plan, hr_rejected: usize) {
+    pub(crate) fn record_plan(&mut self, plan: &Plan, hr_rejected: usize) {
         self.accounts_seen = Some(plan.summary.directory_accounts as u64);
         self.hr_records = Some(plan.summary.hr_records as u64);
         self.hr_rejected = Some(hr_rejected as u64);
@@ -52,14 +52,14 @@ impl RunMetrics {
     }
 
     /// The changes of a plan that was not applied, each counted as `planned`.
-    pub fn record_planned(&mut self, plan: &Plan) {
+    pub(crate) fn record_planned(&mut self, plan: &Plan) {
         for entry in Journal::unapplied(plan).entries() {
             self.count(entry.kind(), "planned");
         }
     }
 
     /// What became of each change of an applied plan.
-    pub fn record_applied(&mut self, journal: &Journal) {
+    pub(crate) fn record_applied(&mut self, journal: &Journal) {
         for entry in journal.entries() {
             self.count(entry.kind(), entry.result());
         }
@@ -72,9 +72,9 @@ impl RunMetrics {
 
 /// Counters of a long-running `hrsync run`.
 #[derive(Debug, Clone, Default)]
-pub struct Totals {
-    pub runs: BTreeMap<&'static str, u64>,
-    pub up: bool,
+pub(crate) struct Totals {
+    pub(crate) runs: BTreeMap<&'static str, u64>,
+    pub(crate) up: bool,
 }
 
 fn escape(value: &str) -> String {
@@ -94,7 +94,7 @@ fn timestamp(t: DateTime<Utc>) -> f64 {
 }
 
 /// The metrics of the last run (and, in `hrsync run`, the totals) as Prometheus text.
-pub fn render(run: Option<&RunMetrics>, totals: Option<&Totals>) -> String {
+pub(crate) fn render(run: Option<&RunMetrics>, totals: Option<&Totals>) -> String {
     let mut out = String::new();
     if let Some(run) = run {
         render_run(&mut out, run);
@@ -253,7 +253,7 @@ fn render_times(out: &mut String, run: &RunMetrics) {
 
 /// The `hrsync_last_success_timestamp_seconds` of an earlier textfile, so that a failed run
 /// keeps the time of the last good one.
-pub fn previous_success(path: &Path) -> Option<DateTime<Utc>> {
+pub(crate) fn previous_success(path: &Path) -> Option<DateTime<Utc>> {
     let text = std::fs::read_to_string(path).ok()?;
     let value = text
         .lines()
@@ -264,7 +264,7 @@ pub fn previous_success(path: &Path) -> Option<DateTime<Utc>> {
 
 /// Writes the textfile through a temporary file in the same directory renamed into place, so
 /// the collector never reads half a file.
-pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -276,7 +276,7 @@ pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Pushes to the Pushgateway with PUT (replacing the group's earlier metrics).
-pub async fn push(url: &str, text: String) -> Result<(), String> {
+pub(crate) async fn push(url: &str, text: String) -> Result<(), String> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()
@@ -297,7 +297,7 @@ pub async fn push(url: &str, text: String) -> Result<(), String> {
 
 /// Writes and pushes as configured; problems are logged, never fatal (the directory work is
 /// done by then).
-pub async fn publish(config: &MetricsConfig, run: &RunMetrics) {
+pub(crate) async fn publish(config: &MetricsConfig, run: &RunMetrics) {
     let text = render(Some(run), None);
     if let Some(path) = &config.textfile {
         match write_textfile(path, &text) {
