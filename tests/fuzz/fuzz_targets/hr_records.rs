@@ -1,5 +1,5 @@
 //! HR answers as they come off the wire: bytes -> JSON -> records -> normalised employees
-//! (hrsync::hr::normalize_records, with the integration tests' BambooHR field map) -> the
+//! (hrsync::hr::normalize, with the integration tests' BambooHR field map) -> the
 //! account mapping's templates -> DNs.
 //!
 //! Checked besides "no panic": every record is either an employee or a rejection; employees'
@@ -80,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let f = fixture();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 27).expect("date");
-    let snapshot = hrsync::hr::normalize_records(&records, &f.config, today);
+    let snapshot = hrsync::hr::normalize(&records, &f.config.fields, &f.config.status, today);
 
     assert_eq!(
         snapshot.employees.len() + snapshot.rejected.len(),
