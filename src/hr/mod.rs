@@ -182,58 +182,78 @@ struct RawHrConfig {
 impl TryFrom<RawHrConfig> for HrConfig {
     type Error = String;
 
-    fn try_from(raw: RawHrConfig) -> Result<Self, String> {
-        let params = PresetParams {
-            company_domain: raw.company_domain,
-            api_key: raw.api_key,
-            token: raw.token,
-            service_user_id: raw.service_user_id,
-            host: raw.host,
-            tenant: raw.tenant,
-            owner: raw.owner,
-            report: raw.report,
-            username: raw.username,
-            password: raw.password,
-            api_server: raw.api_server,
-            base_url: raw.base_url,
-            client_id: raw.client_id,
-            client_secret: raw.client_secret,
-            company_id: raw.company_id,
-            user_id: raw.user_id,
-            private_key: raw.private_key,
-            certificate: raw.certificate,
-            refresh_token: raw.refresh_token,
+    fn try_from(mut raw: RawHrConfig) -> Result<Self, String> {
+        let params = raw.preset_params();
+        match raw.preset {
+            Some(preset) => Self::from_preset(preset, raw, &params),
+            None => Self::without_preset(raw, &params),
+        }
+    }
+}
+
+impl RawHrConfig {
+    /// The preset's keys, taken out of `[hr]`.
+    fn preset_params(&mut self) -> PresetParams {
+        PresetParams {
+            company_domain: self.company_domain.take(),
+            api_key: self.api_key.take(),
+            token: self.token.take(),
+            service_user_id: self.service_user_id.take(),
+            host: self.host.take(),
+            tenant: self.tenant.take(),
+            owner: self.owner.take(),
+            report: self.report.take(),
+            username: self.username.take(),
+            password: self.password.take(),
+            api_server: self.api_server.take(),
+            base_url: self.base_url.take(),
+            client_id: self.client_id.take(),
+            client_secret: self.client_secret.take(),
+            company_id: self.company_id.take(),
+            user_id: self.user_id.take(),
+            private_key: self.private_key.take(),
+            certificate: self.certificate.take(),
+            refresh_token: self.refresh_token.take(),
+        }
+    }
+}
+
+impl HrConfig {
+    /// `[hr]` without a preset: every table as written.
+    fn without_preset(raw: RawHrConfig, params: &PresetParams) -> Result<Self, String> {
+        let source = raw.source.ok_or("missing field `source`")?;
+        let rest = raw
+            .rest
+            .map(|table| RestConfig::deserialize(table).map_err(|e| format!("hr.rest: {e}")))
+            .transpose()?;
+        let status = raw.status.ok_or("missing field `status`")?;
+        let status = StatusConfig::deserialize(status).map_err(|e| format!("hr.status: {e}"))?;
+        let dates = match raw.dates {
+            Some(table) => DatesConfig::deserialize(table).map_err(|e| format!("hr.dates: {e}"))?,
+            None => DatesConfig::default(),
         };
-        let Some(preset) = raw.preset else {
-            let source = raw.source.ok_or("missing field `source`")?;
-            let rest = raw
-                .rest
-                .map(|table| RestConfig::deserialize(table).map_err(|e| format!("hr.rest: {e}")))
-                .transpose()?;
-            let status = raw.status.ok_or("missing field `status`")?;
-            let status =
-                StatusConfig::deserialize(status).map_err(|e| format!("hr.status: {e}"))?;
-            let dates = match raw.dates {
-                Some(table) => {
-                    DatesConfig::deserialize(table).map_err(|e| format!("hr.dates: {e}"))?
-                }
-                None => DatesConfig::default(),
-            };
-            return Ok(Self {
-                source,
-                preset: None,
-                rest,
-                file: raw.file,
-                fields: FieldsConfig {
-                    paths: raw.fields,
-                    dates,
-                },
-                status,
-                preset_problems: params.without_preset(),
-            });
-        };
+        Ok(Self {
+            source,
+            preset: None,
+            rest,
+            file: raw.file,
+            fields: FieldsConfig {
+                paths: raw.fields,
+                dates,
+            },
+            status,
+            preset_problems: params.without_preset(),
+        })
+    }
+
+    /// `[hr]` with a preset: the preset's tables, with the keys written in `[hr]` over them.
+    fn from_preset(
+        preset: Preset,
+        raw: RawHrConfig,
+        params: &PresetParams,
+    ) -> Result<Self, String> {
         let source = raw.source.unwrap_or(SourceKind::Rest);
-        let mut expansion = presets::expand(preset, &params, source == SourceKind::Rest);
+        let mut expansion = presets::expand(preset, params, source == SourceKind::Rest);
         let name = preset.as_str();
         let rest =
             match (expansion.rest.take(), raw.rest) {
