@@ -502,6 +502,19 @@ impl RestConfig {
         }
     }
 
+    /// The cursor's query parameter: hrsync sets it per page, so it is not fixed anywhere else.
+    fn check_cursor_param(&self, param: &str) -> Result<(), String> {
+        if param.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if self.query.contains_key(param) || url_query_has(&self.url, param) {
+            return Err(format!(
+                "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync sets it per page"
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_pagination(&self, problems: &mut Vec<ConfigProblem>) {
         let mut problem = |key: &str, message: String| {
             problems.push(ConfigProblem::new(
@@ -526,15 +539,8 @@ impl RestConfig {
                     *location,
                     &mut problem,
                 );
-                if let Some(ptr) = total_ptr {
-                    if ptr.is_empty() {
-                        problem(
-                            "total_ptr",
-                            "must point into the answer, such as \"/total\"".into(),
-                        );
-                    } else if let Err(message) = check_pointer(ptr) {
-                        problem("total_ptr", message);
-                    }
+                if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer("/total")) {
+                    problem("total_ptr", message);
                 }
             }
             PaginationConfig::Page {
@@ -568,49 +574,37 @@ impl RestConfig {
                             "set total_pages_header or total_pages_ptr, not both".into(),
                         );
                     }
-                    if ptr.is_empty() {
-                        problem(
-                            "total_pages_ptr",
-                            "must point into the answer, such as \"/meta/totalPages\"".into(),
-                        );
-                    } else if let Err(message) = check_pointer(ptr) {
+                    if let Err(message) = answer_pointer("/meta/totalPages")(ptr) {
                         problem("total_pages_ptr", message);
                     }
                 }
             }
             PaginationConfig::Cursor { param, next_ptr } => {
-                if param.is_empty() {
-                    problem("param", "must not be empty".into());
-                } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
-                    problem(
-                        "param",
-                        format!(
-                            "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync sets \
-                             it per page"
-                        ),
-                    );
+                if let Err(message) = self.check_cursor_param(param) {
+                    problem("param", message);
                 }
-                if next_ptr.is_empty() {
-                    problem(
-                        "next_ptr",
-                        "must point into the answer, such as \"/meta/page/nextCursor\"".into(),
-                    );
-                } else if let Err(message) = check_pointer(next_ptr) {
+                if let Err(message) = answer_pointer("/meta/page/nextCursor")(next_ptr) {
                     problem("next_ptr", message);
                 }
             }
             PaginationConfig::LinkHeader => {}
             PaginationConfig::NextUrl { ptr } => {
-                if ptr.is_empty() {
-                    problem(
-                        "ptr",
-                        "must point into the answer, such as \"/_links/next/href\"".into(),
-                    );
-                } else if let Err(message) = check_pointer(ptr) {
+                if let Err(message) = answer_pointer("/_links/next/href")(ptr) {
                     problem("ptr", message);
                 }
             }
         }
+    }
+}
+
+/// The check of a pointer to a value inside each answer (a total, a cursor, a link): a JSON
+/// Pointer, and not `""`, which would be the whole answer. `example` is shown when it is `""`.
+fn answer_pointer(example: &str) -> impl Fn(&str) -> Result<(), String> + '_ {
+    move |ptr| {
+        if ptr.is_empty() {
+            return Err(format!("must point into the answer, such as \"{example}\""));
+        }
+        check_pointer(ptr)
     }
 }
 
