@@ -1176,33 +1176,7 @@ impl Session<'_> {
             }
             let at = self.origin(&url, page);
             let (mut body, headers) = self.get(&url, request_body.as_ref(), page).await?;
-            let total = match &params.total {
-                None => None,
-                Some(PageTotal::Ptr(ptr)) => Some((
-                    format!("pagination.total_pages_ptr {ptr:?}"),
-                    read_count(&body, ptr, &at)?,
-                )),
-                Some(PageTotal::Header(name)) => {
-                    let value = headers.get(*name).and_then(|v| v.to_str().ok());
-                    match value.and_then(|v| v.trim().parse::<u64>().ok()) {
-                        Some(total) => Some((format!("response header {name}"), total)),
-                        None => {
-                            return Err(HrError::Pagination {
-                                at,
-                                problem: format!(
-                                    "expected the number of pages in the response header {name} \
-                                     (pagination.total_pages_header), found {}",
-                                    if value.is_some() {
-                                        "something that is not a number"
-                                    } else {
-                                        "no such header"
-                                    }
-                                ),
-                            });
-                        }
-                    }
-                }
-            };
+            let total = page_total(params.total.as_ref(), &body, &headers, &at)?;
             let records = take_records(&mut body, &self.config.records, &at)?;
             let count = records.len() as u64;
             tracing::debug!(page, number, records = count, "HR page read");
@@ -1423,6 +1397,43 @@ impl Pager {
         self.previous = Some(page);
         Ok(())
     }
+}
+
+/// The number of pages the API announces for a numbered page, and where it said so.
+fn page_total(
+    total: Option<&PageTotal<'_>>,
+    body: &Value,
+    headers: &HeaderMap,
+    at: &Origin,
+) -> Result<Option<(String, u64)>, HrError> {
+    let total = match total {
+        None => None,
+        Some(PageTotal::Ptr(ptr)) => Some((
+            format!("pagination.total_pages_ptr {ptr:?}"),
+            read_count(body, ptr, at)?,
+        )),
+        Some(PageTotal::Header(name)) => {
+            let value = headers.get(*name).and_then(|v| v.to_str().ok());
+            match value.and_then(|v| v.trim().parse::<u64>().ok()) {
+                Some(total) => Some((format!("response header {name}"), total)),
+                None => {
+                    return Err(HrError::Pagination {
+                        at: at.clone(),
+                        problem: format!(
+                            "expected the number of pages in the response header {name} \
+                                 (pagination.total_pages_header), found {}",
+                            if value.is_some() {
+                                "something that is not a number"
+                            } else {
+                                "no such header"
+                            }
+                        ),
+                    });
+                }
+            }
+        }
+    };
+    Ok(total)
 }
 
 /// The target of the first `rel="next"` link in the RFC 8288 `Link` headers, if any.
