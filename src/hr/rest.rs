@@ -729,46 +729,63 @@ pub(crate) async fn fetch_pages(
     pages: mpsc::Sender<Page>,
 ) -> Result<(), HrError> {
     let mut pages = Pager::new(pages);
-    let mut first = Url::parse(&config.url)
-        .map_err(|e| HrError::Config(format!("hr.rest.url is not a URL: {e}")))?;
-    for (name, value) in &config.query {
-        for value in value.values() {
-            first.query_pairs_mut().append_pair(name, value);
+    let session = Session::open(config).await?;
+    let count = session.all_pages(&mut pages).await?;
+    tracing::info!(
+        records = pages.received,
+        pages = count,
+        "HR records fetched"
+    );
+    Ok(())
+}
+
+impl<'a> Session<'a> {
+    /// The client, credentials and first URL of a fetch.
+    async fn open(config: &'a RestConfig) -> Result<Self, HrError> {
+        let mut first = Url::parse(&config.url)
+            .map_err(|e| HrError::Config(format!("hr.rest.url is not a URL: {e}")))?;
+        for (name, value) in &config.query {
+            for value in value.values() {
+                first.query_pairs_mut().append_pair(name, value);
+            }
         }
+        Ok(Session {
+            config,
+            client: build_client(config).await?,
+            auth: Auth::resolve(&config.auth)?,
+            first,
+            pacer: config
+                .requests_per_minute
+                .filter(|n| *n > 0)
+                .map(|n| Pacer {
+                    interval: Duration::from_secs(60) / n,
+                    next: tokio::sync::Mutex::new(None),
+                }),
+        })
     }
-    let session = Session {
-        config,
-        client: build_client(config).await?,
-        auth: Auth::resolve(&config.auth)?,
-        first,
-        pacer: config
-            .requests_per_minute
-            .filter(|n| *n > 0)
-            .map(|n| Pacer {
-                interval: Duration::from_secs(60) / n,
-                next: tokio::sync::Mutex::new(None),
-            }),
-    };
-    let count = match &config.pagination {
-        PaginationConfig::None => {
-            let (mut body, _) = session.get(&session.first, config.body.as_ref(), 1).await?;
-            let at = session.origin(&session.first, 1);
-            pages
-                .send(take_records(&mut body, &config.records, &at)?, &at)
-                .await?;
-            1
-        }
-        PaginationConfig::Offset {
-            offset_param,
-            limit_param,
-            limit,
-            start,
-            total_ptr,
-            location,
-        } => {
-            session
-                .offset_pages(
-                    &mut pages,
+
+    /// Every page, in the source's paging style; returns how many pages there were.
+    async fn all_pages(&self, pages: &mut Pager) -> Result<u64, HrError> {
+        let config = self.config;
+        let count = match &config.pagination {
+            PaginationConfig::None => {
+                let (mut body, _) = self.get(&self.first, config.body.as_ref(), 1).await?;
+                let at = self.origin(&self.first, 1);
+                pages
+                    .send(take_records(&mut body, &config.records, &at)?, &at)
+                    .await?;
+                1
+            }
+            PaginationConfig::Offset {
+                offset_param,
+                limit_param,
+                limit,
+                start,
+                total_ptr,
+                location,
+            } => {
+                self.offset_pages(
+                    pages,
                     OffsetParams {
                         offset_param,
                         limit_param,
@@ -779,28 +796,27 @@ pub(crate) async fn fetch_pages(
                     },
                 )
                 .await?
-        }
-        PaginationConfig::NextUrl { ptr } => {
-            session.linked_pages(&mut pages, NextLink::Ptr(ptr)).await?
-        }
-        PaginationConfig::LinkHeader => session.linked_pages(&mut pages, NextLink::Header).await?,
-        PaginationConfig::Page {
-            page_param,
-            size_param,
-            size,
-            start,
-            total_pages_header,
-            total_pages_ptr,
-            location,
-        } => {
-            let total = match (total_pages_header, total_pages_ptr) {
-                (Some(name), _) => Some(PageTotal::Header(name)),
-                (None, Some(ptr)) => Some(PageTotal::Ptr(ptr)),
-                (None, None) => None,
-            };
-            session
-                .numbered_pages(
-                    &mut pages,
+            }
+            PaginationConfig::NextUrl { ptr } => {
+                self.linked_pages(pages, NextLink::Ptr(ptr)).await?
+            }
+            PaginationConfig::LinkHeader => self.linked_pages(pages, NextLink::Header).await?,
+            PaginationConfig::Page {
+                page_param,
+                size_param,
+                size,
+                start,
+                total_pages_header,
+                total_pages_ptr,
+                location,
+            } => {
+                let total = match (total_pages_header, total_pages_ptr) {
+                    (Some(name), _) => Some(PageTotal::Header(name)),
+                    (None, Some(ptr)) => Some(PageTotal::Ptr(ptr)),
+                    (None, None) => None,
+                };
+                self.numbered_pages(
+                    pages,
                     PageParams {
                         page_param,
                         size_param,
@@ -811,17 +827,13 @@ pub(crate) async fn fetch_pages(
                     },
                 )
                 .await?
-        }
-        PaginationConfig::Cursor { param, next_ptr } => {
-            session.cursor_pages(&mut pages, param, next_ptr).await?
-        }
-    };
-    tracing::info!(
-        records = pages.received,
-        pages = count,
-        "HR records fetched"
-    );
-    Ok(())
+            }
+            PaginationConfig::Cursor { param, next_ptr } => {
+                self.cursor_pages(pages, param, next_ptr).await?
+            }
+        };
+        Ok(count)
+    }
 }
 
 async fn build_client(config: &RestConfig) -> Result<Client, HrError> {
