@@ -588,7 +588,7 @@ async fn a_dump_replays_to_the_same_plan() {
     let now = chrono::DateTime::parse_from_rfc3339("2024-06-15T08:00:00Z")
         .expect("time")
         .with_timezone(&chrono::Utc);
-    let (live_snapshot, records) = hr::fetch_with_records(&live).await.expect("fetch");
+    let (live_snapshot, records) = hr::read(&live, true).await.expect("fetch");
     let dump = hr::dump(&live, &records, now);
     let dump_path = dir.path().join("hr-dump.json");
     std::fs::write(&dump_path, serde_json::to_vec(&dump).expect("json")).expect("write dump");
@@ -683,6 +683,51 @@ terminated = ["Terminated"]
         "{}",
         snapshot.rejected[0].problem
     );
+}
+
+/// A malformed CSV row is read by the one HR path: it is a rejection, never an employee, for
+/// every command; a dump keeps it malformed, so the replay rejects it too.
+#[tokio::test]
+async fn a_malformed_csv_row_stays_left_out_through_a_dump_and_its_replay() {
+    let dir = TempDir::new().expect("tempdir");
+    let csv_path = dir.path().join("hr.csv");
+    std::fs::write(
+        &csv_path,
+        "id,status\n1,Active\n2,Active,one cell too many\n3,Active\n",
+    )
+    .expect("write csv");
+    let fields = "[fields]\nid = \"$.id\"\n[status]\npath = \"$.status\"\nactive = [\"Active\"]\n";
+    let live = config(&format!(
+        "source = \"file\"\n[file]\npath = \"{}\"\n{fields}",
+        csv_path.display()
+    ));
+    let (snapshot, records) = hr::read(&live, true).await.expect("csv read");
+    let ids: Vec<&str> = snapshot.employees.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["1", "3"]);
+    assert_eq!(snapshot.rejected.len(), 1);
+    assert!(
+        matches!(&records[1], hr::Record::Malformed { .. }),
+        "{records:?}"
+    );
+
+    let now = chrono::DateTime::parse_from_rfc3339("2024-06-15T08:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let dump = hr::dump(&live, &records, now);
+    assert_eq!(dump["records"][1]["id"], "2", "the row's cells are kept");
+    assert_eq!(dump["malformed"][0]["index"], 1);
+    assert!(
+        !dump.to_string().contains("_hrsync"),
+        "no marker among the records"
+    );
+    let dump_path = dir.path().join("hr-dump.json");
+    std::fs::write(&dump_path, serde_json::to_vec(&dump).expect("json")).expect("write dump");
+    let replay = config(&format!(
+        "source = \"file\"\n[file]\npath = \"{}\"\nrecords = \"/records\"\n{fields}",
+        dump_path.display()
+    ));
+    let (replayed, _) = hr::read(&replay, false).await.expect("replay");
+    assert_eq!(replayed, snapshot);
 }
 
 #[tokio::test]

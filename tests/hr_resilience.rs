@@ -41,9 +41,11 @@ fn rest_config(rest: &str, tables: &str) -> HrConfig {
 }
 
 async fn fetch(config: &HrConfig) -> Result<Vec<Value>, HrError> {
-    tokio::time::timeout(Duration::from_secs(30), hr::fetch_records(config))
+    let read = hr::read(config, true);
+    let (_, records) = tokio::time::timeout(Duration::from_secs(30), read)
         .await
-        .expect("the fetch finished")
+        .expect("the fetch finished")?;
+    Ok(records.into_iter().map(hr::Record::into_value).collect())
 }
 
 fn ids(records: &[Value]) -> Vec<String> {

@@ -1152,7 +1152,7 @@ async fn the_file_source_reads_a_json_export() {
         [1, 2]
     );
 
-    let raw = hr::fetch_records(&file_config(&path)).await.unwrap();
+    let (_, raw) = hr::read(&file_config(&path), true).await.unwrap();
     assert_eq!(raw.len(), 4, "the raw records, for dumps and replays");
 }
 

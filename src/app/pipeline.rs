@@ -142,7 +142,7 @@ pub async fn read_hr(
         );
     }
     let records = if reading.hr == HrRead::WithRecords {
-        records
+        records.into_iter().map(hr::Record::into_value).collect()
     } else {
         Vec::new()
     };

@@ -4,8 +4,8 @@
 //! string; an empty cell is an empty string, which the fields read as absent.
 //!
 //! A row with a different number of cells than the header is malformed: its cells are kept by
-//! position as far as the header goes (so its id can be named), and it is marked with
-//! [`MALFORMED`]; [`super::fetch`] then reports it and leaves it out, so its account is left
+//! position as far as the header goes (so its id can be named), and it is a
+//! [`Record::Malformed`]; [`super::read`] then reports it and leaves it out, so its account is left
 //! alone. It never makes anyone a leaver, and the other rows are read normally. A header that
 //! names a column twice, or an empty header, fails the whole read.
 
@@ -15,9 +15,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::error::HrError;
-
-/// The key that marks a malformed row; its value says what is wrong.
-pub(crate) const MALFORMED: &str = "_hrsync_malformed_row";
+use super::record::Record;
 
 fn invalid(path: &Path, message: String) -> HrError {
     HrError::File {
@@ -26,8 +24,8 @@ fn invalid(path: &Path, message: String) -> HrError {
     }
 }
 
-/// Reads a CSV export (UTF-8, with or without a byte order mark) into one JSON object per row.
-pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, HrError> {
+/// Reads a CSV export (UTF-8, with or without a byte order mark) into one record per row.
+pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Vec<Record>, HrError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -61,37 +59,41 @@ pub(crate) fn read(path: &Path, bytes: &[u8]) -> Result<Vec<Value>, HrError> {
     }
     let mut records = Vec::new();
     for (row, result) in reader.records().enumerate() {
-        let line = row + 2;
-        let mut object = Map::new();
-        match result {
-            Ok(record) => {
-                for (name, value) in headers.iter().zip(record.iter()) {
-                    object.insert(name.clone(), Value::String(value.to_string()));
-                }
-                if record.len() != headers.len() {
-                    object.insert(
-                        MALFORMED.into(),
-                        Value::String(format!(
-                            "CSV row {line} has {} cells where the header has {}; the row is \
-                             left out",
-                            record.len(),
-                            headers.len()
-                        )),
-                    );
-                }
-            }
-            Err(e) => {
-                object.insert(
-                    MALFORMED.into(),
-                    Value::String(format!(
-                        "CSV row {line} cannot be read ({e}); the row is left out"
-                    )),
-                );
-            }
-        }
-        records.push(Value::Object(object));
+        records.push(row_record(&headers, row + 2, result));
     }
     Ok(records)
+}
+
+/// The record of the CSV row on `line`: malformed when its cells do not match the header.
+fn row_record(
+    headers: &[String],
+    line: usize,
+    result: Result<csv::StringRecord, csv::Error>,
+) -> Record {
+    let record = match result {
+        Ok(record) => record,
+        Err(e) => {
+            return Record::Malformed {
+                cells: Value::Object(Map::new()),
+                problem: format!("CSV row {line} cannot be read ({e}); the row is left out"),
+            };
+        }
+    };
+    let mut object = Map::new();
+    for (name, value) in headers.iter().zip(record.iter()) {
+        object.insert(name.clone(), Value::String(value.to_string()));
+    }
+    if record.len() == headers.len() {
+        return Record::Good(Value::Object(object));
+    }
+    Record::Malformed {
+        cells: Value::Object(object),
+        problem: format!(
+            "CSV row {line} has {} cells where the header has {}; the row is left out",
+            record.len(),
+            headers.len()
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -99,8 +101,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn read_str(text: &str) -> Result<Vec<Value>, HrError> {
+    fn read_str(text: &str) -> Result<Vec<Record>, HrError> {
         read(Path::new("hr.csv"), text.as_bytes())
+    }
+
+    fn good(value: Value) -> Record {
+        Record::Good(value)
     }
 
     #[test]
@@ -112,8 +118,8 @@ mod tests {
         assert_eq!(
             records,
             [
-                json!({"id": "1", "name": "Lovelace, Ada", "title": "Lead\nEngineer"}),
-                json!({"id": "2", "name": "Say \"hi\"", "title": "x"})
+                good(json!({"id": "1", "name": "Lovelace, Ada", "title": "Lead\nEngineer"})),
+                good(json!({"id": "2", "name": "Say \"hi\"", "title": "x"}))
             ]
         );
     }
@@ -125,23 +131,21 @@ mod tests {
             b"\xEF\xBB\xBFid,status\r\n7,Active\r\n",
         )
         .unwrap();
-        assert_eq!(records, [json!({"id": "7", "status": "Active"})]);
+        assert_eq!(records, [good(json!({"id": "7", "status": "Active"}))]);
     }
 
     #[test]
     fn a_malformed_row_is_marked_and_the_others_are_read() {
         let records = read_str("id,status\n1,Active\n2\n3,Active,extra\n4,Inactive\n").unwrap();
         assert_eq!(records.len(), 4);
-        assert_eq!(records[0], json!({"id": "1", "status": "Active"}));
-        assert_eq!(records[1]["id"], "2");
-        assert!(
-            records[1][MALFORMED]
-                .as_str()
-                .unwrap()
-                .contains("row 3 has 1 cells")
-        );
-        assert!(records[2][MALFORMED].is_string());
-        assert_eq!(records[3], json!({"id": "4", "status": "Inactive"}));
+        assert_eq!(records[0], good(json!({"id": "1", "status": "Active"})));
+        let Record::Malformed { cells, problem } = &records[1] else {
+            panic!("{:?}", records[1]);
+        };
+        assert_eq!(cells, &json!({"id": "2"}), "its id can still be named");
+        assert!(problem.contains("row 3 has 1 cells"), "{problem}");
+        assert!(matches!(&records[2], Record::Malformed { .. }));
+        assert_eq!(records[3], good(json!({"id": "4", "status": "Inactive"})));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! The file source: a JSON or CSV export of the HR system, or a dump written by
 //! `--dump-hr`, for offline runs, replays and the demo.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{HrError, Origin};
+use super::record::Record;
 use super::{check_pointer, take_records};
 use crate::problem::ConfigProblem;
 
@@ -72,7 +74,7 @@ impl FileConfig {
     }
 }
 
-pub(crate) async fn read_records(config: &FileConfig) -> Result<Vec<Value>, HrError> {
+pub(crate) async fn read_records(config: &FileConfig) -> Result<Vec<Record>, HrError> {
     let bytes = tokio::fs::read(&config.path)
         .await
         .map_err(|source| HrError::File {
@@ -90,7 +92,49 @@ pub(crate) async fn read_records(config: &FileConfig) -> Result<Vec<Value>, HrEr
         content_type: None,
         detail: e.to_string(),
     })?;
+    let mut malformed = replayed_malformed(&body, &config.records);
     let records = take_records(&mut body, &config.records, &at)?;
     tracing::info!(records = records.len(), path = %config.path.display(), "HR records read from file");
-    Ok(records)
+    let records =
+        records
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| match malformed.remove(&index) {
+                Some(problem) => Record::Malformed {
+                    cells: value,
+                    problem,
+                },
+                None => Record::Good(value),
+            });
+    Ok(records.collect())
+}
+
+/// Where a dump (see [`super::dump`]) names the malformed CSV rows of its source: beside the
+/// records, as `"malformed": [{"index", "problem"}]`, written only when there are any.
+pub(crate) const DUMP_MALFORMED: &str = "malformed";
+
+/// The malformed rows of the records, as a dump lists them.
+pub(crate) fn dumped_malformed(records: &[Record]) -> Vec<Value> {
+    let malformed = records.iter().enumerate().filter_map(|(index, record)| {
+        let Record::Malformed { problem, .. } = record else {
+            return None;
+        };
+        Some(serde_json::json!({"index": index, "problem": problem}))
+    });
+    malformed.collect()
+}
+
+/// The malformed rows a dump lists, by index, when `body` is a dump read at its records: a row
+/// that was malformed when it was fetched is malformed on replay too, so a replay plans as the
+/// live run did.
+fn replayed_malformed(body: &Value, pointer: &str) -> BTreeMap<usize, String> {
+    if pointer != "/records" || body.get("hrsync_dump").is_none() {
+        return BTreeMap::new();
+    }
+    let listed = body.get(DUMP_MALFORMED).and_then(Value::as_array);
+    let rows = listed.into_iter().flatten().filter_map(|row| {
+        let index = usize::try_from(row.get("index")?.as_u64()?).ok()?;
+        Some((index, row.get("problem")?.as_str()?.to_string()))
+    });
+    rows.collect()
 }

@@ -53,6 +53,7 @@ mod file;
 mod normalize;
 mod oauth;
 pub mod presets;
+mod record;
 mod rest;
 mod retry;
 mod saml;
@@ -63,12 +64,15 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
+use record::Reader;
+
 pub use dates::DatesConfig;
 pub use error::{HrError, Origin};
 pub use fields::{FieldPath, FieldPaths, FieldsConfig, StatusConfig};
 pub use file::{FileConfig, FileFormat};
 pub use normalize::normalize;
 pub use presets::{Preset, PresetParams};
+pub use record::Record;
 pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
 
 use crate::model::HrSnapshot;
@@ -177,58 +181,78 @@ struct RawHrConfig {
 impl TryFrom<RawHrConfig> for HrConfig {
     type Error = String;
 
-    fn try_from(raw: RawHrConfig) -> Result<Self, String> {
-        let params = PresetParams {
-            company_domain: raw.company_domain,
-            api_key: raw.api_key,
-            token: raw.token,
-            service_user_id: raw.service_user_id,
-            host: raw.host,
-            tenant: raw.tenant,
-            owner: raw.owner,
-            report: raw.report,
-            username: raw.username,
-            password: raw.password,
-            api_server: raw.api_server,
-            base_url: raw.base_url,
-            client_id: raw.client_id,
-            client_secret: raw.client_secret,
-            company_id: raw.company_id,
-            user_id: raw.user_id,
-            private_key: raw.private_key,
-            certificate: raw.certificate,
-            refresh_token: raw.refresh_token,
+    fn try_from(mut raw: RawHrConfig) -> Result<Self, String> {
+        let params = raw.preset_params();
+        match raw.preset {
+            Some(preset) => Self::from_preset(preset, raw, &params),
+            None => Self::without_preset(raw, &params),
+        }
+    }
+}
+
+impl RawHrConfig {
+    /// The preset's keys, taken out of `[hr]`.
+    fn preset_params(&mut self) -> PresetParams {
+        PresetParams {
+            company_domain: self.company_domain.take(),
+            api_key: self.api_key.take(),
+            token: self.token.take(),
+            service_user_id: self.service_user_id.take(),
+            host: self.host.take(),
+            tenant: self.tenant.take(),
+            owner: self.owner.take(),
+            report: self.report.take(),
+            username: self.username.take(),
+            password: self.password.take(),
+            api_server: self.api_server.take(),
+            base_url: self.base_url.take(),
+            client_id: self.client_id.take(),
+            client_secret: self.client_secret.take(),
+            company_id: self.company_id.take(),
+            user_id: self.user_id.take(),
+            private_key: self.private_key.take(),
+            certificate: self.certificate.take(),
+            refresh_token: self.refresh_token.take(),
+        }
+    }
+}
+
+impl HrConfig {
+    /// `[hr]` without a preset: every table as written.
+    fn without_preset(raw: RawHrConfig, params: &PresetParams) -> Result<Self, String> {
+        let source = raw.source.ok_or("missing field `source`")?;
+        let rest = raw
+            .rest
+            .map(|table| RestConfig::deserialize(table).map_err(|e| format!("hr.rest: {e}")))
+            .transpose()?;
+        let status = raw.status.ok_or("missing field `status`")?;
+        let status = StatusConfig::deserialize(status).map_err(|e| format!("hr.status: {e}"))?;
+        let dates = match raw.dates {
+            Some(table) => DatesConfig::deserialize(table).map_err(|e| format!("hr.dates: {e}"))?,
+            None => DatesConfig::default(),
         };
-        let Some(preset) = raw.preset else {
-            let source = raw.source.ok_or("missing field `source`")?;
-            let rest = raw
-                .rest
-                .map(|table| RestConfig::deserialize(table).map_err(|e| format!("hr.rest: {e}")))
-                .transpose()?;
-            let status = raw.status.ok_or("missing field `status`")?;
-            let status =
-                StatusConfig::deserialize(status).map_err(|e| format!("hr.status: {e}"))?;
-            let dates = match raw.dates {
-                Some(table) => {
-                    DatesConfig::deserialize(table).map_err(|e| format!("hr.dates: {e}"))?
-                }
-                None => DatesConfig::default(),
-            };
-            return Ok(Self {
-                source,
-                preset: None,
-                rest,
-                file: raw.file,
-                fields: FieldsConfig {
-                    paths: raw.fields,
-                    dates,
-                },
-                status,
-                preset_problems: params.without_preset(),
-            });
-        };
+        Ok(Self {
+            source,
+            preset: None,
+            rest,
+            file: raw.file,
+            fields: FieldsConfig {
+                paths: raw.fields,
+                dates,
+            },
+            status,
+            preset_problems: params.without_preset(),
+        })
+    }
+
+    /// `[hr]` with a preset: the preset's tables, with the keys written in `[hr]` over them.
+    fn from_preset(
+        preset: Preset,
+        raw: RawHrConfig,
+        params: &PresetParams,
+    ) -> Result<Self, String> {
         let source = raw.source.unwrap_or(SourceKind::Rest);
-        let mut expansion = presets::expand(preset, &params, source == SourceKind::Rest);
+        let mut expansion = presets::expand(preset, params, source == SourceKind::Rest);
         let name = preset.as_str();
         let rest =
             match (expansion.rest.take(), raw.rest) {
@@ -350,19 +374,6 @@ pub async fn fetch(config: &HrConfig) -> Result<HrSnapshot, HrError> {
     Ok(snapshot)
 }
 
-/// [`normalize`], plus the file source's malformed CSV rows: each is reported (by id when its
-/// id cell is readable) and left out, so its account is left alone.
-pub fn normalize_records(records: &[Value], config: &HrConfig) -> HrSnapshot {
-    let mut reader = Reader::new(&config.fields, &config.status);
-    reader.read(records);
-    reader.finish()
-}
-
-/// Like [`fetch`], and also returns the raw records (for `--dump-hr`).
-pub async fn fetch_with_records(config: &HrConfig) -> Result<(HrSnapshot, Vec<Value>), HrError> {
-    read(config, true).await
-}
-
 /// One page of raw records. The fetch keeps the page it last sent, to compare the next one with,
 /// while the reader normalises it: they share it.
 pub(crate) type Page = std::sync::Arc<Vec<Value>>;
@@ -371,47 +382,23 @@ pub(crate) type Page = std::sync::Arc<Vec<Value>>;
 /// at once.
 const PAGES_IN_FLIGHT: usize = 2;
 
-/// [`fetch`], also returning the raw records when `keep_records` (an empty list otherwise).
+/// Reads HR: fetches every record and normalises it, the one path every command takes. Any transport, HTTP or shape
+/// failure on any page is an `Err`: never a partial list. A malformed CSV row is reported and
+/// left out. The records are also returned, as the source gave them, when `keep_records` (for
+/// `--dump-hr`; an empty list otherwise).
 pub async fn read(
     config: &HrConfig,
     keep_records: bool,
-) -> Result<(HrSnapshot, Vec<Value>), HrError> {
+) -> Result<(HrSnapshot, Vec<Record>), HrError> {
     check_config(config)?;
-    let (snapshot, pages) = match (config.source, &config.rest, &config.file) {
-        (SourceKind::Rest, Some(rest), _) => {
-            let (sender, mut receiver) = tokio::sync::mpsc::channel::<Page>(PAGES_IN_FLIGHT);
-            let (fields, status) = (config.fields.clone(), config.status.clone());
-            // A task of its own, so a page is normalised while the next one is on its way.
-            let normalising = tokio::spawn(async move {
-                let mut reader = Reader::new(&fields, &status);
-                let mut kept = Vec::new();
-                while let Some(page) = receiver.recv().await {
-                    reader.read(&page);
-                    if keep_records {
-                        kept.push(page);
-                    }
-                }
-                (reader.finish(), kept)
-            });
-            let stopped = |e: tokio::task::JoinError| {
-                HrError::Config(format!("reading the HR records stopped unexpectedly: {e}"))
-            };
-            if let Err(e) = rest::fetch_pages(rest, sender).await {
-                // All or nothing: what was read of the earlier pages is thrown away.
-                normalising.abort();
-                // The fetch also stops when the reading panicked (its pages had nowhere to go):
-                // the panic is then the reason to report.
-                return Err(match normalising.await {
-                    Err(join) if join.is_panic() => stopped(join),
-                    _ => e,
-                });
-            }
-            normalising.await.map_err(stopped)?
-        }
+    let (snapshot, records) = match (config.source, &config.rest, &config.file) {
+        (SourceKind::Rest, Some(rest), _) => read_rest(rest, config, keep_records).await?,
         (SourceKind::File, _, Some(file)) => {
             let records = file::read_records(file).await?;
-            let snapshot = normalize_records(&records, config);
-            (snapshot, vec![Page::new(records)])
+            let mut reader = Reader::new(&config.fields, &config.status);
+            reader.read(&records);
+            let kept = if keep_records { records } else { Vec::new() };
+            (reader.finish(), kept)
         }
         _ => return Err(missing_source()),
     };
@@ -420,85 +407,57 @@ pub async fn read(
         rejected = snapshot.rejected.len(),
         "HR read"
     );
-    let records = if keep_records {
-        join_pages(pages)
-    } else {
-        Vec::new()
-    };
     Ok((snapshot, records))
 }
 
+/// Fetches the pages of a REST source and normalises each in a task of its own, so a page is
+/// normalised while the next one is on its way.
+async fn read_rest(
+    rest: &RestConfig,
+    config: &HrConfig,
+    keep_records: bool,
+) -> Result<(HrSnapshot, Vec<Record>), HrError> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Page>(PAGES_IN_FLIGHT);
+    let (fields, status) = (config.fields.clone(), config.status.clone());
+    let normalising = tokio::spawn(async move {
+        let mut reader = Reader::new(&fields, &status);
+        let mut kept = Vec::new();
+        while let Some(page) = receiver.recv().await {
+            reader.read_page(&page);
+            if keep_records {
+                kept.push(page);
+            }
+        }
+        (reader.finish(), kept)
+    });
+    let stopped = |e: tokio::task::JoinError| {
+        HrError::Config(format!("reading the HR records stopped unexpectedly: {e}"))
+    };
+    if let Err(e) = rest::fetch_pages(rest, sender).await {
+        // All or nothing: what was read of the earlier pages is thrown away.
+        normalising.abort();
+        // The fetch also stops when the reading panicked (its pages had nowhere to go):
+        // the panic is then the reason to report.
+        return Err(match normalising.await {
+            Err(join) if join.is_panic() => stopped(join),
+            _ => e,
+        });
+    }
+    let (snapshot, pages) = normalising.await.map_err(stopped)?;
+    Ok((snapshot, join_pages(pages)))
+}
+
 /// The records of all pages, in order.
-fn join_pages(pages: Vec<Page>) -> Vec<Value> {
+fn join_pages(pages: Vec<Page>) -> Vec<Record> {
     let mut records = Vec::with_capacity(pages.iter().map(|page| page.len()).sum());
     for page in pages {
         // The fetch has let go of every page by now: moved out, not copied.
         match std::sync::Arc::try_unwrap(page) {
-            Ok(page) => records.extend(page),
-            Err(shared) => records.extend(shared.iter().cloned()),
+            Ok(page) => records.extend(page.into_iter().map(Record::Good)),
+            Err(shared) => records.extend(shared.iter().cloned().map(Record::Good)),
         }
     }
     records
-}
-
-/// [`normalize`] page by page, plus the malformed CSV rows of [`normalize_records`].
-struct Reader<'c> {
-    normaliser: normalize::Normaliser<'c>,
-    id_paths: Option<&'c FieldPaths>,
-    /// The malformed rows, each with its rejection.
-    malformed: Vec<crate::model::RejectedRecord>,
-}
-
-impl<'c> Reader<'c> {
-    fn new(fields: &'c FieldsConfig, status: &'c StatusConfig) -> Self {
-        Self {
-            normaliser: normalize::Normaliser::new(fields, status),
-            id_paths: fields.get(fields::ID),
-            malformed: Vec::new(),
-        }
-    }
-
-    fn read(&mut self, records: &[Value]) {
-        let start = self.normaliser.next_index();
-        for (i, record) in records.iter().enumerate() {
-            let Some(problem) = record.get(csv::MALFORMED).and_then(Value::as_str) else {
-                continue;
-            };
-            let id = self
-                .id_paths
-                .and_then(|paths| paths.iter().find_map(|p| p.first(record)))
-                .and_then(Value::as_str)
-                .filter(|id| !id.is_empty() && !id.chars().any(char::is_control))
-                .map(str::to_string);
-            self.malformed.push(crate::model::RejectedRecord {
-                id,
-                index: start + i,
-                problem: problem.to_string(),
-            });
-        }
-        self.normaliser.read(records);
-    }
-
-    /// The snapshot: a malformed row's own rejection replaces whatever its record gave, and an
-    /// employee with the id of a malformed row is left out too.
-    fn finish(self) -> HrSnapshot {
-        let mut snapshot = self.normaliser.finish();
-        if self.malformed.is_empty() {
-            return snapshot;
-        }
-        let indexes: BTreeSet<usize> = self.malformed.iter().map(|m| m.index).collect();
-        let ids: BTreeSet<&str> = self
-            .malformed
-            .iter()
-            .filter_map(|m| m.id.as_deref())
-            .collect();
-        snapshot.rejected.retain(|r| !indexes.contains(&r.index));
-        snapshot.employees.retain(|e| !ids.contains(e.id.as_str()));
-        drop(ids);
-        snapshot.rejected.extend(self.malformed);
-        snapshot.rejected.sort_by_key(|r| r.index);
-        snapshot
-    }
 }
 
 /// The version of the `--dump-hr` format.
@@ -507,10 +466,12 @@ pub const DUMP_VERSION: u64 = 1;
 /// The `--dump-hr` export of a successful fetch: `{"hrsync_dump": 1, "fetched_at", "source":
 /// {kind, preset, url | path}, "records": [...]}`. It holds the records as the source returned
 /// them and nothing else: no credentials, no headers, and the URL without its query string or
-/// user info. A file source with `records = "/records"` reads it back (a replay).
+/// user info. A CSV source's malformed rows are listed beside the records (`"malformed":
+/// [{"index", "problem"}]`, only when there are any). A file source with `records = "/records"`
+/// reads it back (a replay), malformed rows included.
 pub fn dump(
     config: &HrConfig,
-    records: &[Value],
+    records: &[Record],
     fetched_at: chrono::DateTime<chrono::Utc>,
 ) -> Value {
     let mut source = serde_json::Map::new();
@@ -542,35 +503,17 @@ pub fn dump(
         }
         _ => {}
     }
-    serde_json::json!({
+    let mut dump = serde_json::json!({
         "hrsync_dump": DUMP_VERSION,
         "fetched_at": fetched_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "source": source,
-        "records": records,
-    })
-}
-
-/// The raw records, exactly as the source returned them (all pages joined, in order), for
-/// dumping and replaying through [`normalize`].
-pub async fn fetch_records(config: &HrConfig) -> Result<Vec<Value>, HrError> {
-    check_config(config)?;
-    match (config.source, &config.rest, &config.file) {
-        (SourceKind::Rest, Some(rest), _) => {
-            let (sender, mut receiver) = tokio::sync::mpsc::channel::<Page>(PAGES_IN_FLIGHT);
-            let collect = async {
-                let mut pages = Vec::new();
-                while let Some(page) = receiver.recv().await {
-                    pages.push(page);
-                }
-                pages
-            };
-            let (fetched, pages) = tokio::join!(rest::fetch_pages(rest, sender), collect);
-            fetched?;
-            Ok(join_pages(pages))
-        }
-        (SourceKind::File, _, Some(file)) => file::read_records(file).await,
-        _ => Err(missing_source()),
+        "records": records.iter().map(Record::value).collect::<Vec<_>>(),
+    });
+    let malformed = file::dumped_malformed(records);
+    if !malformed.is_empty() {
+        dump[file::DUMP_MALFORMED] = Value::Array(malformed);
     }
+    dump
 }
 
 fn check_config(config: &HrConfig) -> Result<(), HrError> {
@@ -868,87 +811,5 @@ formats = ["%Q"]
         assert!(err.contains("at the top level (records = \"\")"), "{err}");
         let mut array = serde_json::json!([{"id": 1}]);
         assert_eq!(take_records(&mut array, "", &at).unwrap().len(), 1);
-    }
-
-    /// What [`normalize_records`] did before it read page by page: normalise the whole list,
-    /// then let each malformed row replace what its record gave.
-    fn malformed_whole_list(records: &[Value], config: &HrConfig) -> HrSnapshot {
-        let mut snapshot = normalize(records, &config.fields, &config.status);
-        for (index, record) in records.iter().enumerate() {
-            let Some(problem) = record.get(csv::MALFORMED).and_then(Value::as_str) else {
-                continue;
-            };
-            let id = config
-                .fields
-                .get(fields::ID)
-                .and_then(|paths| paths.iter().find_map(|p| p.first(record)))
-                .and_then(Value::as_str)
-                .filter(|id| !id.is_empty() && !id.chars().any(char::is_control))
-                .map(str::to_string);
-            snapshot.rejected.retain(|r| r.index != index);
-            if let Some(id) = &id {
-                snapshot.employees.retain(|e| &e.id != id);
-            }
-            snapshot.rejected.push(crate::model::RejectedRecord {
-                id,
-                index,
-                problem: problem.to_string(),
-            });
-        }
-        snapshot.rejected.sort_by_key(|r| r.index);
-        snapshot
-    }
-
-    #[test]
-    fn malformed_rows_read_page_by_page_are_reported_as_in_the_whole_list() {
-        let config = parse(
-            "source = \"file\"\n[file]\npath = \"x.csv\"\n[fields]\nid = [\"$.id\", \"$.alt\"]\n\
-             name = \"$.name\"\n[status]\npath = \"$.status\"\nactive = [\"Active\"]\n",
-        );
-        let row = |id: &str, malformed: bool| {
-            let mut row = serde_json::json!({"id": id, "name": "N", "status": "Active"});
-            if malformed {
-                row[csv::MALFORMED] = "row 3 has 2 cells, the header 3".into();
-            }
-            row
-        };
-        let mut records = Vec::new();
-        for i in 0..24 {
-            records.push(match i % 6 {
-                // Malformed, and an id a good row also has (a duplicate anyway).
-                0 => row("twin", i == 12),
-                1 => row(&format!("m{i}"), true),
-                // Malformed without a readable id on the first path, but one on the fallback.
-                2 if i == 8 => {
-                    let mut r = row("", true);
-                    r["alt"] = "alt-8".into();
-                    r
-                }
-                3 => {
-                    let mut r = row(&format!("bad{i}"), false);
-                    r["status"] = "??".into();
-                    r
-                }
-                _ => row(&format!("ok{i}"), false),
-            });
-        }
-        let expected = malformed_whole_list(&records, &config);
-        assert!(
-            expected
-                .rejected
-                .iter()
-                .filter(|r| r.problem.starts_with("row 3"))
-                .count()
-                >= 5,
-            "{expected:?}"
-        );
-        assert_eq!(normalize_records(&records, &config), expected);
-        for size in 1..=records.len() {
-            let mut reader = Reader::new(&config.fields, &config.status);
-            for page in records.chunks(size) {
-                reader.read(page);
-            }
-            assert_eq!(reader.finish(), expected, "pages of {size}");
-        }
     }
 }

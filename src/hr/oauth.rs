@@ -544,29 +544,19 @@ impl OAuth2 {
                 lifetime,
                 signer,
             } => {
-                // The assertion's validity is the wall-clock time of signing, not the run's
-                // "now": a token renewed late in a long fetch needs a fresh assertion. It
-                // reaches no plan and no decision.
-                #[allow(clippy::disallowed_methods)]
-                let now = chrono::Utc::now();
                 let recipient = self.token_url.to_string();
-                let assertion = signer
-                    .assertion(
-                        &AssertionParams {
-                            issuer,
-                            audience,
-                            recipient: &recipient,
-                            name_id: user_id,
-                            api_key: client_id.expose_secret(),
-                            use_username: *use_username,
-                            lifetime: *lifetime,
-                        },
-                        now,
-                    )
-                    .map_err(|problem| HrError::OAuth2 {
-                        url: self.url(),
-                        problem,
-                    })?;
+                let assertion = self.signed_assertion(
+                    signer,
+                    &AssertionParams {
+                        issuer,
+                        audience,
+                        recipient: &recipient,
+                        name_id: user_id,
+                        api_key: client_id.expose_secret(),
+                        use_username: *use_username,
+                        lifetime: *lifetime,
+                    },
+                )?;
                 params.push((
                     "grant_type",
                     "urn:ietf:params:oauth:grant-type:saml2-bearer".into(),
@@ -577,6 +567,25 @@ impl OAuth2 {
             }
         }
         Ok(params)
+    }
+
+    /// A SAML bearer assertion signed now.
+    fn signed_assertion(
+        &self,
+        signer: &Signer,
+        params: &AssertionParams<'_>,
+    ) -> Result<String, HrError> {
+        // The assertion's validity is the wall-clock time of signing, not the run's "now": a
+        // token renewed late in a long fetch needs a fresh assertion. It reaches no plan and no
+        // decision.
+        #[allow(clippy::disallowed_methods)]
+        let now = chrono::Utc::now();
+        signer
+            .assertion(params, now)
+            .map_err(|problem| HrError::OAuth2 {
+                url: self.url(),
+                problem,
+            })
     }
 
     /// Keeps a rotated refresh token for the rest of the run.

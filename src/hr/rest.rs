@@ -502,6 +502,19 @@ impl RestConfig {
         }
     }
 
+    /// The cursor's query parameter: hrsync sets it per page, so it is not fixed anywhere else.
+    fn check_cursor_param(&self, param: &str) -> Result<(), String> {
+        if param.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if self.query.contains_key(param) || url_query_has(&self.url, param) {
+            return Err(format!(
+                "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync sets it per page"
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_pagination(&self, problems: &mut Vec<ConfigProblem>) {
         let mut problem = |key: &str, message: String| {
             problems.push(ConfigProblem::new(
@@ -526,15 +539,8 @@ impl RestConfig {
                     *location,
                     &mut problem,
                 );
-                if let Some(ptr) = total_ptr {
-                    if ptr.is_empty() {
-                        problem(
-                            "total_ptr",
-                            "must point into the answer, such as \"/total\"".into(),
-                        );
-                    } else if let Err(message) = check_pointer(ptr) {
-                        problem("total_ptr", message);
-                    }
+                if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer("/total")) {
+                    problem("total_ptr", message);
                 }
             }
             PaginationConfig::Page {
@@ -568,49 +574,37 @@ impl RestConfig {
                             "set total_pages_header or total_pages_ptr, not both".into(),
                         );
                     }
-                    if ptr.is_empty() {
-                        problem(
-                            "total_pages_ptr",
-                            "must point into the answer, such as \"/meta/totalPages\"".into(),
-                        );
-                    } else if let Err(message) = check_pointer(ptr) {
+                    if let Err(message) = answer_pointer("/meta/totalPages")(ptr) {
                         problem("total_pages_ptr", message);
                     }
                 }
             }
             PaginationConfig::Cursor { param, next_ptr } => {
-                if param.is_empty() {
-                    problem("param", "must not be empty".into());
-                } else if self.query.contains_key(param) || url_query_has(&self.url, param) {
-                    problem(
-                        "param",
-                        format!(
-                            "{param:?} is also set in hr.rest.query or hr.rest.url; hrsync sets \
-                             it per page"
-                        ),
-                    );
+                if let Err(message) = self.check_cursor_param(param) {
+                    problem("param", message);
                 }
-                if next_ptr.is_empty() {
-                    problem(
-                        "next_ptr",
-                        "must point into the answer, such as \"/meta/page/nextCursor\"".into(),
-                    );
-                } else if let Err(message) = check_pointer(next_ptr) {
+                if let Err(message) = answer_pointer("/meta/page/nextCursor")(next_ptr) {
                     problem("next_ptr", message);
                 }
             }
             PaginationConfig::LinkHeader => {}
             PaginationConfig::NextUrl { ptr } => {
-                if ptr.is_empty() {
-                    problem(
-                        "ptr",
-                        "must point into the answer, such as \"/_links/next/href\"".into(),
-                    );
-                } else if let Err(message) = check_pointer(ptr) {
+                if let Err(message) = answer_pointer("/_links/next/href")(ptr) {
                     problem("ptr", message);
                 }
             }
         }
+    }
+}
+
+/// The check of a pointer to a value inside each answer (a total, a cursor, a link): a JSON
+/// Pointer, and not `""`, which would be the whole answer. `example` is shown when it is `""`.
+fn answer_pointer(example: &str) -> impl Fn(&str) -> Result<(), String> + '_ {
+    move |ptr| {
+        if ptr.is_empty() {
+            return Err(format!("must point into the answer, such as \"{example}\""));
+        }
+        check_pointer(ptr)
     }
 }
 
@@ -735,46 +729,63 @@ pub(crate) async fn fetch_pages(
     pages: mpsc::Sender<Page>,
 ) -> Result<(), HrError> {
     let mut pages = Pager::new(pages);
-    let mut first = Url::parse(&config.url)
-        .map_err(|e| HrError::Config(format!("hr.rest.url is not a URL: {e}")))?;
-    for (name, value) in &config.query {
-        for value in value.values() {
-            first.query_pairs_mut().append_pair(name, value);
+    let session = Session::open(config).await?;
+    let count = session.all_pages(&mut pages).await?;
+    tracing::info!(
+        records = pages.received,
+        pages = count,
+        "HR records fetched"
+    );
+    Ok(())
+}
+
+impl<'a> Session<'a> {
+    /// The client, credentials and first URL of a fetch.
+    async fn open(config: &'a RestConfig) -> Result<Self, HrError> {
+        let mut first = Url::parse(&config.url)
+            .map_err(|e| HrError::Config(format!("hr.rest.url is not a URL: {e}")))?;
+        for (name, value) in &config.query {
+            for value in value.values() {
+                first.query_pairs_mut().append_pair(name, value);
+            }
         }
+        Ok(Session {
+            config,
+            client: build_client(config).await?,
+            auth: Auth::resolve(&config.auth)?,
+            first,
+            pacer: config
+                .requests_per_minute
+                .filter(|n| *n > 0)
+                .map(|n| Pacer {
+                    interval: Duration::from_secs(60) / n,
+                    next: tokio::sync::Mutex::new(None),
+                }),
+        })
     }
-    let session = Session {
-        config,
-        client: build_client(config).await?,
-        auth: Auth::resolve(&config.auth)?,
-        first,
-        pacer: config
-            .requests_per_minute
-            .filter(|n| *n > 0)
-            .map(|n| Pacer {
-                interval: Duration::from_secs(60) / n,
-                next: tokio::sync::Mutex::new(None),
-            }),
-    };
-    let count = match &config.pagination {
-        PaginationConfig::None => {
-            let (mut body, _) = session.get(&session.first, config.body.as_ref(), 1).await?;
-            let at = session.origin(&session.first, 1);
-            pages
-                .send(take_records(&mut body, &config.records, &at)?, &at)
-                .await?;
-            1
-        }
-        PaginationConfig::Offset {
-            offset_param,
-            limit_param,
-            limit,
-            start,
-            total_ptr,
-            location,
-        } => {
-            session
-                .offset_pages(
-                    &mut pages,
+
+    /// Every page, in the source's paging style; returns how many pages there were.
+    async fn all_pages(&self, pages: &mut Pager) -> Result<u64, HrError> {
+        let config = self.config;
+        let count = match &config.pagination {
+            PaginationConfig::None => {
+                let (mut body, _) = self.get(&self.first, config.body.as_ref(), 1).await?;
+                let at = self.origin(&self.first, 1);
+                pages
+                    .send(take_records(&mut body, &config.records, &at)?, &at)
+                    .await?;
+                1
+            }
+            PaginationConfig::Offset {
+                offset_param,
+                limit_param,
+                limit,
+                start,
+                total_ptr,
+                location,
+            } => {
+                self.offset_pages(
+                    pages,
                     OffsetParams {
                         offset_param,
                         limit_param,
@@ -785,28 +796,27 @@ pub(crate) async fn fetch_pages(
                     },
                 )
                 .await?
-        }
-        PaginationConfig::NextUrl { ptr } => {
-            session.linked_pages(&mut pages, NextLink::Ptr(ptr)).await?
-        }
-        PaginationConfig::LinkHeader => session.linked_pages(&mut pages, NextLink::Header).await?,
-        PaginationConfig::Page {
-            page_param,
-            size_param,
-            size,
-            start,
-            total_pages_header,
-            total_pages_ptr,
-            location,
-        } => {
-            let total = match (total_pages_header, total_pages_ptr) {
-                (Some(name), _) => Some(PageTotal::Header(name)),
-                (None, Some(ptr)) => Some(PageTotal::Ptr(ptr)),
-                (None, None) => None,
-            };
-            session
-                .numbered_pages(
-                    &mut pages,
+            }
+            PaginationConfig::NextUrl { ptr } => {
+                self.linked_pages(pages, NextLink::Ptr(ptr)).await?
+            }
+            PaginationConfig::LinkHeader => self.linked_pages(pages, NextLink::Header).await?,
+            PaginationConfig::Page {
+                page_param,
+                size_param,
+                size,
+                start,
+                total_pages_header,
+                total_pages_ptr,
+                location,
+            } => {
+                let total = match (total_pages_header, total_pages_ptr) {
+                    (Some(name), _) => Some(PageTotal::Header(name)),
+                    (None, Some(ptr)) => Some(PageTotal::Ptr(ptr)),
+                    (None, None) => None,
+                };
+                self.numbered_pages(
+                    pages,
                     PageParams {
                         page_param,
                         size_param,
@@ -817,17 +827,13 @@ pub(crate) async fn fetch_pages(
                     },
                 )
                 .await?
-        }
-        PaginationConfig::Cursor { param, next_ptr } => {
-            session.cursor_pages(&mut pages, param, next_ptr).await?
-        }
-    };
-    tracing::info!(
-        records = pages.received,
-        pages = count,
-        "HR records fetched"
-    );
-    Ok(())
+            }
+            PaginationConfig::Cursor { param, next_ptr } => {
+                self.cursor_pages(pages, param, next_ptr).await?
+            }
+        };
+        Ok(count)
+    }
 }
 
 async fn build_client(config: &RestConfig) -> Result<Client, HrError> {
@@ -1182,33 +1188,7 @@ impl Session<'_> {
             }
             let at = self.origin(&url, page);
             let (mut body, headers) = self.get(&url, request_body.as_ref(), page).await?;
-            let total = match &params.total {
-                None => None,
-                Some(PageTotal::Ptr(ptr)) => Some((
-                    format!("pagination.total_pages_ptr {ptr:?}"),
-                    read_count(&body, ptr, &at)?,
-                )),
-                Some(PageTotal::Header(name)) => {
-                    let value = headers.get(*name).and_then(|v| v.to_str().ok());
-                    match value.and_then(|v| v.trim().parse::<u64>().ok()) {
-                        Some(total) => Some((format!("response header {name}"), total)),
-                        None => {
-                            return Err(HrError::Pagination {
-                                at,
-                                problem: format!(
-                                    "expected the number of pages in the response header {name} \
-                                     (pagination.total_pages_header), found {}",
-                                    if value.is_some() {
-                                        "something that is not a number"
-                                    } else {
-                                        "no such header"
-                                    }
-                                ),
-                            });
-                        }
-                    }
-                }
-            };
+            let total = page_total(params.total.as_ref(), &body, &headers, &at)?;
             let records = take_records(&mut body, &self.config.records, &at)?;
             let count = records.len() as u64;
             tracing::debug!(page, number, records = count, "HR page read");
@@ -1429,6 +1409,43 @@ impl Pager {
         self.previous = Some(page);
         Ok(())
     }
+}
+
+/// The number of pages the API announces for a numbered page, and where it said so.
+fn page_total(
+    total: Option<&PageTotal<'_>>,
+    body: &Value,
+    headers: &HeaderMap,
+    at: &Origin,
+) -> Result<Option<(String, u64)>, HrError> {
+    let total = match total {
+        None => None,
+        Some(PageTotal::Ptr(ptr)) => Some((
+            format!("pagination.total_pages_ptr {ptr:?}"),
+            read_count(body, ptr, at)?,
+        )),
+        Some(PageTotal::Header(name)) => {
+            let value = headers.get(*name).and_then(|v| v.to_str().ok());
+            match value.and_then(|v| v.trim().parse::<u64>().ok()) {
+                Some(total) => Some((format!("response header {name}"), total)),
+                None => {
+                    return Err(HrError::Pagination {
+                        at: at.clone(),
+                        problem: format!(
+                            "expected the number of pages in the response header {name} \
+                                 (pagination.total_pages_header), found {}",
+                            if value.is_some() {
+                                "something that is not a number"
+                            } else {
+                                "no such header"
+                            }
+                        ),
+                    });
+                }
+            }
+        }
+    };
+    Ok(total)
 }
 
 /// The target of the first `rel="next"` link in the RFC 8288 `Link` headers, if any.

@@ -133,6 +133,13 @@ impl Signer {
         // The enveloped-signature transform takes the Signature out again, so the digest is over
         // the assertion without it: exactly these bytes.
         let unsigned = format!("{open}{issuer}{rest}");
+        let signature = self.signature(&id, &unsigned)?;
+        // SAML's schema order: Issuer, Signature, Subject, ...
+        Ok(format!("{open}{issuer}{signature}{rest}"))
+    }
+
+    /// The enveloped `ds:Signature` of the assertion `id` whose bytes without it are `unsigned`.
+    fn signature(&self, id: &str, unsigned: &str) -> Result<String, String> {
         let digest = BASE64.encode(digest::digest(&digest::SHA256, unsigned.as_bytes()));
         let signed_info_body = format!(
             "<ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"></ds:CanonicalizationMethod>\
@@ -164,13 +171,11 @@ impl Signer {
                  </ds:X509Data></ds:KeyInfo>"
             )
         });
-        let signature = format!(
+        Ok(format!(
             "<ds:Signature xmlns:ds=\"{DSIG}\"><ds:SignedInfo>{signed_info_body}</ds:SignedInfo>\
              <ds:SignatureValue>{}</ds:SignatureValue>{key_info}</ds:Signature>",
             BASE64.encode(&signature)
-        );
-        // SAML's schema order: Issuer, Signature, Subject, ...
-        Ok(format!("{open}{issuer}{signature}{rest}"))
+        ))
     }
 }
 

@@ -1,5 +1,5 @@
 //! HR answers as they come off the wire: bytes -> JSON -> records -> normalised employees
-//! (hrsync::hr::normalize_records, with the integration tests' BambooHR field map) -> the
+//! (hrsync::hr::normalize, with the integration tests' BambooHR field map) -> the
 //! account mapping's templates -> DNs.
 //!
 //! Checked besides "no panic": every record is either an employee or a rejection; employees'
@@ -79,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
         _ => return,
     };
     let f = fixture();
-    let snapshot = hrsync::hr::normalize_records(&records, &f.config);
+    let snapshot = hrsync::hr::normalize(&records, &f.config.fields, &f.config.status);
 
     assert_eq!(
         snapshot.employees.len() + snapshot.rejected.len(),
