@@ -1,5 +1,9 @@
+use std::path::Path;
+
 use super::*;
+use crate::model::Employee;
 use crate::model::EmploymentStatus;
+use crate::problem::ConfigProblem;
 
 const ACCOUNT: &str = r#"
 [account]

@@ -5,10 +5,14 @@
 //! condition that failed), the account hrsync wants, the account the directory has, and each
 //! change with its reason. Never writes.
 //!
+//! Everything shown is a decision made elsewhere, read back: the rules' verdicts are the
+//! mappings' own evaluator's, the status is the planner's, and the desired account is the
+//! planner's changes applied to the account as read.
+//!
 //! Its JSON form (`--format json`) is a stable, versioned schema, [`EXPLAIN_SCHEMA`]; see the
 //! README, "explain".
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -16,20 +20,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::RunError;
-use crate::app::commands::report::{self, Inputs, OutputFormat};
+use crate::app::commands::report::{self, OutputFormat, ReviewInput};
 use crate::config::Config;
 use crate::dn::Dn;
 use crate::hr::FieldsConfig;
-use crate::mapping::{Mappings, Pattern};
-use crate::model::{Employee, EmploymentStatus, Reason};
+use crate::mapping::{ConditionResult, Mappings, Pattern, Rule};
+use crate::model::{DirectoryAccount, Employee, EmploymentStatus, Reason};
 use crate::plan::{
-    AccountState, Action, Change, DisableMethod, Lifecycle, PPOLICY_PERMANENT_LOCK, Policy,
+    AccountPlan, AccountState, Action, Change, DisableMethod, Lifecycle, PPOLICY_PERMANENT_LOCK,
     Scheduled, UAC_ACCOUNTDISABLE, planner,
 };
-
-/// The schema identifier of `explain --format json`. Bump the version on any incompatible
-/// change.
-pub const EXPLAIN_SCHEMA: &str = "hrsync.explain/v1";
 
 /// Reads everything, explains one employee, renders. An id that neither HR nor the directory
 /// knows is an error (exit 1).
@@ -41,12 +41,9 @@ pub async fn run(
 ) -> Result<String, RunError> {
     let inputs = report::with_inputs(config, now, async |_, inputs| Ok(inputs)).await?;
     let explanation = explain(&ExplainInput {
+        review: &inputs.review(config, now),
         employee_id,
-        inputs: &inputs,
-        mappings: &config.mappings,
-        policy: &config.directory.policy,
         fields: &config.hr.fields,
-        now,
     })
     .map_err(RunError::Lookup)?;
     Ok(match format {
@@ -55,20 +52,21 @@ pub async fn run(
     })
 }
 
-/// What an explanation is made from.
-pub struct ExplainInput<'a> {
+/// The schema identifier of `explain --format json`. Bump the version on any incompatible
+/// change.
+pub(crate) const EXPLAIN_SCHEMA: &str = "hrsync.explain/v1";
+
+/// What an explanation is made from. Pure data: the explanation is a function of it.
+pub(crate) struct ExplainInput<'a> {
+    pub review: &'a ReviewInput<'a>,
     pub employee_id: &'a str,
-    pub inputs: &'a Inputs,
-    pub mappings: &'a Mappings,
-    /// Decides each employee's status at `now`, as the planner does.
-    pub policy: &'a Policy,
+    /// `[hr.fields]`: where a raw record keeps its id.
     pub fields: &'a FieldsConfig,
-    pub now: DateTime<Utc>,
 }
 
 /// `hrsync explain --format json` (schema [`EXPLAIN_SCHEMA`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Explanation {
+pub(crate) struct Explanation {
     pub schema: String,
     pub generated_at: DateTime<Utc>,
     pub employee_id: String,
@@ -85,7 +83,7 @@ pub struct Explanation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HrPart {
+pub(crate) struct HrPart {
     /// How many records HR returned in all.
     pub records_read: usize,
     /// The raw record(s) with this id, exactly as HR sent them (more than one: a duplicate id).
@@ -97,7 +95,7 @@ pub struct HrPart {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Normalised {
+pub(crate) struct Normalised {
     /// The status that decides what happens.
     pub status: EmploymentStatus,
     /// HR's status value as sent.
@@ -110,14 +108,14 @@ pub struct Normalised {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     /// Position of the record in HR's response (0-based, across pages).
     pub index: usize,
     pub problem: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RulesPart {
+pub(crate) struct RulesPart {
     /// Whether the role decides the account: false for a leaver (no managed groups, the
     /// disabled OU, whatever the rules say).
     pub applied: bool,
@@ -133,7 +131,7 @@ pub struct RulesPart {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RuleMatch {
+pub(crate) struct RuleMatch {
     pub name: String,
     pub matched: bool,
     /// Matched: the facts that matched (`department = "Engineering"`). Not matched: every
@@ -144,7 +142,7 @@ pub struct RuleMatch {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GroupGrant {
+pub(crate) struct GroupGrant {
     pub group: Dn,
     pub reason: Reason,
     /// Whether the group exists in the directory (hrsync does not create groups).
@@ -152,7 +150,7 @@ pub struct GroupGrant {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AccountView {
+pub(crate) struct AccountView {
     pub dn: Dn,
     pub disabled: bool,
     pub attributes: BTreeMap<String, Vec<String>>,
@@ -161,7 +159,7 @@ pub struct AccountView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FoundAccount {
+pub(crate) struct FoundAccount {
     pub dn: Dn,
     pub disabled: bool,
     /// Why hrsync never changes it, if it is protected.
@@ -173,7 +171,7 @@ pub struct FoundAccount {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub result: OutcomeKind,
     pub lifecycle: Option<Lifecycle>,
     /// One line for people.
@@ -190,7 +188,7 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum OutcomeKind {
+pub(crate) enum OutcomeKind {
     /// The plan changes the account.
     Changes,
     /// The account is as it should be.
@@ -204,61 +202,106 @@ pub enum OutcomeKind {
 }
 
 /// The explanation, or the message for an id that neither side knows.
-pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
-    let id = input.employee_id;
-    let inputs = input.inputs;
-    let attribute = &input.mappings.correlation.attribute;
-    let records: Vec<Value> = inputs
-        .records
-        .iter()
-        .filter(|r| record_id(r, input.fields).as_deref() == Some(id))
-        .cloned()
-        .collect();
-    let employee = inputs.hr.employees.iter().find(|e| e.id == id);
-    let rejected: Vec<Rejection> = inputs
-        .hr
-        .rejected
-        .iter()
-        .filter(|r| r.id.as_deref() == Some(id))
-        .map(|r| Rejection {
-            index: r.index,
-            problem: r.problem.clone(),
-        })
-        .collect();
-    let accounts: Vec<_> = inputs
-        .directory
-        .accounts
-        .iter()
-        .filter(|a| a.correlation_id.as_deref() == Some(id))
-        .collect();
-    let in_hr = employee.is_some() || !rejected.is_empty() || !records.is_empty();
-    if !in_hr && accounts.is_empty() {
-        return Err(format!(
-            "employee {id} is not in the HR data ({} records read), and no directory account has {attribute}={id}",
-            inputs.records.len()
-        ));
+pub(crate) fn explain(input: &ExplainInput) -> Result<Explanation, String> {
+    let found = Found::of(input)?;
+    let review = input.review;
+    let outcome = outcome(input, &found);
+    let desired = desired(input, &found, &outcome);
+    let status = found.employee.map(|e| review.status_of(e));
+    Ok(Explanation {
+        schema: EXPLAIN_SCHEMA.to_string(),
+        generated_at: review.now,
+        employee_id: input.employee_id.to_string(),
+        hr: HrPart {
+            records_read: review.records.len(),
+            records: found.records,
+            employee: found.employee.zip(status).map(|(e, s)| normalised(e, s)),
+            rejected: found.rejected,
+        },
+        rules: found
+            .employee
+            .zip(status)
+            .map(|(e, s)| rules_part(e, s, review)),
+        desired,
+        directory: found
+            .accounts
+            .iter()
+            .map(|a| found_account(a, review))
+            .collect(),
+        outcome,
+    })
+}
+
+/// Everything either side holds under the id.
+struct Found<'a> {
+    records: Vec<Value>,
+    employee: Option<&'a Employee>,
+    rejected: Vec<Rejection>,
+    accounts: Vec<&'a DirectoryAccount>,
+}
+
+impl<'a> Found<'a> {
+    fn of(input: &ExplainInput<'a>) -> Result<Self, String> {
+        let id = input.employee_id;
+        let review = input.review;
+        let found = Self {
+            records: review
+                .records
+                .iter()
+                .filter(|r| record_id(r, input.fields).as_deref() == Some(id))
+                .cloned()
+                .collect(),
+            employee: review.hr.employees.iter().find(|e| e.id == id),
+            rejected: review
+                .hr
+                .rejected
+                .iter()
+                .filter(|r| r.id.as_deref() == Some(id))
+                .map(|r| Rejection {
+                    index: r.index,
+                    problem: r.problem.clone(),
+                })
+                .collect(),
+            accounts: review
+                .directory
+                .accounts
+                .iter()
+                .filter(|a| a.correlation_id.as_deref() == Some(id))
+                .collect(),
+        };
+        if !found.in_hr() && found.accounts.is_empty() {
+            return Err(format!(
+                "employee {id} is not in the HR data ({} records read), and no directory account has {}={id}",
+                review.records.len(),
+                review.mappings.correlation.attribute
+            ));
+        }
+        Ok(found)
     }
 
-    let directory: Vec<FoundAccount> = accounts
-        .iter()
-        .map(|a| {
-            let state = planner::account_state(a, &inputs.directory, input.mappings);
-            FoundAccount {
-                dn: a.dn.clone(),
-                disabled: a.disabled,
-                protected: a.protected.clone(),
-                attributes: state.attributes,
-                groups: state.groups,
-            }
-        })
-        .collect();
+    /// Whether HR has anything under the id, readable or not.
+    fn in_hr(&self) -> bool {
+        self.employee.is_some() || !self.rejected.is_empty() || !self.records.is_empty()
+    }
+}
 
-    let plan = &inputs.plan;
-    let account_plans: Vec<_> = plan
-        .accounts
-        .iter()
-        .filter(|a| a.employee_id == id)
-        .collect();
+fn found_account(account: &DirectoryAccount, review: &ReviewInput) -> FoundAccount {
+    let state = planner::account_state(account, review.directory, review.mappings);
+    FoundAccount {
+        dn: account.dn.clone(),
+        disabled: account.disabled,
+        protected: account.protected.clone(),
+        attributes: state.attributes,
+        groups: state.groups,
+    }
+}
+
+/// The plan's part for the employee: its changes, skips, warnings and schedule, and the one
+/// line that sums them up.
+fn outcome(input: &ExplainInput, found: &Found) -> Outcome {
+    let id = input.employee_id;
+    let plan = input.review.plan;
+    let account_plans = account_plans(input, id);
     let changes: Vec<Change> = account_plans
         .iter()
         .flat_map(|a| a.changes.iter().cloned())
@@ -270,26 +313,58 @@ pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
             s.employee_id.as_deref() == Some(id)
                 || s.dn
                     .as_ref()
-                    .is_some_and(|dn| accounts.iter().any(|a| &a.dn == dn))
+                    .is_some_and(|dn| found.accounts.iter().any(|a| &a.dn == dn))
         })
         .map(|s| s.reason.clone())
         .collect();
     let prefix = format!("employee {id}:");
-    let warnings: Vec<String> = plan
-        .warnings
-        .iter()
-        .filter(|w| w.starts_with(&prefix))
-        .cloned()
-        .collect();
     let lifecycle = account_plans.first().map(|a| a.lifecycle);
+    let (result, summary) = verdict(input, found, lifecycle, &changes, &skipped);
+    Outcome {
+        result,
+        lifecycle,
+        summary,
+        changes,
+        skipped,
+        warnings: plan
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with(&prefix))
+            .cloned()
+            .collect(),
+        scheduled: plan.scheduled.iter().find(|s| s.employee_id == id).cloned(),
+    }
+}
 
-    let (result, summary) = if !changes.is_empty() {
+fn account_plans<'a>(input: &ExplainInput<'a>, id: &str) -> Vec<&'a AccountPlan> {
+    input
+        .review
+        .plan
+        .accounts
+        .iter()
+        .filter(|a| a.employee_id == id)
+        .collect()
+}
+
+/// What the plan does about the employee, and the line that says so.
+fn verdict(
+    input: &ExplainInput,
+    found: &Found,
+    lifecycle: Option<Lifecycle>,
+    changes: &[Change],
+    skipped: &[String],
+) -> (OutcomeKind, String) {
+    let id = input.employee_id;
+    let terminated = found
+        .employee
+        .is_some_and(|e| input.review.status_of(e) == EmploymentStatus::Terminated);
+    if !changes.is_empty() {
         let lifecycle = lifecycle.map_or("update", Lifecycle::as_str);
         (
             OutcomeKind::Changes,
             format!("{lifecycle}: {} change(s) planned", changes.len()),
         )
-    } else if !in_hr {
+    } else if !found.in_hr() {
         let also = if skipped.is_empty() {
             String::new()
         } else {
@@ -298,8 +373,9 @@ pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
         (
             OutcomeKind::Orphan,
             format!(
-                "orphan: a directory account has {attribute}={id} but HR has no record; it is \
-                 reported in every plan and never changed{also}"
+                "orphan: a directory account has {}={id} but HR has no record; it is \
+                 reported in every plan and never changed{also}",
+                input.review.mappings.correlation.attribute
             ),
         )
     } else if !skipped.is_empty() {
@@ -307,11 +383,7 @@ pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
             OutcomeKind::Skipped,
             format!("left as it is: {}", skipped.join("; ")),
         )
-    } else if accounts.is_empty()
-        && employee.is_some_and(|e| {
-            input.policy.effective(e, input.now).status == EmploymentStatus::Terminated
-        })
-    {
+    } else if found.accounts.is_empty() && terminated {
         (
             OutcomeKind::Ignored,
             "terminated and without an account: nothing to do".to_string(),
@@ -321,62 +393,152 @@ pub fn explain(input: &ExplainInput) -> Result<Explanation, String> {
             OutcomeKind::NoChanges,
             "no changes: the account is as HR and the mappings say it should be".to_string(),
         )
-    };
+    }
+}
 
-    let desired = match result {
-        OutcomeKind::Changes => {
-            let before = account_plans.first().and_then(|a| a.before.as_ref());
-            after_plan(before, &changes)
-        }
-        OutcomeKind::NoChanges => match accounts.as_slice() {
-            [one] => after_plan(
-                Some(&planner::account_state(
-                    one,
-                    &inputs.directory,
-                    input.mappings,
-                )),
-                &[],
-            ),
+/// The account once the plan is applied: the planner's changes applied to the account it read,
+/// or the one account found when the plan leaves it as it is.
+fn desired(input: &ExplainInput, found: &Found, outcome: &Outcome) -> Option<AccountView> {
+    let review = input.review;
+    let before = match outcome.result {
+        OutcomeKind::Changes => account_plans(input, input.employee_id)
+            .first()
+            .and_then(|a| a.before.clone()),
+        OutcomeKind::NoChanges => match found.accounts.as_slice() {
+            [one] => Some(planner::account_state(
+                one,
+                review.directory,
+                review.mappings,
+            )),
             _ => None,
         },
-        _ => None,
+        _ => return None,
     };
+    state_after(before.as_ref(), &outcome.changes).map(AccountView::from)
+}
 
-    let rules = employee.map(|e| rules_part(e, input));
-    let normalised = employee.map(|e| {
-        let status = input.policy.effective(e, input.now).status;
-        Normalised {
-            status,
-            status_source: e.status_source.clone(),
-            status_note: status_note(e, status),
-            hire_date: e.hire_date,
-            termination_date: e.termination_date,
-            fields: e.fields.to_map(),
-        }
-    });
-    Ok(Explanation {
-        schema: EXPLAIN_SCHEMA.to_string(),
-        generated_at: input.now,
-        employee_id: id.to_string(),
-        hr: HrPart {
-            records_read: inputs.records.len(),
-            records,
-            employee: normalised,
-            rejected,
-        },
-        rules,
-        desired,
-        directory,
-        outcome: Outcome {
-            result,
-            lifecycle,
-            summary,
-            changes,
-            skipped,
-            warnings,
-            scheduled: plan.scheduled.iter().find(|s| s.employee_id == id).cloned(),
-        },
-    })
+fn normalised(employee: &Employee, status: EmploymentStatus) -> Normalised {
+    Normalised {
+        status,
+        status_source: employee.status_source.clone(),
+        status_note: status_note(employee, status),
+        hire_date: employee.hire_date,
+        termination_date: employee.termination_date,
+        fields: employee.fields.to_map(),
+    }
+}
+
+/// Why the planner's status (`status`) differs from the one HR's value maps to, if it does.
+fn status_note(employee: &Employee, status: EmploymentStatus) -> Option<String> {
+    let mapped = employee.hr_status;
+    if mapped == status {
+        return None;
+    }
+    let mut dates = Vec::new();
+    if let Some(d) = employee.hire_date {
+        dates.push(format!("hire date {d}"));
+    }
+    if let Some(d) = employee.termination_date {
+        dates.push(format!("termination date {d}"));
+    }
+    Some(format!(
+        "HR's value {:?} means {mapped}; the dates ({}) make it {status}",
+        employee.status_source,
+        dates.join(", "),
+    ))
+}
+
+fn rules_part(employee: &Employee, status: EmploymentStatus, review: &ReviewInput) -> RulesPart {
+    let role = review.mappings.assign(employee, status);
+    let (applied, note) = role_note(status);
+    RulesPart {
+        applied,
+        note: note.map(str::to_string),
+        evaluated: evaluate_rules(review.mappings, employee),
+        birthright: review.mappings.groups.birthright.clone(),
+        ou: role.ou,
+        ou_reason: role.ou_reason,
+        groups: role
+            .groups
+            .into_iter()
+            .map(|(group, reason)| GroupGrant {
+                exists: review.directory.groups.contains_key(&group),
+                group,
+                reason,
+            })
+            .collect(),
+    }
+}
+
+/// Whether the role decides the account at this status, and what to know about it.
+fn role_note(status: EmploymentStatus) -> (bool, Option<&'static str>) {
+    match status {
+        EmploymentStatus::Terminated => (
+            false,
+            Some(
+                "status terminated: a leaver gets no role, whatever the rules say: no managed \
+                 groups, and the account goes to account.disabled_ou",
+            ),
+        ),
+        EmploymentStatus::Pending => (
+            true,
+            Some(
+                "status pending: the role applies once the account is made (on the start date, \
+                 or lifecycle.prehire_days before it)",
+            ),
+        ),
+        EmploymentStatus::Leave => (
+            true,
+            Some(
+                "status leave: groups in lifecycle.leave_remove_groups are taken away for the \
+                 leave, and with lifecycle.leave = \"disable\" the account is disabled; the \
+                 changes below show what applies",
+            ),
+        ),
+        EmploymentStatus::Active => (true, None),
+    }
+}
+
+/// Every rule applied to the employee by the mappings' own evaluator: whether it matched, and
+/// if not, each condition that failed and what it needs.
+pub(crate) fn evaluate_rules(mappings: &Mappings, employee: &Employee) -> Vec<RuleMatch> {
+    mappings
+        .rules
+        .iter()
+        .map(|rule| rule_match(rule, employee))
+        .collect()
+}
+
+fn rule_match(rule: &Rule, employee: &Employee) -> RuleMatch {
+    let evaluation = rule.evaluate(employee);
+    let detail = if !evaluation.matched {
+        evaluation
+            .conditions
+            .iter()
+            .filter(|c| !c.matched)
+            .map(failed_condition)
+            .collect::<Vec<_>>()
+            .join("; ")
+    } else if evaluation.conditions.is_empty() {
+        "the rule has no conditions".to_string()
+    } else {
+        evaluation.facts()
+    };
+    RuleMatch {
+        name: rule.name.clone(),
+        matched: evaluation.matched,
+        detail,
+        groups: rule.groups.clone(),
+        ou: rule.ou.clone(),
+    }
+}
+
+fn failed_condition(condition: &ConditionResult) -> String {
+    let needs = needs(condition.patterns);
+    match condition.value {
+        None => format!("{} is empty; the rule needs {needs}", condition.field),
+        Some(value) => format!("{} = {value:?}; the rule needs {needs}", condition.field),
+    }
 }
 
 /// A raw record's id, read through `[hr.fields] id` the way normalisation reads it (a string,
@@ -391,118 +553,6 @@ fn record_id(record: &Value, fields: &FieldsConfig) -> Option<String> {
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
         })
-}
-
-/// Why the effective status differs from the one HR's value maps to, if it does.
-fn status_note(employee: &Employee, status: EmploymentStatus) -> Option<String> {
-    let mapped = employee.hr_status;
-    if mapped == status {
-        return None;
-    }
-    let mut dates = Vec::new();
-    if let Some(d) = employee.hire_date {
-        dates.push(format!("hire date {d}"));
-    }
-    if let Some(d) = employee.termination_date {
-        dates.push(format!("termination date {d}"));
-    }
-    Some(format!(
-        "HR's value {:?} means {mapped}; the dates ({}) make it {}",
-        employee.status_source,
-        dates.join(", "),
-        status
-    ))
-}
-
-fn rules_part(employee: &Employee, input: &ExplainInput) -> RulesPart {
-    let status = input.policy.effective(employee, input.now).status;
-    let role = input.mappings.assign(employee, status);
-    let existing = &input.inputs.directory.groups;
-    let (applied, note) = match status {
-        EmploymentStatus::Terminated => (
-            false,
-            Some(
-                "status terminated: a leaver gets no role, whatever the rules say: no managed \
-                 groups, and the account goes to account.disabled_ou"
-                    .to_string(),
-            ),
-        ),
-        EmploymentStatus::Pending => (
-            true,
-            Some(
-                "status pending: the role applies once the account is made (on the start date, \
-                 or lifecycle.prehire_days before it)"
-                    .to_string(),
-            ),
-        ),
-        EmploymentStatus::Leave => (
-            true,
-            Some(
-                "status leave: groups in lifecycle.leave_remove_groups are taken away for the \
-                 leave, and with lifecycle.leave = \"disable\" the account is disabled; the \
-                 changes below show what applies"
-                    .to_string(),
-            ),
-        ),
-        EmploymentStatus::Active => (true, None),
-    };
-    RulesPart {
-        applied,
-        note,
-        evaluated: evaluate_rules(input.mappings, employee),
-        birthright: input.mappings.groups.birthright.clone(),
-        ou: role.ou,
-        ou_reason: role.ou_reason,
-        groups: role
-            .groups
-            .into_iter()
-            .map(|(group, reason)| GroupGrant {
-                exists: existing.contains_key(&group),
-                group,
-                reason,
-            })
-            .collect(),
-    }
-}
-
-/// Every rule applied to the employee: whether it matched, and if not, each condition that
-/// failed and what it needs. Mirrors the matching of [`Mappings::assign`]: every condition must
-/// hold; a condition holds when the field has a value and any of its patterns matches it.
-pub fn evaluate_rules(mappings: &Mappings, employee: &Employee) -> Vec<RuleMatch> {
-    mappings
-        .rules
-        .iter()
-        .map(|rule| {
-            let mut facts = Vec::new();
-            let mut failed = Vec::new();
-            for (field, patterns) in &rule.conditions {
-                let needs = needs(patterns);
-                match employee.field(field) {
-                    None => failed.push(format!("{field} is empty; the rule needs {needs}")),
-                    Some(value) if patterns.iter().any(|p| p.matches(value)) => {
-                        facts.push(format!("{field} = {value:?}"));
-                    }
-                    Some(value) => {
-                        failed.push(format!("{field} = {value:?}; the rule needs {needs}"));
-                    }
-                }
-            }
-            let matched = failed.is_empty();
-            RuleMatch {
-                name: rule.name.clone(),
-                matched,
-                detail: if !matched {
-                    failed.join("; ")
-                } else if facts.is_empty() {
-                    "the rule has no conditions".to_string()
-                } else {
-                    facts.join(", ")
-                },
-                groups: rule.groups.clone(),
-                ou: rule.ou.clone(),
-            }
-        })
-        .collect()
 }
 
 /// `"sales"`, or `one of "sales", "marketing"` (patterns are compared ignoring case, and shown
@@ -520,58 +570,63 @@ fn pattern_text(pattern: &Pattern) -> String {
     format!("{:?}", pattern.as_str())
 }
 
-/// The account as it will be once `changes` are applied to `before` (or to the entry a Create
-/// makes).
-fn after_plan(before: Option<&AccountState>, changes: &[Change]) -> Option<AccountView> {
-    let mut groups: BTreeSet<Dn> = before
-        .map(|b| b.groups.iter().cloned().collect())
-        .unwrap_or_default();
-    let mut view = before.map(|b| AccountView {
-        dn: b.dn.clone(),
-        disabled: b.disabled,
-        attributes: b.attributes.clone(),
-        groups: Vec::new(),
-    });
+/// The account once `changes` are applied to `before` (or to the entry a Create makes), read
+/// straight off the planner's changes.
+pub(crate) fn state_after(
+    before: Option<&AccountState>,
+    changes: &[Change],
+) -> Option<AccountState> {
+    let mut state = before.cloned();
     for change in changes {
         if let Action::Create { dn, attributes } = &change.action {
-            groups.clear();
-            view = Some(AccountView {
+            state = Some(AccountState {
                 dn: dn.clone(),
                 disabled: created_disabled(attributes),
                 attributes: attributes.clone(),
                 groups: Vec::new(),
             });
-            continue;
-        }
-        let Some(view) = view.as_mut() else {
-            continue;
-        };
-        match &change.action {
-            Action::Enable { .. } => view.disabled = false,
-            Action::Disable { .. } => view.disabled = true,
-            Action::SetAttribute {
-                attribute, after, ..
-            } => {
-                if after.is_empty() {
-                    view.attributes.remove(attribute);
-                } else {
-                    view.attributes.insert(attribute.clone(), after.clone());
-                }
-            }
-            Action::Move { to, .. } => view.dn = to.clone(),
-            Action::AddToGroup { group } => {
-                groups.insert(group.clone());
-            }
-            Action::RemoveFromGroup { group } => {
-                groups.remove(group);
-            }
-            Action::Create { .. } | Action::RenameMember { .. } => {}
+        } else if let Some(state) = state.as_mut() {
+            apply_action(state, &change.action);
         }
     }
-    view.map(|mut v| {
-        v.groups = groups.into_iter().collect();
-        v
+    state.map(|mut state| {
+        state.groups.sort();
+        state.groups.dedup();
+        state
     })
+}
+
+/// What one change does to the managed part of an account.
+fn apply_action(state: &mut AccountState, action: &Action) {
+    match action {
+        Action::Enable { .. } => state.disabled = false,
+        Action::Disable { .. } => state.disabled = true,
+        Action::SetAttribute {
+            attribute, after, ..
+        } => {
+            if after.is_empty() {
+                state.attributes.remove(attribute);
+            } else {
+                state.attributes.insert(attribute.clone(), after.clone());
+            }
+        }
+        Action::Move { to, .. } => state.dn = to.clone(),
+        Action::AddToGroup { group } => state.groups.push(group.clone()),
+        Action::RemoveFromGroup { group } => state.groups.retain(|g| g != group),
+        // A member value follows its account's move; the account itself is unchanged.
+        Action::Create { .. } | Action::RenameMember { .. } => {}
+    }
+}
+
+impl From<AccountState> for AccountView {
+    fn from(state: AccountState) -> Self {
+        Self {
+            dn: state.dn,
+            disabled: state.disabled,
+            attributes: state.attributes,
+            groups: state.groups,
+        }
+    }
 }
 
 /// Whether an entry created with these attributes starts disabled (a pre-hire account on
@@ -626,13 +681,50 @@ fn show(values: &[String]) -> String {
     }
 }
 
-/// The explanation for people.
-pub fn text(e: &Explanation) -> String {
-    let mut out = String::new();
-    // Writing to a String cannot fail: the results of write! are ignored deliberately.
-    let _ = writeln!(out, "employee {}: {}", e.employee_id, e.outcome.summary);
+// Writing to a String cannot fail: the results of write! below are ignored deliberately.
 
-    let hr = &e.hr;
+/// The explanation for people.
+pub(crate) fn text(e: &Explanation) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "employee {}: {}", e.employee_id, e.outcome.summary);
+    hr_lines(&mut out, &e.hr);
+    if let Some(n) = &e.hr.employee {
+        normalised_lines(&mut out, n);
+    }
+    if let Some(rules) = &e.rules {
+        rules_lines(&mut out, rules);
+    }
+    let _ = writeln!(out, "\ndesired account (once the plan is applied)");
+    match &e.desired {
+        Some(view) => account_lines(&mut out, &view.dn, view.disabled, None, view),
+        None => {
+            let _ = writeln!(out, "  (none: {})", e.outcome.summary);
+        }
+    }
+    let _ = writeln!(out, "\ndirectory account (as found)");
+    if e.directory.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for found in &e.directory {
+        let view = AccountView {
+            dn: found.dn.clone(),
+            disabled: found.disabled,
+            attributes: found.attributes.clone(),
+            groups: found.groups.clone(),
+        };
+        account_lines(
+            &mut out,
+            &found.dn,
+            found.disabled,
+            found.protected.as_deref(),
+            &view,
+        );
+    }
+    outcome_lines(&mut out, &e.outcome);
+    out
+}
+
+fn hr_lines(out: &mut String, hr: &HrPart) {
     let _ = writeln!(
         out,
         "\nHR record ({} with this id, of {} read)",
@@ -655,92 +747,66 @@ pub fn text(e: &Explanation) -> String {
             rejected.index, rejected.problem
         );
     }
-    if let Some(n) = &hr.employee {
-        let _ = writeln!(out, "\nnormalised");
-        let _ = writeln!(
-            out,
-            "  status: {} (HR value {:?})",
-            n.status, n.status_source
-        );
-        if let Some(note) = &n.status_note {
-            let _ = writeln!(out, "    {note}");
-        }
-        let date = |d: Option<NaiveDate>| d.map_or("(none)".to_string(), |d| d.to_string());
-        let _ = writeln!(out, "  hire_date: {}", date(n.hire_date));
-        let _ = writeln!(out, "  termination_date: {}", date(n.termination_date));
-        for (name, value) in &n.fields {
-            let _ = writeln!(out, "  {name}: {value}");
-        }
-    }
+}
 
-    if let Some(rules) = &e.rules {
-        let _ = writeln!(out, "\nrules");
-        if let Some(note) = &rules.note {
-            let _ = writeln!(out, "  ({note})");
-        }
-        for rule in &rules.evaluated {
-            if rule.matched {
-                let mut gives: Vec<String> = rule.groups.iter().map(ToString::to_string).collect();
-                if let Some(ou) = &rule.ou {
-                    gives.push(format!("ou {ou}"));
-                }
-                let _ = writeln!(
-                    out,
-                    "  + rule \"{}\" matched: {}; gives {}",
-                    rule.name,
-                    rule.detail,
-                    gives.join(", ")
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "  - rule \"{}\" did not match: {}",
-                    rule.name, rule.detail
-                );
+fn normalised_lines(out: &mut String, n: &Normalised) {
+    let _ = writeln!(out, "\nnormalised");
+    let _ = writeln!(
+        out,
+        "  status: {} (HR value {:?})",
+        n.status, n.status_source
+    );
+    if let Some(note) = &n.status_note {
+        let _ = writeln!(out, "    {note}");
+    }
+    let date = |d: Option<NaiveDate>| d.map_or("(none)".to_string(), |d| d.to_string());
+    let _ = writeln!(out, "  hire_date: {}", date(n.hire_date));
+    let _ = writeln!(out, "  termination_date: {}", date(n.termination_date));
+    for (name, value) in &n.fields {
+        let _ = writeln!(out, "  {name}: {value}");
+    }
+}
+
+fn rules_lines(out: &mut String, rules: &RulesPart) {
+    let _ = writeln!(out, "\nrules");
+    if let Some(note) = &rules.note {
+        let _ = writeln!(out, "  ({note})");
+    }
+    for rule in &rules.evaluated {
+        if rule.matched {
+            let mut gives: Vec<String> = rule.groups.iter().map(ToString::to_string).collect();
+            if let Some(ou) = &rule.ou {
+                gives.push(format!("ou {ou}"));
             }
-        }
-        let _ = writeln!(out, "  OU {}", rules.ou);
-        let _ = writeln!(out, "      because {}", rules.ou_reason);
-        for grant in &rules.groups {
-            let missing = if grant.exists {
-                ""
-            } else {
-                " (does not exist in the directory: skipped)"
-            };
-            let _ = writeln!(out, "  group {}{missing}", grant.group);
-            let _ = writeln!(out, "      because {}", grant.reason);
-        }
-    }
-
-    let _ = writeln!(out, "\ndesired account (once the plan is applied)");
-    match &e.desired {
-        Some(view) => account_lines(&mut out, &view.dn, view.disabled, None, view),
-        None => {
-            let _ = writeln!(out, "  (none: {})", e.outcome.summary);
+            let _ = writeln!(
+                out,
+                "  + rule \"{}\" matched: {}; gives {}",
+                rule.name,
+                rule.detail,
+                gives.join(", ")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  - rule \"{}\" did not match: {}",
+                rule.name, rule.detail
+            );
         }
     }
-
-    let _ = writeln!(out, "\ndirectory account (as found)");
-    if e.directory.is_empty() {
-        let _ = writeln!(out, "  (none)");
-    }
-    for found in &e.directory {
-        let view = AccountView {
-            dn: found.dn.clone(),
-            disabled: found.disabled,
-            attributes: found.attributes.clone(),
-            groups: found.groups.clone(),
+    let _ = writeln!(out, "  OU {}", rules.ou);
+    let _ = writeln!(out, "      because {}", rules.ou_reason);
+    for grant in &rules.groups {
+        let missing = if grant.exists {
+            ""
+        } else {
+            " (does not exist in the directory: skipped)"
         };
-        account_lines(
-            &mut out,
-            &found.dn,
-            found.disabled,
-            found.protected.as_deref(),
-            &view,
-        );
+        let _ = writeln!(out, "  group {}{missing}", grant.group);
+        let _ = writeln!(out, "      because {}", grant.reason);
     }
+}
 
-    let o = &e.outcome;
+fn outcome_lines(out: &mut String, o: &Outcome) {
     let _ = writeln!(
         out,
         "\nchanges{}",
@@ -769,7 +835,6 @@ pub fn text(e: &Explanation) -> String {
     for warning in &o.warnings {
         let _ = writeln!(out, "  ! {warning}");
     }
-    out
 }
 
 fn account_lines(
@@ -891,7 +956,7 @@ groups = ["all"]
             action,
             reason: Reason::fact("test"),
         };
-        let after = after_plan(
+        let after = state_after(
             Some(&before),
             &[
                 change(Action::SetAttribute {
@@ -921,7 +986,7 @@ groups = ["all"]
         );
         assert!(!after.disabled);
 
-        let created = after_plan(
+        let created = state_after(
             None,
             &[change(Action::Create {
                 dn: dn("uid=b,ou=eng,dc=x"),
@@ -935,6 +1000,63 @@ groups = ["all"]
         )
         .unwrap();
         assert!(created.disabled, "a pre-hire account is created locked");
-        assert!(after_plan(None, &[]).is_none());
+        assert!(state_after(None, &[]).is_none());
+    }
+
+    #[test]
+    fn the_status_shown_is_the_planners_at_the_plans_time() {
+        let m = mappings();
+        let mut e =
+            employee(serde_json::json!({"department": "Engineering", "location": "Berlin"}));
+        e.termination_date = NaiveDate::from_ymd_opt(2026, 1, 1);
+        let hr = crate::model::HrSnapshot {
+            employees: vec![e],
+            rejected: Vec::new(),
+        };
+        let directory = crate::model::DirectorySnapshot::default();
+        let plan = report::tests::empty_plan();
+        let policy = report::tests::policy();
+        let explain_at = |now: &str| {
+            let review = ReviewInput {
+                records: &[],
+                hr: &hr,
+                directory: &directory,
+                plan: &plan,
+                mappings: &m,
+                policy: &policy,
+                now: now.parse().unwrap(),
+            };
+            explain(&ExplainInput {
+                review: &review,
+                employee_id: "1",
+                fields: &FieldsConfig {
+                    paths: BTreeMap::new(),
+                    dates: Default::default(),
+                },
+            })
+            .unwrap()
+        };
+
+        let working = explain_at("2026-01-01T23:00:00Z");
+        let n = working.hr.employee.as_ref().unwrap();
+        assert_eq!(n.status, EmploymentStatus::Active);
+        assert_eq!(n.status_note, None);
+        assert!(working.rules.as_ref().unwrap().applied);
+
+        // HR's record still says active; the last working day has ended.
+        let left = explain_at("2026-01-02T00:00:00Z");
+        let n = left.hr.employee.as_ref().unwrap();
+        assert_eq!(n.status, EmploymentStatus::Terminated);
+        assert_eq!(
+            n.status_note.as_deref(),
+            Some(
+                "HR's value \"Active\" means active; the dates (termination date 2026-01-01) \
+                 make it terminated"
+            )
+        );
+        let rules = left.rules.as_ref().unwrap();
+        assert!(!rules.applied);
+        assert_eq!(left.outcome.result, OutcomeKind::Ignored);
+        assert!(text(&left).contains("status: terminated (HR value \"Active\")"));
     }
 }

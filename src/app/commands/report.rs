@@ -2,10 +2,10 @@
 //! report itself.
 //!
 //! Both read HR and the directory exactly as `plan` does and make the same plan (the planner is
-//! the one source of truth about what hrsync would do); neither ever writes. The access report
-//! is for the periodic access review that security and HR run together: per account, every piece
-//! of access that does not follow from the person's role, with the reason and what the next
-//! `hrsync apply` would do about it.
+//! the one source of truth about what hrsync would do, each employee's status included); neither
+//! ever writes. The access report is for the periodic access review that security and HR run
+//! together: per account, every piece of access that does not follow from the person's role,
+//! with the reason and what the next `hrsync apply` would do about it.
 //!
 //! Its JSON form (`hrsync report access --format json`) is a stable, versioned schema,
 //! [`ACCESS_REPORT_SCHEMA`]; see the README, "Access report".
@@ -26,31 +26,9 @@ use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot};
 use crate::plan::{Action, Plan, Policy, planner};
 
-/// The schema identifier of the access report. Bump the version on any incompatible change.
-pub const ACCESS_REPORT_SCHEMA: &str = "hrsync.access-report/v1";
-
-/// How `explain` and `report` print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-/// Everything a review reads: the raw HR records, what they normalised to, the directory, and
-/// the plan made from them, exactly as `hrsync plan` makes it.
-#[derive(Debug, Clone)]
-pub struct Inputs {
-    pub records: Vec<Value>,
-    /// The normalised records; each employee's status at the time of the run is the planner's
-    /// decision, [`Policy::effective`].
-    pub hr: HrSnapshot,
-    pub directory: DirectorySnapshot,
-    pub plan: Plan,
-}
-
 /// Reads both sides through the pipeline (the very HR path `plan` takes, with HR's raw records),
 /// plans, and hands what was read and planned, and the open directory, to `work`.
-pub async fn with_inputs<T>(
+pub(crate) async fn with_inputs<T>(
     config: &Config,
     now: DateTime<Utc>,
     work: impl AsyncFnOnce(&mut Directory, Inputs) -> Result<T, RunError>,
@@ -92,17 +70,11 @@ pub async fn run_access(
         })
         .await?;
     let report = access_report(&AccessInput {
-        hr: &inputs.hr,
-        directory: &inputs.directory,
-        plan: &inputs.plan,
-        mappings: &config.mappings,
-        policy: &config.directory.policy,
+        review: &inputs.review(config, now),
         memberships: &memberships,
         groups_base: &groups_base,
         groups_read,
         hold_group: config.directory.hold_group.as_ref(),
-        correlation_attribute: &config.mappings.correlation.attribute,
-        now,
     });
     Ok(match format {
         OutputFormat::Text => access_text(&report),
@@ -110,18 +82,73 @@ pub async fn run_access(
     })
 }
 
+/// The schema identifier of the access report. Bump the version on any incompatible change.
+pub(crate) const ACCESS_REPORT_SCHEMA: &str = "hrsync.access-report/v1";
+
+/// How `explain` and `report` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// What [`with_inputs`] reads and plans, owned.
+#[derive(Debug, Clone)]
+pub(crate) struct Inputs {
+    pub records: Vec<Value>,
+    pub hr: HrSnapshot,
+    pub directory: DirectorySnapshot,
+    pub plan: Plan,
+}
+
+impl Inputs {
+    pub(crate) fn review<'a>(&'a self, config: &'a Config, now: DateTime<Utc>) -> ReviewInput<'a> {
+        ReviewInput {
+            records: &self.records,
+            hr: &self.hr,
+            directory: &self.directory,
+            plan: &self.plan,
+            mappings: &config.mappings,
+            policy: &config.directory.policy,
+            now,
+        }
+    }
+}
+
+/// What `explain` and `report access` are made from: both sides as read, the plan made from
+/// them, and the configuration the plan was made with. Pure data, no I/O: each review is a
+/// function of it.
+pub(crate) struct ReviewInput<'a> {
+    /// The HR records as HR sent them (explain shows an employee's).
+    pub records: &'a [Value],
+    /// What the records normalised to: the employees and the rejected records.
+    pub hr: &'a HrSnapshot,
+    pub directory: &'a DirectorySnapshot,
+    pub plan: &'a Plan,
+    pub mappings: &'a Mappings,
+    /// The policy the plan was made with: it decides each employee's status at `now`.
+    pub policy: &'a Policy,
+    /// The plan's `now`.
+    pub now: DateTime<Utc>,
+}
+
+impl ReviewInput<'_> {
+    /// The employee's status as the planner decides it: HR's status corrected by the dates in
+    /// the employee's time zone, at the plan's time.
+    pub(crate) fn status_of(&self, employee: &Employee) -> EmploymentStatus {
+        self.policy.effective(employee, self.now).status
+    }
+}
+
+/// Pretty JSON with a final newline. Serialising plain data with string keys cannot fail; fall
+/// back to an empty object rather than panic if it ever did.
 pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_string()) + "\n"
 }
 
 /// What the access report is made from. Pure data: the report is a function of it.
-pub struct AccessInput<'a> {
-    pub hr: &'a HrSnapshot,
-    pub directory: &'a DirectorySnapshot,
-    pub plan: &'a Plan,
-    pub mappings: &'a Mappings,
-    /// Decides each employee's status at `now`, as the planner does.
-    pub policy: &'a Policy,
+pub(crate) struct AccessInput<'a> {
+    pub review: &'a ReviewInput<'a>,
     /// Every group found under `groups_base`, by member: member DN -> groups.
     pub memberships: &'a BTreeMap<Dn, BTreeSet<Dn>>,
     pub groups_base: &'a Dn,
@@ -129,13 +156,11 @@ pub struct AccessInput<'a> {
     /// `offboarding.hold_group`: membership in it is hrsync's own mark of an offboarded
     /// account, not access, so it is no finding.
     pub hold_group: Option<&'a Dn>,
-    pub correlation_attribute: &'a str,
-    pub now: DateTime<Utc>,
 }
 
 /// `hrsync report access --format json` (schema [`ACCESS_REPORT_SCHEMA`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AccessReport {
+pub(crate) struct AccessReport {
     pub schema: String,
     pub generated_at: DateTime<Utc>,
     /// Where groups were searched for memberships outside the mappings.
@@ -147,7 +172,7 @@ pub struct AccessReport {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct AccessSummary {
+pub(crate) struct AccessSummary {
     /// Correlated accounts (those with the correlation attribute) that were reviewed.
     pub accounts_reviewed: usize,
     pub accounts_with_findings: usize,
@@ -160,7 +185,7 @@ pub struct AccessSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AccountFindings {
+pub(crate) struct AccountFindings {
     pub dn: Dn,
     /// The account's correlation value (the HR id it claims).
     pub employee_id: String,
@@ -177,7 +202,7 @@ pub struct AccountFindings {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     pub kind: FindingKind,
     /// The group concerned (group findings only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,7 +216,7 @@ pub struct Finding {
 /// The kinds of finding, in the order they are listed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FindingKind {
+pub(crate) enum FindingKind {
     /// A correlated account with no HR record.
     Orphan,
     /// HR says terminated and the account is not disabled.
@@ -204,35 +229,41 @@ pub enum FindingKind {
     UnmanagedGroup,
 }
 
-impl FindingKind {
-    #[cfg(test)]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Orphan => "orphan",
-            Self::LeaverEnabled => "leaver_enabled",
-            Self::LeaverInManagedGroup => "leaver_in_managed_group",
-            Self::ManagedGroupNotFromRole => "managed_group_not_from_role",
-            Self::UnmanagedGroup => "unmanaged_group",
-        }
-    }
-}
-
 /// What HR says about an account's id.
 enum HrSide<'a> {
-    Employee(&'a Employee),
+    /// The employee, with their status as the planner decides it.
+    Employee(&'a Employee, EmploymentStatus),
     Unreadable,
     Missing,
 }
 
-pub fn access_report(input: &AccessInput) -> AccessReport {
-    let managed = input.mappings.managed_groups();
-    let employees: BTreeMap<&str, &Employee> = input
+impl HrSide<'_> {
+    fn status(&self) -> Option<EmploymentStatus> {
+        match self {
+            Self::Employee(_, status) => Some(*status),
+            Self::Unreadable | Self::Missing => None,
+        }
+    }
+
+    fn as_str(&self) -> &'static str {
+        match self {
+            Self::Employee(_, status) => status.as_str(),
+            Self::Unreadable => "unreadable",
+            Self::Missing => "not_in_hr",
+        }
+    }
+}
+
+pub(crate) fn access_report(input: &AccessInput) -> AccessReport {
+    let review = input.review;
+    let managed = review.mappings.managed_groups();
+    let employees: BTreeMap<&str, &Employee> = review
         .hr
         .employees
         .iter()
         .map(|e| (e.id.as_str(), e))
         .collect();
-    let unreadable: BTreeSet<&str> = input
+    let unreadable: BTreeSet<&str> = review
         .hr
         .rejected
         .iter()
@@ -240,13 +271,13 @@ pub fn access_report(input: &AccessInput) -> AccessReport {
         .collect();
     let mut summary = AccessSummary::default();
     let mut accounts = Vec::new();
-    for account in &input.directory.accounts {
+    for account in &review.directory.accounts {
         let Some(id) = account.correlation_id.as_deref() else {
             continue;
         };
         summary.accounts_reviewed += 1;
         let side = match employees.get(id) {
-            Some(employee) => HrSide::Employee(employee),
+            Some(employee) => HrSide::Employee(employee, review.status_of(employee)),
             None if unreadable.contains(id) => HrSide::Unreadable,
             None => HrSide::Missing,
         };
@@ -254,29 +285,11 @@ pub fn access_report(input: &AccessInput) -> AccessReport {
         if findings.is_empty() {
             continue;
         }
-        for finding in &findings {
-            summary.findings += 1;
-            match finding.kind {
-                FindingKind::Orphan => summary.orphan += 1,
-                FindingKind::LeaverEnabled => summary.leaver_enabled += 1,
-                FindingKind::LeaverInManagedGroup => summary.leaver_in_managed_group += 1,
-                FindingKind::ManagedGroupNotFromRole => summary.managed_group_not_from_role += 1,
-                FindingKind::UnmanagedGroup => summary.unmanaged_group += 1,
-            }
-        }
+        summary.count(&findings);
         accounts.push(AccountFindings {
             dn: account.dn.clone(),
             employee_id: id.to_string(),
-            hr_status: match side {
-                HrSide::Employee(e) => input
-                    .policy
-                    .effective(e, input.now)
-                    .status
-                    .as_str()
-                    .to_string(),
-                HrSide::Unreadable => "unreadable".to_string(),
-                HrSide::Missing => "not_in_hr".to_string(),
-            },
+            hr_status: side.as_str().to_string(),
             disabled: account.disabled,
             held: account.held,
             protected: account.protected.clone(),
@@ -287,7 +300,7 @@ pub fn access_report(input: &AccessInput) -> AccessReport {
     summary.accounts_with_findings = accounts.len();
     AccessReport {
         schema: ACCESS_REPORT_SCHEMA.to_string(),
-        generated_at: input.now,
+        generated_at: review.now,
         groups_base: input.groups_base.clone(),
         groups_read: input.groups_read,
         summary,
@@ -295,6 +308,22 @@ pub fn access_report(input: &AccessInput) -> AccessReport {
     }
 }
 
+impl AccessSummary {
+    fn count(&mut self, findings: &[Finding]) {
+        for finding in findings {
+            self.findings += 1;
+            match finding.kind {
+                FindingKind::Orphan => self.orphan += 1,
+                FindingKind::LeaverEnabled => self.leaver_enabled += 1,
+                FindingKind::LeaverInManagedGroup => self.leaver_in_managed_group += 1,
+                FindingKind::ManagedGroupNotFromRole => self.managed_group_not_from_role += 1,
+                FindingKind::UnmanagedGroup => self.unmanaged_group += 1,
+            }
+        }
+    }
+}
+
+/// One account's findings, in a fixed order: by kind, then group.
 fn account_findings(
     input: &AccessInput,
     account: &DirectoryAccount,
@@ -302,113 +331,151 @@ fn account_findings(
     side: &HrSide,
     managed: &BTreeSet<Dn>,
 ) -> Vec<Finding> {
-    let state = planner::account_state(account, input.directory, input.mappings);
-    let outlook = Outlook::new(input.plan, account, id);
+    let review = input.review;
+    let state = planner::account_state(account, review.directory, review.mappings);
+    let outlook = Outlook::new(review.plan, account, id);
     let mut findings = Vec::new();
-    let status = match side {
-        HrSide::Employee(employee) => Some(input.policy.effective(employee, input.now).status),
-        HrSide::Unreadable | HrSide::Missing => None,
+    match side {
+        HrSide::Missing => findings.push(orphan_finding(review, id, &state.groups, &outlook)),
+        HrSide::Employee(employee, EmploymentStatus::Terminated) => {
+            findings.extend(leaver_findings(employee, account, &state.groups, &outlook));
+        }
+        HrSide::Employee(employee, status) => findings.extend(role_findings(
+            review,
+            employee,
+            *status,
+            &state.groups,
+            &outlook,
+        )),
+        HrSide::Unreadable => {}
+    }
+    findings.extend(unmanaged_findings(input, account, side, managed));
+    findings.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.group.cmp(&b.group)));
+    findings
+}
+
+/// A correlated account that no HR record claims.
+fn orphan_finding(review: &ReviewInput, id: &str, groups: &[Dn], outlook: &Outlook) -> Finding {
+    let groups = if groups.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; it is in managed group(s) {}",
+            groups
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
-    if let HrSide::Missing = side {
-        let groups = if state.groups.is_empty() {
-            String::new()
+    Finding {
+        kind: FindingKind::Orphan,
+        group: None,
+        reason: format!(
+            "no HR record has id {id} (the account's {}), so no role accounts for its \
+             access{groups}",
+            review.mappings.correlation.attribute
+        ),
+        next_apply: if outlook
+            .change(|a| matches!(a, Action::Disable { .. }))
+            .is_some()
+        {
+            "hrsync apply disables the account (lifecycle.disable_orphans)".to_string()
         } else {
-            format!(
-                "; it is in managed group(s) {}",
-                state
-                    .groups
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            outlook.unplanned(
+                "nothing: hrsync does not change an account without an HR record; disable \
+                 or delete it by hand, or correct HR",
             )
-        };
+        },
+    }
+}
+
+/// A leaver keeps neither an enabled account nor any managed group.
+fn leaver_findings(
+    employee: &Employee,
+    account: &DirectoryAccount,
+    groups: &[Dn],
+    outlook: &Outlook,
+) -> Vec<Finding> {
+    let left = leaver_fact(employee);
+    let mut findings = Vec::new();
+    if !account.disabled {
         findings.push(Finding {
-            kind: FindingKind::Orphan,
+            kind: FindingKind::LeaverEnabled,
             group: None,
-            reason: format!(
-                "no HR record has id {id} (the account's {}), so no role accounts for its \
-                 access{groups}",
-                input.correlation_attribute
+            reason: format!("{left}, but the account is not disabled"),
+            next_apply: outlook.planned(
+                |a| matches!(a, Action::Disable { .. }),
+                "disables the account",
             ),
-            next_apply: if outlook
-                .change(|a| matches!(a, Action::Disable { .. }))
-                .is_some()
-            {
-                "hrsync apply disables the account (lifecycle.disable_orphans)".to_string()
-            } else {
-                outlook.unplanned(
-                    "nothing: hrsync does not change an account without an HR record; disable \
-                     or delete it by hand, or correct HR",
-                )
-            },
         });
     }
-    match (side, status) {
-        (HrSide::Employee(employee), Some(EmploymentStatus::Terminated)) => {
-            let left = leaver_fact(employee);
-            if !account.disabled {
-                findings.push(Finding {
-                    kind: FindingKind::LeaverEnabled,
-                    group: None,
-                    reason: format!("{left}, but the account is not disabled"),
-                    next_apply: outlook.planned(
-                        |a| matches!(a, Action::Disable { .. }),
-                        "disables the account",
-                    ),
-                });
-            }
-            for group in &state.groups {
-                findings.push(Finding {
-                    kind: FindingKind::LeaverInManagedGroup,
-                    group: Some(group.clone()),
-                    reason: format!("{left}, and a leaver keeps no managed group"),
-                    next_apply: outlook.planned(
-                        |a| matches!(a, Action::RemoveFromGroup { group: g } if g == group),
-                        "removes the account from the group",
-                    ),
-                });
-            }
-        }
-        (HrSide::Employee(employee), Some(status)) => {
-            // The plan's pending removals, with its reasons; for an account the plan leaves
-            // alone (protected, skipped), the role of an active employee says what belongs.
-            let role = (status == EmploymentStatus::Active && outlook.actions.is_empty())
-                .then(|| input.mappings.assign(employee, status));
-            for group in &state.groups {
-                let removing =
-                    |a: &Action| matches!(a, Action::RemoveFromGroup { group: g } if g == group);
-                let reason = match (outlook.change(removing), &role) {
-                    (Some(reason), _) => reason,
-                    (None, Some(role)) if !role.groups.contains_key(group) => format!(
-                        "no rule and no birthright gives this group to {}",
-                        planner::role_facts(employee)
-                    ),
-                    _ => continue,
-                };
-                findings.push(Finding {
-                    kind: FindingKind::ManagedGroupNotFromRole,
-                    group: Some(group.clone()),
-                    reason,
-                    next_apply: outlook.planned(removing, "removes the account from the group"),
-                });
-            }
-        }
-        _ => {}
+    for group in groups {
+        findings.push(Finding {
+            kind: FindingKind::LeaverInManagedGroup,
+            group: Some(group.clone()),
+            reason: format!("{left}, and a leaver keeps no managed group"),
+            next_apply: outlook.planned(
+                |a| matches!(a, Action::RemoveFromGroup { group: g } if g == group),
+                "removes the account from the group",
+            ),
+        });
     }
-    let whose = match (side, status) {
+    findings
+}
+
+/// Managed groups the person's role does not give: the plan's pending removals, with its
+/// reasons; for an account the plan leaves alone (protected, skipped), the role of an active
+/// employee says what belongs.
+fn role_findings(
+    review: &ReviewInput,
+    employee: &Employee,
+    status: EmploymentStatus,
+    groups: &[Dn],
+    outlook: &Outlook,
+) -> Vec<Finding> {
+    let role = (status == EmploymentStatus::Active && outlook.actions.is_empty())
+        .then(|| review.mappings.assign(employee, status));
+    let mut findings = Vec::new();
+    for group in groups {
+        let removing = |a: &Action| matches!(a, Action::RemoveFromGroup { group: g } if g == group);
+        let reason = match (outlook.change(removing), &role) {
+            (Some(reason), _) => reason,
+            (None, Some(role)) if !role.groups.contains_key(group) => format!(
+                "no rule and no birthright gives this group to {}",
+                planner::role_facts(employee)
+            ),
+            _ => continue,
+        };
+        findings.push(Finding {
+            kind: FindingKind::ManagedGroupNotFromRole,
+            group: Some(group.clone()),
+            reason,
+            next_apply: outlook.planned(removing, "removes the account from the group"),
+        });
+    }
+    findings
+}
+
+/// Memberships in groups the mappings do not name (hrsync's own hold group aside).
+fn unmanaged_findings(
+    input: &AccessInput,
+    account: &DirectoryAccount,
+    side: &HrSide,
+    managed: &BTreeSet<Dn>,
+) -> Vec<Finding> {
+    let whose = match (side, side.status()) {
         (_, Some(EmploymentStatus::Terminated)) => "; and the person has left",
         (HrSide::Missing, _) => "; and the account has no HR record",
         _ => "",
     };
-    for group in input
+    input
         .memberships
         .get(&account.dn)
         .into_iter()
         .flatten()
         .filter(|g| !managed.contains(*g) && Some(*g) != input.hold_group)
-    {
-        findings.push(Finding {
+        .map(|group| Finding {
             kind: FindingKind::UnmanagedGroup,
             group: Some(group.clone()),
             reason: format!(
@@ -418,15 +485,10 @@ fn account_findings(
             next_apply: "nothing: hrsync never changes a group the mappings do not name; \
                          remove the membership by hand, or add a rule that grants it"
                 .to_string(),
-        });
-    }
-    findings.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.group.cmp(&b.group)));
-    findings
+        })
+        .collect()
 }
 
-/// An employee's status at `now` as the planner decides it: HR's status corrected by the dates,
-/// in the employee's time zone (the HR field `lifecycle.time_zone_field` when it names a zone,
-/// else `lifecycle.time_zone`).
 /// What the plan does (or why it does nothing) about one account.
 struct Outlook<'a> {
     actions: Vec<(&'a Action, String)>,
@@ -498,7 +560,7 @@ fn leaver_fact(employee: &Employee) -> String {
 
 /// The access report for people: per account, each finding with its reason and what the next
 /// apply does about it.
-pub fn access_text(report: &AccessReport) -> String {
+pub(crate) fn access_text(report: &AccessReport) -> String {
     let mut out = String::new();
     let s = &report.summary;
     // Writing to a String cannot fail: the results of write! are ignored deliberately.
@@ -579,12 +641,12 @@ pub fn access_text(report: &AccessReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{DirectoryGroup, RejectedRecord};
     use crate::plan::{AccountPlan, Change, Lifecycle, Summary};
 
-    fn dn(s: &str) -> Dn {
+    pub(crate) fn dn(s: &str) -> Dn {
         Dn::parse(s).unwrap()
     }
 
@@ -612,27 +674,10 @@ groups = ["engineering"]
         .unwrap()
     }
 
-    fn policy() -> Policy {
-        Policy {
-            disable: crate::plan::DisableMethod::PpolicyLock,
-            expire_leavers: false,
-            member_values_follow_renames: true,
-            groups_require_member: false,
-            empty_group_placeholder: None,
-            required_attributes: Vec::new(),
-            prehire_days: 0,
-            time_zone: chrono_tz::UTC,
-            time_zone_field: None,
-            leave_disable: false,
-            leave_remove_groups: BTreeSet::new(),
-            disable_orphans: false,
-        }
-    }
-
     /// Built from JSON so that the test does not depend on every field of the struct.
     fn employee(id: &str, department: &str, status: EmploymentStatus) -> Employee {
         serde_json::from_value(serde_json::json!({
-            "id": id, "hr_status": status, "status_source": "",
+            "id": id, "status": status, "hr_status": status, "status_source": "",
             "hire_date": null, "termination_date": null,
             "fields": { "department": department }
         }))
@@ -647,7 +692,38 @@ groups = ["engineering"]
         .unwrap()
     }
 
-    fn empty_plan() -> Plan {
+    /// UTC, so that a date's end is midnight UTC.
+    impl FindingKind {
+        /// The kind's name in the JSON.
+        fn as_str(self) -> &'static str {
+            match self {
+                Self::Orphan => "orphan",
+                Self::LeaverEnabled => "leaver_enabled",
+                Self::LeaverInManagedGroup => "leaver_in_managed_group",
+                Self::ManagedGroupNotFromRole => "managed_group_not_from_role",
+                Self::UnmanagedGroup => "unmanaged_group",
+            }
+        }
+    }
+
+    pub(crate) fn policy() -> Policy {
+        Policy {
+            disable: crate::plan::DisableMethod::PpolicyLock,
+            expire_leavers: false,
+            required_attributes: Vec::new(),
+            prehire_days: 0,
+            time_zone: chrono_tz::UTC,
+            time_zone_field: None,
+            leave_disable: false,
+            leave_remove_groups: BTreeSet::new(),
+            disable_orphans: false,
+            member_values_follow_renames: false,
+            groups_require_member: false,
+            empty_group_placeholder: None,
+        }
+    }
+
+    pub(crate) fn empty_plan() -> Plan {
         serde_json::from_value(serde_json::json!({
             "schema": crate::plan::PLAN_SCHEMA, "generated_at": "2026-01-01T00:00:00Z",
             "summary": Summary::default(), "accounts": [], "group_changes": [], "skipped": [],
@@ -743,18 +819,22 @@ groups = ["engineering"]
             .or_default()
             .insert(hold.clone());
         let base = dn("dc=x");
-        let report = access_report(&AccessInput {
+        let policy = policy();
+        let review = ReviewInput {
+            records: &[],
             hr: &hr,
             directory: &directory,
             plan: &plan,
             mappings: &mappings,
-            policy: &policy(),
+            policy: &policy,
+            now: DateTime::default(),
+        };
+        let report = access_report(&AccessInput {
+            review: &review,
             memberships: &memberships,
             groups_base: &base,
             groups_read: 3,
             hold_group: Some(&hold),
-            correlation_attribute: "employeeNumber",
-            now: DateTime::default(),
         });
         let kinds = |uid: &str| -> Vec<(&str, Option<String>)> {
             report
@@ -831,6 +911,55 @@ groups = ["engineering"]
         assert_eq!(
             json["accounts"][0]["findings"][0]["kind"],
             "managed_group_not_from_role"
+        );
+    }
+
+    #[test]
+    fn the_status_is_the_planners_in_its_time_zone_not_the_one_hr_normalised() {
+        // The normaliser called the record active; the last working day has ended in UTC but
+        // not yet in Los Angeles.
+        let mut leaver = employee("2", "Engineering", EmploymentStatus::Active);
+        leaver.termination_date = chrono::NaiveDate::from_ymd_opt(2026, 1, 1);
+        let hr = HrSnapshot {
+            employees: vec![leaver],
+            rejected: Vec::new(),
+        };
+        let directory = DirectorySnapshot {
+            accounts: vec![account("gone", "2", false)],
+            ..DirectorySnapshot::default()
+        };
+        let (mappings, plan, memberships, base) =
+            (mappings(), empty_plan(), BTreeMap::new(), dn("dc=x"));
+        let now = "2026-01-02T03:00:00Z".parse().unwrap();
+        let report_in = |policy: &Policy| {
+            access_report(&AccessInput {
+                review: &ReviewInput {
+                    records: &[],
+                    hr: &hr,
+                    directory: &directory,
+                    plan: &plan,
+                    mappings: &mappings,
+                    policy,
+                    now,
+                },
+                memberships: &memberships,
+                groups_base: &base,
+                groups_read: 0,
+                hold_group: None,
+            })
+        };
+        let utc = report_in(&policy());
+        assert_eq!(utc.accounts.len(), 1, "{utc:?}");
+        assert_eq!(utc.accounts[0].hr_status, "terminated");
+        assert_eq!(utc.accounts[0].findings[0].kind, FindingKind::LeaverEnabled);
+
+        let la = report_in(&Policy {
+            time_zone: chrono_tz::America::Los_Angeles,
+            ..policy()
+        });
+        assert!(
+            la.accounts.is_empty(),
+            "still working in Los Angeles: {la:?}"
         );
     }
 }
