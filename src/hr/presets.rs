@@ -232,8 +232,56 @@ pub(crate) struct Expansion {
 /// `source = "file"`, a preset only lends its fields, status and dates: a replay needs no
 /// credentials).
 pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expansion {
-    let name = preset.as_str();
     let mut problems = Vec::new();
+    let Template {
+        fields,
+        status,
+        dates,
+        rest: mut rest_table,
+    } = template(preset, &mut problems);
+    // Keys: required ones present, unknown ones refused, values well-formed.
+    let set = params.set_keys();
+    let chosen = chosen_keys(preset, &set);
+    check_key_names(preset, &set, chosen, &mut problems);
+    let base_url = params
+        .base_url
+        .as_deref()
+        .map(|url| url.trim_end_matches('/'));
+    if let Some(url) = base_url {
+        check_base_url(url, &mut problems);
+    }
+    if rest {
+        check_required(preset, &set, chosen, base_url.is_some(), &mut problems);
+    }
+    check_values(params, &mut problems);
+    let rest = (rest && problems.is_empty())
+        .then(|| connection(preset, params, base_url))
+        .flatten()
+        .map(|(url, auth)| {
+            rest_table.insert("url".into(), toml::Value::String(url));
+            rest_table.insert("auth".into(), toml::Value::Table(auth));
+            rest_table
+        });
+    Expansion {
+        rest,
+        fields,
+        status,
+        dates,
+        problems,
+    }
+}
+
+/// The tables of a preset's built-in template.
+struct Template {
+    fields: BTreeMap<String, FieldPaths>,
+    status: toml::Table,
+    dates: toml::Table,
+    rest: toml::Table,
+}
+
+/// Parses the preset's template; a broken template is an internal error, reported as a problem.
+fn template(preset: Preset, problems: &mut Vec<ConfigProblem>) -> Template {
+    let name = preset.as_str();
     let mut template: toml::Table = match toml::from_str(preset.template()) {
         Ok(table) => table,
         Err(e) => {
@@ -258,20 +306,26 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
             }
         }
     }
-    let take = |template: &mut toml::Table, key: &str| match template.remove(key) {
+    let mut take = |key: &str| match template.remove(key) {
         Some(toml::Value::Table(table)) => table,
         _ => toml::Table::new(),
     };
-    let status = take(&mut template, "status");
-    let dates = take(&mut template, "dates");
-    let mut rest_table = take(&mut template, "rest");
+    let status = take("status");
+    let dates = take("dates");
+    let rest = take("rest");
+    Template {
+        fields,
+        status,
+        dates,
+        rest,
+    }
+}
 
-    // Keys: required ones present, unknown ones refused, values well-formed.
-    let set = params.set_keys();
+/// The key set the user went for: the one with the most of its keys written (the first on a
+/// tie, the recommended one).
+fn chosen_keys(preset: Preset, set: &[&str]) -> &'static [&'static str] {
     let key_sets = preset.key_sets();
-    // The set the user went for: the one with the most of its keys written (the first on a
-    // tie, the recommended one).
-    let chosen = key_sets
+    key_sets
         .iter()
         .copied()
         .max_by_key(|keys| {
@@ -281,13 +335,24 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
                 std::cmp::Reverse(key_sets.iter().position(|s| s == keys)),
             )
         })
-        .unwrap_or(&[]);
+        .unwrap_or(&[])
+}
+
+/// Keys the preset does not take at all, and keys of another key set than the chosen one.
+fn check_key_names(
+    preset: Preset,
+    set: &[&'static str],
+    chosen: &[&str],
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let name = preset.as_str();
+    let key_sets = preset.key_sets();
     let known = |key: &str| {
         key == "base_url"
             || preset.optional_keys().contains(&key)
             || key_sets.iter().any(|keys| keys.contains(&key))
     };
-    for key in &set {
+    for key in set {
         if !known(key) {
             let mut takes: Vec<&str> = key_sets
                 .iter()
@@ -321,36 +386,50 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
             ));
         }
     }
-    let base_url = params
-        .base_url
-        .as_deref()
-        .map(|url| url.trim_end_matches('/'));
-    if let Some(url) = base_url {
-        match Url::parse(url) {
-            Ok(parsed) if parsed.query().is_none() && parsed.fragment().is_none() => {}
-            Ok(_) => problems.push(ConfigProblem::new(
-                "hr.base_url",
-                "is the API root, without a query string or fragment",
-            )),
-            Err(e) => problems.push(ConfigProblem::new(
-                "hr.base_url",
-                format!("is not a URL: {e}"),
-            )),
+}
+
+/// `base_url` is the API root: a URL without a query string or fragment.
+fn check_base_url(url: &str, problems: &mut Vec<ConfigProblem>) {
+    match Url::parse(url) {
+        Ok(parsed) if parsed.query().is_none() && parsed.fragment().is_none() => {}
+        Ok(_) => problems.push(ConfigProblem::new(
+            "hr.base_url",
+            "is the API root, without a query string or fragment",
+        )),
+        Err(e) => problems.push(ConfigProblem::new(
+            "hr.base_url",
+            format!("is not a URL: {e}"),
+        )),
+    }
+}
+
+/// Every key of the chosen set is written, but for the host-like keys when `base_url` replaces
+/// the default root they only build.
+fn check_required(
+    preset: Preset,
+    set: &[&str],
+    chosen: &[&str],
+    has_base_url: bool,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    for key in chosen {
+        let covered = has_base_url && matches!(*key, "company_domain" | "host" | "api_server");
+        if !set.contains(key) && !covered {
+            problems.push(ConfigProblem::new(
+                format!("hr.{key}"),
+                format!(
+                    "is required with preset = \"{}\" ({})",
+                    preset.as_str(),
+                    describe(key)
+                ),
+            ));
         }
     }
-    if rest {
-        for key in chosen {
-            // The host-like keys only build the default root, which base_url replaces.
-            let covered =
-                base_url.is_some() && matches!(*key, "company_domain" | "host" | "api_server");
-            if !set.contains(key) && !covered {
-                problems.push(ConfigProblem::new(
-                    format!("hr.{key}"),
-                    format!("is required with preset = \"{name}\" ({})", describe(key)),
-                ));
-            }
-        }
-    }
+}
+
+/// The values: names that go into URLs are plain names, secrets can be read, user names are
+/// usable.
+fn check_values(params: &PresetParams, problems: &mut Vec<ConfigProblem>) {
     for (key, value) in [
         ("company_domain", &params.company_domain),
         ("host", &params.host),
@@ -411,22 +490,6 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
                 )),
             _ => {}
         }
-    }
-
-    let rest = (rest && problems.is_empty())
-        .then(|| connection(preset, params, base_url))
-        .flatten()
-        .map(|(url, auth)| {
-            rest_table.insert("url".into(), toml::Value::String(url));
-            rest_table.insert("auth".into(), toml::Value::Table(auth));
-            rest_table
-        });
-    Expansion {
-        rest,
-        fields,
-        status,
-        dates,
-        problems,
     }
 }
 
