@@ -529,8 +529,16 @@ fn connection(
     params: &PresetParams,
     base_url: Option<&str>,
 ) -> Option<(String, toml::Table)> {
+    Some((
+        records_url(preset, params, base_url)?,
+        auth(preset, params, base_url)?,
+    ))
+}
+
+/// The records endpoint: the API root (`base_url`, or the vendor's default) and the path.
+fn records_url(preset: Preset, params: &PresetParams, base_url: Option<&str>) -> Option<String> {
     let root = |default: String| base_url.map_or(default, str::to_string);
-    let url = match preset {
+    Some(match preset {
         Preset::Bamboohr => format!(
             "{}/reports/custom",
             root(format!(
@@ -561,7 +569,12 @@ fn connection(
             ))
         ),
         Preset::Scim => format!("{}/Users", base_url?),
-    };
+    })
+}
+
+/// The `[hr.rest.auth]` table for the preset's credentials.
+fn auth(preset: Preset, params: &PresetParams, base_url: Option<&str>) -> Option<toml::Table> {
+    let root = |default: String| base_url.map_or(default, str::to_string);
     let mut auth = toml::Table::new();
     let mut put = |key: &str, value: toml::Value| {
         auth.insert(key.to_string(), value);
@@ -588,26 +601,7 @@ fn connection(
             put("token", secret_value(params.token.as_ref()?));
         }
         Preset::Successfactors if params.private_key.is_some() => {
-            let odata_root = root(format!(
-                "https://{}/odata/v2",
-                params.api_server.as_deref().unwrap_or_default()
-            ));
-            let server = odata_root
-                .strip_suffix("/odata/v2")
-                .unwrap_or(&odata_root)
-                .to_string();
-            put("type", "saml_bearer".into());
-            put("token_url", format!("{server}/oauth/token").into());
-            put("client_id", credential_value(params.client_id.as_ref()?));
-            put("company_id", params.company_id.clone()?.into());
-            put("user_id", params.user_id.clone()?.into());
-            put("private_key", secret_value(params.private_key.as_ref()?));
-            if let Some(certificate) = &params.certificate {
-                put(
-                    "certificate",
-                    certificate.to_string_lossy().into_owned().into(),
-                );
-            }
+            saml_bearer(params, &root, &mut put)?;
         }
         Preset::Hibob => {
             put("type", "basic".into());
@@ -618,25 +612,7 @@ fn connection(
             put("password", secret_value(params.token.as_ref()?));
         }
         Preset::Workday if params.refresh_token.is_some() => {
-            let server = root(format!(
-                "https://{}",
-                params.host.as_deref().unwrap_or_default()
-            ));
-            put("type", "oauth2".into());
-            put("grant", "refresh_token".into());
-            put(
-                "token_url",
-                format!("{server}/ccx/oauth2/{}/token", params.tenant.as_deref()?).into(),
-            );
-            put("client_id", credential_value(params.client_id.as_ref()?));
-            put(
-                "client_secret",
-                secret_value(params.client_secret.as_ref()?),
-            );
-            put(
-                "refresh_token",
-                secret_value(params.refresh_token.as_ref()?),
-            );
+            workday_refresh(params, &root, &mut put)?;
         }
         Preset::Workday | Preset::Successfactors => {
             put("type", "basic".into());
@@ -644,7 +620,64 @@ fn connection(
             put("password", secret_value(params.password.as_ref()?));
         }
     }
-    Some((url, auth))
+    Some(auth)
+}
+
+/// SuccessFactors with a private key: a signed SAML assertion exchanged at its token endpoint.
+fn saml_bearer(
+    params: &PresetParams,
+    root: &dyn Fn(String) -> String,
+    put: &mut dyn FnMut(&str, toml::Value),
+) -> Option<()> {
+    let odata_root = root(format!(
+        "https://{}/odata/v2",
+        params.api_server.as_deref().unwrap_or_default()
+    ));
+    let server = odata_root
+        .strip_suffix("/odata/v2")
+        .unwrap_or(&odata_root)
+        .to_string();
+    put("type", "saml_bearer".into());
+    put("token_url", format!("{server}/oauth/token").into());
+    put("client_id", credential_value(params.client_id.as_ref()?));
+    put("company_id", params.company_id.clone()?.into());
+    put("user_id", params.user_id.clone()?.into());
+    put("private_key", secret_value(params.private_key.as_ref()?));
+    if let Some(certificate) = &params.certificate {
+        put(
+            "certificate",
+            certificate.to_string_lossy().into_owned().into(),
+        );
+    }
+    Some(())
+}
+
+/// Workday with a refresh token: OAuth 2.0 at the tenant's token endpoint.
+fn workday_refresh(
+    params: &PresetParams,
+    root: &dyn Fn(String) -> String,
+    put: &mut dyn FnMut(&str, toml::Value),
+) -> Option<()> {
+    let server = root(format!(
+        "https://{}",
+        params.host.as_deref().unwrap_or_default()
+    ));
+    put("type", "oauth2".into());
+    put("grant", "refresh_token".into());
+    put(
+        "token_url",
+        format!("{server}/ccx/oauth2/{}/token", params.tenant.as_deref()?).into(),
+    );
+    put("client_id", credential_value(params.client_id.as_ref()?));
+    put(
+        "client_secret",
+        secret_value(params.client_secret.as_ref()?),
+    );
+    put(
+        "refresh_token",
+        secret_value(params.refresh_token.as_ref()?),
+    );
+    Some(())
 }
 
 fn secret_value(secret: &SecretRef) -> toml::Value {
