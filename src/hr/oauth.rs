@@ -642,21 +642,7 @@ impl OAuth2 {
 
     async fn request_token(&self, client: &Client, timeout_secs: u64) -> Result<Token, Failure> {
         let params = self.params().map_err(Failure::fatal)?;
-        let request = client
-            .post(self.token_url.clone())
-            .header(ACCEPT, "application/json");
-        let request = match self.encoding {
-            TokenEncoding::Json => {
-                let body: serde_json::Map<String, Value> = params
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), json!(v)))
-                    .collect();
-                request.json(&Value::Object(body))
-            }
-            TokenEncoding::Form => request
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(form_encode(&params)),
-        };
+        let request = self.token_request(client, &params);
         let started = Instant::now();
         let response = request.send().await.map_err(|e| {
             let retry = is_retryable_error(&e);
@@ -689,53 +675,85 @@ impl OAuth2 {
         })?;
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !status.is_success() {
-            let oauth_error = body
-                .as_ref()
-                .and_then(|b| b.get("error"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let description = body
-                .as_ref()
-                .and_then(|b| b.get("error_description"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let detail = clean_excerpt(
-                format!("{oauth_error} {description}").trim().as_bytes(),
-                200,
-            );
-            let refused = matches!(status.as_u16(), 401 | 403)
-                || (status.as_u16() == 400
-                    && matches!(oauth_error, "invalid_client" | "unauthorized_client"));
-            if refused {
-                return Err(Failure::fatal(HrError::OAuth2Refused {
-                    url: self.url(),
-                    status: status.as_u16(),
-                    detail,
-                }));
+            return Err(self.refusal(status, body.as_ref(), wait));
+        }
+        self.read_token(body, started).map_err(Failure::fatal)
+    }
+
+    /// The token request: the grant's parameters as JSON or as a form, as the endpoint wants.
+    fn token_request(&self, client: &Client, params: &[(&str, String)]) -> reqwest::RequestBuilder {
+        let request = client
+            .post(self.token_url.clone())
+            .header(ACCEPT, "application/json");
+        match self.encoding {
+            TokenEncoding::Json => {
+                let body: serde_json::Map<String, Value> = params
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), json!(v)))
+                    .collect();
+                request.json(&Value::Object(body))
             }
-            let error = HrError::OAuth2 {
+            TokenEncoding::Form => request
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form_encode(params)),
+        }
+    }
+
+    /// What a failed answer means: credentials refused (fatal, named as such), a passing
+    /// failure (retried), or anything else (fatal).
+    fn refusal(
+        &self,
+        status: reqwest::StatusCode,
+        body: Option<&Value>,
+        wait: Option<Duration>,
+    ) -> Failure {
+        let oauth_error = body
+            .and_then(|b| b.get("error"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let description = body
+            .and_then(|b| b.get("error_description"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let detail = clean_excerpt(
+            format!("{oauth_error} {description}").trim().as_bytes(),
+            200,
+        );
+        let refused = matches!(status.as_u16(), 401 | 403)
+            || (status.as_u16() == 400
+                && matches!(oauth_error, "invalid_client" | "unauthorized_client"));
+        if refused {
+            return Failure::fatal(HrError::OAuth2Refused {
                 url: self.url(),
-                problem: format!(
-                    "answered HTTP {}{}",
-                    status.as_u16(),
-                    if detail.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {detail}")
-                    }
-                ),
-            };
-            return Err(if is_retryable_status(status) {
-                Failure::retryable(error, wait)
-            } else {
-                Failure::fatal(error)
+                status: status.as_u16(),
+                detail,
             });
         }
-        let fatal = |problem: String| {
-            Failure::fatal(HrError::OAuth2 {
-                url: self.url(),
-                problem,
-            })
+        let error = HrError::OAuth2 {
+            url: self.url(),
+            problem: format!(
+                "answered HTTP {}{}",
+                status.as_u16(),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {detail}")
+                }
+            ),
+        };
+        if is_retryable_status(status) {
+            Failure::retryable(error, wait)
+        } else {
+            Failure::fatal(error)
+        }
+    }
+
+    /// The access token and its lifetime from a successful answer (an answer without them is a
+    /// fatal error); a refresh token it carries is kept for the next request.
+    fn read_token(&self, body: Option<Value>, started: Instant) -> Result<Token, HrError> {
+        let fatal = |problem: String| HrError::OAuth2 {
+            url: self.url(),
+            problem,
         };
         let Some(body) = body else {
             return Err(fatal("the answer is not JSON".into()));
