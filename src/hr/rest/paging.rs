@@ -1,0 +1,644 @@
+//! The pagination styles: next links (in the body or the `Link` header), page numbers and
+//! offsets, with the page totals compared as the pages come.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use reqwest::Url;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LINK, LOCATION};
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::auth::Auth;
+use super::client::Session;
+use super::config::{PaginationConfig, ParamLocation};
+use crate::hr::error::{HrError, Origin, clean_excerpt, describe_reqwest, display_origin};
+use crate::hr::retry::{
+    Failure, is_retryable_error, is_retryable_status, retry_after, with_retries,
+};
+use crate::hr::{Page, describe_json, take_records};
+/// Where the next page's link is: a JSON Pointer into the body, or the `Link` header.
+#[derive(Clone, Copy)]
+pub(super) enum NextLink<'a> {
+    Ptr(&'a str),
+    Header,
+}
+
+/// Where the number of pages is announced.
+pub(super) enum PageTotal<'a> {
+    Header(&'a str),
+    Ptr(&'a str),
+}
+
+pub(super) struct PageParams<'a> {
+    pub(super) page_param: &'a str,
+    pub(super) size_param: &'a str,
+    pub(super) size: u64,
+    pub(super) start: u64,
+    pub(super) total: Option<PageTotal<'a>>,
+    pub(super) location: ParamLocation,
+}
+
+pub(super) struct OffsetParams<'a> {
+    pub(super) offset_param: &'a str,
+    pub(super) limit_param: &'a str,
+    pub(super) limit: u64,
+    pub(super) start: u64,
+    pub(super) total_ptr: Option<&'a str>,
+    pub(super) location: ParamLocation,
+}
+
+impl Session<'_> {
+    /// The URL and body of one page, with the paging parameters in the query string or in the
+    /// JSON body.
+    pub(super) fn page_target(
+        &self,
+        location: ParamLocation,
+        params: [(&str, u64); 2],
+    ) -> (Url, Option<Value>) {
+        let mut url = self.first.clone();
+        let mut body = self.config.body.clone();
+        match location {
+            ParamLocation::Query => {
+                for (name, value) in params {
+                    url.query_pairs_mut().append_pair(name, &value.to_string());
+                }
+            }
+            ParamLocation::Body => {
+                let mut object = match body.take() {
+                    Some(Value::Object(object)) => object,
+                    _ => serde_json::Map::new(),
+                };
+                for (name, value) in params {
+                    object.insert(name.to_string(), Value::from(value));
+                }
+                body = Some(Value::Object(object));
+            }
+        }
+        (url, body)
+    }
+
+    /// Waits for the next request slot under `requests_per_minute`.
+    pub(super) async fn pace(&self) {
+        let Some(pacer) = &self.pacer else {
+            return;
+        };
+        let mut next = pacer.next.lock().await;
+        let now = tokio::time::Instant::now();
+        if let Some(at) = *next {
+            if at > now {
+                tokio::time::sleep_until(at).await;
+            }
+        }
+        *next = Some(next.map_or(now, |at| at.max(now)) + pacer.interval);
+    }
+
+    pub(super) fn origin(&self, url: &Url, page: u64) -> Origin {
+        Origin::page(self.config.method.as_str(), url, page)
+    }
+
+    pub(super) fn too_many_pages(&self, url: &Url, page: u64) -> HrError {
+        HrError::Pagination {
+            at: self.origin(url, page),
+            problem: format!(
+                "more than {} pages (hr.rest.max_pages); stopped rather than page forever",
+                self.config.max_pages
+            ),
+        }
+    }
+
+    /// One page: the parsed JSON answer of a 2xx response and its headers, or the reason there
+    /// is none. Failures worth it are retried (`[hr.rest.retry]`); with OAuth2, a 401 fetches a
+    /// new token once and tries the page again.
+    pub(super) async fn get(
+        &self,
+        url: &Url,
+        body: Option<&Value>,
+        page: u64,
+    ) -> Result<(Value, HeaderMap), HrError> {
+        let mut refreshed = false;
+        loop {
+            let token = match &self.auth {
+                Auth::OAuth2(oauth) => Some(
+                    oauth
+                        .token(&self.client, &self.config.retry, self.config.timeout_secs)
+                        .await?,
+                ),
+                _ => None,
+            };
+            let result = with_retries(&self.config.retry, || {
+                self.attempt(url, body, page, token.as_ref())
+            })
+            .await;
+            match (result, &self.auth) {
+                (Err(HrError::Credentials { status: 401, .. }), Auth::OAuth2(oauth))
+                    if !refreshed =>
+                {
+                    tracing::info!(
+                        page,
+                        "HR API refused the OAuth2 access token (HTTP 401); fetching a new one"
+                    );
+                    oauth.invalidate().await;
+                    refreshed = true;
+                }
+                (result, _) => return result,
+            }
+        }
+    }
+
+    /// One attempt at one page.
+    pub(super) async fn attempt(
+        &self,
+        url: &Url,
+        body: Option<&Value>,
+        page: u64,
+        token: Option<&SecretString>,
+    ) -> Result<(Value, HeaderMap), Failure> {
+        let at = self.origin(url, page);
+        let mut request = self
+            .client
+            .request(self.config.method.to_reqwest(), url.clone());
+        if !self
+            .config
+            .headers
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case(ACCEPT.as_str()))
+        {
+            request = request.header(ACCEPT, "application/json");
+        }
+        for (name, value) in &self.config.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        request = self.auth.apply(request, token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.pace().await;
+        let transport = |e: reqwest::Error| {
+            let retry = is_retryable_error(&e);
+            let error = HrError::Transport {
+                at: at.clone(),
+                detail: describe_reqwest(e, self.config.timeout_secs),
+                attempts: 1,
+            };
+            if retry {
+                Failure::retryable(error, None)
+            } else {
+                Failure::fatal(error)
+            }
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status();
+        if !status.is_success() {
+            let wait = retry_after(response.headers());
+            let error = self.status_error(at.clone(), url, response).await;
+            return Err(if is_retryable_status(status) {
+                Failure::retryable(error, wait)
+            } else {
+                Failure::fatal(error)
+            });
+        }
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response.bytes().await.map_err(transport)?;
+        tracing::debug!(
+            page,
+            bytes = bytes.len(),
+            status = status.as_u16(),
+            "HR page received"
+        );
+        let body = serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::fatal(HrError::NotJson {
+                at,
+                content_type,
+                detail: e.to_string(),
+            })
+        })?;
+        Ok((body, headers))
+    }
+
+    pub(super) async fn status_error(
+        &self,
+        at: Origin,
+        url: &Url,
+        response: reqwest::Response,
+    ) -> HrError {
+        let status = response.status().as_u16();
+        match status {
+            401 | 403 => HrError::Credentials { at, status },
+            404 => HrError::NotFound { at },
+            300..=399 if response.headers().contains_key(LOCATION) => {
+                let to = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|location| url.join(location).ok())
+                    .map_or_else(|| "an unreadable Location".into(), |u| display_origin(&u));
+                HrError::Redirect { at, status, to }
+            }
+            _ => {
+                let body = response
+                    .bytes()
+                    .await
+                    .map(|b| clean_excerpt(&b, 200))
+                    .unwrap_or_default();
+                HrError::Http {
+                    at,
+                    status,
+                    body,
+                    attempts: 1,
+                }
+            }
+        }
+    }
+
+    pub(super) async fn offset_pages(
+        &self,
+        pages: &mut Pager,
+        params: OffsetParams<'_>,
+    ) -> Result<u64, HrError> {
+        let mut offset = params.start;
+        let mut page = 1;
+        loop {
+            let (url, request_body) = self.page_target(
+                params.location,
+                [
+                    (params.offset_param, offset),
+                    (params.limit_param, params.limit),
+                ],
+            );
+            if page > self.config.max_pages {
+                return Err(self.too_many_pages(&url, page));
+            }
+            let at = self.origin(&url, page);
+            let (mut body, _) = self.get(&url, request_body.as_ref(), page).await?;
+            let total = match params.total_ptr {
+                Some(ptr) => Some((ptr, read_count(&body, ptr, &at)?)),
+                None => None,
+            };
+            let records = take_records(&mut body, &self.config.records, &at)?;
+            let count = records.len() as u64;
+            tracing::debug!(page, offset, records = count, "HR page read");
+            self.append_page(pages, records, &at).await?;
+            let received = pages.received;
+            let done = count == 0
+                || count < params.limit
+                || total.is_some_and(|(_, total)| received >= total);
+            if done {
+                if let Some((pointer, expected)) = total {
+                    if received != expected {
+                        return Err(HrError::Incomplete {
+                            at,
+                            pointer: pointer.to_string(),
+                            expected,
+                            received,
+                        });
+                    }
+                }
+                return Ok(page);
+            }
+            offset += count;
+            page += 1;
+        }
+    }
+
+    pub(super) async fn numbered_pages(
+        &self,
+        pages: &mut Pager,
+        params: PageParams<'_>,
+    ) -> Result<u64, HrError> {
+        let mut number = params.start;
+        let mut page = 1;
+        loop {
+            let (url, request_body) = self.page_target(
+                params.location,
+                [
+                    (params.page_param, number),
+                    (params.size_param, params.size),
+                ],
+            );
+            if page > self.config.max_pages {
+                return Err(self.too_many_pages(&url, page));
+            }
+            let at = self.origin(&url, page);
+            let (mut body, headers) = self.get(&url, request_body.as_ref(), page).await?;
+            let total = page_total(params.total.as_ref(), &body, &headers, &at)?;
+            let records = take_records(&mut body, &self.config.records, &at)?;
+            let count = records.len() as u64;
+            tracing::debug!(page, number, records = count, "HR page read");
+            self.append_page(pages, records, &at).await?;
+            let last_by_total = total.as_ref().is_some_and(|(_, total)| page >= *total);
+            if count == 0 || count < params.size || last_by_total {
+                if let Some((source, total)) = total {
+                    if page < total {
+                        return Err(HrError::Pagination {
+                            at,
+                            problem: format!(
+                                "incomplete fetch: the API announces {total} pages ({source}), \
+                                 but page {page} holds {count} records of {}; the rest is \
+                                 missing",
+                                params.size
+                            ),
+                        });
+                    }
+                    if page > total && count > 0 {
+                        return Err(HrError::Pagination {
+                            at,
+                            problem: format!(
+                                "incomplete fetch: the API announces {total} pages ({source}), \
+                                 but page {page} holds records"
+                            ),
+                        });
+                    }
+                }
+                return Ok(page);
+            }
+            number += 1;
+            page += 1;
+        }
+    }
+
+    pub(super) async fn cursor_pages(
+        &self,
+        pages: &mut Pager,
+        param: &str,
+        next_ptr: &str,
+    ) -> Result<u64, HrError> {
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut cursor: Option<String> = None;
+        let mut page = 1;
+        loop {
+            let mut url = self.first.clone();
+            if let Some(cursor) = &cursor {
+                url.query_pairs_mut().append_pair(param, cursor);
+            }
+            if page > self.config.max_pages {
+                return Err(self.too_many_pages(&url, page));
+            }
+            let at = self.origin(&url, page);
+            let (mut body, _) = self.get(&url, self.config.body.as_ref(), page).await?;
+            let next = match body.pointer(next_ptr) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(next)) if next.trim().is_empty() => None,
+                Some(Value::String(next)) => Some(next.clone()),
+                Some(Value::Number(next)) => Some(next.to_string()),
+                Some(other) => {
+                    return Err(HrError::Pagination {
+                        at,
+                        problem: format!(
+                            "expected the next cursor (a string) at pagination.next_ptr \
+                             {next_ptr:?}, found {}",
+                            describe_json(other)
+                        ),
+                    });
+                }
+            };
+            let records = take_records(&mut body, &self.config.records, &at)?;
+            tracing::debug!(page, records = records.len(), "HR page read");
+            self.append_page(pages, records, &at).await?;
+            let Some(next) = next else {
+                return Ok(page);
+            };
+            if !seen.insert(next.clone()) {
+                return Err(HrError::Pagination {
+                    at,
+                    problem: format!(
+                        "the API returned a cursor (at {next_ptr:?}) it had returned before; it \
+                         would page forever"
+                    ),
+                });
+            }
+            cursor = Some(next);
+            page += 1;
+        }
+    }
+
+    /// Pages that link to the next one, by a URL in the body or an RFC 8288 `Link` header.
+    pub(super) async fn linked_pages(
+        &self,
+        pages: &mut Pager,
+        link: NextLink<'_>,
+    ) -> Result<u64, HrError> {
+        let mut visited: BTreeMap<String, u64> = BTreeMap::new();
+        let mut url = self.first.clone();
+        let mut page = 1;
+        loop {
+            if page > self.config.max_pages {
+                return Err(self.too_many_pages(&url, page));
+            }
+            let at = self.origin(&url, page);
+            if let Some(earlier) = visited.insert(url.to_string(), page) {
+                return Err(HrError::Pagination {
+                    at,
+                    problem: format!(
+                        "the next link leads back to page {earlier}; the API would page forever"
+                    ),
+                });
+            }
+            let (mut body, headers) = self.get(&url, self.config.body.as_ref(), page).await?;
+            let next = match link {
+                NextLink::Header => next_link(&headers),
+                NextLink::Ptr(ptr) => match body.pointer(ptr) {
+                    None | Some(Value::Null) => None,
+                    Some(Value::String(href)) if href.trim().is_empty() => None,
+                    Some(Value::String(href)) => Some(href.trim().to_string()),
+                    Some(other) => {
+                        return Err(HrError::Pagination {
+                            at,
+                            problem: format!(
+                                "expected the next page's URL (a string) at pagination.ptr \
+                                 {ptr:?}, found {}",
+                                describe_json(other)
+                            ),
+                        });
+                    }
+                },
+            };
+            let records = take_records(&mut body, &self.config.records, &at)?;
+            tracing::debug!(page, records = records.len(), "HR page read");
+            self.append_page(pages, records, &at).await?;
+            let Some(href) = next else {
+                return Ok(page);
+            };
+            let next_url = url.join(&href).map_err(|e| HrError::Pagination {
+                at: at.clone(),
+                problem: format!(
+                    "the next link ({}) is not a URL: {e}",
+                    match link {
+                        NextLink::Ptr(ptr) => format!("at {ptr:?}"),
+                        NextLink::Header => "in the Link header".to_string(),
+                    }
+                ),
+            })?;
+            if next_url.origin() != self.first.origin() {
+                return Err(HrError::Pagination {
+                    at,
+                    problem: format!(
+                        "the next link points to another origin ({}) than hr.rest.url ({}); \
+                         refused, so the credentials never reach another host",
+                        display_origin(&next_url),
+                        display_origin(&self.first)
+                    ),
+                });
+            }
+            url = next_url;
+            page += 1;
+        }
+    }
+
+    /// Hands a page's records on. An API that ignores the paging parameters sends the same page
+    /// again and again; joined, every record would appear many times, so a page that repeats the
+    /// one before is an error, caught at the second copy.
+    pub(super) async fn append_page(
+        &self,
+        pages: &mut Pager,
+        records: Vec<Value>,
+        at: &Origin,
+    ) -> Result<(), HrError> {
+        if !records.is_empty() && pages.previous.as_deref() == Some(&records) {
+            return Err(HrError::Pagination {
+                at: at.clone(),
+                problem: format!(
+                    "this page holds exactly the records of the page before; the API seems to \
+                     ignore the paging ({})",
+                    match &self.config.pagination {
+                        PaginationConfig::Offset { offset_param, .. } =>
+                            format!("does it understand the parameter {offset_param:?}?"),
+                        _ => "check hr.rest.pagination".to_string(),
+                    }
+                ),
+            });
+        }
+        pages.send(records, at).await
+    }
+}
+
+/// Where a fetch's pages go: each accepted page is sent on as it arrives (to be normalised while
+/// the next one is fetched), and the last one is kept to compare the next with.
+pub(crate) struct Pager {
+    pub(super) sink: mpsc::Sender<Page>,
+    /// The page before, shared with the receiver (which may still be reading it).
+    pub(super) previous: Option<Page>,
+    /// Records sent so far, across pages.
+    pub(super) received: u64,
+}
+
+impl Pager {
+    pub(crate) fn new(sink: mpsc::Sender<Page>) -> Self {
+        Self {
+            sink,
+            previous: None,
+            received: 0,
+        }
+    }
+
+    pub(super) async fn send(&mut self, records: Vec<Value>, at: &Origin) -> Result<(), HrError> {
+        self.received += records.len() as u64;
+        let page = Arc::new(records);
+        // The receiver only goes away when it failed, which its owner reports; this error is a
+        // fallback so that the fetch stops rather than fetching pages nobody reads.
+        self.sink
+            .send(Arc::clone(&page))
+            .await
+            .map_err(|_| HrError::Pagination {
+                at: at.clone(),
+                problem: "the records of this page could not be handed on to be read".into(),
+            })?;
+        self.previous = Some(page);
+        Ok(())
+    }
+}
+
+/// The number of pages the API announces for a numbered page, and where it said so.
+pub(super) fn page_total(
+    total: Option<&PageTotal<'_>>,
+    body: &Value,
+    headers: &HeaderMap,
+    at: &Origin,
+) -> Result<Option<(String, u64)>, HrError> {
+    let total = match total {
+        None => None,
+        Some(PageTotal::Ptr(ptr)) => Some((
+            format!("pagination.total_pages_ptr {ptr:?}"),
+            read_count(body, ptr, at)?,
+        )),
+        Some(PageTotal::Header(name)) => {
+            let value = headers.get(*name).and_then(|v| v.to_str().ok());
+            match value.and_then(|v| v.trim().parse::<u64>().ok()) {
+                Some(total) => Some((format!("response header {name}"), total)),
+                None => {
+                    return Err(HrError::Pagination {
+                        at: at.clone(),
+                        problem: format!(
+                            "expected the number of pages in the response header {name} \
+                                 (pagination.total_pages_header), found {}",
+                            if value.is_some() {
+                                "something that is not a number"
+                            } else {
+                                "no such header"
+                            }
+                        ),
+                    });
+                }
+            }
+        }
+    };
+    Ok(total)
+}
+
+/// The target of the first `rel="next"` link in the RFC 8288 `Link` headers, if any.
+pub(super) fn next_link(headers: &HeaderMap) -> Option<String> {
+    for value in headers.get_all(LINK) {
+        let Ok(mut rest) = value.to_str() else {
+            continue;
+        };
+        while let Some(open) = rest.find('<') {
+            let after_open = &rest[open + 1..];
+            let close = after_open.find('>')?;
+            let target = after_open[..close].trim();
+            let after_close = &after_open[close + 1..];
+            let params_end = after_close.find('<').unwrap_or(after_close.len());
+            let params = &after_close[..params_end];
+            let is_next = params.split(';').any(|param| {
+                param
+                    .trim()
+                    .trim_end_matches(',')
+                    .split_once('=')
+                    .is_some_and(|(name, value)| {
+                        name.trim().eq_ignore_ascii_case("rel")
+                            && value
+                                .trim()
+                                .trim_matches('"')
+                                .split_whitespace()
+                                .any(|rel| rel.eq_ignore_ascii_case("next"))
+                    })
+            });
+            if is_next && !target.is_empty() {
+                return Some(target.to_string());
+            }
+            rest = &after_close[params_end..];
+        }
+    }
+    None
+}
+
+/// A count at `ptr`: a non-negative integer, or a string holding one.
+pub(super) fn read_count(body: &Value, ptr: &str, at: &Origin) -> Result<u64, HrError> {
+    let found = body.pointer(ptr);
+    let count = match found {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    count.ok_or_else(|| HrError::Pagination {
+        at: at.clone(),
+        problem: format!(
+            "expected the total number of records at pagination.total_ptr {ptr:?}, found {}",
+            found.map_or_else(|| "nothing".to_string(), describe_json)
+        ),
+    })
+}
