@@ -271,19 +271,13 @@ impl Session<'_> {
                     (params.limit_param, params.limit),
                 ],
             );
-            if page > self.config.max_pages {
-                return Err(self.too_many_pages(&url, page));
-            }
-            let at = self.origin(&url, page);
-            let (mut body, _) = self.get(&url, request_body.as_ref(), page).await?;
+            let mut fetched = self.fetch_page(url, request_body.as_ref(), page).await?;
+            let at = fetched.at.clone();
             let total = match params.total_ptr {
-                Some(ptr) => Some((ptr, read_count(&body, ptr, &at)?)),
+                Some(ptr) => Some((ptr, read_count(&fetched.body, ptr, &at)?)),
                 None => None,
             };
-            let records = take_records(&mut body, &self.config.records, &at)?;
-            let count = records.len() as u64;
-            tracing::debug!(page, offset, records = count, "HR page read");
-            self.append_page(pages, records, &at).await?;
+            let count = self.hand_on(pages, &mut fetched).await?;
             let received = pages.received;
             let done = count == 0
                 || count < params.limit
@@ -321,16 +315,10 @@ impl Session<'_> {
                     (params.size_param, params.size),
                 ],
             );
-            if page > self.config.max_pages {
-                return Err(self.too_many_pages(&url, page));
-            }
-            let at = self.origin(&url, page);
-            let (mut body, headers) = self.get(&url, request_body.as_ref(), page).await?;
-            let total = page_total(params.total.as_ref(), &body, &headers, &at)?;
-            let records = take_records(&mut body, &self.config.records, &at)?;
-            let count = records.len() as u64;
-            tracing::debug!(page, number, records = count, "HR page read");
-            self.append_page(pages, records, &at).await?;
+            let mut fetched = self.fetch_page(url, request_body.as_ref(), page).await?;
+            let at = fetched.at.clone();
+            let total = page_total(params.total.as_ref(), &fetched.body, &fetched.headers, &at)?;
+            let count = self.hand_on(pages, &mut fetched).await?;
             let last_by_total = total.as_ref().is_some_and(|(_, total)| page >= *total);
             if count == 0 || count < params.size || last_by_total {
                 if let Some((source, total)) = total {
@@ -376,12 +364,11 @@ impl Session<'_> {
             if let Some(cursor) = &cursor {
                 url.query_pairs_mut().append_pair(param, cursor);
             }
-            if page > self.config.max_pages {
-                return Err(self.too_many_pages(&url, page));
-            }
-            let at = self.origin(&url, page);
-            let (mut body, _) = self.get(&url, self.config.body.as_ref(), page).await?;
-            let next = match body.pointer(next_ptr) {
+            let mut fetched = self
+                .fetch_page(url, self.config.body.as_ref(), page)
+                .await?;
+            let at = fetched.at.clone();
+            let next = match fetched.body.pointer(next_ptr) {
                 None | Some(Value::Null) => None,
                 Some(Value::String(next)) if next.trim().is_empty() => None,
                 Some(Value::String(next)) => Some(next.clone()),
@@ -397,9 +384,7 @@ impl Session<'_> {
                     });
                 }
             };
-            let records = take_records(&mut body, &self.config.records, &at)?;
-            tracing::debug!(page, records = records.len(), "HR page read");
-            self.append_page(pages, records, &at).await?;
+            self.hand_on(pages, &mut fetched).await?;
             let Some(next) = next else {
                 return Ok(page);
             };
@@ -427,22 +412,21 @@ impl Session<'_> {
         let mut url = self.first.clone();
         let mut page = 1;
         loop {
-            if page > self.config.max_pages {
-                return Err(self.too_many_pages(&url, page));
-            }
-            let at = self.origin(&url, page);
             if let Some(earlier) = visited.insert(url.to_string(), page) {
                 return Err(HrError::Pagination {
-                    at,
+                    at: self.origin(&url, page),
                     problem: format!(
                         "the next link leads back to page {earlier}; the API would page forever"
                     ),
                 });
             }
-            let (mut body, headers) = self.get(&url, self.config.body.as_ref(), page).await?;
+            let mut fetched = self
+                .fetch_page(url.clone(), self.config.body.as_ref(), page)
+                .await?;
+            let at = fetched.at.clone();
             let next = match link {
-                NextLink::Header => next_link(&headers),
-                NextLink::Ptr(ptr) => match body.pointer(ptr) {
+                NextLink::Header => next_link(&fetched.headers),
+                NextLink::Ptr(ptr) => match fetched.body.pointer(ptr) {
                     None | Some(Value::Null) => None,
                     Some(Value::String(href)) if href.trim().is_empty() => None,
                     Some(Value::String(href)) => Some(href.trim().to_string()),
@@ -458,9 +442,7 @@ impl Session<'_> {
                     }
                 },
             };
-            let records = take_records(&mut body, &self.config.records, &at)?;
-            tracing::debug!(page, records = records.len(), "HR page read");
-            self.append_page(pages, records, &at).await?;
+            self.hand_on(pages, &mut fetched).await?;
             let Some(href) = next else {
                 return Ok(page);
             };
@@ -490,10 +472,40 @@ impl Session<'_> {
         }
     }
 
+    /// Requests page number `page` (counted from 1), within `hr.rest.max_pages`. What tells where
+    /// the next page is (a total, a cursor, a link) is read from the answer before its records
+    /// are handed on with [`Session::hand_on`].
+    async fn fetch_page(
+        &self,
+        url: Url,
+        body: Option<&Value>,
+        page: u64,
+    ) -> Result<Fetched, HrError> {
+        if page > self.config.max_pages {
+            return Err(self.too_many_pages(&url, page));
+        }
+        let (body, headers) = self.get(&url, body, page).await?;
+        Ok(Fetched {
+            at: self.origin(&url, page),
+            page,
+            body,
+            headers,
+        })
+    }
+
+    /// Takes the records out of a fetched page and hands them on; the number of records.
+    async fn hand_on(&self, pages: &mut Pager, fetched: &mut Fetched) -> Result<u64, HrError> {
+        let records = take_records(&mut fetched.body, &self.config.records, &fetched.at)?;
+        let count = records.len() as u64;
+        tracing::debug!(page = fetched.page, records = count, "HR page read");
+        self.append_page(pages, records, &fetched.at).await?;
+        Ok(count)
+    }
+
     /// Hands a page's records on. An API that ignores the paging parameters sends the same page
     /// again and again; joined, every record would appear many times, so a page that repeats the
     /// one before is an error, caught at the second copy.
-    pub(super) async fn append_page(
+    async fn append_page(
         &self,
         pages: &mut Pager,
         records: Vec<Value>,
@@ -515,6 +527,14 @@ impl Session<'_> {
         }
         pages.send(records, at).await
     }
+}
+
+/// One page's answer, before its records are taken out.
+struct Fetched {
+    at: Origin,
+    page: u64,
+    body: Value,
+    headers: HeaderMap,
 }
 
 /// Where a fetch's pages go: each accepted page is sent on as it arrives (to be normalised while
