@@ -196,7 +196,11 @@ fn personio_page(offset: u64, employees: Vec<Value>, total: u64) -> Value {
 }
 
 fn personio_config(uri: &str, dir: &TempDir, total_ptr: bool) -> HrConfig {
-    config(&format!(
+    config(&personio_text(uri, dir, total_ptr))
+}
+
+fn personio_text(uri: &str, dir: &TempDir, total_ptr: bool) -> String {
+    format!(
         r#"
 source = "rest"
 [rest]
@@ -233,7 +237,7 @@ terminated = ["inactive"]
         } else {
             ""
         },
-    ))
+    )
 }
 
 async fn mount_personio_page(server: &MockServer, offset: u64, response: ResponseTemplate) {
@@ -446,10 +450,8 @@ async fn more_pages_than_max_pages_is_an_error() {
         )
         .await;
     }
-    let mut config = personio_config(&server.uri(), &dir, true);
-    if let Some(rest) = config.rest.as_mut() {
-        rest.max_pages = 2;
-    }
+    let text = personio_text(&server.uri(), &dir, true);
+    let config = config(&text.replace("[rest]\n", "[rest]\nmax_pages = 2\n"));
     let err = fetch(&config).await.unwrap_err();
     assert!(matches!(err, HrError::Pagination { .. }), "{err:?}");
     let message = err.to_string();

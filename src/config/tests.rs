@@ -77,7 +77,7 @@ fn environment_overrides_keys_with_double_underscores_only() {
     assert_eq!(config.directory.url, "ldap://127.0.0.1:3389");
     assert_eq!(config.directory.page_size, 42);
     assert!(config.directory.policy.member_values_follow_renames);
-    let since = config.hr.rest.as_ref().unwrap().query.get("since");
+    let since = config.hr.rest().unwrap().query.get("since");
     assert!(
         format!("{since:?}").contains("2026-01-01"),
         "a date-like value stays a string: {since:?}"
@@ -242,7 +242,7 @@ fn file_variants_of_secrets_replace_the_reference_and_are_read_when_used() {
     );
     // The HR token of the README example, through its _FILE variant.
     let config = with_env(&[("HRSYNC_HR__REST__AUTH__USERNAME_FILE", "/run/secrets/key")]).unwrap();
-    let auth = format!("{:?}", config.hr.rest.as_ref().unwrap().auth);
+    let auth = format!("{:?}", config.hr.rest().unwrap().auth);
     assert!(auth.contains("/run/secrets/key"), "{auth}");
 }
 

@@ -79,14 +79,56 @@ use crate::model::HrSnapshot;
 use crate::problem::ConfigProblem;
 use crate::secret::SecretRef;
 
-/// Where the records come from.
+/// `source` as written: which table the records come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SourceKind {
+enum SourceKind {
     /// An HR API: `[hr.rest]`.
     Rest,
-    /// A JSON export: `[hr.file]`.
+    /// An export: `[hr.file]`.
     File,
+}
+
+impl SourceKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Rest => "rest",
+            Self::File => "file",
+        }
+    }
+}
+
+/// Where the records come from, with the table that says how to read them.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// An HR API: `source = "rest"` and `[hr.rest]` (or a preset's). Boxed: it is twenty times
+    /// the size of a file's table.
+    Rest(Box<RestConfig>),
+    /// An export (JSON or CSV): `source = "file"` and `[hr.file]`.
+    File(FileConfig),
+}
+
+impl Source {
+    /// `"rest"` or `"file"`, as `source` is written.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Rest(_) => SourceKind::Rest.as_str(),
+            Self::File(_) => SourceKind::File.as_str(),
+        }
+    }
+
+    /// Where the records are read from, safe to print or write down: the API's URL without its
+    /// query string, fragment or user info (any of which may hold a credential), or the file's
+    /// path.
+    pub fn location(&self) -> String {
+        match self {
+            Self::Rest(rest) => reqwest::Url::parse(&rest.url).map_or_else(
+                |_| "(not a URL)".to_string(),
+                |url| error::display_url(&url),
+            ),
+            Self::File(file) => file.path.display().to_string(),
+        }
+    }
 }
 
 /// The `[hr]` table. See the module documentation for an example; the keys:
@@ -95,7 +137,8 @@ pub enum SourceKind {
 ///   ids and credentials written next to it in `[hr]`; the keys written below override the
 ///   preset's (see [`presets`]).
 /// - `source`: `"rest"` (read `[hr.rest]`) or `"file"` (read `[hr.file]`); with a preset the
-///   default is `"rest"`.
+///   default is `"rest"`. Both tables may be written (a replay sets `source = "file"` over a
+///   config made for the API); only the chosen one is kept.
 /// - `[hr.rest]`: [`RestConfig`], with `[hr.rest.auth]` ([`AuthConfig`]) and
 ///   `[hr.rest.pagination]` ([`PaginationConfig`]).
 /// - `[hr.file]`: [`FileConfig`].
@@ -106,16 +149,16 @@ pub enum SourceKind {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "RawHrConfig")]
 pub struct HrConfig {
-    pub source: SourceKind,
+    /// Where the records come from; `None` only when the table the source needs is missing (or
+    /// the preset could not build it), which `problems` then says.
+    source: Option<Source>,
     /// The vendor preset this configuration was expanded from, if any.
     pub preset: Option<Preset>,
-    pub rest: Option<RestConfig>,
-    pub file: Option<FileConfig>,
     pub fields: FieldsConfig,
     pub status: StatusConfig,
-    /// Problems found while expanding the preset (or preset keys without a preset), reported by
-    /// [`HrConfig::validate`].
-    preset_problems: Vec<ConfigProblem>,
+    /// Problems found while reading the table: the preset's keys (or preset keys without a
+    /// preset) and a missing source table, reported by [`HrConfig::validate`].
+    problems: Vec<ConfigProblem>,
 }
 
 /// `[hr]` as written in the file.
@@ -220,11 +263,13 @@ impl RawHrConfig {
 impl HrConfig {
     /// `[hr]` without a preset: every table as written.
     fn without_preset(raw: RawHrConfig, params: &PresetParams) -> Result<Self, String> {
-        let source = raw.source.ok_or("missing field `source`")?;
+        let kind = raw.source.ok_or("missing field `source`")?;
         let rest = raw
             .rest
             .map(|table| RestConfig::deserialize(table).map_err(|e| format!("hr.rest: {e}")))
             .transpose()?;
+        let mut problems = params.without_preset();
+        let source = chosen(kind, rest, raw.file, false, &mut problems);
         let status = raw.status.ok_or("missing field `status`")?;
         let status = StatusConfig::deserialize(status).map_err(|e| format!("hr.status: {e}"))?;
         let dates = match raw.dates {
@@ -234,14 +279,12 @@ impl HrConfig {
         Ok(Self {
             source,
             preset: None,
-            rest,
-            file: raw.file,
             fields: FieldsConfig {
                 paths: raw.fields,
                 dates,
             },
             status,
-            preset_problems: params.without_preset(),
+            problems,
         })
     }
 
@@ -251,8 +294,8 @@ impl HrConfig {
         raw: RawHrConfig,
         params: &PresetParams,
     ) -> Result<Self, String> {
-        let source = raw.source.unwrap_or(SourceKind::Rest);
-        let mut expansion = presets::expand(preset, params, source == SourceKind::Rest);
+        let kind = raw.source.unwrap_or(SourceKind::Rest);
+        let mut expansion = presets::expand(preset, params, kind == SourceKind::Rest);
         let name = preset.as_str();
         let rest =
             match (expansion.rest.take(), raw.rest) {
@@ -266,7 +309,7 @@ impl HrConfig {
                 }
                 // The preset's keys have problems (reported by validate), or the source is a file:
                 // a user's [hr.rest] is still read, so that its own mistakes show too.
-                (None, Some(user)) if source == SourceKind::File => {
+                (None, Some(user)) if kind == SourceKind::File => {
                     Some(RestConfig::deserialize(user).map_err(|e| format!("hr.rest: {e}"))?)
                 }
                 (None, _) => None,
@@ -281,52 +324,79 @@ impl HrConfig {
             .map_err(|e| format!("hr.dates (preset = \"{name}\" with your keys): {e}"))?;
         let mut paths = expansion.fields;
         paths.extend(raw.fields);
+        let mut problems = expansion.problems;
+        let preset_failed = !problems.is_empty();
+        let source = chosen(kind, rest, raw.file, preset_failed, &mut problems);
         Ok(Self {
             source,
             preset: Some(preset),
-            rest,
-            file: raw.file,
             fields: FieldsConfig { paths, dates },
             status,
-            preset_problems: expansion.problems,
+            problems,
         })
     }
 }
 
+/// The table `source` chooses. A missing one is a problem, unless it is `[hr.rest]` and the
+/// preset's own problems (already in `problems`) are why it could not be built.
+fn chosen(
+    kind: SourceKind,
+    rest: Option<RestConfig>,
+    file: Option<FileConfig>,
+    preset_failed: bool,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<Source> {
+    let source = match kind {
+        SourceKind::Rest => rest.map(|rest| Source::Rest(Box::new(rest))),
+        SourceKind::File => file.map(Source::File),
+    };
+    let excused = preset_failed && kind == SourceKind::Rest;
+    if source.is_none() && !excused {
+        let kind = kind.as_str();
+        problems.push(ConfigProblem::new(
+            format!("hr.{kind}"),
+            format!("is required with source = \"{kind}\""),
+        ));
+    }
+    source
+}
+
 impl HrConfig {
+    /// Where the records come from; `None` when the config has problems that say why.
+    pub fn source(&self) -> Option<&Source> {
+        self.source.as_ref()
+    }
+
+    /// The `[hr.rest]` table (a preset's, with the user's keys over it) when the source is an
+    /// HR API.
+    pub fn rest(&self) -> Option<&RestConfig> {
+        match &self.source {
+            Some(Source::Rest(rest)) => Some(rest),
+            _ => None,
+        }
+    }
+
     /// Offline validation (no network, no secret read): every problem, with dotted keys
     /// relative to the file root, such as `hr.rest.pagination.limit`.
     pub fn validate(&self) -> Vec<ConfigProblem> {
-        let mut problems = self.preset_problems.clone();
-        match (self.source, &self.rest, &self.file) {
-            // A preset whose keys have problems has no [hr.rest]: those problems say why.
-            (SourceKind::Rest, None, _) if !problems.is_empty() => {}
-            (SourceKind::Rest, None, _) => problems.push(ConfigProblem::new(
-                "hr.rest",
-                "is required with source = \"rest\"",
-            )),
-            (SourceKind::File, _, None) => problems.push(ConfigProblem::new(
-                "hr.file",
-                "is required with source = \"file\"",
-            )),
-            _ => {}
-        }
-        if let Some(rest) = &self.rest {
-            rest.validate(&mut problems);
-            if self.preset == Some(Preset::Personio) {
-                if let PaginationConfig::Offset { limit, .. } = &rest.pagination {
-                    if *limit > 100 {
-                        problems.push(ConfigProblem::new(
+        let mut problems = self.problems.clone();
+        match &self.source {
+            Some(Source::Rest(rest)) => {
+                rest.validate(&mut problems);
+                if self.preset == Some(Preset::Personio) {
+                    if let PaginationConfig::Offset { limit, .. } = &rest.pagination {
+                        if *limit > 100 {
+                            problems.push(ConfigProblem::new(
                             "hr.rest.pagination.limit",
                             "Personio v1 returns at most 100 employees per page; a larger limit \
                              would end the paging early",
                         ));
+                        }
                     }
                 }
             }
-        }
-        if let Some(file) = &self.file {
-            file.validate(&mut problems);
+            Some(Source::File(file)) => file.validate(&mut problems),
+            None => {}
         }
         self.fields.validate(&mut problems);
         self.status.validate(&mut problems);
@@ -342,24 +412,24 @@ impl HrConfig {
     /// Makes relative paths (`hr.file.path`, `hr.rest.ca_file`) relative to `dir`, normally the
     /// directory of the config file, so the config works from any working directory.
     pub fn resolve_relative_paths(&mut self, dir: &Path) {
-        if let Some(file) = &mut self.file {
-            if file.path.is_relative() {
-                file.path = dir.join(&file.path);
+        let within = |path: &mut std::path::PathBuf| {
+            if path.is_relative() {
+                *path = dir.join(&*path);
             }
-        }
-        if let Some(ca_file) = self.rest.as_mut().and_then(|r| r.ca_file.as_mut()) {
-            if ca_file.is_relative() {
-                *ca_file = dir.join(&*ca_file);
+        };
+        match &mut self.source {
+            Some(Source::File(file)) => within(&mut file.path),
+            Some(Source::Rest(rest)) => {
+                if let Some(ca_file) = &mut rest.ca_file {
+                    within(ca_file);
+                }
+                if let AuthConfig::SamlBearer(saml) = &mut rest.auth {
+                    if let Some(certificate) = &mut saml.certificate {
+                        within(certificate);
+                    }
+                }
             }
-        }
-        if let Some(RestConfig {
-            auth: AuthConfig::SamlBearer(saml),
-            ..
-        }) = &mut self.rest
-        {
-            if let Some(certificate) = saml.certificate.as_mut().filter(|c| c.is_relative()) {
-                *certificate = dir.join(&*certificate);
-            }
+            None => {}
         }
     }
 }
@@ -390,17 +460,15 @@ pub async fn read(
     config: &HrConfig,
     keep_records: bool,
 ) -> Result<(HrSnapshot, Vec<Record>), HrError> {
-    check_config(config)?;
-    let (snapshot, records) = match (config.source, &config.rest, &config.file) {
-        (SourceKind::Rest, Some(rest), _) => read_rest(rest, config, keep_records).await?,
-        (SourceKind::File, _, Some(file)) => {
+    let (snapshot, records) = match checked(config)? {
+        Source::Rest(rest) => read_rest(rest, config, keep_records).await?,
+        Source::File(file) => {
             let records = file::read_records(file).await?;
             let mut reader = Reader::new(&config.fields, &config.status);
             reader.read(&records);
             let kept = if keep_records { records } else { Vec::new() };
             (reader.finish(), kept)
         }
-        _ => return Err(missing_source()),
     };
     tracing::info!(
         employees = snapshot.employees.len(),
@@ -475,33 +543,20 @@ pub fn dump(
     fetched_at: chrono::DateTime<chrono::Utc>,
 ) -> Value {
     let mut source = serde_json::Map::new();
-    let kind = match config.source {
-        SourceKind::Rest => "rest",
-        SourceKind::File => "file",
-    };
-    source.insert("kind".into(), kind.into());
+    if let Some(read) = config.source() {
+        source.insert("kind".into(), read.kind().into());
+    }
     if let Some(preset) = config.preset {
         source.insert("preset".into(), preset.as_str().into());
     }
-    match (config.source, &config.rest, &config.file) {
-        (SourceKind::Rest, Some(rest), _) => {
-            let url = reqwest::Url::parse(&rest.url).map_or_else(
-                |_| "(not a URL)".to_string(),
-                |mut url| {
-                    url.set_query(None);
-                    url.set_fragment(None);
-                    // Cannot fail for the http(s) URLs validation allows.
-                    let _ = url.set_username("");
-                    let _ = url.set_password(None);
-                    url.to_string()
-                },
-            );
-            source.insert("url".into(), url.into());
+    match config.source() {
+        Some(read @ Source::Rest(_)) => {
+            source.insert("url".into(), read.location().into());
         }
-        (SourceKind::File, _, Some(file)) => {
-            source.insert("path".into(), file.path.display().to_string().into());
+        Some(read @ Source::File(_)) => {
+            source.insert("path".into(), read.location().into());
         }
-        _ => {}
+        None => {}
     }
     let mut dump = serde_json::json!({
         "hrsync_dump": DUMP_VERSION,
@@ -516,17 +571,16 @@ pub fn dump(
     dump
 }
 
-fn check_config(config: &HrConfig) -> Result<(), HrError> {
+/// The source to read, once the config has no problem: the problems otherwise.
+fn checked(config: &HrConfig) -> Result<&Source, HrError> {
     let problems = config.validate();
-    if problems.is_empty() {
-        return Ok(());
+    match config.source() {
+        Some(source) if problems.is_empty() => Ok(source),
+        _ => {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            Err(HrError::Config(list.join("; ")))
+        }
     }
-    let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    Err(HrError::Config(list.join("; ")))
-}
-
-fn missing_source() -> HrError {
-    HrError::Config("the table for hr.source is missing".to_string())
 }
 
 /// Checks a records pointer: `""` (the whole document) or `/...` (RFC 6901).
@@ -622,7 +676,7 @@ formats = ["%d.%m.%Y"]
 "#,
         );
         assert_eq!(config.validate(), vec![]);
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         assert_eq!(rest.method, HttpMethod::Post);
         assert!(matches!(
             &rest.pagination,
@@ -660,7 +714,7 @@ formats = ["%d.%m.%Y"]
             "source = \"rest\"\n[rest]\nurl = \"https://h/\"\nrecords = \"\"\n[rest.auth]\ntype = \"basic\"\nusername = {{ env = \"KEY\" }}\n{FIELDS}"
         ));
         assert!(matches!(
-            config.rest.unwrap().auth,
+            config.rest().unwrap().auth.clone(),
             AuthConfig::Basic {
                 username: Credential::Secret(_),
                 password: None
@@ -670,7 +724,7 @@ formats = ["%d.%m.%Y"]
             "source = \"rest\"\n[rest]\nurl = \"https://h/\"\nrecords = \"\"\n[rest.auth]\ntype = \"basic\"\nusername = \"svc\"\npassword = {{ file = \"/run/pw\" }}\n{FIELDS}"
         ));
         assert!(matches!(
-            config.rest.unwrap().auth,
+            config.rest().unwrap().auth.clone(),
             AuthConfig::Basic { username: Credential::Plain(u), password: Some(_) } if u == "svc"
         ));
     }
@@ -766,10 +820,64 @@ formats = ["%Q"]
 
     #[test]
     fn the_source_table_must_exist() {
-        let config = parse(&format!("source = \"rest\"\n{FIELDS}"));
-        assert_eq!(keys(&config), ["hr.rest"]);
+        let problems = |text: &str| -> Vec<String> {
+            let config = parse(&format!("{text}\n{FIELDS}"));
+            assert!(config.source().is_none());
+            config.validate().iter().map(ToString::to_string).collect()
+        };
+        assert_eq!(
+            problems("source = \"rest\""),
+            ["hr.rest: is required with source = \"rest\""]
+        );
+        // The other source's table is not a stand-in.
+        assert_eq!(
+            problems("source = \"file\"\n[rest]\nurl = \"https://h/\"\nrecords = \"\""),
+            ["hr.file: is required with source = \"file\""]
+        );
+        // A preset builds [hr.rest], not [hr.file].
+        assert_eq!(
+            problems("preset = \"hibob\"\nsource = \"file\""),
+            ["hr.file: is required with source = \"file\""]
+        );
+        // A preset that cannot build [hr.rest] says why, and only that.
+        let config = parse("preset = \"bamboohr\"\n");
+        assert!(config.source().is_none());
+        assert_eq!(keys(&config), ["hr.company_domain", "hr.api_key"]);
+    }
+
+    #[tokio::test]
+    async fn a_config_without_its_source_is_refused_with_the_reason() {
         let config = parse(&format!("source = \"file\"\n{FIELDS}"));
-        assert_eq!(keys(&config), ["hr.file"]);
+        let err = fetch(&config).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "[hr] configuration: hr.file: is required with source = \"file\"",
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn only_the_chosen_table_is_kept_and_its_location_holds_no_credential() {
+        // A replay: source = "file" over a config written for the API.
+        let config = parse(&format!(
+            "source = \"file\"\n[file]\npath = \"dump.json\"\nrecords = \"/records\"\n\
+             [rest]\nurl = \"https://u:p@h.example.com/v1/e?key=s3cret#x\"\nrecords = \"\"\n{FIELDS}"
+        ));
+        assert!(config.rest().is_none());
+        let source = config.source().unwrap();
+        assert_eq!(
+            (source.kind(), source.location()),
+            ("file", "dump.json".into())
+        );
+        let config = parse(&format!(
+            "source = \"rest\"\n[rest]\nurl = \"https://u:p@h.example.com:8443/v1/e?key=s3cret#x\"\n\
+             records = \"\"\n{FIELDS}"
+        ));
+        let source = config.source().unwrap();
+        assert_eq!(
+            (source.kind(), source.location()),
+            ("rest", "https://h.example.com:8443/v1/e".into())
+        );
     }
 
     #[test]
@@ -779,7 +887,10 @@ formats = ["%Q"]
         ));
         config.resolve_relative_paths(Path::new("/etc/hrsync"));
         assert_eq!(
-            config.file.unwrap().path,
+            match config.source() {
+                Some(Source::File(file)) => file.path.clone(),
+                other => panic!("not a file source: {other:?}"),
+            },
             Path::new("/etc/hrsync/demo/hr.json")
         );
     }

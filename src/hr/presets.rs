@@ -950,7 +950,7 @@ mod tests {
         let config = valid(
             "preset = \"bamboohr\"\ncompany_domain = \"acme\"\napi_key = { env = \"BAMBOOHR_API_KEY\" }\n",
         );
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         assert_eq!(
             rest.url,
             "https://api.bamboohr.com/api/gateway.php/acme/v1/reports/custom"
@@ -981,7 +981,7 @@ mod tests {
     #[test]
     fn personio_expands_to_offset_pages_of_at_most_100() {
         let config = valid("preset = \"personio\"\ntoken = { file = \"/run/secrets/personio\" }\n");
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         assert_eq!(rest.url, "https://api.personio.de/v1/company/employees");
         assert!(matches!(&rest.auth, AuthConfig::Bearer { .. }));
         assert!(matches!(
@@ -1001,7 +1001,7 @@ mod tests {
         let config = valid(
             "preset = \"hibob\"\nservice_user_id = \"SERVICE-123\"\ntoken = { env = \"HIBOB_TOKEN\" }\n",
         );
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         assert_eq!(rest.url, "https://api.hibob.com/v1/people/search");
         assert_eq!(rest.body.as_ref().unwrap()["humanReadable"], "REPLACE");
         assert_eq!(rest.body.as_ref().unwrap()["showInactive"], true);
@@ -1029,7 +1029,7 @@ client_secret = { env = "WORKDAY_CLIENT_SECRET" }
 refresh_token = { file = "/run/secrets/workday-refresh-token" }
 "#,
         );
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         match &rest.auth {
             AuthConfig::Oauth2(oauth) => {
                 assert_eq!(
@@ -1068,7 +1068,7 @@ active = ["Active"]
 terminated = ["Terminated"]
 "#,
         );
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         assert_eq!(
             rest.url,
             "https://wd2-impl-services1.workday.com/ccx/service/customreport2/acme/ISU_hrsync/hrsync_workers"
@@ -1088,7 +1088,7 @@ terminated = ["Terminated"]
         let config = valid(
             "preset = \"successfactors\"\napi_server = \"api4.successfactors.com\"\nusername = \"hrsync@ACME\"\npassword = { env = \"SF_PASSWORD\" }\n",
         );
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         assert_eq!(
             rest.url,
             "https://api4.successfactors.com/odata/v2/PerPerson"
@@ -1106,7 +1106,7 @@ terminated = ["Terminated"]
         let config = valid(
             "preset = \"scim\"\nbase_url = \"https://idp.example.com/scim/v2/\"\ntoken = { env = \"SCIM_TOKEN\" }\n",
         );
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         assert_eq!(rest.url, "https://idp.example.com/scim/v2/Users");
         assert!(matches!(
             &rest.pagination,
@@ -1162,7 +1162,7 @@ cost_center = "$.customCostCenter"
 leave = ["On Leave"]
 "#,
         );
-        let rest = config.rest.as_ref().unwrap();
+        let rest = config.rest().unwrap();
         assert_eq!(rest.timeout_secs, 120);
         assert!(matches!(&rest.auth, AuthConfig::Bearer { .. }), "replaced");
         assert_eq!(
@@ -1184,7 +1184,7 @@ leave = ["On Leave"]
         let config = valid(
             "preset = \"hibob\"\nsource = \"file\"\n[file]\npath = \"dump.json\"\nrecords = \"/records\"\n",
         );
-        assert!(config.rest.is_none());
+        assert!(config.rest().is_none());
         assert!(config.fields.get("email").is_some());
     }
 

@@ -121,17 +121,11 @@ async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, String
     let (snapshot, records) = pipeline::read_hr(config, Reading::of(HrRead::WithRecords, now))
         .await
         .map_err(|e| e.to_string())?;
-    let kind = match config.hr.source {
-        crate::hr::SourceKind::Rest => "rest",
-        crate::hr::SourceKind::File => "file",
-    };
-    let source = match (&config.hr.preset, &config.hr.rest, &config.hr.file) {
-        (Some(preset), _, _) => format!("{kind} (preset {})", preset.as_str()),
-        (None, Some(rest), _) if config.hr.source == crate::hr::SourceKind::Rest => {
-            format!("{kind} {}", without_query(&rest.url))
-        }
-        (None, _, Some(file)) => format!("{kind} {}", file.path.display()),
-        _ => kind.to_string(),
+    // The read succeeded, so the source is there.
+    let source = match (config.hr.source(), config.hr.preset) {
+        (Some(source), Some(preset)) => format!("{} (preset {})", source.kind(), preset.as_str()),
+        (Some(source), None) => format!("{} {}", source.kind(), source.location()),
+        (None, _) => "(none)".to_string(),
     };
     Ok(HrFound {
         source,
@@ -139,19 +133,6 @@ async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, String
         employees: snapshot.employees.len(),
         rejected: snapshot.rejected.len(),
     })
-}
-
-/// A URL without its query string and user info (either may hold a credential).
-fn without_query(url: &str) -> String {
-    let base = url.split(['?', '#']).next().unwrap_or("");
-    let Some((scheme, rest)) = base.split_once("://") else {
-        return base.to_string();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    format!("{scheme}://{host}{path}")
 }
 
 async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
@@ -254,20 +235,5 @@ fn server_kind(dse: &RootDse, config: &Config) -> String {
             "{server} (WARNING: directory.flavour is {:?})",
             config.directory.flavour
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn urls_lose_their_query_and_user_info() {
-        assert_eq!(
-            super::without_query("https://u:p@hr.example.com/api?key=1"),
-            "https://hr.example.com/api"
-        );
-        assert_eq!(
-            super::without_query("https://hr.example.com/a@b?x=1"),
-            "https://hr.example.com/a@b"
-        );
     }
 }
