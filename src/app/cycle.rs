@@ -149,7 +149,7 @@ pub(crate) fn log_left_over(journal: &Journal<'_>) {
             .iter()
             .zip(&outcomes)
             .filter(|(_, o)| matches!(o, None | Some(StepOutcome::NotAttempted)))
-            .map(|(c, _)| describe(&c.action))
+            .map(|(c, _)| c.action.summary())
             .collect();
         if left.is_empty() {
             continue;
@@ -170,16 +170,5 @@ pub(crate) fn log_left_over(journal: &Journal<'_>) {
             changes,
             "stopped: {changes} change(s) of {accounts} account(s) not attempted, left for the next run"
         );
-    }
-}
-
-/// A change in a few words: `add_to_group cn=...`.
-fn describe(action: &crate::plan::Action) -> String {
-    use crate::plan::Action;
-    match action {
-        Action::AddToGroup { group }
-        | Action::RemoveFromGroup { group }
-        | Action::RenameMember { group, .. } => format!("{} {group}", action.name()),
-        _ => action.name().to_string(),
     }
 }

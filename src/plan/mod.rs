@@ -9,6 +9,7 @@
 //! The JSON form of a plan (`hrsync plan --format json`, `--out FILE`) is a stable, versioned
 //! schema: see the README, "Plan JSON schema".
 
+pub mod approval;
 pub mod limits;
 pub mod ops;
 pub(crate) mod planner;
@@ -166,6 +167,26 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.accounts.is_empty() || !self.group_changes.is_empty()
     }
+
+    /// Counts the changes and lifecycles into the summary (what was read and left alone is
+    /// counted by the planner).
+    pub(crate) fn count(&mut self) {
+        let summary = &mut self.summary;
+        (summary.joiners, summary.movers, summary.leavers) = (0, 0, 0);
+        (summary.rehires, summary.returns, summary.updates) = (0, 0, 0);
+        summary.changes = self.group_changes.len();
+        for account in &self.accounts {
+            summary.changes += account.changes.len();
+            match account.lifecycle {
+                Lifecycle::Joiner => summary.joiners += 1,
+                Lifecycle::Mover => summary.movers += 1,
+                Lifecycle::Leaver => summary.leavers += 1,
+                Lifecycle::Rehire => summary.rehires += 1,
+                Lifecycle::Return => summary.returns += 1,
+                Lifecycle::Update => summary.updates += 1,
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,6 +321,23 @@ pub enum Action {
 }
 
 impl Action {
+    /// The change in a few words, for lists: `set_attribute title`, `add_to_group cn=...`,
+    /// `move uid=a,ou=x -> uid=a,ou=y`. Attribute values are left out (a list of refused
+    /// changes must not echo a forged password).
+    pub fn summary(&self) -> String {
+        let name = self.name();
+        match self {
+            Self::Create { dn, .. } => format!("{name} {dn}"),
+            Self::SetAttribute { attribute, .. } => format!("{name} {attribute}"),
+            Self::Move { from, to } => format!("{name} {from} -> {to}"),
+            Self::AddToGroup { group } | Self::RemoveFromGroup { group } => {
+                format!("{name} {group}")
+            }
+            Self::RenameMember { group, from, to } => format!("{name} in {group}: {from} -> {to}"),
+            Self::Enable { .. } | Self::Disable { .. } => name.to_string(),
+        }
+    }
+
     /// The action's name, as the plan's JSON, the audit log and the metrics write it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -334,7 +334,7 @@ impl<'a> Builder<'a> {
         self.skipped.sort();
         self.skipped.dedup();
         self.orphans.sort();
-        let mut summary = Summary {
+        let summary = Summary {
             skipped: self.skipped.len(),
             orphans: self.orphans.len(),
             hr_records: self.input.hr.employees.len() + self.input.hr.rejected.len(),
@@ -345,21 +345,9 @@ impl<'a> Builder<'a> {
                 .iter()
                 .filter(|a| a.correlation_id.is_some())
                 .count(),
-            changes: self.group_changes.len(),
             ..Summary::default()
         };
-        for account in &self.accounts {
-            summary.changes += account.changes.len();
-            match account.lifecycle {
-                Lifecycle::Joiner => summary.joiners += 1,
-                Lifecycle::Mover => summary.movers += 1,
-                Lifecycle::Leaver => summary.leavers += 1,
-                Lifecycle::Rehire => summary.rehires += 1,
-                Lifecycle::Return => summary.returns += 1,
-                Lifecycle::Update => summary.updates += 1,
-            }
-        }
-        Plan {
+        let mut plan = Plan {
             schema: PLAN_SCHEMA.to_string(),
             generated_at: self.input.now,
             summary,
@@ -370,7 +358,9 @@ impl<'a> Builder<'a> {
             warnings: self.warnings.into_iter().collect(),
             limits_tripped: Vec::new(),
             scheduled: Vec::new(),
-        }
+        };
+        plan.count();
+        plan
     }
 }
 
