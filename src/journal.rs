@@ -240,6 +240,7 @@ mod tests {
             warnings: vec![],
             limits_tripped: vec![],
             scheduled: vec![],
+            config: None,
         }
     }
 

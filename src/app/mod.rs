@@ -9,6 +9,7 @@ pub(crate) mod daemon;
 mod files;
 mod outcome;
 pub mod pipeline;
+mod saved_plan;
 pub(crate) mod serve;
 
 use std::path::Path;

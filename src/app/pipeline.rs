@@ -172,16 +172,19 @@ async fn on_own_thread<T: Send + 'static>(
     }
 }
 
-/// The whole plan of both sides at `now`: changes, limits tripped and warnings included.
+/// The whole plan of both sides at `now`: changes, limits tripped and warnings included, and
+/// the configuration it was made with.
 pub fn plan(config: &Config, sides: &Sides, now: DateTime<Utc>) -> Plan {
-    crate::plan::plan(&PlanInput {
+    let mut plan = crate::plan::plan(&PlanInput {
         hr: &sides.hr,
         directory: &sides.directory,
         mappings: &config.mappings,
         policy: &config.directory.policy,
         limits: &config.limits,
         now,
-    })
+    });
+    plan.config = Some(config.digest.clone());
+    plan
 }
 
 /// The LDAP steps of a plan, in the order `apply` runs them (and the LDIF shows them).
@@ -342,7 +345,7 @@ fn announce(
     match audience {
         Audience::Person { format, out, .. } => {
             if let Some(path) = out {
-                save_plan(plan, path)?;
+                super::saved_plan::save(config, plan, path)?;
             }
             print!("{}", render(plan, &plan_steps(config, plan), *format));
         }
@@ -454,13 +457,6 @@ pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
         Format::Json => crate::render::json(plan),
         Format::Ldif => crate::render::ldif(steps),
     }
-}
-
-pub(crate) fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
-    std::fs::write(path, crate::render::json(plan)).map_err(|source| RunError::Output {
-        path: path.display().to_string(),
-        source,
-    })
 }
 
 /// What an apply did, for stdout: the failures one by one, then a summary line.

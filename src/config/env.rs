@@ -37,6 +37,7 @@ pub(crate) enum SecretKind {
 /// tests) fails when a `SecretRef` or `Credential` field is missing.
 pub(crate) const SECRET_KEYS: &[(&str, SecretKind)] = &[
     ("directory.bind_password", SecretKind::Secret),
+    ("plans.signing_key", SecretKind::Secret),
     ("hr.api_key", SecretKind::Secret),
     ("hr.token", SecretKind::Secret),
     ("hr.password", SecretKind::Secret),
@@ -185,7 +186,7 @@ fn set(table: &mut toml::Table, path: &[String], value: toml::Value) -> bool {
 pub(super) fn parse_with_overrides<T: DeserializeOwned>(
     text: &str,
     vars: &[(String, String)],
-) -> Result<T, Vec<ConfigProblem>> {
+) -> Result<(T, toml::Table), Vec<ConfigProblem>> {
     let base: toml::Table = toml::from_str(text).map_err(|e| vec![toml_problem(&e, text)])?;
     let mut active: Vec<Override> = vars
         .iter()
@@ -209,7 +210,7 @@ pub(super) fn parse_with_overrides<T: DeserializeOwned>(
                 return Err(problems);
             }
         }
-        let error = match T::deserialize(table) {
+        let error = match T::deserialize(table.clone()) {
             Ok(value) if problems.is_empty() => {
                 for o in &active {
                     tracing::debug!(
@@ -217,7 +218,7 @@ pub(super) fn parse_with_overrides<T: DeserializeOwned>(
                         "configuration key overridden from the environment"
                     );
                 }
-                return Ok(value);
+                return Ok((value, table));
             }
             Ok(_) => return Err(problems),
             Err(e) => e,

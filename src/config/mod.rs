@@ -9,6 +9,7 @@
 //!
 //! Secrets are never in the file: `bind_password = { env = "..." }` or `{ file = "..." }`.
 
+mod digest;
 mod env;
 mod lifecycle;
 mod limits;
@@ -27,8 +28,10 @@ use crate::hooks::config::RawHooks;
 use crate::hr::HrConfig;
 use crate::mapping::Mappings;
 use crate::metrics::config::RawMetrics;
+use crate::plan::ConfigDigest;
 use crate::plan::limits::Limits;
 use crate::problem::{ConfigProblem, toml_problem};
+use crate::secret::SecretRef;
 use lifecycle::{RawLifecycle, RawOffboarding};
 use limits::RawLimits;
 
@@ -52,6 +55,18 @@ struct RawConfig {
     audit: Option<RawAudit>,
     metrics: Option<RawMetrics>,
     hooks: Option<RawHooks>,
+    #[serde(default)]
+    plans: PlansConfig,
+}
+
+/// `[plans]`: saved plans (`plan --out`, `apply --plan`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlansConfig {
+    /// A secret key (`{ env = "..." }` or `{ file = "..." }`, at least 32 characters): `plan
+    /// --out` signs the plan with it (HMAC-SHA256) and `apply --plan` refuses a plan without a
+    /// valid signature. For pipelines where the plan and the apply run in different jobs.
+    pub signing_key: Option<SecretRef>,
 }
 
 fn default_mappings() -> PathBuf {
@@ -68,7 +83,12 @@ pub struct Config {
     pub(crate) limits: Limits,
     /// Schedule, audit, metrics and hooks.
     pub operations: Operations,
+    pub plans: PlansConfig,
+    /// What plans made with this configuration carry, and saved plans are checked against.
+    pub(crate) digest: ConfigDigest,
 }
+
+pub(crate) use digest::{differences as digest_differences, hex};
 
 impl Config {
     /// Reads and validates the config file and the mappings it points to. No network, no
@@ -103,17 +123,23 @@ impl Config {
                 .map(|p| p.in_file(&file))
                 .collect::<Vec<_>>()
         };
-        let raw = read_raw(text, env).map_err(in_file)?;
-        Self::validate(path, raw).map_err(in_file)
+        let (raw, table) = read_raw(text, env).map_err(in_file)?;
+        Self::validate(path, raw, &table).map_err(in_file)
     }
 
     /// Each table validated by its owner, then the checks across tables. The problems come in
     /// the order of the tables' checks, every one of them, and none is lost to an earlier one.
-    fn validate(path: &Path, mut raw: RawConfig) -> Result<Self, Vec<ConfigProblem>> {
+    fn validate(
+        path: &Path,
+        mut raw: RawConfig,
+        table: &toml::Table,
+    ) -> Result<Self, Vec<ConfigProblem>> {
         let mut problems = Vec::new();
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         raw.hr.resolve_relative_paths(dir);
-        let mappings = Mappings::load_dir(&dir.join(&raw.mappings));
+        let mapping_files = crate::mapping::read_dir(&dir.join(&raw.mappings));
+        let digest = digest::of(table, mapping_files.as_deref().unwrap_or_default());
+        let mappings = mapping_files.and_then(|files| Mappings::from_files(&files));
         let directory = raw.directory.validate(&mut problems);
         problems.extend(raw.hr.validate());
         raw.lifecycle.check_prehire_days(&mut problems);
@@ -157,6 +183,8 @@ impl Config {
                     mappings,
                     limits,
                     operations,
+                    plans: raw.plans,
+                    digest,
                 })
             }
             _ => Err(problems),
@@ -169,7 +197,7 @@ impl Config {
 fn read_raw(
     text: &str,
     env: impl Iterator<Item = (String, String)>,
-) -> Result<RawConfig, Vec<ConfigProblem>> {
+) -> Result<(RawConfig, toml::Table), Vec<ConfigProblem>> {
     let vars: Vec<(String, String)> = env
         .filter(|(name, _)| name.starts_with("HRSYNC_"))
         .collect();
@@ -180,7 +208,9 @@ fn read_raw(
     }
     if !vars.iter().any(|(name, _)| env::is_override(name)) {
         // Straight from the text, so errors keep their line and column.
-        toml::from_str(text).map_err(|e| vec![toml_problem(&e, text)])
+        let raw = toml::from_str(text).map_err(|e| vec![toml_problem(&e, text)])?;
+        let table = text.parse().map_err(|e| vec![toml_problem(&e, text)])?;
+        Ok((raw, table))
     } else {
         env::parse_with_overrides::<RawConfig>(text, &vars)
     }

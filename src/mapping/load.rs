@@ -136,29 +136,7 @@ struct Tables {
 impl Mappings {
     /// Loads every `*.toml` file in `dir`, in file-name order.
     pub fn load_dir(dir: &Path) -> Result<Self, Vec<ConfigProblem>> {
-        let problem = |msg: String| vec![ConfigProblem::new("mappings", msg)];
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            problem(format!(
-                "cannot read mappings directory {}: {e}",
-                dir.display()
-            ))
-        })?;
-        let mut paths: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        if paths.is_empty() {
-            return Err(problem(format!("no *.toml files in {}", dir.display())));
-        }
-        let mut files = Vec::new();
-        for path in paths {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?;
-            files.push((path.display().to_string(), text));
-        }
-        Self::from_files(&files)
+        Self::from_files(&read_dir(dir)?)
     }
 
     /// Parses and validates mapping files given as `(name, text)`.
@@ -597,4 +575,31 @@ fn check_attribute_name(name: &str, key: &str, file: &str, problems: &mut Vec<Co
             .in_file(file),
         );
     }
+}
+
+/// The mapping files of `dir` (every `*.toml`, by name), as `(path, text)`.
+pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, Vec<ConfigProblem>> {
+    let problem = |msg: String| vec![ConfigProblem::new("mappings", msg)];
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        problem(format!(
+            "cannot read mappings directory {}: {e}",
+            dir.display()
+        ))
+    })?;
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(problem(format!("no *.toml files in {}", dir.display())));
+    }
+    let mut files = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| problem(format!("cannot read {}: {e}", path.display())))?;
+        files.push((path.display().to_string(), text));
+    }
+    Ok(files)
 }

@@ -10,6 +10,7 @@
 //! removes from any other group.
 
 mod load;
+pub use load::read_dir;
 mod rules;
 pub mod template;
 

@@ -171,10 +171,16 @@ fn find_account(fresh: &Plan, saved: &AccountPlan) -> Result<usize, String> {
         .iter()
         .find(|a| a.employee_id == saved.employee_id)
     {
-        return Err(format!(
-            "employee {}'s account is {} now, not {}",
-            saved.employee_id, other.dn, saved.dn
-        ));
+        return Err(match (&saved.before, &other.before) {
+            (Some(_), None) => format!(
+                "the account no longer exists (the rules would create {} now)",
+                other.dn
+            ),
+            _ => format!(
+                "employee {}'s account is {} now, not {}",
+                saved.employee_id, other.dn, saved.dn
+            ),
+        });
     }
     let skipped = fresh.skipped.iter().find(|s| {
         s.employee_id.as_deref() == Some(saved.employee_id.as_str())
@@ -208,17 +214,17 @@ fn match_account(
             })
             .collect()
     };
+    if saved.before != fresh.before {
+        return refuse_all(format!(
+            "the directory changed since the review: {}",
+            state_difference(saved, fresh)
+        ));
+    }
     if saved.lifecycle != fresh.lifecycle {
         return refuse_all(format!(
             "saved as a {}, a {} now",
             saved.lifecycle.as_str(),
             fresh.lifecycle.as_str()
-        ));
-    }
-    if saved.before != fresh.before {
-        return refuse_all(format!(
-            "the directory changed since the review: {}",
-            state_difference(saved, fresh)
         ));
     }
     let mut refusals = Vec::new();
@@ -286,7 +292,7 @@ fn state_difference(saved: &AccountPlan, fresh: &AccountPlan) -> String {
         // Equal states never get here: one of the two is missing.
         return match saved.before {
             None => "an account exists now where this one was to be created".to_string(),
-            Some(_) => "the account is gone".to_string(),
+            Some(_) => "the account no longer exists".to_string(),
         };
     };
     let mut what = Vec::new();

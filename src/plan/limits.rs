@@ -257,6 +257,7 @@ mod tests {
             warnings: vec![],
             limits_tripped: vec![],
             scheduled: vec![],
+            config: None,
         }
     }
 

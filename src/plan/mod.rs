@@ -151,6 +151,21 @@ pub struct Plan {
     /// Terminations dated in the future, for accounts that exist: what will happen, and when.
     #[serde(default)]
     pub scheduled: Vec<Scheduled>,
+    /// The configuration and mappings the plan was made with; filled in by the run. A saved
+    /// plan is only applied with the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConfigDigest>,
+}
+
+/// A digest of the effective configuration and mapping files, and a short one per key, so that
+/// a difference can be named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigDigest {
+    /// `sha256:` and the hex digest of the whole.
+    pub digest: String,
+    /// Key (`directory.users_base`, `roles.toml: rule[2]`) -> the first 16 hex characters of
+    /// its value's digest.
+    pub keys: BTreeMap<String, String>,
 }
 
 /// A termination that has not taken effect yet.

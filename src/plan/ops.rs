@@ -689,6 +689,7 @@ mod tests {
             warnings: vec![],
             limits_tripped: vec![],
             scheduled: vec![],
+            config: None,
         };
         let steps = steps(&plan, "member");
         let sequence = &steps.accounts[0];

@@ -358,6 +358,7 @@ impl<'a> Builder<'a> {
             warnings: self.warnings.into_iter().collect(),
             limits_tripped: Vec::new(),
             scheduled: Vec::new(),
+            config: None,
         };
         plan.count();
         plan

@@ -575,7 +575,13 @@ async fn ad_saved_plans_and_bad_records_behave_as_on_openldap() {
     assert!(out.status.success(), "{out:?}");
     let refused = ad.hrsync(&["apply", "--plan", saved]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("changed since the plan was made"));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{pat_dn}: the directory changed since the review: title changed"
+        )),
+        "{stderr}"
+    );
     assert_eq!(
         ad.find("801").first("title"),
         Some("Edited"),

@@ -922,9 +922,9 @@ async fn drift_after_review_refuses_the_saved_plan_naming_each_account_and_a_fre
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     for expected in [
-        format!("{edited} changed since the plan was made"),
-        format!("{deleted} no longer exists"),
-        format!("{by_hand} now exists"),
+        format!("{edited}: the directory changed since the review: title changed"),
+        format!("{deleted}: the account no longer exists"),
+        format!("{by_hand}: the directory changed since the review: an account exists now"),
     ] {
         assert!(stderr.contains(&expected), "names {expected:?}: {stderr}");
     }

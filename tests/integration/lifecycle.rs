@@ -319,7 +319,9 @@ async fn saved_plan_applies_as_reviewed_and_is_refused_after_drift() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("{dn} changed since the plan was made")),
+        stderr.contains(&format!(
+            "{dn}: the directory changed since the review: title changed\n      set_attribute"
+        )),
         "{stderr}"
     );
     assert_eq!(

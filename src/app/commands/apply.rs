@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use crate::app::clock::Clock;
 use crate::app::cycle::{self, Reconciled};
 use crate::app::pipeline::{self, Audience, Execution, HrRead, Reading};
+use crate::app::saved_plan;
 use crate::app::{Outcome, RunError};
 use crate::config::Config;
-use crate::dn::Dn;
 use crate::metrics::RunMetrics;
-use crate::model::DirectorySnapshot;
+use crate::plan::Plan;
+use crate::plan::approval::{self, Approved, Listed, Refusal};
 use crate::plan::limits::LimitKind;
-use crate::plan::{PLAN_SCHEMA, Plan, planner};
 use crate::render::Format;
 
 pub(crate) struct ApplyArgs<'a> {
@@ -68,8 +68,10 @@ pub(crate) async fn run(
     result
 }
 
-/// Applies a saved plan after checking that it only touches managed groups and that the
-/// directory has not moved since it was made.
+/// Applies a saved, reviewed plan: reads both sides, plans afresh, and applies the fresh plan's
+/// changes that the saved one also holds ([`approval::verify`]); anything in the file the fresh
+/// plan does not hold refuses it whole. What is printed, applied, audited and sent to hooks is
+/// the fresh plan's.
 async fn apply_saved(
     config: &Config,
     path: &Path,
@@ -78,35 +80,26 @@ async fn apply_saved(
     execution: &Execution<'_>,
     metrics: &mut RunMetrics,
 ) -> Result<Outcome, RunError> {
-    let plan = load_saved_plan(path, config, now)?;
-    let saved_error = |message: String| RunError::SavedPlan {
-        path: path.display().to_string(),
-        message,
-    };
-    let unmanaged = unmanaged_groups_in(&plan, config);
-    if !unmanaged.is_empty() {
-        return Err(saved_error(format!(
-            "names groups the mappings do not manage: {}",
-            unmanaged
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let reading = Reading::of(HrRead::Skip, now);
+    let saved = saved_plan::load(config, path, now)?;
+    let reading = Reading::of(HrRead::Employees, now);
     pipeline::with_sides(config, reading, async |directory, sides| {
-        let drifted = drift(&plan, &sides.directory, config);
-        if !drifted.is_empty() {
-            return Err(saved_error(format!(
-                "the directory no longer matches the plan, nothing applied; plan again:\n  - {}",
-                drifted.join("\n  - ")
-            )));
-        }
+        let fresh = pipeline::plan(config, &sides, now);
+        metrics.record_plan(&fresh, sides.hr.rejected.len());
+        sides.drop_in_background();
+        let Approved {
+            mut plan,
+            unreviewed,
+        } = approval::verify(&saved, &fresh).map_err(|refusals| RunError::SavedPlan {
+            path: path.display().to_string(),
+            message: refused(&refusals),
+        })?;
+        // Only the approved changes count against the limits (and are approved past them).
+        plan.limits_tripped = crate::plan::limits::check(&plan, &config.limits);
         print!(
             "{}",
             pipeline::render(&plan, &pipeline::plan_steps(config, &plan), format)
         );
+        announce_approval(&plan, &unreviewed);
         let executed = pipeline::execute(config, directory, &plan, execution).await;
         metrics.record_applied(&executed.journal);
         metrics.hook_calls = executed.hooks.calls;
@@ -122,103 +115,43 @@ async fn apply_saved(
     .await
 }
 
-/// A saved plan, refused when it is not a plan, of another schema, or older than
-/// `limits.max_plan_age_hours` at `now` (the directory and HR have moved on since the review).
-pub(crate) fn load_saved_plan(
-    path: &Path,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<Plan, RunError> {
-    let plan = read_saved_plan(path)?;
-    let age = now - plan.generated_at;
-    let max = chrono::Duration::hours(i64::from(config.limits.max_plan_age_hours));
-    if age > max {
-        return Err(RunError::SavedPlan {
-            path: path.display().to_string(),
-            message: format!(
-                "made at {}, {} hour(s) ago, older than limits.max_plan_age_hours = {}; plan again",
-                plan.generated_at.format("%Y-%m-%d %H:%M UTC"),
-                age.num_hours(),
-                config.limits.max_plan_age_hours
-            ),
-        });
-    }
-    if age < -chrono::Duration::minutes(5) {
-        return Err(RunError::SavedPlan {
-            path: path.display().to_string(),
-            message: "made in the future: check this machine's clock".to_string(),
-        });
-    }
-    Ok(plan)
-}
-
-fn read_saved_plan(path: &Path) -> Result<Plan, RunError> {
-    let saved_error = |message: String| RunError::SavedPlan {
-        path: path.display().to_string(),
-        message,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| saved_error(e.to_string()))?;
-    let plan: Plan =
-        serde_json::from_str(&text).map_err(|e| saved_error(format!("not a plan: {e}")))?;
-    if plan.schema != PLAN_SCHEMA {
-        return Err(saved_error(format!(
-            "schema {} is not {PLAN_SCHEMA}",
-            plan.schema
-        )));
-    }
-    Ok(plan)
-}
-
-/// Accounts whose directory state differs from what the saved plan recorded.
-fn drift(plan: &Plan, snapshot: &DirectorySnapshot, config: &Config) -> Vec<String> {
-    let mut drifted = Vec::new();
-    let by_dn: std::collections::BTreeMap<&Dn, &crate::model::DirectoryAccount> =
-        snapshot.accounts.iter().map(|a| (&a.dn, a)).collect();
-    for account in &plan.accounts {
-        let found = by_dn
-            .get(match &account.before {
-                Some(before) => &before.dn,
-                None => &account.dn,
-            })
-            .copied();
-        match (&account.before, found) {
-            (None, Some(_)) => drifted.push(format!("{} now exists", account.dn)),
-            (None, None) => {}
-            (Some(before), None) => drifted.push(format!("{} no longer exists", before.dn)),
-            (Some(before), Some(found)) => {
-                let now = planner::account_state(found, snapshot, &config.mappings);
-                if &now != before {
-                    drifted.push(format!("{} changed since the plan was made", before.dn));
-                }
-            }
+/// Why a saved plan is refused: each of its changes the fresh plan does not hold.
+fn refused(refusals: &[Refusal]) -> String {
+    let mut message = format!(
+        "refused, nothing applied: {} change(s) in it are not what hrsync would do now (plan \
+         again and review):",
+        refusals.len()
+    );
+    // Grouped by account and reason: a stale account's changes share one.
+    let mut previous: Option<(&str, &str)> = None;
+    for refusal in refusals {
+        let group = (refusal.dn.as_str(), refusal.why.as_str());
+        if previous != Some(group) {
+            message.push_str(&format!("\n  - {}: {}", refusal.dn, refusal.why));
+            previous = Some(group);
         }
+        message.push_str(&format!("\n      {}", refusal.change));
     }
-    for change in &plan.group_changes {
-        if !snapshot.groups.contains_key(&change.group) {
-            drifted.push(format!("group {} no longer exists", change.group));
-        }
-    }
-    drifted
+    message
 }
 
-/// Group DNs the saved plan names that are not managed by the current mappings: applying such a
-/// plan would touch a group hrsync does not manage.
-fn unmanaged_groups_in(plan: &Plan, config: &Config) -> Vec<Dn> {
-    let managed = config.mappings.managed_groups();
-    let mut out: Vec<Dn> = plan
-        .accounts
-        .iter()
-        .flat_map(|a| a.changes.iter())
-        .filter_map(|c| match &c.action {
-            crate::plan::Action::AddToGroup { group }
-            | crate::plan::Action::RemoveFromGroup { group }
-            | crate::plan::Action::RenameMember { group, .. } => Some(group.clone()),
-            _ => None,
-        })
-        .chain(plan.group_changes.iter().map(|g| g.group.clone()))
-        .filter(|g| !managed.contains(g))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+/// What the review approves beyond the limits, and what it does not cover.
+fn announce_approval(plan: &Plan, unreviewed: &[Listed]) {
+    for tripped in &plan.limits_tripped {
+        tracing::warn!(
+            kind = tripped.kind.as_str(),
+            "{tripped}; approved by the reviewed plan"
+        );
+    }
+    if unreviewed.is_empty() {
+        return;
+    }
+    println!(
+        "\nNot applied: {} change(s) planned now that the reviewed plan does not hold (review \
+         them in a new plan):",
+        unreviewed.len()
+    );
+    for listed in unreviewed {
+        println!("  - {listed}");
+    }
 }

@@ -35,7 +35,7 @@ pub(crate) async fn run(
     let steps = pipeline::plan_steps(config, &plan);
     print!("{}", pipeline::render(&plan, &steps, args.format));
     if let Some(path) = args.out {
-        pipeline::save_plan(&plan, path)?;
+        crate::app::saved_plan::save(config, &plan, path)?;
         tracing::info!(path = %path.display(), "plan saved");
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
