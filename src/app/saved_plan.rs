@@ -176,3 +176,180 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::SecretRef;
+
+    fn demo() -> Config {
+        let path =
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/demo/hrsync.toml");
+        Config::load(&path).unwrap()
+    }
+
+    fn with_key(dir: &tempfile::TempDir, name: &str, key: &str) -> Config {
+        let path = dir.path().join(name);
+        std::fs::write(&path, key).unwrap();
+        let mut config = demo();
+        config.plans.signing_key = Some(SecretRef {
+            file: Some(path),
+            env: None,
+            origin: None,
+        });
+        config
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-12-03T09:00:00Z".parse().unwrap()
+    }
+
+    /// An empty plan, made with `config` at `made`.
+    fn plan(config: &Config, made: DateTime<Utc>) -> Plan {
+        let mut plan = crate::app::commands::report::tests::empty_plan();
+        plan.generated_at = made;
+        plan.config = Some(config.digest.clone());
+        plan
+    }
+
+    fn message(result: Result<Plan, RunError>) -> String {
+        match result {
+            Ok(plan) => panic!("accepted: {plan:?}"),
+            Err(RunError::SavedPlan { message, .. }) => message,
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    /// Edits the saved file as JSON.
+    fn edit(path: &Path, change: impl FnOnce(&mut Value)) {
+        let mut value: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        change(&mut value);
+        std::fs::write(path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_plan_reads_back_as_it_was_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let config = demo();
+        let saved = plan(&config, now());
+        save(&config, &saved, &path).unwrap();
+        assert_eq!(load(&config, &path, now()).unwrap(), saved);
+    }
+
+    #[test]
+    fn a_signed_plan_reads_back_and_any_edit_or_other_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let config = with_key(&dir, "key", &"k".repeat(40));
+        let saved = plan(&config, now());
+        save(&config, &saved, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"signature\": \"hmac-sha256:"), "{text}");
+        assert_eq!(load(&config, &path, now()).unwrap(), saved);
+
+        // One value edited, signature kept.
+        edit(&path, |v| v["summary"]["changes"] = Value::from(7));
+        assert!(message(load(&config, &path, now())).contains("the signature does not match"));
+        // Signed with another key.
+        let other = with_key(&dir, "other", &"o".repeat(40));
+        save(&other, &saved, &path).unwrap();
+        assert!(message(load(&config, &path, now())).contains("the signature does not match"));
+        // No signature at all.
+        save(&config, &saved, &path).unwrap();
+        edit(&path, |v| {
+            v.as_object_mut().unwrap().remove("signature");
+        });
+        assert!(message(load(&config, &path, now())).contains("carries no signature"));
+        // Not a signature.
+        edit(&path, |v| v["signature"] = Value::from("sha1:00"));
+        assert!(message(load(&config, &path, now())).contains("not an hmac-sha256 signature"));
+        // Signed, but this side has no key to check it with.
+        save(&config, &saved, &path).unwrap();
+        assert!(message(load(&demo(), &path, now())).contains("plans.signing_key is not set here"));
+    }
+
+    #[test]
+    fn a_short_signing_key_is_refused_without_showing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = with_key(&dir, "key", "short-secret");
+        let path = dir.path().join("plan.json");
+        let text =
+            message(save(&config, &plan(&config, now()), &path).map(|()| plan(&config, now())));
+        assert!(text.contains("at least 32"), "{text}");
+        assert!(!text.contains("short-secret"), "{text}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_plan_too_old_or_from_the_future_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let config = demo();
+        save(
+            &config,
+            &plan(&config, now() - chrono::Duration::hours(25)),
+            &path,
+        )
+        .unwrap();
+        assert!(
+            message(load(&config, &path, now()))
+                .contains("older than limits.max_plan_age_hours = 24")
+        );
+        save(
+            &config,
+            &plan(&config, now() + chrono::Duration::hours(1)),
+            &path,
+        )
+        .unwrap();
+        assert!(message(load(&config, &path, now())).contains("in the future"));
+        // A few minutes of clock difference between machines is not the future.
+        save(
+            &config,
+            &plan(&config, now() + chrono::Duration::minutes(3)),
+            &path,
+        )
+        .unwrap();
+        assert!(load(&config, &path, now()).is_ok());
+    }
+
+    #[test]
+    fn a_plan_made_with_another_configuration_is_refused_naming_the_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let config = demo();
+        let mut made_with = plan(&config, now());
+        let digest = made_with.config.as_mut().unwrap();
+        let (key, value) = digest
+            .keys
+            .iter_mut()
+            .find(|(k, _)| k.as_str() == "directory.users_base")
+            .unwrap();
+        *value = "0000000000000000".into();
+        let key = key.clone();
+        save(&config, &made_with, &path).unwrap();
+        let text = message(load(&config, &path, now()));
+        assert!(text.contains(&format!("{key} (changed)")), "{text}");
+
+        // A plan without a digest (older hrsync, or taken out).
+        made_with.config = None;
+        save(&config, &made_with, &path).unwrap();
+        assert!(message(load(&config, &path, now())).contains("does not say which configuration"));
+    }
+
+    #[test]
+    fn what_is_not_a_plan_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        std::fs::write(&path, "{\"schema\": \"hrsync.plan/v1\"}").unwrap();
+        assert!(message(load(&demo(), &path, now())).starts_with("not a plan"));
+        let config = demo();
+        save(&config, &plan(&config, now()), &path).unwrap();
+        edit(&path, |v| v["schema"] = Value::from("hrsync.plan/v9"));
+        assert!(
+            message(load(&config, &path, now()))
+                .contains("schema hrsync.plan/v9 is not hrsync.plan/v1")
+        );
+    }
+}

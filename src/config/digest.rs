@@ -73,9 +73,8 @@ pub(super) fn of(config: &toml::Table, mapping_files: &[(String, String)]) -> Co
 /// What differs between the configuration a plan was made with and this one: each key added,
 /// removed or changed, by name.
 pub(crate) fn differences(was: &ConfigDigest, now: &ConfigDigest) -> Vec<String> {
-    if was.digest == now.digest {
-        return Vec::new();
-    }
+    // Every key is compared even when the digests agree: a file whose keys were edited is not
+    // taken at its word.
     let mut found = Vec::new();
     for (key, digest) in &was.keys {
         match now.keys.get(key) {
@@ -87,7 +86,7 @@ pub(crate) fn differences(was: &ConfigDigest, now: &ConfigDigest) -> Vec<String>
     for key in now.keys.keys().filter(|k| !was.keys.contains_key(*k)) {
         found.push(format!("{key} (added)"));
     }
-    if found.is_empty() {
+    if found.is_empty() && was.digest != now.digest {
         // The keys match but the whole does not: the file's digest was edited.
         found.push("the digest does not match its keys".to_string());
     }
