@@ -203,8 +203,11 @@ fn action_text(out: &mut String, action: &Action) {
         Action::RemoveFromGroup { group } => {
             let _ = writeln!(out, "  - group {group}");
         }
-        Action::RenameMember { group, .. } => {
-            let _ = writeln!(out, "  ~ member value in {group} follows the move");
+        Action::RenameMember { group, from, to } => {
+            let _ = writeln!(
+                out,
+                "  ~ member of {group}: {from} -> {to} (follows the move)"
+            );
         }
     }
 }
@@ -517,7 +520,7 @@ mover uid=bob.stone,ou=eng,ou=people,dc=ex (employee 2)
       because no rule gives this group to title = "Sales", department = "Sales"
   > move uid=bob.stone,ou=eng,ou=people,dc=ex -> uid=bob.stone,ou=sales,ou=people,dc=ex
       because department = "Sales" (rule "sales")
-  ~ member value in cn=staff,ou=groups,dc=ex follows the move
+  ~ member of cn=staff,ou=groups,dc=ex: uid=bob.stone,ou=eng,ou=people,dc=ex -> uid=bob.stone,ou=sales,ou=people,dc=ex (follows the move)
       because the account moved and stays in this group (member values follow the move)
   + group cn=sales,ou=groups,dc=ex
       because department = "Sales" (rule "sales")

@@ -669,7 +669,9 @@ fn describe(action: &Action) -> String {
         Action::Move { from, to } => format!("> move {from} -> {to}"),
         Action::AddToGroup { group } => format!("+ group {group}"),
         Action::RemoveFromGroup { group } => format!("- group {group}"),
-        Action::RenameMember { group, .. } => format!("~ member value in {group} follows the move"),
+        Action::RenameMember { group, from, to } => {
+            format!("~ member of {group}: {from} -> {to} (follows the move)")
+        }
     }
 }
 
