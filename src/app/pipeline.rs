@@ -130,7 +130,7 @@ pub async fn read_hr(
     .await
     .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;
     if let Some(path) = reading.dump_hr {
-        files::write_private(path, &hr::dump(&config.hr, &records, reading.now))?;
+        files::write_private_json(path, &hr::dump(&config.hr, &records, reading.now))?;
         tracing::info!(path = %path.display(), records = records.len(), "HR records dumped");
     }
     for rejected in &hr.rejected {
@@ -457,10 +457,7 @@ pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
 }
 
 pub(crate) fn save_plan(plan: &Plan, path: &Path) -> Result<(), RunError> {
-    std::fs::write(path, crate::render::json(plan)).map_err(|source| RunError::Output {
-        path: path.display().to_string(),
-        source,
-    })
+    files::write_private(path, crate::render::json(plan).as_bytes())
 }
 
 /// What an apply did, for stdout: the failures one by one, then a summary line.
