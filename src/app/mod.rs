@@ -6,7 +6,7 @@ pub(crate) mod clock;
 pub(crate) mod commands;
 pub(crate) mod cycle;
 pub(crate) mod daemon;
-mod files;
+pub(crate) mod files;
 mod outcome;
 pub mod pipeline;
 mod saved_plan;

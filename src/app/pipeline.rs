@@ -130,7 +130,7 @@ pub async fn read_hr(
     .await
     .map_err(|e| HrError::Config(format!("the HR fetch stopped unexpectedly: {e}")))??;
     if let Some(path) = reading.dump_hr {
-        files::write_private(path, &hr::dump(&config.hr, &records, reading.now))?;
+        files::write_private_json(path, &hr::dump(&config.hr, &records, reading.now))?;
         tracing::info!(path = %path.display(), records = records.len(), "HR records dumped");
     }
     for rejected in &hr.rejected {

@@ -43,7 +43,7 @@ pub(crate) fn save(config: &Config, plan: &Plan, path: &Path) -> Result<(), RunE
             fields.insert(SIGNATURE_KEY.into(), Value::String(signature));
         }
     }
-    files::write_private(path, &value)
+    files::write_private_json(path, &value)
 }
 
 /// Reads a saved plan back, refused (with why) unless it is signed as configured, of this

@@ -263,17 +263,16 @@ pub(crate) fn previous_success(path: &Path) -> Option<DateTime<Utc>> {
 }
 
 /// Writes the textfile through a temporary file in the same directory renamed into place, so
-/// the collector never reads half a file.
+/// the collector never reads half a file, the way plans and dumps are written (an unguessable
+/// temporary name created exclusively, no link followed, another user's file or a link at
+/// `path` refused); mode 0644, as the collector usually runs as another user and the metrics
+/// hold no personal data.
 pub(crate) fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::app::files::replace(path, text.as_bytes(), TEXTFILE_MODE)
 }
+
+/// The textfile's mode: readable by the collector.
+const TEXTFILE_MODE: u32 = 0o644;
 
 /// Pushes to the Pushgateway with PUT (replacing the group's earlier metrics).
 pub(crate) async fn push(url: &str, text: String) -> Result<(), String> {
@@ -354,6 +353,16 @@ mod tests {
         let path = dir.path().join("hrsync.prom");
         write_textfile(&path, &text).unwrap();
         assert_eq!(previous_success(&path), Some(success));
-        assert!(!dir.path().join("hrsync.prom.tmp").exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["hrsync.prom"], "no temporary file is left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o7777, TEXTFILE_MODE);
+        }
     }
 }
