@@ -179,15 +179,48 @@ pub(crate) fn write(sink: &AuditSink, records: &[AuditRecord]) -> std::io::Resul
             out.flush()
         }
         AuditSink::File(path) => {
-            let mut options = std::fs::OpenOptions::new();
-            options.append(true).create(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(path)?;
+            let mut file = open_log(path)?;
             file.write_all(&text)?;
             file.sync_data()
         }
     }
+}
+
+/// Opens the audit log to append to, created owner-only (it names people and their access).
+/// A symbolic link at the path is refused rather than followed, and so is a log that belongs
+/// to another user: records written into it would be theirs to read and to rewrite.
+fn open_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let file = options.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            std::io::Error::other(format!(
+                "{} is a symbolic link; the audit log is not written through one",
+                path.display()
+            ))
+        } else {
+            e
+        }
+    })?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let owner = file.metadata()?.uid();
+        let us = rustix::process::geteuid().as_raw();
+        if owner != us {
+            return Err(std::io::Error::other(format!(
+                "{} belongs to another user (uid {owner}) than the one hrsync runs as (uid {us}); \
+                 not written",
+                path.display()
+            )));
+        }
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -327,5 +360,41 @@ mod tests {
         }
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_link_or_another_users_log_is_refused_and_left_as_it_was() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan();
+        let records = records(
+            &Journal::unapplied(&plan),
+            "run-4",
+            DateTime::<Utc>::from_timestamp(1_790_000_100, 0).unwrap(),
+        );
+        let target = dir.path().join("elsewhere");
+        std::fs::write(&target, "kept\n").unwrap();
+        let link = dir.path().join("audit.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = write(&AuditSink::File(link), &records).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept\n");
+
+        if rustix::process::geteuid().as_raw() != 0 {
+            eprintln!("SKIPPED the other user's log: needs root to chown (CI runs as root)");
+            return;
+        }
+        let theirs = dir.path().join("theirs.jsonl");
+        std::fs::write(&theirs, "theirs\n").unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let err = write(&AuditSink::File(theirs.clone()), &records).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("belongs to another user (uid 65534)"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "theirs\n");
+        assert_eq!(std::fs::metadata(&theirs).unwrap().uid(), 65534);
     }
 }
