@@ -797,3 +797,206 @@ async fn a_forged_leaver_plan_for_a_protected_active_person_is_refused_and_fires
     );
     assert!(c.is_member(&c.s.group("staff"), &c.root));
 }
+
+// --- staleness: the plan was honest, the world moved on ------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_protected_after_the_review_is_refused() {
+    let c = company("saved-protected-since").await;
+    let (path, _) = c.review(&c.changed_hr(), "saved.json", &[]).await;
+    c.s.add_member("admins", &c.ada);
+
+    c.assert_refused(&path, &[], &["nothing applied", &c.ada]);
+    assert_eq!(c.title_of(&c.ada).as_deref(), Some("Engineer"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_changed_in_hr_after_the_review_is_refused() {
+    let c = company("saved-hr-since").await;
+    let (path, _) = c.review(&c.changed_hr(), "saved.json", &[]).await;
+
+    // Terminated since: the rules now make Ada a leaver, not a new title.
+    let mut hr = c.changed_hr();
+    hr[ADA] = terminated(hr[ADA].clone());
+    c.s.serve(&hr).await;
+    c.assert_refused(&path, &[], &["nothing applied", &c.ada]);
+
+    // Retitled again since: the reviewed value is not the one the rules give now.
+    let mut hr = c.changed_hr();
+    hr[ADA]["jobTitle"] = json!("Staff Engineer");
+    c.s.serve(&hr).await;
+    c.assert_refused(&path, &[], &["nothing applied", &c.ada]);
+    assert_eq!(c.title_of(&c.ada).as_deref(), Some("Engineer"));
+    assert!(c.s.dir.can_bind(&c.ada, PASSWORD));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapping_file_changed_after_the_review_is_refused_by_name() {
+    let c = company("saved-mappings-since").await;
+    let (path, plan) = c.review(&c.changed_hr(), "saved.json", &[]).await;
+    assert!(
+        plan["config"].is_object(),
+        "a saved plan carries the digest of its config: {plan:#}"
+    );
+    // A rule nobody matches: the fresh plan is the same, only the mappings are not.
+    let groups = c.s.work.path().join("mappings/groups.toml");
+    let text = std::fs::read_to_string(&groups).expect("read groups.toml");
+    std::fs::write(
+        &groups,
+        format!(
+            "{text}\n[[rule]]\nname = \"marketing\"\nmatch = {{ department = \"Marketing\" }}\n\
+             groups = [\"vpn\"]\n"
+        ),
+    )
+    .expect("write groups.toml");
+
+    c.assert_refused(&path, &[], &["groups.toml"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_changed_after_the_review_is_refused_by_key() {
+    let c = company("saved-config-since").await;
+    let (path, _) = c.review(&c.changed_hr(), "saved.json", &[]).await;
+    // One more protected DN, of nobody in the plan: only the config differs.
+    c.configure(
+        &format!("dns = [\"uid=nobody,{}\"]\n", c.s.dir.people_dn),
+        "",
+    );
+
+    c.assert_refused(&path, &[], &["directory.protected"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_from_the_future_is_refused() {
+    let c = company("saved-future").await;
+    let (path, mut plan) = c.review(&c.changed_hr(), "saved.json", &[]).await;
+    let made =
+        chrono::DateTime::parse_from_rfc3339(plan["generated_at"].as_str().expect("generated_at"))
+            .expect("RFC 3339");
+    plan["generated_at"] = json!((made + chrono::Duration::days(1)).to_rfc3339());
+    write_plan(&path, &plan);
+
+    c.assert_refused(&path, &[], &[]);
+    // (A plan older than limits.max_plan_age_hours: limits.rs.)
+}
+
+// --- what a verified plan applies ---------------------------------------------------------------
+
+impl Company {
+    /// Audit records written from line `from` on.
+    fn audit_since(&self, from: usize) -> Vec<Value> {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .skip(from)
+            .map(|l| serde_json::from_str::<Value>(l).expect("each audit line is JSON"))
+            .collect()
+    }
+
+    fn audit_len(&self) -> usize {
+        std::fs::read_to_string(&self.audit)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untampered_reviewed_plan_applies_and_converges() {
+    let c = company("saved-untampered").await;
+    let (path, _) = c.review(&c.changed_hr(), "saved.json", &[]).await;
+    let audited = c.audit_len();
+
+    let (code, output) = c.apply_saved(&path, &[]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(
+        !output.to_lowercase().contains("nothing applied"),
+        "{output}"
+    );
+    assert_eq!(c.title_of(&c.ada).as_deref(), Some("Principal Engineer"));
+    assert!(c.s.dir.entry(&c.grace_in_sales()).is_some());
+    assert!(c.is_member(&c.s.group("sales"), &c.grace_in_sales()));
+    assert!(c.s.dir.can_bind(&c.grace_in_sales(), PASSWORD));
+    // Hooks and audit for what was applied: Grace's move, Ada's title.
+    let moved = c.events_for("102");
+    assert!(
+        moved.iter().any(|e| e["event"] == "mover"),
+        "the mover's hook fired: {moved:?}"
+    );
+    let records = c.audit_since(audited);
+    let accounts: std::collections::BTreeSet<String> = records
+        .iter()
+        .filter_map(|r| r["account"]["employee_id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        accounts,
+        ["101", "102"].map(String::from).into(),
+        "{records:#?}"
+    );
+    assert!(
+        records.iter().all(|r| r["result"] == "applied"),
+        "{records:#?}"
+    );
+    c.s.assert_converged();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_change_hr_made_after_the_review_is_listed_not_applied() {
+    let c = company("saved-extra-change").await;
+    let mut reviewed = c.hr.clone();
+    reviewed[ADA]["jobTitle"] = json!("Principal Engineer");
+    let (path, _) = c.review(&reviewed, "saved.json", &[]).await;
+
+    // After the review, HR retitles Bob too: nobody has seen that change.
+    let mut now = reviewed;
+    now[BOB]["jobTitle"] = json!("Senior Rep");
+    c.s.serve(&now).await;
+    let audited = c.audit_len();
+    let (code, output) = c.apply_saved(&path, &[]);
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(c.title_of(&c.ada).as_deref(), Some("Principal Engineer"));
+    assert_eq!(c.title_of(&c.bob).as_deref(), Some("Rep"), "not reviewed");
+    let lower = output.to_lowercase();
+    assert!(
+        (lower.contains("not reviewed") || lower.contains("unreviewed"))
+            && lower.contains(&c.bob.to_lowercase()),
+        "the unreviewed change is listed: {output}"
+    );
+    let records = c.audit_since(audited);
+    assert!(
+        !records.is_empty() && records.iter().all(|r| r["account"]["employee_id"] == "101"),
+        "audited: Ada's change only: {records:#?}"
+    );
+
+    let pending = c.s.expect(&["plan", "--detailed-exitcode"], 2);
+    assert!(
+        pending.contains(&c.bob) && pending.contains("Senior Rep"),
+        "Bob's title is still pending: {pending}"
+    );
+    assert!(!pending.contains(&c.ada), "Ada is done: {pending}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_zeroed_summary_on_untampered_changes_is_printed_as_counted() {
+    let c = company("saved-summary-zeroed").await;
+    let (path, mut plan) = c.review(&c.changed_hr(), "saved.json", &[]).await;
+    let changes = plan["summary"]["changes"].as_u64().expect("a count");
+    assert!(changes > 0);
+    zero_summary(&mut plan);
+    write_plan(&path, &plan);
+
+    let (code, output) = c.apply_saved(&path, &[]);
+    assert_eq!(code, Some(0), "{output}");
+    let summary = output
+        .lines()
+        .find(|l| l.starts_with("hrsync plan:"))
+        .unwrap_or_else(|| panic!("no summary line:\n{output}"));
+    assert!(
+        summary.contains("1 mover(s)")
+            && summary.contains("1 update(s)")
+            && summary.contains(&format!("; {changes} change(s) in all")),
+        "the summary is counted, not read from the file: {summary}\n{output}"
+    );
+    assert_eq!(c.title_of(&c.ada).as_deref(), Some("Principal Engineer"));
+    c.s.assert_converged();
+}
