@@ -880,6 +880,70 @@ async fn a_plan_from_the_future_is_refused() {
     // (A plan older than limits.max_plan_age_hours: limits.rs.)
 }
 
+// --- signing -------------------------------------------------------------------------------------
+
+const KEY_ENV: &str = "HRSYNC_PLAN_KEY";
+const KEY: &str = "plan-signing-key-0c4f2e8a9b7d6c5e";
+const OTHER_KEY: &str = "some-other-key-11aa22bb33cc44dd";
+const SIGNING: &str = "[plans]\nsigning_key = { env = \"HRSYNC_PLAN_KEY\" }\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signed_plan_applies_unmodified() {
+    let c = company("saved-signed").await;
+    c.configure("", SIGNING);
+    let env = [(KEY_ENV, KEY)];
+    let (path, plan) = c.review(&c.changed_hr(), "saved.json", &env).await;
+    assert!(
+        plan["signature"].as_str().is_some_and(|s| !s.is_empty()),
+        "plan --out signs: {plan:#}"
+    );
+
+    let (code, output) = c.apply_saved(&path, &env);
+    assert_eq!(code, Some(0), "{output}");
+    assert_eq!(c.title_of(&c.ada).as_deref(), Some("Principal Engineer"));
+    assert!(c.s.dir.entry(&c.grace_in_sales()).is_some());
+    let out = c.s.hrsync_with_env(&["plan", "--detailed-exitcode"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_without_a_valid_signature_is_refused() {
+    let c = company("saved-signature-bad").await;
+    let env = [(KEY_ENV, KEY)];
+
+    // Signed before the key was configured: no signature at all.
+    let (unsigned, _) = c.review(&c.changed_hr(), "unsigned.json", &[]).await;
+    c.configure("", SIGNING);
+    c.assert_refused(&unsigned, &env, &["signature"]);
+
+    // The signature taken out.
+    let (stripped, mut plan) = c.review(&c.changed_hr(), "stripped.json", &env).await;
+    assert!(plan["signature"].is_string(), "{plan:#}");
+    plan.as_object_mut()
+        .expect("a plan is an object")
+        .remove("signature");
+    write_plan(&stripped, &plan);
+    c.assert_refused(&stripped, &env, &["signature"]);
+
+    // A change edited, the signature kept.
+    let (edited, mut plan) = c.review(&c.changed_hr(), "edited.json", &env).await;
+    for change in changes_mut(account_mut(&mut plan, &c.ada)) {
+        if change["action"] == "set_attribute" && change["attribute"] == "title" {
+            change["after"] = json!(["Chief Executive Officer"]);
+        }
+    }
+    write_plan(&edited, &plan);
+    c.assert_refused(&edited, &env, &["signature"]);
+
+    // Signed with another key.
+    let (other, _) = c
+        .review(&c.changed_hr(), "other.json", &[(KEY_ENV, OTHER_KEY)])
+        .await;
+    c.assert_refused(&other, &env, &["signature"]);
+
+    assert_eq!(c.title_of(&c.ada).as_deref(), Some("Engineer"));
+}
+
 // --- what a verified plan applies ---------------------------------------------------------------
 
 impl Company {
