@@ -24,6 +24,7 @@ mod offboard;
 mod operations;
 mod pipeline;
 mod policies;
+mod saved_plans;
 mod scope;
 mod secrets;
 mod tls;
