@@ -884,7 +884,7 @@ async fn a_plan_from_the_future_is_refused() {
 
 const KEY_ENV: &str = "HRSYNC_PLAN_KEY";
 const KEY: &str = "plan-signing-key-0c4f2e8a9b7d6c5e";
-const OTHER_KEY: &str = "some-other-key-11aa22bb33cc44dd";
+const OTHER_KEY: &str = "some-other-key-11aa22bb33cc44dd55";
 const SIGNING: &str = "[plans]\nsigning_key = { env = \"HRSYNC_PLAN_KEY\" }\n";
 
 #[tokio::test(flavor = "multi_thread")]

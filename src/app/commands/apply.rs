@@ -147,8 +147,8 @@ fn announce_approval(plan: &Plan, unreviewed: &[Listed]) {
         return;
     }
     println!(
-        "\nNot applied: {} change(s) planned now that the reviewed plan does not hold (review \
-         them in a new plan):",
+        "\nNot applied, not reviewed: {} change(s) planned now that the reviewed plan does not \
+         hold (review them in a new plan):",
         unreviewed.len()
     );
     for listed in unreviewed {
