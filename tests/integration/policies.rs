@@ -70,6 +70,76 @@ async fn leave_disables_and_removes_groups_and_return_restores_them() {
     s.assert_converged();
 }
 
+/// On leave, an account stays as it is: none is made for someone on leave, and a role changed
+/// during the leave moves and regroups the account only on return. Access the new role does
+/// not give still goes at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_leave_nothing_is_created_moved_or_granted_until_the_return() {
+    let s = Scenario::start("leave-keep").await;
+    let config = std::fs::read_to_string(&s.config).expect("read config");
+    std::fs::write(
+        &s.config,
+        config.replace(
+            "active = [\"Active\"]",
+            "active = [\"Active\"]\nleave = [\"On Leave\"]",
+        ),
+    )
+    .expect("write config");
+    s.dir
+        .add_user("kim.keep", "1501", Some(PASSWORD), "cn: Kim Keep\nsn: Keep");
+    let kim = person("1501", "Kim", "Keep", "Engineering", "Engineer");
+    s.serve(std::slice::from_ref(&kim)).await;
+    s.expect(&["apply"], 0);
+    let in_engineering = format!("uid=kim.keep,{}", s.ou("engineering"));
+    assert!(s.dir.entry(&in_engineering).is_some());
+
+    // On leave: Kim moves to Sales in HR; a new hire starts on leave.
+    let mut away = person("1501", "Kim", "Keep", "Sales", "Rep");
+    away["status"] = Value::String("On Leave".into());
+    let mut new_hire = person("1502", "Lou", "Later", "Sales", "Rep");
+    new_hire["status"] = Value::String("On Leave".into());
+    s.serve(&[away.clone(), new_hire]).await;
+    let plan = s.expect(&["plan"], 0);
+    assert!(
+        plan.contains("on leave and without an account: it is made when they return"),
+        "{plan}"
+    );
+    s.expect(&["apply"], 0);
+    assert!(
+        s.dir.entry(&in_engineering).is_some(),
+        "not moved during the leave"
+    );
+    assert!(
+        s.dir
+            .search(s.base(), "(employeeNumber=1502)", &["uid"])
+            .is_empty(),
+        "no account for someone who starts on leave"
+    );
+    let member = |group: &str| {
+        s.dir
+            .group_members(&s.group(group))
+            .contains(&in_engineering.to_lowercase())
+    };
+    assert!(!member("sales"), "no new group during the leave");
+    assert!(!member("engineering"), "the old role's group goes at once");
+    assert!(s.dir.can_bind(&in_engineering, PASSWORD), "leave = keep");
+    s.assert_converged();
+
+    // Back: the new role takes effect.
+    let mut back = away;
+    back["status"] = Value::String("Active".into());
+    s.serve(&[back]).await;
+    s.expect(&["apply"], 0);
+    let in_sales = format!("uid=kim.keep,{}", s.ou("sales"));
+    assert!(s.dir.entry(&in_sales).is_some(), "moved on return");
+    assert!(
+        s.dir
+            .group_members(&s.group("sales"))
+            .contains(&in_sales.to_lowercase())
+    );
+    s.assert_converged();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_contractor_converted_under_a_new_id_keeps_one_account() {
     let s = Scenario::start("convert").await;

@@ -156,14 +156,33 @@ impl<'a> Builder<'a> {
                 role
             }
         };
-        if status == EmploymentStatus::Leave {
-            std::sync::Arc::make_mut(&mut role)
-                .groups
-                .retain(|group, _| !self.input.policy.leave_remove_groups.contains(group));
-        }
-        let (dn, unique) = match existing {
-            Some(account) => (account.dn.with_parent(&role.ou), String::new()),
-            None => self.name_new_account(employee, &role.ou)?,
+        let (dn, unique) = match (status, existing) {
+            (EmploymentStatus::Leave, None) => {
+                self.skip(
+                    Some(&employee.id),
+                    None,
+                    "on leave and without an account: it is made when they return".to_string(),
+                );
+                return None;
+            }
+            // On leave, the account stays as it is: where it is, and with no group it does not
+            // have (removals still happen: removing access never waits). A role changed
+            // during the leave takes effect on return.
+            (EmploymentStatus::Leave, Some(account)) => {
+                let current: BTreeSet<&Dn> = self
+                    .member_of
+                    .of(&account.dn)
+                    .iter()
+                    .map(|(_, _, group)| *group)
+                    .collect();
+                let removed = &self.input.policy.leave_remove_groups;
+                std::sync::Arc::make_mut(&mut role)
+                    .groups
+                    .retain(|group, _| current.contains(group) && !removed.contains(group));
+                (account.dn.clone(), String::new())
+            }
+            (_, Some(account)) => (account.dn.with_parent(&role.ou), String::new()),
+            (_, None) => self.name_new_account(employee, &role.ou)?,
         };
         Some(Target {
             employee,

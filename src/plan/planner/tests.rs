@@ -1276,6 +1276,49 @@ fn leave_policy_disables_and_removes_listed_groups_and_return_restores_them() {
     );
 }
 
+/// On leave, the account stays where it is and gains nothing; what the role no longer gives
+/// goes. Nobody on leave gets a new account.
+#[test]
+fn on_leave_an_account_is_not_made_moved_or_granted_but_loses_what_the_role_drops() {
+    let d = "uid=kim.k,ou=eng,ou=people,dc=ex";
+    let mut acct = account(d, "1", "Engineering person", false);
+    acct.attributes.insert("cn".into(), vec!["Kim K".into()]);
+    acct.attributes.insert("sn".into(), vec!["K".into()]);
+    let dir = directory(vec![acct], &[("staff", d), ("engineering", d), ("vpn", d)]);
+    // HR moved Kim to Sales during the leave; Lou starts on leave.
+    let hr = hr(vec![
+        employee("1", "Kim", "K", "Sales", EmploymentStatus::Leave),
+        employee("2", "Lou", "L", "Sales", EmploymentStatus::Leave),
+    ]);
+    let plan = plan_for(&hr, &dir);
+    assert!(actions(&plan, "2").is_empty(), "{plan:#?}");
+    assert!(
+        plan.skipped
+            .iter()
+            .any(|s| s.employee_id.as_deref() == Some("2")
+                && s.reason == "on leave and without an account: it is made when they return")
+    );
+    let acts = actions(&plan, "1");
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::Move { .. } | Action::AddToGroup { .. })),
+        "{acts:?}"
+    );
+    for group in ["engineering", "vpn"] {
+        let group = dn(&format!("cn={group},ou=groups,dc=ex"));
+        assert!(
+            acts.contains(&Action::RemoveFromGroup { group }),
+            "{acts:?}"
+        );
+    }
+    assert!(!acts.contains(&Action::RemoveFromGroup {
+        group: dn("cn=staff,ou=groups,dc=ex")
+    }));
+    // Nothing more while the leave lasts.
+    assert!(!plan_for(&hr, &simulate(&plan, &dir)).has_changes());
+}
+
 #[test]
 fn orphans_are_only_disabled_when_opted_in() {
     let d = "uid=or.phan,ou=sales,ou=people,dc=ex";
