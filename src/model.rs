@@ -143,7 +143,9 @@ pub struct DirectoryGroup {
 pub struct DirectorySnapshot {
     /// Every person entry under the managed bases, correlated or not.
     pub accounts: Vec<DirectoryAccount>,
-    /// The managed groups that exist, by DN. A managed group missing here does not exist.
+    /// The managed groups that exist, and every other group under the group bases
+    /// (`lifecycle.group_bases`, the hold group left out), by DN. A managed group missing here
+    /// does not exist.
     pub groups: BTreeMap<Dn, DirectoryGroup>,
     /// Values of the unique attributes already in use anywhere in the directory, by lower-cased
     /// attribute name, values lower-cased (these attributes match case-insensitively).

@@ -10,6 +10,7 @@ use crate::directory::DirectoryConfig;
 use crate::dn::Dn;
 use crate::hr::HrConfig;
 use crate::mapping::Mappings;
+use crate::plan::LeaverGroups;
 use crate::problem::ConfigProblem;
 
 /// `[offboarding]`: immediate offboarding by security (`hrsync offboard`).
@@ -47,6 +48,25 @@ pub(super) struct RawLifecycle {
     /// `missing` limit.
     #[serde(default)]
     disable_orphans: bool,
+    /// Which groups a leaver leaves: `all` (default: every group under `group_bases` that lists
+    /// the account, managed or not) or `managed` (only the groups the mappings manage).
+    #[serde(default)]
+    leaver_groups: RawLeaverGroups,
+    /// Groups (DNs) a leaver stays in whatever `leaver_groups` says (an alumni list, say).
+    #[serde(default)]
+    leaver_keep_groups: Vec<String>,
+    /// Where the groups a leaver leaves, and a mover's value follows in, are read (DNs; each
+    /// is searched for `groupOfNames` and `group` entries). Default: the OUs the managed groups
+    /// are in.
+    group_bases: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawLeaverGroups {
+    #[default]
+    All,
+    Managed,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -66,6 +86,9 @@ pub(super) struct LifecycleSettings {
     leave_remove_groups: BTreeSet<Dn>,
     disable_orphans: bool,
     hold_group: Option<Dn>,
+    leaver_groups: LeaverGroups,
+    leaver_keep_groups: BTreeSet<Dn>,
+    group_bases: Vec<Dn>,
 }
 
 impl RawLifecycle {
@@ -95,6 +118,17 @@ impl RawLifecycle {
         let time_zone = self.parse_time_zone(problems);
         let hold_group = offboarding.hold_group(mappings, problems);
         let leave_remove_groups = self.leave_remove_groups(mappings, problems);
+        let leaver_keep_groups = dns(
+            &self.leaver_keep_groups,
+            "lifecycle.leaver_keep_groups",
+            problems,
+        );
+        let group_bases = match &self.group_bases {
+            Some(bases) => dns(bases, "lifecycle.group_bases", problems)
+                .into_iter()
+                .collect(),
+            None => mappings.map(default_group_bases).unwrap_or_default(),
+        };
         if let Some(field) = &self.time_zone_field {
             if !hr.field_names().contains(field) {
                 problems.push(ConfigProblem::new(
@@ -111,6 +145,12 @@ impl RawLifecycle {
             leave_remove_groups,
             disable_orphans: self.disable_orphans,
             hold_group,
+            leaver_groups: match self.leaver_groups {
+                RawLeaverGroups::All => LeaverGroups::All,
+                RawLeaverGroups::Managed => LeaverGroups::Managed,
+            },
+            leaver_keep_groups,
+            group_bases,
         }
     }
 
@@ -154,6 +194,39 @@ impl RawLifecycle {
     }
 }
 
+/// DNs from the file, each problem under `key[i]`.
+fn dns(values: &[String], key: &str, problems: &mut Vec<ConfigProblem>) -> BTreeSet<Dn> {
+    let mut dns = BTreeSet::new();
+    for (i, value) in values.iter().enumerate() {
+        match Dn::parse(value) {
+            Ok(dn) => {
+                dns.insert(dn);
+            }
+            Err(e) => problems.push(ConfigProblem::new(format!("{key}[{i}]"), e.to_string())),
+        }
+    }
+    dns
+}
+
+/// The OUs the managed groups are in, each once (a base inside another is left out: the outer
+/// search finds its groups).
+fn default_group_bases(mappings: &Mappings) -> Vec<Dn> {
+    let parents: BTreeSet<Dn> = mappings
+        .managed_groups()
+        .iter()
+        .filter_map(Dn::parent)
+        .collect();
+    parents
+        .iter()
+        .filter(|base| {
+            !parents
+                .iter()
+                .any(|other| other != *base && base.is_within(other))
+        })
+        .cloned()
+        .collect()
+}
+
 impl RawOffboarding {
     fn hold_group(
         &self,
@@ -192,6 +265,9 @@ impl LifecycleSettings {
         policy.leave_disable = self.leave_disable;
         policy.leave_remove_groups = self.leave_remove_groups;
         policy.disable_orphans = self.disable_orphans;
+        policy.leaver_groups = self.leaver_groups;
+        policy.leaver_keep_groups = self.leaver_keep_groups;
         directory.hold_group = self.hold_group;
+        directory.group_bases = self.group_bases;
     }
 }

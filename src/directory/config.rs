@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::dn::Dn;
-use crate::plan::{DisableMethod, Policy};
+use crate::plan::{DisableMethod, LeaverGroups, Policy};
 use crate::problem::ConfigProblem;
 use crate::secret::SecretRef;
 
@@ -207,6 +207,9 @@ pub struct DirectoryConfig {
     pub policy: Policy,
     /// `offboarding.hold_group`.
     pub(crate) hold_group: Option<Dn>,
+    /// `lifecycle.group_bases`: where the groups a leaver leaves (and a mover's value follows
+    /// in) are read, managed or not.
+    pub(crate) group_bases: Vec<Dn>,
 }
 
 impl RawDirectory {
@@ -256,6 +259,7 @@ impl RawDirectory {
             max_concurrent_accounts: self.max_concurrent_accounts,
             password_policy,
             hold_group: None,
+            group_bases: Vec::new(),
             policy,
         })
     }
@@ -416,6 +420,8 @@ impl RawDirectory {
                 leave_disable: false,
                 leave_remove_groups: BTreeSet::new(),
                 disable_orphans: false,
+                leaver_groups: LeaverGroups::All,
+                leaver_keep_groups: BTreeSet::new(),
             },
             // AD keeps member links pointing at moved entries and allows empty groups.
             Flavour::ActiveDirectory => Policy {
@@ -431,6 +437,8 @@ impl RawDirectory {
                 leave_disable: false,
                 leave_remove_groups: BTreeSet::new(),
                 disable_orphans: false,
+                leaver_groups: LeaverGroups::All,
+                leaver_keep_groups: BTreeSet::new(),
             },
         }
     }

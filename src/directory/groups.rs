@@ -1,4 +1,5 @@
-//! Every group an account is in, managed or not, for the access report (`hrsync report access`).
+//! Every group under a base with its members, managed or not: for the access report (`hrsync
+//! report access`), and for the groups a leaver leaves and a mover's value follows in.
 //!
 //! One paged search under a base for every group (`groupOfNames` on OpenLDAP, `group` on Active
 //! Directory) with its member attribute, inverted into member -> groups. Active Directory hands
@@ -12,6 +13,7 @@ use ldap3::Scope;
 
 use super::{Directory, DirectoryError};
 use crate::dn::Dn;
+use crate::model::DirectoryGroup;
 
 /// The filter that finds groups: OpenLDAP's `groupOfNames` and Active Directory's `group`.
 pub(crate) const GROUP_FILTER: &str = "(|(objectClass=groupOfNames)(objectClass=group))";
@@ -28,6 +30,33 @@ impl Directory {
         base: &Dn,
         member_attribute: &str,
     ) -> Result<Memberships, DirectoryError> {
+        let groups = self.groups_under(base, member_attribute).await?;
+        let mut by_member: BTreeMap<Dn, BTreeSet<Dn>> = BTreeMap::new();
+        for group in &groups {
+            for member in &group.members {
+                by_member
+                    .entry(member.clone())
+                    .or_default()
+                    .insert(group.dn.clone());
+            }
+        }
+        tracing::debug!(
+            groups = groups.len(),
+            members = by_member.len(),
+            base = %base,
+            "read group memberships"
+        );
+        Ok((groups.len(), by_member))
+    }
+
+    /// Every group under `base` with all its `member_attribute` values (an Active Directory
+    /// group's ranges read to the end). Member values that are not DNs are left out with a log
+    /// line (they cannot be accounts).
+    pub(crate) async fn groups_under(
+        &mut self,
+        base: &Dn,
+        member_attribute: &str,
+    ) -> Result<Vec<DirectoryGroup>, DirectoryError> {
         let entries = self
             .search_paged(
                 base.as_str(),
@@ -37,14 +66,12 @@ impl Directory {
             )
             .await?;
         let wanted = member_attribute.to_ascii_lowercase();
-        let mut groups_read = 0;
-        let mut by_member: BTreeMap<Dn, BTreeSet<Dn>> = BTreeMap::new();
+        let mut groups = Vec::with_capacity(entries.len());
         for entry in entries {
             let Ok(group) = Dn::parse(&entry.dn) else {
                 tracing::warn!(dn = %entry.dn, "skipping a group whose DN cannot be parsed");
                 continue;
             };
-            groups_read += 1;
             let ranged = entry.attrs.iter().any(|(name, _)| {
                 name.to_ascii_lowercase()
                     .strip_prefix(&wanted)
@@ -67,16 +94,8 @@ impl Directory {
                     })
                     .collect()
             };
-            for member in members {
-                by_member.entry(member).or_default().insert(group.clone());
-            }
+            groups.push(DirectoryGroup { dn: group, members });
         }
-        tracing::debug!(
-            groups = groups_read,
-            members = by_member.len(),
-            base = %base,
-            "read group memberships"
-        );
-        Ok((groups_read, by_member))
+        Ok(groups)
     }
 }

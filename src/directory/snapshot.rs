@@ -1,4 +1,5 @@
-//! Reading the directory's side: every account under the users base, the managed groups, and
+//! Reading the directory's side: every account under the users base, the managed groups and the
+//! other groups under the group bases, and
 //! what the planner needs besides (protected and held accounts, unique values in use).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,7 +43,20 @@ impl Directory {
                 .unwrap_or_default(),
             None => BTreeSet::new(),
         };
-        let groups = self.spawn_group_reads(mappings);
+        let managed = mappings.managed_groups();
+        let member_attribute = mappings.groups.member_attribute.as_str();
+        let outside_bases: BTreeSet<Dn> = managed
+            .iter()
+            .filter(|group| {
+                !self
+                    .config
+                    .group_bases
+                    .iter()
+                    .any(|base| group.is_within(base))
+            })
+            .cloned()
+            .collect();
+        let groups = self.spawn_group_reads(outside_bases, member_attribute);
         let reader = AccountReader {
             ad,
             correlation: mappings.correlation.attribute.to_ascii_lowercase(),
@@ -67,16 +81,9 @@ impl Directory {
             accounts.push(reader.account(dn, attributes));
         })
         .await?;
-        let groups = match groups.await {
-            Ok(groups) => groups?,
-            Err(e) => {
-                return Err(DirectoryError::Transport {
-                    operation: "read groups",
-                    dn: self.config.users_base.to_string(),
-                    message: format!("the group reader stopped unexpectedly: {e}"),
-                });
-            }
-        };
+        let mut groups = join_reads(groups.await, &self.config.users_base)?;
+        self.read_group_bases(&managed, member_attribute, &mut groups)
+            .await?;
         let taken = self.taken(&mappings.account.unique_attributes).await?;
         let warnings = self.disable_warnings().await?;
         tracing::debug!(
@@ -93,19 +100,24 @@ impl Directory {
         })
     }
 
-    /// Starts reading the managed groups, over the same connection, a few at a time, while the
-    /// accounts are read: one after the other, a directory across a WAN would cost a round trip
-    /// per group (200 groups at 20 ms are 4 s), while many at once took CPU from the user
-    /// search on a loopback slapd at 100k employees.
+    /// Reads the groups. The managed groups outside the group bases are read one by one, a
+    /// few at a time, over the same connection while the accounts are read (one after the
+    /// other, a directory across a WAN would cost a round trip per group, while many at once
+    /// took CPU from the user search on a loopback slapd at 100k employees). Every group under
+    /// the group bases (`lifecycle.group_bases`: the groups a leaver leaves and a mover's value
+    /// follows in) comes from one paged search per base once the accounts are read: a server
+    /// keeps one paged search per connection. A managed group the bases' search did not find
+    /// (another object class) is read on its own. The hold group is left out: only an admin
+    /// takes an account out of it.
     fn spawn_group_reads(
         &self,
-        mappings: &Mappings,
+        groups: BTreeSet<Dn>,
+        member_attribute: &str,
     ) -> tokio::task::JoinHandle<Result<BTreeMap<Dn, DirectoryGroup>, DirectoryError>> {
         let reader = self.clone();
-        let member_attribute = mappings.groups.member_attribute.clone();
-        let managed = mappings.managed_groups();
+        let member_attribute = member_attribute.to_string();
         tokio::spawn(async move {
-            let reads = managed.into_iter().map(|group| {
+            let reads = groups.into_iter().map(|group| {
                 let (mut reader, member_attribute) = (reader.clone(), &member_attribute);
                 async move {
                     let members = reader.read_members(&group, member_attribute).await?;
@@ -123,6 +135,47 @@ impl Directory {
             }
             Ok::<_, DirectoryError>(groups)
         })
+    }
+
+    /// Every group under the group bases (the hold group left out), and then the managed
+    /// groups within them that the search did not find.
+    async fn read_group_bases(
+        &mut self,
+        managed: &BTreeSet<Dn>,
+        member_attribute: &str,
+        groups: &mut BTreeMap<Dn, DirectoryGroup>,
+    ) -> Result<(), DirectoryError> {
+        let hold = self.config.hold_group.clone();
+        for base in self.config.group_bases.clone() {
+            for group in self.groups_under(&base, member_attribute).await? {
+                if Some(&group.dn) != hold.as_ref() {
+                    groups.insert(group.dn.clone(), group);
+                }
+            }
+        }
+        let missed: BTreeSet<Dn> = managed
+            .iter()
+            .filter(|group| !groups.contains_key(*group))
+            .cloned()
+            .collect();
+        let found = self.spawn_group_reads(missed, member_attribute).await;
+        groups.extend(join_reads(found, &self.config.users_base)?);
+        Ok(())
+    }
+}
+
+/// The result of a spawned group read, or why there is none.
+fn join_reads(
+    joined: Result<Result<BTreeMap<Dn, DirectoryGroup>, DirectoryError>, tokio::task::JoinError>,
+    users_base: &Dn,
+) -> Result<BTreeMap<Dn, DirectoryGroup>, DirectoryError> {
+    match joined {
+        Ok(groups) => groups,
+        Err(e) => Err(DirectoryError::Transport {
+            operation: "read groups",
+            dn: users_base.to_string(),
+            message: format!("the group reader stopped unexpectedly: {e}"),
+        }),
     }
 }
 

@@ -60,6 +60,22 @@ pub struct Policy {
     /// Disable (and strip, and move) accounts whose HR record is missing
     /// (`lifecycle.disable_orphans`); guarded by the `missing` limit.
     pub disable_orphans: bool,
+    /// Which groups a leaver leaves (`lifecycle.leaver_groups`).
+    pub leaver_groups: LeaverGroups,
+    /// Groups a leaver stays in whatever `leaver_groups` says (`lifecycle.leaver_keep_groups`:
+    /// an alumni list, say).
+    pub leaver_keep_groups: BTreeSet<Dn>,
+}
+
+/// Which groups a leaver leaves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LeaverGroups {
+    /// Every group under the group bases that lists the account, managed or not: a leaver keeps
+    /// no access, however it was granted.
+    #[default]
+    All,
+    /// Only the groups the mappings manage.
+    Managed,
 }
 
 impl Policy {

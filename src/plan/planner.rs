@@ -34,8 +34,8 @@ use crate::plan::PPOLICY_PERMANENT_LOCK;
 use super::limits::{self, Limits};
 use super::{
     AccountPlan, AccountState, Action, Change, ControlChange, DisableMethod, GroupAction,
-    GroupChange, Lifecycle, Orphan, PLAN_SCHEMA, Plan, Policy, Scheduled, Skipped, Summary,
-    UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT,
+    GroupChange, LeaverGroups, Lifecycle, Orphan, PLAN_SCHEMA, Plan, Policy, Scheduled, Skipped,
+    Summary, UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT,
 };
 
 /// Everything the planner needs. Nothing else influences a plan.
@@ -132,6 +132,11 @@ struct Builder<'a> {
     memberships: BTreeMap<&'a Dn, &'a BTreeSet<Dn>>,
     /// Every managed membership as read, by member (see [`MemberOf`]).
     member_of: MemberOf<'a>,
+    /// The other groups under the group bases (not managed): group -> members, as read.
+    other_memberships: BTreeMap<&'a Dn, &'a BTreeSet<Dn>>,
+    /// Every membership of those other groups, by member: what a leaver leaves besides the
+    /// managed groups, and where a mover's value follows the move.
+    other_member_of: MemberOf<'a>,
     /// The attributes hrsync keeps up to date, in the mappings' order.
     managed_attributes: Vec<ManagedAttribute<'a>>,
     /// The fields any rule looks at.
@@ -196,20 +201,24 @@ struct ManagedAttribute<'a> {
 impl<'a> Builder<'a> {
     fn new(input: &'a PlanInput<'a>, employees: Vec<Person<'a>>) -> Self {
         let managed_groups = input.mappings.managed_groups();
-        let mut memberships = BTreeMap::new();
-        let mut member_of = Vec::new();
+        let (mut memberships, mut other_memberships) = (BTreeMap::new(), BTreeMap::new());
+        let (mut member_of, mut other_member_of) = (Vec::new(), Vec::new());
         for (dn, group) in &input.directory.groups {
-            if managed_groups.contains(dn) {
-                memberships.insert(dn, &group.members);
-                member_of.extend(
-                    group
-                        .members
-                        .iter()
-                        .map(|member| (DnHash::of(member), member, dn)),
-                );
-            }
+            let (by_group, by_member) = if managed_groups.contains(dn) {
+                (&mut memberships, &mut member_of)
+            } else {
+                (&mut other_memberships, &mut other_member_of)
+            };
+            by_group.insert(dn, &group.members);
+            by_member.extend(
+                group
+                    .members
+                    .iter()
+                    .map(|member| (DnHash::of(member), member, dn)),
+            );
         }
         let member_of = MemberOf::new(member_of);
+        let other_member_of = MemberOf::new(other_member_of);
         let rule_fields = input
             .mappings
             .rules
@@ -220,6 +229,8 @@ impl<'a> Builder<'a> {
             input,
             employees,
             member_of,
+            other_memberships,
+            other_member_of,
             managed_attributes: Vec::new(),
             rule_fields,
             roles: BTreeMap::new(),
@@ -253,6 +264,14 @@ impl<'a> Builder<'a> {
     fn groups_of(&self, account: &DirectoryAccount) -> impl Iterator<Item = &'a Dn> + '_ {
         self.member_of
             .of(&account.dn)
+            .iter()
+            .map(|(_, _, group)| *group)
+    }
+
+    /// The groups under the group bases that list `dn` and that hrsync does not manage.
+    fn other_groups_of(&self, dn: &Dn) -> impl Iterator<Item = &'a Dn> + '_ {
+        self.other_member_of
+            .of(dn)
             .iter()
             .map(|(_, _, group)| *group)
     }

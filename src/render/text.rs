@@ -332,6 +332,8 @@ ou = "ou=sales,ou=people,dc=ex"
             leave_disable: false,
             leave_remove_groups: BTreeSet::new(),
             disable_orphans: false,
+            leaver_groups: crate::plan::LeaverGroups::All,
+            leaver_keep_groups: BTreeSet::new(),
         }
     }
 

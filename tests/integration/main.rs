@@ -10,6 +10,7 @@ mod support;
 
 mod scenario;
 
+mod access;
 mod active_directory;
 mod bad_input;
 mod batching;

@@ -717,6 +717,8 @@ groups = ["engineering"]
             leave_disable: false,
             leave_remove_groups: BTreeSet::new(),
             disable_orphans: false,
+            leaver_groups: crate::plan::LeaverGroups::All,
+            leaver_keep_groups: BTreeSet::new(),
             member_values_follow_renames: false,
             groups_require_member: false,
             empty_group_placeholder: None,

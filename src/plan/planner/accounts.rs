@@ -4,6 +4,37 @@
 use super::*;
 
 impl<'a> Builder<'a> {
+    /// An account must not arrive at a DN (created there, or moved there) into a membership
+    /// nobody planned: a group value naming that DN, left by an earlier account of that name,
+    /// would hand the group to the newcomer. Such values are taken out (before a creation, right
+    /// after a move: a membership change names the account where it is at that point), in the
+    /// managed groups `role` does not give (all of them for a leaver: `role` is `None`) and in
+    /// every other group under the group bases. The value names no entry at planning time, so
+    /// nobody loses anything; each removal is in the plan with its reason, for review.
+    pub(super) fn inherited_values(&self, dn: &Dn, role: Option<&RoleAssignment>) -> Vec<Change> {
+        let managed = self
+            .member_of
+            .of(dn)
+            .iter()
+            .map(|(_, _, group)| *group)
+            .filter(|group| role.is_none_or(|role| !role.groups.contains_key(*group)));
+        managed
+            .chain(self.other_groups_of(dn))
+            .map(|group| Change {
+                action: Action::RemoveFromGroup {
+                    group: group.clone(),
+                },
+                reason: Reason::new(
+                    format!(
+                        "{dn} is already a member value of this group, left by an earlier \
+                         account of that name"
+                    ),
+                    "an account arrives with its role's groups only",
+                ),
+            })
+            .collect()
+    }
+
     /// Plans every target's account and adds what that finds to the plan.
     pub(super) fn plan_accounts(&mut self, targets: &[Target<'a>]) {
         let final_dns = FinalDns::new(targets);

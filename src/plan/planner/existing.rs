@@ -212,7 +212,8 @@ impl<'a> Builder<'a> {
     }
 
     /// The move into the role's OU and, where member values do not follow a rename, the
-    /// rewrite of the account's value in each group it stays in.
+    /// rewrite of the account's value in each group it stays in: the managed groups its role
+    /// keeps, and every other group under the group bases (keeping access is not granting it).
     fn move_changes(
         &self,
         account: &DirectoryAccount,
@@ -228,25 +229,37 @@ impl<'a> Builder<'a> {
             },
             reason: role.ou_reason.clone(),
         });
-        if self.input.policy.member_values_follow_renames {
-            return;
-        }
-        for (_, _, group) in current_groups
+        // Right after the move: a membership change names the account where it is then.
+        changes.extend(self.inherited_values(to, Some(role)));
+        let kept = current_groups
             .iter()
-            .filter(|(_, _, g)| role.groups.contains_key(*g))
-        {
-            changes.push(Change {
+            .map(|(_, _, group)| *group)
+            .filter(|group| role.groups.contains_key(*group))
+            .chain(self.other_groups_of(&account.dn))
+            .collect();
+        changes.extend(self.values_following(&account.dn, to, kept));
+    }
+
+    /// Where member values do not follow a rename, the rewrite of an account's value from
+    /// `from` to `to` in each of the `groups` it stays in.
+    pub(super) fn values_following(&self, from: &Dn, to: &Dn, groups: Vec<&Dn>) -> Vec<Change> {
+        if self.input.policy.member_values_follow_renames {
+            return Vec::new();
+        }
+        groups
+            .into_iter()
+            .map(|group| Change {
                 action: Action::RenameMember {
-                    group: (*group).clone(),
-                    from: account.dn.clone(),
+                    group: group.clone(),
+                    from: from.clone(),
                     to: to.clone(),
                 },
                 reason: Reason::new(
                     "the account moved and stays in this group",
                     "member values follow the move",
                 ),
-            });
-        }
+            })
+            .collect()
     }
 }
 

@@ -24,13 +24,14 @@ impl<'a> Builder<'a> {
             Some(reason) => reason.clone(),
         };
         let uac = self.input.policy.disable == DisableMethod::UserAccountControl;
-        let mut changes = vec![Change {
+        let mut changes = self.inherited_values(&target.dn, Some(role));
+        changes.push(Change {
             action: Action::Create {
                 dn: target.dn.clone(),
                 attributes: self.creation_attributes(employee, attributes, hold.is_some()),
             },
             reason: joiner.clone(),
-        }];
+        });
         if uac && hold.is_none() {
             changes.push(Change {
                 action: Action::Enable {

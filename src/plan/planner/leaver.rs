@@ -1,5 +1,5 @@
-//! Planning a leaver: the account disabled first, out of every managed group, into the
-//! disabled OU. Orphans under `lifecycle.disable_orphans` are planned the same way.
+//! Planning a leaver: the account disabled first, out of every managed group and every other
+//! group under the group bases (`lifecycle.leaver_groups`), into the disabled OU. Orphans under `lifecycle.disable_orphans` are planned the same way.
 
 use super::*;
 
@@ -25,18 +25,20 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// A leaver's changes: disabled first, out of every managed group, into `target` (the
-    /// disabled OU, unless that name is taken). Empty when that is done already; `why` is only
-    /// asked for when there is something to do.
+    /// A leaver's changes: disabled first, out of every managed group and (with
+    /// `lifecycle.leaver_groups = "all"`) every other group under the group bases, into
+    /// `target` (the disabled OU, unless that name is taken). Empty when that is done already;
+    /// `why` is only asked for when there is something to do.
     pub(super) fn leaver_changes(
         &self,
         account: &DirectoryAccount,
         target: &Dn,
         why: impl FnOnce() -> Reason,
     ) -> Vec<Change> {
-        let mut groups = self.groups_of(account).peekable();
+        let managed: Vec<&Dn> = self.groups_of(account).collect();
+        let (left, kept) = self.other_groups_left(&account.dn);
         let moving = account.dn != *target;
-        if account.disabled && groups.peek().is_none() && !moving {
+        if account.disabled && managed.is_empty() && left.is_empty() && !moving {
             return Vec::new();
         }
         let why = why();
@@ -47,14 +49,21 @@ impl<'a> Builder<'a> {
                 reason: why.clone(),
             });
         }
-        for group in groups {
-            changes.push(Change {
-                action: Action::RemoveFromGroup {
-                    group: group.clone(),
-                },
-                reason: why.clone(),
-            });
-        }
+        changes.extend(managed.into_iter().map(|group| Change {
+            action: Action::RemoveFromGroup {
+                group: group.clone(),
+            },
+            reason: why.clone(),
+        }));
+        changes.extend(left.into_iter().map(|group| Change {
+            action: Action::RemoveFromGroup {
+                group: group.clone(),
+            },
+            reason: Reason {
+                rule: Some("lifecycle.leaver_groups = \"all\"".to_string()),
+                ..why.clone()
+            },
+        }));
         if moving {
             changes.push(Change {
                 action: Action::Move {
@@ -66,8 +75,21 @@ impl<'a> Builder<'a> {
                     ..why
                 },
             });
+            // Right after the move: a membership change names the account where it is then.
+            changes.extend(self.inherited_values(target, None));
+            changes.extend(self.values_following(&account.dn, target, kept));
         }
         changes
+    }
+
+    /// The groups hrsync does not manage that list `dn`: those a leaver leaves, and those it
+    /// stays in (`lifecycle.leaver_keep_groups`, or all of them with `leaver_groups =
+    /// "managed"`).
+    fn other_groups_left(&self, dn: &Dn) -> (Vec<&'a Dn>, Vec<&'a Dn>) {
+        let policy = self.input.policy;
+        self.other_groups_of(dn).partition(|group| {
+            policy.leaver_groups == LeaverGroups::All && !policy.leaver_keep_groups.contains(*group)
+        })
     }
 
     /// A leaver's plan, with the account as it was read.

@@ -15,7 +15,13 @@ impl<'a> Builder<'a> {
         }
         let touched = touched_members(&self.accounts);
         let mut changes = Vec::new();
-        for (group, before) in &self.memberships {
+        // Every managed group, and the other groups this plan takes a member out of (a leaver
+        // leaving a hand-granted group): hrsync leaves the others as it found them.
+        let others = self
+            .other_memberships
+            .iter()
+            .filter(|(group, _)| touched.contains_key(**group));
+        for (group, before) in self.memberships.iter().chain(others) {
             let after = GroupAfter {
                 before,
                 touched: touched.get(*group),
@@ -29,7 +35,11 @@ impl<'a> Builder<'a> {
                 }
                 continue;
             };
-            changes.extend(placeholder_change(group, placeholder, &after));
+            let change = placeholder_change(group, placeholder, &after);
+            // hrsync takes a placeholder out only of the groups it manages: in another group
+            // it may be somebody else's.
+            let managed = self.memberships.contains_key(*group);
+            changes.extend(change.filter(|c| managed || c.action == GroupAction::AddPlaceholder));
         }
         self.group_changes.extend(changes);
     }

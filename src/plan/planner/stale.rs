@@ -9,6 +9,7 @@
 //! unless the account's role keeps the group; anything less certain is only reported.
 
 use super::*;
+use index::MemberOf;
 
 /// Stale member values by the DN of the account whose move left them, each as (group, value).
 type Stale = BTreeMap<Dn, Vec<(Dn, Dn)>>;
@@ -71,15 +72,23 @@ impl<'a> Builder<'a> {
         stale
     }
 
-    /// The managed groups' members that are no entry and sit in an OU accounts are placed in,
-    /// as (group, member), group by group, each group's members in order. `member_of` and the
-    /// entries are both sorted by hash and DN, so one walk along both finds them without a
-    /// search per member.
+    /// The groups' members (managed groups and the others under the group bases) that are no
+    /// entry and sit in an OU accounts are placed in, as (group, member), group by group, each
+    /// group's members in order.
     fn members_not_entries(&self) -> Vec<(&'a Dn, &'a Dn)> {
         let ous: Vec<&Dn> = self.input.mappings.all_ous().collect();
+        let mut not_entries = self.not_entries_in(&self.member_of, &ous);
+        not_entries.extend(self.not_entries_in(&self.other_member_of, &ous));
+        not_entries.sort();
+        not_entries
+    }
+
+    /// [`Builder::members_not_entries`] of one index. `memberships` and the entries are both
+    /// sorted by hash and DN, so one walk along both finds them without a search per member.
+    fn not_entries_in(&self, memberships: &MemberOf<'a>, ous: &[&Dn]) -> Vec<(&'a Dn, &'a Dn)> {
         let mut not_entries: Vec<(&Dn, &Dn)> = Vec::new();
         let mut entries = self.entries().iter().peekable();
-        for (hash, member, group) in &self.member_of.sorted {
+        for (hash, member, group) in &memberships.sorted {
             while entries
                 .next_if(|(h, a)| (*h, &a.dn) < (*hash, *member))
                 .is_some()
@@ -91,7 +100,6 @@ impl<'a> Builder<'a> {
                 not_entries.push((*group, *member));
             }
         }
-        not_entries.sort();
         not_entries
     }
 
@@ -114,9 +122,11 @@ impl<'a> Builder<'a> {
         let mut repairs = Vec::new();
         let mut wanted_adds = BTreeSet::new();
         for (group, member) in values {
+            let managed = self.memberships.contains_key(&group);
             let already = self
                 .memberships
                 .get(&group)
+                .or_else(|| self.other_memberships.get(&group))
                 .is_some_and(|m| m.contains(account_dn));
             if !manageable || already {
                 self.warnings.insert(format!(
@@ -137,8 +147,11 @@ impl<'a> Builder<'a> {
                 },
                 reason: reason.clone(),
             });
-            let keeps =
-                planned.is_some_and(|i| self.accounts[i].changes.iter().any(|c| adds(c, &group)));
+            // A group hrsync does not manage keeps its member (a leaver's plan takes it out
+            // after the repair, where `lifecycle.leaver_groups` says so).
+            let keeps = !managed
+                || planned
+                    .is_some_and(|i| self.accounts[i].changes.iter().any(|c| adds(c, &group)));
             if keeps {
                 wanted_adds.insert(group);
             } else {
