@@ -287,3 +287,50 @@ fn overrides_naming_no_key_are_errors_naming_the_variable_and_the_closest_key() 
         "problems name the file:\n{all}"
     );
 }
+
+#[test]
+fn the_groups_a_leaver_leaves_are_configured_by_dn_and_default_to_the_managed_groups_ous() {
+    let config = Config::parse(&repo().join("hrsync.toml"), &readme_config()).unwrap();
+    assert_eq!(
+        config.directory.group_bases,
+        [Dn::parse("ou=groups,dc=example,dc=org").unwrap()]
+    );
+    assert_eq!(
+        config.directory.policy.leaver_keep_groups,
+        std::collections::BTreeSet::from([
+            Dn::parse("cn=alumni,ou=groups,dc=example,dc=org").unwrap()
+        ])
+    );
+    // Left out, the bases are where the managed groups are.
+    let text = readme_config().replace("group_bases = [\"ou=groups,dc=example,dc=org\"]", "");
+    let config = Config::parse(&repo().join("hrsync.toml"), &text).unwrap();
+    assert!(!config.directory.group_bases.is_empty());
+    for group in config.mappings.managed_groups() {
+        assert!(
+            config
+                .directory
+                .group_bases
+                .iter()
+                .any(|base| group.is_within(base)),
+            "{group}"
+        );
+    }
+    let text = readme_config()
+        .replace("\"cn=alumni,ou=groups,dc=example,dc=org\"", "\"not a dn\"")
+        .replace("leaver_groups = \"all\"", "leaver_groups = \"some\"");
+    let found = problems(&text);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("unknown variant `some`, expected `all` or `managed`")),
+        "{found:?}"
+    );
+    let text = readme_config().replace("\"cn=alumni,ou=groups,dc=example,dc=org\"", "\"not a dn\"");
+    let found = problems(&text);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("lifecycle.leaver_keep_groups[0]")),
+        "{found:?}"
+    );
+}
