@@ -28,9 +28,9 @@ fn summary_text(out: &mut String, plan: &Plan) {
     let s = &plan.summary;
     let _ = writeln!(
         out,
-        "hrsync plan: {} joiner(s), {} mover(s), {} leaver(s), {} rehire(s), {} update(s); \
-         {} change(s) in all",
-        s.joiners, s.movers, s.leavers, s.rehires, s.updates, s.changes
+        "hrsync plan: {} joiner(s), {} mover(s), {} leaver(s), {} rehire(s), {} return(s), {} \
+         update(s); {} change(s) in all",
+        s.joiners, s.movers, s.leavers, s.rehires, s.returns, s.updates, s.changes
     );
     let _ = writeln!(
         out,
@@ -493,7 +493,7 @@ ou = "ou=sales,ou=people,dc=ex"
         assert_eq!(text, EVERY_LIFECYCLE);
     }
 
-    const EVERY_LIFECYCLE: &str = r#"hrsync plan: 1 joiner(s), 1 mover(s), 1 leaver(s), 1 rehire(s), 1 update(s); 20 change(s) in all
+    const EVERY_LIFECYCLE: &str = r#"hrsync plan: 1 joiner(s), 1 mover(s), 1 leaver(s), 1 rehire(s), 1 return(s), 1 update(s); 20 change(s) in all
 read 10 HR record(s) and 9 correlated directory account(s)
 
 joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
@@ -641,7 +641,7 @@ warnings
         assert_eq!(text, ACTIVE_DIRECTORY);
     }
 
-    const ACTIVE_DIRECTORY: &str = r#"hrsync plan: 1 joiner(s), 0 mover(s), 1 leaver(s), 1 rehire(s), 0 update(s); 10 change(s) in all
+    const ACTIVE_DIRECTORY: &str = r#"hrsync plan: 1 joiner(s), 0 mover(s), 1 leaver(s), 1 rehire(s), 0 return(s), 0 update(s); 10 change(s) in all
 read 3 HR record(s) and 2 correlated directory account(s)
 
 joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
@@ -698,7 +698,7 @@ rehire uid=di.prince,ou=disabled,dc=ex (employee 4)
         });
         assert_eq!(
             text(&plan),
-            "hrsync plan: 0 joiner(s), 0 mover(s), 0 leaver(s), 0 rehire(s), 0 update(s); \
+            "hrsync plan: 0 joiner(s), 0 mover(s), 0 leaver(s), 0 rehire(s), 0 return(s), 0 update(s); \
              0 change(s) in all\n\
              read 0 HR record(s) and 0 correlated directory account(s)\n\
              \n\
