@@ -106,6 +106,16 @@ fn describe(action: &Action) -> (Option<String>, Value, Value) {
             json!({"member": from.to_string()}),
             json!({"member": to.to_string()}),
         ),
+        Action::AddValue { attribute, value } => (
+            None,
+            json!({ attribute.as_str(): {"has": value, "value": false} }),
+            json!({ attribute.as_str(): {"has": value, "value": true} }),
+        ),
+        Action::RemoveValue { attribute, value } => (
+            None,
+            json!({ attribute.as_str(): {"has": value, "value": true} }),
+            json!({ attribute.as_str(): {"has": value, "value": false} }),
+        ),
     };
     (group, before, after)
 }

@@ -15,6 +15,7 @@ pub(super) struct RawLimits {
     /// `apply --plan FILE` refuses a plan older than this (default 24).
     max_plan_age_hours: Option<u32>,
     disable: Option<Limit>,
+    enable: Option<Limit>,
     group_removal: Option<Limit>,
     #[serde(rename = "move")]
     moves: Option<Limit>,
@@ -34,6 +35,7 @@ impl RawLimits {
         }
         for (kind, limit) in [
             (LimitKind::Disable, self.disable),
+            (LimitKind::Enable, self.enable),
             (LimitKind::GroupRemoval, self.group_removal),
             (LimitKind::Move, self.moves),
             (LimitKind::Create, self.create),

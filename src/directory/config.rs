@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::dn::Dn;
-use crate::plan::{DisableMethod, LeaverGroups, Policy};
+use crate::plan::{DisableMethod, LeaverGroups, Mark, Policy};
 use crate::problem::ConfigProblem;
 use crate::secret::SecretRef;
 
@@ -422,6 +422,8 @@ impl RawDirectory {
                 disable_orphans: false,
                 leaver_groups: LeaverGroups::All,
                 leaver_keep_groups: BTreeSet::new(),
+                // Multi-valued on inetOrgPerson: the mark sits beside an admin's notes.
+                disabled_mark: Mark::disabled_in("description"),
             },
             // AD keeps member links pointing at moved entries and allows empty groups.
             Flavour::ActiveDirectory => Policy {
@@ -439,6 +441,10 @@ impl RawDirectory {
                 disable_orphans: false,
                 leaver_groups: LeaverGroups::All,
                 leaver_keep_groups: BTreeSet::new(),
+                // AD keeps `description` single-valued on users; `info` (Notes) is free more
+                // often. Single-valued too: where an admin wrote a note, the mark is refused and
+                // hrsync then treats its own lock as someone else's (it stays locked).
+                disabled_mark: Mark::disabled_in("info"),
             },
         }
     }

@@ -31,7 +31,15 @@ impl Directory {
         mappings: &Mappings,
     ) -> Result<DirectorySnapshot, DirectoryError> {
         let ad = self.config.policy.disable == DisableMethod::UserAccountControl;
-        let wanted = wanted_attributes(mappings, ad);
+        let mut wanted = wanted_attributes(mappings, ad);
+        // hrsync's mark on the accounts it disabled (see `Policy::disabled_mark`).
+        wanted.insert(
+            self.config
+                .policy
+                .disabled_mark
+                .attribute
+                .to_ascii_lowercase(),
+        );
         let attrs: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let base = self.config.users_base.to_string();
         let filter = self.config.user_filter.clone();

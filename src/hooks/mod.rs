@@ -98,7 +98,10 @@ pub(crate) fn events(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Ve
                 Action::RemoveFromGroup { group } => event.groups_removed.push(group.to_string()),
                 Action::Disable { .. } => event.disabled = Some(true),
                 Action::Enable { .. } => event.disabled = Some(false),
-                Action::SetAttribute { .. } | Action::RenameMember { .. } => {}
+                Action::SetAttribute { .. }
+                | Action::RenameMember { .. }
+                | Action::AddValue { .. }
+                | Action::RemoveValue { .. } => {}
             }
         }
         event.dn = dn;

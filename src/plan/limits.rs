@@ -31,6 +31,8 @@ use super::{Action, Plan};
 pub enum LimitKind {
     /// Accounts disabled.
     Disable,
+    /// Accounts enabled again (returns, rehires, start dates): many at once undo many locks.
+    Enable,
     /// Accounts removed from at least one managed group.
     GroupRemoval,
     /// Accounts moved to another OU.
@@ -44,8 +46,9 @@ pub enum LimitKind {
 }
 
 impl LimitKind {
-    pub const ALL: [LimitKind; 6] = [
+    pub const ALL: [LimitKind; 7] = [
         Self::Disable,
+        Self::Enable,
         Self::GroupRemoval,
         Self::Move,
         Self::Create,
@@ -56,6 +59,7 @@ impl LimitKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Disable => "disable",
+            Self::Enable => "enable",
             Self::GroupRemoval => "group_removal",
             Self::Move => "move",
             Self::Create => "create",
@@ -96,6 +100,7 @@ impl Default for Limits {
         Self {
             kinds: BTreeMap::from([
                 (LimitKind::Disable, limit(50, 10)),
+                (LimitKind::Enable, limit(50, 10)),
                 (LimitKind::GroupRemoval, limit(100, 10)),
                 (LimitKind::Move, limit(100, 10)),
                 (LimitKind::Create, limit(200, 25)),
@@ -153,11 +158,18 @@ impl std::fmt::Display for TrippedLimit {
 pub(crate) fn check(plan: &Plan, limits: &Limits) -> Vec<TrippedLimit> {
     let mut counted: BTreeMap<LimitKind, Vec<String>> = BTreeMap::new();
     for account in &plan.accounts {
+        // A new AD account is created disabled and enabled at once: that is a creation, not
+        // a lock lifted.
+        let created = account
+            .changes
+            .iter()
+            .any(|c| matches!(c.action, Action::Create { .. }));
         let mut kinds: Vec<LimitKind> = account
             .changes
             .iter()
             .filter_map(|c| match c.action {
                 Action::Disable { .. } => Some(LimitKind::Disable),
+                Action::Enable { .. } if !created => Some(LimitKind::Enable),
                 Action::RemoveFromGroup { .. } => Some(LimitKind::GroupRemoval),
                 Action::Move { .. } => Some(LimitKind::Move),
                 Action::Create { .. } => Some(LimitKind::Create),

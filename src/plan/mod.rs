@@ -65,7 +65,33 @@ pub struct Policy {
     /// Groups a leaver stays in whatever `leaver_groups` says (`lifecycle.leaver_keep_groups`:
     /// an alumni list, say).
     pub leaver_keep_groups: BTreeSet<Dn>,
+    /// How hrsync marks an account it disabled, so that any later run (on any machine) knows
+    /// the lock is its own to lift: a value added to an attribute of the entry. A disabled
+    /// account without the mark (and outside the disabled OU) was locked by someone else and
+    /// is never re-enabled by hrsync.
+    pub disabled_mark: Mark,
 }
+
+/// A value hrsync adds to an attribute of an entry, and recognises there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// As written in the directory (`description`); compared case-insensitively.
+    pub attribute: String,
+    pub value: String,
+}
+
+impl Mark {
+    /// `hrsync-disabled` in `attribute`.
+    pub fn disabled_in(attribute: &str) -> Self {
+        Self {
+            attribute: attribute.to_string(),
+            value: DISABLED_MARK.to_string(),
+        }
+    }
+}
+
+/// The value hrsync marks the accounts it disabled with.
+pub const DISABLED_MARK: &str = "hrsync-disabled";
 
 /// Which groups a leaver leaves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -349,6 +375,17 @@ pub enum Action {
         from: Dn,
         to: Dn,
     },
+    /// Add one value to an attribute, leaving its other values alone: hrsync's mark on an
+    /// account it disabled (see [`Policy::disabled_mark`]).
+    AddValue {
+        attribute: String,
+        value: String,
+    },
+    /// Delete one value of an attribute, leaving its other values alone.
+    RemoveValue {
+        attribute: String,
+        value: String,
+    },
 }
 
 impl Action {
@@ -365,6 +402,9 @@ impl Action {
                 format!("{name} {group}")
             }
             Self::RenameMember { group, from, to } => format!("{name} in {group}: {from} -> {to}"),
+            Self::AddValue { attribute, .. } | Self::RemoveValue { attribute, .. } => {
+                format!("{name} {attribute}")
+            }
             Self::Enable { .. } | Self::Disable { .. } => name.to_string(),
         }
     }
@@ -380,6 +420,8 @@ impl Action {
             Self::AddToGroup { .. } => "add_to_group",
             Self::RemoveFromGroup { .. } => "remove_from_group",
             Self::RenameMember { .. } => "rename_member",
+            Self::AddValue { .. } => "add_value",
+            Self::RemoveValue { .. } => "remove_value",
         }
     }
 }

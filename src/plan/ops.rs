@@ -188,6 +188,8 @@ fn account_steps(index: usize, account: &AccountPlan, member_attribute: &str) ->
             Action::RenameMember { group, from, to } => {
                 rewrite_member(group, from, to, member_attribute)
             }
+            Action::AddValue { attribute, value } => add_value(&current, attribute, value),
+            Action::RemoveValue { attribute, value } => remove_value(&current, attribute, value),
         };
         out.push(Step {
             op,
@@ -306,6 +308,36 @@ fn set_attribute(current: &Dn, attribute: &str, after: &[String]) -> StepParts {
         },
         format!("set {attribute} of {current}"),
         None,
+    )
+}
+
+/// One value added, the others left; a value there already is done.
+fn add_value(current: &Dn, attribute: &str, value: &str) -> StepParts {
+    (
+        LdapOp::Modify {
+            dn: current.clone(),
+            mods: vec![Modification::Add(
+                attribute.to_string(),
+                vec![value.to_string()],
+            )],
+        },
+        format!("add {attribute}: {value} to {current}"),
+        Some(ATTRIBUTE_OR_VALUE_EXISTS),
+    )
+}
+
+/// One value deleted, the others left; a value gone already is done.
+fn remove_value(current: &Dn, attribute: &str, value: &str) -> StepParts {
+    (
+        LdapOp::Modify {
+            dn: current.clone(),
+            mods: vec![Modification::Delete(
+                attribute.to_string(),
+                vec![value.to_string()],
+            )],
+        },
+        format!("delete {attribute}: {value} from {current}"),
+        Some(NO_SUCH_ATTRIBUTE),
     )
 }
 

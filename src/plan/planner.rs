@@ -268,6 +268,55 @@ impl<'a> Builder<'a> {
             .map(|(_, _, group)| *group)
     }
 
+    /// Whether hrsync disabled `account`: its mark is on the entry, it sits disabled in the
+    /// disabled OU (a leaver), or it never had a password (Active Directory: created disabled
+    /// by hrsync, waiting for its start date). A lock hrsync may lift; any other is someone
+    /// else's.
+    fn locked_by_hrsync(&self, account: &DirectoryAccount) -> bool {
+        let mark = &self.input.policy.disabled_mark;
+        account
+            .values(&mark.attribute.to_ascii_lowercase())
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(&mark.value))
+            || account
+                .dn
+                .is_child_of(&self.input.mappings.account.disabled_ou)
+            || !account.password_set
+    }
+
+    /// The mark that says hrsync disabled an account, added after its lock (never in the same
+    /// operation: a refused mark must not undo a lock).
+    fn mark_disabled(&self, reason: &Reason) -> Change {
+        let mark = &self.input.policy.disabled_mark;
+        Change {
+            action: Action::AddValue {
+                attribute: mark.attribute.clone(),
+                value: mark.value.clone(),
+            },
+            reason: Reason {
+                rule: Some("hrsync marks the accounts it disables".to_string()),
+                ..reason.clone()
+            },
+        }
+    }
+
+    /// Taking hrsync's mark off an account it enables again.
+    fn unmark(&self, account: &DirectoryAccount, reason: &Reason) -> Option<Change> {
+        let mark = &self.input.policy.disabled_mark;
+        let key = mark.attribute.to_ascii_lowercase();
+        let value = account
+            .values(&key)
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(&mark.value))?;
+        Some(Change {
+            action: Action::RemoveValue {
+                attribute: mark.attribute.clone(),
+                value: value.clone(),
+            },
+            reason: reason.clone(),
+        })
+    }
+
     /// The groups under the group bases that list `dn` and that hrsync does not manage.
     fn other_groups_of(&self, dn: &Dn) -> impl Iterator<Item = &'a Dn> + '_ {
         self.other_member_of

@@ -209,6 +209,12 @@ fn action_text(out: &mut String, action: &Action) {
                 "  ~ member of {group}: {from} -> {to} (follows the move)"
             );
         }
+        Action::AddValue { attribute, value } => {
+            let _ = writeln!(out, "  + {attribute}: {value:?}");
+        }
+        Action::RemoveValue { attribute, value } => {
+            let _ = writeln!(out, "  - {attribute}: {value:?}");
+        }
     }
 }
 
@@ -334,6 +340,7 @@ ou = "ou=sales,ou=people,dc=ex"
             disable_orphans: false,
             leaver_groups: crate::plan::LeaverGroups::All,
             leaver_keep_groups: BTreeSet::new(),
+            disabled_mark: crate::plan::Mark::disabled_in("description"),
         }
     }
 
@@ -422,7 +429,15 @@ ou = "ou=sales,ou=people,dc=ex"
             account_of(&bob, &format!("uid=bob.stone,{eng}"), false),
             account_of(&cy, &format!("uid=cy.young,{eng}"), false),
             account_of(&di, "uid=di.prince,ou=disabled,dc=ex", true),
-            account_of(&ed, &format!("uid=ed.nash,{eng}"), true),
+            {
+                // Disabled by hrsync for a leave: its mark says so.
+                let mut ed = account_of(&ed, &format!("uid=ed.nash,{eng}"), true);
+                ed.attributes.insert(
+                    "description".into(),
+                    vec![crate::plan::DISABLED_MARK.into()],
+                );
+                ed
+            },
             flo_account,
             account_of(&gus, &format!("uid=gus.grand,{eng}"), false),
             account_of(&hal, &format!("uid=hal.eight,{eng}"), false),
@@ -493,7 +508,7 @@ ou = "ou=sales,ou=people,dc=ex"
         assert_eq!(text, EVERY_LIFECYCLE);
     }
 
-    const EVERY_LIFECYCLE: &str = r#"hrsync plan: 1 joiner(s), 1 mover(s), 1 leaver(s), 1 rehire(s), 1 return(s), 1 update(s); 20 change(s) in all
+    const EVERY_LIFECYCLE: &str = r#"hrsync plan: 1 joiner(s), 1 mover(s), 1 leaver(s), 1 rehire(s), 1 return(s), 1 update(s); 21 change(s) in all
 read 10 HR record(s) and 9 correlated directory account(s)
 
 joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
@@ -549,6 +564,8 @@ rehire uid=di.prince,ou=disabled,dc=ex (employee 4)
 
 return uid=ed.nash,ou=eng,ou=people,dc=ex (employee 5)
   ~ enable the account
+      because status = active but the account is disabled (return from leave)
+  - description: "hrsync-disabled"
       because status = active but the account is disabled (return from leave)
 
 update uid=flo.rida,ou=eng,ou=people,dc=ex (employee 6)

@@ -151,3 +151,65 @@ async fn a_new_account_does_not_inherit_a_former_accounts_memberships() {
     assert!(member(&s, &s.group("sales"), &old));
     s.assert_converged();
 }
+
+/// Only hrsync lifts hrsync's locks. An admin locks an active employee's account during an
+/// incident (the permanent ppolicy lock admins use): every later run leaves it locked and says
+/// so. A lock hrsync set itself (a leave) is lifted on return.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admins_lock_on_an_active_employee_holds() {
+    let s = Scenario::start("admin-lock").await;
+    let config = std::fs::read_to_string(&s.config).expect("read config");
+    std::fs::write(
+        &s.config,
+        format!(
+            "{}\n[lifecycle]\nleave = \"disable\"\n",
+            config.replace(
+                "active = [\"Active\"]",
+                "active = [\"Active\"]\nleave = [\"On Leave\"]"
+            )
+        ),
+    )
+    .expect("write config");
+    s.dir
+        .add_user("in.cident", "2501", Some(PASSWORD), "cn: In Cident\nsn: Cident");
+    s.dir
+        .add_user("le.ave", "2502", Some(PASSWORD), "cn: Le Ave\nsn: Ave");
+    let incident = person("2501", "In", "Cident", "Engineering", "Engineer");
+    let mut leave = person("2502", "Le", "Ave", "Engineering", "Engineer");
+    s.serve(&[incident.clone(), leave.clone()]).await;
+    s.expect(&["apply"], 0);
+    let locked = format!("uid=in.cident,{}", s.ou("engineering"));
+    let away = format!("uid=le.ave,{}", s.ou("engineering"));
+
+    // The admin's lock; and a leave, which hrsync locks.
+    let out = s.dir.ldapmodify(&format!(
+        "dn: {locked}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    leave["status"] = serde_json::Value::String("On Leave".into());
+    s.serve(&[incident.clone(), leave.clone()]).await;
+    let plan = s.expect(&["plan"], 0);
+    assert!(
+        plan.contains("disabled outside hrsync while HR says active"),
+        "{plan}"
+    );
+    s.expect(&["apply"], 0);
+    assert!(!s.dir.can_bind(&locked, PASSWORD), "the admin's lock holds");
+    assert!(!s.dir.can_bind(&away, PASSWORD), "on leave");
+
+    // Back from leave: hrsync lifts its own lock, never the admin's.
+    leave["status"] = serde_json::Value::String("Active".into());
+    s.serve(&[incident, leave]).await;
+    s.expect(&["apply"], 0);
+    assert!(s.dir.can_bind(&away, PASSWORD), "back from leave");
+    assert!(
+        s.dir
+            .entry(&away)
+            .expect("still there")
+            .values("description")
+            .is_empty(),
+        "hrsync's mark is gone"
+    );
+    assert!(!s.dir.can_bind(&locked, PASSWORD), "still the admin's to lift");
+    s.assert_converged();
+}

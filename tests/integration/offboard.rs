@@ -64,9 +64,22 @@ async fn offboarded_account_stays_locked_until_an_admin_lifts_the_hold() {
         "still locked after a regular run"
     );
 
-    // The admin lifts the hold: the next run restores the account for its role.
+    // The admin lifts the hold. The lock is security's, not hrsync's: it stays (whatever
+    // config runs next, with a hold group or without) until an admin lifts it too.
     let out = s.dir.ldapmodify(&format!(
         "dn: {hold}\nchangetype: modify\ndelete: member\nmember: {dn}\n"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let plan = s.expect(&["plan"], 0);
+    assert!(
+        plan.contains("disabled outside hrsync while HR says active"),
+        "{plan}"
+    );
+    s.expect(&["apply"], 0);
+    assert!(!s.dir.can_bind(&dn, PASSWORD), "not unlocked by hrsync");
+    // The admin unlocks it: the next run restores the account for its role.
+    let out = s.dir.ldapmodify(&format!(
+        "dn: {dn}\nchangetype: modify\ndelete: pwdAccountLockedTime\n"
     ));
     assert!(out.status.success(), "{out:?}");
     s.expect(&["apply"], 0);

@@ -613,8 +613,12 @@ fn apply_action(state: &mut AccountState, action: &Action) {
         Action::Move { to, .. } => state.dn = to.clone(),
         Action::AddToGroup { group } => state.groups.push(group.clone()),
         Action::RemoveFromGroup { group } => state.groups.retain(|g| g != group),
-        // A member value follows its account's move; the account itself is unchanged.
-        Action::Create { .. } | Action::RenameMember { .. } => {}
+        // A member value follows its account's move, and hrsync's mark is not a managed
+        // attribute: the managed part of the account is unchanged.
+        Action::Create { .. }
+        | Action::RenameMember { .. }
+        | Action::AddValue { .. }
+        | Action::RemoveValue { .. } => {}
     }
 }
 
@@ -672,6 +676,8 @@ fn describe(action: &Action) -> String {
         Action::RenameMember { group, from, to } => {
             format!("~ member of {group}: {from} -> {to} (follows the move)")
         }
+        Action::AddValue { attribute, value } => format!("+ {attribute}: {value:?}"),
+        Action::RemoveValue { attribute, value } => format!("- {attribute}: {value:?}"),
     }
 }
 

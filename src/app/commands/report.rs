@@ -719,6 +719,7 @@ groups = ["engineering"]
             disable_orphans: false,
             leaver_groups: crate::plan::LeaverGroups::All,
             leaver_keep_groups: BTreeSet::new(),
+            disabled_mark: crate::plan::Mark::disabled_in("description"),
             member_values_follow_renames: false,
             groups_require_member: false,
             empty_group_placeholder: None,

@@ -18,12 +18,27 @@ impl<'a> Builder<'a> {
         planned: &mut Planned,
     ) {
         let employee = target.employee;
+        if account.disabled && hold.is_none() && !self.locked_by_hrsync(account) {
+            planned.skipped.push(skipped(
+                Some(&employee.id),
+                Some(&account.dn),
+                format!(
+                    "disabled outside hrsync while HR says {}: hrsync lifts only the locks it \
+                     set (an admin's lock, an offboarding); enable it by hand if it should be",
+                    status_fact(employee, target.status)
+                ),
+            ));
+            return;
+        }
         let current_groups = self.member_of.of(&account.dn);
         let mut changes = Vec::new();
         let enabling = (account.disabled && hold.is_none())
             .then(|| self.lifecycle_of_enable(employee, account));
         if let Some(lifecycle) = enabling {
-            changes.push(self.enable_change(target, account, lifecycle));
+            let enable = self.enable_change(target, account, lifecycle);
+            let unmark = self.unmark(account, &enable.reason);
+            changes.push(enable);
+            changes.extend(unmark);
         }
         changes.extend(self.correlation_change(employee, account));
         if let Some(reason) = hold.filter(|_| !account.disabled) {
@@ -31,6 +46,7 @@ impl<'a> Builder<'a> {
                 action: self.disable(account),
                 reason: reason.clone(),
             });
+            changes.push(self.mark_disabled(reason));
         }
         self.attribute_changes(employee, account, final_dns, planned, &mut changes);
         for (_, _, group) in current_groups {

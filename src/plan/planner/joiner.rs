@@ -102,6 +102,14 @@ impl<'a> Builder<'a> {
                 vec![PPOLICY_PERMANENT_LOCK.to_string()],
             );
         }
+        // A account created on hold is hrsync's lock, to lift on the start date.
+        if on_hold {
+            let mark = &self.input.policy.disabled_mark;
+            attributes
+                .entry(mark.attribute.clone())
+                .or_default()
+                .push(mark.value.clone());
+        }
         // Active Directory: created disabled, then given a random password and enabled, so
         // there is never an enabled account without a password.
         if self.input.policy.disable == DisableMethod::UserAccountControl {

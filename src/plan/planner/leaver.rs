@@ -12,7 +12,7 @@ impl<'a> Builder<'a> {
         planned: &mut Planned,
     ) {
         let employee = target.employee;
-        let changes = self.leaver_changes(account, &target.dn, || {
+        let changes = self.leaver_changes(account, &target.dn, true, || {
             Reason::new(
                 format!("status = {}", status_fact(employee, target.status)),
                 "leaver",
@@ -28,11 +28,14 @@ impl<'a> Builder<'a> {
     /// A leaver's changes: disabled first, out of every managed group and (with
     /// `lifecycle.leaver_groups = "all"`) every other group under the group bases, into
     /// `target` (the disabled OU, unless that name is taken). Empty when that is done already;
-    /// `why` is only asked for when there is something to do.
+    /// `why` is only asked for when there is something to do. With `mark`, a lock that stays
+    /// in place (the disabled OU's name taken) carries hrsync's mark, so a rehire may lift it;
+    /// `hrsync offboard` locks without it.
     pub(super) fn leaver_changes(
         &self,
         account: &DirectoryAccount,
         target: &Dn,
+        mark: bool,
         why: impl FnOnce() -> Reason,
     ) -> Vec<Change> {
         let managed: Vec<&Dn> = self.groups_of(account).collect();
@@ -48,6 +51,10 @@ impl<'a> Builder<'a> {
                 action: self.disable(account),
                 reason: why.clone(),
             });
+            // The disabled OU says whose lock it is; an account kept elsewhere needs the mark.
+            if mark && !target.is_child_of(&self.input.mappings.account.disabled_ou) {
+                changes.push(self.mark_disabled(&why));
+            }
         }
         changes.extend(managed.into_iter().map(|group| Change {
             action: Action::RemoveFromGroup {
@@ -123,7 +130,7 @@ impl<'a> Builder<'a> {
             if target != account.dn && self.dn_in_use(&target) {
                 target = account.dn.clone();
             }
-            let changes = self.leaver_changes(account, &target, || {
+            let changes = self.leaver_changes(account, &target, true, || {
                 Reason::new(
                     format!(
                         "no HR record has {}={}",

@@ -37,7 +37,8 @@ pub(crate) fn offboard(
     // No employees: this plan is about the one account, whatever HR says.
     let mut builder = Builder::new(input, Vec::new());
     let why = Reason::new(format!("offboarded now: {reason}"), "hrsync offboard");
-    let mut changes = builder.leaver_changes(account, &account.dn, || why.clone());
+    // Unmarked: an offboarded account's lock is security's, never lifted by a later run.
+    let mut changes = builder.leaver_changes(account, &account.dn, false, || why.clone());
     if !account.held {
         changes.push(Change {
             action: Action::AddToGroup {

@@ -58,6 +58,7 @@ fn policy() -> Policy {
         disable_orphans: false,
         leaver_groups: crate::plan::LeaverGroups::All,
         leaver_keep_groups: BTreeSet::new(),
+        disabled_mark: crate::plan::Mark::disabled_in("description"),
         member_values_follow_renames: false,
         groups_require_member: true,
         empty_group_placeholder: Some(dn("cn=placeholder")),
@@ -243,6 +244,27 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
                     let m = &mut dir.groups.get_mut(group).unwrap().members;
                     m.remove(from);
                     m.insert(to.clone());
+                }
+                Action::AddValue { attribute, value } => {
+                    let a = &mut dir.accounts[idx.unwrap()];
+                    let mut values = a.values(&attribute.to_ascii_lowercase()).to_vec();
+                    values.push(value.clone());
+                    a.attributes.insert(attribute.to_ascii_lowercase(), values);
+                }
+                Action::RemoveValue { attribute, value } => {
+                    let a = &mut dir.accounts[idx.unwrap()];
+                    let key = attribute.to_ascii_lowercase();
+                    let values: Vec<String> = a
+                        .values(&key)
+                        .iter()
+                        .filter(|v| *v != value)
+                        .cloned()
+                        .collect();
+                    if values.is_empty() {
+                        a.attributes.remove(&key);
+                    } else {
+                        a.attributes.insert(key, values);
+                    }
                 }
             }
         }
@@ -746,7 +768,17 @@ fn naming_conflicts_skip_joiners_and_keep_leavers_in_place_but_disabled() {
             .iter()
             .any(|s| s.employee_id.as_deref() == Some("1") && s.reason.contains("does not manage"))
     );
-    assert_eq!(actions(&plan, "2"), [LOCK]);
+    // Locked where it is, with hrsync's mark: the disabled OU cannot say whose lock it is.
+    assert_eq!(
+        actions(&plan, "2"),
+        [
+            LOCK,
+            Action::AddValue {
+                attribute: "description".into(),
+                value: crate::plan::DISABLED_MARK.into()
+            }
+        ]
+    );
     assert!(plan.warnings.iter().any(|w| w.contains("not moving")));
 }
 
@@ -885,6 +917,7 @@ fn ad_plan(hr: &HrSnapshot, dir: &DirectorySnapshot, expire_leavers: bool) -> Pl
         disable_orphans: false,
         leaver_groups: crate::plan::LeaverGroups::All,
         leaver_keep_groups: BTreeSet::new(),
+        disabled_mark: crate::plan::Mark::disabled_in("description"),
     };
     plan(&PlanInput {
         hr,
@@ -1154,6 +1187,11 @@ fn prehire_account_is_enabled_on_the_start_date_as_a_joiner() {
         .attributes
         .insert("cn".into(), vec!["Pre Hire".into()]);
     locked.attributes.insert("sn".into(), vec!["Hire".into()]);
+    // As hrsync created it: locked, with its mark.
+    locked.attributes.insert(
+        "description".into(),
+        vec![crate::plan::DISABLED_MARK.into()],
+    );
     let dir = directory(
         vec![locked],
         &[
@@ -1190,6 +1228,7 @@ fn ad_prehire_is_created_disabled_and_given_a_password_on_the_start_date() {
         disable_orphans: false,
         leaver_groups: crate::plan::LeaverGroups::All,
         leaver_keep_groups: BTreeSet::new(),
+        disabled_mark: crate::plan::Mark::disabled_in("description"),
     };
     let run = |hr: &HrSnapshot, dir: &DirectorySnapshot| {
         plan(&PlanInput {
@@ -1370,6 +1409,70 @@ fn leave_policy_disables_and_removes_listed_groups_and_return_restores_them() {
         !plan_with(&back, &simulate(&ret, &after)).has_changes(),
         "converges"
     );
+}
+
+/// Only hrsync lifts hrsync's locks: an account an admin locked (no mark, not in the disabled
+/// OU) stays locked whatever HR says, and the plan says so; a lock hrsync set (its mark) is
+/// lifted on return, and the mark goes with it. Re-enables count against the `enable` limit.
+#[test]
+fn an_admins_lock_holds_and_only_hrsyncs_own_lock_is_lifted() {
+    let d = "uid=lo.ck,ou=eng,ou=people,dc=ex";
+    let mut locked = account(d, "1", "Engineering person", true);
+    locked.attributes.insert("cn".into(), vec!["Lo Ck".into()]);
+    locked.attributes.insert("sn".into(), vec!["Ck".into()]);
+    let dir = directory(
+        vec![locked.clone()],
+        &[("staff", d), ("engineering", d), ("vpn", d)],
+    );
+    let mut active = employee("1", "Lo", "Ck", "Engineering", EmploymentStatus::Active);
+    active.hire_date = NaiveDate::from_ymd_opt(2020, 1, 6);
+    let hr = hr(vec![active]);
+    let plan = plan_for(&hr, &dir);
+    assert!(!plan.has_changes(), "{plan:#?}");
+    assert!(plan.skipped.iter().any(|s| {
+        s.employee_id.as_deref() == Some("1")
+            && s.reason
+                .starts_with("disabled outside hrsync while HR says active")
+    }));
+
+    locked.attributes.insert(
+        "description".into(),
+        vec!["on call".into(), crate::plan::DISABLED_MARK.into()],
+    );
+    let dir = directory(
+        vec![locked],
+        &[("staff", d), ("engineering", d), ("vpn", d)],
+    );
+    let plan = plan_for(&hr, &dir);
+    assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Return);
+    let acts = actions(&plan, "1");
+    assert!(matches!(acts[0], Action::Enable { .. }));
+    assert_eq!(
+        acts[1],
+        Action::RemoveValue {
+            attribute: "description".into(),
+            value: crate::plan::DISABLED_MARK.into()
+        },
+        "only the mark goes; the admin's note stays"
+    );
+    let after = simulate(&plan, &dir);
+    assert_eq!(after.accounts[0].values("description"), ["on call"]);
+    assert!(!plan_for(&hr, &after).has_changes());
+    let limits = crate::plan::limits::Limits::default();
+    let tripped = crate::plan::limits::check(
+        &plan,
+        &crate::plan::limits::Limits {
+            kinds: BTreeMap::from([(
+                crate::plan::limits::LimitKind::Enable,
+                crate::plan::limits::Limit {
+                    count: Some(0),
+                    percent: None,
+                },
+            )]),
+            ..limits
+        },
+    );
+    assert_eq!(tripped.len(), 1, "{tripped:?}");
 }
 
 /// On leave, the account stays where it is and gains nothing; what the role no longer gives
