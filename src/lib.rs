@@ -11,7 +11,7 @@
 //! 1. vocabulary: [`dn`], [`attributes`], [`model`], [`problem`], [`secret`], [`schedule`];
 //! 2. pure domain, no I/O and no clock: [`mapping`], [`plan`], [`render`];
 //! 3. adapters, each owning its configuration section: [`hr`], [`directory`], [`apply`],
-//!    [`journal`], [`audit`], [`hooks`], [`metrics`], [`progress`];
+//!    [`journal`], [`audit`], [`hooks`], [`metrics`], [`progress`], [`files`];
 //! 4. application: [`config`] (loading `hrsync.toml` with the environment overlay), [`cli`],
 //!    [`app`] (the pipeline, one module per command, the daemon and its HTTP endpoints, and the
 //!    one place the clock is read).
@@ -33,6 +33,7 @@ pub mod render;
 pub mod apply;
 pub mod audit;
 pub mod directory;
+pub mod files;
 pub mod hooks;
 pub mod hr;
 pub mod journal;

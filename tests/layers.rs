@@ -28,6 +28,7 @@ const LAYERS: [(&str, &[&str]); 4] = [
             "hooks",
             "metrics",
             "progress",
+            "files",
         ],
     ),
     ("application", &["config", "cli", "app"]),

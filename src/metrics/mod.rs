@@ -268,7 +268,7 @@ pub(crate) fn previous_success(path: &Path) -> Option<DateTime<Utc>> {
 /// `path` refused); mode 0644, as the collector usually runs as another user and the metrics
 /// hold no personal data.
 pub(crate) fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
-    crate::app::files::replace(path, text.as_bytes(), TEXTFILE_MODE)
+    crate::files::replace(path, text.as_bytes(), TEXTFILE_MODE)
 }
 
 /// The textfile's mode: readable by the collector.

@@ -170,8 +170,12 @@ async fn an_admins_lock_on_an_active_employee_holds() {
         ),
     )
     .expect("write config");
-    s.dir
-        .add_user("in.cident", "2501", Some(PASSWORD), "cn: In Cident\nsn: Cident");
+    s.dir.add_user(
+        "in.cident",
+        "2501",
+        Some(PASSWORD),
+        "cn: In Cident\nsn: Cident",
+    );
     s.dir
         .add_user("le.ave", "2502", Some(PASSWORD), "cn: Le Ave\nsn: Ave");
     let incident = person("2501", "In", "Cident", "Engineering", "Engineer");
@@ -210,6 +214,9 @@ async fn an_admins_lock_on_an_active_employee_holds() {
             .is_empty(),
         "hrsync's mark is gone"
     );
-    assert!(!s.dir.can_bind(&locked, PASSWORD), "still the admin's to lift");
+    assert!(
+        !s.dir.can_bind(&locked, PASSWORD),
+        "still the admin's to lift"
+    );
     s.assert_converged();
 }
