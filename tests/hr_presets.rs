@@ -112,7 +112,7 @@ async fn bamboohr_custom_report() {
     Mock::given(method("POST"))
         .and(path("/api/gateway.php/acme/v1/reports/custom"))
         .and(query_param("format", "JSON"))
-        .and(query_param("onlyCurrent", "false"))
+        .and(query_param("onlyCurrent", "true"))
         .and(basic_auth("bamboo-key", ""))
         .and(header("content-type", "application/json"))
         .and(body_partial_json(json!({"title": "hrsync"})))
@@ -165,6 +165,87 @@ async fn bamboohr_custom_report() {
     assert_eq!(
         snapshot.employees[1].field("employment_type"),
         Some("Terminated")
+    );
+    assert_eq!(snapshot.employees[0].manager_id(), Some("100"));
+}
+
+/// BambooHR keeps job changes in history tables with an effective date; its custom report gives
+/// the values in effect today unless asked for `onlyCurrent=false`, which adds the future-dated
+/// rows (vendor-specs/bamboohr-public.yaml, `POST /api/v1/reports/custom`: "Set to false to
+/// include future-dated history values in the report output. Defaults to true."). A transfer
+/// HR entered for next month must change nothing today: the preset asks for current values
+/// only. The server here answers each question as BambooHR would; asking for future values gets
+/// next month's job, and is refused by the test.
+#[tokio::test]
+async fn bamboohr_reads_only_current_values_so_a_future_transfer_waits_for_its_date() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().expect("tempdir");
+    // Ava moves from Engineering to Product as a manager, with a new supervisor, on 2024-07-01
+    // (after the test's today, 2024-06-15). Every value a string, as the report's schema says.
+    let ava = |title: &str, department: &str, supervisor: &str| {
+        json!({"id": "123", "employeeNumber": "E123", "firstName": "Ava", "lastName": "Nguyen",
+               "workEmail": "ava@example.com", "jobTitle": title, "department": department,
+               "division": "North America", "location": "Lindon, Utah",
+               "employmentHistoryStatus": "Full-Time", "supervisorEId": supervisor,
+               "hireDate": "2019-03-04", "terminationDate": "0000-00-00", "status": "Active"})
+    };
+    let report = |employee: Value| {
+        json!({
+            "title": "hrsync",
+            "fields": [
+                {"id": "jobTitle", "type": "list", "name": "Job title"},
+                {"id": "department", "type": "list", "name": "Department"},
+                {"id": "supervisorEId", "type": "int", "name": "Supervisor EID"}
+            ],
+            "employees": [employee]
+        })
+    };
+    let custom_report = || {
+        Mock::given(method("POST"))
+            .and(path("/api/gateway.php/acme/v1/reports/custom"))
+            .and(query_param("format", "JSON"))
+            .and(basic_auth("bamboo-key", ""))
+            .and(header("content-type", "application/json"))
+    };
+    custom_report()
+        .and(query_param("onlyCurrent", "true"))
+        .respond_with(json_ok(report(ava(
+            "Software Engineer",
+            "Engineering",
+            "100",
+        ))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    custom_report()
+        .and(query_param("onlyCurrent", "false"))
+        .respond_with(json_ok(report(ava(
+            "Engineering Manager",
+            "Product",
+            "200",
+        ))))
+        .named("the custom report with future-dated values")
+        .expect(0)
+        .mount(&server)
+        .await;
+    let config = config(&format!(
+        "preset = \"bamboohr\"\ncompany_domain = \"acme\"\nbase_url = \"{}/api/gateway.php/acme/v1\"\napi_key = {}\n",
+        server.uri(),
+        secret(&dir, "key", "bamboo-key")
+    ));
+    let snapshot = fetch(&config).await;
+    assert_eq!(
+        all(&snapshot),
+        [row(
+            "123",
+            "Ava",
+            "Nguyen",
+            "ava@example.com",
+            "Software Engineer",
+            "Engineering",
+            Active
+        )],
+        "today's job, not next month's"
     );
     assert_eq!(snapshot.employees[0].manager_id(), Some("100"));
 }

@@ -33,8 +33,9 @@ use crate::secret::SecretRef;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
-    /// BambooHR: custom report (`POST /reports/custom?format=JSON&onlyCurrent=false`), every
-    /// status, Basic auth with the API key as the user name.
+    /// BambooHR: custom report (`POST /reports/custom?format=JSON&onlyCurrent=true`), every
+    /// status, current values only (a job change dated in the future shows on its date), Basic
+    /// auth with the API key as the user name.
     Bamboohr,
     /// Personio API v1: `GET /company/employees`, offset/limit (at most 100 per page), checked
     /// against `metadata.total_elements`, at most 250 requests a minute (Personio allows 300).
@@ -720,7 +721,10 @@ const BAMBOOHR: &str = r#"
 [rest]
 method = "POST"
 records = "/employees"
-query = { format = "JSON", onlyCurrent = "false" }
+# onlyCurrent=true (BambooHR's default, written out so that nothing else can be meant): the
+# values in effect today. With false, the report gives the future-dated rows of the history
+# tables (a transfer next month, a new title), and hrsync would apply them early.
+query = { format = "JSON", onlyCurrent = "true" }
 body = { title = "hrsync", fields = ["id", "employeeNumber", "firstName", "lastName", "workEmail", "jobTitle", "department", "division", "location", "employmentHistoryStatus", "supervisorEId", "hireDate", "terminationDate", "status"] }
 [rest.pagination]
 type = "none"
@@ -976,6 +980,12 @@ mod tests {
         );
         assert_eq!(config.status.terminated, ["Inactive"]);
         assert_eq!(config.fields.dates.null_values, ["0000-00-00", ""]);
+        // Only the values in effect today: BambooHR's onlyCurrent=false would hand over job
+        // changes dated in the future, which hrsync would apply early.
+        assert_eq!(
+            rest.query.get("onlyCurrent"),
+            Some(&crate::hr::QueryValue::One("true".into()))
+        );
     }
 
     #[test]
@@ -1152,7 +1162,7 @@ company_domain = "acme"
 api_key = { env = "K" }
 [rest]
 timeout_secs = 120
-query = { onlyCurrent = "true" }
+query = { format = "json" }
 [rest.auth]
 type = "bearer"
 token = { env = "OAUTH_TOKEN" }
@@ -1166,12 +1176,13 @@ leave = ["On Leave"]
         assert_eq!(rest.timeout_secs, 120);
         assert!(matches!(&rest.auth, AuthConfig::Bearer { .. }), "replaced");
         assert_eq!(
-            rest.query.get("onlyCurrent"),
-            Some(&crate::hr::QueryValue::One("true".into()))
+            rest.query.get("format"),
+            Some(&crate::hr::QueryValue::One("json".into()))
         );
         assert_eq!(
-            rest.query.get("format"),
-            Some(&crate::hr::QueryValue::One("JSON".into()))
+            rest.query.get("onlyCurrent"),
+            Some(&crate::hr::QueryValue::One("true".into())),
+            "the preset's other parameters stay"
         );
         assert!(config.fields.get("cost_center").is_some());
         assert!(config.fields.get("email").is_some());
