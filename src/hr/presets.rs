@@ -223,6 +223,7 @@ pub(crate) struct Expansion {
     /// the source is not REST.
     pub rest: Option<toml::Table>,
     pub fields: BTreeMap<String, FieldPaths>,
+    pub references: BTreeMap<String, FieldPaths>,
     pub status: toml::Table,
     pub dates: toml::Table,
     /// Problems with the preset's keys, named `hr.<key>`.
@@ -236,6 +237,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
     let mut problems = Vec::new();
     let Template {
         fields,
+        references,
         status,
         dates,
         rest: mut rest_table,
@@ -266,6 +268,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
     Expansion {
         rest,
         fields,
+        references,
         status,
         dates,
         problems,
@@ -275,6 +278,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
 /// The tables of a preset's built-in template.
 struct Template {
     fields: BTreeMap<String, FieldPaths>,
+    references: BTreeMap<String, FieldPaths>,
     status: toml::Table,
     dates: toml::Table,
     rest: toml::Table,
@@ -293,20 +297,25 @@ fn template(preset: Preset, problems: &mut Vec<ConfigProblem>) -> Template {
             toml::Table::new()
         }
     };
-    let mut fields = BTreeMap::new();
-    if let Some(toml::Value::Table(table)) = template.remove("fields") {
-        for (field, value) in table {
-            match FieldPaths::deserialize(value) {
-                Ok(paths) => {
-                    fields.insert(field, paths);
+    let mut paths = |key: &str| {
+        let mut paths = BTreeMap::new();
+        if let Some(toml::Value::Table(table)) = template.remove(key) {
+            for (field, value) in table {
+                match FieldPaths::deserialize(value) {
+                    Ok(found) => {
+                        paths.insert(field, found);
+                    }
+                    Err(e) => problems.push(ConfigProblem::new(
+                        "hr.preset",
+                        format!("internal error in the {name} preset, {key}.{field}: {e}"),
+                    )),
                 }
-                Err(e) => problems.push(ConfigProblem::new(
-                    "hr.preset",
-                    format!("internal error in the {name} preset, field {field}: {e}"),
-                )),
             }
         }
-    }
+        paths
+    };
+    let fields = paths("fields");
+    let references = paths("references");
     let mut take = |key: &str| match template.remove(key) {
         Some(toml::Value::Table(table)) => table,
         _ => toml::Table::new(),
@@ -316,6 +325,7 @@ fn template(preset: Preset, problems: &mut Vec<ConfigProblem>) -> Template {
     let rest = take("rest");
     Template {
         fields,
+        references,
         status,
         dates,
         rest,

@@ -1014,6 +1014,7 @@ groups = ["all"]
         let hr = crate::model::HrSnapshot {
             employees: vec![e],
             rejected: Vec::new(),
+            ..Default::default()
         };
         let directory = crate::model::DirectorySnapshot::default();
         let plan = report::tests::empty_plan();
@@ -1033,6 +1034,7 @@ groups = ["all"]
                 employee_id: "1",
                 fields: &FieldsConfig {
                     paths: BTreeMap::new(),
+                    references: BTreeMap::new(),
                     dates: Default::default(),
                 },
             })

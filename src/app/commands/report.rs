@@ -785,6 +785,7 @@ groups = ["engineering"]
                 index: 4,
                 problem: "status \"?\" is not listed".into(),
             }],
+            ..Default::default()
         };
         let mut plan = empty_plan();
         plan.accounts.push(AccountPlan {
@@ -923,6 +924,7 @@ groups = ["engineering"]
         let hr = HrSnapshot {
             employees: vec![leaver],
             rejected: Vec::new(),
+            ..Default::default()
         };
         let directory = DirectorySnapshot {
             accounts: vec![account("gone", "2", false)],
