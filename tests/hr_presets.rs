@@ -552,13 +552,15 @@ async fn successfactors_odata_with_next_links_and_odata_dates() {
 async fn scim_users_with_the_enterprise_extension() {
     let server = MockServer::start().await;
     let dir = TempDir::new().expect("tempdir");
-    let user = |id: &str, given: &str, active: bool| {
+    // RFC 7643 section 8.3's enterprise user: the employee number in the extension, the manager
+    // named by their SCIM resource id. Barbara manages Bjorn, whose manager is Barbara's id.
+    let user = |id: &str, given: &str, number: &str, active: bool, manager: &str| {
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
                "id": id, "userName": given.to_lowercase(), "active": active, "title": "Tour Guide",
                "name": {"givenName": given, "familyName": "Jensen"},
                "emails": [{"value": format!("{}@example.com", given.to_lowercase()), "type": "work", "primary": true}],
                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
-                   {"department": "Tour Operations", "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d"}}})
+                   {"employeeNumber": number, "department": "Tour Operations", "manager": {"value": manager}}})
     };
     Mock::given(method("GET"))
         .and(path("/scim/v2/Users"))
@@ -568,7 +570,10 @@ async fn scim_users_with_the_enterprise_extension() {
         .respond_with(json_ok(json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
             "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
-            "Resources": [user("2819c223", "Barbara", true), user("2819c224", "Bjorn", false)]
+            "Resources": [
+                user("2819c223-7f76-453a-919d-413861904646", "Barbara", "701984", true, "26118915-6090-4610-87e4-49d8ca9f808d"),
+                user("2819c224-7f76-453a-919d-413861904646", "Bjorn", "701985", false, "2819c223-7f76-453a-919d-413861904646")
+            ]
         })))
         .expect(1)
         .mount(&server)
@@ -583,7 +588,7 @@ async fn scim_users_with_the_enterprise_extension() {
         all(&snapshot),
         [
             row(
-                "2819c223",
+                "701984",
                 "Barbara",
                 "Jensen",
                 "barbara@example.com",
@@ -592,7 +597,7 @@ async fn scim_users_with_the_enterprise_extension() {
                 Active
             ),
             row(
-                "2819c224",
+                "701985",
                 "Bjorn",
                 "Jensen",
                 "bjorn@example.com",
@@ -602,9 +607,19 @@ async fn scim_users_with_the_enterprise_extension() {
             ),
         ]
     );
+    // Bjorn's manager is Barbara's employee number; Barbara's manager is nobody in the list.
+    assert_eq!(snapshot.employees[1].manager_id(), Some("701984"));
+    assert_eq!(snapshot.employees[0].manager_id(), None);
     assert_eq!(
-        snapshot.employees[0].manager_id(),
-        Some("26118915-6090-4610-87e4-49d8ca9f808d")
+        snapshot.warnings,
+        [
+            "employee 701984: manager_id \"26118915-6090-4610-87e4-49d8ca9f808d\" is the $.id of no \
+          HR record; manager_id left empty"
+        ]
+    );
+    assert_eq!(
+        snapshot.employees[0].field("scim_id"),
+        Some("2819c223-7f76-453a-919d-413861904646")
     );
 }
 

@@ -57,7 +57,10 @@ pub enum Preset {
     /// private key, or Basic auth as `user@companyId` (which SAP is retiring).
     Successfactors,
     /// SCIM 2.0 `/Users`: `startIndex` from 1 and `count`, checked against `totalResults`;
-    /// `active` true/false as the status; department and manager from the enterprise extension.
+    /// `active` true/false as the status; the id is the enterprise extension's `employeeNumber`
+    /// (the resource's own `id` is `scim_id`); department and manager from the enterprise
+    /// extension, the manager's SCIM `id` turned into their employee number
+    /// (`[hr.references]`).
     Scim,
 }
 
@@ -905,8 +908,14 @@ limit_param = "count"
 limit = 100
 start = 1
 total_ptr = "/totalResults"
+# The person's id is the employee number of the enterprise extension (RFC 7643 section 4.3), the
+# value the directory's correlation attribute (employeeNumber) holds. The resource's own "id" is
+# made by the SCIM server, means nothing to the directory, and stays as scim_id. A user without
+# an employee number (a service account) is reported and left out, never a joiner under another
+# id. A provider that keeps the HR number in externalId instead: [hr.fields] id = "$.externalId".
 [fields]
-id = "$.id"
+id = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].employeeNumber"
+scim_id = "$.id"
 external_id = "$.externalId"
 username = "$.userName"
 first_name = "$.name.givenName"
@@ -918,6 +927,10 @@ employment_type = "$.userType"
 employee_number = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].employeeNumber"
 department = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].department"
 manager_id = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].manager.value"
+# manager.value is the manager's SCIM resource id (RFC 7643 section 4.3): hrsync replaces it by
+# the id (employee number) of the user whose "id" it is.
+[references]
+manager_id = "$.id"
 [status]
 path = "$.active"
 active = ["true"]
@@ -1134,6 +1147,53 @@ terminated = ["Terminated"]
                 if offset_param == "startIndex" && limit_param == "count"
         ));
         assert_eq!(config.status.active, ["true"]);
+        // Correlated on the employee number, not on the server-made resource id; the manager's
+        // resource id is turned into their employee number.
+        let enterprise = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User']";
+        assert_eq!(
+            config.fields.get("id").unwrap().to_string(),
+            format!("{enterprise}.employeeNumber")
+        );
+        assert_eq!(config.fields.get("scim_id").unwrap().to_string(), "$.id");
+        assert_eq!(
+            config
+                .fields
+                .references
+                .get("manager_id")
+                .unwrap()
+                .to_string(),
+            "$.id"
+        );
+    }
+
+    #[test]
+    fn a_field_mapped_elsewhere_drops_the_presets_reference_unless_written_again() {
+        let base = "preset = \"scim\"\nbase_url = \"https://idp.example.com/scim/v2\"\n\
+                    token = { env = \"T\" }\n";
+        let config = valid(&format!("{base}[fields]\nid = \"$.externalId\"\n"));
+        assert!(
+            config.fields.references.contains_key("manager_id"),
+            "another id keeps the manager's reference"
+        );
+        let config = valid(&format!(
+            "{base}[fields]\nmanager_id = \"$.managerEmployeeNumber\"\n"
+        ));
+        assert!(
+            config.fields.references.is_empty(),
+            "the preset's path is gone"
+        );
+        let config = valid(&format!(
+            "{base}[fields]\nmanager_id = \"$.boss\"\n[references]\nmanager_id = \"$.userName\"\n"
+        ));
+        assert_eq!(
+            config
+                .fields
+                .references
+                .get("manager_id")
+                .unwrap()
+                .to_string(),
+            "$.userName"
+        );
     }
 
     #[test]
