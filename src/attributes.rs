@@ -45,6 +45,10 @@ impl<V> NameMap<V> {
         self.find(|n| n.cmp(name)).ok().map(|at| &self.0[at].1)
     }
 
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut V> {
+        self.find(|n| n.cmp(name)).ok().map(|at| &mut self.0[at].1)
+    }
+
     pub fn contains_key(&self, name: &str) -> bool {
         self.find(|n| n.cmp(name)).is_ok()
     }

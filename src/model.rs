@@ -90,6 +90,11 @@ pub struct RejectedRecord {
 pub struct HrSnapshot {
     pub employees: Vec<Employee>,
     pub rejected: Vec<RejectedRecord>,
+    /// What reading HR found that makes a record less than it seems, though it is still used (a
+    /// reference to another record that names nobody, so the field was left empty); the planner
+    /// puts these into the plan's warnings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// An account as it is in the directory now.

@@ -170,14 +170,24 @@ fn vendors() -> Vec<Vendor> {
         Vendor {
             name: "scim",
             path: "/scim/v2/Users",
+            // `id` is the employee number (the enterprise extension's, what the preset reads
+            // as the id); the resource id is the server's own.
             record: |id| {
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": id,
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                                   "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                       "id": format!("2819c223-7f76-453a-919d-{id:0>12}"),
                        "userName": format!("user{id}"), "active": true,
-                       "name": {"givenName": "Barbara", "familyName": "Jensen"}})
+                       "name": {"givenName": "Barbara", "familyName": "Jensen"},
+                       "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
+                           {"employeeNumber": id}})
             },
             malformed: |id| {
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": id,
-                       "userName": "bjensen", "active": "maybe"})
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                                   "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                       "id": format!("2819c223-7f76-453a-919d-{id:0>12}"),
+                       "userName": "bjensen", "active": "maybe",
+                       "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
+                           {"employeeNumber": id}})
             },
             page: |records, page, total, _| {
                 json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],

@@ -112,7 +112,7 @@ async fn bamboohr_custom_report() {
     Mock::given(method("POST"))
         .and(path("/api/gateway.php/acme/v1/reports/custom"))
         .and(query_param("format", "JSON"))
-        .and(query_param("onlyCurrent", "false"))
+        .and(query_param("onlyCurrent", "true"))
         .and(basic_auth("bamboo-key", ""))
         .and(header("content-type", "application/json"))
         .and(body_partial_json(json!({"title": "hrsync"})))
@@ -165,6 +165,87 @@ async fn bamboohr_custom_report() {
     assert_eq!(
         snapshot.employees[1].field("employment_type"),
         Some("Terminated")
+    );
+    assert_eq!(snapshot.employees[0].manager_id(), Some("100"));
+}
+
+/// BambooHR keeps job changes in history tables with an effective date; its custom report gives
+/// the values in effect today unless asked for `onlyCurrent=false`, which adds the future-dated
+/// rows (vendor-specs/bamboohr-public.yaml, `POST /api/v1/reports/custom`: "Set to false to
+/// include future-dated history values in the report output. Defaults to true."). A transfer
+/// HR entered for next month must change nothing today: the preset asks for current values
+/// only. The server here answers each question as BambooHR would; asking for future values gets
+/// next month's job, and is refused by the test.
+#[tokio::test]
+async fn bamboohr_reads_only_current_values_so_a_future_transfer_waits_for_its_date() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().expect("tempdir");
+    // Ava moves from Engineering to Product as a manager, with a new supervisor, on 2024-07-01
+    // (after the test's today, 2024-06-15). Every value a string, as the report's schema says.
+    let ava = |title: &str, department: &str, supervisor: &str| {
+        json!({"id": "123", "employeeNumber": "E123", "firstName": "Ava", "lastName": "Nguyen",
+               "workEmail": "ava@example.com", "jobTitle": title, "department": department,
+               "division": "North America", "location": "Lindon, Utah",
+               "employmentHistoryStatus": "Full-Time", "supervisorEId": supervisor,
+               "hireDate": "2019-03-04", "terminationDate": "0000-00-00", "status": "Active"})
+    };
+    let report = |employee: Value| {
+        json!({
+            "title": "hrsync",
+            "fields": [
+                {"id": "jobTitle", "type": "list", "name": "Job title"},
+                {"id": "department", "type": "list", "name": "Department"},
+                {"id": "supervisorEId", "type": "int", "name": "Supervisor EID"}
+            ],
+            "employees": [employee]
+        })
+    };
+    let custom_report = || {
+        Mock::given(method("POST"))
+            .and(path("/api/gateway.php/acme/v1/reports/custom"))
+            .and(query_param("format", "JSON"))
+            .and(basic_auth("bamboo-key", ""))
+            .and(header("content-type", "application/json"))
+    };
+    custom_report()
+        .and(query_param("onlyCurrent", "true"))
+        .respond_with(json_ok(report(ava(
+            "Software Engineer",
+            "Engineering",
+            "100",
+        ))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    custom_report()
+        .and(query_param("onlyCurrent", "false"))
+        .respond_with(json_ok(report(ava(
+            "Engineering Manager",
+            "Product",
+            "200",
+        ))))
+        .named("the custom report with future-dated values")
+        .expect(0)
+        .mount(&server)
+        .await;
+    let config = config(&format!(
+        "preset = \"bamboohr\"\ncompany_domain = \"acme\"\nbase_url = \"{}/api/gateway.php/acme/v1\"\napi_key = {}\n",
+        server.uri(),
+        secret(&dir, "key", "bamboo-key")
+    ));
+    let snapshot = fetch(&config).await;
+    assert_eq!(
+        all(&snapshot),
+        [row(
+            "123",
+            "Ava",
+            "Nguyen",
+            "ava@example.com",
+            "Software Engineer",
+            "Engineering",
+            Active
+        )],
+        "today's job, not next month's"
     );
     assert_eq!(snapshot.employees[0].manager_id(), Some("100"));
 }
@@ -471,13 +552,15 @@ async fn successfactors_odata_with_next_links_and_odata_dates() {
 async fn scim_users_with_the_enterprise_extension() {
     let server = MockServer::start().await;
     let dir = TempDir::new().expect("tempdir");
-    let user = |id: &str, given: &str, active: bool| {
+    // RFC 7643 section 8.3's enterprise user: the employee number in the extension, the manager
+    // named by their SCIM resource id. Barbara manages Bjorn, whose manager is Barbara's id.
+    let user = |id: &str, given: &str, number: &str, active: bool, manager: &str| {
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
                "id": id, "userName": given.to_lowercase(), "active": active, "title": "Tour Guide",
                "name": {"givenName": given, "familyName": "Jensen"},
                "emails": [{"value": format!("{}@example.com", given.to_lowercase()), "type": "work", "primary": true}],
                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
-                   {"department": "Tour Operations", "manager": {"value": "26118915-6090-4610-87e4-49d8ca9f808d"}}})
+                   {"employeeNumber": number, "department": "Tour Operations", "manager": {"value": manager}}})
     };
     Mock::given(method("GET"))
         .and(path("/scim/v2/Users"))
@@ -487,7 +570,10 @@ async fn scim_users_with_the_enterprise_extension() {
         .respond_with(json_ok(json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
             "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
-            "Resources": [user("2819c223", "Barbara", true), user("2819c224", "Bjorn", false)]
+            "Resources": [
+                user("2819c223-7f76-453a-919d-413861904646", "Barbara", "701984", true, "26118915-6090-4610-87e4-49d8ca9f808d"),
+                user("2819c224-7f76-453a-919d-413861904646", "Bjorn", "701985", false, "2819c223-7f76-453a-919d-413861904646")
+            ]
         })))
         .expect(1)
         .mount(&server)
@@ -502,7 +588,7 @@ async fn scim_users_with_the_enterprise_extension() {
         all(&snapshot),
         [
             row(
-                "2819c223",
+                "701984",
                 "Barbara",
                 "Jensen",
                 "barbara@example.com",
@@ -511,7 +597,7 @@ async fn scim_users_with_the_enterprise_extension() {
                 Active
             ),
             row(
-                "2819c224",
+                "701985",
                 "Bjorn",
                 "Jensen",
                 "bjorn@example.com",
@@ -521,9 +607,19 @@ async fn scim_users_with_the_enterprise_extension() {
             ),
         ]
     );
+    // Bjorn's manager is Barbara's employee number; Barbara's manager is nobody in the list.
+    assert_eq!(snapshot.employees[1].manager_id(), Some("701984"));
+    assert_eq!(snapshot.employees[0].manager_id(), None);
     assert_eq!(
-        snapshot.employees[0].manager_id(),
-        Some("26118915-6090-4610-87e4-49d8ca9f808d")
+        snapshot.warnings,
+        [
+            "employee 701984: manager_id \"26118915-6090-4610-87e4-49d8ca9f808d\" is the $.id of no \
+          HR record; manager_id left empty"
+        ]
+    );
+    assert_eq!(
+        snapshot.employees[0].field("scim_id"),
+        Some("2819c223-7f76-453a-919d-413861904646")
     );
 }
 

@@ -201,7 +201,8 @@ pub const ID: &str = "id";
 pub const HIRE_DATE: &str = "hire_date";
 pub const TERMINATION_DATE: &str = "termination_date";
 
-/// `[hr.fields]` (with `[hr.dates]`, which says how the date fields are read).
+/// `[hr.fields]` (with `[hr.references]`, which says which fields name another record, and
+/// `[hr.dates]`, which says how the date fields are read).
 ///
 /// In the file, `[hr.fields]` maps a field name to a JSONPath into one record, or to a list of
 /// paths tried in order. `id` is required. `hire_date` and `termination_date` are read as dates
@@ -210,6 +211,14 @@ pub const TERMINATION_DATE: &str = "termination_date";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldsConfig {
     pub paths: BTreeMap<String, FieldPaths>,
+    /// `[hr.references]`: a field of `[hr.fields]` -> the JSONPath, in the record it names, of
+    /// the value it holds. Such a field names another person by something other than their
+    /// hrsync id (SCIM's `manager.value` is the manager's SCIM resource `id`, while hrsync
+    /// correlates on the employee number): once every record is read, its value is replaced by
+    /// the `id` of the one record whose value at that path it is. When no record (or more than
+    /// one) has that value, the field is left empty and a warning names the employee: a wrong
+    /// person is never named.
+    pub references: BTreeMap<String, FieldPaths>,
     pub dates: DatesConfig,
 }
 
@@ -250,6 +259,18 @@ impl FieldsConfig {
                     "is computed by hrsync from manager_id; map the manager's HR id as manager_id",
                 ));
             }
+        }
+        for name in self.references.keys() {
+            let problem = if name == ID {
+                "the id cannot name another record: it is the record's own"
+            } else if is_date_field(name) {
+                "a date field cannot name another record"
+            } else if !self.paths.contains_key(name) {
+                "is not a field of [hr.fields]: a reference says how to read a field's value"
+            } else {
+                continue;
+            };
+            problems.push(ConfigProblem::new(format!("hr.references.{name}"), problem));
         }
         self.dates.validate(problems);
     }
@@ -418,6 +439,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_reference_must_be_a_text_field_of_hr_fields() {
+        let paths = |pairs: &[(&str, &str)]| -> BTreeMap<String, FieldPaths> {
+            pairs
+                .iter()
+                .map(|(name, path)| (name.to_string(), FieldPaths::parse(&[path]).unwrap()))
+                .collect()
+        };
+        let fields = FieldsConfig {
+            paths: paths(&[("id", "$.id"), ("manager_id", "$.m"), ("hire_date", "$.h")]),
+            references: paths(&[
+                ("boss", "$.id"),
+                ("hire_date", "$.id"),
+                ("id", "$.id"),
+                ("manager_id", "$.id"),
+            ]),
+            dates: DatesConfig::default(),
+        };
+        let mut problems = Vec::new();
+        fields.validate(&mut problems);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "hr.references.boss",
+                "hr.references.hire_date",
+                "hr.references.id"
+            ],
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -143,6 +143,8 @@ impl Source {
 ///   `[hr.rest.pagination]` ([`PaginationConfig`]).
 /// - `[hr.file]`: [`FileConfig`].
 /// - `[hr.fields]`: field name -> JSONPath ([`FieldsConfig`]).
+/// - `[hr.references]`: field name -> the JSONPath, in the record the field names, of the value
+///   it holds ([`FieldsConfig::references`]); such a field is replaced by that record's id.
 /// - `[hr.status]`: [`StatusConfig`].
 /// - `[hr.dates]`: [`DatesConfig`]; in this struct it lives in `fields.dates`, since it says how
 ///   the date fields are read.
@@ -217,6 +219,10 @@ struct RawHrConfig {
     /// other name is a custom field for the mappings.
     #[serde(default)]
     fields: BTreeMap<String, FieldPaths>,
+    /// A field of `[hr.fields]` -> the JSONPath, in the record the field names, of the value the
+    /// field holds (see [`FieldsConfig::references`]).
+    #[serde(default)]
+    references: BTreeMap<String, FieldPaths>,
     status: Option<toml::Table>,
     dates: Option<toml::Table>,
 }
@@ -281,6 +287,7 @@ impl HrConfig {
             preset: None,
             fields: FieldsConfig {
                 paths: raw.fields,
+                references: raw.references,
                 dates,
             },
             status,
@@ -322,6 +329,11 @@ impl HrConfig {
         dates.extend(raw.dates.unwrap_or_default());
         let dates = DatesConfig::deserialize(dates)
             .map_err(|e| format!("hr.dates (preset = \"{name}\" with your keys): {e}"))?;
+        // A preset's reference says how to read the preset's own path of its field: a field the
+        // user maps elsewhere keeps no reference unless the user writes one.
+        let mut references = expansion.references;
+        references.retain(|field, _| !raw.fields.contains_key(field));
+        references.extend(raw.references);
         let mut paths = expansion.fields;
         paths.extend(raw.fields);
         let mut problems = expansion.problems;
@@ -330,7 +342,11 @@ impl HrConfig {
         Ok(Self {
             source,
             preset: Some(preset),
-            fields: FieldsConfig { paths, dates },
+            fields: FieldsConfig {
+                paths,
+                references,
+                dates,
+            },
             status,
             problems,
         })

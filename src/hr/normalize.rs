@@ -33,6 +33,9 @@ use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
 /// - A value with a control character (NUL, newline, ...) rejects the record.
 /// - A value longer than [`MAX_VALUE_CHARS`] rejects the record.
 /// - An id that appears more than once rejects every record with it: none can be trusted.
+/// - A field of `[hr.references]` is replaced, once every record is read, by the id of the
+///   record it names (see [`FieldsConfig::references`]); one that names no record, or several,
+///   is left out with a warning in [`HrSnapshot::warnings`].
 pub fn normalize(records: &[Value], fields: &FieldsConfig, status: &StatusConfig) -> HrSnapshot {
     let mut normaliser = Normaliser::new(fields, status);
     normaliser.read(records);
@@ -54,7 +57,15 @@ pub(crate) struct Normaliser<'c> {
     /// The index of each employee's record, for rejecting it should its id appear again.
     employee_indexes: Vec<usize>,
     rejected: Vec<RejectedRecord>,
+    /// One index per `[hr.references]` field, in its order: see [`ReferenceIndex`].
+    references: Vec<ReferenceIndex>,
 }
+
+/// For one `[hr.references]` field: the value each record has at the field's key path -> the id
+/// of that record, `None` when records with different ids share the value. Only records whose id
+/// could be read are in it, rejected ones too: a reference to a person whose record is left out
+/// still names that person, whose account is then left alone.
+type ReferenceIndex = BTreeMap<String, Option<String>>;
 
 impl<'c> Normaliser<'c> {
     pub(crate) fn new(fields: &'c FieldsConfig, status: &'c StatusConfig) -> Self {
@@ -66,6 +77,7 @@ impl<'c> Normaliser<'c> {
             employees: Vec::new(),
             employee_indexes: Vec::new(),
             rejected: Vec::new(),
+            references: vec![ReferenceIndex::new(); fields.references.len()],
         }
     }
 
@@ -86,6 +98,7 @@ impl<'c> Normaliser<'c> {
             let (id, problem) = match id {
                 Ok(Some(id)) => {
                     let id = id.into_owned();
+                    self.index_references(record, &id);
                     match read_employee(record, &id, (self.fields, &self.names), self.status) {
                         Ok(details) => {
                             self.employees.push(details.into_employee(id));
@@ -102,14 +115,37 @@ impl<'c> Normaliser<'c> {
         }
     }
 
-    /// Rejects every record whose id appears more than once, and returns the snapshot: the
-    /// employees in the order of their records, the rejected records by index.
+    /// Notes the values of `record` (whose id is `id`) that references to it hold.
+    fn index_references(&mut self, record: &Value, id: &str) {
+        for (paths, index) in self.fields.references.values().zip(&mut self.references) {
+            // A value that cannot be read (a list, a control character) names nobody.
+            let Ok(Some(key)) = read_text(record, paths) else {
+                continue;
+            };
+            match index.get_mut(&*key) {
+                Some(owner) => {
+                    if owner.as_deref() != Some(id) {
+                        *owner = None;
+                    }
+                }
+                None => {
+                    index.insert(key.into_owned(), Some(id.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Rejects every record whose id appears more than once, resolves the references, and
+    /// returns the snapshot: the employees in the order of their records, the rejected records
+    /// by index.
     pub(crate) fn finish(self) -> HrSnapshot {
         let Self {
+            fields,
             mut employees,
             employee_indexes,
             mut rejected,
             next_index,
+            references,
             ..
         } = self;
         // Every record whose id could be read is an employee or a rejection carrying its id.
@@ -150,6 +186,7 @@ impl<'c> Normaliser<'c> {
             employees = unique;
             rejected.sort_by_key(|r| r.index);
         }
+        let warnings = resolve_references(&mut employees, &fields.references, &references);
         tracing::debug!(
             records = next_index,
             employees = employees.len(),
@@ -159,8 +196,42 @@ impl<'c> Normaliser<'c> {
         HrSnapshot {
             employees,
             rejected,
+            warnings,
         }
     }
+}
+
+/// Replaces each `[hr.references]` field's value by the id of the record it names (`indexes`,
+/// one per reference, in order); a value that names no record, or several, is removed with a
+/// warning. Returns the warnings.
+fn resolve_references(
+    employees: &mut [Employee],
+    references: &BTreeMap<String, FieldPaths>,
+    indexes: &[ReferenceIndex],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for ((field, paths), index) in references.iter().zip(indexes) {
+        for employee in employees.iter_mut() {
+            let Some(value) = employee.fields.get_mut(field) else {
+                continue;
+            };
+            let found = match index.get(value.as_str()) {
+                Some(Some(id)) => {
+                    value.clone_from(id);
+                    continue;
+                }
+                Some(None) => "several HR records",
+                None => "no HR record",
+            };
+            warnings.push(format!(
+                "employee {}: {field} {} is the {paths} of {found}; {field} left empty",
+                employee.id,
+                quote(value)
+            ));
+            employee.fields.remove(field);
+        }
+    }
+    warnings
 }
 
 /// Everything of an [`Employee`] but its id.
@@ -848,6 +919,122 @@ terminated = ["Inactive", "Terminated"]
         assert_eq!(e.manager_id(), Some("2"));
         assert_eq!(e.hire_date, NaiveDate::from_ymd_opt(2014, 11, 9));
         assert_eq!(e.hr_status, EmploymentStatus::Active);
+    }
+
+    /// SCIM-shaped records: the id is the employee number, `manager` holds the manager's
+    /// server-made resource id, and `[hr.references]` says so.
+    fn scim_config() -> HrConfig {
+        toml::from_str(
+            "source = \"file\"\n[file]\npath = \"scim.json\"\nrecords = \"/Resources\"\n\
+             [fields]\nid = \"$.employeeNumber\"\nscim_id = \"$.id\"\n\
+             manager_id = \"$.manager.value\"\n[references]\nmanager_id = \"$.id\"\n\
+             [status]\npath = \"$.active\"\nactive = [\"true\"]\nterminated = [\"false\"]\n",
+        )
+        .unwrap()
+    }
+
+    fn scim_user(scim_id: &str, number: &str, manager: Option<&str>) -> Value {
+        let mut user = json!({"id": scim_id, "employeeNumber": number, "active": true});
+        if let Some(manager) = manager {
+            user["manager"] = json!({"value": manager});
+        }
+        user
+    }
+
+    fn managers(snapshot: &HrSnapshot) -> Vec<(&str, Option<&str>)> {
+        snapshot
+            .employees
+            .iter()
+            .map(|e| (e.id.as_str(), e.manager_id()))
+            .collect()
+    }
+
+    #[test]
+    fn a_reference_becomes_the_id_of_the_record_it_names_in_any_order() {
+        let config = scim_config();
+        assert_eq!(config.validate(), vec![]);
+        let records = [
+            // The report comes before the manager: references are resolved once all are read.
+            scim_user("uuid-2", "E2", Some("uuid-1")),
+            scim_user("uuid-1", "E1", None),
+            scim_user("uuid-3", "E3", Some("uuid-2")),
+        ];
+        let expected = vec![("E2", Some("E1")), ("E1", None), ("E3", Some("E2"))];
+        let snapshot = normalize(&records, &config.fields, &config.status);
+        assert_eq!(managers(&snapshot), expected);
+        assert_eq!(snapshot.warnings, Vec::<String>::new());
+        assert_eq!(
+            snapshot.employees[0].field("scim_id"),
+            Some("uuid-2"),
+            "the resource id stays readable"
+        );
+        for size in 1..=records.len() {
+            let mut normaliser = Normaliser::new(&config.fields, &config.status);
+            for page in records.chunks(size) {
+                normaliser.read(page);
+            }
+            assert_eq!(normaliser.finish(), snapshot, "pages of {size}");
+        }
+    }
+
+    #[test]
+    fn a_reference_to_nobody_or_to_several_is_left_empty_with_a_warning_never_guessed() {
+        let config = scim_config();
+        let snapshot = normalize(
+            &[
+                scim_user("uuid-1", "E1", None),
+                // Names no record: never kept as if it were an employee number.
+                scim_user("uuid-2", "E2", Some("uuid-gone")),
+                // Names an employee number, not a resource id: no record has it at $.id.
+                scim_user("uuid-3", "E3", Some("E1")),
+                // Two records (different people) share the resource id: neither is named.
+                scim_user("uuid-twin", "E4", None),
+                scim_user("uuid-twin", "E5", None),
+                scim_user("uuid-6", "E6", Some("uuid-twin")),
+                // A record rejected for its status is still the person its id says.
+                with(scim_user("uuid-7", "E7", None), "active", json!("maybe")),
+                scim_user("uuid-8", "E8", Some("uuid-7")),
+            ],
+            &config.fields,
+            &config.status,
+        );
+        assert_eq!(
+            managers(&snapshot),
+            [
+                ("E1", None),
+                ("E2", None),
+                ("E3", None),
+                ("E4", None),
+                ("E5", None),
+                ("E6", None),
+                ("E8", Some("E7")),
+            ]
+        );
+        assert_eq!(
+            snapshot.warnings,
+            [
+                "employee E2: manager_id \"uuid-gone\" is the $.id of no HR record; manager_id \
+                 left empty",
+                "employee E3: manager_id \"E1\" is the $.id of no HR record; manager_id left \
+                 empty",
+                "employee E6: manager_id \"uuid-twin\" is the $.id of several HR records; \
+                 manager_id left empty",
+            ]
+        );
+        assert_eq!(snapshot.rejected.len(), 1);
+    }
+
+    #[test]
+    fn without_references_a_field_is_kept_as_read() {
+        let mut config = scim_config();
+        config.fields.references.clear();
+        let snapshot = normalize(
+            &[scim_user("uuid-2", "E2", Some("uuid-1"))],
+            &config.fields,
+            &config.status,
+        );
+        assert_eq!(managers(&snapshot), [("E2", Some("uuid-1"))]);
+        assert!(snapshot.warnings.is_empty());
     }
 
     /// The whole-list algorithm [`Normaliser`] replaced: ids counted first, then each record

@@ -33,8 +33,9 @@ use crate::secret::SecretRef;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
-    /// BambooHR: custom report (`POST /reports/custom?format=JSON&onlyCurrent=false`), every
-    /// status, Basic auth with the API key as the user name.
+    /// BambooHR: custom report (`POST /reports/custom?format=JSON&onlyCurrent=true`), every
+    /// status, current values only (a job change dated in the future shows on its date), Basic
+    /// auth with the API key as the user name.
     Bamboohr,
     /// Personio API v1: `GET /company/employees`, offset/limit (at most 100 per page), checked
     /// against `metadata.total_elements`, at most 250 requests a minute (Personio allows 300).
@@ -56,7 +57,10 @@ pub enum Preset {
     /// private key, or Basic auth as `user@companyId` (which SAP is retiring).
     Successfactors,
     /// SCIM 2.0 `/Users`: `startIndex` from 1 and `count`, checked against `totalResults`;
-    /// `active` true/false as the status; department and manager from the enterprise extension.
+    /// `active` true/false as the status; the id is the enterprise extension's `employeeNumber`
+    /// (the resource's own `id` is `scim_id`); department and manager from the enterprise
+    /// extension, the manager's SCIM `id` turned into their employee number
+    /// (`[hr.references]`).
     Scim,
 }
 
@@ -222,6 +226,7 @@ pub(crate) struct Expansion {
     /// the source is not REST.
     pub rest: Option<toml::Table>,
     pub fields: BTreeMap<String, FieldPaths>,
+    pub references: BTreeMap<String, FieldPaths>,
     pub status: toml::Table,
     pub dates: toml::Table,
     /// Problems with the preset's keys, named `hr.<key>`.
@@ -235,6 +240,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
     let mut problems = Vec::new();
     let Template {
         fields,
+        references,
         status,
         dates,
         rest: mut rest_table,
@@ -265,6 +271,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
     Expansion {
         rest,
         fields,
+        references,
         status,
         dates,
         problems,
@@ -274,6 +281,7 @@ pub(crate) fn expand(preset: Preset, params: &PresetParams, rest: bool) -> Expan
 /// The tables of a preset's built-in template.
 struct Template {
     fields: BTreeMap<String, FieldPaths>,
+    references: BTreeMap<String, FieldPaths>,
     status: toml::Table,
     dates: toml::Table,
     rest: toml::Table,
@@ -292,20 +300,25 @@ fn template(preset: Preset, problems: &mut Vec<ConfigProblem>) -> Template {
             toml::Table::new()
         }
     };
-    let mut fields = BTreeMap::new();
-    if let Some(toml::Value::Table(table)) = template.remove("fields") {
-        for (field, value) in table {
-            match FieldPaths::deserialize(value) {
-                Ok(paths) => {
-                    fields.insert(field, paths);
+    let mut paths = |key: &str| {
+        let mut paths = BTreeMap::new();
+        if let Some(toml::Value::Table(table)) = template.remove(key) {
+            for (field, value) in table {
+                match FieldPaths::deserialize(value) {
+                    Ok(found) => {
+                        paths.insert(field, found);
+                    }
+                    Err(e) => problems.push(ConfigProblem::new(
+                        "hr.preset",
+                        format!("internal error in the {name} preset, {key}.{field}: {e}"),
+                    )),
                 }
-                Err(e) => problems.push(ConfigProblem::new(
-                    "hr.preset",
-                    format!("internal error in the {name} preset, field {field}: {e}"),
-                )),
             }
         }
-    }
+        paths
+    };
+    let fields = paths("fields");
+    let references = paths("references");
     let mut take = |key: &str| match template.remove(key) {
         Some(toml::Value::Table(table)) => table,
         _ => toml::Table::new(),
@@ -315,6 +328,7 @@ fn template(preset: Preset, problems: &mut Vec<ConfigProblem>) -> Template {
     let rest = take("rest");
     Template {
         fields,
+        references,
         status,
         dates,
         rest,
@@ -720,7 +734,10 @@ const BAMBOOHR: &str = r#"
 [rest]
 method = "POST"
 records = "/employees"
-query = { format = "JSON", onlyCurrent = "false" }
+# onlyCurrent=true (BambooHR's default, written out so that nothing else can be meant): the
+# values in effect today. With false, the report gives the future-dated rows of the history
+# tables (a transfer next month, a new title), and hrsync would apply them early.
+query = { format = "JSON", onlyCurrent = "true" }
 body = { title = "hrsync", fields = ["id", "employeeNumber", "firstName", "lastName", "workEmail", "jobTitle", "department", "division", "location", "employmentHistoryStatus", "supervisorEId", "hireDate", "terminationDate", "status"] }
 [rest.pagination]
 type = "none"
@@ -891,8 +908,14 @@ limit_param = "count"
 limit = 100
 start = 1
 total_ptr = "/totalResults"
+# The person's id is the employee number of the enterprise extension (RFC 7643 section 4.3), the
+# value the directory's correlation attribute (employeeNumber) holds. The resource's own "id" is
+# made by the SCIM server, means nothing to the directory, and stays as scim_id. A user without
+# an employee number (a service account) is reported and left out, never a joiner under another
+# id. A provider that keeps the HR number in externalId instead: [hr.fields] id = "$.externalId".
 [fields]
-id = "$.id"
+id = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].employeeNumber"
+scim_id = "$.id"
 external_id = "$.externalId"
 username = "$.userName"
 first_name = "$.name.givenName"
@@ -904,6 +927,10 @@ employment_type = "$.userType"
 employee_number = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].employeeNumber"
 department = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].department"
 manager_id = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'].manager.value"
+# manager.value is the manager's SCIM resource id (RFC 7643 section 4.3): hrsync replaces it by
+# the id (employee number) of the user whose "id" it is.
+[references]
+manager_id = "$.id"
 [status]
 path = "$.active"
 active = ["true"]
@@ -976,6 +1003,12 @@ mod tests {
         );
         assert_eq!(config.status.terminated, ["Inactive"]);
         assert_eq!(config.fields.dates.null_values, ["0000-00-00", ""]);
+        // Only the values in effect today: BambooHR's onlyCurrent=false would hand over job
+        // changes dated in the future, which hrsync would apply early.
+        assert_eq!(
+            rest.query.get("onlyCurrent"),
+            Some(&crate::hr::QueryValue::One("true".into()))
+        );
     }
 
     #[test]
@@ -1114,6 +1147,53 @@ terminated = ["Terminated"]
                 if offset_param == "startIndex" && limit_param == "count"
         ));
         assert_eq!(config.status.active, ["true"]);
+        // Correlated on the employee number, not on the server-made resource id; the manager's
+        // resource id is turned into their employee number.
+        let enterprise = "$['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User']";
+        assert_eq!(
+            config.fields.get("id").unwrap().to_string(),
+            format!("{enterprise}.employeeNumber")
+        );
+        assert_eq!(config.fields.get("scim_id").unwrap().to_string(), "$.id");
+        assert_eq!(
+            config
+                .fields
+                .references
+                .get("manager_id")
+                .unwrap()
+                .to_string(),
+            "$.id"
+        );
+    }
+
+    #[test]
+    fn a_field_mapped_elsewhere_drops_the_presets_reference_unless_written_again() {
+        let base = "preset = \"scim\"\nbase_url = \"https://idp.example.com/scim/v2\"\n\
+                    token = { env = \"T\" }\n";
+        let config = valid(&format!("{base}[fields]\nid = \"$.externalId\"\n"));
+        assert!(
+            config.fields.references.contains_key("manager_id"),
+            "another id keeps the manager's reference"
+        );
+        let config = valid(&format!(
+            "{base}[fields]\nmanager_id = \"$.managerEmployeeNumber\"\n"
+        ));
+        assert!(
+            config.fields.references.is_empty(),
+            "the preset's path is gone"
+        );
+        let config = valid(&format!(
+            "{base}[fields]\nmanager_id = \"$.boss\"\n[references]\nmanager_id = \"$.userName\"\n"
+        ));
+        assert_eq!(
+            config
+                .fields
+                .references
+                .get("manager_id")
+                .unwrap()
+                .to_string(),
+            "$.userName"
+        );
     }
 
     #[test]
@@ -1152,7 +1232,7 @@ company_domain = "acme"
 api_key = { env = "K" }
 [rest]
 timeout_secs = 120
-query = { onlyCurrent = "true" }
+query = { format = "json" }
 [rest.auth]
 type = "bearer"
 token = { env = "OAUTH_TOKEN" }
@@ -1166,12 +1246,13 @@ leave = ["On Leave"]
         assert_eq!(rest.timeout_secs, 120);
         assert!(matches!(&rest.auth, AuthConfig::Bearer { .. }), "replaced");
         assert_eq!(
-            rest.query.get("onlyCurrent"),
-            Some(&crate::hr::QueryValue::One("true".into()))
+            rest.query.get("format"),
+            Some(&crate::hr::QueryValue::One("json".into()))
         );
         assert_eq!(
-            rest.query.get("format"),
-            Some(&crate::hr::QueryValue::One("JSON".into()))
+            rest.query.get("onlyCurrent"),
+            Some(&crate::hr::QueryValue::One("true".into())),
+            "the preset's other parameters stay"
         );
         assert!(config.fields.get("cost_center").is_some());
         assert!(config.fields.get("email").is_some());

@@ -93,6 +93,7 @@ fn plan_with(input: &PlanInput, parallel_from: usize) -> Plan {
     let mut builder = Builder::new(input, people);
     builder.parallel_from = parallel_from;
     builder.warnings.extend(warnings);
+    builder.warnings.extend(input.hr.warnings.iter().cloned());
     builder
         .warnings
         .extend(input.directory.warnings.iter().cloned());

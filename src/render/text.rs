@@ -479,6 +479,7 @@ ou = "ou=sales,ou=people,dc=ex"
                 index: 9,
                 problem: "status \"?\" is not listed".into(),
             }],
+            ..Default::default()
         };
         let mut limits = Limits::none();
         limits.kinds.insert(
@@ -631,6 +632,7 @@ warnings
         let hr = HrSnapshot {
             employees: vec![ada, cy, di],
             rejected: Vec::new(),
+            ..Default::default()
         };
         let policy = Policy {
             disable: DisableMethod::UserAccountControl,

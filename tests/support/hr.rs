@@ -1,5 +1,5 @@
 //! Helpers the HR source tests share (`hr_sources`, `hr_resilience`, `hr_presets`,
-//! `hr_preset_faults`): secrets in files, configs that must validate, JSON answers.
+//! `hr_preset_faults`, `hr_scim`): secrets in files, configs that must validate, JSON answers.
 //!
 //! Each test crate uses part of this module.
 #![allow(dead_code)]

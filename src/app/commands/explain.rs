@@ -1020,6 +1020,7 @@ groups = ["all"]
         let hr = crate::model::HrSnapshot {
             employees: vec![e],
             rejected: Vec::new(),
+            ..Default::default()
         };
         let directory = crate::model::DirectorySnapshot::default();
         let plan = report::tests::empty_plan();
@@ -1039,6 +1040,7 @@ groups = ["all"]
                 employee_id: "1",
                 fields: &FieldsConfig {
                     paths: BTreeMap::new(),
+                    references: BTreeMap::new(),
                     dates: Default::default(),
                 },
             })

@@ -788,6 +788,7 @@ groups = ["engineering"]
                 index: 4,
                 problem: "status \"?\" is not listed".into(),
             }],
+            ..Default::default()
         };
         let mut plan = empty_plan();
         plan.accounts.push(AccountPlan {
@@ -926,6 +927,7 @@ groups = ["engineering"]
         let hr = HrSnapshot {
             employees: vec![leaver],
             rejected: Vec::new(),
+            ..Default::default()
         };
         let directory = DirectorySnapshot {
             accounts: vec![account("gone", "2", false)],

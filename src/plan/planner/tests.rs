@@ -163,6 +163,7 @@ fn hr(employees: Vec<Employee>) -> HrSnapshot {
     HrSnapshot {
         employees,
         rejected: vec![],
+        ..Default::default()
     }
 }
 
@@ -544,6 +545,7 @@ fn unreadable_or_duplicate_hr_records_protect_their_accounts() {
             index: 0,
             problem: "id appears 2 times".into(),
         }],
+        ..Default::default()
     };
     let plan = plan_for(&snapshot, &dir);
     assert!(!plan.has_changes());
