@@ -26,8 +26,9 @@ struct RawFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCorrelation {
-    #[serde(default = "default_hr_field")]
-    hr_field: String,
+    /// No longer a setting: the correlation value is HR's `id` field. Only `"id"` is accepted,
+    /// so that an older file that spelled the default out still loads.
+    hr_field: Option<String>,
     #[serde(default = "default_correlation_attribute")]
     attribute: String,
     /// The HR field of the second key for conversions (`email`).
@@ -36,9 +37,6 @@ struct RawCorrelation {
     fallback_attribute: Option<String>,
 }
 
-fn default_hr_field() -> String {
-    "id".into()
-}
 fn default_correlation_attribute() -> String {
     "employeeNumber".into()
 }
@@ -223,7 +221,6 @@ fn validate_correlation(
 ) -> Correlation {
     let Some((file, raw)) = table else {
         return Correlation {
-            hr_field: default_hr_field(),
             attribute: default_correlation_attribute(),
             fallback: None,
         };
@@ -245,8 +242,21 @@ fn validate_correlation(
             None
         }
     };
+    if let Some(field) = raw.hr_field.filter(|field| field != "id") {
+        problems.push(
+            ConfigProblem::new(
+                "correlation.hr_field",
+                format!(
+                    "is no longer a setting (it was \"{field}\"): the correlation value is the \
+                     HR field `id`. Point [hr.fields] id at the HR field holding it (for \
+                     example \"$.employeeNumber\") and, where records refer to each other by \
+                     another id (managers), map those references with [hr.references]"
+                ),
+            )
+            .in_file(&file),
+        );
+    }
     Correlation {
-        hr_field: raw.hr_field,
         attribute: raw.attribute,
         fallback,
     }
@@ -480,8 +490,7 @@ fn validate_template(
             ConfigProblem::new(
                 &key,
                 format!(
-                    "{name} is the correlation attribute; hrsync writes it from the HR field \"{}\", remove the template",
-                    correlation.hr_field
+                    "{name} is the correlation attribute; hrsync writes it from the HR field \"id\", remove the template"
                 ),
             )
             .in_file(file),

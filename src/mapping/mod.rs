@@ -40,14 +40,12 @@ pub struct Mappings {
 /// How an HR record finds its directory account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Correlation {
-    /// The HR field holding the stable key (`id`).
-    pub hr_field: String,
-    /// The directory attribute holding the same key (`employeeNumber`).
+    /// The directory attribute holding HR's `id` (`employeeNumber`).
     pub attribute: String,
     /// A second key for conversions (contractor to employee and back, which HR systems often
-    /// record under a new id): when no account has the new id, the account whose `attribute`
-    /// holds the employee's `hr_field` is taken over, provided its old id belongs to nobody
-    /// active in HR.
+    /// record under a new id): when no account has the new id, the account whose fallback
+    /// `attribute` holds the employee's fallback `hr_field` is taken over, provided its old id
+    /// belongs to nobody active in HR.
     pub fallback: Option<Fallback>,
 }
 
@@ -137,10 +135,7 @@ impl Mappings {
     /// against the HR source's configured fields.
     pub fn fields_read(&self) -> BTreeMap<String, String> {
         let mut fields = BTreeMap::new();
-        fields.insert(
-            self.correlation.hr_field.clone(),
-            "correlation.hr_field".to_string(),
-        );
+        fields.insert("id".to_string(), "correlation (HR's id)".to_string());
         if let Some(fallback) = &self.correlation.fallback {
             fields.insert(
                 fallback.hr_field.clone(),

@@ -213,3 +213,22 @@ fn glob_patterns() {
     assert!(Pattern::new("a*b*a").matches("aba"));
     assert!(!Pattern::new("a*a").matches("a"));
 }
+
+/// `[correlation] hr_field` did nothing (the planner always correlated on `id`): it is no longer
+/// a setting. A file that spelled the default out still loads; any other value is refused with
+/// what to do instead, rather than silently ignored.
+#[test]
+fn correlation_hr_field_is_refused_unless_it_is_id() {
+    let with = |field: &str| {
+        format!("[correlation]\nhr_field = \"{field}\"\nattribute = \"employeeNumber\"\n{ACCOUNT}")
+    };
+    assert!(load(&[("m.toml", &with("id"))]).is_ok());
+    let found = problems(&[("m.toml", &with("employee_number"))]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with(
+            "m.toml: correlation.hr_field: is no longer a setting (it was \"employee_number\")"
+        ) && found[0].contains("[hr.fields] id"),
+        "{found:?}"
+    );
+}

@@ -427,7 +427,6 @@ fn write_config(dir: &Path, ldap_url: &str, hr_port: u16) -> Result<PathBuf> {
     }
     let text = format!(
         r#"[correlation]
-hr_field = "id"
 attribute = "employeeNumber"
 
 [account]
