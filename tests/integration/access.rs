@@ -200,6 +200,12 @@ async fn an_admins_lock_on_an_active_employee_holds() {
     s.expect(&["apply"], 0);
     assert!(!s.dir.can_bind(&locked, PASSWORD), "the admin's lock holds");
     assert!(!s.dir.can_bind(&away, PASSWORD), "on leave");
+    let report = s.expect(&["report", "access", "--format", "json"], 0);
+    let report: serde_json::Value = serde_json::from_str(&report).expect("report JSON");
+    assert_eq!(
+        report["summary"]["disabled_outside_hrsync"], 1,
+        "{report:#}"
+    );
 
     // Back from leave: hrsync lifts its own lock, never the admin's.
     leave["status"] = serde_json::Value::String("Active".into());

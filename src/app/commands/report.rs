@@ -182,6 +182,7 @@ pub(crate) struct AccessSummary {
     pub leaver_in_managed_group: usize,
     pub managed_group_not_from_role: usize,
     pub unmanaged_group: usize,
+    pub disabled_outside_hrsync: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -227,6 +228,9 @@ pub(crate) enum FindingKind {
     ManagedGroupNotFromRole,
     /// A group the mappings do not name: no role grants it.
     UnmanagedGroup,
+    /// HR says active, and the account is locked by someone else (an admin, an offboarding):
+    /// hrsync leaves it locked.
+    DisabledOutsideHrsync,
 }
 
 /// What HR says about an account's id.
@@ -318,6 +322,7 @@ impl AccessSummary {
                 FindingKind::LeaverInManagedGroup => self.leaver_in_managed_group += 1,
                 FindingKind::ManagedGroupNotFromRole => self.managed_group_not_from_role += 1,
                 FindingKind::UnmanagedGroup => self.unmanaged_group += 1,
+                FindingKind::DisabledOutsideHrsync => self.disabled_outside_hrsync += 1,
             }
         }
     }
@@ -340,19 +345,39 @@ fn account_findings(
         HrSide::Employee(employee, EmploymentStatus::Terminated) => {
             findings.extend(leaver_findings(employee, account, &state.groups, &outlook));
         }
-        HrSide::Employee(employee, status) => findings.extend(role_findings(
-            review,
-            employee,
-            *status,
-            &state.groups,
-            &outlook,
-        )),
+        HrSide::Employee(employee, status) => {
+            findings.extend(role_findings(
+                review,
+                employee,
+                *status,
+                &state.groups,
+                &outlook,
+            ));
+            findings.extend(locked_by_someone_else(account, &outlook));
+        }
         HrSide::Unreadable => {}
     }
     findings.extend(unmanaged_findings(input, account, side, managed));
     findings.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.group.cmp(&b.group)));
     findings
 }
+
+/// An account HR says should be in use, locked by someone else: the planner leaves it alone
+/// (see its skip reason), and a person should know.
+fn locked_by_someone_else(account: &DirectoryAccount, outlook: &Outlook) -> Option<Finding> {
+    let why = outlook.left_alone.as_deref()?;
+    (account.disabled && why.starts_with(DISABLED_OUTSIDE)).then(|| Finding {
+        kind: FindingKind::DisabledOutsideHrsync,
+        group: None,
+        reason: why.to_string(),
+        next_apply: "nothing: hrsync lifts only the locks it set; enable it by hand if it should \
+                     be"
+        .to_string(),
+    })
+}
+
+/// How the planner's skip reason for such an account begins.
+const DISABLED_OUTSIDE: &str = "disabled outside hrsync";
 
 /// A correlated account that no HR record claims.
 fn orphan_finding(review: &ReviewInput, id: &str, groups: &[Dn], outlook: &Outlook) -> Finding {
@@ -584,12 +609,14 @@ pub(crate) fn access_text(report: &AccessReport) -> String {
     let _ = writeln!(
         out,
         "{} orphan(s), {} leaver(s) still enabled, {} leaver membership(s) in managed groups, \
-         {} managed group(s) not from the role, {} unmanaged group membership(s)",
+         {} managed group(s) not from the role, {} unmanaged group membership(s), {} account(s) \
+         locked outside hrsync while HR says active",
         s.orphan,
         s.leaver_enabled,
         s.leaver_in_managed_group,
         s.managed_group_not_from_role,
-        s.unmanaged_group
+        s.unmanaged_group,
+        s.disabled_outside_hrsync
     );
     for account in &report.accounts {
         let hr = match account.hr_status.as_str() {
@@ -631,6 +658,9 @@ pub(crate) fn access_text(report: &AccessReport) -> String {
                     format!("managed group {group} does not follow from the role")
                 }
                 FindingKind::UnmanagedGroup => format!("member of unmanaged group {group}"),
+                FindingKind::DisabledOutsideHrsync => {
+                    "disabled outside hrsync while HR says active".to_string()
+                }
             };
             let _ = writeln!(out, "  ! {what}");
             let _ = writeln!(out, "      because {}", finding.reason);
@@ -702,6 +732,7 @@ groups = ["engineering"]
                 Self::LeaverInManagedGroup => "leaver_in_managed_group",
                 Self::ManagedGroupNotFromRole => "managed_group_not_from_role",
                 Self::UnmanagedGroup => "unmanaged_group",
+                Self::DisabledOutsideHrsync => "disabled_outside_hrsync",
             }
         }
     }
