@@ -1,9 +1,15 @@
 //! A plan as LDAP operations, in the order they must run.
 //!
-//! Both `apply` and the LDIF renderer consume these, so the LDIF a reviewer reads is exactly what
-//! `apply` sends. The order is: placeholder members into groups about to become empty, then each
-//! account's changes in plan order (accounts are independent of each other), then placeholder
-//! members out of groups that have real members again.
+//! Both `apply` and the LDIF renderer consume these, so the LDIF a reviewer reads holds exactly
+//! the operations `apply` sends. There are three stages: placeholder members into the groups
+//! that could otherwise become empty, then each account's changes in plan order, then
+//! placeholder members out of groups that have real members again.
+//!
+//! Within the middle stage the accounts are independent of each other: `apply` runs them side by
+//! side (and merges the member changes of one group), the LDIF lists them one after the other,
+//! and no interleaving can empty a `groupOfNames`, because the planner puts the placeholder into
+//! every group whose present members are all removed, even when new members replace them (see
+//! `planner/placeholders.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -11,6 +11,7 @@ mod support;
 mod scenario;
 
 mod active_directory;
+mod apply_order;
 mod bad_input;
 mod batching;
 mod cli;
