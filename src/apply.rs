@@ -1,17 +1,26 @@
 //! Executes a plan's steps against the directory and reports what happened to each.
 //!
-//! Accounts are independent; within an account the steps run in order, and the first failure
-//! stops that account's remaining steps, because later steps assume the earlier ones happened (a
-//! group add after a move uses the new DN; a leaver loses groups only once locked). Nothing is
-//! rolled back: the next run plans from what the directory then holds and converges.
+//! Accounts are independent; within an account the steps run in order. Removing access never
+//! waits; granting access always does: a step that grants access (or builds on the steps before
+//! it, like a group addition after a move, which uses the new DN) runs only if every earlier
+//! step of its account succeeded, while a step that removes access (a lock, a removal from a
+//! group, a leaver's move into the disabled OU) is attempted even after an earlier failure,
+//! waiting only for the steps that put the account at the DN it addresses ([`ops::Needs`]). A
+//! leaver whose lock is refused still loses every group. Nothing is rolled back: the next run
+//! plans from what the directory then holds and converges.
 //!
 //! How it goes fast (see the README, "Performance"): the accounts advance in rounds, round `k`
-//! running step `k` of every account still going, so each account's order is kept exactly. In a
-//! round, the steps that only add or delete values of the same entry (every account joining or
-//! leaving one group) are merged into one modify ([`ops::batches`]), and the round's operations
-//! are pipelined over the one connection, at most `concurrency` in flight. A merged modify is
-//! atomic: when the server refuses it, nothing of it happened, and it is split in halves and
-//! retried until the refused step stands alone, so every step still gets its own result.
+//! running step `k` of every account whose step `k` may run, so each account's order is kept
+//! exactly. In a round, the steps that only add or delete values of the same entry (every
+//! account joining or leaving one group) are merged into one modify ([`ops::batches`]), and the
+//! round's operations are pipelined over the one connection, at most `concurrency` in flight. A
+//! merged modify is atomic: when the server refuses it, nothing of it happened, and it is split
+//! in halves and retried until the refused step stands alone, so every step still gets its own
+//! result.
+//!
+//! Accounts' rounds interleave in no particular order with each other, and nothing depends on
+//! it: a group whose present members are all removed has the placeholder put in beforehand (the
+//! planner plans it), so no order of the accounts' steps empties a `groupOfNames`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +29,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::directory::Directory;
-use crate::plan::ops::{self, ChangeRef, MAX_BATCH, Step, Steps};
+use crate::plan::ops::{self, ChangeRef, MAX_BATCH, Needs, Step, Steps};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
@@ -36,8 +45,8 @@ pub enum Outcome {
     Unanswered {
         error: String,
     },
-    /// Not tried because an earlier step of the same account failed, or because hrsync was
-    /// stopping (see [`Control::stop`]): left for the next run.
+    /// Not tried because an earlier step it waits for failed (see [`ops::Needs`]), or because
+    /// hrsync was stopping (see [`Control::stop`]): left for the next run.
     NotAttempted,
 }
 
@@ -140,34 +149,7 @@ pub async fn apply_with(
     push_results(&mut report, &steps.before, before_outcomes, control);
 
     // The accounts, round by round.
-    let mut outcomes: Vec<Vec<Option<Outcome>>> = steps
-        .accounts
-        .iter()
-        .map(|sequence| vec![None; sequence.len()])
-        .collect();
-    let mut stopped = vec![false; steps.accounts.len()];
-    let rounds = steps.accounts.iter().map(Vec::len).max().unwrap_or(0);
-    for round in 0..rounds {
-        let items: Vec<(Slot, &Step)> = steps
-            .accounts
-            .iter()
-            .enumerate()
-            .filter(|(account, _)| !stopped[*account])
-            .filter_map(|(account, sequence)| {
-                sequence
-                    .get(round)
-                    .map(|step| (Slot::Account(account, round), step))
-            })
-            .collect();
-        for (slot, outcome) in run_round(directory, &items, concurrency, control).await {
-            if let Slot::Account(account, index) = slot {
-                if matches!(outcome, Outcome::Failed { .. } | Outcome::Unanswered { .. }) {
-                    stopped[account] = true;
-                }
-                outcomes[account][index] = Some(outcome);
-            }
-        }
-    }
+    let outcomes = run_accounts(directory, &steps.accounts, concurrency, control).await;
     for (sequence, outcomes) in steps.accounts.iter().zip(outcomes) {
         push_results(&mut report, sequence, outcomes, control);
     }
@@ -189,8 +171,69 @@ pub async fn apply_with(
     report
 }
 
-/// Adds one result per step; a step without an outcome was not attempted, after an earlier
-/// failure of its account or because hrsync is stopping.
+/// Runs the accounts' sequences in rounds, round `k` running step `k` of every account whose
+/// step `k` may run (what it needs succeeded); one outcome per step, `None` for a step not run.
+async fn run_accounts(
+    directory: &Directory,
+    accounts: &[Vec<Step>],
+    concurrency: usize,
+    control: &Control,
+) -> Vec<Vec<Option<Outcome>>> {
+    let mut outcomes: Vec<Vec<Option<Outcome>>> = accounts
+        .iter()
+        .map(|sequence| vec![None; sequence.len()])
+        .collect();
+    // Whether every step of the account so far succeeded: what a grant waits for.
+    let mut clear = vec![true; accounts.len()];
+    let rounds = accounts.iter().map(Vec::len).max().unwrap_or(0);
+    for round in 0..rounds {
+        let mut items: Vec<(Slot, &Step)> = Vec::new();
+        for (account, sequence) in accounts.iter().enumerate() {
+            let Some(step) = sequence.get(round) else {
+                continue;
+            };
+            if may_run(step.needs, clear[account], &outcomes[account]) {
+                items.push((Slot::Account(account, round), step));
+            } else {
+                clear[account] = false;
+            }
+        }
+        for (slot, outcome) in run_round(directory, &items, concurrency, control).await {
+            if let Slot::Account(account, index) = slot {
+                outcomes[account][index] = Some(outcome);
+            }
+        }
+        // A step that failed, went unanswered or was not run (hrsync stopping) holds back the
+        // account's later grants.
+        for (slot, _) in &items {
+            if let Slot::Account(account, index) = *slot {
+                if !succeeded(outcomes[account][index].as_ref()) {
+                    clear[account] = false;
+                }
+            }
+        }
+    }
+    outcomes
+}
+
+/// Whether a step that `needs` these may run, given whether every earlier step of its account
+/// succeeded (`clear`) and their outcomes so far.
+fn may_run(needs: Needs, clear: bool, earlier: &[Option<Outcome>]) -> bool {
+    match needs {
+        Needs::Everything => clear,
+        Needs::Only { dn, value } => [dn, value]
+            .into_iter()
+            .flatten()
+            .all(|index| succeeded(earlier.get(index).and_then(Option::as_ref))),
+    }
+}
+
+fn succeeded(outcome: Option<&Outcome>) -> bool {
+    matches!(outcome, Some(Outcome::Applied | Outcome::AlreadyDone))
+}
+
+/// Adds one result per step; a step without an outcome was not attempted, after the failure of
+/// a step it waits for or because hrsync is stopping.
 fn push_results(
     report: &mut ApplyReport,
     steps: &[Step],
@@ -366,5 +409,37 @@ fn log_outcome(step: &Step, outcome: &Outcome) {
             "not attempted after an earlier failure: {}",
             step.description
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A grant runs only when every earlier step succeeded; a removal only needs the steps it
+    /// names (the move that made its DN, the rewrite of its value) to have succeeded, whatever
+    /// else failed.
+    #[test]
+    fn grants_wait_for_everything_and_removals_only_for_what_they_address() {
+        let earlier = [
+            Some(Outcome::Failed {
+                error: "constraint violation".into(),
+            }),
+            Some(Outcome::Applied),
+            Some(Outcome::AlreadyDone),
+            None,
+            Some(Outcome::Unanswered {
+                error: "connection lost".into(),
+            }),
+        ];
+        assert!(may_run(Needs::Everything, true, &earlier[1..3]));
+        assert!(!may_run(Needs::Everything, false, &earlier));
+        assert!(may_run(Needs::NOTHING, false, &earlier));
+        let only = |dn, value| Needs::Only { dn, value };
+        assert!(may_run(only(Some(1), Some(2)), false, &earlier));
+        for refused in [0, 3, 4] {
+            assert!(!may_run(only(Some(refused), None), false, &earlier));
+            assert!(!may_run(only(None, Some(refused)), true, &earlier));
+        }
     }
 }

@@ -134,8 +134,8 @@ impl<'p> Journal<'p> {
             .map(|slot| self.outcome(*slot))
     }
 
-    /// Every change in the order apply runs them: placeholders in, the accounts' changes,
-    /// placeholders out.
+    /// Every change in the order of apply's stages: placeholders in, the accounts' changes
+    /// (account by account), placeholders out.
     pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
         let groups = |wanted: GroupAction| {
             self.plan

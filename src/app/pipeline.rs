@@ -187,7 +187,8 @@ pub fn plan(config: &Config, sides: &Sides, now: DateTime<Utc>) -> Plan {
     plan
 }
 
-/// The LDAP steps of a plan, in the order `apply` runs them (and the LDIF shows them).
+/// The LDAP steps of a plan: what `apply` runs (see [`crate::plan::ops`] for the order) and the
+/// LDIF shows.
 pub fn plan_steps(config: &Config, plan: &Plan) -> Steps {
     steps(plan, &config.mappings.groups.member_attribute)
 }

@@ -1,16 +1,24 @@
 //! A plan as LDAP operations, in the order they must run.
 //!
-//! Both `apply` and the LDIF renderer consume these, so the LDIF a reviewer reads is exactly what
-//! `apply` sends. The order is: placeholder members into groups about to become empty, then each
-//! account's changes in plan order (accounts are independent of each other), then placeholder
-//! members out of groups that have real members again.
+//! Both `apply` and the LDIF renderer consume these, so the LDIF a reviewer reads holds exactly
+//! the operations `apply` sends. There are three stages: placeholder members into the groups
+//! that could otherwise become empty, then each account's changes in plan order, then
+//! placeholder members out of groups that have real members again.
+//!
+//! Within the middle stage the accounts are independent of each other: `apply` runs them side by
+//! side (and merges the member changes of one group), the LDIF lists them one after the other,
+//! and no interleaving can empty a `groupOfNames`, because the planner puts the placeholder into
+//! every group whose present members are all removed, even when new members replace them (see
+//! `planner/placeholders.rs`). Within an account, [`Needs`] says which earlier steps a step
+//! waits for.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dn::Dn;
 
 use super::{
-    AccountPlan, Action, ControlChange, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan,
+    AccountPlan, Action, ControlChange, DisableMethod, GroupAction, Lifecycle,
+    PPOLICY_PERMANENT_LOCK, Plan,
 };
 
 /// One LDAP update operation.
@@ -61,11 +69,45 @@ pub enum ChangeRef {
     Account { account: usize, change: usize },
 }
 
+/// Which earlier steps of its account a step waits for: it runs only when each of them was
+/// applied (or found already done), and is left for the next run otherwise.
+///
+/// Removing access never waits; granting access always does. A step that removes access (a
+/// lock, a removal from a group, a leaver's move into the disabled OU) waits only for the steps
+/// without which it would address the wrong thing: the create or move that put the account at
+/// the DN it names, and the rewrite of the member value it deletes. A lock the server refuses
+/// therefore never keeps a leaver in their groups. Every other step (a create, an enable, an
+/// attribute, an addition to a group, a member value rewritten after a move, a mover's move)
+/// grants access or builds on what came before, and waits for every earlier step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Every earlier step of the account.
+    Everything,
+    /// Only these earlier steps, by index in the account's sequence (none: runs whatever
+    /// happened before it).
+    Only {
+        /// The create or move that put the account at the DN the step addresses.
+        dn: Option<usize>,
+        /// The rewrite of the member value the step deletes.
+        value: Option<usize>,
+    },
+}
+
+impl Needs {
+    /// Nothing: the step runs whatever happened before it.
+    pub const NOTHING: Needs = Needs::Only {
+        dn: None,
+        value: None,
+    };
+}
+
 /// An operation with what it is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub op: LdapOp,
     pub change: ChangeRef,
+    /// Which earlier steps of the account it waits for (group-level steps wait for none).
+    pub needs: Needs,
     /// The employee the step belongs to, `None` for group-level steps.
     pub employee_id: Option<String>,
     /// One line saying what the step does, for logs and results.
@@ -78,7 +120,8 @@ pub struct Step {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Steps {
     pub before: Vec<Step>,
-    /// One sequence per account; a failed step stops the rest of its account's sequence.
+    /// One sequence per account, in order; each step runs after the steps its [`Needs`] names
+    /// succeeded.
     pub accounts: Vec<Vec<Step>>,
     pub after: Vec<Step>,
 }
@@ -130,6 +173,7 @@ pub(crate) fn steps(plan: &Plan, member_attribute: &str) -> Steps {
                 mods: vec![modification],
             },
             change: ChangeRef::Group(index),
+            needs: Needs::NOTHING,
             employee_id: None,
             description: format!("{verb} {} in {}", change.member, change.group),
             already_done_code: Some(code),
@@ -147,7 +191,9 @@ fn account_steps(index: usize, account: &AccountPlan, member_attribute: &str) ->
     // Each step addresses the account where the steps before it left it.
     let mut current = account.dn.clone();
     let mut out = Vec::with_capacity(account.changes.len());
+    let mut needs = NeedsTracker::default();
     for (change_index, change) in account.changes.iter().enumerate() {
+        let step_needs = needs.of(&change.action, account.lifecycle, change_index);
         let (op, description, already_done_code) = match &change.action {
             Action::Create { dn, attributes } => {
                 current = dn.clone();
@@ -197,12 +243,68 @@ fn account_steps(index: usize, account: &AccountPlan, member_attribute: &str) ->
                 account: index,
                 change: change_index,
             },
+            needs: step_needs,
             employee_id: Some(account.employee_id.clone()),
             description,
             already_done_code,
         });
     }
     out
+}
+
+/// Works out each step's [`Needs`] along an account's sequence.
+#[derive(Default)]
+struct NeedsTracker<'a> {
+    /// The last step that created or moved the account.
+    dn: Option<usize>,
+    /// The last rewrite of the account's member value, by group.
+    rewritten: Vec<(&'a Dn, usize)>,
+}
+
+impl<'a> NeedsTracker<'a> {
+    /// The needs of `action`, step `index` of an account of `lifecycle`, and what later steps
+    /// learn from it.
+    fn of(&mut self, action: &'a Action, lifecycle: Lifecycle, index: usize) -> Needs {
+        let needs = if removes_access(action, lifecycle) {
+            let value = match action {
+                Action::RemoveFromGroup { group } => self
+                    .rewritten
+                    .iter()
+                    .rev()
+                    .find(|(g, _)| *g == group)
+                    .map(|(_, i)| *i),
+                _ => None,
+            };
+            Needs::Only { dn: self.dn, value }
+        } else {
+            Needs::Everything
+        };
+        match action {
+            Action::Create { .. } | Action::Move { .. } => self.dn = Some(index),
+            Action::RenameMember { group, .. } => self.rewritten.push((group, index)),
+            _ => {}
+        }
+        needs
+    }
+}
+
+/// Whether `action` only takes access away, so that it must not wait for earlier steps that
+/// failed (see [`Needs`]). A leaver's move into the disabled OU takes access away (access rules
+/// and search bases leave that OU out); anyone else's move may give some (the new OU's), and
+/// waits like a grant.
+fn removes_access(action: &Action, lifecycle: Lifecycle) -> bool {
+    match action {
+        Action::Disable { .. } | Action::RemoveFromGroup { .. } => true,
+        Action::Move { .. } => lifecycle == Lifecycle::Leaver,
+        Action::Create { .. }
+        | Action::Enable { .. }
+        | Action::SetAttribute { .. }
+        | Action::AddToGroup { .. }
+        | Action::RenameMember { .. } => false,
+        // hrsync's mark follows its lock (or its lifting) and never runs without it: a mark on
+        // an account whose lock failed would claim someone else's later lock as hrsync's.
+        Action::AddValue { .. } | Action::RemoveValue { .. } => false,
+    }
 }
 
 /// An operation, the line that describes it, and the result code that means it is done
@@ -545,6 +647,7 @@ mod tests {
                 mods: vec![modification],
             },
             change: ChangeRef::Group(0),
+            needs: Needs::NOTHING,
             employee_id: Some(employee.into()),
             description: format!("{} {member} {group}", if add { "add" } else { "remove" }),
             already_done_code: Some(if add {
@@ -562,6 +665,7 @@ mod tests {
                 mods: vec![Modification::Replace("title".into(), vec!["New".into()])],
             },
             change: ChangeRef::Group(0),
+            needs: Needs::NOTHING,
             employee_id: Some(employee.into()),
             description: format!("set title of {employee}"),
             already_done_code: None,
@@ -731,5 +835,160 @@ mod tests {
             Some("cn=a,ou=groups,dc=example,dc=org")
         );
         assert!(matches!(sequence[2].op, LdapOp::Rename { .. }));
+        // Removing access waits for nothing: neither a refused lock nor a refused removal
+        // keeps the leaver in a group or out of the disabled OU.
+        let needs: Vec<Needs> = sequence.iter().map(|s| s.needs).collect();
+        assert_eq!(needs, [Needs::NOTHING; 3]);
+    }
+
+    fn plan_of(lifecycle: Lifecycle, actions: Vec<Action>) -> Plan {
+        use crate::model::Reason;
+        use crate::plan::Change;
+        Plan {
+            schema: crate::plan::PLAN_SCHEMA.into(),
+            generated_at: chrono::DateTime::UNIX_EPOCH,
+            summary: Default::default(),
+            accounts: vec![AccountPlan {
+                employee_id: "e1".into(),
+                lifecycle,
+                dn: dn("uid=e1,ou=sales,dc=ex"),
+                before: None,
+                changes: actions
+                    .into_iter()
+                    .map(|action| Change {
+                        action,
+                        reason: Reason::new("fact", "rule"),
+                    })
+                    .collect(),
+            }],
+            group_changes: vec![],
+            skipped: vec![],
+            orphans: vec![],
+            warnings: vec![],
+            limits_tripped: vec![],
+            scheduled: vec![],
+            config: None,
+        }
+    }
+
+    fn needs_of(plan: &Plan) -> Vec<Needs> {
+        steps(plan, "member").accounts[0]
+            .iter()
+            .map(|s| s.needs)
+            .collect()
+    }
+
+    /// A mover: its removals wait for nothing (a refused title change keeps no one in the old
+    /// role's groups); its move, the rewrite of its member value and its additions grant
+    /// access and wait for everything before them.
+    #[test]
+    fn a_movers_removals_wait_for_nothing_and_its_grants_for_everything() {
+        let (old, new) = (dn("uid=e1,ou=sales,dc=ex"), dn("uid=e1,ou=eng,dc=ex"));
+        let group = |cn: &str| dn(&format!("cn={cn},ou=groups,dc=ex"));
+        let plan = plan_of(
+            Lifecycle::Mover,
+            vec![
+                Action::SetAttribute {
+                    attribute: "title".into(),
+                    before: vec![],
+                    after: vec!["Engineer".into()],
+                },
+                Action::RemoveFromGroup {
+                    group: group("sales"),
+                },
+                Action::Move {
+                    from: old.clone(),
+                    to: new.clone(),
+                },
+                Action::RenameMember {
+                    group: group("staff"),
+                    from: old,
+                    to: new,
+                },
+                Action::AddToGroup {
+                    group: group("engineering"),
+                },
+            ],
+        );
+        assert_eq!(
+            needs_of(&plan),
+            [
+                Needs::Everything,
+                Needs::NOTHING,
+                Needs::Everything,
+                Needs::Everything,
+                Needs::Everything,
+            ]
+        );
+    }
+
+    /// A removal after a create or move waits for it (it names the DN the account has only
+    /// then); a removal of a rewritten member value waits for the rewrite (without it the value
+    /// deleted is not there, and "no such value" would count as done).
+    #[test]
+    fn a_removal_waits_for_the_step_that_made_the_dn_or_the_value_it_deletes() {
+        let (stale, now) = (dn("uid=e1,ou=old,dc=ex"), dn("uid=e1,ou=sales,dc=ex"));
+        let group = dn("cn=a,ou=groups,dc=ex");
+        let lock = Action::Disable {
+            method: DisableMethod::PpolicyLock,
+            account_control: None,
+            expires: None,
+        };
+        let plan = plan_of(
+            Lifecycle::Leaver,
+            vec![
+                Action::RenameMember {
+                    group: group.clone(),
+                    from: stale,
+                    to: now.clone(),
+                },
+                Action::RemoveFromGroup {
+                    group: group.clone(),
+                },
+                lock.clone(),
+                Action::Move {
+                    from: now.clone(),
+                    to: dn("uid=e1,ou=disabled,dc=ex"),
+                },
+            ],
+        );
+        assert_eq!(
+            needs_of(&plan),
+            [
+                Needs::Everything,
+                Needs::Only {
+                    dn: None,
+                    value: Some(0)
+                },
+                Needs::NOTHING,
+                Needs::NOTHING,
+            ]
+        );
+        // Held disabled while on leave, after an earlier move (a plan this general is not made
+        // today, but the rule holds): the lock and the removal wait for the move only.
+        let plan = plan_of(
+            Lifecycle::Mover,
+            vec![
+                Action::SetAttribute {
+                    attribute: "title".into(),
+                    before: vec![],
+                    after: vec!["x".into()],
+                },
+                Action::Move {
+                    from: now,
+                    to: dn("uid=e1,ou=eng,dc=ex"),
+                },
+                lock,
+                Action::RemoveFromGroup { group },
+            ],
+        );
+        let after_move = Needs::Only {
+            dn: Some(1),
+            value: None,
+        };
+        assert_eq!(
+            needs_of(&plan),
+            [Needs::Everything, Needs::Everything, after_move, after_move]
+        );
     }
 }

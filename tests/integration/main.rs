@@ -12,6 +12,7 @@ mod scenario;
 
 mod access;
 mod active_directory;
+mod apply_order;
 mod bad_input;
 mod batching;
 mod cli;

@@ -2427,7 +2427,8 @@ mod properties {
     }
 
     /// The placeholder changes worked out the long way: every managed group copied, the plan's
-    /// membership changes applied to the copies, and the real members counted before and after.
+    /// membership changes applied to the copies, and the real members counted before, after,
+    /// and in the worst order apply may take (every removal and rewrite before any addition).
     fn placeholders_by_copying(plan: &Plan, dir: &DirectorySnapshot) -> Vec<GroupChange> {
         let placeholder = policy().empty_group_placeholder.unwrap();
         let managed = mappings().managed_groups();
@@ -2439,6 +2440,7 @@ mod properties {
             .map(|(g, group)| (g.clone(), group.members.clone()))
             .collect();
         let mut after = before.clone();
+        let mut worst = before.clone();
         for account in &plan.accounts {
             let mut current = account.dn.clone();
             for change in &account.changes {
@@ -2453,11 +2455,14 @@ mod properties {
                     }
                     Action::RemoveFromGroup { group } => {
                         after.entry(group.clone()).or_default().remove(&current);
+                        worst.entry(group.clone()).or_default().remove(&current);
                     }
                     Action::RenameMember { group, from, to } => {
-                        let members = after.entry(group.clone()).or_default();
-                        members.remove(from);
-                        members.insert(to.clone());
+                        for members in [&mut after, &mut worst] {
+                            let members = members.entry(group.clone()).or_default();
+                            members.remove(from);
+                            members.insert(to.clone());
+                        }
                     }
                     _ => {}
                 }
@@ -2475,25 +2480,32 @@ mod properties {
             let real = |m: &BTreeSet<Dn>| m.iter().filter(|m| **m != placeholder).count();
             let has_placeholder = before.contains(&placeholder);
             let (real_before, real_after) = (real(before), real(members));
-            let action = if real_after == 0 && !has_placeholder && real_before > 0 {
-                GroupAction::AddPlaceholder
-            } else if real_after > 0 && has_placeholder && !other {
-                GroupAction::RemovePlaceholder
-            } else {
-                continue;
-            };
-            let reason = match action {
-                GroupAction::AddPlaceholder => {
-                    "the group's last member is removed and groupOfNames requires one"
-                }
-                GroupAction::RemovePlaceholder => "the group has real members again",
-            };
-            changes.push(GroupChange {
-                group: group.clone(),
-                action,
-                member: placeholder.clone(),
-                reason: Reason::new(reason, "groups.empty_group_placeholder"),
-            });
+            let adding = !has_placeholder && real_before > 0 && real(&worst[group]) == 0;
+            let mut actions = Vec::new();
+            if adding {
+                actions.push(GroupAction::AddPlaceholder);
+            }
+            if real_after > 0 && (has_placeholder || adding) && !other {
+                actions.push(GroupAction::RemovePlaceholder);
+            }
+            for action in actions {
+                let reason = match action {
+                    GroupAction::AddPlaceholder if real_after == 0 => {
+                        "the group's last member is removed and groupOfNames requires one"
+                    }
+                    GroupAction::AddPlaceholder => {
+                        "every member the group has now is removed, and groupOfNames requires \
+                         one at every moment, also before the new members are in"
+                    }
+                    GroupAction::RemovePlaceholder => "the group has real members again",
+                };
+                changes.push(GroupChange {
+                    group: group.clone(),
+                    action,
+                    member: placeholder.clone(),
+                    reason: Reason::new(reason, "groups.empty_group_placeholder"),
+                });
+            }
         }
         changes
     }
