@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::dates::DateValue;
+use super::dates::{DateValue, YEARS};
 use super::fields::{
     FieldPath, FieldPaths, FieldsConfig, HIRE_DATE, ID, StatusConfig, StatusMultiple,
     TERMINATION_DATE, is_date_field,
@@ -27,10 +27,12 @@ use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
 ///   expected rejects the record.
 /// - `id` (non-empty) and the status (listed in `status`) are required.
 /// - `hire_date` / `termination_date` become [`Employee::hire_date`] /
-///   [`Employee::termination_date`]; a value that is not a date rejects the record.
+///   [`Employee::termination_date`]; a value that is not a date, or a date outside the years
+///   1 to 9999, rejects the record.
 /// - The status is HR's, as mapped: what the dates make of it at a given moment (a termination
 ///   date that has passed, a hire date to come) is the planner's decision, not this one's.
-/// - A value with a control character (NUL, newline, ...) rejects the record.
+/// - A value with a control character (NUL, newline, ...) or an invisible or text-reordering
+///   one (a bidi override, a zero-width space, see [`refused_character`]) rejects the record.
 /// - A value longer than [`MAX_VALUE_CHARS`] rejects the record.
 /// - An id that appears more than once rejects every record with it: none can be trusted.
 pub fn normalize(records: &[Value], fields: &FieldsConfig, status: &StatusConfig) -> HrSnapshot {
@@ -231,6 +233,15 @@ fn read_employee(
                     problems.push(format!(
                         "{name}: {} is not a date in any of the formats of hr.dates.formats",
                         quote(&value)
+                    ));
+                    None
+                }
+                DateValue::OutOfRange => {
+                    problems.push(format!(
+                        "{name}: {} is a date outside the years {} to {} hrsync accepts",
+                        quote(&value),
+                        YEARS.start(),
+                        YEARS.end()
                     ));
                     None
                 }
@@ -707,6 +718,29 @@ terminated = ["Inactive", "Terminated"]
             r.problem,
             "hire_date: \"31/12/2020\" is not a date in any of the formats of hr.dates.formats"
         );
+    }
+
+    /// Issue 16.10a: this OData date panicked in chrono and stopped the run for everyone.
+    #[test]
+    fn a_date_past_the_calendar_rejects_the_record_naming_field_and_value() {
+        let snapshot = run(&[
+            with(
+                person("5"),
+                "terminationDate",
+                json!("/Date(8210266876799999+0001)/"),
+            ),
+            person("6"),
+        ]);
+        assert_eq!(snapshot.rejected.len(), 1, "{:?}", snapshot.rejected);
+        let r = &snapshot.rejected[0];
+        assert_eq!(r.id.as_deref(), Some("5"));
+        assert_eq!(
+            r.problem,
+            "termination_date: \"/Date(8210266876799999+0001)/\" is a date outside the years 1 \
+             to 9999 hrsync accepts"
+        );
+        let ids: Vec<&str> = snapshot.employees.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["6"]);
     }
 
     #[test]

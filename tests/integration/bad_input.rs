@@ -225,3 +225,54 @@ async fn hostile_values_are_escaped_and_land_exactly_right() {
     );
     s.assert_converged();
 }
+
+/// Issue 16.10a: an OData date past the end of chrono's calendar panicked while reading HR, and
+/// every run stopped with an error blaming the configuration. Now the record is left out, named
+/// by id and field, and everyone else is planned and applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_date_past_the_calendar_leaves_out_its_record_only() {
+    let s = Scenario::start("baddate").await;
+    let existing = s.dir.add_user("far.future", "902", None, "title: Rep");
+    s.add_member("staff", &existing);
+    let mut joiner = person("901", "Far", "Joiner", "Sales", "Rep");
+    joiner["hireDate"] = json!("/Date(8210266876799999+0001)/");
+    let mut leaver = terminated(person("902", "Far", "Future", "Sales", "Rep"));
+    leaver["terminationDate"] = json!("/Date(-9223372036854775808)/");
+    s.serve(&[
+        joiner,
+        leaver,
+        person("903", "Good", "Record", "Sales", "Rep"),
+    ])
+    .await;
+    let untouched = s.dir.entry(&existing);
+
+    let plan = s.expect(&["plan"], 0);
+    for (id, field) in [("901", "hire_date"), ("902", "termination_date")] {
+        let line = plan
+            .lines()
+            .find(|l| l.contains(&format!("employee {id}")))
+            .unwrap_or_else(|| panic!("employee {id} is not reported:\n{plan}"));
+        assert!(
+            line.contains(&format!("{field}: \"/Date(")) && line.contains("outside the years"),
+            "the field and the value are named: {line}"
+        );
+    }
+    s.expect(&["apply"], 0);
+    assert_eq!(
+        s.dir.entry(&existing),
+        untouched,
+        "902's account is left alone"
+    );
+    assert!(
+        s.dir
+            .search(s.base(), "(employeeNumber=901)", &["1.1"])
+            .is_empty(),
+        "no account for the unreadable joiner"
+    );
+    assert!(
+        s.dir
+            .entry(&format!("uid=good.record,{}", s.ou("sales")))
+            .is_some(),
+        "the good record is applied"
+    );
+}
