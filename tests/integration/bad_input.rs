@@ -276,3 +276,49 @@ async fn a_date_past_the_calendar_leaves_out_its_record_only() {
         "the good record is applied"
     );
 }
+
+/// Issue 16.10b: a right-to-left override (or any invisible format character) in a name passed
+/// normalisation and reached `cn`, `sn` and the plan's text, where it reverses what follows it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_with_a_bidi_override_makes_no_account_and_is_named() {
+    let s = Scenario::start("bidi").await;
+    s.serve(&[
+        person("911", "Eve", "Admin\u{202E}nimda", "Sales", "Rep"),
+        person("912", "Zero", "Wi\u{200B}dth", "Sales", "Rep"),
+        person("913", "Good", "Record", "Sales", "Rep"),
+    ])
+    .await;
+    let out = s.hrsync(&["apply"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for (id, code) in [("911", "U+202E"), ("912", "U+200B")] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("employee {id}")))
+            .unwrap_or_else(|| panic!("employee {id} is not reported:\n{stdout}"));
+        assert!(
+            line.contains("last_name: the value contains") && line.contains(code),
+            "{line}"
+        );
+    }
+    assert!(
+        !stdout.contains('\u{202E}') && !stdout.contains('\u{200B}'),
+        "the plan does not print them"
+    );
+    for (dn, lines) in s.dump() {
+        assert!(
+            !dn.contains('\u{202E}') && !lines.iter().any(|l| l.contains('\u{202E}')),
+            "{dn}: {lines:?}"
+        );
+        assert!(!lines.iter().any(|l| l.contains('\u{200B}')), "{dn}");
+    }
+    for id in ["911", "912"] {
+        let filter = format!("(employeeNumber={id})");
+        assert!(s.dir.search(s.base(), &filter, &["1.1"]).is_empty(), "{id}");
+    }
+    assert!(
+        s.dir
+            .entry(&format!("uid=good.record,{}", s.ou("sales")))
+            .is_some()
+    );
+}
