@@ -322,3 +322,64 @@ async fn a_name_with_a_bidi_override_makes_no_account_and_is_named() {
             .is_some()
     );
 }
+
+/// The scenario's account mapping with `line` added to `[account.attributes]`.
+fn with_account_attribute(s: &Scenario, line: &str) {
+    let path = s.work.path().join("mappings/account.toml");
+    let text = std::fs::read_to_string(&path).expect("read the account mapping");
+    let text = text.replace(
+        "[account.attributes]\n",
+        &format!("[account.attributes]\n{line}\n"),
+    );
+    std::fs::write(&path, text).expect("write the account mapping");
+}
+
+/// Issue 16.10c: a title pasted raw into `seeAlso` named another entry (`cn=x,ou=admins,...`).
+/// With `{title|dn}` it is one escaped value under `ou=roles`; without it `validate` refuses the
+/// mapping, naming the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_hr_value_in_a_dn_valued_attribute_is_escaped_or_refused() {
+    let s = Scenario::start("dnvalue").await;
+    let roles = format!("ou=roles,{}", s.base());
+    s.serve(&[person("921", "Dee", "Enn", "Sales", "x,ou=admins")])
+        .await;
+
+    with_account_attribute(&s, &format!("seeAlso = \"cn={{title}},{roles}\""));
+    let out = s.hrsync(&["validate"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("account.attributes.seeAlso") && all.contains("{title|dn}"),
+        "{all}"
+    );
+    s.expect(&["plan"], 1);
+    assert!(
+        s.dir
+            .search(s.base(), "(employeeNumber=921)", &["1.1"])
+            .is_empty()
+    );
+
+    let path = s.work.path().join("mappings/account.toml");
+    let text = std::fs::read_to_string(&path).expect("read the account mapping");
+    std::fs::write(&path, text.replace("cn={title},", "cn={title|dn},")).expect("write");
+    s.expect(&["validate"], 0);
+    s.expect(&["apply"], 0);
+    let found = s
+        .dir
+        .search(s.base(), "(employeeNumber=921)", &["seeAlso", "title"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].first("title"), Some("x,ou=admins"));
+    let see_also = found[0].first("seealso").expect("seeAlso is written");
+    let dn = hrsync::dn::Dn::parse(see_also).expect("seeAlso is a DN");
+    assert_eq!(dn.rdn_avas()[0].value, "x,ou=admins", "{see_also}");
+    assert_eq!(
+        dn.parent().expect("a parent").as_str().to_lowercase(),
+        roles.to_lowercase(),
+        "one entry under ou=roles, not under ou=admins: {see_also}"
+    );
+    s.assert_converged();
+}
