@@ -37,6 +37,29 @@ pub struct Dn {
     key_parent_at: usize,
 }
 
+/// `value` escaped as an attribute value in a DN, the way RFC 4514 (section 2.4) writes a DN as
+/// a string: `"` `+` `,` `;` `<` `>` `\` with a backslash before them, a space or `#` at the
+/// start and a space at the end likewise, and NUL as `\00`. The value then reads back whole, as
+/// one value. (A server may give the DN back spelled its own way, OpenLDAP as `\2C`: compare
+/// DNs as [`Dn`]s, never as text.)
+pub fn escape_value(value: &str) -> String {
+    let last = value.chars().count().saturating_sub(1);
+    let mut out = String::with_capacity(value.len() + 4);
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            '\0' => out.push_str("\\00"),
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// One `type=value` pair of an RDN, value unescaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ava {
@@ -166,7 +189,8 @@ impl Dn {
         }
     }
 
-    /// Builds `attr=value,parent` with `value` escaped: the only way HR data enters a DN.
+    /// Builds `attr=value,parent` with `value` escaped: the way HR data enters an account's DN
+    /// (the other is a template's `dn` filter, [`escape_value`]).
     pub fn child(attr: &str, value: &str, parent: &Dn) -> Result<Self, DnError> {
         Self::parse(&format!(
             "{attr}={},{}",
@@ -185,11 +209,15 @@ impl Dn {
         self.key.as_deref().unwrap_or(&self.raw)
     }
 
-    /// The first RDN as written, for example `uid=jsmith` or `cn=Smith\, John`.
+    /// The first RDN as written, for example `uid=jsmith` or `cn=Smith\, John`. An escaped
+    /// space at its end (`cn=x\ `, how OpenLDAP writes a value's trailing space) is part of it.
     pub fn rdn(&self) -> &str {
-        self.raw[..self.parent_at]
-            .trim_end_matches(|c: char| c == ',' || c.is_whitespace())
-            .trim_end_matches(',')
+        let mut rdn = &self.raw[..self.parent_at];
+        if self.parent_at < self.raw.len() {
+            rdn = trim_unescaped_spaces(rdn);
+            rdn = rdn.strip_suffix(',').unwrap_or(rdn);
+        }
+        trim_unescaped_spaces(rdn)
     }
 
     /// The first RDN's attribute/value pairs, values unescaped.
@@ -360,6 +388,20 @@ fn parse_rdn(rdn: &str) -> Result<Vec<Ava>, &'static str> {
     Ok(avas)
 }
 
+/// `text` without the spaces at its end that no backslash escapes.
+fn trim_unescaped_spaces(text: &str) -> &str {
+    let mut end = text.len();
+    while text[..end].ends_with(' ') {
+        let before = &text[..end - 1];
+        let backslashes = before.len() - before.trim_end_matches('\\').len();
+        if backslashes % 2 == 1 {
+            break;
+        }
+        end -= 1;
+    }
+    &text[..end]
+}
+
 fn trimmed_len(value: &[u8]) -> usize {
     value.len() - value.iter().rev().take_while(|b| **b == b' ').count()
 }
@@ -467,6 +509,39 @@ mod tests {
                 "value must round-trip through {child}"
             );
             assert_eq!(child.parent().unwrap(), parent);
+        }
+    }
+
+    #[test]
+    fn an_escaped_trailing_space_stays_in_the_rdn() {
+        let d = dn("cn=x\\ ,ou=People,dc=x");
+        assert_eq!(d.rdn(), "cn=x\\ ");
+        assert_eq!(d.rdn_avas()[0].value, "x ");
+        assert_eq!(dn("cn=x\\\\ ,dc=x").rdn(), "cn=x\\\\");
+        assert_eq!(dn("cn=a\\,b").rdn(), "cn=a\\,b");
+    }
+
+    #[test]
+    fn escape_value_writes_rfc_4514_s_string_form() {
+        assert_eq!(escape_value("x,ou=admins"), "x\\,ou=admins");
+        assert_eq!(escape_value("#1 a+b "), "\\#1 a\\+b\\ ");
+        assert_eq!(escape_value(" "), "\\ ");
+        assert_eq!(escape_value("q\"<>;\\\0"), "q\\\"\\<\\>\\;\\\\\\00");
+        assert_eq!(escape_value("Zoë Ångström"), "Zoë Ångström");
+    }
+
+    proptest::proptest! {
+        /// Any value escaped into a DN comes back out whole, as the one value of the first RDN,
+        /// under the parent it was put under.
+        #[test]
+        fn escaped_values_read_back_whole(value in "\\PC{1,40}|[ #,+;<>=\\\\\"a0]{1,12}") {
+            let parent = dn("ou=roles,dc=example,dc=org");
+            let text = format!("cn={},{}", escape_value(&value), parent.as_str());
+            let parsed = Dn::parse(&text).unwrap();
+            let avas = parsed.rdn_avas();
+            proptest::prop_assert_eq!(avas.len(), 1, "{}", text);
+            proptest::prop_assert_eq!(&avas[0].value, &value, "{}", text);
+            proptest::prop_assert_eq!(parsed.parent(), Some(parent), "{}", text);
         }
     }
 

@@ -200,10 +200,117 @@ fn unreachable_ambiguous(key: &str) -> Result<String, SecretError> {
     })
 }
 
+/// What the value of a secret attribute shows as in a plan (text, JSON, a saved plan), the
+/// audit log, a hook's event and `explain`.
+pub const HIDDEN: &str = "(hidden)";
+
+/// Attributes that hold a secret (a password, a hash of one, a key) without saying so in their
+/// name, lower-cased: `userPKCS12` (a private key), Kerberos keys, AD's stored credentials and
+/// trust passwords.
+const SECRET_ATTRIBUTES: [&str; 6] = [
+    "userpkcs12",
+    "krbprincipalkey",
+    "krb5key",
+    "supplementalcredentials",
+    "trustauthincoming",
+    "trustauthoutgoing",
+];
+
+/// Parts of a name that make it a secret attribute, lower-cased: `userPassword`,
+/// `sambaNTPassword`, `sambaLMPassword`, `authPassword`, `msLAPS-Password`, `oathSecret`,
+/// `pwdHistory` (OpenLDAP's old password hashes), `ntPwdHistory`.
+const SECRET_NAME_PARTS: [&str; 4] = ["password", "secret", "pwdhistory", "privatekey"];
+
+/// Whether the LDAP attribute `name` holds a secret, whose values must never leave the
+/// directory adapter: the one decision of it, which every output that shows attribute values
+/// asks. Case-insensitive, options ignored (`userPassword;binary`). Besides the names above,
+/// any name ending in `pwd` (`unicodePwd`, `dBCSPwd`, LAPS's `ms-Mcs-AdmPwd`). A name that
+/// only looks like one (`passwordExpirationTime`) is hidden too: hiding a value that was not
+/// secret costs a reviewer a detail, showing a secret cannot be undone.
+pub fn is_secret_attribute(name: &str) -> bool {
+    let name = name
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    SECRET_ATTRIBUTES.contains(&name.as_str())
+        || SECRET_NAME_PARTS.iter().any(|part| name.contains(part))
+        || name.ends_with("pwd")
+}
+
+/// `values` as they may be shown for the attribute `name`: as they are, or, for a secret
+/// attribute, [`HIDDEN`] (none stays none, so a removal still shows as one).
+pub fn shown_values(name: &str, values: &[String]) -> Vec<String> {
+    if values.is_empty() || !is_secret_attribute(name) {
+        values.to_vec()
+    } else {
+        vec![HIDDEN.to_string()]
+    }
+}
+
+/// Attributes by name as they may be shown: [`shown_values`] of each.
+pub fn shown_attributes(
+    attributes: &BTreeMap<String, Vec<String>>,
+) -> BTreeMap<String, Vec<String>> {
+    attributes
+        .iter()
+        .map(|(name, values)| (name.clone(), shown_values(name, values)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn password_attributes_are_secret_whatever_their_case_and_options() {
+        for name in [
+            "userPassword",
+            "USERPASSWORD",
+            "userPassword;binary",
+            "unicodePwd",
+            "sambaNTPassword",
+            "sambaLMPassword",
+            "sambaPasswordHistory",
+            "userPKCS12",
+            "authPassword",
+            "pwdHistory",
+            "ntPwdHistory",
+            "lmPwdHistory",
+            "dBCSPwd",
+            "ms-Mcs-AdmPwd",
+            "msLAPS-Password",
+            "msLAPS-EncryptedPassword",
+            "msDS-ManagedPassword",
+            "krbPrincipalKey",
+            "supplementalCredentials",
+            "oathSecret",
+        ] {
+            assert!(is_secret_attribute(name), "{name}");
+        }
+        for name in [
+            "cn",
+            "mail",
+            "title",
+            "manager",
+            "pwdAccountLockedTime",
+            "pwdPolicySubentry",
+            "pwdLastSet",
+            "userAccountControl",
+            "userCertificate",
+            "sshPublicKey",
+        ] {
+            assert!(!is_secret_attribute(name), "{name}");
+        }
+        assert_eq!(
+            shown_values("unicodePwd", &["\"s3cret\"".into(), "x".into()]),
+            [HIDDEN]
+        );
+        assert_eq!(shown_values("unicodePwd", &[]), Vec::<String>::new());
+        assert_eq!(shown_values("title", &["Rep".into()]), ["Rep"]);
+    }
 
     #[test]
     fn file_secret_drops_one_trailing_newline() {

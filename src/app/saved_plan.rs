@@ -29,8 +29,10 @@ const MIN_KEY_LEN: usize = 32;
 const CLOCK_SKEW_MINUTES: i64 = 5;
 
 /// Writes `plan` to `path` (owner-only, replacing the file whole), signed when a key is set.
+/// It is written [masked](Plan::masked), like every shown plan: a plan file travels (a shared
+/// folder, a CI artifact), and approval compares masked plans.
 pub(crate) fn save(config: &Config, plan: &Plan, path: &Path) -> Result<(), RunError> {
-    let mut value = serde_json::to_value(plan).map_err(|e| RunError::Output {
+    let mut value = serde_json::to_value(&*plan.masked()).map_err(|e| RunError::Output {
         path: path.display().to_string(),
         source: e.into(),
     })?;

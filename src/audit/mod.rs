@@ -1,12 +1,12 @@
 //! The audit log: one JSON line per change of a run's plan, with what it was before and
 //! after, why, and what became of it. Built from the run's [`Journal`] (the plan's before,
 //! after and reason joined to the apply's results), so it says exactly what the run decided
-//! and did. It never holds a secret: AD passwords are made inside the directory adapter and exist nowhere else, and
-//! password attributes of a new entry are masked.
+//! and did. It never holds a secret: AD passwords are made inside the directory adapter and exist
+//! nowhere else, and every value of a password attribute, in any change, shows as `(hidden)`
+//! ([`Change::masked`](crate::plan::Change::masked)).
 
 pub(crate) mod config;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -47,30 +47,15 @@ pub struct AuditRecord {
     pub error: Option<String>,
 }
 
-/// Attributes whose values never reach the log, should a mapping ever set one.
-const MASKED: [&str; 3] = ["userpassword", "unicodepwd", "sambantpassword"];
-
-/// A change's group, and the state before and after it, for the log.
+/// A change's group, and the state before and after it, for the log. The action is the
+/// [masked](crate::plan::Change::masked) one: no secret attribute's value is in it.
 fn describe(action: &Action) -> (Option<String>, Value, Value) {
     let (group, before, after) = match action {
-        Action::Create { dn, attributes } => {
-            let attributes: BTreeMap<&str, Value> = attributes
-                .iter()
-                .map(|(k, v)| {
-                    let value = if MASKED.contains(&k.to_ascii_lowercase().as_str()) {
-                        json!("(hidden)")
-                    } else {
-                        json!(v)
-                    };
-                    (k.as_str(), value)
-                })
-                .collect();
-            (
-                None,
-                Value::Null,
-                json!({"dn": dn.to_string(), "attributes": attributes}),
-            )
-        }
+        Action::Create { dn, attributes } => (
+            None,
+            Value::Null,
+            json!({"dn": dn.to_string(), "attributes": attributes}),
+        ),
         Action::Enable { set_password, .. } => (
             None,
             json!({"disabled": true}),
@@ -127,16 +112,19 @@ pub fn records(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Vec<Audi
         .entries()
         .map(|entry| {
             let (account, lifecycle, (group, before, after), reason) = match entry.subject {
-                Subject::Account { account, change } => (
-                    Some(AccountRef {
-                        dn: account.dn.to_string(),
-                        employee_id: account.employee_id.clone(),
-                    }),
-                    Some(account.lifecycle),
-                    describe(&change.action),
-                    &change.reason,
-                ),
-                Subject::Group(change) => (None, None, placeholder(change), &change.reason),
+                Subject::Account { account, change } => {
+                    let change = change.masked();
+                    (
+                        Some(AccountRef {
+                            dn: account.dn.to_string(),
+                            employee_id: account.employee_id.clone(),
+                        }),
+                        Some(account.lifecycle),
+                        describe(&change.action),
+                        change.reason.clone(),
+                    )
+                }
+                Subject::Group(change) => (None, None, placeholder(change), change.reason.clone()),
             };
             AuditRecord {
                 time: time.clone(),
@@ -147,7 +135,7 @@ pub fn records(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Vec<Audi
                 group,
                 before,
                 after,
-                reason: reason.clone(),
+                reason,
                 result: entry.result(),
                 error: match entry.outcome {
                     Some(Outcome::Failed { error } | Outcome::Unanswered { error }) => {
@@ -240,6 +228,7 @@ mod tests {
     use crate::dn::Dn;
     use crate::plan::ops::ChangeRef;
     use crate::plan::{AccountPlan, Change, Plan, Summary};
+    use std::collections::BTreeMap;
 
     fn dn(s: &str) -> Dn {
         Dn::parse(s).unwrap()
@@ -326,7 +315,10 @@ mod tests {
         assert_eq!(first["account"]["employee_id"], "101");
         assert_eq!(first["before"], Value::Null);
         assert_eq!(first["after"]["attributes"]["cn"], json!(["Ada"]));
-        assert_eq!(first["after"]["attributes"]["userPassword"], "(hidden)");
+        assert_eq!(
+            first["after"]["attributes"]["userPassword"],
+            json!(["(hidden)"])
+        );
         assert_eq!(first["reason"]["rule"], "rule \"engineering\"");
         assert_eq!(first["time"], "2026-09-21T14:15:00.000Z");
         let second = serde_json::to_value(&records[1]).unwrap();
@@ -335,6 +327,45 @@ mod tests {
         assert_eq!(second["result"], "failed");
         assert_eq!(second["error"], "insufficient access");
         assert!(!serde_json::to_string(&records).unwrap().contains("s3cret"));
+    }
+
+    /// Issue 16.10d: `set_attribute userPassword` was logged in clear, and only three names
+    /// were masked, in new entries only.
+    #[test]
+    fn no_password_value_is_logged_in_any_change_kind() {
+        let plan = crate::plan::masked::tests::plan_with_secrets("Winter2026!");
+        let records = records(
+            &Journal::unapplied(&plan),
+            "run-5",
+            DateTime::<Utc>::from_timestamp(1_790_000_100, 0).unwrap(),
+        );
+        let text = serde_json::to_string(&records).unwrap();
+        assert!(!text.contains("Winter2026!"), "{text}");
+        let values: Vec<Value> = records
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect();
+        // create: each password attribute, whatever its case.
+        assert_eq!(values[0]["change"], "create");
+        let created = &values[0]["after"]["attributes"];
+        assert_eq!(created["userPassword"], json!(["(hidden)"]));
+        assert_eq!(created["UNICODEPWD"], json!(["(hidden)"]));
+        assert_eq!(created["cn"], json!(["Ada"]));
+        // set_attribute: before and after, and the HR value in the reason.
+        assert_eq!(values[1]["change"], "set_attribute");
+        assert_eq!(values[1]["before"], json!({"userPassword": ["(hidden)"]}));
+        assert_eq!(values[1]["after"], json!({"userPassword": ["(hidden)"]}));
+        assert_eq!(values[1]["reason"]["fact"], "(hidden)");
+        assert_eq!(
+            values[1]["reason"]["rule"],
+            "account.attributes.userPassword"
+        );
+        assert_eq!(values[2]["before"], json!({"sambaNTPassword": []}));
+        assert_eq!(values[2]["after"], json!({"sambaNTPassword": ["(hidden)"]}));
+        // Anything else as it is.
+        assert_eq!(values[3]["before"], json!({"title": ["Rep"]}));
+        assert_eq!(values[3]["after"], json!({"title": ["Lead"]}));
+        assert_eq!(values[3]["reason"]["fact"], "hr_field = \"Lead\"");
     }
 
     #[test]

@@ -11,6 +11,8 @@ use crate::problem::ConfigProblem;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {
+    /// A percentage only trips once at least this many accounts would change in that way
+    /// (default 5).
     percent_floor: Option<usize>,
     /// `apply --plan FILE` refuses a plan older than this (default 24).
     max_plan_age_hours: Option<u32>,

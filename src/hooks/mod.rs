@@ -38,7 +38,8 @@ pub(crate) struct Event {
     pub(crate) groups_added: Vec<String>,
     pub(crate) groups_removed: Vec<String>,
     pub(crate) disabled: Option<bool>,
-    /// Why, in the words of the plan's first change.
+    /// Why, in the words of the plan's first change (masked: the reason for setting a password
+    /// attribute shows no value).
     pub(crate) reason: Value,
 }
 
@@ -84,7 +85,7 @@ pub(crate) fn events(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Ve
             reason: account
                 .changes
                 .first()
-                .and_then(|c| serde_json::to_value(&c.reason).ok())
+                .and_then(|c| serde_json::to_value(&c.masked().reason).ok())
                 .unwrap_or(Value::Null),
         };
         for change in &account.changes {
@@ -256,5 +257,40 @@ async fn command(hook: &CommandHookConfig, body: &[u8]) -> Result<(), String> {
                 }
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::{ApplyReport, StepResult};
+    use crate::plan::ops::ChangeRef;
+
+    /// Issue 16.10d: the event's reason is the first change's, which for setting a password
+    /// attribute held the HR value it was set from.
+    #[test]
+    fn an_event_whose_first_change_sets_a_password_shows_no_value() {
+        let mut plan = crate::plan::masked::tests::plan_with_secrets("Winter2026!");
+        let account = &mut plan.accounts[0];
+        account.lifecycle = Lifecycle::Mover;
+        account.changes.remove(0);
+        let results = (0..account.changes.len())
+            .map(|change| StepResult {
+                change: ChangeRef::Account { account: 0, change },
+                employee_id: Some("101".to_string()),
+                description: "set".to_string(),
+                outcome: Outcome::Applied,
+            })
+            .collect();
+        let journal = Journal::new(&plan, ApplyReport { results });
+        let time = DateTime::<Utc>::from_timestamp(1_790_000_100, 0).unwrap();
+        let events = events(&journal, "run-1", time);
+        assert_eq!(events.len(), 1);
+        let body = serde_json::to_string(&events[0]).unwrap();
+        assert!(!body.contains("Winter2026!"), "{body}");
+        assert_eq!(
+            events[0].reason,
+            serde_json::json!({"fact": "(hidden)", "rule": "account.attributes.userPassword"})
+        );
     }
 }

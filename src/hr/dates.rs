@@ -5,7 +5,7 @@
 //! `2014-11-09 00:00:00+01:00` is 9 November, not 8 November in UTC. HR means a day, not an instant.
 
 use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime};
 use serde::Deserialize;
 
 use crate::problem::ConfigProblem;
@@ -66,6 +66,24 @@ pub(crate) enum DateValue {
     Date(NaiveDate),
     /// No format read it.
     Unreadable,
+    /// A format read it, but the date is outside [`YEARS`] (or beyond any date at all:
+    /// `/Date(8210266876799999+0001)/`).
+    OutOfRange,
+}
+
+/// The years hrsync takes a date in: those every HR system and every directory time syntax
+/// (four-digit GeneralizedTime) write. A year 0, a negative year or a year 200000 is an export
+/// gone wrong, not a hire date: it rejects the record, named, like any unreadable date, rather
+/// than schedule a termination no one meant. (9999-12-31, SAP's "no end date", is in.)
+pub(crate) const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// What one format made of a value it read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Date(NaiveDate),
+    /// The value has the format's shape, but names no date chrono can hold (an OData timestamp
+    /// or offset that overflows the calendar).
+    OutOfRange,
 }
 
 impl DatesConfig {
@@ -93,18 +111,33 @@ impl DatesConfig {
         }
     }
 
+    /// Reads a value with the first format that reads it. Never panics, whatever the value: an
+    /// HR value is untrusted input, and one bad date must reject its record, not the run.
     pub(crate) fn read(&self, value: &str) -> DateValue {
         let trimmed = value.trim();
         if self.null_values.iter().any(|n| n.trim() == trimmed) {
             return DateValue::Null;
         }
-        self.formats
+        let reading = self
+            .formats
             .iter()
-            .find_map(|format| parse_with(trimmed, format))
-            .map_or(DateValue::Unreadable, DateValue::Date)
+            .find_map(|format| read_with(trimmed, format));
+        match reading {
+            None => DateValue::Unreadable,
+            Some(Reading::Date(date)) if YEARS.contains(&date.year()) => DateValue::Date(date),
+            Some(Reading::Date(_) | Reading::OutOfRange) => DateValue::OutOfRange,
+        }
     }
 }
 
+fn read_with(value: &str, format: &str) -> Option<Reading> {
+    match format {
+        ODATA => read_odata(value),
+        _ => parse_with(value, format).map(Reading::Date),
+    }
+}
+
+/// A date by a strftime pattern or `rfc3339` (OData has [`read_odata`]).
 fn parse_with(value: &str, format: &str) -> Option<NaiveDate> {
     // The usual case, read directly: the general way below first tries the pattern as a
     // date-time with an offset, then without, before it reads a plain date.
@@ -113,11 +146,12 @@ fn parse_with(value: &str, format: &str) -> Option<NaiveDate> {
             return Some(date);
         }
     }
+    // chrono's parsers check their ranges (a date-time whose offset would carry it past the
+    // calendar is an error, not a panic); only the OData reading shifts a date itself.
     match format {
         RFC3339 => DateTime::parse_from_rfc3339(value)
             .ok()
             .map(|dt| dt.date_naive()),
-        ODATA => parse_odata(value),
         pattern => DateTime::parse_from_str(value, pattern)
             .map(|dt| dt.date_naive())
             .or_else(|_| NaiveDateTime::parse_from_str(value, pattern).map(|dt| dt.date()))
@@ -145,8 +179,20 @@ fn plain_date(value: &str) -> Option<NaiveDate> {
 }
 
 /// `/Date(1388534400000)/` or `/Date(1587059032000+0000)/`: milliseconds since the epoch (UTC),
-/// with an optional offset that says in which zone the date is meant.
-fn parse_odata(value: &str) -> Option<NaiveDate> {
+/// with an optional offset (`+HHMM`, `-HHMM`, minutes under 60) that says in which zone the
+/// date is meant. `None` when the value is not in this shape; `OutOfRange` when it is, but the
+/// instant, or the date in the stated zone, is beyond the calendar chrono holds. (Shifting by
+/// the offset with `with_timezone(..).date_naive()` panics there: `/Date(8210266876799999+0001)/`
+/// is the last millisecond chrono can hold, one minute east.)
+fn read_odata(value: &str) -> Option<Reading> {
+    let (millis, offset) = odata_parts(value)?;
+    let local = DateTime::from_timestamp_millis(millis)
+        .and_then(|utc| utc.naive_utc().checked_add_offset(offset));
+    Some(local.map_or(Reading::OutOfRange, |local| Reading::Date(local.date())))
+}
+
+/// The milliseconds and the offset of an OData date, checked for shape only.
+fn odata_parts(value: &str) -> Option<(i64, FixedOffset)> {
     let inner = value.strip_prefix("/Date(")?.strip_suffix(")/")?;
     // The sign of the offset, if any, is after the first digit (the milliseconds may be negative).
     let split = inner
@@ -159,21 +205,26 @@ fn parse_odata(value: &str) -> Option<NaiveDate> {
         None => (inner, None),
     };
     let millis: i64 = millis.parse().ok()?;
-    let utc = DateTime::from_timestamp_millis(millis)?;
     let offset = match offset {
         None => FixedOffset::east_opt(0)?,
-        Some(text) => {
-            let sign = if text.starts_with('-') { -1 } else { 1 };
-            let digits = &text[1..];
-            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            let hours: i32 = digits[..2].parse().ok()?;
-            let minutes: i32 = digits[2..].parse().ok()?;
-            FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))?
-        }
+        Some(text) => odata_offset(text)?,
     };
-    Some(utc.with_timezone(&offset).date_naive())
+    Some((millis, offset))
+}
+
+/// `+HHMM` or `-HHMM`, under 24 hours, minutes under 60.
+fn odata_offset(text: &str) -> Option<FixedOffset> {
+    let sign = if text.starts_with('-') { -1 } else { 1 };
+    let digits = text.get(1..)?;
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    let minutes: i32 = digits[2..].parse().ok()?;
+    if minutes >= 60 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
 }
 
 #[cfg(test)]
@@ -216,21 +267,145 @@ mod tests {
         assert_eq!(dates.read("/Date(abc)/"), DateValue::Unreadable);
     }
 
+    fn odata(value: &str) -> Option<NaiveDate> {
+        match read_odata(value)? {
+            Reading::Date(date) => Some(date),
+            Reading::OutOfRange => None,
+        }
+    }
+
     #[test]
     fn odata_offsets_move_the_date_into_the_stated_zone() {
         // 2020-04-16T23:30:00Z is already 17 April at +01:00.
         assert_eq!(
-            parse_odata("/Date(1587079800000+0100)/"),
+            odata("/Date(1587079800000+0100)/"),
             NaiveDate::from_ymd_opt(2020, 4, 17)
         );
         assert_eq!(
-            parse_odata("/Date(1587079800000)/"),
+            odata("/Date(1587079800000)/"),
             NaiveDate::from_ymd_opt(2020, 4, 16)
         );
         assert_eq!(
-            parse_odata("/Date(-86400000)/"),
+            odata("/Date(-86400000)/"),
             NaiveDate::from_ymd_opt(1969, 12, 31)
         );
+        // 2020-04-16T00:30:00Z is still 15 April at -01:00.
+        assert_eq!(
+            odata("/Date(1586997000000-0100)/"),
+            NaiveDate::from_ymd_opt(2020, 4, 15)
+        );
+    }
+
+    /// Issue 16.10a: this value panicked inside chrono (`Local time out of range`), which
+    /// stopped every run; it is a date past the calendar, and rejects its record only.
+    #[test]
+    fn dates_past_the_calendar_are_out_of_range_not_a_panic() {
+        let dates = DatesConfig::default();
+        for value in [
+            "/Date(8210266876799999+0001)/",
+            "/Date(8210266876799999+2359)/",
+            "/Date(-8334601228800000-2359)/",
+            "/Date(9223372036854775807)/",
+            "/Date(-9223372036854775808)/",
+            "/Date(9223372036854775807+2359)/",
+            // Dates chrono holds, outside the years HR means.
+            "/Date(8210266876799999)/",
+            "/Date(-62135596800001)/",
+            "/Date(253402300800000)/",
+            "0000-01-01",
+            "+10000-01-01",
+            "+262142-12-31",
+            "-0001-12-31",
+            "-262143-01-01T00:00:00+00:00",
+        ] {
+            assert_eq!(dates.read(value), DateValue::OutOfRange, "{value:?}");
+        }
+        // The first and last days in range, SAP's 9999-12-31 among them.
+        assert_eq!(dates.read("0001-01-01"), date(1, 1, 1));
+        assert_eq!(dates.read("/Date(-62135596800000)/"), date(1, 1, 1));
+        assert_eq!(dates.read("/Date(253402214400000)/"), date(9999, 12, 31));
+        assert_eq!(dates.read("9999-12-31T23:59:59-23:59"), date(9999, 12, 31));
+    }
+
+    #[test]
+    fn odata_offsets_must_be_hours_and_minutes() {
+        let dates = DatesConfig::default();
+        for value in [
+            "/Date(0+0060)/",
+            "/Date(0+2400)/",
+            "/Date(0+99999)/",
+            "/Date(0+01)/",
+            "/Date(0+)/",
+            "/Date(0-)/",
+            "/Date(0+０１００)/",
+            "/Date(+)/",
+            "/Date()/",
+        ] {
+            assert_eq!(dates.read(value), DateValue::Unreadable, "{value:?}");
+        }
+        assert_eq!(dates.read("/Date(0+2359)/"), date(1970, 1, 1));
+        assert_eq!(dates.read("/Date(0-0001)/"), date(1969, 12, 31));
+    }
+
+    /// The strings the property test builds: shapes every format accepts, with their numbers
+    /// (years, milliseconds, offsets) pushed to and past their limits.
+    fn date_like() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let offset = prop_oneof![
+            Just(String::new()),
+            Just("Z".to_string()),
+            (any::<bool>(), 0u32..100, 0u32..100)
+                .prop_map(|(east, h, m)| format!("{}{h:02}:{m:02}", if east { '+' } else { '-' })),
+            (any::<bool>(), 0u32..10000)
+                .prop_map(|(east, hm)| format!("{}{hm:04}", if east { '+' } else { '-' })),
+        ];
+        let year = prop_oneof![
+            any::<i32>().prop_map(|y| y.to_string()),
+            (-300_000i32..300_000).prop_map(|y| format!("{y:+}")),
+            (0u32..10000).prop_map(|y| format!("{y:04}")),
+            Just("99999999999999999999".to_string()),
+        ];
+        let millis = prop_oneof![
+            any::<i64>(),
+            -8_400_000_000_000_000i64..8_400_000_000_000_000,
+            Just(8_210_266_876_799_999i64),
+            Just(-8_334_601_228_800_000i64),
+        ];
+        prop_oneof![
+            (millis, offset.clone())
+                .prop_map(|(ms, off)| { format!("/Date({ms}{})/", off.replace([':', 'Z'], "")) }),
+            (year, 0u32..14, 0u32..33, 0u32..25, 0u32..61, offset).prop_map(
+                |(y, mo, d, h, mi, off)| match h % 3 {
+                    0 => format!("{y}-{mo:02}-{d:02}{off}"),
+                    1 => format!("{y}-{mo:02}-{d:02}T{h:02}:{mi:02}:59.999{off}"),
+                    _ => format!("{y}-{mo:02}-{d:02} {h:02}:{mi:02}:00{off}"),
+                }
+            ),
+            ".{0,40}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// No string makes the date reader panic, with the default formats and with patterns
+        /// that read timestamps, week dates and ordinals; a date it returns is in [`YEARS`].
+        #[test]
+        fn no_string_makes_the_date_reader_panic(value in date_like()) {
+            let configured = DatesConfig {
+                formats: vec![
+                    "%s".into(),
+                    "%G-W%V-%u".into(),
+                    "%Y-%j".into(),
+                    "%d.%m.%Y %H:%M %z".into(),
+                    "%+".into(),
+                ],
+                null_values: vec![],
+            };
+            for dates in [DatesConfig::default(), configured] {
+                if let DateValue::Date(date) = dates.read(&value) {
+                    proptest::prop_assert!(YEARS.contains(&date.year()), "{value:?}: {date}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::dates::DateValue;
+use super::dates::{DateValue, YEARS};
 use super::fields::{
     FieldPath, FieldPaths, FieldsConfig, HIRE_DATE, ID, StatusConfig, StatusMultiple,
     TERMINATION_DATE, is_date_field,
@@ -27,10 +27,12 @@ use crate::model::{Employee, EmploymentStatus, HrSnapshot, RejectedRecord};
 ///   expected rejects the record.
 /// - `id` (non-empty) and the status (listed in `status`) are required.
 /// - `hire_date` / `termination_date` become [`Employee::hire_date`] /
-///   [`Employee::termination_date`]; a value that is not a date rejects the record.
+///   [`Employee::termination_date`]; a value that is not a date, or a date outside the years
+///   1 to 9999, rejects the record.
 /// - The status is HR's, as mapped: what the dates make of it at a given moment (a termination
 ///   date that has passed, a hire date to come) is the planner's decision, not this one's.
-/// - A value with a control character (NUL, newline, ...) rejects the record.
+/// - A value with a control character (NUL, newline, ...) or an invisible or text-reordering
+///   one (a bidi override, a zero-width space, see [`refused_character`]) rejects the record.
 /// - A value longer than [`MAX_VALUE_CHARS`] rejects the record.
 /// - An id that appears more than once rejects every record with it: none can be trusted.
 /// - A field of `[hr.references]` is replaced, once every record is read, by the id of the
@@ -305,6 +307,15 @@ fn read_employee(
                     ));
                     None
                 }
+                DateValue::OutOfRange => {
+                    problems.push(format!(
+                        "{name}: {} is a date outside the years {} to {} hrsync accepts",
+                        quote(&value),
+                        YEARS.start(),
+                        YEARS.end()
+                    ));
+                    None
+                }
             },
             Ok(None) => None,
             Err(problem) => {
@@ -385,8 +396,8 @@ fn read_status(
 }
 
 /// One value `path` selected, as text (borrowed from the record when it is a string):
-/// `Ok(None)` for null or an empty string; `Err` for a list, an object, a control character or
-/// more than [`MAX_VALUE_CHARS`] characters.
+/// `Ok(None)` for null or an empty string; `Err` for a list, an object, a
+/// [`refused_character`] or more than [`MAX_VALUE_CHARS`] characters.
 fn scalar_text<'r>(node: &'r Value, path: &FieldPath) -> Result<Option<Cow<'r, str>>, String> {
     let text = match node {
         Value::Null => return Ok(None),
@@ -397,12 +408,15 @@ fn scalar_text<'r>(node: &'r Value, path: &FieldPath) -> Result<Option<Cow<'r, s
         Value::Array(_) => return Err(format!("{path} selects a list, not a single value")),
         Value::Object(_) => return Err(format!("{path} selects an object, not a single value")),
     };
-    // Printable ASCII, by far the usual, has no control character to look for.
+    // Printable ASCII, by far the usual, has no refused character to look for.
     let printable_ascii = text.bytes().all(|b| (0x20..0x7f).contains(&b));
     if !printable_ascii {
-        if let Some(c) = text.chars().find(|c| c.is_control()) {
+        if let Some((c, kind)) = text
+            .chars()
+            .find_map(|c| refused_character(c).map(|k| (c, k)))
+        {
             return Err(format!(
-                "the value contains a control character (U+{:04X})",
+                "the value contains {kind} (U+{:04X})",
                 u32::from(c)
             ));
         }
@@ -419,6 +433,61 @@ fn scalar_text<'r>(node: &'r Value, path: &FieldPath) -> Result<Option<Cow<'r, s
     Ok(Some(text))
 }
 
+/// What kind of character `c` is, when a value from HR may not hold it: a control character
+/// (NUL, newline, escape, ...), or a character that is invisible or rearranges the text around
+/// it: Unicode's format characters (general category Cf: bidi overrides and isolates such as
+/// U+202E, zero-width spaces and joiners U+200B-U+200D, word joiner U+2060, U+FEFF, soft
+/// hyphen, ...), the line and paragraph separators U+2028/U+2029, and the Hangul fillers, which
+/// are letters that show as nothing.
+///
+/// Such a value is refused, like a control character, rather than stripped: stripping would
+/// quietly turn the value into another one (`adm\u{200B}in` into `admin`, two distinct ids into
+/// one), and the text an admin reviews in a plan, or a DN, would no longer be the text HR sent
+/// nor show what it holds. Refusing leaves the record out, named, until HR corrects it. The cost
+/// is a real name that uses a zero-width non-joiner (Persian, some Indic scripts) waiting for
+/// that correction, visibly, which is the safe way round.
+pub(crate) fn refused_character(c: char) -> Option<&'static str> {
+    if c.is_control() {
+        Some("a control character")
+    } else if is_format_character(c) {
+        Some("an invisible or text-reordering Unicode format character")
+    } else if matches!(c, '\u{2028}' | '\u{2029}') {
+        Some("a line or paragraph separator")
+    } else if matches!(c, '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}') {
+        Some("an invisible Hangul filler")
+    } else {
+        None
+    }
+}
+
+/// Unicode general category Cf (format), as of Unicode 15.
+fn is_format_character(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
+}
+
 /// The longest value hrsync takes from HR, in characters. Far above any real name, title or
 /// address, and far below what makes a directory refuse the entry (a 64 KiB RDN) or store
 /// garbage (a 200 KB title): such a value is an HR export gone wrong, and the record is left out
@@ -426,7 +495,7 @@ fn scalar_text<'r>(node: &'r Value, path: &FieldPath) -> Result<Option<Cow<'r, s
 pub const MAX_VALUE_CHARS: usize = 1024;
 
 /// The first value the paths give, as text. `Ok(None)`: nothing there. `Err`: a value that
-/// cannot be used (a list or object, a control character, or too long).
+/// cannot be used (a list or object, a [`refused_character`], or too long).
 fn read_text<'r>(record: &'r Value, paths: &FieldPaths) -> Result<Option<Cow<'r, str>>, String> {
     for path in paths.iter() {
         let Some(node) = path.first(record) else {
@@ -780,6 +849,29 @@ terminated = ["Inactive", "Terminated"]
         );
     }
 
+    /// Issue 16.10a: this OData date panicked in chrono and stopped the run for everyone.
+    #[test]
+    fn a_date_past_the_calendar_rejects_the_record_naming_field_and_value() {
+        let snapshot = run(&[
+            with(
+                person("5"),
+                "terminationDate",
+                json!("/Date(8210266876799999+0001)/"),
+            ),
+            person("6"),
+        ]);
+        assert_eq!(snapshot.rejected.len(), 1, "{:?}", snapshot.rejected);
+        let r = &snapshot.rejected[0];
+        assert_eq!(r.id.as_deref(), Some("5"));
+        assert_eq!(
+            r.problem,
+            "termination_date: \"/Date(8210266876799999+0001)/\" is a date outside the years 1 \
+             to 9999 hrsync accepts"
+        );
+        let ids: Vec<&str> = snapshot.employees.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["6"]);
+    }
+
     #[test]
     fn the_dates_are_kept_and_leave_hr_s_status_as_it_is() {
         // What a past termination date or a future hire date makes of the status is the
@@ -820,6 +912,85 @@ terminated = ["Inactive", "Terminated"]
                     r.problem
                 );
             }
+        }
+    }
+
+    /// Issue 16.10b: these passed, and could reorder or hide text in a plan, a DN or a name.
+    #[test]
+    fn invisible_and_reordering_characters_reject_the_record_naming_the_field() {
+        let refused = [
+            ('\u{202E}', "format character"),
+            ('\u{202A}', "format character"),
+            ('\u{2066}', "format character"),
+            ('\u{200B}', "format character"),
+            ('\u{200C}', "format character"),
+            ('\u{200D}', "format character"),
+            ('\u{200E}', "format character"),
+            ('\u{2060}', "format character"),
+            ('\u{FEFF}', "format character"),
+            ('\u{00AD}', "format character"),
+            ('\u{061C}', "format character"),
+            ('\u{E0041}', "format character"),
+            ('\u{2028}', "line or paragraph separator"),
+            ('\u{2029}', "line or paragraph separator"),
+            ('\u{3164}', "Hangul filler"),
+        ];
+        for (key, field) in [
+            ("lastName", "last_name"),
+            ("jobTitle", "title"),
+            ("status", "status"),
+        ] {
+            for (c, kind) in refused {
+                let snapshot = run(&[with(person("4"), key, json!(format!("Love{c}lace")))]);
+                let r = only_rejection(&snapshot);
+                assert_eq!(r.id.as_deref(), Some("4"));
+                let expected = format!("{field}: the value contains ");
+                assert!(
+                    r.problem.starts_with(&expected)
+                        && r.problem.contains(kind)
+                        && r.problem.contains(&format!("(U+{:04X})", u32::from(c))),
+                    "{c:?}: {}",
+                    r.problem
+                );
+            }
+        }
+        // An id with one is not echoed, as with a control character.
+        let snapshot = run(&[with(person("x"), "id", json!("12\u{202E}3"))]);
+        assert_eq!(only_rejection(&snapshot).id, None);
+    }
+
+    #[test]
+    fn letters_marks_and_spaces_of_real_names_pass() {
+        for name in [
+            "Zoë Ångström",
+            "José Ñúñez",
+            "Nguyễn Thị Minh Khai",
+            "Ødegård",
+            "李小龍",
+            "山田 太郎",
+            "محمد",
+            "שׁלום",
+            "Åsa\u{00A0}Öberg",
+            "O\u{0301}scar",
+            "Ελένη",
+            "Владимир",
+        ] {
+            let snapshot = run(&[with(person("4"), "lastName", json!(name))]);
+            assert_eq!(
+                only_employee(&snapshot).field("last_name"),
+                Some(name),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn letters_marks_spaces_and_dashes_are_not_format_characters() {
+        for c in [
+            'a', 'é', ' ', '\u{00A0}', '\u{0301}', '\u{05BF}', '\u{0640}', '\u{2010}', '\u{2011}',
+            '\u{3000}', '-', '\u{FE0F}',
+        ] {
+            assert_eq!(refused_character(c), None, "{c:?}");
         }
     }
 
@@ -1147,11 +1318,16 @@ terminated = ["Inactive", "Terminated"]
             "x".repeat(MAX_VALUE_CHARS),
             "x".repeat(MAX_VALUE_CHARS + 1),
             "ünïcödé ✓".to_string(),
+            "gnp\u{202E}txt.exe".to_string(),
+            "zero\u{200B}width".to_string(),
         ];
         for value in values {
-            let expected = if let Some(c) = value.chars().find(|c| c.is_control()) {
+            let refused = value
+                .chars()
+                .find_map(|c| refused_character(c).map(|k| (c, k)));
+            let expected = if let Some((c, kind)) = refused {
                 Err(format!(
-                    "the value contains a control character (U+{:04X})",
+                    "the value contains {kind} (U+{:04X})",
                     u32::from(c)
                 ))
             } else if value.chars().count() > MAX_VALUE_CHARS {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::fields::{self, FieldPaths, FieldsConfig, StatusConfig};
-use super::normalize::Normaliser;
+use super::normalize::{Normaliser, refused_character};
 use crate::model::{HrSnapshot, RejectedRecord};
 
 /// One record as the source gave it.
@@ -76,7 +76,9 @@ impl<'c> Reader<'c> {
                     .id_paths
                     .and_then(|paths| paths.iter().find_map(|p| p.first(cells)))
                     .and_then(Value::as_str)
-                    .filter(|id| !id.is_empty() && !id.chars().any(char::is_control))
+                    .filter(|id| {
+                        !id.is_empty() && !id.chars().any(|c| refused_character(c).is_some())
+                    })
                     .map(str::to_string);
                 self.malformed.push(RejectedRecord {
                     id,

@@ -10,7 +10,8 @@ use crate::dn::Dn;
 use crate::problem::{ConfigProblem, toml_problem};
 
 use super::{
-    AccountMapping, Correlation, Fallback, GroupSettings, Mappings, Pattern, Rule, Template, UNIQUE,
+    AccountMapping, Correlation, Fallback, GroupSettings, MANAGER_DN, Mappings, Pattern, Rule,
+    Template, UNIQUE, is_dn_valued,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -440,6 +441,7 @@ fn validate_account(
             problems,
         );
         if let Some(template) = template {
+            check_dn_template(&name, &template, &raw.rdn_attribute, file, problems);
             attributes.insert(name, template);
         }
     }
@@ -509,6 +511,73 @@ fn validate_template(
             None
         }
     }
+}
+
+/// A DN-valued attribute's template makes a DN, and each HR field in it goes through the `dn`
+/// filter (`{manager_dn}`, a DN hrsync made, and `{unique}`, digits, need none). The naming
+/// attribute holds a plain value, which hrsync escapes itself where it builds the DN: `dn` there
+/// would escape it twice.
+fn check_dn_template(
+    name: &str,
+    template: &Template,
+    rdn_attribute: &str,
+    file: &str,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let key = format!("account.attributes.{name}");
+    let escaped = template.fields().count() > template.fields_not_dn_escaped().count();
+    if name.eq_ignore_ascii_case(rdn_attribute) && escaped {
+        problems.push(
+            ConfigProblem::new(
+                &key,
+                format!(
+                    "{name} is the naming attribute: its value is escaped where the account's DN \
+                     is built, so the dn filter would escape it twice; remove |dn"
+                ),
+            )
+            .in_file(file),
+        );
+    }
+    if !is_dn_valued(name) {
+        return;
+    }
+    for field in template.fields_not_dn_escaped() {
+        if field != MANAGER_DN && field != UNIQUE {
+            problems.push(
+                ConfigProblem::new(
+                    &key,
+                    format!(
+                        "{name} holds DNs, and the HR field {{{field}}} goes into it unescaped: a \
+                         value such as \"x,ou=admins\" would name another entry. Escape it with \
+                         the dn filter: {{{field}|dn}}"
+                    ),
+                )
+                .in_file(file),
+            );
+        }
+    }
+    let example = template_example(template);
+    if let Err(e) = Dn::parse(&example) {
+        problems.push(
+            ConfigProblem::new(
+                &key,
+                format!(
+                    "{name} holds DNs, but \"{template}\" does not make one (with x for each \
+                     field: {example:?}, and {})",
+                    e.reason
+                ),
+            )
+            .in_file(file),
+        );
+    }
+}
+
+/// The template rendered with a stand-in for every field (`x`; a DN for `{manager_dn}`), to
+/// check that what it makes is shaped like a DN.
+fn template_example(template: &Template) -> String {
+    template
+        .render(|field| Some(if field == MANAGER_DN { "cn=x" } else { "x" }))
+        .unwrap_or_default()
 }
 
 /// The attributes set only at creation (the naming attribute and `unique_attributes`) have

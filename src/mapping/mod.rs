@@ -28,6 +28,50 @@ pub const MANAGER_DN: &str = "manager_dn";
 /// `unique_attributes`' templates, which are set at creation and never changed.
 pub const UNIQUE: &str = "unique";
 
+/// Attributes whose values are DNs, lower-cased: the DN-syntax attributes of the schemas hrsync
+/// writes to (OpenLDAP's core, cosine, inetorgperson and ppolicy; Active Directory's user).
+/// An HR value pasted into one raw could name another entry: `cn={title},ou=roles` with the
+/// title `x,ou=admins` is `cn=x,ou=admins,ou=roles`.
+const DN_VALUED_ATTRIBUTES: [&str; 15] = [
+    "aliasedobjectname",
+    "assistant",
+    "associatedname",
+    "distinguishedname",
+    "ditredirect",
+    "documentauthor",
+    "managedby",
+    "manager",
+    "member",
+    "owner",
+    "pwdpolicysubentry",
+    "roleoccupant",
+    "secretary",
+    "seealso",
+    "uniquemember",
+];
+
+/// Whether the attribute `name` holds DNs (see [`DN_VALUED_ATTRIBUTES`]); case-insensitive.
+pub fn is_dn_valued(name: &str) -> bool {
+    DN_VALUED_ATTRIBUTES.contains(&name.to_ascii_lowercase().as_str())
+}
+
+/// Whether `a` and `b`, values of the attribute `name`, are the same DNs spelled differently: a
+/// server gives a DN back in its own spelling (OpenLDAP writes `cn=x\,ou=y` as
+/// `cn=x\2Cou\3Dy`), and a DN-valued attribute must not look changed on every run for it.
+/// False for an attribute that does not hold DNs, and for a value that is not a DN.
+pub fn same_dn_values(name: &str, a: &[String], b: &[String]) -> bool {
+    if a.len() != b.len() || !is_dn_valued(name) {
+        return false;
+    }
+    let dns = |values: &[String]| -> Option<BTreeSet<Dn>> {
+        values.iter().map(|v| Dn::parse(v).ok()).collect()
+    };
+    match (dns(a), dns(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// Validated mappings.
 #[derive(Debug, Clone)]
 pub struct Mappings {

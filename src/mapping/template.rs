@@ -38,10 +38,15 @@ pub enum Filter {
     Localpart,
     /// At most N characters (`{last_name|max:8}`): sAMAccountName allows 20.
     Max(usize),
+    /// Escaped as the value of a DN's attribute (RFC 4514: `,` `+` `"` `\` `<` `>` `;`, NUL,
+    /// a leading `#` or space and a trailing space), for a field inside a DN-valued
+    /// attribute: `seeAlso = "cn={title|dn},ou=roles,dc=example,dc=org"`. The last filter, so
+    /// that nothing cuts or changes an escape after it.
+    Dn,
 }
 
 impl Filter {
-    const ALL: [(&'static str, Filter); 7] = [
+    const ALL: [(&'static str, Filter); 8] = [
         ("lower", Filter::Lower),
         ("upper", Filter::Upper),
         ("ascii", Filter::Ascii),
@@ -49,6 +54,7 @@ impl Filter {
         ("trim", Filter::Trim),
         ("initial", Filter::Initial),
         ("localpart", Filter::Localpart),
+        ("dn", Filter::Dn),
     ];
 
     fn parse(name: &str) -> Option<Self> {
@@ -74,6 +80,7 @@ impl Filter {
             Filter::Initial => value.chars().next().map(String::from).unwrap_or_default(),
             Filter::Localpart => value.split('@').next().unwrap_or_default().to_string(),
             Filter::Max(n) => value.chars().take(n).collect(),
+            Filter::Dn => crate::dn::escape_value(value),
         }
     }
 }
@@ -93,6 +100,11 @@ pub enum TemplateError {
         filter: String,
         allowed: String,
     },
+    #[error(
+        "'dn' must be the last filter of {{{field}}} in template \"{template}\" (a filter after \
+         it could cut or change an escape)"
+    )]
+    DnNotLast { template: String, field: String },
 }
 
 /// Rendering needs a value for every field the template names.
@@ -155,7 +167,16 @@ impl Template {
                     allowed: Filter::ALL.map(|(n, _)| n).join(", ") + ", max:N",
                 })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        if filters
+            .split_last()
+            .is_some_and(|(_, before)| before.contains(&Filter::Dn))
+        {
+            return Err(TemplateError::DnNotLast {
+                template: source.to_string(),
+                field: name.to_string(),
+            });
+        }
         Ok(Part::Field {
             name: name.to_string(),
             filters,
@@ -167,6 +188,16 @@ impl Template {
         self.parts.iter().filter_map(|p| match p {
             Part::Field { name, .. } => Some(name.as_str()),
             Part::Literal(_) => None,
+        })
+    }
+
+    /// The fields this template pastes in without the `dn` filter, in order.
+    pub fn fields_not_dn_escaped(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Field { name, filters } if filters.last() != Some(&Filter::Dn) => {
+                Some(name.as_str())
+            }
+            _ => None,
         })
     }
 
@@ -275,6 +306,66 @@ mod tests {
         let err = Template::parse("{first_name|shout}").unwrap_err();
         assert!(err.to_string().contains("unknown filter 'shout'"), "{err}");
         assert!(err.to_string().contains("lower"), "{err}");
+    }
+
+    /// Issue 16.10c: a title pasted raw into a DN-valued attribute could add RDNs of its own.
+    #[test]
+    fn the_dn_filter_escapes_a_value_for_a_dn() {
+        let dn = |title: &str| {
+            render(
+                "cn={title|dn},ou=roles,dc=example,dc=org",
+                &[("title", title)],
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            dn("x,ou=admins"),
+            "cn=x\\,ou=admins,ou=roles,dc=example,dc=org"
+        );
+        assert_eq!(dn("Sales Rep"), "cn=Sales Rep,ou=roles,dc=example,dc=org");
+        for hostile in [
+            "x,ou=admins",
+            "a+b",
+            "#1",
+            " lead",
+            "trail ",
+            "q\"<>;\\",
+            "é=ü",
+        ] {
+            let rendered = crate::dn::Dn::parse(&dn(hostile)).unwrap();
+            assert_eq!(rendered.rdn_avas()[0].value, hostile, "{hostile:?}");
+            assert_eq!(
+                rendered.parent().unwrap().as_str(),
+                "ou=roles,dc=example,dc=org",
+                "{hostile:?}"
+            );
+        }
+        assert_eq!(
+            render("{title|trim|lower|dn}", &[("title", " A,B ")]).unwrap(),
+            "a\\,b"
+        );
+    }
+
+    #[test]
+    fn the_dn_filter_comes_last() {
+        let err = Template::parse("cn={title|dn|max:5},ou=x").unwrap_err();
+        assert_eq!(
+            err,
+            TemplateError::DnNotLast {
+                template: "cn={title|dn|max:5},ou=x".into(),
+                field: "title".into()
+            }
+        );
+        assert!(
+            err.to_string()
+                .contains("'dn' must be the last filter of {title}"),
+            "{err}"
+        );
+        let t = Template::parse("cn={title|dn},ou={department},o={manager_dn}").unwrap();
+        assert_eq!(
+            t.fields_not_dn_escaped().collect::<Vec<_>>(),
+            ["department", "manager_dn"]
+        );
     }
 
     #[test]

@@ -189,6 +189,71 @@ fn tables_defined_twice_and_reserved_attributes_are_refused() {
     );
 }
 
+/// Issue 16.10c: an HR value pasted raw into a DN-valued attribute could name another entry.
+#[test]
+fn hr_fields_in_dn_valued_attributes_need_the_dn_filter() {
+    let with = |lines: &str| ACCOUNT.replace("sn = ", &format!("{lines}\nsn = "));
+    let raw =
+        with("seeAlso = \"cn={title},ou=roles,dc=ex\"\nSecretary = \"cn={a|lower} {b|dn},dc=ex\"");
+    let found = problems(&[("a.toml", &raw)]).join("\n");
+    for expected in [
+        "a.toml: account.attributes.seeAlso: seeAlso holds DNs, and the HR field {title} goes \
+         into it unescaped",
+        "Escape it with the dn filter: {title|dn}",
+        "a.toml: account.attributes.Secretary: Secretary holds DNs, and the HR field {a} goes",
+    ] {
+        assert!(
+            found.contains(expected),
+            "missing {expected:?} in:\n{found}"
+        );
+    }
+    assert!(!found.contains("{b}"), "{found}");
+
+    let escaped = with(
+        "seeAlso = \"cn={title|dn},ou=roles,dc=ex\"\nmanager = \"{manager_dn}\"\n\
+         owner = \"cn=fixed,dc=ex\"\ndescription = \"{title}, {department}\"",
+    );
+    let mappings = load(&[("a.toml", &escaped)]).unwrap();
+    let see_also = &mappings.account.attributes["seeAlso"];
+    assert_eq!(
+        see_also.render(|_| Some("x,ou=admins")).unwrap(),
+        "cn=x\\,ou=admins,ou=roles,dc=ex"
+    );
+}
+
+#[test]
+fn dn_valued_attributes_compare_as_dns() {
+    let values = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let written = values(&["cn=x\\,ou=admins,ou=roles,dc=ex", "cn=b,dc=ex"]);
+    let read_back = values(&["CN=b,DC=ex", "cn=x\\2Cou\\3Dadmins,ou=roles,dc=ex"]);
+    assert!(same_dn_values("seeAlso", &written, &read_back));
+    assert!(same_dn_values("MANAGER", &written, &read_back));
+    // Not DN-valued, not the same DNs, or not DNs at all: not the same.
+    assert!(!same_dn_values("description", &written, &read_back));
+    let other = values(&["cn=x,ou=admins,ou=roles,dc=ex", "cn=b,dc=ex"]);
+    assert!(!same_dn_values("seeAlso", &written, &other));
+    assert!(!same_dn_values("seeAlso", &written, &written[..1]));
+    assert!(!same_dn_values("seeAlso", &values(&["x"]), &values(&["x"])));
+}
+
+#[test]
+fn a_dn_valued_template_must_make_a_dn_and_the_naming_attribute_is_not_escaped_twice() {
+    let account = ACCOUNT
+        .replace("{first_name|lower}", "{first_name|lower|dn}")
+        .replace("sn = ", "seeAlso = \"{title|dn}\"\nsn = ");
+    let found = problems(&[("a.toml", &account)]).join("\n");
+    for expected in [
+        "account.attributes.uid: uid is the naming attribute: its value is escaped where the \
+         account's DN is built",
+        "account.attributes.seeAlso: seeAlso holds DNs, but \"{title|dn}\" does not make one",
+    ] {
+        assert!(
+            found.contains(expected),
+            "missing {expected:?} in:\n{found}"
+        );
+    }
+}
+
 #[test]
 fn naming_attribute_needs_a_template() {
     let found = problems(&[(

@@ -60,6 +60,11 @@ impl std::fmt::Display for Listed {
 pub fn verify(saved: &Plan, fresh: &Plan) -> Result<Approved, Vec<Refusal>> {
     let mut refusals = Vec::new();
     let mut taken = Taken::new(fresh);
+    // A saved plan shows no password value (see `Plan::masked`), so the plans are compared as
+    // shown: a password change is approved by its attribute and account, and its value is the
+    // fresh plan's, never the file's. Masking keeps every account and change in its place.
+    let (saved, approved_from) = (saved.masked(), fresh);
+    let fresh = &*fresh.masked();
     for account in &saved.accounts {
         match find_account(fresh, account) {
             Ok(index) => {
@@ -95,7 +100,7 @@ pub fn verify(saved: &Plan, fresh: &Plan) -> Result<Approved, Vec<Refusal>> {
     if !refusals.is_empty() {
         return Err(refusals);
     }
-    Ok(taken.approved(fresh))
+    Ok(taken.approved(approved_from))
 }
 
 /// Which of the fresh plan's changes the saved plan holds.
@@ -335,4 +340,46 @@ fn group_difference(was: &[Dn], now: &[Dn]) -> String {
         what.push(format!("no longer in {}", left.join(", ")));
     }
     what.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::masked::tests::plan_with_secrets;
+
+    /// A saved plan holds no password value, so it is compared masked; what is approved is the
+    /// fresh plan's own change, with its real value.
+    #[test]
+    fn a_masked_saved_plan_approves_the_fresh_changes_with_their_values() {
+        let fresh = plan_with_secrets("Winter2026!");
+        let saved: Plan =
+            serde_json::from_str(&serde_json::to_string(&*fresh.masked()).unwrap()).unwrap();
+        let approved = verify(&saved, &fresh).unwrap();
+        assert_eq!(approved.plan.accounts, fresh.accounts);
+        assert!(approved.unreviewed.is_empty());
+
+        // A password value edited into the file is neither approved nor echoed: the value
+        // applied is the fresh plan's.
+        let mut forged = saved.clone();
+        if let Action::SetAttribute { after, .. } = &mut forged.accounts[0].changes[1].action {
+            *after = vec!["Forged!".to_string()];
+        }
+        let approved = verify(&forged, &fresh).unwrap();
+        assert_eq!(
+            approved.plan.accounts[0].changes[1],
+            fresh.accounts[0].changes[1]
+        );
+
+        // A password change the rules do not give is refused, without its value.
+        let mut added = saved;
+        let mut extra = added.accounts[0].changes[1].clone();
+        if let Action::SetAttribute { attribute, .. } = &mut extra.action {
+            *attribute = "unicodePwd".to_string();
+        }
+        added.accounts[0].changes.push(extra);
+        let refusals = verify(&added, &fresh).unwrap_err();
+        assert_eq!(refusals.len(), 1, "{refusals:?}");
+        assert_eq!(refusals[0].change, "set_attribute unicodePwd");
+        assert!(!format!("{refusals:?}").contains("Winter2026!"));
+    }
 }

@@ -83,8 +83,10 @@ pub struct Limit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     pub kinds: BTreeMap<LimitKind, Limit>,
-    /// Percentages only count from this many accounts up, so that a small directory can still
-    /// lose its one leaver (1 of 10 is 10%).
+    /// A percentage only trips when at least this many accounts would change in that way (the
+    /// count of the kind, not the number of managed accounts), so that a small directory can
+    /// still lose its one leaver (1 of 10 is 10%), and a small directory losing most of its
+    /// accounts at once is still stopped.
     pub percent_floor: usize,
     /// A saved plan older than this is refused by `apply --plan`.
     pub max_plan_age_hours: u32,
@@ -315,6 +317,32 @@ mod tests {
         // 10 of 100 disabled is 10%: not over 10%. 11 is.
         assert!(!kinds(&check(&plan(10, 0, 100), &limits)).contains(&LimitKind::Disable));
         assert!(kinds(&check(&plan(11, 0, 100), &limits)).contains(&LimitKind::Disable));
+    }
+
+    /// Issue 16.11: the floor is on the accounts counted, not on the managed accounts, as the
+    /// README's Safety limits section says (and shows with these numbers).
+    #[test]
+    fn the_percentage_floor_counts_the_accounts_that_would_change() {
+        let limits = Limits::default();
+        // 4 of 20 is 20%, over 10%, but under the floor of 5 accounts; 5 of 20 trips.
+        assert!(!kinds(&check(&plan(4, 0, 20), &limits)).contains(&LimitKind::Disable));
+        assert!(kinds(&check(&plan(5, 0, 20), &limits)).contains(&LimitKind::Disable));
+        // Below the floor in managed accounts is no exemption: 5 leavers is everyone.
+        let everyone = check(&plan(5, 0, 5), &limits);
+        assert!(kinds(&everyone).contains(&LimitKind::Disable));
+        let readme = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+        )
+        .unwrap();
+        let section = &readme[readme.find("### Safety limits").unwrap()..];
+        let section = &section[..section.find("\n### ").unwrap()];
+        let prose = section.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            prose.contains(
+                "with 20 managed accounts, 4 leavers (20%) pass the 10% `disable` limit and 5 trip it"
+            ),
+            "{prose}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod approval;
 pub mod limits;
+pub(crate) mod masked;
 pub mod ops;
 pub(crate) mod planner;
 mod status;

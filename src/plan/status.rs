@@ -185,4 +185,28 @@ mod tests {
             Terminated
         );
     }
+
+    /// The first and last days HR dates may name, and chrono's own limits beyond them, in zones
+    /// east and west of UTC: decided, never a panic (issue 16.10a).
+    #[test]
+    fn the_calendar_s_edges_are_decided_without_a_panic() {
+        let now = at("2026-11-27T09:00:00Z");
+        let edges = [
+            day("0001-01-01"),
+            day("9999-12-31"),
+            NaiveDate::MIN,
+            NaiveDate::MAX,
+        ];
+        for date in edges {
+            for hr in [Active, Terminated] {
+                let _ = effective_status(hr, Some(date), Some(date), now, &Tokyo);
+                let _ = effective_status(hr, Some(date), Some(date), now, &Los_Angeles);
+                let _ = effective_status(hr, None, Some(date), now, &Utc);
+            }
+        }
+        // SAP's "no end date" is a termination that has not happened.
+        let far = effective_status(Active, None, Some(day("9999-12-31")), now, &Los_Angeles);
+        assert_eq!(far.status, Active);
+        assert!(far.leaves_at.is_some());
+    }
 }

@@ -15,9 +15,32 @@ pub enum Format {
     Ldif,
 }
 
-/// The plan as pretty JSON (schema `hrsync.plan/v1`, see the README).
+/// The plan as pretty JSON (schema `hrsync.plan/v1`, see the README), [masked](Plan::masked):
+/// no value of a password attribute.
 pub(crate) fn json(plan: &Plan) -> String {
     // Serialising plain data with string keys cannot fail; fall back to an empty object rather
     // than panic if it ever did.
-    serde_json::to_string_pretty(plan).unwrap_or_else(|_| "{}".to_string()) + "\n"
+    serde_json::to_string_pretty(&*plan.masked()).unwrap_or_else(|_| "{}".to_string()) + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 16.10d: the text and JSON plans showed every value of a password attribute.
+    #[test]
+    fn no_password_value_is_in_the_text_or_json_plan() {
+        let plan = crate::plan::masked::tests::plan_with_secrets("Winter2026!");
+        let text = text(&plan);
+        let json = json(&plan);
+        for out in [&text, &json] {
+            assert!(!out.contains("Winter2026!"), "{out}");
+            assert!(out.contains("(hidden)"), "{out}");
+        }
+        assert!(
+            text.contains("~ userPassword: \"(hidden)\" -> \"(hidden)\""),
+            "{text}"
+        );
+        assert!(text.contains("~ title: \"Rep\" -> \"Lead\""), "{text}");
+    }
 }

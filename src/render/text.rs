@@ -7,7 +7,9 @@ use crate::plan::{
     AccountPlan, Action, ControlChange, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan,
 };
 
+/// The plan for people, [masked](Plan::masked): no value of a password attribute.
 pub(crate) fn text(plan: &Plan) -> String {
+    let plan = &*plan.masked();
     let mut out = String::new();
     summary_text(&mut out, plan);
     for account in &plan.accounts {

@@ -225,3 +225,161 @@ async fn hostile_values_are_escaped_and_land_exactly_right() {
     );
     s.assert_converged();
 }
+
+/// Issue 16.10a: an OData date past the end of chrono's calendar panicked while reading HR, and
+/// every run stopped with an error blaming the configuration. Now the record is left out, named
+/// by id and field, and everyone else is planned and applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_date_past_the_calendar_leaves_out_its_record_only() {
+    let s = Scenario::start("baddate").await;
+    let existing = s.dir.add_user("far.future", "902", None, "title: Rep");
+    s.add_member("staff", &existing);
+    let mut joiner = person("901", "Far", "Joiner", "Sales", "Rep");
+    joiner["hireDate"] = json!("/Date(8210266876799999+0001)/");
+    let mut leaver = terminated(person("902", "Far", "Future", "Sales", "Rep"));
+    leaver["terminationDate"] = json!("/Date(-9223372036854775808)/");
+    s.serve(&[
+        joiner,
+        leaver,
+        person("903", "Good", "Record", "Sales", "Rep"),
+    ])
+    .await;
+    let untouched = s.dir.entry(&existing);
+
+    let plan = s.expect(&["plan"], 0);
+    for (id, field) in [("901", "hire_date"), ("902", "termination_date")] {
+        let line = plan
+            .lines()
+            .find(|l| l.contains(&format!("employee {id}")))
+            .unwrap_or_else(|| panic!("employee {id} is not reported:\n{plan}"));
+        assert!(
+            line.contains(&format!("{field}: \"/Date(")) && line.contains("outside the years"),
+            "the field and the value are named: {line}"
+        );
+    }
+    s.expect(&["apply"], 0);
+    assert_eq!(
+        s.dir.entry(&existing),
+        untouched,
+        "902's account is left alone"
+    );
+    assert!(
+        s.dir
+            .search(s.base(), "(employeeNumber=901)", &["1.1"])
+            .is_empty(),
+        "no account for the unreadable joiner"
+    );
+    assert!(
+        s.dir
+            .entry(&format!("uid=good.record,{}", s.ou("sales")))
+            .is_some(),
+        "the good record is applied"
+    );
+}
+
+/// Issue 16.10b: a right-to-left override (or any invisible format character) in a name passed
+/// normalisation and reached `cn`, `sn` and the plan's text, where it reverses what follows it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_name_with_a_bidi_override_makes_no_account_and_is_named() {
+    let s = Scenario::start("bidi").await;
+    s.serve(&[
+        person("911", "Eve", "Admin\u{202E}nimda", "Sales", "Rep"),
+        person("912", "Zero", "Wi\u{200B}dth", "Sales", "Rep"),
+        person("913", "Good", "Record", "Sales", "Rep"),
+    ])
+    .await;
+    let out = s.hrsync(&["apply"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for (id, code) in [("911", "U+202E"), ("912", "U+200B")] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("employee {id}")))
+            .unwrap_or_else(|| panic!("employee {id} is not reported:\n{stdout}"));
+        assert!(
+            line.contains("last_name: the value contains") && line.contains(code),
+            "{line}"
+        );
+    }
+    assert!(
+        !stdout.contains('\u{202E}') && !stdout.contains('\u{200B}'),
+        "the plan does not print them"
+    );
+    for (dn, lines) in s.dump() {
+        assert!(
+            !dn.contains('\u{202E}') && !lines.iter().any(|l| l.contains('\u{202E}')),
+            "{dn}: {lines:?}"
+        );
+        assert!(!lines.iter().any(|l| l.contains('\u{200B}')), "{dn}");
+    }
+    for id in ["911", "912"] {
+        let filter = format!("(employeeNumber={id})");
+        assert!(s.dir.search(s.base(), &filter, &["1.1"]).is_empty(), "{id}");
+    }
+    assert!(
+        s.dir
+            .entry(&format!("uid=good.record,{}", s.ou("sales")))
+            .is_some()
+    );
+}
+
+/// The scenario's account mapping with `line` added to `[account.attributes]`.
+fn with_account_attribute(s: &Scenario, line: &str) {
+    let path = s.work.path().join("mappings/account.toml");
+    let text = std::fs::read_to_string(&path).expect("read the account mapping");
+    let text = text.replace(
+        "[account.attributes]\n",
+        &format!("[account.attributes]\n{line}\n"),
+    );
+    std::fs::write(&path, text).expect("write the account mapping");
+}
+
+/// Issue 16.10c: a title pasted raw into `seeAlso` named another entry (`cn=x,ou=admins,...`).
+/// With `{title|dn}` it is one escaped value under `ou=roles`; without it `validate` refuses the
+/// mapping, naming the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_hr_value_in_a_dn_valued_attribute_is_escaped_or_refused() {
+    let s = Scenario::start("dnvalue").await;
+    let roles = format!("ou=roles,{}", s.base());
+    s.serve(&[person("921", "Dee", "Enn", "Sales", "x,ou=admins")])
+        .await;
+
+    with_account_attribute(&s, &format!("seeAlso = \"cn={{title}},{roles}\""));
+    let out = s.hrsync(&["validate"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("account.attributes.seeAlso") && all.contains("{title|dn}"),
+        "{all}"
+    );
+    s.expect(&["plan"], 1);
+    assert!(
+        s.dir
+            .search(s.base(), "(employeeNumber=921)", &["1.1"])
+            .is_empty()
+    );
+
+    let path = s.work.path().join("mappings/account.toml");
+    let text = std::fs::read_to_string(&path).expect("read the account mapping");
+    std::fs::write(&path, text.replace("cn={title},", "cn={title|dn},")).expect("write");
+    s.expect(&["validate"], 0);
+    s.expect(&["apply"], 0);
+    let found = s
+        .dir
+        .search(s.base(), "(employeeNumber=921)", &["seeAlso", "title"]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].first("title"), Some("x,ou=admins"));
+    let see_also = found[0].first("seealso").expect("seeAlso is written");
+    let dn = hrsync::dn::Dn::parse(see_also).expect("seeAlso is a DN");
+    assert_eq!(dn.rdn_avas()[0].value, "x,ou=admins", "{see_also}");
+    assert_eq!(
+        dn.parent().expect("a parent").as_str().to_lowercase(),
+        roles.to_lowercase(),
+        "one entry under ou=roles, not under ou=admins: {see_also}"
+    );
+    s.assert_converged();
+}

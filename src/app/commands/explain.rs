@@ -30,6 +30,7 @@ use crate::plan::{
     AccountPlan, AccountState, Action, Change, DisableMethod, Lifecycle, PPOLICY_PERMANENT_LOCK,
     Scheduled, UAC_ACCOUNTDISABLE, planner,
 };
+use crate::secret::shown_attributes;
 
 /// Reads everything, explains one employee, renders. An id that neither HR nor the directory
 /// knows is an error (exit 1).
@@ -291,7 +292,7 @@ fn found_account(account: &DirectoryAccount, review: &ReviewInput) -> FoundAccou
         dn: account.dn.clone(),
         disabled: account.disabled,
         protected: account.protected.clone(),
-        attributes: state.attributes,
+        attributes: shown_attributes(&state.attributes),
         groups: state.groups,
     }
 }
@@ -304,7 +305,7 @@ fn outcome(input: &ExplainInput, found: &Found) -> Outcome {
     let account_plans = account_plans(input, id);
     let changes: Vec<Change> = account_plans
         .iter()
-        .flat_map(|a| a.changes.iter().cloned())
+        .flat_map(|a| a.changes.iter().map(|c| c.masked().into_owned()))
         .collect();
     let skipped: Vec<String> = plan
         .skipped
@@ -623,11 +624,12 @@ fn apply_action(state: &mut AccountState, action: &Action) {
 }
 
 impl From<AccountState> for AccountView {
+    /// The account as it may be shown: no value of a password attribute.
     fn from(state: AccountState) -> Self {
         Self {
             dn: state.dn,
             disabled: state.disabled,
-            attributes: state.attributes,
+            attributes: shown_attributes(&state.attributes),
             groups: state.groups,
         }
     }

@@ -527,7 +527,7 @@ impl<'a> Outlook<'a> {
             .iter()
             .filter(|a| a.employee_id == id && a.dn == account.dn)
             .flat_map(|a| a.changes.iter())
-            .map(|c| (&c.action, c.reason.to_string()))
+            .map(|c| (&c.action, c.masked().reason.to_string()))
             .collect();
         let left_alone = plan
             .skipped

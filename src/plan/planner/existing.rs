@@ -183,7 +183,9 @@ impl<'a> Builder<'a> {
                 }
                 continue;
             }
-            if !same_values(after, current) {
+            if !same_values(after, current)
+                && !crate::mapping::same_dn_values(attribute.name, after, current)
+            {
                 let fields: Vec<_> = attribute.template.fields().collect();
                 changes.push(Change {
                     action: Action::SetAttribute {
