@@ -718,3 +718,39 @@ async fn ad_a_refused_change_fails_that_account_only_with_exit_3() {
         "the good account is left as it is"
     );
 }
+
+/// Only hrsync lifts hrsync's locks, on Active Directory too: an account an admin disabled
+/// (ACCOUNTDISABLE set by hand, the password long set) stays disabled whatever HR says, and
+/// the plan says so; a leaver hrsync disabled comes back when rehired.
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_an_admins_disable_holds_and_hrsyncs_own_is_lifted() {
+    let ad = Ad::start("ad-admin-lock").await;
+    let kim = person("1101", "Kim", "Locked", "Sales", "Rep");
+    let lee = person("1102", "Lee", "Left", "Sales", "Rep");
+    let kim_dn = ad.add_person("klocked", &kim, "Sales", &["Staff", "Sales"]);
+    ad.add_person("lleft", &lee, "Sales", &["Staff", "Sales"]);
+    ad.serve(&[kim.clone(), terminated(lee.clone())]).await;
+    ad.expect(&["apply"], 0);
+    // The incident: an admin disables Kim's account.
+    let out = ad.domain.ldapmodify(&format!(
+        "dn: {kim_dn}\nchangetype: modify\nreplace: userAccountControl\nuserAccountControl: 514\n"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    // Lee is rehired.
+    ad.serve(&[kim, lee]).await;
+    let plan = ad.expect(&["plan"], 0);
+    assert!(
+        plan.contains("disabled outside hrsync while HR says active"),
+        "{plan}"
+    );
+    ad.expect(&["apply"], 0);
+    assert_eq!(ad.uac(&kim_dn), 514, "the admin's disable holds");
+    let lee_now = ad.find("1102");
+    assert_eq!(
+        lee_now.first("userAccountControl"),
+        Some("512"),
+        "hrsync's own lock is lifted: {lee_now:?}"
+    );
+    let again = ad.expect(&["plan", "--detailed-exitcode"], 0);
+    assert!(again.contains("disabled outside hrsync"), "{again}");
+}
