@@ -413,33 +413,30 @@ fn set_attribute(current: &Dn, attribute: &str, after: &[String]) -> StepParts {
     )
 }
 
-/// One value added, the others left; a value there already is done.
+/// One value added to an entry's attribute, the others left; a value there already is done.
 fn add_value(current: &Dn, attribute: &str, value: &str) -> StepParts {
-    (
-        LdapOp::Modify {
-            dn: current.clone(),
-            mods: vec![Modification::Add(
-                attribute.to_string(),
-                vec![value.to_string()],
-            )],
-        },
-        format!("add {attribute}: {value} to {current}"),
-        Some(ATTRIBUTE_OR_VALUE_EXISTS),
-    )
+    let change = Modification::Add(attribute.to_string(), vec![value.to_string()]);
+    let description = format!("add {attribute}: {value} to {current}");
+    one_value(current, change, description, ATTRIBUTE_OR_VALUE_EXISTS)
 }
 
-/// One value deleted, the others left; a value gone already is done.
+/// One value deleted from an entry's attribute, the others left; a value gone already is done.
 fn remove_value(current: &Dn, attribute: &str, value: &str) -> StepParts {
+    let change = Modification::Delete(attribute.to_string(), vec![value.to_string()]);
+    let description = format!("delete {attribute}: {value} from {current}");
+    one_value(current, change, description, NO_SUCH_ATTRIBUTE)
+}
+
+/// A modify of `entry` that adds or deletes one value, and the result code that means it was
+/// done already.
+fn one_value(entry: &Dn, change: Modification, description: String, done: u32) -> StepParts {
     (
         LdapOp::Modify {
-            dn: current.clone(),
-            mods: vec![Modification::Delete(
-                attribute.to_string(),
-                vec![value.to_string()],
-            )],
+            dn: entry.clone(),
+            mods: vec![change],
         },
-        format!("delete {attribute}: {value} from {current}"),
-        Some(NO_SUCH_ATTRIBUTE),
+        description,
+        Some(done),
     )
 }
 
@@ -456,31 +453,15 @@ fn rename(current: &Dn, to: &Dn) -> StepParts {
 }
 
 fn add_member(current: &Dn, group: &Dn, member_attribute: &str) -> StepParts {
-    (
-        LdapOp::Modify {
-            dn: group.clone(),
-            mods: vec![Modification::Add(
-                member_attribute.to_string(),
-                vec![current.to_string()],
-            )],
-        },
-        format!("add {current} to {group}"),
-        Some(ATTRIBUTE_OR_VALUE_EXISTS),
-    )
+    let change = Modification::Add(member_attribute.to_string(), vec![current.to_string()]);
+    let description = format!("add {current} to {group}");
+    one_value(group, change, description, ATTRIBUTE_OR_VALUE_EXISTS)
 }
 
 fn remove_member(current: &Dn, group: &Dn, member_attribute: &str) -> StepParts {
-    (
-        LdapOp::Modify {
-            dn: group.clone(),
-            mods: vec![Modification::Delete(
-                member_attribute.to_string(),
-                vec![current.to_string()],
-            )],
-        },
-        format!("remove {current} from {group}"),
-        Some(NO_SUCH_ATTRIBUTE),
-    )
+    let change = Modification::Delete(member_attribute.to_string(), vec![current.to_string()]);
+    let description = format!("remove {current} from {group}");
+    one_value(group, change, description, NO_SUCH_ATTRIBUTE)
 }
 
 /// One modify, add before delete, so the group is never momentarily empty.
