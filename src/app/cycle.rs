@@ -24,8 +24,9 @@ pub(crate) struct CycleReport {
     /// The exit code `hrsync apply` would have had (0 ok, 1 could not run, 3 some changes
     /// failed, 4 a safety limit tripped).
     pub(crate) exit_code: u8,
-    /// Why the run could not be carried out (exit code 1).
-    pub(crate) error: Option<String>,
+    /// Which side made the run fail, when it could not be carried out (exit code 1): see
+    /// [`RunError::side`]. The message itself goes to the log only.
+    pub(crate) failed: Option<&'static str>,
     pub(crate) metrics: RunMetrics,
 }
 
@@ -109,9 +110,9 @@ pub(crate) async fn run_once(
     })
     .await;
     let exit_code = super::exit_code(&result);
-    let error = result.err().map(|e| {
+    let failed = result.err().map(|e| {
         tracing::error!(run_id = %run_id, error = %e, "run failed, nothing was changed");
-        e.to_string()
+        e.side()
     });
     tracing::info!(
         run_id = %run_id,
@@ -124,7 +125,7 @@ pub(crate) async fn run_once(
         started,
         finished,
         exit_code,
-        error,
+        failed,
         metrics,
     }
 }

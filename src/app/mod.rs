@@ -7,6 +7,7 @@ pub(crate) mod commands;
 pub(crate) mod cycle;
 pub(crate) mod daemon;
 pub(crate) mod files;
+mod http;
 mod outcome;
 pub mod pipeline;
 mod saved_plan;

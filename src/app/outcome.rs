@@ -40,6 +40,21 @@ impl Outcome {
 impl RunError {
     /// Whatever the error, exit code 1: the run could not be carried out.
     pub const EXIT_CODE: u8 = 1;
+
+    /// Which part of the run failed, in one word, for places that must not carry the message
+    /// itself: `/healthz` is unauthenticated, and an HR or directory error can quote a server's
+    /// answer.
+    pub fn side(&self) -> &'static str {
+        match self {
+            Self::Config(_) | Self::Secret(_) => "config",
+            Self::Hr(_) => "hr",
+            Self::Directory(_) => "directory",
+            Self::SavedPlan { .. } => "saved_plan",
+            Self::Output { .. } => "output",
+            Self::Offboard(_) | Self::Lookup(_) | Self::Check(_) => "command",
+            Self::Setup { .. } => "setup",
+        }
+    }
 }
 
 /// Exit code 1: the run could not be carried out; nothing was changed.

@@ -1,19 +1,21 @@
-//! The small HTTP server of `hrsync run`: `GET /metrics` (Prometheus text) and `GET /healthz`
-//! (200 while the last run succeeded and no run is overdue, 503 otherwise). HTTP/1.1 by hand on
-//! tokio, one request per connection: two read-only endpoints need no more.
+//! The endpoints of `hrsync run`: `GET /metrics` (Prometheus text) and `GET /healthz` (200 while
+//! the last run succeeded and no run is overdue, 503 otherwise), served by [`super::http`] with
+//! its connection cap and timeouts. Both are unauthenticated: they show counts, times and exit
+//! codes, never a message from HR or the directory (which can quote a server's answer).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
 use super::clock::Clock;
 use super::cycle::CycleReport;
+use super::http::{self, Reply, reply};
 use crate::metrics::{Totals, render};
 
 /// What `/healthz` and `/metrics` show between runs.
@@ -40,49 +42,38 @@ pub(crate) async fn start(
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "serving /metrics and /healthz");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let state = state.clone();
-            let clock = clock.clone();
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(Duration::from_secs(10), handle(stream, state, clock))
-                    .await;
-            });
-        }
-    });
+    let handle = move |request: Request<Incoming>| {
+        let state = state.clone();
+        let clock = clock.clone();
+        async move { answer(&request, &state, &clock).await }
+    };
+    tokio::spawn(http::serve(listener, http::Limits::default(), handle));
     Ok(local)
 }
 
-async fn handle(
-    mut stream: TcpStream,
-    state: Arc<Mutex<State>>,
-    clock: Clock,
-) -> std::io::Result<()> {
-    let mut buffer = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        if buffer.len() > 16 * 1024 {
-            return respond(&mut stream, 431, "text/plain", "request too large\n", false).await;
-        }
+/// Why the last run failed, in the words `/healthz` may show: the exit code, the side that
+/// failed and when.
+fn failure(last: &CycleReport) -> String {
+    let side = last
+        .failed
+        .map(|side| format!(", {side} failed"))
+        .unwrap_or_default();
+    format!(
+        "the last run failed (exit code {}{side}) at {}",
+        last.exit_code,
+        last.finished.to_rfc3339()
+    )
+}
+
+async fn answer(request: &Request<Incoming>, state: &Mutex<State>, clock: &Clock) -> Reply {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "only GET\n".to_string(),
+        );
     }
-    let head = String::from_utf8_lossy(&buffer);
-    let mut request_line = head.lines().next().unwrap_or("").split_whitespace();
-    let method = request_line.next().unwrap_or("");
-    let target = request_line.next().unwrap_or("");
-    let path = target.split('?').next().unwrap_or("");
-    let head_only = method == "HEAD";
-    if method != "GET" && !head_only {
-        return respond(&mut stream, 405, "text/plain", "only GET\n", false).await;
-    }
-    match path {
+    match request.uri().path() {
         "/metrics" => {
             let state = state.lock().await;
             let totals = Totals {
@@ -91,20 +82,22 @@ async fn handle(
             };
             let text = render(state.last.as_ref().map(|r| &r.metrics), Some(&totals));
             drop(state);
-            respond(
-                &mut stream,
-                200,
+            reply(
+                StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                &text,
-                head_only,
+                text,
             )
-            .await
         }
         "/healthz" => {
             let (status, body) = health(&*state.lock().await, clock());
-            respond(&mut stream, status, "application/json", &body, head_only).await
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            reply(status, "application/json", body)
         }
-        _ => respond(&mut stream, 404, "text/plain", "not found\n", head_only).await,
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found\n".to_string(),
+        ),
     }
 }
 
@@ -114,10 +107,7 @@ pub(crate) fn health(state: &State, now: chrono::DateTime<chrono::Utc>) -> (u16,
     let last = state.last.as_ref();
     let overdue = state.due_by.is_some_and(|due_by| now > due_by);
     let (status, reason) = match last {
-        Some(last) if !last.success() => (
-            503,
-            format!("the last run failed (exit code {})", last.exit_code),
-        ),
+        Some(last) if !last.success() => (503, failure(last)),
         _ if overdue => (
             503,
             "a due run has not finished within schedule.grace_secs".to_string(),
@@ -134,38 +124,12 @@ pub(crate) fn health(state: &State, now: chrono::DateTime<chrono::Utc>) -> (u16,
             "started": l.started.to_rfc3339(),
             "finished": l.finished.to_rfc3339(),
             "exit_code": l.exit_code,
-            "error": l.error,
+            "failed": l.failed,
         })),
         "last_success": state.last_success.map(|t| t.to_rfc3339()),
         "next_due_by": state.due_by.map(|t| t.to_rfc3339()),
     });
     (status, format!("{body}\n"))
-}
-
-async fn respond(
-    stream: &mut TcpStream,
-    status: u16,
-    content_type: &str,
-    body: &str,
-    head_only: bool,
-) -> std::io::Result<()> {
-    let reason = match status {
-        200 => "OK",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        _ => "",
-    };
-    let mut response = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    if !head_only {
-        response.push_str(body);
-    }
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
 }
 
 #[cfg(test)]
@@ -185,7 +149,7 @@ mod tests {
             started: at(0),
             finished: at(5),
             exit_code,
-            error: None,
+            failed: None,
             metrics: Default::default(),
         }
     }

@@ -18,6 +18,7 @@ mod batching;
 mod cli;
 mod corpus;
 mod demo;
+mod endpoints;
 mod explain_report;
 mod faults;
 mod lifecycle;
