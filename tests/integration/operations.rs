@@ -710,10 +710,13 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
             assert_eq!(steps.len(), 4, "create and three groups");
             let stop = Arc::new(AtomicBool::new(false));
             let raised = stop.clone();
+            // Told of each step's outcome: the signal lands after the first.
+            let raise = move |_: &hrsync::plan::ops::Step, _: &hrsync::apply::Outcome| {
+                raised.store(true, Ordering::SeqCst)
+            };
             let control = hrsync::apply::Control {
                 stop: Some(stop.clone()),
-                // Called after each step: the signal lands after the first.
-                on_step: Some(Arc::new(move || raised.store(true, Ordering::SeqCst))),
+                on_step: Some(&raise),
             };
             let report = hrsync::apply::apply_with(directory, &steps, 1, &control).await;
             Ok((plan, report))
@@ -738,8 +741,7 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
         "no change started after the stop"
     );
     let journal = hrsync::journal::Journal::new(&plan, report);
-    let records = hrsync::audit::records(&journal, "run-x", now);
-    let results: Vec<&str> = records.iter().map(|r| r.result).collect();
+    let results: Vec<&str> = journal.entries().map(|e| e.result()).collect();
     assert_eq!(
         results,
         ["applied", "not_attempted", "not_attempted", "not_attempted"]
