@@ -531,7 +531,8 @@ pub(crate) fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution
         super::cycle::log_left_over(journal);
     }
     if let Audience::Person { .. } = audience {
-        println!("\n{}", apply_summary(journal));
+        let halted = executed.audit_failure().is_some();
+        println!("\n{}", apply_summary(journal, halted));
         if let Some(failure) = executed.audit_failure() {
             println!("{}", audit_summary(failure));
         }
@@ -568,8 +569,15 @@ pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
     }
 }
 
-/// What an apply did, for stdout: the failures one by one, then a summary line.
-pub(crate) fn apply_summary(journal: &Journal<'_>) -> String {
+/// What an apply did, for stdout: the failures one by one, then a summary line. `halted`: the
+/// audit log stopped taking records, so the changes not attempted were left for that reason
+/// (or for an earlier failure of their account).
+pub(crate) fn apply_summary(journal: &Journal<'_>, halted: bool) -> String {
+    let not_attempted = if halted {
+        "not attempted (hrsync stopped starting changes, see below; left for the next run)"
+    } else {
+        "not attempted (an earlier change of the account failed)"
+    };
     let mut out = String::new();
     for result in journal.results() {
         let line = match &result.outcome {
@@ -580,10 +588,9 @@ pub(crate) fn apply_summary(journal: &Journal<'_>) -> String {
                 "  ! no answer (may or may not have taken effect; the next run checks): {}: {error}\n",
                 result.description
             ),
-            crate::apply::Outcome::NotAttempted => format!(
-                "  ! not attempted (an earlier change of the account failed): {}\n",
-                result.description
-            ),
+            crate::apply::Outcome::NotAttempted => {
+                format!("  ! {not_attempted}: {}\n", result.description)
+            }
             _ => continue,
         };
         out.push_str(&line);

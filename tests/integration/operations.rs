@@ -123,7 +123,11 @@ listen = "127.0.0.1:{port}"
         let records = audit_records(&audit);
         records
             .iter()
-            .any(|r| r["change"] == "add_to_group" && r["group"] == s.group("vpn"))
+            .any(|r| {
+                r["event"] == "change"
+                    && r["change"] == "add_to_group"
+                    && r["group"] == s.group("vpn")
+            })
             .then_some(records)
     })
     .await
@@ -142,7 +146,7 @@ listen = "127.0.0.1:{port}"
     );
     let create = records
         .iter()
-        .find(|r| r["change"] == "create")
+        .find(|r| r["event"] == "change" && r["change"] == "create")
         .expect("a create record");
     assert_eq!(create["result"], "applied");
     assert_eq!(create["lifecycle"], "joiner");
@@ -157,7 +161,10 @@ listen = "127.0.0.1:{port}"
     assert!(create["time"].as_str().unwrap().ends_with('Z'));
     let run_id = create["run_id"].as_str().unwrap();
     assert!(!run_id.is_empty());
-    let joins: Vec<&Value> = records.iter().filter(|r| r["run_id"] == run_id).collect();
+    let joins: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["run_id"] == run_id && r["event"] == "change")
+        .collect();
     assert!(joins.iter().all(|r| r["result"] == "applied"), "{joins:?}");
     for group in ["staff", "engineering", "vpn"] {
         assert!(
