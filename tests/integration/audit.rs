@@ -82,7 +82,7 @@ fn audit_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a whole record: {l}: {e}")))
+        .map(|l| serde_json::from_str(l).expect("each line is a whole JSON record"))
         .collect()
 }
 
