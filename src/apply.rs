@@ -21,6 +21,10 @@
 //! Accounts' rounds interleave in no particular order with each other, and nothing depends on
 //! it: a group whose present members are all removed has the placeholder put in beforehand (the
 //! planner plans it), so no order of the accounts' steps empties a `groupOfNames`.
+//!
+//! A [`StepWatcher`] follows the apply as it goes: it is told of each operation just before it
+//! is sent and of each step's outcome as soon as it is known, and can stop the apply. The audit
+//! log writes its records from these, so a killed hrsync loses none but those in flight.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,10 +134,16 @@ impl Control<'_> {
             || self.on_step.is_some_and(|w| w.halted())
     }
 
-    fn sending(&self, steps: &[&Step]) {
+    /// Announces the steps of one operation to the watcher; whether the operation may go out
+    /// (no stop, and the watcher did its part: the audit log took their intents).
+    fn may_send(&self, steps: &[&Step]) -> bool {
+        if self.stopping() {
+            return false;
+        }
         if let Some(watcher) = self.on_step {
             watcher.sending(steps);
         }
+        !self.stopping()
     }
 
     fn stepped(&self, step: &Step, outcome: &Outcome) {
@@ -355,9 +365,7 @@ async fn run_unit(
         let Some(op) = merged else {
             // A single step (or, defensively, steps that cannot be merged): one by one.
             for (slot, step) in part {
-                control.sending(&[step]);
-                // The watcher may refuse to let it go (its audit record could not be written).
-                if control.stopping() {
+                if !control.may_send(&[step]) {
                     break;
                 }
                 let outcome = run_step(directory, step).await;
@@ -367,8 +375,7 @@ async fn run_unit(
             continue;
         };
         let steps: Vec<&Step> = part.iter().map(|(_, step)| *step).collect();
-        control.sending(&steps);
-        if control.stopping() {
+        if !control.may_send(&steps) {
             break;
         }
         match directory.execute(&op).await {

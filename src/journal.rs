@@ -3,8 +3,10 @@
 //!
 //! Every step of [`crate::plan::ops`] implements exactly one change and carries a reference to it
 //! ([`ChangeRef`]); every result carries its step's reference. The journal joins them once, in
-//! one pass over the results, and everything that reports on a run (the audit log, the hooks,
-//! the metrics, the stop report) reads the journal rather than pairing results by position.
+//! one pass over the results, and everything that reports on a run once it is applied (the
+//! audit log's totals, the hooks, the metrics, the stop report) reads the journal rather than
+//! pairing results by position. The audit log's records of each change, written while the
+//! apply runs, find their change by the same reference ([`Subject::of`]).
 
 use std::collections::BTreeMap;
 

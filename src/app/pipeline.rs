@@ -1,8 +1,7 @@
 //! The one pipeline every command runs through: read both sides ([`with_sides`]), plan
-//! ([`plan`]), execute the plan ([`execute`]: steps, audit log opened, apply recorded as it
-//! goes, journal, hooks), and for
-//! `hrsync apply` and each run of `hrsync run`, the whole of it with the safety limits in between
-//! ([`reconcile`]).
+//! ([`plan`]), execute the plan ([`execute`]: steps, the audit log opened, the apply recorded as
+//! it goes, journal, hooks), and for `hrsync apply` and each run of `hrsync run`, the whole of
+//! it with the safety limits in between ([`reconcile`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -527,20 +526,20 @@ pub(crate) fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution
         .stop
         .as_ref()
         .is_some_and(|s| s.load(Ordering::SeqCst));
-    if stopped || executed.audit_failure().is_some() {
+    let audit_failure = executed.audit_failure();
+    if stopped || audit_failure.is_some() {
         super::cycle::log_left_over(journal);
     }
     if let Audience::Person { .. } = audience {
-        let halted = executed.audit_failure().is_some();
-        println!("\n{}", apply_summary(journal, halted));
-        if let Some(failure) = executed.audit_failure() {
+        println!("\n{}", apply_summary(journal, audit_failure.is_some()));
+        if let Some(failure) = audit_failure {
             println!("{}", audit_summary(failure));
         }
         if let Some(line) = hook_summary(&executed.hooks) {
             println!("{line}");
         }
     }
-    if let Some(failure) = executed.audit_failure() {
+    if let Some(failure) = audit_failure {
         tracing::error!(run_id = execution.run_id, "{}", audit_summary(failure));
     }
     tracing::info!(

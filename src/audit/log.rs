@@ -116,7 +116,7 @@ fn ends_mid_line(file: &File) -> std::io::Result<bool> {
 /// to another user (records written into it would be theirs to read and to rewrite) and one
 /// that is not a regular file (a device or a pipe keeps nothing; a pipe without a reader is
 /// refused at once rather than waited on).
-pub(crate) fn open_log(path: &Path) -> std::io::Result<File> {
+fn open_log(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     // Read too: to see whether the last line was cut short.
     options.read(true).append(true).create(true);

@@ -20,7 +20,7 @@ use crate::plan::ops::{ChangeRef, Step};
 
 use super::config::AuditSink;
 use super::log::Log;
-use super::record::{self, AuditRecord, RunFinished, RunStarted};
+use super::record::{self, AuditRecord, CHANGE, RunFinished, RunStarted};
 
 /// A source of the current time (each record carries the time it was written).
 pub type Now<'a> = &'a (dyn Fn() -> DateTime<Utc> + Sync);
@@ -129,8 +129,8 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    /// Writes `record`; once the log has failed, hands it to hrsync's log instead (unless it
-    /// is only a change left for the next run, which the stop report names).
+    /// Writes `record`; once the log has failed, hands a change's result to hrsync's log
+    /// instead (unless the change was left for the next run, which the stop report names).
     fn write(&self, record: &AuditRecord) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.failure.is_none() {
@@ -150,7 +150,9 @@ impl<'a> Recorder<'a> {
                 }
             }
         }
-        if record.result != Some("not_attempted") {
+        // An intent not written stops its operation from going out: only what happened, or
+        // may have, is worth telling.
+        if record.event == CHANGE && record.result != Some("not_attempted") {
             let text = serde_json::to_string(record).unwrap_or_default();
             tracing::error!(run_id = self.run_id, record = %text, "audit record not written");
         }
