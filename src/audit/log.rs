@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::config::AuditSink;
 
-/// How long appended records may stay in the page cache before they are forced to disk. Each
-/// record reaches the kernel as it is written, so a killed hrsync loses none; this bounds what
-/// a power cut can take. The run's first and last records are forced at once.
+/// How long appended records may stay in the page cache before the next record forces them to
+/// disk. Each record reaches the kernel as it is written, so a killed hrsync loses none; this
+/// bounds what a power cut takes while records keep coming. The run's first and last records
+/// are forced at once.
 const SYNC_EVERY: Duration = Duration::from_secs(1);
 
 /// An open audit log.
