@@ -21,6 +21,10 @@
 //! Accounts' rounds interleave in no particular order with each other, and nothing depends on
 //! it: a group whose present members are all removed has the placeholder put in beforehand (the
 //! planner plans it), so no order of the accounts' steps empties a `groupOfNames`.
+//!
+//! A [`StepWatcher`] follows the apply as it goes: it is told of each operation just before it
+//! is sent and of each step's outcome as soon as it is known, and can stop the apply. The audit
+//! log writes its records from these, so a killed hrsync loses none but those in flight.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,24 +91,64 @@ impl ApplyReport {
     }
 }
 
+/// What follows an apply as it goes (the audit log, a progress display): told of each LDAP
+/// operation just before it is sent, and of each step's outcome as soon as it is known. It is
+/// called from inside the apply, between operations, so it must be quick: what it writes, it
+/// writes without waiting on anything but its own file.
+pub trait StepWatcher: Sync {
+    /// The steps of one LDAP operation, about to be sent (more than one when they were merged
+    /// into one modify). A step split out of a refused merge is announced again.
+    fn sending(&self, _steps: &[&Step]) {}
+
+    /// A step's outcome, once per step, not attempted ones included.
+    fn stepped(&self, step: &Step, outcome: &Outcome);
+
+    /// Whether the apply must start no further operation: the watcher can no longer do its
+    /// part (the audit log cannot be written). Acts like [`Control::stop`].
+    fn halted(&self) -> bool {
+        false
+    }
+}
+
+/// A plain function of each step's outcome is a watcher (for a progress count, or a test).
+impl<F: Fn(&Step, &Outcome) + Sync> StepWatcher for F {
+    fn stepped(&self, step: &Step, outcome: &Outcome) {
+        self(step, outcome)
+    }
+}
+
 /// What the caller of [`apply_with`] can do while it runs.
 #[derive(Clone, Default)]
-pub struct Control {
+pub struct Control<'w> {
     /// When set, no step starts any more (a step under way completes); the steps not started
     /// are reported as [`Outcome::NotAttempted`], left for the next run.
     pub stop: Option<Arc<AtomicBool>>,
-    /// Called after each step, whatever its outcome (for a progress display).
-    pub on_step: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Told of each operation before it is sent and of each step's outcome (see
+    /// [`StepWatcher`]); it can also stop the apply.
+    pub on_step: Option<&'w dyn StepWatcher>,
 }
 
-impl Control {
+impl Control<'_> {
     fn stopping(&self) -> bool {
         self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+            || self.on_step.is_some_and(|w| w.halted())
     }
 
-    fn stepped(&self) {
-        if let Some(on_step) = &self.on_step {
-            on_step();
+    /// Announces the steps of one operation to the watcher; whether the operation may go out
+    /// (no stop, and the watcher did its part: the audit log took their intents).
+    fn may_send(&self, steps: &[&Step]) -> bool {
+        if self.stopping() {
+            return false;
+        }
+        if let Some(watcher) = self.on_step {
+            watcher.sending(steps);
+        }
+        !self.stopping()
+    }
+
+    fn stepped(&self, step: &Step, outcome: &Outcome) {
+        if let Some(watcher) = self.on_step {
+            watcher.stepped(step, outcome);
         }
     }
 }
@@ -128,7 +172,7 @@ pub async fn apply_with(
     directory: &Directory,
     steps: &Steps,
     concurrency: usize,
-    control: &Control,
+    control: &Control<'_>,
 ) -> ApplyReport {
     let concurrency = concurrency.max(1);
     let mut report = ApplyReport::default();
@@ -177,7 +221,7 @@ async fn run_accounts(
     directory: &Directory,
     accounts: &[Vec<Step>],
     concurrency: usize,
-    control: &Control,
+    control: &Control<'_>,
 ) -> Vec<Vec<Option<Outcome>>> {
     let mut outcomes: Vec<Vec<Option<Outcome>>> = accounts
         .iter()
@@ -238,7 +282,7 @@ fn push_results(
     report: &mut ApplyReport,
     steps: &[Step],
     outcomes: Vec<Option<Outcome>>,
-    control: &Control,
+    control: &Control<'_>,
 ) {
     for (step, outcome) in steps.iter().zip(outcomes) {
         let outcome = outcome.unwrap_or_else(|| {
@@ -256,7 +300,7 @@ fn push_results(
                     step.description
                 );
             }
-            control.stepped();
+            control.stepped(step, &Outcome::NotAttempted);
             Outcome::NotAttempted
         });
         report.results.push(StepResult {
@@ -274,7 +318,7 @@ async fn run_round(
     directory: &Directory,
     items: &[(Slot, &Step)],
     concurrency: usize,
-    control: &Control,
+    control: &Control<'_>,
 ) -> Vec<(Slot, Outcome)> {
     if control.stopping() {
         return Vec::new();
@@ -304,7 +348,7 @@ async fn run_round(
 async fn run_unit(
     directory: &Directory,
     unit: Vec<(Slot, &Step)>,
-    control: &Control,
+    control: &Control<'_>,
 ) -> Vec<(Slot, Outcome)> {
     let mut results = Vec::with_capacity(unit.len());
     let mut pending = vec![unit];
@@ -321,20 +365,25 @@ async fn run_unit(
         let Some(op) = merged else {
             // A single step (or, defensively, steps that cannot be merged): one by one.
             for (slot, step) in part {
-                if control.stopping() {
+                if !control.may_send(&[step]) {
                     break;
                 }
-                results.push((slot, run_step(directory, step).await));
-                control.stepped();
+                let outcome = run_step(directory, step).await;
+                control.stepped(step, &outcome);
+                results.push((slot, outcome));
             }
             continue;
         };
+        let steps: Vec<&Step> = part.iter().map(|(_, step)| *step).collect();
+        if !control.may_send(&steps) {
+            break;
+        }
         match directory.execute(&op).await {
             Ok(()) => {
                 for (slot, step) in part {
                     log_outcome(step, &Outcome::Applied);
+                    control.stepped(step, &Outcome::Applied);
                     results.push((slot, Outcome::Applied));
-                    control.stepped();
                 }
             }
             // No answer from the server (connection lost, timeout): whether the modify
@@ -355,8 +404,8 @@ async fn run_unit(
                         }
                     };
                     log_outcome(step, &outcome);
+                    control.stepped(step, &outcome);
                     results.push((slot, outcome));
-                    control.stepped();
                 }
             }
             Err(e) => {

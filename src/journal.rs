@@ -3,8 +3,12 @@
 //!
 //! Every step of [`crate::plan::ops`] implements exactly one change and carries a reference to it
 //! ([`ChangeRef`]); every result carries its step's reference. The journal joins them once, in
-//! one pass over the results, and everything that reports on a run (the audit log, the hooks,
-//! the metrics, the stop report) reads the journal rather than pairing results by position.
+//! one pass over the results, and everything that reports on a run once it is applied (the
+//! audit log's totals, the hooks, the metrics, the stop report) reads the journal rather than
+//! pairing results by position. The audit log's records of each change, written while the
+//! apply runs, find their change by the same reference ([`Subject::of`]).
+
+use std::collections::BTreeMap;
 
 use crate::apply::{ApplyReport, Outcome, StepResult};
 use crate::plan::ops::ChangeRef;
@@ -32,6 +36,30 @@ pub enum Subject<'p> {
     Group(&'p GroupChange),
 }
 
+impl<'p> Subject<'p> {
+    /// The change of `plan` that `change` names; `None` when it names none (a reference from
+    /// the steps of another plan).
+    pub fn of(plan: &'p Plan, change: ChangeRef) -> Option<Self> {
+        match change {
+            ChangeRef::Group(index) => plan.group_changes.get(index).map(Subject::Group),
+            ChangeRef::Account { account, change } => {
+                let account = plan.accounts.get(account)?;
+                let change = account.changes.get(change)?;
+                Some(Subject::Account { account, change })
+            }
+        }
+    }
+
+    /// The change's kind as the audit log and the metrics name it: the plan action (`create`,
+    /// `add_to_group`...) or the group action (`add_placeholder`, `remove_placeholder`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Subject::Account { change, .. } => change.action.name(),
+            Subject::Group(change) => change.action.name(),
+        }
+    }
+}
+
 /// One change with its outcome (`None`: no step ran for it).
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'j> {
@@ -40,13 +68,9 @@ pub struct Entry<'j> {
 }
 
 impl Entry<'_> {
-    /// The change's kind as the audit log and the metrics name it: the plan action (`create`,
-    /// `add_to_group`...) or the group action (`add_placeholder`, `remove_placeholder`).
+    /// The change's kind (see [`Subject::kind`]).
     pub fn kind(&self) -> &'static str {
-        match self.subject {
-            Subject::Account { change, .. } => change.action.name(),
-            Subject::Group(change) => change.action.name(),
-        }
+        self.subject.kind()
     }
 
     /// `applied`, `already_done`, `failed`, `unanswered` or `not_attempted`.
@@ -117,6 +141,16 @@ impl<'p> Journal<'p> {
     /// Changes failed, unanswered or not attempted.
     pub fn failed(&self) -> usize {
         self.report.failed()
+    }
+
+    /// How many changes ended how, by [`result_name`] (a change without a result counting as
+    /// not attempted).
+    pub fn tally(&self) -> BTreeMap<&'static str, usize> {
+        let mut tally = BTreeMap::new();
+        for entry in self.entries() {
+            *tally.entry(entry.result()).or_default() += 1;
+        }
+        tally
     }
 
     fn outcome(&self, index: Option<usize>) -> Option<&Outcome> {

@@ -86,6 +86,10 @@ pub enum RunError {
         what: String,
         source: std::io::Error,
     },
+    /// The audit log could not be opened or did not take the run's first record, so no change
+    /// was made.
+    #[error("the audit log {sink} cannot be written, so nothing was applied: {error}")]
+    Audit { sink: String, error: String },
     /// `check`: one side or both failed; the message names them.
     #[error("check failed: {0}")]
     Check(String),

@@ -1,7 +1,7 @@
 //! The one pipeline every command runs through: read both sides ([`with_sides`]), plan
-//! ([`plan`]), execute the plan ([`execute`]: steps, apply, journal, audit, hooks), and for
-//! `hrsync apply` and each run of `hrsync run`, the whole of it with the safety limits in between
-//! ([`reconcile`]).
+//! ([`plan`]), execute the plan ([`execute`]: steps, the audit log opened, the apply recorded as
+//! it goes, journal, hooks), and for `hrsync apply` and each run of `hrsync run`, the whole of
+//! it with the safety limits in between ([`reconcile`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::apply::{Control, apply_with};
+use crate::apply::{Control, StepWatcher, apply_with};
+use crate::audit::{AuditReport, Recorder};
 use crate::config::Config;
 use crate::directory::Directory;
 use crate::hooks::HookReport;
@@ -19,7 +20,7 @@ use crate::journal::Journal;
 use crate::metrics::RunMetrics;
 use crate::model::{DirectorySnapshot, HrSnapshot};
 use crate::plan::limits::LimitKind;
-use crate::plan::ops::{Steps, steps};
+use crate::plan::ops::{Step, Steps, steps};
 use crate::plan::{Plan, PlanInput};
 use crate::render::Format;
 
@@ -201,14 +202,18 @@ pub(crate) struct Execution<'a> {
     pub(crate) clock: &'a Clock,
 }
 
-/// What an execution did: every change with its outcome, and what the hooks did.
+/// What an execution did: every change with its outcome, what became of its audit records, and
+/// what the hooks did.
 pub(crate) struct Executed<'p> {
     pub(crate) journal: Journal<'p>,
+    /// `None` when no audit log is configured or there was nothing to apply.
+    pub(crate) audit: Option<AuditReport>,
     pub(crate) hooks: HookReport,
 }
 
 impl Executed<'_> {
-    /// Partial failure when a change failed or went unanswered. Changes left by a stop are not
+    /// Partial failure when a change failed or went unanswered, or when the audit log stopped
+    /// taking records (the run then started no further change). Changes left by a stop are not
     /// failures: they are the next run's (and a change not attempted after a failure comes
     /// with that failure).
     pub(crate) fn outcome(&self) -> Outcome {
@@ -218,29 +223,44 @@ impl Executed<'_> {
                 crate::apply::Outcome::Failed { .. } | crate::apply::Outcome::Unanswered { .. }
             )
         });
-        if failed {
+        if failed || self.audit_failure().is_some() {
             Outcome::PartialFailure
         } else {
             Outcome::Success
         }
     }
+
+    /// Why the audit log stopped taking records, if it did.
+    pub(crate) fn audit_failure(&self) -> Option<&str> {
+        self.audit.as_ref().and_then(|a| a.failure.as_deref())
+    }
 }
 
-/// Applies `plan` (with the progress display on a terminal), then records what became of each
-/// change: the audit log and the hooks. Failures of the audit or the hooks are logged and
-/// reported, never undo anything, and do not change the outcome. How `apply`, `apply --plan`,
-/// `run` and `offboard` all execute.
+/// Applies `plan` (with the progress display on a terminal), recording each change in the
+/// audit log as it goes, then calls the hooks. How `apply`, `apply --plan`, `run` and
+/// `offboard` all execute.
+///
+/// Audit before action: the audit log is opened and takes the run's first record before the
+/// first change, or nothing is applied ([`RunError::Audit`]). Should it stop taking records
+/// during the apply, no further change starts and the outcome is a partial failure. A failing
+/// hook is logged and reported; it never undoes anything, loses no audit record (they are
+/// all written by then) and does not change the outcome.
 pub(crate) async fn execute<'p>(
     config: &Config,
     directory: &Directory,
     plan: &'p Plan,
     execution: &Execution<'_>,
-) -> Executed<'p> {
+) -> Result<Executed<'p>, RunError> {
     let steps = plan_steps(config, plan);
+    let audit = open_audit(config, plan, &steps, execution)?;
     let progress = crate::progress::Progress::steps(steps.len());
+    let watchers = Watchers {
+        audit: audit.as_ref(),
+        progress: progress.as_ref().map(|p| p.callback()),
+    };
     let control = Control {
         stop: execution.stop.clone(),
-        on_step: progress.as_ref().map(|p| p.callback()),
+        on_step: Some(&watchers),
     };
     let report = apply_with(
         directory,
@@ -249,24 +269,98 @@ pub(crate) async fn execute<'p>(
         &control,
     )
     .await;
+    drop(progress);
     let journal = Journal::new(plan, report);
-    let hooks = record(config, &journal, execution.run_id, (execution.clock)()).await;
-    Executed { journal, hooks }
+    let audit = audit.map(|recorder| recorder.finish(&journal));
+    let hooks = fire_hooks(config, &journal, execution.run_id, (execution.clock)()).await;
+    Ok(Executed {
+        journal,
+        audit,
+        hooks,
+    })
 }
 
-/// The audit log and the hooks of an execution.
-async fn record(
+/// [`execute`], with what it did (or why it could not start) counted in `metrics`.
+pub(crate) async fn execute_counted<'p>(
+    config: &Config,
+    directory: &Directory,
+    plan: &'p Plan,
+    execution: &Execution<'_>,
+    metrics: &mut RunMetrics,
+) -> Result<Executed<'p>, RunError> {
+    let executed = execute(config, directory, plan, execution).await;
+    match &executed {
+        Ok(executed) => {
+            metrics.record_applied(&executed.journal);
+            metrics.hook_calls = executed.hooks.calls;
+            metrics.hook_failures = executed.hooks.failures.len() as u64;
+            metrics.audit_failed = executed.audit_failure().is_some();
+        }
+        Err(error) => {
+            metrics.record_planned(plan);
+            metrics.audit_failed = matches!(error, RunError::Audit { .. });
+        }
+    }
+    executed
+}
+
+/// The run's audit log, open and holding the run's first record; `None` when none is
+/// configured or there is nothing to apply (a run that changes nothing writes no record).
+fn open_audit<'a>(
+    config: &'a Config,
+    plan: &'a Plan,
+    steps: &Steps,
+    execution: &Execution<'a>,
+) -> Result<Option<Recorder<'a>>, RunError> {
+    let Some(sink) = &config.operations.audit else {
+        return Ok(None);
+    };
+    if steps.is_empty() {
+        return Ok(None);
+    }
+    let now: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync) = &**execution.clock;
+    Recorder::start(sink, plan, execution.run_id, now)
+        .map(Some)
+        .map_err(|e| RunError::Audit {
+            sink: sink.to_string(),
+            error: e.to_string(),
+        })
+}
+
+/// Everything that follows an apply step by step: the audit log and the progress display.
+struct Watchers<'a> {
+    audit: Option<&'a Recorder<'a>>,
+    progress: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl StepWatcher for Watchers<'_> {
+    fn sending(&self, steps: &[&Step]) {
+        if let Some(audit) = self.audit {
+            audit.sending(steps);
+        }
+    }
+
+    fn stepped(&self, step: &Step, outcome: &crate::apply::Outcome) {
+        if let Some(audit) = self.audit {
+            audit.stepped(step, outcome);
+        }
+        if let Some(progress) = &self.progress {
+            progress();
+        }
+    }
+
+    fn halted(&self) -> bool {
+        self.audit.is_some_and(|audit| audit.halted())
+    }
+}
+
+/// The hooks of an execution, after the apply (they are notifications of what was done).
+async fn fire_hooks(
     config: &Config,
     journal: &Journal<'_>,
     run_id: &str,
     time: DateTime<Utc>,
 ) -> HookReport {
-    if let Some(sink) = &config.operations.audit {
-        let records = crate::audit::records(journal, run_id, time);
-        if let Err(e) = crate::audit::write(sink, &records) {
-            tracing::error!(error = %e, "cannot write the audit log");
-        }
-    }
     let events = crate::hooks::events(journal, run_id, time);
     let hooks = crate::hooks::fire(&config.operations.hooks, &events).await;
     if !hooks.failures.is_empty() {
@@ -325,10 +419,7 @@ pub(crate) async fn reconcile(
             tracing::info!(run_id = execution.run_id, "no changes");
             return Ok(Outcome::Success);
         }
-        let executed = execute(config, directory, &plan, execution).await;
-        metrics.record_applied(&executed.journal);
-        metrics.hook_calls = executed.hooks.calls;
-        metrics.hook_failures = executed.hooks.failures.len() as u64;
+        let executed = execute_counted(config, directory, &plan, execution, metrics).await?;
         report(&executed, audience, execution);
         Ok(executed.outcome())
     })
@@ -431,25 +522,42 @@ fn refuse_over_limits(plan: &Plan, audience: &Audience<'_>) -> Option<Outcome> {
 /// What an execution did: printed for a person, logged otherwise.
 pub(crate) fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution: &Execution<'_>) {
     let journal = &executed.journal;
-    if execution
+    let stopped = execution
         .stop
         .as_ref()
-        .is_some_and(|s| s.load(Ordering::SeqCst))
-    {
+        .is_some_and(|s| s.load(Ordering::SeqCst));
+    let audit_failure = executed.audit_failure();
+    if stopped || audit_failure.is_some() {
         super::cycle::log_left_over(journal);
     }
     if let Audience::Person { .. } = audience {
-        println!("\n{}", apply_summary(journal));
+        println!("\n{}", apply_summary(journal, audit_failure.is_some()));
+        if let Some(failure) = audit_failure {
+            println!("{}", audit_summary(failure));
+        }
         if let Some(line) = hook_summary(&executed.hooks) {
             println!("{line}");
         }
+    }
+    if let Some(failure) = audit_failure {
+        tracing::error!(run_id = execution.run_id, "{}", audit_summary(failure));
     }
     tracing::info!(
         run_id = execution.run_id,
         applied = journal.applied(),
         failed = journal.failed(),
+        audit_records = executed.audit.as_ref().map_or(0, |a| a.written),
         "apply finished"
     );
+}
+
+/// What an audit log that stopped taking records did to the run.
+fn audit_summary(failure: &str) -> String {
+    format!(
+        "! {failure}: hrsync started no change after that; the records it could not write are in \
+         its log (\"audit record not written\"), and the changes not attempted are left for the \
+         next run"
+    )
 }
 
 pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
@@ -460,8 +568,15 @@ pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
     }
 }
 
-/// What an apply did, for stdout: the failures one by one, then a summary line.
-pub(crate) fn apply_summary(journal: &Journal<'_>) -> String {
+/// What an apply did, for stdout: the failures one by one, then a summary line. `halted`: the
+/// audit log stopped taking records, so the changes not attempted were left for that reason
+/// (or for an earlier failure of their account).
+pub(crate) fn apply_summary(journal: &Journal<'_>, halted: bool) -> String {
+    let not_attempted = if halted {
+        "not attempted (hrsync stopped starting changes, see below; left for the next run)"
+    } else {
+        "not attempted (an earlier change of the account failed)"
+    };
     let mut out = String::new();
     for result in journal.results() {
         let line = match &result.outcome {
@@ -472,10 +587,9 @@ pub(crate) fn apply_summary(journal: &Journal<'_>) -> String {
                 "  ! no answer (may or may not have taken effect; the next run checks): {}: {error}\n",
                 result.description
             ),
-            crate::apply::Outcome::NotAttempted => format!(
-                "  ! not attempted (an earlier change of the account failed): {}\n",
-                result.description
-            ),
+            crate::apply::Outcome::NotAttempted => {
+                format!("  ! {not_attempted}: {}\n", result.description)
+            }
             _ => continue,
         };
         out.push_str(&line);

@@ -24,6 +24,16 @@ pub enum AuditSink {
     Stdout,
 }
 
+impl std::fmt::Display for AuditSink {
+    /// The sink as messages name it: the file's path, or `standard output`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Stdout => f.write_str("standard output"),
+        }
+    }
+}
+
 impl RawAudit {
     /// `dir` is the config file's directory, which a relative `file` is read against. `None`
     /// when no sink is set or the table is invalid (a problem is pushed then).

@@ -31,6 +31,9 @@ pub(crate) struct RunMetrics {
     pub(crate) limits_tripped: u64,
     pub(crate) hook_calls: u64,
     pub(crate) hook_failures: u64,
+    /// The audit log could not be opened (nothing was applied) or stopped taking records (no
+    /// change started after that).
+    pub(crate) audit_failed: bool,
     pub(crate) started: Option<DateTime<Utc>>,
     pub(crate) duration_seconds: f64,
     pub(crate) exit_code: u8,
@@ -195,6 +198,11 @@ fn render_counts(out: &mut String, run: &RunMetrics) {
             run.hook_failures,
         ),
         (
+            "hrsync_run_audit_failed",
+            "1 when the last run's audit log could not be written (the run stopped before its first change, or started none after the failure), 0 otherwise.",
+            u64::from(run.audit_failed),
+        ),
+        (
             "hrsync_run_exit_code",
             "The exit code the last run would have (0 ok, 1 could not run, 3 some changes failed, 4 limit tripped).",
             u64::from(run.exit_code),
@@ -330,6 +338,7 @@ mod tests {
         run.accounts_seen = Some(7);
         run.duration_seconds = 1.5;
         run.exit_code = 3;
+        run.audit_failed = true;
         let success = DateTime::<Utc>::from_timestamp(1_790_000_000, 250_000_000).unwrap();
         run.last_success = Some(success);
         let text = render(Some(&run), None);
@@ -342,6 +351,7 @@ mod tests {
             "hrsync_run_accounts_seen 7",
             "hrsync_run_duration_seconds 1.500",
             "hrsync_run_exit_code 3",
+            "hrsync_run_audit_failed 1",
             "hrsync_run_success 0",
             "hrsync_last_success_timestamp_seconds 1790000000.250",
             "# TYPE hrsync_run_changes gauge",

@@ -329,7 +329,7 @@ async fn issue_16_a_leaver_whose_lock_is_refused_still_loses_every_group_and_is_
     // The audit log has every change of Lee's with its outcome.
     let lee_records: Vec<(String, String)> = audit_records(&s)
         .iter()
-        .filter(|r| r["account"]["employee_id"] == "1651")
+        .filter(|r| r["event"] == "change" && r["account"]["employee_id"] == "1651")
         .map(|r| {
             (
                 r["change"].as_str().unwrap_or_default().to_string(),
@@ -350,7 +350,11 @@ async fn issue_16_a_leaver_whose_lock_is_refused_still_loses_every_group_and_is_
     assert_eq!(lee_records, expected);
     let refused = audit_records(&s)
         .into_iter()
-        .find(|r| r["account"]["employee_id"] == "1651" && r["change"] == "disable")
+        .find(|r| {
+            r["event"] == "change"
+                && r["account"]["employee_id"] == "1651"
+                && r["change"] == "disable"
+        })
         .unwrap_or(Value::Null);
     assert!(
         refused["error"]

@@ -13,6 +13,7 @@ mod scenario;
 mod access;
 mod active_directory;
 mod apply_order;
+mod audit;
 mod bad_input;
 mod batching;
 mod cli;

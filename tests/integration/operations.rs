@@ -123,7 +123,11 @@ listen = "127.0.0.1:{port}"
         let records = audit_records(&audit);
         records
             .iter()
-            .any(|r| r["change"] == "add_to_group" && r["group"] == s.group("vpn"))
+            .any(|r| {
+                r["event"] == "change"
+                    && r["change"] == "add_to_group"
+                    && r["group"] == s.group("vpn")
+            })
             .then_some(records)
     })
     .await
@@ -142,7 +146,7 @@ listen = "127.0.0.1:{port}"
     );
     let create = records
         .iter()
-        .find(|r| r["change"] == "create")
+        .find(|r| r["event"] == "change" && r["change"] == "create")
         .expect("a create record");
     assert_eq!(create["result"], "applied");
     assert_eq!(create["lifecycle"], "joiner");
@@ -157,7 +161,10 @@ listen = "127.0.0.1:{port}"
     assert!(create["time"].as_str().unwrap().ends_with('Z'));
     let run_id = create["run_id"].as_str().unwrap();
     assert!(!run_id.is_empty());
-    let joins: Vec<&Value> = records.iter().filter(|r| r["run_id"] == run_id).collect();
+    let joins: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["run_id"] == run_id && r["event"] == "change")
+        .collect();
     assert!(joins.iter().all(|r| r["result"] == "applied"), "{joins:?}");
     for group in ["staff", "engineering", "vpn"] {
         assert!(
@@ -710,10 +717,13 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
             assert_eq!(steps.len(), 4, "create and three groups");
             let stop = Arc::new(AtomicBool::new(false));
             let raised = stop.clone();
+            // Told of each step's outcome: the signal lands after the first.
+            let raise = move |_: &hrsync::plan::ops::Step, _: &hrsync::apply::Outcome| {
+                raised.store(true, Ordering::SeqCst)
+            };
             let control = hrsync::apply::Control {
                 stop: Some(stop.clone()),
-                // Called after each step: the signal lands after the first.
-                on_step: Some(Arc::new(move || raised.store(true, Ordering::SeqCst))),
+                on_step: Some(&raise),
             };
             let report = hrsync::apply::apply_with(directory, &steps, 1, &control).await;
             Ok((plan, report))
@@ -738,8 +748,7 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
         "no change started after the stop"
     );
     let journal = hrsync::journal::Journal::new(&plan, report);
-    let records = hrsync::audit::records(&journal, "run-x", now);
-    let results: Vec<&str> = records.iter().map(|r| r.result).collect();
+    let results: Vec<&str> = journal.entries().map(|e| e.result()).collect();
     assert_eq!(
         results,
         ["applied", "not_attempted", "not_attempted", "not_attempted"]

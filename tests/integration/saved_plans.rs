@@ -947,13 +947,15 @@ async fn a_plan_without_a_valid_signature_is_refused() {
 // --- what a verified plan applies ---------------------------------------------------------------
 
 impl Company {
-    /// Audit records written from line `from` on.
+    /// Audit records of changes (not their intents, not the runs' first and last lines)
+    /// written from line `from` on.
     fn audit_since(&self, from: usize) -> Vec<Value> {
         std::fs::read_to_string(&self.audit)
             .unwrap_or_default()
             .lines()
             .skip(from)
             .map(|l| serde_json::from_str::<Value>(l).expect("each audit line is JSON"))
+            .filter(|r| r["event"] == "change")
             .collect()
     }
 

@@ -100,10 +100,8 @@ async fn apply_saved(
             pipeline::render(&plan, &pipeline::plan_steps(config, &plan), format)
         );
         announce_approval(&plan, &unreviewed);
-        let executed = pipeline::execute(config, directory, &plan, execution).await;
-        metrics.record_applied(&executed.journal);
-        metrics.hook_calls = executed.hooks.calls;
-        metrics.hook_failures = executed.hooks.failures.len() as u64;
+        let executed =
+            pipeline::execute_counted(config, directory, &plan, execution, metrics).await?;
         let audience = Audience::Person {
             format,
             allow_limits: &[],

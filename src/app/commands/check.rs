@@ -1,6 +1,7 @@
-//! `hrsync check`: can hrsync reach and read both sides with its credentials? Reads HR and the
-//! directory as a run would, changes nothing, and reports what it found. Fails (exit 1) naming
-//! the side that did not work and why; the errors carry no secret.
+//! `hrsync check`: can hrsync reach and read both sides with its credentials, and append to its
+//! audit log? Reads HR and the directory as a run would, looks at the audit log's path without
+//! writing to it, changes nothing, and reports what it found. Fails (exit 1) naming what did
+//! not work and why; the errors carry no secret.
 
 use std::fmt::Write as _;
 
@@ -51,6 +52,21 @@ pub(crate) async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, 
         Err(e) => {
             let _ = writeln!(out, "directory: FAILED: {e}");
             failures.push(format!("directory: {e}"));
+        }
+    }
+    match config.operations.audit.as_ref().map(crate::audit::probe) {
+        Some(Ok(found)) => {
+            let _ = writeln!(out, "audit log: ok\n  {found}");
+        }
+        Some(Err(problem)) => {
+            let _ = writeln!(out, "audit log: FAILED: {problem}");
+            failures.push(format!("audit log: {problem}"));
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "audit log: not configured (applied changes are not recorded)"
+            );
         }
     }
     print!("{out}");

@@ -57,7 +57,7 @@ pub(crate) async fn run(
             "{}",
             pipeline::render(&plan, &pipeline::plan_steps(config, &plan), format)
         );
-        let executed = pipeline::execute(config, directory, &plan, &execution).await;
+        let executed = pipeline::execute(config, directory, &plan, &execution).await?;
         let audience = Audience::Person {
             format,
             allow_limits: &[],

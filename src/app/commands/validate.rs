@@ -1,5 +1,5 @@
-//! `hrsync validate`: the configuration and the mappings checked offline, and the schedule's
-//! next run times.
+//! `hrsync validate`: the configuration and the mappings checked offline, the audit log's path
+//! (can a run append to it?), and the schedule's next run times.
 
 use chrono::{DateTime, Utc};
 
@@ -11,12 +11,25 @@ pub(crate) fn run(
     config_path: &std::path::Path,
     now: DateTime<Utc>,
 ) -> Result<Outcome, RunError> {
+    // A run refuses to change anything without its audit log: say so now, not at the first
+    // run with changes.
+    let audit = match &config.operations.audit {
+        Some(sink) => Some(
+            crate::audit::probe(sink)
+                .map_err(|problem| RunError::Config(format!("  - audit: {problem}")))?,
+        ),
+        None => None,
+    };
     println!(
         "{}: configuration and mappings are valid ({} rule(s), {} managed group(s))",
         config_path.display(),
         config.mappings.rules.len(),
         config.mappings.managed_groups().len()
     );
+    match audit {
+        Some(audit) => println!("audit log: {audit}"),
+        None => println!("audit log: none ([audit] is not set: applied changes are not recorded)"),
+    }
     if let Some(schedule) = &config.operations.schedule {
         let s = &schedule.schedule;
         let read_as = if s.converted == s.expression {
