@@ -53,6 +53,7 @@ impl RunError {
             Self::Output { .. } => "output",
             Self::Offboard(_) | Self::Lookup(_) | Self::Check(_) => "command",
             Self::Setup { .. } => "setup",
+            Self::Audit { .. } => "audit",
         }
     }
 }
