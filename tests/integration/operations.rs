@@ -245,7 +245,7 @@ listen = "127.0.0.1:{port}"
     .await
     .expect("/healthz turns 503 after a failed run");
     assert!(
-        health.contains("the last run failed (exit code 1)"),
+        health.contains("the last run failed (exit code 1, hr failed) at "),
         "{health}"
     );
     let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
