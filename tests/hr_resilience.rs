@@ -542,6 +542,131 @@ async fn a_short_page_before_the_announced_last_page_is_an_incomplete_fetch() {
     assert!(message.contains("announces 3 pages"), "{message}");
 }
 
+/// Issue 17, item 1: the number of pages drops from 3 to 2 between page 1 and page 2 (records
+/// deleted in HR while paging). Page 2 then looked like the last page and the fetch ended as
+/// complete; the records that moved up onto page 1 were never read.
+#[tokio::test]
+async fn a_number_of_pages_that_changes_between_pages_fails_the_fetch() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(query_param("page", "1"))
+        .respond_with(
+            json_ok(json!([employee("1"), employee("2")])).insert_header("X-Total-Pages", "3"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(query_param("page", "2"))
+        .respond_with(
+            json_ok(json!([employee("4"), employee("5")])).insert_header("X-Total-Pages", "2"),
+        )
+        .mount(&server)
+        .await;
+    let err = fetch(&gusto_config(&server, &dir)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            HrError::TotalChanged {
+                first: 3,
+                now: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(message.contains("(page 2)"), "{message}");
+    assert!(message.contains("X-Total-Pages"), "{message}");
+}
+
+async fn mount_two_cursor_pages(server: &MockServer, first: Value, second: Value) {
+    Mock::given(query_param_is_missing("page[after]"))
+        .respond_with(json_ok(first))
+        .mount(server)
+        .await;
+    Mock::given(query_param("page[after]", "CUR-A"))
+        .respond_with(json_ok(second))
+        .mount(server)
+        .await;
+}
+
+/// A cursor style with `total_ptr` (BambooHR's `/meta/total`) checks the total like offset
+/// paging does: the same on every page, and equal to what arrived at the end.
+#[tokio::test]
+async fn a_cursor_with_a_total_checks_it_on_every_page_and_at_the_end() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    let config = |server: &MockServer| {
+        rest_config(
+            &format!(
+                "url = \"{}/api/v1/employees\"\nrecords = \"/data\"",
+                server.uri()
+            ),
+            &format!(
+                "{}[rest.pagination]\ntype = \"cursor\"\nparam = \"page[after]\"\n\
+                 next_ptr = \"/meta/page/nextCursor\"\ntotal_ptr = \"/meta/total\"\n",
+                bearer_tables(&dir)
+            ),
+        )
+    };
+    let page = |ids: &[&str], total: u64, next: Option<&str>| {
+        json!({
+            "data": ids.iter().map(|id| employee(id)).collect::<Vec<_>>(),
+            "meta": {"total": total, "page": {"limit": 2, "nextCursor": next, "prevCursor": null}},
+        })
+    };
+    // Every page says 3, and 3 arrived.
+    mount_two_cursor_pages(
+        &server,
+        page(&["1", "2"], 3, Some("CUR-A")),
+        page(&["3"], 3, None),
+    )
+    .await;
+    assert_eq!(
+        ids(&fetch(&config(&server)).await.unwrap()),
+        ["1", "2", "3"]
+    );
+    // The total changes from 3 to 2.
+    let changed = MockServer::start().await;
+    mount_two_cursor_pages(
+        &changed,
+        page(&["1", "2"], 3, Some("CUR-A")),
+        page(&["3"], 2, None),
+    )
+    .await;
+    let err = fetch(&config(&changed)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HrError::TotalChanged {
+                first: 3,
+                now: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The total stays 4, but the cursor ends after 3.
+    let short = MockServer::start().await;
+    mount_two_cursor_pages(
+        &short,
+        page(&["1", "2"], 4, Some("CUR-A")),
+        page(&["3"], 4, None),
+    )
+    .await;
+    let err = fetch(&config(&short)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HrError::Incomplete {
+                expected: 4,
+                received: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
 #[tokio::test]
 async fn page_numbers_without_a_total_stop_at_a_short_page() {
     let server = MockServer::start().await;

@@ -181,6 +181,23 @@ pub enum HrError {
         received: u64,
     },
 
+    /// The total the API announces (of records, or of pages) changed from one page to another:
+    /// records were added or removed in HR while it was paged through, which shifts offset and
+    /// page-number pages, so someone may have been skipped or read twice.
+    #[error(
+        "{at}: the API's total changed during the fetch: page 1 said {first}, this page says \
+         {now} ({announced_at}); records were added or removed in HR while paging, so the pages \
+         shifted and someone may have been skipped: the fetch is refused (the next run reads \
+         again)"
+    )]
+    TotalChanged {
+        at: Origin,
+        /// Where the total is read, such as `pagination.total_ptr "/totalResults"`.
+        announced_at: String,
+        first: u64,
+        now: u64,
+    },
+
     #[error("cannot read HR export {path}: {source}")]
     File {
         path: PathBuf,

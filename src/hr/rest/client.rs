@@ -103,10 +103,13 @@ impl<'a> Session<'a> {
                 )
                 .await?
             }
-            PaginationConfig::NextUrl { ptr } => {
-                self.linked_pages(pages, NextLink::Ptr(ptr)).await?
+            PaginationConfig::NextUrl { ptr, total_ptr } => {
+                self.linked_pages(pages, NextLink::Ptr(ptr), total_ptr.as_deref())
+                    .await?
             }
-            PaginationConfig::LinkHeader => self.linked_pages(pages, NextLink::Header).await?,
+            PaginationConfig::LinkHeader => {
+                self.linked_pages(pages, NextLink::Header, None).await?
+            }
             PaginationConfig::Page {
                 page_param,
                 size_param,
@@ -134,8 +137,13 @@ impl<'a> Session<'a> {
                 )
                 .await?
             }
-            PaginationConfig::Cursor { param, next_ptr } => {
-                self.cursor_pages(pages, param, next_ptr).await?
+            PaginationConfig::Cursor {
+                param,
+                next_ptr,
+                total_ptr,
+            } => {
+                self.cursor_pages(pages, (param, next_ptr), total_ptr.as_deref())
+                    .await?
             }
         };
         Ok(count)

@@ -207,7 +207,9 @@ pub enum PaginationConfig {
         start: u64,
         /// JSON Pointer to the total number of records in each answer (`/totalResults`,
         /// `/metadata/total_elements`, `/page/total_rows`). Strongly recommended: when set, a
-        /// fetch that ends with a different number of records is an error, not a short list.
+        /// fetch that ends with a different number of records is an error, not a short list,
+        /// and so is a total that changes from one page to the next (records added or removed
+        /// in HR while paging shift the offsets, so someone may have been skipped).
         total_ptr: Option<String>,
         /// Where the two parameters go: `"query"` (default) or `"body"`, as numbers in the JSON
         /// body of a `POST` (BambooHR Datasets v2: `page`, `pageSize`).
@@ -222,11 +224,16 @@ pub enum PaginationConfig {
         /// JSON Pointer to the next page's URL; missing, null or empty ends the paging. OData:
         /// `/@odata.nextLink` (v4) or `/d/__next` (v2).
         ptr: String,
+        /// JSON Pointer to the total number of records in each answer, if the API gives one
+        /// (OData v2 with `$inlinecount=allpages`: `/d/__count`). When set, it must be the same
+        /// on every page and equal to what arrived at the end.
+        total_ptr: Option<String>,
     },
     /// Page number and page size query parameters (Gusto `page`/`per`). Stops at an empty
     /// page, a page shorter than `size`, or the last page the API announces
     /// (`total_pages_header` or `total_pages_ptr`); with a total, stopping before it is an
-    /// error, never a short list.
+    /// error, never a short list, and so is a number of pages that changes from one page to the
+    /// next.
     Page {
         /// Name of the page number parameter. Default `page`.
         #[serde(default = "default_page_param")]
@@ -258,6 +265,10 @@ pub enum PaginationConfig {
         param: String,
         /// JSON Pointer to the next cursor in each answer.
         next_ptr: String,
+        /// JSON Pointer to the total number of records in each answer, if the API gives one
+        /// (BambooHR: `/meta/total`). When set, it must be the same on every page and equal to
+        /// what arrived at the end.
+        total_ptr: Option<String>,
     },
     /// RFC 8288 `Link: <https://…?page=2>; rel="next"` response headers (GitHub style). The
     /// same origin rule as `next_url` applies; no `rel="next"` ends the paging.
@@ -565,18 +576,29 @@ impl RestConfig {
                     }
                 }
             }
-            PaginationConfig::Cursor { param, next_ptr } => {
+            PaginationConfig::Cursor {
+                param,
+                next_ptr,
+                total_ptr,
+            } => {
                 if let Err(message) = self.check_cursor_param(param) {
                     problem("param", message);
                 }
                 if let Err(message) = answer_pointer("/meta/page/nextCursor")(next_ptr) {
                     problem("next_ptr", message);
                 }
+                if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer("/meta/total"))
+                {
+                    problem("total_ptr", message);
+                }
             }
             PaginationConfig::LinkHeader => {}
-            PaginationConfig::NextUrl { ptr } => {
+            PaginationConfig::NextUrl { ptr, total_ptr } => {
                 if let Err(message) = answer_pointer("/_links/next/href")(ptr) {
                     problem("ptr", message);
+                }
+                if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer("/d/__count")) {
+                    problem("total_ptr", message);
                 }
             }
         }

@@ -263,6 +263,7 @@ impl Session<'_> {
     ) -> Result<u64, HrError> {
         let mut offset = params.start;
         let mut page = 1;
+        let mut announced = AnnouncedTotal::default();
         loop {
             let (url, request_body) = self.page_target(
                 params.location,
@@ -273,26 +274,14 @@ impl Session<'_> {
             );
             let mut fetched = self.fetch_page(url, request_body.as_ref(), page).await?;
             let at = fetched.at.clone();
-            let total = match params.total_ptr {
-                Some(ptr) => Some((ptr, read_count(&fetched.body, ptr, &at)?)),
-                None => None,
-            };
+            let total = announced.records(params.total_ptr, &fetched.body, &at)?;
             let count = self.hand_on(pages, &mut fetched).await?;
             let received = pages.received;
             let done = count == 0
                 || count < params.limit
                 || total.is_some_and(|(_, total)| received >= total);
             if done {
-                if let Some((pointer, expected)) = total {
-                    if received != expected {
-                        return Err(HrError::Incomplete {
-                            at,
-                            pointer: pointer.to_string(),
-                            expected,
-                            received,
-                        });
-                    }
-                }
+                all_received(total, received, &at)?;
                 return Ok(page);
             }
             offset += count;
@@ -307,6 +296,7 @@ impl Session<'_> {
     ) -> Result<u64, HrError> {
         let mut number = params.start;
         let mut page = 1;
+        let mut announced = AnnouncedTotal::default();
         loop {
             let (url, request_body) = self.page_target(
                 params.location,
@@ -318,6 +308,9 @@ impl Session<'_> {
             let mut fetched = self.fetch_page(url, request_body.as_ref(), page).await?;
             let at = fetched.at.clone();
             let total = page_total(params.total.as_ref(), &fetched.body, &fetched.headers, &at)?;
+            if let Some((announced_at, total)) = &total {
+                announced.check(*total, announced_at, &at)?;
+            }
             let count = self.hand_on(pages, &mut fetched).await?;
             let last_by_total = total.as_ref().is_some_and(|(_, total)| page >= *total);
             if count == 0 || count < params.size || last_by_total {
@@ -353,12 +346,13 @@ impl Session<'_> {
     pub(super) async fn cursor_pages(
         &self,
         pages: &mut Pager,
-        param: &str,
-        next_ptr: &str,
+        (param, next_ptr): (&str, &str),
+        total_ptr: Option<&str>,
     ) -> Result<u64, HrError> {
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut cursor: Option<String> = None;
         let mut page = 1;
+        let mut announced = AnnouncedTotal::default();
         loop {
             let mut url = self.first.clone();
             if let Some(cursor) = &cursor {
@@ -384,8 +378,10 @@ impl Session<'_> {
                     });
                 }
             };
+            let total = announced.records(total_ptr, &fetched.body, &at)?;
             self.hand_on(pages, &mut fetched).await?;
             let Some(next) = next else {
+                all_received(total, pages.received, &at)?;
                 return Ok(page);
             };
             if !seen.insert(next.clone()) {
@@ -407,10 +403,12 @@ impl Session<'_> {
         &self,
         pages: &mut Pager,
         link: NextLink<'_>,
+        total_ptr: Option<&str>,
     ) -> Result<u64, HrError> {
         let mut visited: BTreeMap<String, u64> = BTreeMap::new();
         let mut url = self.first.clone();
         let mut page = 1;
+        let mut announced = AnnouncedTotal::default();
         loop {
             if let Some(earlier) = visited.insert(url.to_string(), page) {
                 return Err(HrError::Pagination {
@@ -442,8 +440,10 @@ impl Session<'_> {
                     }
                 },
             };
+            let total = announced.records(total_ptr, &fetched.body, &at)?;
             self.hand_on(pages, &mut fetched).await?;
             let Some(href) = next else {
+                all_received(total, pages.received, &at)?;
                 return Ok(page);
             };
             let next_url = url.join(&href).map_err(|e| HrError::Pagination {
@@ -570,6 +570,69 @@ impl Pager {
             })?;
         self.previous = Some(page);
         Ok(())
+    }
+}
+
+/// The total an API announces on each page (of records, or of pages). Every page must announce
+/// the first page's: a total that changes means records were added or removed in HR while it
+/// was paged through, and offset and page-number pages shift when that happens, so someone may
+/// have been skipped or read twice. Even where the pages do not shift (a cursor), the total the
+/// end is checked against must be one the API stood by.
+#[derive(Default)]
+pub(super) struct AnnouncedTotal {
+    first: Option<u64>,
+}
+
+impl AnnouncedTotal {
+    /// Notes this page's total, announced at `announced_at`; an error if it is not the first
+    /// page's.
+    pub(super) fn check(
+        &mut self,
+        now: u64,
+        announced_at: &str,
+        at: &Origin,
+    ) -> Result<(), HrError> {
+        match self.first {
+            Some(first) if first != now => Err(HrError::TotalChanged {
+                at: at.clone(),
+                announced_at: announced_at.to_string(),
+                first,
+                now,
+            }),
+            _ => {
+                self.first = Some(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// The total number of records at `total_ptr` in this page's answer (when the paging has
+    /// one), checked against the first page's.
+    fn records<'p>(
+        &mut self,
+        total_ptr: Option<&'p str>,
+        body: &Value,
+        at: &Origin,
+    ) -> Result<Option<(&'p str, u64)>, HrError> {
+        let Some(ptr) = total_ptr else {
+            return Ok(None);
+        };
+        let total = read_count(body, ptr, at)?;
+        self.check(total, &format!("pagination.total_ptr {ptr:?}"), at)?;
+        Ok(Some((ptr, total)))
+    }
+}
+
+/// At the end of the paging: every record the API's total announced arrived, no more, no fewer.
+fn all_received(total: Option<(&str, u64)>, received: u64, at: &Origin) -> Result<(), HrError> {
+    match total {
+        Some((pointer, expected)) if expected != received => Err(HrError::Incomplete {
+            at: at.clone(),
+            pointer: pointer.to_string(),
+            expected,
+            received,
+        }),
+        _ => Ok(()),
     }
 }
 
