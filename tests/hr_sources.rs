@@ -521,13 +521,23 @@ async fn more_pages_than_max_pages_is_an_error() {
         .await;
     }
     let text = personio_text(&server.uri(), &dir, true);
-    let config = config(&text.replace("[rest]\n", "[rest]\nmax_pages = 2\n"));
+    let config = config(&format!("{text}\n[limits]\nmax_pages = 2\n"));
     let err = fetch(&config).await.unwrap_err();
-    assert!(matches!(err, HrError::Pagination { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            HrError::Limit {
+                key: "max_pages",
+                limit: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let message = err.to_string();
     assert!(message.contains("(page 3)"), "{message}");
     assert!(
-        message.contains("more than 2 pages (hr.rest.max_pages)"),
+        message.contains("more than hr.limits.max_pages = 2 allows"),
         "{message}"
     );
 }

@@ -198,6 +198,22 @@ pub enum HrError {
         now: u64,
     },
 
+    /// A cap of `[hr.limits]` was passed: an answer, or the read as a whole, is larger or longer
+    /// than any genuine HR read should be. Nothing of the read is used.
+    #[error(
+        "{at}: {what}, more than hr.limits.{key} = {limit} allows; the HR read stopped and \
+         nothing is changed (if HR really holds this much, raise hr.limits.{key})"
+    )]
+    Limit {
+        /// What was being read: a page, a token endpoint, an export, or the source.
+        at: String,
+        /// The key in `[hr.limits]`.
+        key: &'static str,
+        limit: u64,
+        /// What passed the cap.
+        what: String,
+    },
+
     #[error("cannot read HR export {path}: {source}")]
     File {
         path: PathBuf,

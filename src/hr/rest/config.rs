@@ -55,10 +55,9 @@ pub struct RestConfig {
     /// employee's data then cross the network in clear text.
     #[serde(default)]
     pub danger_allow_http: bool,
-    /// Upper bound on pages in one fetch, a guard against an API that never stops paging.
-    /// Default 100000.
-    #[serde(default = "default_max_pages")]
-    pub max_pages: u64,
+    /// Moved to `[hr.limits] max_pages`, beside the other caps of a read; still read here only
+    /// to say so.
+    pub max_pages: Option<u64>,
     /// At most this many requests per minute to the API, evenly spaced (retries included):
     /// `300` is Deel's 5 per second and Personio's employee list limit, `50` HiBob's search.
     /// Default: no limit besides the API's own 429 answers, which are retried.
@@ -80,9 +79,6 @@ pub(super) fn default_connect_timeout_secs() -> u64 {
 }
 pub(super) fn default_timeout_secs() -> u64 {
     30
-}
-pub(super) fn default_max_pages() -> u64 {
-    100_000
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -371,8 +367,11 @@ impl RestConfig {
                 problem(key, "must be at least 1 second".into());
             }
         }
-        if self.max_pages == 0 {
-            problem("max_pages", "must be at least 1".into());
+        if self.max_pages.is_some() {
+            problem(
+                "max_pages",
+                "has moved to [hr.limits] max_pages, with the other caps of an HR read".into(),
+            );
         }
         if self.requests_per_minute == Some(0) {
             problem(

@@ -13,11 +13,16 @@ use tokio::sync::mpsc;
 use super::auth::Auth;
 use super::client::Session;
 use super::config::{PaginationConfig, ParamLocation};
-use crate::hr::error::{HrError, Origin, clean_excerpt, describe_reqwest, display_origin};
+use crate::hr::body::{BodyError, describe_cut, read_capped, read_prefix};
+use crate::hr::error::{HrError, Origin, describe_reqwest, display_origin};
+use crate::hr::limits::LimitsConfig;
 use crate::hr::retry::{
     Failure, is_retryable_error, is_retryable_status, retry_after, with_retries,
 };
 use crate::hr::{Page, describe_json, take_records};
+/// How much of an error answer's body is read, for the excerpt its error shows.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+
 /// Where the next page's link is: a JSON Pointer into the body, or the `Link` header.
 #[derive(Clone, Copy)]
 pub(super) enum NextLink<'a> {
@@ -99,11 +104,13 @@ impl Session<'_> {
     }
 
     pub(super) fn too_many_pages(&self, url: &Url, page: u64) -> HrError {
-        HrError::Pagination {
-            at: self.origin(url, page),
-            problem: format!(
-                "more than {} pages (hr.rest.max_pages); stopped rather than page forever",
-                self.config.max_pages
+        HrError::Limit {
+            at: self.origin(url, page).to_string(),
+            key: "max_pages",
+            limit: self.limits.max_pages,
+            what: format!(
+                "page {page} was next: the API has not stopped paging after {} pages",
+                page - 1
             ),
         }
     }
@@ -122,7 +129,11 @@ impl Session<'_> {
             let token = match &self.auth {
                 Auth::OAuth2(oauth) => Some(
                     oauth
-                        .token(&self.client, &self.config.retry, self.config.timeout_secs)
+                        .token(
+                            &self.client,
+                            (&self.config.retry, self.limits),
+                            self.config.timeout_secs,
+                        )
                         .await?,
                 ),
                 _ => None,
@@ -192,7 +203,7 @@ impl Session<'_> {
         let status = response.status();
         if !status.is_success() {
             let wait = retry_after(response.headers());
-            let error = self.status_error(at.clone(), url, response).await;
+            let error = self.status_error(at.clone(), url, response, token).await;
             return Err(if is_retryable_status(status) {
                 Failure::retryable(error, wait)
             } else {
@@ -204,7 +215,9 @@ impl Session<'_> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = response.bytes().await.map_err(transport)?;
+        let bytes = read_capped(response, self.limits.max_page_bytes)
+            .await
+            .map_err(|e| self.body_failure(e, &at))?;
         tracing::debug!(
             page,
             bytes = bytes.len(),
@@ -221,11 +234,34 @@ impl Session<'_> {
         Ok((body, headers))
     }
 
+    /// Why a 2xx body could not be read: larger than `hr.limits.max_page_bytes` (final), or cut
+    /// short by the connection, which is a transport failure like a failed connect and is
+    /// retried as one.
+    fn body_failure(&self, error: BodyError, at: &Origin) -> Failure {
+        match error {
+            BodyError::TooLarge { announced } => {
+                Failure::fatal(self.limits.too_large(at.to_string(), announced))
+            }
+            BodyError::Cut(e) => Failure::retryable(
+                HrError::Transport {
+                    at: at.clone(),
+                    detail: describe_cut(e, |e| describe_reqwest(e, self.config.timeout_secs)),
+                    attempts: 1,
+                },
+                None,
+            ),
+        }
+    }
+
+    /// The error of a non-2xx answer. An excerpt of its body is kept for the statuses that have
+    /// nothing better to say, with every credential taken out first (`token` is the current
+    /// OAuth2 access token): a server may echo what it was sent.
     pub(super) async fn status_error(
         &self,
         at: Origin,
         url: &Url,
         response: reqwest::Response,
+        token: Option<&SecretString>,
     ) -> HrError {
         let status = response.status().as_u16();
         match status {
@@ -241,11 +277,8 @@ impl Session<'_> {
                 HrError::Redirect { at, status, to }
             }
             _ => {
-                let body = response
-                    .bytes()
-                    .await
-                    .map(|b| clean_excerpt(&b, 200))
-                    .unwrap_or_default();
+                let body = read_prefix(response, ERROR_BODY_BYTES).await;
+                let body = self.auth.redactor(token).excerpt(&body);
                 HrError::Http {
                     at,
                     status,
@@ -472,7 +505,7 @@ impl Session<'_> {
         }
     }
 
-    /// Requests page number `page` (counted from 1), within `hr.rest.max_pages`. What tells where
+    /// Requests page number `page` (counted from 1), within `hr.limits.max_pages`. What tells where
     /// the next page is (a total, a cursor, a link) is read from the answer before its records
     /// are handed on with [`Session::hand_on`].
     async fn fetch_page(
@@ -481,7 +514,7 @@ impl Session<'_> {
         body: Option<&Value>,
         page: u64,
     ) -> Result<Fetched, HrError> {
-        if page > self.config.max_pages {
+        if page > self.limits.max_pages {
             return Err(self.too_many_pages(&url, page));
         }
         let (body, headers) = self.get(&url, body, page).await?;
@@ -541,6 +574,8 @@ struct Fetched {
 /// the next one is fetched), and the last one is kept to compare the next with.
 pub(crate) struct Pager {
     pub(super) sink: mpsc::Sender<Page>,
+    /// The caps of `[hr.limits]`: `max_records` is checked as the pages come.
+    limits: LimitsConfig,
     /// The page before, shared with the receiver (which may still be reading it).
     pub(super) previous: Option<Page>,
     /// Records sent so far, across pages.
@@ -548,9 +583,10 @@ pub(crate) struct Pager {
 }
 
 impl Pager {
-    pub(crate) fn new(sink: mpsc::Sender<Page>) -> Self {
+    pub(crate) fn new(sink: mpsc::Sender<Page>, limits: LimitsConfig) -> Self {
         Self {
             sink,
+            limits,
             previous: None,
             received: 0,
         }
@@ -558,6 +594,8 @@ impl Pager {
 
     pub(super) async fn send(&mut self, records: Vec<Value>, at: &Origin) -> Result<(), HrError> {
         self.received += records.len() as u64;
+        self.limits
+            .check_records(self.received, || at.to_string())?;
         let page = Arc::new(records);
         // The receiver only goes away when it failed, which its owner reports; this error is a
         // fallback so that the fetch stops rather than fetching pages nobody reads.
