@@ -9,6 +9,7 @@ mod auth;
 mod client;
 mod config;
 mod paging;
+mod request;
 
 pub(crate) use client::fetch_pages;
 pub use config::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};

@@ -5,24 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use reqwest::Url;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LINK, LOCATION};
-use secrecy::SecretString;
+use reqwest::header::{HeaderMap, LINK};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::auth::Auth;
 use super::client::Session;
 use super::config::{PaginationConfig, ParamLocation};
-use crate::hr::body::{BodyError, describe_cut, read_capped, read_prefix};
-use crate::hr::error::{HrError, Origin, describe_reqwest, display_origin};
+use crate::hr::error::{HrError, Origin, display_origin};
 use crate::hr::limits::LimitsConfig;
-use crate::hr::retry::{
-    Failure, is_retryable_error, is_retryable_status, retry_after, with_retries,
-};
 use crate::hr::{Page, describe_json, take_records};
-/// How much of an error answer's body is read, for the excerpt its error shows.
-const ERROR_BODY_BYTES: usize = 64 * 1024;
-
 /// Where the next page's link is: a JSON Pointer into the body, or the `Link` header.
 #[derive(Clone, Copy)]
 pub(super) enum NextLink<'a> {
@@ -84,21 +75,6 @@ impl Session<'_> {
         (url, body)
     }
 
-    /// Waits for the next request slot under `requests_per_minute`.
-    pub(super) async fn pace(&self) {
-        let Some(pacer) = &self.pacer else {
-            return;
-        };
-        let mut next = pacer.next.lock().await;
-        let now = tokio::time::Instant::now();
-        if let Some(at) = *next {
-            if at > now {
-                tokio::time::sleep_until(at).await;
-            }
-        }
-        *next = Some(next.map_or(now, |at| at.max(now)) + pacer.interval);
-    }
-
     pub(super) fn origin(&self, url: &Url, page: u64) -> Origin {
         Origin::page(self.config.method.as_str(), url, page)
     }
@@ -112,180 +88,6 @@ impl Session<'_> {
                 "page {page} was next: the API has not stopped paging after {} pages",
                 page - 1
             ),
-        }
-    }
-
-    /// One page: the parsed JSON answer of a 2xx response and its headers, or the reason there
-    /// is none. Failures worth it are retried (`[hr.rest.retry]`); with OAuth2, a 401 fetches a
-    /// new token once and tries the page again.
-    pub(super) async fn get(
-        &self,
-        url: &Url,
-        body: Option<&Value>,
-        page: u64,
-    ) -> Result<(Value, HeaderMap), HrError> {
-        let mut refreshed = false;
-        loop {
-            let token = match &self.auth {
-                Auth::OAuth2(oauth) => Some(
-                    oauth
-                        .token(
-                            &self.client,
-                            (&self.config.retry, self.limits),
-                            self.config.timeout_secs,
-                        )
-                        .await?,
-                ),
-                _ => None,
-            };
-            let result = with_retries(&self.config.retry, || {
-                self.attempt(url, body, page, token.as_ref())
-            })
-            .await;
-            match (result, &self.auth) {
-                (Err(HrError::Credentials { status: 401, .. }), Auth::OAuth2(oauth))
-                    if !refreshed =>
-                {
-                    tracing::info!(
-                        page,
-                        "HR API refused the OAuth2 access token (HTTP 401); fetching a new one"
-                    );
-                    oauth.invalidate().await;
-                    refreshed = true;
-                }
-                (result, _) => return result,
-            }
-        }
-    }
-
-    /// One attempt at one page.
-    pub(super) async fn attempt(
-        &self,
-        url: &Url,
-        body: Option<&Value>,
-        page: u64,
-        token: Option<&SecretString>,
-    ) -> Result<(Value, HeaderMap), Failure> {
-        let at = self.origin(url, page);
-        let mut request = self
-            .client
-            .request(self.config.method.to_reqwest(), url.clone());
-        if !self
-            .config
-            .headers
-            .keys()
-            .any(|name| name.eq_ignore_ascii_case(ACCEPT.as_str()))
-        {
-            request = request.header(ACCEPT, "application/json");
-        }
-        for (name, value) in &self.config.headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        request = self.auth.apply(request, token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        self.pace().await;
-        let transport = |e: reqwest::Error| {
-            let retry = is_retryable_error(&e);
-            let error = HrError::Transport {
-                at: at.clone(),
-                detail: describe_reqwest(e, self.config.timeout_secs),
-                attempts: 1,
-            };
-            if retry {
-                Failure::retryable(error, None)
-            } else {
-                Failure::fatal(error)
-            }
-        };
-        let response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        if !status.is_success() {
-            let wait = retry_after(response.headers());
-            let error = self.status_error(at.clone(), url, response, token).await;
-            return Err(if is_retryable_status(status) {
-                Failure::retryable(error, wait)
-            } else {
-                Failure::fatal(error)
-            });
-        }
-        let headers = response.headers().clone();
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = read_capped(response, self.limits.max_page_bytes)
-            .await
-            .map_err(|e| self.body_failure(e, &at))?;
-        tracing::debug!(
-            page,
-            bytes = bytes.len(),
-            status = status.as_u16(),
-            "HR page received"
-        );
-        let body = serde_json::from_slice(&bytes).map_err(|e| {
-            Failure::fatal(HrError::NotJson {
-                at,
-                content_type,
-                detail: e.to_string(),
-            })
-        })?;
-        Ok((body, headers))
-    }
-
-    /// Why a 2xx body could not be read: larger than `hr.limits.max_page_bytes` (final), or cut
-    /// short by the connection, which is a transport failure like a failed connect and is
-    /// retried as one.
-    fn body_failure(&self, error: BodyError, at: &Origin) -> Failure {
-        match error {
-            BodyError::TooLarge { announced } => {
-                Failure::fatal(self.limits.too_large(at.to_string(), announced))
-            }
-            BodyError::Cut(e) => Failure::retryable(
-                HrError::Transport {
-                    at: at.clone(),
-                    detail: describe_cut(e, |e| describe_reqwest(e, self.config.timeout_secs)),
-                    attempts: 1,
-                },
-                None,
-            ),
-        }
-    }
-
-    /// The error of a non-2xx answer. An excerpt of its body is kept for the statuses that have
-    /// nothing better to say, with every credential taken out first (`token` is the current
-    /// OAuth2 access token): a server may echo what it was sent.
-    pub(super) async fn status_error(
-        &self,
-        at: Origin,
-        url: &Url,
-        response: reqwest::Response,
-        token: Option<&SecretString>,
-    ) -> HrError {
-        let status = response.status().as_u16();
-        match status {
-            401 | 403 => HrError::Credentials { at, status },
-            404 => HrError::NotFound { at },
-            300..=399 if response.headers().contains_key(LOCATION) => {
-                let to = response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|location| url.join(location).ok())
-                    .map_or_else(|| "an unreadable Location".into(), |u| display_origin(&u));
-                HrError::Redirect { at, status, to }
-            }
-            _ => {
-                let body = read_prefix(response, ERROR_BODY_BYTES).await;
-                let body = self.auth.redactor(token).excerpt(&body);
-                HrError::Http {
-                    at,
-                    status,
-                    body,
-                    attempts: 1,
-                }
-            }
         }
     }
 
