@@ -22,6 +22,13 @@ pub enum Origin {
         page: u64,
     },
     File(PathBuf),
+    /// The request that looks up one employee.
+    Lookup {
+        /// `GET` or `POST`.
+        method: String,
+        /// The URL without query string, fragment or user info.
+        url: String,
+    },
 }
 
 impl Origin {
@@ -39,6 +46,7 @@ impl fmt::Display for Origin {
         match self {
             Self::Page { method, url, page } => write!(f, "{method} {url} (page {page})"),
             Self::File(path) => write!(f, "HR export {}", path.display()),
+            Self::Lookup { method, url } => write!(f, "{method} {url} (one employee)"),
         }
     }
 }
@@ -213,6 +221,19 @@ pub enum HrError {
         /// What passed the cap.
         what: String,
     },
+
+    /// The source has no way to read one employee by id (see [`crate::hr::can_read_one`]).
+    #[error("this HR source cannot read one employee by id: {why}")]
+    CannotReadOne { why: String },
+
+    /// An id that cannot be looked up as it is: empty, `.` or `..`, or holding a character no
+    /// HR id hrsync reads may hold.
+    #[error("cannot look up HR id {id:?}: {problem}")]
+    LookupId { id: String, problem: String },
+
+    /// The lookup of one employee answered with a record for someone else.
+    #[error("{at}: {problem}")]
+    LookupAnswer { at: Origin, problem: String },
 
     #[error("cannot read HR export {path}: {source}")]
     File {

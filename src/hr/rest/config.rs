@@ -62,6 +62,18 @@ pub struct RestConfig {
     /// `300` is Deel's 5 per second and Personio's employee list limit, `50` HiBob's search.
     /// Default: no limit besides the API's own 429 answers, which are retried.
     pub requests_per_minute: Option<u32>,
+    /// The URL that reads one employee, with `{id}` where the employee's id goes, such as
+    /// `https://hr.example.com/api/v1/employees/{id}`: how hrsync confirms that an employee
+    /// missing from the list is really gone before anything is done to their account. The id is
+    /// percent-encoded (`/`, `?`, `#`, `%` and every other reserved character), so it can never
+    /// change the host or the path's structure; an id of `.` or `..` is refused. Same origin as
+    /// `url` (the credentials go with it). `GET`, with `headers` and `[hr.rest.auth]`; an
+    /// answer of HTTP 404 means there is no such employee. Vendor presets read one employee
+    /// their own way (see the README); this key overrides that.
+    pub employee_url: Option<String>,
+    /// JSON Pointer to the employee in `employee_url`'s answer: an object (the record), or an
+    /// array of records (none: no such employee). Default `""`, the whole answer.
+    pub employee_pointer: Option<String>,
     /// `[hr.rest.auth]`: how requests authenticate ([`AuthConfig`]). Default: none.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -381,7 +393,28 @@ impl RestConfig {
         }
         self.validate_auth(problems);
         self.validate_pagination(problems);
+        self.validate_employee_url(problems);
         self.retry.validate(problems);
+    }
+
+    /// `employee_url`: a URL with one `{id}` in its path or query, on the origin of `url`;
+    /// `employee_pointer`: a JSON Pointer.
+    fn validate_employee_url(&self, problems: &mut Vec<ConfigProblem>) {
+        if let Some(Err(message)) = self.employee_pointer.as_deref().map(check_pointer) {
+            problems.push(ConfigProblem::new("hr.rest.employee_pointer", message));
+        }
+        let Some(template) = &self.employee_url else {
+            if self.employee_pointer.is_some() {
+                problems.push(ConfigProblem::new(
+                    "hr.rest.employee_pointer",
+                    "is only read with hr.rest.employee_url",
+                ));
+            }
+            return;
+        };
+        if let Err(message) = check_employee_url(template, &self.url) {
+            problems.push(ConfigProblem::new("hr.rest.employee_url", message));
+        }
     }
 
     pub(super) fn validate_auth(&self, problems: &mut Vec<ConfigProblem>) {
@@ -601,6 +634,34 @@ impl RestConfig {
                 }
             }
         }
+    }
+}
+
+/// The placeholder of the employee's id in `employee_url`.
+pub(crate) const ID_PLACEHOLDER: &str = "{id}";
+
+/// `employee_url` is a URL with exactly one `{id}`, in its path or query (never in the scheme,
+/// the host or the fragment), on the origin of `url`, over https (or http to loopback, as for
+/// `url`).
+fn check_employee_url(template: &str, url: &str) -> Result<(), String> {
+    if template.matches(ID_PLACEHOLDER).count() != 1 {
+        return Err("must hold {id} exactly once, where the employee's id goes".into());
+    }
+    let with = |id: &str| Url::parse(&template.replacen(ID_PLACEHOLDER, id, 1));
+    let (Ok(one), Ok(other)) = (with("a"), with("b")) else {
+        return Err("is not a URL (with {id} filled in)".into());
+    };
+    scheme_and_host(&one)?;
+    let in_fragment = one.fragment() != other.fragment();
+    if one.origin() != other.origin() || in_fragment {
+        return Err("may hold {id} only in its path or query".into());
+    }
+    match Url::parse(url) {
+        Ok(url) if url.origin() != one.origin() => Err(format!(
+            "must be on the origin of hr.rest.url ({}): the credentials go with it",
+            crate::hr::error::display_origin(&url)
+        )),
+        _ => Ok(()),
     }
 }
 
