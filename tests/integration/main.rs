@@ -20,6 +20,7 @@ mod corpus;
 mod demo;
 mod explain_report;
 mod faults;
+mod hr_limits;
 mod lifecycle;
 mod limits;
 mod offboard;
