@@ -768,3 +768,38 @@ fn a_reference_the_api_cannot_look_up_makes_the_source_unable_to_read_one() {
     );
     assert!(!hr::can_read_one(&parsed));
 }
+
+/// Confirming many absences in one run asks the token endpoint once, not once per employee
+/// (Personio allows 60 token requests a minute).
+#[tokio::test]
+async fn a_one_reader_reads_many_employees_with_one_token() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().expect("tempdir");
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(json_ok(
+            json!({"access_token": "AT-1", "token_type": "Bearer", "expires_in": 3600}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path_regex("^/api/v2/people/[0-9]+$"))
+        .and(bearer_token("AT-1"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(5)
+        .mount(&server)
+        .await;
+    let config = config(&format!(
+        "source = \"rest\"\n[rest]\nurl = \"{uri}/api/v2/people\"\nrecords = \"/people\"\n\
+         employee_url = \"{uri}/api/v2/people/{{id}}\"\n[rest.auth]\ntype = \"oauth2\"\n\
+         token_url = \"{uri}/oauth/token\"\nclient_id = \"hrsync\"\nclient_secret = {secret}\n\
+         {GENERIC_FIELDS}",
+        uri = server.uri(),
+        secret = secret(&dir, "client-secret", "CS-1"),
+    ));
+    let reader = hr::OneReader::open(&config).await.expect("a reader");
+    for id in ["1", "2", "3", "4", "5"] {
+        let found = reader.read(id).await;
+        assert!(matches!(found, Ok(OneEmployee::Absent)), "{id}: {found:?}");
+    }
+}

@@ -76,7 +76,7 @@ pub use fields::{FieldPath, FieldPaths, FieldsConfig, StatusConfig};
 pub use file::{FileConfig, FileFormat};
 pub use limits::LimitsConfig;
 pub use normalize::normalize;
-pub use one::{OneEmployee, can_read_one, read_one};
+pub use one::{OneEmployee, OneReader, can_read_one, read_one};
 pub use presets::{Preset, PresetParams};
 pub use record::Record;
 pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};

@@ -11,7 +11,7 @@
 use super::error::HrError;
 use super::limits::within_deadline;
 use super::normalize::normalize;
-use super::rest::{Lookup, RestConfig, look_up_with_references};
+use super::rest::{Lookup, Lookups, RestConfig};
 use super::{HrConfig, Source, checked, url_location};
 use crate::model::{Employee, HrSnapshot, RejectedRecord};
 
@@ -37,17 +37,46 @@ pub fn can_read_one(config: &HrConfig) -> bool {
 }
 
 /// Reads the employee whose HR id is `id`, with the list's credentials, retries and
-/// `[hr.limits]` (the whole lookup within `max_fetch_secs`), and normalises it as the list
-/// would. A failure of any kind is an `Err`, never [`OneEmployee::Absent`].
+/// `[hr.limits]` (the lookup within `max_fetch_secs`), and normalises it as the list would. A
+/// failure of any kind is an `Err`, never [`OneEmployee::Absent`]. To read several, open a
+/// [`OneReader`] once.
 pub async fn read_one(config: &HrConfig, id: &str) -> Result<OneEmployee, HrError> {
-    let (rest, lookup) = lookup(config)?;
-    let reading = look_up_with_references((rest, &config.limits), &lookup, &config.fields, id);
-    let found = within_deadline(&config.limits, || url_location(&rest.url), reading).await?;
-    let Some((records, own)) = found else {
-        return Ok(OneEmployee::Absent);
-    };
-    let snapshot = normalize(&records, &config.fields, &config.status);
-    Ok(pick(snapshot, id, own))
+    OneReader::open(config).await?.read(id).await
+}
+
+/// Reads employees one at a time over one client and one set of credentials: one OAuth2 token
+/// for them all (a token endpoint may allow a few a minute), and `requests_per_minute` kept
+/// across them. What confirms many absences in one run.
+pub struct OneReader<'c> {
+    config: &'c HrConfig,
+    rest: &'c RestConfig,
+    lookups: Lookups<'c>,
+}
+
+impl<'c> OneReader<'c> {
+    /// Opens the client and reads the credentials; an `Err` when the source cannot read one
+    /// employee ([`can_read_one`]) or its credentials cannot be read.
+    pub async fn open(config: &'c HrConfig) -> Result<OneReader<'c>, HrError> {
+        let (rest, lookup) = lookup(config)?;
+        let lookups = Lookups::open((rest, &config.limits), lookup, &config.fields).await?;
+        Ok(Self {
+            config,
+            rest,
+            lookups,
+        })
+    }
+
+    /// [`read_one`] with this reader's client and credentials.
+    pub async fn read(&self, id: &str) -> Result<OneEmployee, HrError> {
+        let config = self.config;
+        let reading = self.lookups.records(id);
+        let at = || url_location(&self.rest.url);
+        let Some((records, own)) = within_deadline(&config.limits, at, reading).await? else {
+            return Ok(OneEmployee::Absent);
+        };
+        let snapshot = normalize(&records, &config.fields, &config.status);
+        Ok(pick(snapshot, id, own))
+    }
 }
 
 /// The source's API and how it looks up one employee, or why it cannot.

@@ -568,9 +568,7 @@ impl RestConfig {
                     *location,
                     &mut problem,
                 );
-                if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer("/total")) {
-                    problem("total_ptr", message);
-                }
+                optional_pointer(total_ptr, "/total", &mut problem);
             }
             PaginationConfig::Page {
                 page_param,
@@ -619,19 +617,14 @@ impl RestConfig {
                 if let Err(message) = answer_pointer("/meta/page/nextCursor")(next_ptr) {
                     problem("next_ptr", message);
                 }
-                if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer("/meta/total"))
-                {
-                    problem("total_ptr", message);
-                }
+                optional_pointer(total_ptr, "/meta/total", &mut problem);
             }
             PaginationConfig::LinkHeader => {}
             PaginationConfig::NextUrl { ptr, total_ptr } => {
                 if let Err(message) = answer_pointer("/_links/next/href")(ptr) {
                     problem("ptr", message);
                 }
-                if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer("/d/__count")) {
-                    problem("total_ptr", message);
-                }
+                optional_pointer(total_ptr, "/d/__count", &mut problem);
             }
         }
     }
@@ -673,6 +666,17 @@ pub(super) fn answer_pointer(example: &str) -> impl Fn(&str) -> Result<(), Strin
             return Err(format!("must point into the answer, such as \"{example}\""));
         }
         check_pointer(ptr)
+    }
+}
+
+/// The check of an optional `total_ptr` ([`answer_pointer`]).
+fn optional_pointer(
+    total_ptr: &Option<String>,
+    example: &str,
+    problem: &mut impl FnMut(&str, String),
+) {
+    if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer(example)) {
+        problem("total_ptr", message);
     }
 }
 

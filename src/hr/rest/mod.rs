@@ -14,7 +14,7 @@ mod request;
 
 pub(crate) use client::fetch_pages;
 pub use config::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
-pub(crate) use one::{Lookup, look_up_with_references};
+pub(crate) use one::{Lookup, Lookups};
 
 #[cfg(test)]
 mod tests {

@@ -106,57 +106,21 @@ impl Lookup {
 /// A preset's own way, checked against what the configuration made of the preset (a URL or an
 /// id path the user replaced may no longer fit it).
 fn preset_lookup(rest: &RestConfig, preset: Preset, id: &FieldPaths) -> Result<Lookup, String> {
-    let id_is = |path: &str| id.to_string() == path;
-    let moved = || format!("hr.fields.id is not the {} preset's", preset.as_str());
+    let own_id = match preset {
+        Preset::Bamboohr => "$.id",
+        Preset::Personio => "$.attributes.id.value",
+        // The filters take whatever the id's path names, as far as the API can filter on it.
+        Preset::Hibob | Preset::Scim | Preset::Successfactors | Preset::Workday => "",
+    };
+    if !own_id.is_empty() && id.to_string() != own_id {
+        return Err(format!(
+            "hr.fields.id is not the {} preset's ({own_id})",
+            preset.as_str()
+        ));
+    }
     match preset {
-        Preset::Bamboohr => {
-            let root = rest
-                .url
-                .strip_suffix("/reports/custom")
-                .ok_or("hr.rest.url is not the preset's custom report")?;
-            let fields = rest
-                .body
-                .as_ref()
-                .and_then(|body| body.get("fields"))
-                .and_then(Value::as_array)
-                .and_then(|fields| fields.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
-                .ok_or("hr.rest.body has no list of fields")?;
-            if !id_is("$.id") {
-                return Err(moved());
-            }
-            let current = match rest.query.get("onlyCurrent").map(|v| v.values()) {
-                Some([value]) => value.clone(),
-                _ => "true".to_string(),
-            };
-            Ok(Lookup::Path {
-                template: format!("{root}/employees/{ID_PLACEHOLDER}"),
-                query: vec![
-                    ("fields".into(), fields.join(",")),
-                    ("onlyCurrent".into(), current),
-                ],
-                pointer: String::new(),
-            })
-        }
-        Preset::Personio => {
-            if !rest.url.ends_with("/company/employees") {
-                return Err("hr.rest.url is not the preset's employee list".into());
-            }
-            if !id_is("$.attributes.id.value") {
-                return Err(moved());
-            }
-            let query = rest
-                .query
-                .iter()
-                .flat_map(|(name, values)| {
-                    values.values().iter().map(|v| (name.clone(), v.clone()))
-                })
-                .collect();
-            Ok(Lookup::Path {
-                template: format!("{}/{ID_PLACEHOLDER}", rest.url),
-                query,
-                pointer: "/data".into(),
-            })
-        }
+        Preset::Bamboohr => bamboohr_lookup(rest),
+        Preset::Personio => personio_lookup(rest),
         Preset::Hibob => {
             let body_ok = rest
                 .body
@@ -175,6 +139,52 @@ fn preset_lookup(rest: &RestConfig, preset: Preset, id: &FieldPaths) -> Result<L
         Preset::Successfactors => filter(FilterKind::OData, id),
         Preset::Workday => Err("a Workday report has no way to ask for one worker".into()),
     }
+}
+
+/// BambooHR's `GET /v1/employees/{id}`, asking for the custom report's fields, current values
+/// only unless the report says otherwise.
+fn bamboohr_lookup(rest: &RestConfig) -> Result<Lookup, String> {
+    let root = rest
+        .url
+        .strip_suffix("/reports/custom")
+        .ok_or("hr.rest.url is not the preset's custom report")?;
+    let fields = rest
+        .body
+        .as_ref()
+        .and_then(|body| body.get("fields"))
+        .and_then(Value::as_array)
+        .and_then(|fields| fields.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
+        .ok_or("hr.rest.body has no list of fields")?;
+    let current = match rest.query.get("onlyCurrent").map(|v| v.values()) {
+        Some([value]) => value.clone(),
+        _ => "true".to_string(),
+    };
+    Ok(Lookup::Path {
+        template: format!("{root}/employees/{ID_PLACEHOLDER}"),
+        query: vec![
+            ("fields".into(), fields.join(",")),
+            ("onlyCurrent".into(), current),
+        ],
+        pointer: String::new(),
+    })
+}
+
+/// Personio v1's `GET /company/employees/{employee_id}`, with the list's query (its
+/// `attributes[]`), the record at `/data`.
+fn personio_lookup(rest: &RestConfig) -> Result<Lookup, String> {
+    if !rest.url.ends_with("/company/employees") {
+        return Err("hr.rest.url is not the preset's employee list".into());
+    }
+    let query = rest
+        .query
+        .iter()
+        .flat_map(|(name, values)| values.values().iter().map(|v| (name.clone(), v.clone())))
+        .collect();
+    Ok(Lookup::Path {
+        template: format!("{}/{ID_PLACEHOLDER}", rest.url),
+        query,
+        pointer: "/data".into(),
+    })
 }
 
 fn filter(kind: FilterKind, id: &FieldPaths) -> Result<Lookup, String> {
@@ -293,47 +303,75 @@ impl Session<'_> {
     }
 }
 
-/// Reads one employee's records, and after them the records its `[hr.references]` fields name
-/// (so that they resolve as in the list): `None` when the API has no such employee; otherwise
-/// the records and how many of them are the employee's own. A referenced record whose id is
-/// already there is left out: it is the same record.
-pub(crate) async fn look_up_with_references(
-    (rest, limits): (&RestConfig, &LimitsConfig),
-    lookup: &Lookup,
-    fields: &FieldsConfig,
-    id: &str,
-) -> Result<Option<(Vec<Value>, usize)>, HrError> {
-    let session = Session::open(rest, limits).await?;
-    let Some((mut records, at)) = session.look_up(lookup, id).await? else {
-        return Ok(None);
-    };
-    let own = records.len();
-    let Some(id_paths) = fields.get(ID) else {
-        return Ok(Some((records, own)));
-    };
-    if lookup.is_path() {
-        answered_for(&records, id_paths, id, &at)?;
+/// Lookups of one employee after another over one client and one set of credentials (one
+/// OAuth2 token for them all, one pace under `requests_per_minute`).
+pub(crate) struct Lookups<'a> {
+    session: Session<'a>,
+    lookup: Lookup,
+    fields: &'a FieldsConfig,
+}
+
+impl<'a> Lookups<'a> {
+    /// Opens the client and reads the credentials (no request yet).
+    pub(crate) async fn open(
+        (rest, limits): (&'a RestConfig, &'a LimitsConfig),
+        lookup: Lookup,
+        fields: &'a FieldsConfig,
+    ) -> Result<Lookups<'a>, HrError> {
+        Ok(Self {
+            session: Session::open(rest, limits).await?,
+            lookup,
+            fields,
+        })
     }
-    for (field, key) in &fields.references {
-        let (Some(paths), Some(by_key)) = (fields.get(field), lookup.by_key(key, id_paths)) else {
-            continue;
+
+    /// One employee's records, and after them the records its `[hr.references]` fields name
+    /// (so that they resolve as in the list): `None` when the API has no such employee;
+    /// otherwise the records and how many of them are the employee's own.
+    pub(crate) async fn records(&self, id: &str) -> Result<Option<(Vec<Value>, usize)>, HrError> {
+        let Some((mut records, at)) = self.session.look_up(&self.lookup, id).await? else {
+            return Ok(None);
         };
-        let values: BTreeSet<String> = records[..own]
-            .iter()
-            .filter_map(|record| first_text(record, paths))
-            .collect();
-        for value in values {
-            let named = session.look_up(&by_key, &value).await?;
-            for record in named.map(|(records, _)| records).unwrap_or_default() {
-                let id_of = first_text(&record, id_paths);
-                let known = records.iter().any(|r| first_text(r, id_paths) == id_of);
-                if id_of.is_none() || !known {
-                    records.push(record);
+        let own = records.len();
+        if let Some(id_paths) = self.fields.get(ID) {
+            if self.lookup.is_path() {
+                answered_for(&records, id_paths, id, &at)?;
+            }
+            self.add_referenced(&mut records, id_paths).await?;
+        }
+        Ok(Some((records, own)))
+    }
+
+    /// Appends the records the references of `records` name. One whose id is already there is
+    /// left out: it is the same record (a self-reference, or the employee's own).
+    async fn add_referenced(
+        &self,
+        records: &mut Vec<Value>,
+        id_paths: &FieldPaths,
+    ) -> Result<(), HrError> {
+        let own = records.len();
+        for (field, key) in &self.fields.references {
+            let by_key = self.lookup.by_key(key, id_paths);
+            let (Some(paths), Some(by_key)) = (self.fields.get(field), by_key) else {
+                continue;
+            };
+            let values: BTreeSet<String> = records[..own]
+                .iter()
+                .filter_map(|record| first_text(record, paths))
+                .collect();
+            for value in values {
+                let named = self.session.look_up(&by_key, &value).await?;
+                for record in named.map(|(named, _)| named).unwrap_or_default() {
+                    let id_of = first_text(&record, id_paths);
+                    let known = records.iter().any(|r| first_text(r, id_paths) == id_of);
+                    if id_of.is_none() || !known {
+                        records.push(record);
+                    }
                 }
             }
         }
+        Ok(())
     }
-    Ok(Some((records, own)))
 }
 
 /// At an employee's own URL, the answer must be about that employee: an API that answers for
