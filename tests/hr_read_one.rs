@@ -803,3 +803,44 @@ async fn a_one_reader_reads_many_employees_with_one_token() {
         assert!(matches!(found, Ok(OneEmployee::Absent)), "{id}: {found:?}");
     }
 }
+
+/// An API that ignores the filter answers with other people: the employee is not among them,
+/// but that says nothing about whether they exist. An error, never `Absent`.
+#[tokio::test]
+async fn a_filter_the_api_ignores_is_an_error_not_an_absence() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().expect("tempdir");
+    // SCIM: a server that pages through everyone whatever the filter says.
+    Mock::given(method("GET"))
+        .and(path("/scim/v2/Users"))
+        .respond_with(json_ok(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": 2, "startIndex": 1, "itemsPerPage": 2,
+            "Resources": [scim_user("ann", "E7", None), scim_user("bob", "E8", None)]
+        })))
+        .mount(&server)
+        .await;
+    // HiBob: a search that returns everyone.
+    Mock::given(method("POST"))
+        .and(path("/v1/people/search"))
+        .respond_with(json_ok(json!({"employees": [
+            hibob_person("3332883884017713238", "Jane", "Employed")
+        ]})))
+        .mount(&server)
+        .await;
+    let scim = config(&format!(
+        "preset = \"scim\"\nbase_url = \"{}/scim/v2\"\ntoken = {}\n",
+        server.uri(),
+        secret(&dir, "t", "scim-token")
+    ));
+    let hibob = config(&format!(
+        "preset = \"hibob\"\nbase_url = \"{}/v1\"\nservice_user_id = \"S\"\ntoken = {}\n",
+        server.uri(),
+        secret(&dir, "h", "hibob-token")
+    ));
+    for (config, id) in [(scim, "E1"), (hibob, "42")] {
+        let err = read_one(&config, id).await.unwrap_err();
+        assert!(matches!(err, HrError::LookupAnswer { .. }), "{err:?}");
+        assert!(err.to_string().contains("ignore the filter"), "{err}");
+    }
+}

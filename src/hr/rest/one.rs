@@ -33,8 +33,14 @@ pub(crate) enum Lookup {
         pointer: String,
     },
     /// The list's request, narrowed by a filter comparing `key` with the id: the records that
-    /// match are where the list's records are, and none means there is no such employee.
-    Filter { kind: FilterKind, key: String },
+    /// match are where the list's records are, and none means there is no such employee. Each
+    /// record of the answer must hold the value at `paths` (where `key` is read in a record):
+    /// an API that ignored the filter would otherwise make anyone look absent.
+    Filter {
+        kind: FilterKind,
+        key: String,
+        paths: FieldPaths,
+    },
 }
 
 /// The filter languages of the APIs that take one.
@@ -92,6 +98,7 @@ impl Lookup {
             Self::Filter { kind, .. } => Some(Self::Filter {
                 kind: *kind,
                 key: filter_key(*kind, key)?,
+                paths: key.clone(),
             }),
         }
     }
@@ -191,7 +198,11 @@ fn filter(kind: FilterKind, id: &FieldPaths) -> Result<Lookup, String> {
     let key = filter_key(kind, id).ok_or_else(|| {
         format!("the API cannot filter on hr.fields.id ({id}); it takes one plain path")
     })?;
-    Ok(Lookup::Filter { kind, key })
+    Ok(Lookup::Filter {
+        kind,
+        key,
+        paths: id.clone(),
+    })
 }
 
 /// What a filter of `kind` compares for the field at `paths`: one path of member names, as the
@@ -257,7 +268,13 @@ impl Session<'_> {
                     Err(e) => Err(e),
                 }
             }
-            Lookup::Filter { kind, key } => self.filtered(*kind, key, value).await,
+            Lookup::Filter { kind, key, paths } => {
+                let found = self.filtered(*kind, key, value).await?;
+                if let Some((records, at)) = &found {
+                    all_match(records, paths, value, at)?;
+                }
+                Ok(found)
+            }
         }
     }
 
@@ -371,6 +388,34 @@ impl<'a> Lookups<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Every record a filter answered must hold the value it asked for at `paths` (ignoring case:
+/// SCIM compares most attributes so, and so may OData). A record that does not means the API
+/// ignored or misread the filter, and then the employee's absence from its answer says nothing.
+fn all_match(
+    records: &[Value],
+    paths: &FieldPaths,
+    value: &str,
+    at: &Origin,
+) -> Result<(), HrError> {
+    let wanted = value.to_lowercase();
+    let stray = records.iter().find(|record| {
+        first_text(record, paths).is_none_or(|found| found.to_lowercase() != wanted)
+    });
+    match stray {
+        Some(record) => Err(HrError::LookupAnswer {
+            at: at.clone(),
+            problem: format!(
+                "asked for the records whose {paths} is {value:?}, the API answered with one \
+                 whose {paths} is {}; it seems to ignore the filter, so the answer cannot say \
+                 who is absent",
+                first_text(record, paths)
+                    .map_or_else(|| "missing".to_string(), |v| format!("{v:?}"))
+            ),
+        }),
+        None => Ok(()),
     }
 }
 
