@@ -14,8 +14,8 @@ use serde::Deserialize;
 use super::error::HrError;
 use crate::problem::ConfigProblem;
 
-/// `[hr.limits]`: caps on one HR read, for every source (an API, an export file) and for the
-/// single-employee reads that confirm an absence.
+/// `[hr.limits]`: caps on one HR read, for every source (an API, an export file); the
+/// single-employee reads that confirm an absence have the byte cap and the deadline.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
