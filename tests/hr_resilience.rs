@@ -182,6 +182,155 @@ async fn a_persistent_500_on_a_middle_page_fails_after_max_attempts_naming_the_p
     assert!(message.contains("upstream broke"), "{message}");
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bodies cut short (issue 17, item 2). wiremock always sends whole answers, so these use a
+// plain socket server that answers the first requests with the headers and half the body and
+// then drops the connection.
+
+/// How [`CutServer`] ends a connection it cuts short.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// A TCP reset (RST), as when a proxy or the server's process dies mid-answer.
+    Reset,
+    /// A plain close (FIN) before the `Content-Length` bytes are all sent.
+    Close,
+}
+
+/// A socket server: the first `cut` requests get `200`, a `Content-Length` for the whole body
+/// and half of it, then the connection is cut; later ones get the whole body.
+struct CutServer {
+    url: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CutServer {
+    async fn start(body: Value, cut: usize, how: Cut) -> CutServer {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
+        let url = format!(
+            "http://{}/v1/employees",
+            listener.local_addr().expect("an address")
+        );
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = connections.clone();
+        let body = body.to_string().into_bytes();
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let number = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                // The request: read until the end of its headers (a GET has no body).
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let whole = number > cut;
+                let sent = if whole {
+                    &body[..]
+                } else {
+                    &body[..body.len() / 2]
+                };
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(sent).await;
+                let _ = stream.flush().await;
+                if !whole {
+                    if let Cut::Reset = how {
+                        stream.set_zero_linger().expect("SO_LINGER 0");
+                    }
+                    // Let the client read the half body before the connection goes.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                drop(stream);
+            }
+        });
+        CutServer {
+            url,
+            connections,
+            task,
+        }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn config(&self) -> HrConfig {
+        rest_config(
+            &format!("url = \"{}\"\nrecords = \"/employees\"", self.url),
+            "",
+        )
+    }
+}
+
+impl Drop for CutServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn many_employees() -> Value {
+    // Large enough that half of it is not a JSON document by accident.
+    let employees: Vec<Value> = (0..200).map(|i| employee(&i.to_string())).collect();
+    json!({ "employees": employees })
+}
+
+#[tokio::test]
+async fn a_body_cut_short_by_a_reset_is_retried_like_a_failed_connect() {
+    for how in [Cut::Reset, Cut::Close] {
+        let server = CutServer::start(many_employees(), 2, how).await;
+        let records = fetch(&server.config()).await.unwrap();
+        assert_eq!(records.len(), 200);
+        assert_eq!(server.connections(), 3, "two cut answers, then a whole one");
+    }
+}
+
+#[tokio::test]
+async fn a_body_cut_short_on_every_attempt_fails_after_max_attempts_as_a_transport_error() {
+    let server = CutServer::start(many_employees(), usize::MAX, Cut::Reset).await;
+    let err = fetch(&server.config()).await.unwrap_err();
+    assert!(
+        matches!(err, HrError::Transport { attempts: 4, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("cut short"), "{message}");
+    assert!(message.contains("gave up after 4 attempts"), "{message}");
+    assert_eq!(server.connections(), 4);
+}
+
+/// Only a body that arrived whole and still is not JSON is a decode error: trying again cannot
+/// change it, so it is tried once.
+#[tokio::test]
+async fn a_whole_body_that_is_not_json_is_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"employees\": [1, 2"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let err = fetch(&rest_config(
+        &format!(
+            "url = \"{}/v1/employees\"\nrecords = \"/employees\"",
+            server.uri()
+        ),
+        "",
+    ))
+    .await
+    .unwrap_err();
+    assert!(matches!(err, HrError::NotJson { .. }), "{err:?}");
+}
+
 #[tokio::test]
 async fn refused_credentials_are_not_retried() {
     let server = MockServer::start().await;
@@ -540,6 +689,131 @@ async fn a_short_page_before_the_announced_last_page_is_an_incomplete_fetch() {
     assert!(matches!(err, HrError::Pagination { .. }), "{err:?}");
     assert!(message.contains("(page 2)"), "{message}");
     assert!(message.contains("announces 3 pages"), "{message}");
+}
+
+/// Issue 17, item 1: the number of pages drops from 3 to 2 between page 1 and page 2 (records
+/// deleted in HR while paging). Page 2 then looked like the last page and the fetch ended as
+/// complete; the records that moved up onto page 1 were never read.
+#[tokio::test]
+async fn a_number_of_pages_that_changes_between_pages_fails_the_fetch() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    Mock::given(query_param("page", "1"))
+        .respond_with(
+            json_ok(json!([employee("1"), employee("2")])).insert_header("X-Total-Pages", "3"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(query_param("page", "2"))
+        .respond_with(
+            json_ok(json!([employee("4"), employee("5")])).insert_header("X-Total-Pages", "2"),
+        )
+        .mount(&server)
+        .await;
+    let err = fetch(&gusto_config(&server, &dir)).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(
+            err,
+            HrError::TotalChanged {
+                first: 3,
+                now: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(message.contains("(page 2)"), "{message}");
+    assert!(message.contains("X-Total-Pages"), "{message}");
+}
+
+async fn mount_two_cursor_pages(server: &MockServer, first: Value, second: Value) {
+    Mock::given(query_param_is_missing("page[after]"))
+        .respond_with(json_ok(first))
+        .mount(server)
+        .await;
+    Mock::given(query_param("page[after]", "CUR-A"))
+        .respond_with(json_ok(second))
+        .mount(server)
+        .await;
+}
+
+/// A cursor style with `total_ptr` (BambooHR's `/meta/total`) checks the total like offset
+/// paging does: the same on every page, and equal to what arrived at the end.
+#[tokio::test]
+async fn a_cursor_with_a_total_checks_it_on_every_page_and_at_the_end() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    let config = |server: &MockServer| {
+        rest_config(
+            &format!(
+                "url = \"{}/api/v1/employees\"\nrecords = \"/data\"",
+                server.uri()
+            ),
+            &format!(
+                "{}[rest.pagination]\ntype = \"cursor\"\nparam = \"page[after]\"\n\
+                 next_ptr = \"/meta/page/nextCursor\"\ntotal_ptr = \"/meta/total\"\n",
+                bearer_tables(&dir)
+            ),
+        )
+    };
+    let page = |ids: &[&str], total: u64, next: Option<&str>| {
+        json!({
+            "data": ids.iter().map(|id| employee(id)).collect::<Vec<_>>(),
+            "meta": {"total": total, "page": {"limit": 2, "nextCursor": next, "prevCursor": null}},
+        })
+    };
+    // Every page says 3, and 3 arrived.
+    mount_two_cursor_pages(
+        &server,
+        page(&["1", "2"], 3, Some("CUR-A")),
+        page(&["3"], 3, None),
+    )
+    .await;
+    assert_eq!(
+        ids(&fetch(&config(&server)).await.unwrap()),
+        ["1", "2", "3"]
+    );
+    // The total changes from 3 to 2.
+    let changed = MockServer::start().await;
+    mount_two_cursor_pages(
+        &changed,
+        page(&["1", "2"], 3, Some("CUR-A")),
+        page(&["3"], 2, None),
+    )
+    .await;
+    let err = fetch(&config(&changed)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HrError::TotalChanged {
+                first: 3,
+                now: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The total stays 4, but the cursor ends after 3.
+    let short = MockServer::start().await;
+    mount_two_cursor_pages(
+        &short,
+        page(&["1", "2"], 4, Some("CUR-A")),
+        page(&["3"], 4, None),
+    )
+    .await;
+    let err = fetch(&config(&short)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HrError::Incomplete {
+                expected: 4,
+                received: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]

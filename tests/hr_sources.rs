@@ -411,6 +411,76 @@ async fn a_total_that_disagrees_with_the_records_received_is_an_incomplete_fetch
     );
 }
 
+/// Issue 17, item 1: employee 2 is deleted in HR between page 1 and page 2. Every record after
+/// it moves one place up, so employee 3 moves from offset 2 to offset 1, which was already read,
+/// and page 2 (offset 2) starts at employee 4. Page 2 reports the new total, 4, which is exactly
+/// what has arrived: the fetch used to end there as complete, without employee 3, an active
+/// employee whose account `disable_orphans` then locked and moved.
+#[tokio::test]
+async fn a_record_deleted_between_pages_changes_the_total_and_fails_the_fetch() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    let first = vec![
+        personio_employee(1, "active", 9),
+        personio_employee(2, "active", 1),
+    ];
+    mount_personio_page(&server, 0, json_ok(personio_page(0, first, 5))).await;
+    let shifted = vec![
+        personio_employee(4, "active", 1),
+        personio_employee(5, "active", 1),
+    ];
+    mount_personio_page(&server, 2, json_ok(personio_page(2, shifted, 4))).await;
+
+    let err = fetch(&personio_config(&server.uri(), &dir, true))
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, HrError::TotalChanged { .. }), "{err:?}");
+    for part in [
+        "(page 2)",
+        "page 1 said 5",
+        "this page says 4",
+        "/metadata/total_elements",
+    ] {
+        assert!(message.contains(part), "{part:?} missing in: {message}");
+    }
+}
+
+/// A record added in HR during the fetch shifts the later records one place down: one is read
+/// twice, and with a deletion elsewhere another could be skipped. The totals still add up at the
+/// end (5 announced, 5 received), which used to pass; the change of total is what shows it.
+#[tokio::test]
+async fn a_total_that_grows_between_pages_fails_the_fetch_even_when_the_count_adds_up() {
+    let server = MockServer::start().await;
+    let dir = TempDir::new().unwrap();
+    let pages = [(0, vec![1, 2], 4), (2, vec![2, 3], 5), (4, vec![4], 5)];
+    for (offset, ids, total) in pages {
+        let employees = ids
+            .into_iter()
+            .map(|id| personio_employee(id, "active", 1))
+            .collect();
+        Mock::given(query_param("offset", offset.to_string()))
+            .respond_with(json_ok(personio_page(offset, employees, total)))
+            .mount(&server)
+            .await;
+    }
+    let err = fetch(&personio_config(&server.uri(), &dir, true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HrError::TotalChanged {
+                first: 4,
+                now: 5,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("(page 2)"), "{err}");
+}
+
 #[tokio::test]
 async fn an_api_that_ignores_the_offset_is_an_error_not_an_endless_loop() {
     let server = MockServer::start().await;
@@ -451,13 +521,23 @@ async fn more_pages_than_max_pages_is_an_error() {
         .await;
     }
     let text = personio_text(&server.uri(), &dir, true);
-    let config = config(&text.replace("[rest]\n", "[rest]\nmax_pages = 2\n"));
+    let config = config(&format!("{text}\n[limits]\nmax_pages = 2\n"));
     let err = fetch(&config).await.unwrap_err();
-    assert!(matches!(err, HrError::Pagination { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            HrError::Limit {
+                key: "max_pages",
+                limit: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let message = err.to_string();
     assert!(message.contains("(page 3)"), "{message}");
     assert!(
-        message.contains("more than 2 pages (hr.rest.max_pages)"),
+        message.contains("more than hr.limits.max_pages = 2 allows"),
         "{message}"
     );
 }

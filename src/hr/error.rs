@@ -22,6 +22,13 @@ pub enum Origin {
         page: u64,
     },
     File(PathBuf),
+    /// The request that looks up one employee.
+    Lookup {
+        /// `GET` or `POST`.
+        method: String,
+        /// The URL without query string, fragment or user info.
+        url: String,
+    },
 }
 
 impl Origin {
@@ -39,6 +46,7 @@ impl fmt::Display for Origin {
         match self {
             Self::Page { method, url, page } => write!(f, "{method} {url} (page {page})"),
             Self::File(path) => write!(f, "HR export {}", path.display()),
+            Self::Lookup { method, url } => write!(f, "{method} {url} (one employee)"),
         }
     }
 }
@@ -180,6 +188,52 @@ pub enum HrError {
         expected: u64,
         received: u64,
     },
+
+    /// The total the API announces (of records, or of pages) changed from one page to another:
+    /// records were added or removed in HR while it was paged through, which shifts offset and
+    /// page-number pages, so someone may have been skipped or read twice.
+    #[error(
+        "{at}: the API's total changed during the fetch: page 1 said {first}, this page says \
+         {now} ({announced_at}); records were added or removed in HR while paging, so the pages \
+         shifted and someone may have been skipped: the fetch is refused (the next run reads \
+         again)"
+    )]
+    TotalChanged {
+        at: Origin,
+        /// Where the total is read, such as `pagination.total_ptr "/totalResults"`.
+        announced_at: String,
+        first: u64,
+        now: u64,
+    },
+
+    /// A cap of `[hr.limits]` was passed: an answer, or the read as a whole, is larger or longer
+    /// than any genuine HR read should be. Nothing of the read is used.
+    #[error(
+        "{at}: {what}, more than hr.limits.{key} = {limit} allows; the HR read stopped and \
+         nothing is changed (if HR really holds this much, raise hr.limits.{key})"
+    )]
+    Limit {
+        /// What was being read: a page, a token endpoint, an export, or the source.
+        at: String,
+        /// The key in `[hr.limits]`.
+        key: &'static str,
+        limit: u64,
+        /// What passed the cap.
+        what: String,
+    },
+
+    /// The source has no way to read one employee by id (see [`crate::hr::can_read_one`]).
+    #[error("this HR source cannot read one employee by id: {why}")]
+    CannotReadOne { why: String },
+
+    /// An id that cannot be looked up as it is: empty, `.` or `..`, or holding a character no
+    /// HR id hrsync reads may hold.
+    #[error("cannot look up HR id {id:?}: {problem}")]
+    LookupId { id: String, problem: String },
+
+    /// The lookup of one employee answered with a record for someone else.
+    #[error("{at}: {problem}")]
+    LookupAnswer { at: Origin, problem: String },
 
     #[error("cannot read HR export {path}: {source}")]
     File {

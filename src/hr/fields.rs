@@ -63,6 +63,20 @@ impl FieldPath {
         }
     }
 
+    /// The member names of a path made only of names (`$.id`, `$.a.b`,
+    /// `$['urn:…:User'].employeeNumber`), in order; `None` for any other path. A lookup of one
+    /// employee filters on what these name.
+    pub(crate) fn member_names(&self) -> Option<Vec<&str>> {
+        let steps = self.steps.as_ref()?;
+        steps
+            .iter()
+            .map(|step| match step {
+                Step::Name(name) => Some(name.as_str()),
+                Step::Index(_) => None,
+            })
+            .collect()
+    }
+
     /// Every node the path selects in `record`, in document order.
     pub(crate) fn all<'a>(&self, record: &'a Value) -> Vec<&'a Value> {
         match &self.steps {

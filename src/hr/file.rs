@@ -2,12 +2,13 @@
 //! `--dump-hr`, for offline runs, replays and the demo.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::error::{HrError, Origin};
+use super::limits::LimitsConfig;
 use super::record::Record;
 use super::{check_pointer, take_records};
 use crate::problem::ConfigProblem;
@@ -74,26 +75,60 @@ impl FileConfig {
     }
 }
 
-pub(crate) async fn read_records(config: &FileConfig) -> Result<Vec<Record>, HrError> {
-    let bytes = tokio::fs::read(&config.path)
-        .await
-        .map_err(|source| HrError::File {
-            path: config.path.clone(),
-            source,
-        })?;
-    if config.format() == FileFormat::Csv {
+/// Reads the export's records, within the caps of `[hr.limits]`: `max_page_bytes` for the file,
+/// `max_records` for its records.
+pub(crate) async fn read_records(
+    config: &FileConfig,
+    limits: &LimitsConfig,
+) -> Result<Vec<Record>, HrError> {
+    let at = Origin::File(config.path.clone());
+    let bytes = read_capped(&config.path, limits, &at).await?;
+    let records = if config.format() == FileFormat::Csv {
         let records = super::csv::read(&config.path, &bytes)?;
         tracing::info!(records = records.len(), path = %config.path.display(), "HR records read from CSV file");
-        return Ok(records);
+        records
+    } else {
+        read_json(config, &bytes, &at)?
+    };
+    limits.check_records(records.len() as u64, || at.to_string())?;
+    Ok(records)
+}
+
+/// The file's bytes, or an error once there are more than `max_page_bytes`. The file is read
+/// through the cap rather than by its size: a named pipe, a device or a file still being written
+/// has none to trust.
+async fn read_capped(path: &Path, limits: &LimitsConfig, at: &Origin) -> Result<Vec<u8>, HrError> {
+    use tokio::io::AsyncReadExt;
+    let failed = |source| HrError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = tokio::fs::File::open(path).await.map_err(failed)?;
+    let mut bytes = Vec::new();
+    file.take(limits.max_page_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(failed)?;
+    if bytes.len() as u64 > limits.max_page_bytes {
+        return Err(HrError::Limit {
+            at: at.to_string(),
+            key: "max_page_bytes",
+            limit: limits.max_page_bytes,
+            what: format!("the file is larger than {} bytes", limits.max_page_bytes),
+        });
     }
-    let at = Origin::File(config.path.clone());
-    let mut body: Value = serde_json::from_slice(&bytes).map_err(|e| HrError::NotJson {
+    Ok(bytes)
+}
+
+/// The records of a JSON export (or of a dump, malformed rows included).
+fn read_json(config: &FileConfig, bytes: &[u8], at: &Origin) -> Result<Vec<Record>, HrError> {
+    let mut body: Value = serde_json::from_slice(bytes).map_err(|e| HrError::NotJson {
         at: at.clone(),
         content_type: None,
         detail: e.to_string(),
     })?;
     let mut malformed = replayed_malformed(&body, &config.records);
-    let records = take_records(&mut body, &config.records, &at)?;
+    let records = take_records(&mut body, &config.records, at)?;
     tracing::info!(records = records.len(), path = %config.path.display(), "HR records read from file");
     let records =
         records

@@ -45,15 +45,19 @@
 //! `preset = "bamboohr"` and a few vendor keys into the same tables; further auth and pagination
 //! kinds are variants of [`AuthConfig`] and [`PaginationConfig`].
 
+mod body;
 mod csv;
 mod dates;
 mod error;
 mod fields;
 mod file;
+mod limits;
 mod normalize;
 mod oauth;
+mod one;
 pub mod presets;
 mod record;
+mod redact;
 mod rest;
 mod retry;
 mod saml;
@@ -70,7 +74,9 @@ pub use dates::DatesConfig;
 pub use error::{HrError, Origin};
 pub use fields::{FieldPath, FieldPaths, FieldsConfig, StatusConfig};
 pub use file::{FileConfig, FileFormat};
+pub use limits::LimitsConfig;
 pub use normalize::normalize;
+pub use one::{OneEmployee, OneReader, can_read_one, read_one};
 pub use presets::{Preset, PresetParams};
 pub use record::Record;
 pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
@@ -122,13 +128,18 @@ impl Source {
     /// path.
     pub fn location(&self) -> String {
         match self {
-            Self::Rest(rest) => reqwest::Url::parse(&rest.url).map_or_else(
-                |_| "(not a URL)".to_string(),
-                |url| error::display_url(&url),
-            ),
+            Self::Rest(rest) => url_location(&rest.url),
             Self::File(file) => file.path.display().to_string(),
         }
     }
+}
+
+/// A URL as [`Source::location`] shows it: without query string, fragment or user info.
+fn url_location(url: &str) -> String {
+    reqwest::Url::parse(url).map_or_else(
+        |_| "(not a URL)".to_string(),
+        |url| error::display_url(&url),
+    )
 }
 
 /// The `[hr]` table. See the module documentation for an example; the keys:
@@ -148,6 +159,7 @@ impl Source {
 /// - `[hr.status]`: [`StatusConfig`].
 /// - `[hr.dates]`: [`DatesConfig`]; in this struct it lives in `fields.dates`, since it says how
 ///   the date fields are read.
+/// - `[hr.limits]`: [`LimitsConfig`], caps on the bytes, records, pages and time of a read.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(try_from = "RawHrConfig")]
 pub struct HrConfig {
@@ -158,6 +170,7 @@ pub struct HrConfig {
     pub preset: Option<Preset>,
     pub fields: FieldsConfig,
     pub status: StatusConfig,
+    pub limits: LimitsConfig,
     /// Problems found while reading the table: the preset's keys (or preset keys without a
     /// preset) and a missing source table, reported by [`HrConfig::validate`].
     problems: Vec<ConfigProblem>,
@@ -225,6 +238,9 @@ struct RawHrConfig {
     references: BTreeMap<String, FieldPaths>,
     status: Option<toml::Table>,
     dates: Option<toml::Table>,
+    /// Caps on one read (`[hr.limits]`); the defaults suit any real company.
+    #[serde(default)]
+    limits: LimitsConfig,
 }
 
 impl TryFrom<RawHrConfig> for HrConfig {
@@ -291,6 +307,7 @@ impl HrConfig {
                 dates,
             },
             status,
+            limits: raw.limits,
             problems,
         })
     }
@@ -348,6 +365,7 @@ impl HrConfig {
                 dates,
             },
             status,
+            limits: raw.limits,
             problems,
         })
     }
@@ -416,6 +434,7 @@ impl HrConfig {
         }
         self.fields.validate(&mut problems);
         self.status.validate(&mut problems);
+        self.limits.validate(&mut problems);
         problems
     }
 
@@ -476,10 +495,13 @@ pub async fn read(
     config: &HrConfig,
     keep_records: bool,
 ) -> Result<(HrSnapshot, Vec<Record>), HrError> {
-    let (snapshot, records) = match checked(config)? {
+    let source = checked(config)?;
+    let (snapshot, records) = match source {
         Source::Rest(rest) => read_rest(rest, config, keep_records).await?,
         Source::File(file) => {
-            let records = file::read_records(file).await?;
+            let reading = file::read_records(file, &config.limits);
+            let records =
+                limits::within_deadline(&config.limits, || source.location(), reading).await?;
             let mut reader = Reader::new(&config.fields, &config.status);
             reader.read(&records);
             let kept = if keep_records { records } else { Vec::new() };
@@ -517,7 +539,9 @@ async fn read_rest(
     let stopped = |e: tokio::task::JoinError| {
         HrError::Config(format!("reading the HR records stopped unexpectedly: {e}"))
     };
-    if let Err(e) = rest::fetch_pages(rest, sender).await {
+    let fetching = rest::fetch_pages(rest, &config.limits, sender);
+    let at = || url_location(&rest.url);
+    if let Err(e) = limits::within_deadline(&config.limits, at, fetching).await {
         // All or nothing: what was read of the earlier pages is thrown away.
         normalising.abort();
         // The fetch also stops when the reading panicked (its pages had nowhere to go):

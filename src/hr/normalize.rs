@@ -508,6 +508,12 @@ fn read_text<'r>(record: &'r Value, paths: &FieldPaths) -> Result<Option<Cow<'r,
     Ok(None)
 }
 
+/// The first value the paths give in `record`, as text, when there is a usable one (what
+/// [`normalize`] would read there).
+pub(crate) fn first_text(record: &Value, paths: &FieldPaths) -> Option<String> {
+    read_text(record, paths).ok().flatten().map(Cow::into_owned)
+}
+
 fn missing(name: &str, paths: Option<&FieldPaths>) -> String {
     match paths {
         Some(paths) => format!("{name}: missing (nothing at {paths})"),

@@ -22,7 +22,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::error::{HrError, clean_excerpt, describe_reqwest, display_url};
+use super::body::{BodyError, describe_cut, read_capped};
+use super::error::{HrError, describe_reqwest, display_url};
+use super::limits::LimitsConfig;
+use super::redact::Redactor;
 use super::rest::Credential;
 use super::retry::{
     Failure, RetryConfig, is_retryable_error, is_retryable_status, retry_after, with_retries,
@@ -611,11 +614,12 @@ impl OAuth2 {
         *current = SecretString::from(new.to_string());
     }
 
-    /// The current access token: the cached one while it is fresh, otherwise a new one.
+    /// The current access token: the cached one while it is fresh, otherwise a new one, whose
+    /// answer may be at most `limits.max_page_bytes` long.
     pub(crate) async fn token(
         &self,
         client: &Client,
-        retry: &RetryConfig,
+        (retry, limits): (&RetryConfig, &LimitsConfig),
         timeout_secs: u64,
     ) -> Result<SecretString, HrError> {
         let mut cached = self.cached.lock().await;
@@ -625,10 +629,48 @@ impl OAuth2 {
             }
             tracing::debug!("OAuth2 access token about to expire; fetching a new one");
         }
-        let token = with_retries(retry, || self.request_token(client, timeout_secs)).await?;
+        let token =
+            with_retries(retry, || self.request_token(client, limits, timeout_secs)).await?;
         let value = token.value.clone();
         *cached = Some(token);
         Ok(value)
+    }
+
+    /// Adds the secrets this token source sends (client id and secret, refresh token) to what
+    /// `redactor` takes out of answers.
+    pub(crate) fn add_secrets(&self, redactor: &mut Redactor) {
+        match &self.request {
+            Request::ClientCredentials {
+                client_id,
+                client_secret,
+                ..
+            }
+            | Request::Plain {
+                client_id,
+                client_secret,
+            } => {
+                redactor.add(client_id.expose_secret());
+                redactor.add(client_secret.expose_secret());
+            }
+            Request::RefreshToken {
+                client_id,
+                client_secret,
+                refresh_token,
+                ..
+            } => {
+                redactor.add(client_id.expose_secret());
+                if let Some(secret) = client_secret {
+                    redactor.add(secret.expose_secret());
+                }
+                match refresh_token.lock() {
+                    Ok(token) => redactor.add(token.expose_secret()),
+                    Err(poisoned) => redactor.add(poisoned.into_inner().expose_secret()),
+                }
+            }
+            // The assertion is made anew for each request; its shape (`assertion=…`) is what is
+            // looked for. The private key never leaves the process.
+            Request::SamlBearer { client_id, .. } => redactor.add(client_id.expose_secret()),
+        }
     }
 
     /// Forgets the cached token (the API refused it), so the next call fetches a new one.
@@ -640,7 +682,12 @@ impl OAuth2 {
         display_url(&self.token_url)
     }
 
-    async fn request_token(&self, client: &Client, timeout_secs: u64) -> Result<Token, Failure> {
+    async fn request_token(
+        &self,
+        client: &Client,
+        limits: &LimitsConfig,
+        timeout_secs: u64,
+    ) -> Result<Token, Failure> {
         let params = self.params().map_err(Failure::fatal)?;
         let request = self.token_request(client, &params);
         let started = Instant::now();
@@ -661,18 +708,20 @@ impl OAuth2 {
         })?;
         let status = response.status();
         let wait = retry_after(response.headers());
-        let bytes = response.bytes().await.map_err(|e| {
-            Failure::retryable(
-                HrError::OAuth2 {
-                    url: self.url(),
-                    problem: format!(
-                        "the answer was cut short: {}",
-                        describe_reqwest(e, timeout_secs)
-                    ),
-                },
-                None,
-            )
-        })?;
+        let bytes = read_capped(response, limits.max_page_bytes)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge { announced } => {
+                    Failure::fatal(limits.too_large(self.url(), announced))
+                }
+                BodyError::Cut(e) => Failure::retryable(
+                    HrError::OAuth2 {
+                        url: self.url(),
+                        problem: describe_cut(e, |e| describe_reqwest(e, timeout_secs)),
+                    },
+                    None,
+                ),
+            })?;
         let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !status.is_success() {
             return Err(self.refusal(status, body.as_ref(), wait));
@@ -715,10 +764,9 @@ impl OAuth2 {
             .and_then(|b| b.get("error_description"))
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let detail = clean_excerpt(
-            format!("{oauth_error} {description}").trim().as_bytes(),
-            200,
-        );
+        let mut redactor = Redactor::default();
+        self.add_secrets(&mut redactor);
+        let detail = redactor.excerpt(format!("{oauth_error} {description}").trim().as_bytes());
         let refused = matches!(status.as_u16(), 401 | 403)
             || (status.as_u16() == 400
                 && matches!(oauth_error, "invalid_client" | "unauthorized_client"));

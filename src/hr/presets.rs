@@ -1128,7 +1128,7 @@ terminated = ["Terminated"]
         );
         assert_eq!(rest.records, "/d/results");
         assert!(
-            matches!(&rest.pagination, PaginationConfig::NextUrl { ptr } if ptr == "/d/__next")
+            matches!(&rest.pagination, PaginationConfig::NextUrl { ptr, .. } if ptr == "/d/__next")
         );
         assert_eq!(config.status.leave, ["U", "P", "S", "F"]);
         assert_eq!(config.fields.dates.formats[0], "odata");

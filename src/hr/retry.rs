@@ -1,7 +1,8 @@
-//! Retries for HR API requests: connection errors, timeouts, HTTP 429 and 5xx (except 501) are
-//! tried again with exponential backoff and full jitter, honouring `Retry-After`, within a
-//! bounded number of attempts and a bounded time. Anything else (401, 403, 404, other 4xx, a
-//! body that is not what was expected) fails at once: trying again cannot fix it.
+//! Retries for HR API requests: connection errors, timeouts, answers cut short (a reset or a
+//! close before the body is complete), HTTP 429 and 5xx (except 501) are tried again with
+//! exponential backoff and full jitter, honouring `Retry-After`, within a bounded number of
+//! attempts and a bounded time. Anything else (401, 403, 404, other 4xx, a body that arrived
+//! whole and is not what was expected) fails at once: trying again cannot fix it.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -14,8 +15,8 @@ use super::error::HrError;
 use crate::problem::ConfigProblem;
 
 /// `[hr.rest.retry]`: how hard to try when the HR API is briefly unavailable or throttles.
-/// Connection errors, timeouts, HTTP 429 and HTTP 5xx (but not 501) are retried; every other
-/// failure ends the fetch at once.
+/// Connection errors, timeouts, answers cut short, HTTP 429 and HTTP 5xx (but not 501) are
+/// retried; every other failure ends the fetch at once.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
@@ -126,7 +127,8 @@ pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
         || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
 }
 
-/// Whether a reqwest error (no answer, or an answer cut short) is worth another attempt.
+/// Whether a reqwest error sending a request (no answer) is worth another attempt. A body cut
+/// short is always worth one: see `body::read_capped`.
 pub(crate) fn is_retryable_error(error: &reqwest::Error) -> bool {
     !(error.is_builder() || error.is_redirect() || error.is_decode())
 }

@@ -22,6 +22,7 @@ mod demo;
 mod endpoints;
 mod explain_report;
 mod faults;
+mod hr_limits;
 mod lifecycle;
 mod limits;
 mod offboard;

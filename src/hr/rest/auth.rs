@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::config::{AuthConfig, Credential};
 use crate::hr::error::HrError;
 use crate::hr::oauth::OAuth2;
+use crate::hr::redact::Redactor;
 /// Credentials read from their secrets, ready to be put on requests.
 pub(super) enum Auth {
     None,
@@ -79,5 +80,29 @@ impl Auth {
             ),
             Self::Header { name, value } => request.header(name.clone(), value.clone()),
         }
+    }
+
+    /// What to take out of anything the API sends back before it reaches an error or a log:
+    /// every configured credential, and `token`, the current OAuth2 access token.
+    pub(super) fn redactor(&self, token: Option<&SecretString>) -> Redactor {
+        let mut redactor = Redactor::default();
+        match self {
+            Self::None => {}
+            Self::Bearer(token) => redactor.add(token.expose_secret()),
+            Self::Basic { username, password } => redactor.add_basic(
+                username.expose_secret(),
+                password.as_ref().map(|p| p.expose_secret()),
+            ),
+            Self::Header { value, .. } => {
+                if let Ok(value) = value.to_str() {
+                    redactor.add(value);
+                }
+            }
+            Self::OAuth2(oauth) => oauth.add_secrets(&mut redactor),
+        }
+        if let Some(token) = token {
+            redactor.add(token.expose_secret());
+        }
+        redactor
     }
 }

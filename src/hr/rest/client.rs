@@ -10,10 +10,13 @@ use super::auth::Auth;
 use super::config::{PaginationConfig, RestConfig};
 use super::paging::{NextLink, OffsetParams, PageParams, PageTotal, Pager};
 use crate::hr::error::{HrError, describe_reqwest};
+use crate::hr::limits::LimitsConfig;
 use crate::hr::{Page, take_records};
 /// One fetch: the client, the credentials and the settings.
 pub(super) struct Session<'a> {
     pub(super) config: &'a RestConfig,
+    /// The caps of `[hr.limits]`.
+    pub(super) limits: &'a LimitsConfig,
     pub(super) client: Client,
     pub(super) auth: Auth,
     /// `url` with the configured query parameters: the first page.
@@ -32,10 +35,11 @@ pub(super) struct Pacer {
 /// failure fails the whole fetch: the receiver must then discard every page it was sent.
 pub(crate) async fn fetch_pages(
     config: &RestConfig,
+    limits: &LimitsConfig,
     pages: mpsc::Sender<Page>,
 ) -> Result<(), HrError> {
-    let mut pages = Pager::new(pages);
-    let session = Session::open(config).await?;
+    let mut pages = Pager::new(pages, limits.clone());
+    let session = Session::open(config, limits).await?;
     let count = session.all_pages(&mut pages).await?;
     tracing::info!(
         records = pages.received,
@@ -47,7 +51,10 @@ pub(crate) async fn fetch_pages(
 
 impl<'a> Session<'a> {
     /// The client, credentials and first URL of a fetch.
-    pub(super) async fn open(config: &'a RestConfig) -> Result<Self, HrError> {
+    pub(super) async fn open(
+        config: &'a RestConfig,
+        limits: &'a LimitsConfig,
+    ) -> Result<Self, HrError> {
         let mut first = Url::parse(&config.url)
             .map_err(|e| HrError::Config(format!("hr.rest.url is not a URL: {e}")))?;
         for (name, value) in &config.query {
@@ -57,6 +64,7 @@ impl<'a> Session<'a> {
         }
         Ok(Session {
             config,
+            limits,
             client: build_client(config).await?,
             auth: Auth::resolve(&config.auth)?,
             first,
@@ -103,10 +111,13 @@ impl<'a> Session<'a> {
                 )
                 .await?
             }
-            PaginationConfig::NextUrl { ptr } => {
-                self.linked_pages(pages, NextLink::Ptr(ptr)).await?
+            PaginationConfig::NextUrl { ptr, total_ptr } => {
+                self.linked_pages(pages, NextLink::Ptr(ptr), total_ptr.as_deref())
+                    .await?
             }
-            PaginationConfig::LinkHeader => self.linked_pages(pages, NextLink::Header).await?,
+            PaginationConfig::LinkHeader => {
+                self.linked_pages(pages, NextLink::Header, None).await?
+            }
             PaginationConfig::Page {
                 page_param,
                 size_param,
@@ -134,8 +145,13 @@ impl<'a> Session<'a> {
                 )
                 .await?
             }
-            PaginationConfig::Cursor { param, next_ptr } => {
-                self.cursor_pages(pages, param, next_ptr).await?
+            PaginationConfig::Cursor {
+                param,
+                next_ptr,
+                total_ptr,
+            } => {
+                self.cursor_pages(pages, (param, next_ptr), total_ptr.as_deref())
+                    .await?
             }
         };
         Ok(count)

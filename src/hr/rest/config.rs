@@ -55,14 +55,25 @@ pub struct RestConfig {
     /// employee's data then cross the network in clear text.
     #[serde(default)]
     pub danger_allow_http: bool,
-    /// Upper bound on pages in one fetch, a guard against an API that never stops paging.
-    /// Default 100000.
-    #[serde(default = "default_max_pages")]
-    pub max_pages: u64,
+    /// Moved to `[hr.limits] max_pages`, beside the other caps of a read; still read here only
+    /// to say so.
+    pub max_pages: Option<u64>,
     /// At most this many requests per minute to the API, evenly spaced (retries included):
     /// `300` is Deel's 5 per second and Personio's employee list limit, `50` HiBob's search.
     /// Default: no limit besides the API's own 429 answers, which are retried.
     pub requests_per_minute: Option<u32>,
+    /// The URL that reads one employee, with `{id}` where the employee's id goes, such as
+    /// `https://hr.example.com/api/v1/employees/{id}`: how hrsync confirms that an employee
+    /// missing from the list is really gone before anything is done to their account. The id is
+    /// percent-encoded (`/`, `?`, `#`, `%` and every other reserved character), so it can never
+    /// change the host or the path's structure; an id of `.` or `..` is refused. Same origin as
+    /// `url` (the credentials go with it). `GET`, with `headers` and `[hr.rest.auth]`; an
+    /// answer of HTTP 404 means there is no such employee. Vendor presets read one employee
+    /// their own way (see the README); this key overrides that.
+    pub employee_url: Option<String>,
+    /// JSON Pointer to the employee in `employee_url`'s answer: an object (the record), or an
+    /// array of records (none: no such employee). Default `""`, the whole answer.
+    pub employee_pointer: Option<String>,
     /// `[hr.rest.auth]`: how requests authenticate ([`AuthConfig`]). Default: none.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -80,9 +91,6 @@ pub(super) fn default_connect_timeout_secs() -> u64 {
 }
 pub(super) fn default_timeout_secs() -> u64 {
     30
-}
-pub(super) fn default_max_pages() -> u64 {
-    100_000
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -207,7 +215,9 @@ pub enum PaginationConfig {
         start: u64,
         /// JSON Pointer to the total number of records in each answer (`/totalResults`,
         /// `/metadata/total_elements`, `/page/total_rows`). Strongly recommended: when set, a
-        /// fetch that ends with a different number of records is an error, not a short list.
+        /// fetch that ends with a different number of records is an error, not a short list,
+        /// and so is a total that changes from one page to the next (records added or removed
+        /// in HR while paging shift the offsets, so someone may have been skipped).
         total_ptr: Option<String>,
         /// Where the two parameters go: `"query"` (default) or `"body"`, as numbers in the JSON
         /// body of a `POST` (BambooHR Datasets v2: `page`, `pageSize`).
@@ -222,11 +232,16 @@ pub enum PaginationConfig {
         /// JSON Pointer to the next page's URL; missing, null or empty ends the paging. OData:
         /// `/@odata.nextLink` (v4) or `/d/__next` (v2).
         ptr: String,
+        /// JSON Pointer to the total number of records in each answer, if the API gives one
+        /// (OData v2 with `$inlinecount=allpages`: `/d/__count`). When set, it must be the same
+        /// on every page and equal to what arrived at the end.
+        total_ptr: Option<String>,
     },
     /// Page number and page size query parameters (Gusto `page`/`per`). Stops at an empty
     /// page, a page shorter than `size`, or the last page the API announces
     /// (`total_pages_header` or `total_pages_ptr`); with a total, stopping before it is an
-    /// error, never a short list.
+    /// error, never a short list, and so is a number of pages that changes from one page to the
+    /// next.
     Page {
         /// Name of the page number parameter. Default `page`.
         #[serde(default = "default_page_param")]
@@ -258,6 +273,10 @@ pub enum PaginationConfig {
         param: String,
         /// JSON Pointer to the next cursor in each answer.
         next_ptr: String,
+        /// JSON Pointer to the total number of records in each answer, if the API gives one
+        /// (BambooHR: `/meta/total`). When set, it must be the same on every page and equal to
+        /// what arrived at the end.
+        total_ptr: Option<String>,
     },
     /// RFC 8288 `Link: <https://…?page=2>; rel="next"` response headers (GitHub style). The
     /// same origin rule as `next_url` applies; no `rel="next"` ends the paging.
@@ -360,8 +379,11 @@ impl RestConfig {
                 problem(key, "must be at least 1 second".into());
             }
         }
-        if self.max_pages == 0 {
-            problem("max_pages", "must be at least 1".into());
+        if self.max_pages.is_some() {
+            problem(
+                "max_pages",
+                "has moved to [hr.limits] max_pages, with the other caps of an HR read".into(),
+            );
         }
         if self.requests_per_minute == Some(0) {
             problem(
@@ -371,7 +393,28 @@ impl RestConfig {
         }
         self.validate_auth(problems);
         self.validate_pagination(problems);
+        self.validate_employee_url(problems);
         self.retry.validate(problems);
+    }
+
+    /// `employee_url`: a URL with one `{id}` in its path or query, on the origin of `url`;
+    /// `employee_pointer`: a JSON Pointer.
+    fn validate_employee_url(&self, problems: &mut Vec<ConfigProblem>) {
+        if let Some(Err(message)) = self.employee_pointer.as_deref().map(check_pointer) {
+            problems.push(ConfigProblem::new("hr.rest.employee_pointer", message));
+        }
+        let Some(template) = &self.employee_url else {
+            if self.employee_pointer.is_some() {
+                problems.push(ConfigProblem::new(
+                    "hr.rest.employee_pointer",
+                    "is only read with hr.rest.employee_url",
+                ));
+            }
+            return;
+        };
+        if let Err(message) = check_employee_url(template, &self.url) {
+            problems.push(ConfigProblem::new("hr.rest.employee_url", message));
+        }
     }
 
     pub(super) fn validate_auth(&self, problems: &mut Vec<ConfigProblem>) {
@@ -525,9 +568,7 @@ impl RestConfig {
                     *location,
                     &mut problem,
                 );
-                if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer("/total")) {
-                    problem("total_ptr", message);
-                }
+                optional_pointer(total_ptr, "/total", &mut problem);
             }
             PaginationConfig::Page {
                 page_param,
@@ -565,21 +606,55 @@ impl RestConfig {
                     }
                 }
             }
-            PaginationConfig::Cursor { param, next_ptr } => {
+            PaginationConfig::Cursor {
+                param,
+                next_ptr,
+                total_ptr,
+            } => {
                 if let Err(message) = self.check_cursor_param(param) {
                     problem("param", message);
                 }
                 if let Err(message) = answer_pointer("/meta/page/nextCursor")(next_ptr) {
                     problem("next_ptr", message);
                 }
+                optional_pointer(total_ptr, "/meta/total", &mut problem);
             }
             PaginationConfig::LinkHeader => {}
-            PaginationConfig::NextUrl { ptr } => {
+            PaginationConfig::NextUrl { ptr, total_ptr } => {
                 if let Err(message) = answer_pointer("/_links/next/href")(ptr) {
                     problem("ptr", message);
                 }
+                optional_pointer(total_ptr, "/d/__count", &mut problem);
             }
         }
+    }
+}
+
+/// The placeholder of the employee's id in `employee_url`.
+pub(crate) const ID_PLACEHOLDER: &str = "{id}";
+
+/// `employee_url` is a URL with exactly one `{id}`, in its path or query (never in the scheme,
+/// the host or the fragment), on the origin of `url`, over https (or http to loopback, as for
+/// `url`).
+fn check_employee_url(template: &str, url: &str) -> Result<(), String> {
+    if template.matches(ID_PLACEHOLDER).count() != 1 {
+        return Err("must hold {id} exactly once, where the employee's id goes".into());
+    }
+    let with = |id: &str| Url::parse(&template.replacen(ID_PLACEHOLDER, id, 1));
+    let (Ok(one), Ok(other)) = (with("a"), with("b")) else {
+        return Err("is not a URL (with {id} filled in)".into());
+    };
+    scheme_and_host(&one)?;
+    let in_fragment = one.fragment() != other.fragment();
+    if one.origin() != other.origin() || in_fragment {
+        return Err("may hold {id} only in its path or query".into());
+    }
+    match Url::parse(url) {
+        Ok(url) if url.origin() != one.origin() => Err(format!(
+            "must be on the origin of hr.rest.url ({}): the credentials go with it",
+            crate::hr::error::display_origin(&url)
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -591,6 +666,17 @@ pub(super) fn answer_pointer(example: &str) -> impl Fn(&str) -> Result<(), Strin
             return Err(format!("must point into the answer, such as \"{example}\""));
         }
         check_pointer(ptr)
+    }
+}
+
+/// The check of an optional `total_ptr` ([`answer_pointer`]).
+fn optional_pointer(
+    total_ptr: &Option<String>,
+    example: &str,
+    problem: &mut impl FnMut(&str, String),
+) {
+    if let Some(Err(message)) = total_ptr.as_deref().map(answer_pointer(example)) {
+        problem("total_ptr", message);
     }
 }
 

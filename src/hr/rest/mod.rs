@@ -8,10 +8,13 @@
 mod auth;
 mod client;
 mod config;
+mod one;
 mod paging;
+mod request;
 
 pub(crate) use client::fetch_pages;
 pub use config::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
+pub(crate) use one::{Lookup, Lookups};
 
 #[cfg(test)]
 mod tests {

@@ -5,18 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use reqwest::Url;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LINK, LOCATION};
-use secrecy::SecretString;
+use reqwest::header::{HeaderMap, LINK};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::auth::Auth;
 use super::client::Session;
 use super::config::{PaginationConfig, ParamLocation};
-use crate::hr::error::{HrError, Origin, clean_excerpt, describe_reqwest, display_origin};
-use crate::hr::retry::{
-    Failure, is_retryable_error, is_retryable_status, retry_after, with_retries,
-};
+use crate::hr::error::{HrError, Origin, display_origin};
+use crate::hr::limits::LimitsConfig;
 use crate::hr::{Page, describe_json, take_records};
 /// Where the next page's link is: a JSON Pointer into the body, or the `Link` header.
 #[derive(Clone, Copy)]
@@ -79,180 +75,19 @@ impl Session<'_> {
         (url, body)
     }
 
-    /// Waits for the next request slot under `requests_per_minute`.
-    pub(super) async fn pace(&self) {
-        let Some(pacer) = &self.pacer else {
-            return;
-        };
-        let mut next = pacer.next.lock().await;
-        let now = tokio::time::Instant::now();
-        if let Some(at) = *next {
-            if at > now {
-                tokio::time::sleep_until(at).await;
-            }
-        }
-        *next = Some(next.map_or(now, |at| at.max(now)) + pacer.interval);
-    }
-
     pub(super) fn origin(&self, url: &Url, page: u64) -> Origin {
         Origin::page(self.config.method.as_str(), url, page)
     }
 
     pub(super) fn too_many_pages(&self, url: &Url, page: u64) -> HrError {
-        HrError::Pagination {
-            at: self.origin(url, page),
-            problem: format!(
-                "more than {} pages (hr.rest.max_pages); stopped rather than page forever",
-                self.config.max_pages
+        HrError::Limit {
+            at: self.origin(url, page).to_string(),
+            key: "max_pages",
+            limit: self.limits.max_pages,
+            what: format!(
+                "page {page} was next: the API has not stopped paging after {} pages",
+                page - 1
             ),
-        }
-    }
-
-    /// One page: the parsed JSON answer of a 2xx response and its headers, or the reason there
-    /// is none. Failures worth it are retried (`[hr.rest.retry]`); with OAuth2, a 401 fetches a
-    /// new token once and tries the page again.
-    pub(super) async fn get(
-        &self,
-        url: &Url,
-        body: Option<&Value>,
-        page: u64,
-    ) -> Result<(Value, HeaderMap), HrError> {
-        let mut refreshed = false;
-        loop {
-            let token = match &self.auth {
-                Auth::OAuth2(oauth) => Some(
-                    oauth
-                        .token(&self.client, &self.config.retry, self.config.timeout_secs)
-                        .await?,
-                ),
-                _ => None,
-            };
-            let result = with_retries(&self.config.retry, || {
-                self.attempt(url, body, page, token.as_ref())
-            })
-            .await;
-            match (result, &self.auth) {
-                (Err(HrError::Credentials { status: 401, .. }), Auth::OAuth2(oauth))
-                    if !refreshed =>
-                {
-                    tracing::info!(
-                        page,
-                        "HR API refused the OAuth2 access token (HTTP 401); fetching a new one"
-                    );
-                    oauth.invalidate().await;
-                    refreshed = true;
-                }
-                (result, _) => return result,
-            }
-        }
-    }
-
-    /// One attempt at one page.
-    pub(super) async fn attempt(
-        &self,
-        url: &Url,
-        body: Option<&Value>,
-        page: u64,
-        token: Option<&SecretString>,
-    ) -> Result<(Value, HeaderMap), Failure> {
-        let at = self.origin(url, page);
-        let mut request = self
-            .client
-            .request(self.config.method.to_reqwest(), url.clone());
-        if !self
-            .config
-            .headers
-            .keys()
-            .any(|name| name.eq_ignore_ascii_case(ACCEPT.as_str()))
-        {
-            request = request.header(ACCEPT, "application/json");
-        }
-        for (name, value) in &self.config.headers {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        request = self.auth.apply(request, token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        self.pace().await;
-        let transport = |e: reqwest::Error| {
-            let retry = is_retryable_error(&e);
-            let error = HrError::Transport {
-                at: at.clone(),
-                detail: describe_reqwest(e, self.config.timeout_secs),
-                attempts: 1,
-            };
-            if retry {
-                Failure::retryable(error, None)
-            } else {
-                Failure::fatal(error)
-            }
-        };
-        let response = request.send().await.map_err(transport)?;
-        let status = response.status();
-        if !status.is_success() {
-            let wait = retry_after(response.headers());
-            let error = self.status_error(at.clone(), url, response).await;
-            return Err(if is_retryable_status(status) {
-                Failure::retryable(error, wait)
-            } else {
-                Failure::fatal(error)
-            });
-        }
-        let headers = response.headers().clone();
-        let content_type = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response.bytes().await.map_err(transport)?;
-        tracing::debug!(
-            page,
-            bytes = bytes.len(),
-            status = status.as_u16(),
-            "HR page received"
-        );
-        let body = serde_json::from_slice(&bytes).map_err(|e| {
-            Failure::fatal(HrError::NotJson {
-                at,
-                content_type,
-                detail: e.to_string(),
-            })
-        })?;
-        Ok((body, headers))
-    }
-
-    pub(super) async fn status_error(
-        &self,
-        at: Origin,
-        url: &Url,
-        response: reqwest::Response,
-    ) -> HrError {
-        let status = response.status().as_u16();
-        match status {
-            401 | 403 => HrError::Credentials { at, status },
-            404 => HrError::NotFound { at },
-            300..=399 if response.headers().contains_key(LOCATION) => {
-                let to = response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|location| url.join(location).ok())
-                    .map_or_else(|| "an unreadable Location".into(), |u| display_origin(&u));
-                HrError::Redirect { at, status, to }
-            }
-            _ => {
-                let body = response
-                    .bytes()
-                    .await
-                    .map(|b| clean_excerpt(&b, 200))
-                    .unwrap_or_default();
-                HrError::Http {
-                    at,
-                    status,
-                    body,
-                    attempts: 1,
-                }
-            }
         }
     }
 
@@ -263,6 +98,7 @@ impl Session<'_> {
     ) -> Result<u64, HrError> {
         let mut offset = params.start;
         let mut page = 1;
+        let mut announced = AnnouncedTotal::default();
         loop {
             let (url, request_body) = self.page_target(
                 params.location,
@@ -273,26 +109,14 @@ impl Session<'_> {
             );
             let mut fetched = self.fetch_page(url, request_body.as_ref(), page).await?;
             let at = fetched.at.clone();
-            let total = match params.total_ptr {
-                Some(ptr) => Some((ptr, read_count(&fetched.body, ptr, &at)?)),
-                None => None,
-            };
+            let total = announced.records(params.total_ptr, &fetched.body, &at)?;
             let count = self.hand_on(pages, &mut fetched).await?;
             let received = pages.received;
             let done = count == 0
                 || count < params.limit
                 || total.is_some_and(|(_, total)| received >= total);
             if done {
-                if let Some((pointer, expected)) = total {
-                    if received != expected {
-                        return Err(HrError::Incomplete {
-                            at,
-                            pointer: pointer.to_string(),
-                            expected,
-                            received,
-                        });
-                    }
-                }
+                all_received(total, received, &at)?;
                 return Ok(page);
             }
             offset += count;
@@ -307,6 +131,7 @@ impl Session<'_> {
     ) -> Result<u64, HrError> {
         let mut number = params.start;
         let mut page = 1;
+        let mut announced = AnnouncedTotal::default();
         loop {
             let (url, request_body) = self.page_target(
                 params.location,
@@ -318,6 +143,9 @@ impl Session<'_> {
             let mut fetched = self.fetch_page(url, request_body.as_ref(), page).await?;
             let at = fetched.at.clone();
             let total = page_total(params.total.as_ref(), &fetched.body, &fetched.headers, &at)?;
+            if let Some((announced_at, total)) = &total {
+                announced.check(*total, announced_at, &at)?;
+            }
             let count = self.hand_on(pages, &mut fetched).await?;
             let last_by_total = total.as_ref().is_some_and(|(_, total)| page >= *total);
             if count == 0 || count < params.size || last_by_total {
@@ -353,12 +181,13 @@ impl Session<'_> {
     pub(super) async fn cursor_pages(
         &self,
         pages: &mut Pager,
-        param: &str,
-        next_ptr: &str,
+        (param, next_ptr): (&str, &str),
+        total_ptr: Option<&str>,
     ) -> Result<u64, HrError> {
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut cursor: Option<String> = None;
         let mut page = 1;
+        let mut announced = AnnouncedTotal::default();
         loop {
             let mut url = self.first.clone();
             if let Some(cursor) = &cursor {
@@ -384,8 +213,10 @@ impl Session<'_> {
                     });
                 }
             };
+            let total = announced.records(total_ptr, &fetched.body, &at)?;
             self.hand_on(pages, &mut fetched).await?;
             let Some(next) = next else {
+                all_received(total, pages.received, &at)?;
                 return Ok(page);
             };
             if !seen.insert(next.clone()) {
@@ -407,10 +238,12 @@ impl Session<'_> {
         &self,
         pages: &mut Pager,
         link: NextLink<'_>,
+        total_ptr: Option<&str>,
     ) -> Result<u64, HrError> {
         let mut visited: BTreeMap<String, u64> = BTreeMap::new();
         let mut url = self.first.clone();
         let mut page = 1;
+        let mut announced = AnnouncedTotal::default();
         loop {
             if let Some(earlier) = visited.insert(url.to_string(), page) {
                 return Err(HrError::Pagination {
@@ -442,8 +275,10 @@ impl Session<'_> {
                     }
                 },
             };
+            let total = announced.records(total_ptr, &fetched.body, &at)?;
             self.hand_on(pages, &mut fetched).await?;
             let Some(href) = next else {
+                all_received(total, pages.received, &at)?;
                 return Ok(page);
             };
             let next_url = url.join(&href).map_err(|e| HrError::Pagination {
@@ -472,7 +307,7 @@ impl Session<'_> {
         }
     }
 
-    /// Requests page number `page` (counted from 1), within `hr.rest.max_pages`. What tells where
+    /// Requests page number `page` (counted from 1), within `hr.limits.max_pages`. What tells where
     /// the next page is (a total, a cursor, a link) is read from the answer before its records
     /// are handed on with [`Session::hand_on`].
     async fn fetch_page(
@@ -481,7 +316,7 @@ impl Session<'_> {
         body: Option<&Value>,
         page: u64,
     ) -> Result<Fetched, HrError> {
-        if page > self.config.max_pages {
+        if page > self.limits.max_pages {
             return Err(self.too_many_pages(&url, page));
         }
         let (body, headers) = self.get(&url, body, page).await?;
@@ -541,6 +376,8 @@ struct Fetched {
 /// the next one is fetched), and the last one is kept to compare the next with.
 pub(crate) struct Pager {
     pub(super) sink: mpsc::Sender<Page>,
+    /// The caps of `[hr.limits]`: `max_records` is checked as the pages come.
+    limits: LimitsConfig,
     /// The page before, shared with the receiver (which may still be reading it).
     pub(super) previous: Option<Page>,
     /// Records sent so far, across pages.
@@ -548,9 +385,10 @@ pub(crate) struct Pager {
 }
 
 impl Pager {
-    pub(crate) fn new(sink: mpsc::Sender<Page>) -> Self {
+    pub(crate) fn new(sink: mpsc::Sender<Page>, limits: LimitsConfig) -> Self {
         Self {
             sink,
+            limits,
             previous: None,
             received: 0,
         }
@@ -558,6 +396,8 @@ impl Pager {
 
     pub(super) async fn send(&mut self, records: Vec<Value>, at: &Origin) -> Result<(), HrError> {
         self.received += records.len() as u64;
+        self.limits
+            .check_records(self.received, || at.to_string())?;
         let page = Arc::new(records);
         // The receiver only goes away when it failed, which its owner reports; this error is a
         // fallback so that the fetch stops rather than fetching pages nobody reads.
@@ -570,6 +410,69 @@ impl Pager {
             })?;
         self.previous = Some(page);
         Ok(())
+    }
+}
+
+/// The total an API announces on each page (of records, or of pages). Every page must announce
+/// the first page's: a total that changes means records were added or removed in HR while it
+/// was paged through, and offset and page-number pages shift when that happens, so someone may
+/// have been skipped or read twice. Even where the pages do not shift (a cursor), the total the
+/// end is checked against must be one the API stood by.
+#[derive(Default)]
+pub(super) struct AnnouncedTotal {
+    first: Option<u64>,
+}
+
+impl AnnouncedTotal {
+    /// Notes this page's total, announced at `announced_at`; an error if it is not the first
+    /// page's.
+    pub(super) fn check(
+        &mut self,
+        now: u64,
+        announced_at: &str,
+        at: &Origin,
+    ) -> Result<(), HrError> {
+        match self.first {
+            Some(first) if first != now => Err(HrError::TotalChanged {
+                at: at.clone(),
+                announced_at: announced_at.to_string(),
+                first,
+                now,
+            }),
+            _ => {
+                self.first = Some(now);
+                Ok(())
+            }
+        }
+    }
+
+    /// The total number of records at `total_ptr` in this page's answer (when the paging has
+    /// one), checked against the first page's.
+    fn records<'p>(
+        &mut self,
+        total_ptr: Option<&'p str>,
+        body: &Value,
+        at: &Origin,
+    ) -> Result<Option<(&'p str, u64)>, HrError> {
+        let Some(ptr) = total_ptr else {
+            return Ok(None);
+        };
+        let total = read_count(body, ptr, at)?;
+        self.check(total, &format!("pagination.total_ptr {ptr:?}"), at)?;
+        Ok(Some((ptr, total)))
+    }
+}
+
+/// At the end of the paging: every record the API's total announced arrived, no more, no fewer.
+fn all_received(total: Option<(&str, u64)>, received: u64, at: &Origin) -> Result<(), HrError> {
+    match total {
+        Some((pointer, expected)) if expected != received => Err(HrError::Incomplete {
+            at: at.clone(),
+            pointer: pointer.to_string(),
+            expected,
+            received,
+        }),
+        _ => Ok(()),
     }
 }
 
