@@ -10,7 +10,8 @@ mod client;
 mod config;
 mod paging;
 
-pub(crate) use client::fetch_pages;
+pub(crate) use client::{fetch_pages, same_origin_redirects};
+pub(crate) use config::is_loopback;
 pub use config::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
 
 #[cfg(test)]
