@@ -17,6 +17,21 @@ pub(crate) async fn connect(
         url: config.url.clone(),
         message,
     };
+    // Validation refuses this already; checked again here because the password is about to
+    // leave, and said at every connection when an admin allowed it.
+    if config.cleartext_bind() {
+        if !config.danger_allow_cleartext_bind {
+            return Err(connect_error(format!(
+                "refused to bind: directory.url {}",
+                super::config::CLEARTEXT_BIND
+            )));
+        }
+        tracing::warn!(
+            url = %config.url,
+            "the bind password crosses the network in clear text \
+             (directory.danger_allow_cleartext_bind = true)"
+        );
+    }
     let mut settings = LdapConnSettings::new()
         .set_conn_timeout(config.connect_timeout)
         .set_starttls(config.starttls);
