@@ -660,9 +660,17 @@ users_base = "ou=people,dc=example,dc=com"
     /// text, and was accepted without a word.
     #[test]
     fn a_cleartext_bind_to_another_host_is_refused_naming_the_key() {
-        for url in ["ldap://ldap.example.com", "LDAP://10.0.0.5:389", "ldap://localhost.evil.com"] {
+        for url in [
+            "ldap://ldap.example.com",
+            "LDAP://10.0.0.5:389",
+            "ldap://localhost.evil.com",
+        ] {
             let (_, problems) = validate(&format!("url = \"{url}\"\n{OPENLDAP}"));
-            assert_eq!(problems, [format!("directory.url: {CLEARTEXT_BIND}")], "{url}");
+            assert_eq!(
+                problems,
+                [format!("directory.url: {CLEARTEXT_BIND}")],
+                "{url}"
+            );
         }
         let (_, ad) = validate(&AD.replace("ldaps://dc.example.com", "ldap://dc.example.com"));
         assert_eq!(ad, [format!("directory.url: {CLEARTEXT_BIND}")]);

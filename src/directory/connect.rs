@@ -87,3 +87,31 @@ fn tls_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String>
         .map_err(|e| e.to_string())
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17.9: a config that skipped validation still never sends the password in clear
+    /// text to another host: the refusal comes before any connection.
+    #[tokio::test]
+    async fn connect_refuses_a_cleartext_bind_to_another_host() {
+        let raw: super::super::config::RawDirectory = toml::from_str(
+            r#"
+url = "ldap://ldap.invalid:389"
+bind_dn = "cn=hrsync,dc=example,dc=com"
+bind_password = { env = "PW" }
+users_base = "dc=example,dc=com"
+"#,
+        )
+        .unwrap();
+        let config = raw.validate(&mut Vec::new()).unwrap();
+        let password = SecretString::from("pw-never-sent-5e1");
+        let error = connect(&config, &password).await.unwrap_err().to_string();
+        assert!(
+            error.starts_with("cannot connect to ldap://ldap.invalid:389: refused to bind: directory.url is ldap:// without StartTLS"),
+            "{error}"
+        );
+        assert!(!error.contains("pw-never-sent"), "{error}");
+    }
+}

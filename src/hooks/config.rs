@@ -199,9 +199,11 @@ fn webhook_url_ok(url: &str) -> Result<(), String> {
         _ if parsed.host_str().is_none() => Err("has no host".into()),
         "https" => Ok(()),
         "http" if crate::hr::is_loopback(&parsed) => Ok(()),
-        "http" => Err("is http:// to a host other than this machine: the event (personal \
+        "http" => Err(
+            "is http:// to a host other than this machine: the event (personal \
              data) and any secret header would cross the network in clear text; use https://"
-            .into()),
+                .into(),
+        ),
         _ => Err("must be an https:// URL (http:// only to localhost or 127.0.0.1)".into()),
     }
 }
@@ -406,7 +408,10 @@ secret = { env = "ITSM_AUTH" }
             config.env_allow,
             ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TICKET_QUEUE"]
         );
-        let keys: Vec<&str> = problems.iter().map(|p| p.split(':').next().unwrap()).collect();
+        let keys: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap())
+            .collect();
         assert_eq!(
             keys,
             [
@@ -418,7 +423,10 @@ secret = { env = "ITSM_AUTH" }
             ],
             "{problems:?}"
         );
-        assert!(problems[0].contains("configuration or a secret"), "{problems:?}");
+        assert!(
+            problems[0].contains("configuration or a secret"),
+            "{problems:?}"
+        );
         assert!(problems[2].contains("contains PASSWD"), "{problems:?}");
     }
 }

@@ -73,10 +73,10 @@ pub use file::{FileConfig, FileFormat};
 pub use normalize::normalize;
 pub use presets::{Preset, PresetParams};
 pub use record::Record;
+pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
 /// Shared with the other adapters that speak HTTP or check for a loopback host (hooks,
 /// directory): one rule for what stays on this machine and what may follow a redirect.
 pub(crate) use rest::{is_loopback, same_origin_redirects};
-pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
 
 use crate::model::HrSnapshot;
 use crate::problem::ConfigProblem;

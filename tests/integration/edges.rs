@@ -108,6 +108,34 @@ retries = 0
     assert!(stdout.contains("not followed"), "{stdout}");
 }
 
+/// Item 9: `ldap://` without StartTLS to another host sent the bind password in clear text,
+/// accepted without a word. `validate` now refuses it naming the key, and the loud setting
+/// lets it through with a warning.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cleartext_bind_to_another_host_is_refused_unless_loudly_allowed() {
+    let s = Scenario::start("edges_cleartext").await;
+    s.write_config("url = \"ldap://ldap.example.com:389\"");
+    let out = s.hrsync(&["--log-format", "text", "validate"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("directory.url: is ldap:// without StartTLS to a host other than"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("danger_allow_cleartext_bind"), "{stderr}");
+
+    s.write_config("url = \"ldap://ldap.example.com:389\"\ndanger_allow_cleartext_bind = true");
+    let out = s.hrsync(&["--log-format", "text", "validate"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("WARN"), "{stderr}");
+    assert!(stderr.contains("clear text"), "{stderr}");
+
+    // This machine's slapd over plain ldap://127.0.0.1 stays as it was.
+    s.write_config("");
+    s.expect(&["validate"], 0);
+}
+
 /// The hrsync binary with a config file that does not need to exist.
 fn hrsync(args: &[&str]) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"));
@@ -124,7 +152,9 @@ fn hrsync(args: &[&str]) -> std::process::Command {
 /// drift check read a typo as drift.
 #[test]
 fn a_usage_error_exits_64_and_help_and_version_exit_0() {
-    let out = hrsync(&["plan", "--detailed-exitcod"]).output().expect("run");
+    let out = hrsync(&["plan", "--detailed-exitcod"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--detailed-exitcod"), "{stderr}");
