@@ -134,30 +134,36 @@ fn env_allow(
         .collect();
     let mut allowed: Vec<String> = DEFAULT_ENV_ALLOW.iter().map(ToString::to_string).collect();
     for (i, name) in names.into_iter().enumerate() {
-        let key = format!("hooks.env_allow[{i}]");
-        let upper = name.to_ascii_uppercase();
-        let refused = if name.is_empty() || name.contains('=') || name.contains('\0') {
-            Some("is not an environment variable name".to_string())
-        } else if upper.starts_with("HRSYNC_") || secret_envs.contains(&name.as_str()) {
-            Some(format!(
-                "\"{name}\" is where hrsync reads its configuration or a secret from: hooks \
-                 never get it"
-            ))
-        } else if let Some(part) = SECRET_NAME_PARTS.iter().find(|p| upper.contains(*p)) {
-            Some(format!(
-                "\"{name}\" looks like a credential (its name contains {part}): hooks never \
-                 get one from hrsync's environment; give the hook its own (a file it reads)"
-            ))
-        } else {
-            None
-        };
-        match refused {
-            Some(message) => problems.push(ConfigProblem::new(key, message)),
-            None if allowed.contains(&name) => {}
-            None => allowed.push(name),
+        match refusal(&name, &secret_envs) {
+            Err(message) => {
+                problems.push(ConfigProblem::new(format!("hooks.env_allow[{i}]"), message))
+            }
+            Ok(()) if allowed.contains(&name) => {}
+            Ok(()) => allowed.push(name),
         }
     }
     allowed
+}
+
+/// Why `name` may not be passed to hooks, if it may not.
+fn refusal(name: &str, secret_envs: &[&str]) -> Result<(), String> {
+    let upper = name.to_ascii_uppercase();
+    if name.is_empty() || name.contains('=') || name.contains('\0') {
+        return Err("is not an environment variable name".to_string());
+    }
+    if upper.starts_with("HRSYNC_") || secret_envs.contains(&name) {
+        return Err(format!(
+            "\"{name}\" is where hrsync reads its configuration or a secret from: hooks never \
+             get it"
+        ));
+    }
+    match SECRET_NAME_PARTS.iter().find(|part| upper.contains(*part)) {
+        Some(part) => Err(format!(
+            "\"{name}\" looks like a credential (its name contains {part}): hooks never get \
+             one from hrsync's environment; give the hook its own (a file it reads)"
+        )),
+        None => Ok(()),
+    }
 }
 
 impl RawWebhook {
