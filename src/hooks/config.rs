@@ -98,6 +98,27 @@ impl HooksConfig {
     pub(crate) fn is_empty(&self) -> bool {
         self.webhooks.is_empty() && self.commands.is_empty()
     }
+
+    /// The check across tables: `secret_envs` are the variables any table of the config reads
+    /// a secret from (`{ env = "..." }`: the bind password, HR credentials). None of them may
+    /// be in the allowlist, whatever its name looks like.
+    pub(crate) fn refuse_secret_envs(
+        &mut self,
+        secret_envs: &std::collections::BTreeSet<String>,
+        problems: &mut Vec<ConfigProblem>,
+    ) {
+        for name in &self.env_allow {
+            if secret_envs.contains(name) {
+                problems.push(ConfigProblem::new(
+                    "hooks.env_allow",
+                    format!(
+                        "\"{name}\" is where the config reads a secret from: hooks never get it"
+                    ),
+                ));
+            }
+        }
+        self.env_allow.retain(|name| !secret_envs.contains(name));
+    }
 }
 
 /// The events a hook is called for when it does not say.
