@@ -167,51 +167,114 @@ fn a_usage_error_exits_64_and_help_and_version_exit_0() {
     }
 }
 
+/// A config file hrsync refuses, and a variable that makes it log a warning before it does: a
+/// run that ends in error with at least one log line on stderr.
+fn failing_run(work: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let config = work.join("hrsync.toml");
+    std::fs::write(&config, "not_a_table = 1\n").expect("write config");
+    let mut all = args.to_vec();
+    all.extend(["--config", config.to_str().expect("utf-8 path"), "validate"]);
+    let mut command = hrsync(&all);
+    command.env("HRSYNC_IT_NOT_A_KEY", "1");
+    command
+}
+
 /// Item 14: with JSON logs the fatal error was also printed as plain text.
 #[test]
 fn json_logs_of_a_failing_run_are_json_lines_only() {
     let work = tempfile::tempdir().expect("temp dir");
-    let config = work.path().join("missing.toml");
-    let config = config.to_str().expect("utf-8 path");
     for format in ["json", "auto"] {
-        let out = hrsync(&["--log-format", format, "--config", config, "plan"])
+        let out = failing_run(work.path(), &["--log-format", format])
             .output()
             .expect("run");
         assert_eq!(out.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!stderr.trim().is_empty());
-        for line in stderr.lines() {
-            let parsed: Result<Value, _> = serde_json::from_str(line);
-            assert!(parsed.is_ok(), "not JSON ({format}): {line}\n{stderr}");
-        }
+        let lines: Vec<Value> = (stderr.lines())
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|_| panic!("not JSON ({format}): {line}\n{stderr}"))
+            })
+            .collect();
+        let levels: Vec<&str> = (lines.iter())
+            .map(|line| line["level"].as_str().expect("a level"))
+            .collect();
+        assert_eq!(levels, ["WARN", "ERROR"], "{stderr}");
         assert_eq!(
-            stderr.matches("missing.toml").count(),
+            stderr.matches("unknown field").count(),
             1,
             "the error once: {stderr}"
         );
     }
 }
 
-/// Item 14: text logs into a pipe carried ANSI colour codes, and NO_COLOR was ignored.
+/// Whether `bytes` hold an ANSI colour sequence (`ESC [ digits ; ... m`).
+fn has_colour(bytes: &[u8]) -> bool {
+    bytes.windows(2).enumerate().any(|(i, w)| {
+        w == b"\x1b[" && {
+            let rest = &bytes[i + 2..];
+            let end = rest
+                .iter()
+                .position(|b| !(b.is_ascii_digit() || *b == b';'));
+            end.is_some_and(|end| end > 0 && rest[end] == b'm')
+        }
+    })
+}
+
+/// Item 14: text logs into a pipe carried ANSI colour codes.
 #[test]
 fn text_logs_into_a_pipe_carry_no_escape_codes() {
     let work = tempfile::tempdir().expect("temp dir");
-    let config = work.path().join("missing.toml");
-    let config = config.to_str().expect("utf-8 path");
-    for no_color in [None, Some("1")] {
-        let mut command = hrsync(&["--log-format", "text", "--config", config, "plan"]);
-        if let Some(value) = no_color {
-            command.env("NO_COLOR", value);
+    let out = failing_run(work.path(), &["--log-format", "text"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WARN"), "a log line: {stderr}");
+    assert!(!out.stderr.contains(&0x1b), "escape codes: {stderr:?}");
+    assert_eq!(
+        stderr.matches("unknown field").count(),
+        1,
+        "the error once: {stderr}"
+    );
+}
+
+/// Item 14: on a terminal, text logs are coloured unless `NO_COLOR` is set (non-empty). The
+/// terminal is a pseudo-terminal from util-linux's `script`.
+#[test]
+fn no_color_turns_colour_off_on_a_terminal() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let on_terminal = |no_color: Option<&str>| {
+        let run = failing_run(work.path(), &["--log-format", "text"]);
+        let line = std::iter::once(run.get_program())
+            .chain(run.get_args())
+            .map(|arg| format!("'{}'", arg.to_str().expect("utf-8 argument")))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut script = std::process::Command::new("script");
+        script.args(["-q", "-e", "-c", &line, "/dev/null"]);
+        // The environment `run` would have had (variables set and removed).
+        for (name, value) in run.get_envs() {
+            match value {
+                Some(value) => script.env(name, value),
+                None => script.env_remove(name),
+            };
         }
-        let out = command.output().expect("run");
-        assert_eq!(out.status.code(), Some(1));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("missing.toml"), "{stderr}");
-        assert!(!out.stderr.contains(&0x1b), "escape codes: {stderr:?}");
-        assert_eq!(
-            stderr.matches("missing.toml").count(),
-            1,
-            "the error once: {stderr}"
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
+        }
+        let out = script.output().expect("util-linux `script` runs");
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("WARN"),
+            "{out:?}"
         );
-    }
+        out.stdout
+    };
+    assert!(has_colour(&on_terminal(None)), "a terminal gets colour");
+    assert!(
+        has_colour(&on_terminal(Some(""))),
+        "an empty NO_COLOR is unset"
+    );
+    let plain = on_terminal(Some("1"));
+    assert!(!has_colour(&plain), "{}", String::from_utf8_lossy(&plain));
 }
