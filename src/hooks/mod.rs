@@ -118,17 +118,10 @@ pub(crate) async fn fire(config: &HooksConfig, events: &[Event]) -> HookReport {
     if config.is_empty() || events.is_empty() {
         return report;
     }
-    // Only same-origin redirects: a redirect elsewhere would carry the secret header and the
-    // employee's data to a server nobody configured.
-    let client = match reqwest::Client::builder()
-        .redirect(crate::hr::same_origin_redirects())
-        .build()
-    {
+    let client = match webhook_client() {
         Ok(client) => client,
         Err(e) => {
-            report
-                .failures
-                .push(format!("cannot set up the webhook client: {e}"));
+            report.failures.push(e);
             return report;
         }
     };
@@ -174,6 +167,16 @@ pub(crate) async fn fire(config: &HooksConfig, events: &[Event]) -> HookReport {
         }
     }
     report
+}
+
+/// The client for every webhook call. It follows only same-origin redirects: a redirect
+/// elsewhere would carry the secret header and the employee's data to a server nobody
+/// configured.
+fn webhook_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(crate::hr::same_origin_redirects())
+        .build()
+        .map_err(|e| format!("cannot set up the webhook client: {e}"))
 }
 
 /// POSTs the event, retrying server errors, 429 and transport errors with exponential backoff
