@@ -30,8 +30,11 @@ fn no_huge_pages() {
 
 fn main() -> ExitCode {
     no_huge_pages();
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(&e),
+    };
+    let json = init_logging(cli.log_format);
     // One thread drives the directory connections and their decoding, and the work on the results
     // follows on the same thread: handing each search entry from a worker thread to another woke a
     // thread per entry, and those wake-ups cost a fifth of a 100k-employee plan's CPU time. The HR
@@ -42,19 +45,42 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("hrsync: cannot start the async runtime: {e}");
+            fatal(json, &format!("cannot start the async runtime: {e}"));
             return ExitCode::from(hrsync::app::RunError::EXIT_CODE);
         }
     };
     let result = runtime.block_on(hrsync::app::run(cli));
     if let Err(e) = &result {
-        tracing::error!("{e}");
-        eprintln!("hrsync: {e}");
+        fatal(json, &e.to_string());
     }
     ExitCode::from(hrsync::app::exit_code(&result))
 }
 
-fn init_logging(format: LogFormat) {
+/// `--help` and `--version` print and exit 0; anything clap refuses exits
+/// [`hrsync::app::USAGE_EXIT_CODE`] with clap's message (logging is not set up yet: the
+/// message is for the person who typed the command).
+fn usage(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    if error.use_stderr() {
+        ExitCode::from(hrsync::app::USAGE_EXIT_CODE)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The error that ends the run, said once: as a log line when the logs are JSON (a collector
+/// reads stderr line by line and must find JSON only), as plain text otherwise.
+fn fatal(json: bool, message: &str) {
+    if json {
+        tracing::error!("{message}");
+    } else {
+        hrsync::progress::clear();
+        eprintln!("hrsync: {message}");
+    }
+}
+
+/// Sets up logging on stderr and says whether its lines are JSON.
+fn init_logging(format: LogFormat) -> bool {
     use tracing_subscriber::prelude::*;
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = match format {
@@ -62,9 +88,10 @@ fn init_logging(format: LogFormat) {
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    // The progress display (a terminal only) sees hrsync's own debug events (HR pages read)
-    // whatever RUST_LOG says; the log lines follow RUST_LOG.
-    let progress = hrsync::progress::enabled().then(|| {
+    // The progress display (a terminal and text logs only: JSON logs are for a machine, even
+    // on a terminal) sees hrsync's own debug events (HR pages read) whatever RUST_LOG says;
+    // the log lines follow RUST_LOG.
+    let progress = (!json && hrsync::progress::enabled()).then(|| {
         hrsync::progress::ProgressLayer::new().with_filter(tracing_subscriber::filter::filter_fn(
             |m| m.target().starts_with("hrsync") && *m.level() <= tracing::Level::DEBUG,
         ))
@@ -72,9 +99,10 @@ fn init_logging(format: LogFormat) {
     let text = (!json).then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(hrsync::progress::colour())
             .with_filter(filter())
     });
-    let json = json.then(|| {
+    let json_layer = json.then(|| {
         tracing_subscriber::fmt::layer()
             .json()
             .with_writer(std::io::stderr)
@@ -83,6 +111,7 @@ fn init_logging(format: LogFormat) {
     tracing_subscriber::registry()
         .with(progress)
         .with(text)
-        .with(json)
+        .with(json_layer)
         .init();
+    json
 }

@@ -17,6 +17,13 @@ pub fn enabled() -> bool {
     std::io::stderr().is_terminal()
 }
 
+/// Whether text on stderr may carry colour codes: only on a terminal (a pipe or a log file
+/// would keep them as junk bytes), and not when `NO_COLOR` is set to anything non-empty
+/// (<https://no-color.org>).
+pub fn colour() -> bool {
+    enabled() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
 fn draw(text: &str) {
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "\r\x1b[2K{text}");

@@ -244,7 +244,7 @@ fn mount_of(k: &Kubernetes, kind: &str) -> (String, Value) {
 }
 
 #[test]
-fn the_cronjob_never_overlaps_and_fails_at_once_on_exit_codes_2_and_4() {
+fn the_cronjob_never_overlaps_and_fails_at_once_on_exit_codes_2_4_and_64() {
     let k = kubernetes();
     let spec = at(&k.cronjob, "spec");
     assert_eq!(text_at(spec, "concurrencyPolicy"), "Forbid");
@@ -284,6 +284,8 @@ fn the_cronjob_never_overlaps_and_fails_at_once_on_exit_codes_2_and_4() {
     // 2 (changes pending) and 4 (a safety limit tripped) give the same answer on every retry.
     assert_eq!(actions.get(&2).map(String::as_str), Some("FailJob"));
     assert_eq!(actions.get(&4).map(String::as_str), Some("FailJob"));
+    // 64 (a usage error: the manifest's arguments are wrong) fails the same way every time.
+    assert_eq!(actions.get(&64).map(String::as_str), Some("FailJob"));
     // 1 (could not run) and 3 (some changes failed) may succeed on a retry.
     for code in [1, 3] {
         assert_ne!(actions.get(&code).map(String::as_str), Some("FailJob"));

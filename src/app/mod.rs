@@ -15,7 +15,7 @@ pub(crate) mod serve;
 
 use std::path::Path;
 
-pub use outcome::{Outcome, RunError, exit_code};
+pub use outcome::{Outcome, RunError, USAGE_EXIT_CODE, exit_code};
 
 use crate::cli::{Cli, Command, ReportCommand};
 use crate::config::Config;

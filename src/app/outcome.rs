@@ -17,6 +17,10 @@ pub enum Outcome {
     LimitTripped,
 }
 
+/// 64 (`EX_USAGE` of sysexits.h): the command line could not be parsed. Not 2, which
+/// `--detailed-exitcode` gives pending changes: a drift check must not read a typo as drift.
+pub const USAGE_EXIT_CODE: u8 = 64;
+
 /// The exit code of a run that ended with `result`: the only mapping from how a run ended to
 /// a number (`main`'s exit code, `hrsync run`'s report and metrics).
 pub fn exit_code(result: &Result<Outcome, RunError>) -> u8 {

@@ -144,7 +144,7 @@ impl Config {
         problems.extend(raw.hr.validate());
         raw.lifecycle.check_prehire_days(&mut problems);
         let limits = raw.limits.into_limits(&mut problems);
-        let operations = operations::validate(
+        let mut operations = operations::validate(
             operations::RawOperations {
                 schedule: raw.schedule,
                 audit: raw.audit,
@@ -155,6 +155,9 @@ impl Config {
             dir,
             &mut problems,
         );
+        operations
+            .hooks
+            .refuse_secret_envs(&secret_env_names(table), &mut problems);
         let lifecycle = raw.lifecycle.validate(
             &raw.offboarding,
             mappings.as_ref().ok(),
@@ -190,6 +193,31 @@ impl Config {
             _ => Err(problems),
         }
     }
+}
+
+/// Every variable the config reads a secret from: the string `env` keys of its tables, at any
+/// depth (`bind_password = { env = "..." }`, HR credentials, webhook secrets). Any other `env`
+/// key would be named here too, which only makes the hooks' allowlist stricter.
+fn secret_env_names(table: &toml::Table) -> std::collections::BTreeSet<String> {
+    fn walk(value: &toml::Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (key, value) in table {
+                    match value {
+                        toml::Value::String(name) if key == "env" => {
+                            out.insert(name.clone());
+                        }
+                        _ => walk(value, out),
+                    }
+                }
+            }
+            toml::Value::Array(values) => values.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    table.values().for_each(|v| walk(v, &mut out));
+    out
 }
 
 /// The file as raw tables, with the environment's overrides applied. Variables that look meant

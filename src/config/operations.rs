@@ -246,7 +246,7 @@ command = []
             "audit: set either `file` or `stdout = true`, not both",
             "metrics.pushgateway: \"pushgateway:9091\" must be an http:// or https:// URL",
             "metrics.listen: \"localhost\" is not an address and port",
-            "hooks.webhook[0].url: must be an http:// or https:// URL",
+            "hooks.webhook[0].url: must be an https:// URL",
             "hooks.webhook[0]: set `header` and `secret` together",
             "hooks.webhook[0].events: \"rehire\" is not a hook event",
             "hooks.webhook[0].timeout_secs: must be at least 1 second",

@@ -334,3 +334,23 @@ fn the_groups_a_leaver_leaves_are_configured_by_dn_and_default_to_the_managed_gr
         "{found:?}"
     );
 }
+
+/// Issue 17.10: a hook's allowlist named the variable the bind password is read from, under a
+/// name no pattern catches, and the hook got the password.
+#[test]
+fn the_hook_allowlist_refuses_a_variable_the_config_reads_a_secret_from() {
+    let text = readme_config().replace(
+        "bind_password = { file = \"/run/secrets/ldap-password\" }",
+        "bind_password = { env = \"LDAP_BIND\" }",
+    ) + "\n[hooks]\nenv_allow = [\"LDAP_BIND\", \"TICKET_QUEUE\"]\n";
+    assert!(text.contains("env = \"LDAP_BIND\""));
+    let found = problems(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].ends_with(
+            "hooks.env_allow: \"LDAP_BIND\" is where the config reads a secret from: hooks \
+             never get it"
+        ),
+        "{found:?}"
+    );
+}

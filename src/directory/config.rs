@@ -31,6 +31,11 @@ pub(crate) struct RawDirectory {
     /// Turn TLS certificate verification off. Only for a lab; never in production.
     #[serde(default)]
     danger_skip_tls_verify: bool,
+    /// Bind over plain `ldap://` without StartTLS to a host other than this machine, sending
+    /// the bind password (and every account read) in clear text. Refused unless this is set;
+    /// when set, every connection logs a warning.
+    #[serde(default)]
+    danger_allow_cleartext_bind: bool,
     /// The DN to bind as; Active Directory also takes a user principal name (`svc@example.com`).
     bind_dn: String,
     bind_password: SecretRef,
@@ -191,6 +196,7 @@ pub struct DirectoryConfig {
     pub(crate) starttls: bool,
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) danger_skip_tls_verify: bool,
+    pub(crate) danger_allow_cleartext_bind: bool,
     pub(crate) bind_dn: String,
     pub(crate) bind_password: SecretRef,
     pub(crate) users_base: Dn,
@@ -246,6 +252,7 @@ impl RawDirectory {
             starttls: self.starttls,
             ca_file: self.ca_file,
             danger_skip_tls_verify: self.danger_skip_tls_verify,
+            danger_allow_cleartext_bind: self.danger_allow_cleartext_bind,
             bind_dn: self.bind_dn,
             bind_password: self.bind_password,
             users_base: users_base?,
@@ -370,6 +377,9 @@ impl RawDirectory {
                 "directory.starttls",
                 "is for ldap:// URLs; an ldaps:// connection is already encrypted",
             ));
+        }
+        if cleartext_bind(&self.url, self.starttls) && !self.danger_allow_cleartext_bind {
+            problems.push(ConfigProblem::new("directory.url", CLEARTEXT_BIND));
         }
         if self.bind_password.check("directory.bind_password").is_err() {
             problems.push(ConfigProblem::new(
@@ -510,6 +520,31 @@ fn domain_of(dn: &Dn) -> Dn {
     dn.clone()
 }
 
+/// Why a plain-text bind to another host is refused, and the ways out.
+pub(crate) const CLEARTEXT_BIND: &str = "is ldap:// without StartTLS to a host other than this \
+     machine: the bind password and every account read would cross the network in clear text; \
+     use ldaps://, set directory.starttls = true, or (lab only) set \
+     directory.danger_allow_cleartext_bind = true";
+
+/// Whether binding to `url` sends the password in clear text over the network: `ldap://`
+/// without StartTLS to a host that is not this machine. Only `localhost` and loopback
+/// addresses count as this machine; other names are not resolved, since what a name resolves
+/// to can change after the check.
+pub(crate) fn cleartext_bind(url: &str, starttls: bool) -> bool {
+    let lower = url.to_ascii_lowercase();
+    if !lower.starts_with("ldap://") || starttls {
+        return false;
+    }
+    reqwest::Url::parse(url).map_or(true, |parsed| !crate::hr::is_loopback(&parsed))
+}
+
+impl DirectoryConfig {
+    /// Whether connecting sends the bind password in clear text (see [`cleartext_bind`]).
+    pub(crate) fn cleartext_bind(&self) -> bool {
+        cleartext_bind(&self.url, self.starttls)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,6 +608,7 @@ users_base = "OU=Staff,DC=example,DC=com"
         let (config, openldap) = validate(
             r#"
 url = "ldap://ldap"
+starttls = true
 bind_dn = "svc@example.com"
 bind_password = { env = "PW" }
 users_base = "dc=example,dc=org"
@@ -612,5 +648,53 @@ protected = { filter = "uid=root" }
             dn("dc=example,dc=org")
         );
         assert_eq!(domain_of(&dn("o=example")), dn("o=example"));
+    }
+
+    const OPENLDAP: &str = r#"
+bind_dn = "cn=hrsync,dc=example,dc=com"
+bind_password = { env = "PW" }
+users_base = "ou=people,dc=example,dc=com"
+"#;
+
+    /// Issue 17.9: `ldap://` without StartTLS to another host sent the bind password in clear
+    /// text, and was accepted without a word.
+    #[test]
+    fn a_cleartext_bind_to_another_host_is_refused_naming_the_key() {
+        for url in [
+            "ldap://ldap.example.com",
+            "LDAP://10.0.0.5:389",
+            "ldap://localhost.evil.com",
+        ] {
+            let (_, problems) = validate(&format!("url = \"{url}\"\n{OPENLDAP}"));
+            assert_eq!(
+                problems,
+                [format!("directory.url: {CLEARTEXT_BIND}")],
+                "{url}"
+            );
+        }
+        let (_, ad) = validate(&AD.replace("ldaps://dc.example.com", "ldap://dc.example.com"));
+        assert_eq!(ad, [format!("directory.url: {CLEARTEXT_BIND}")]);
+    }
+
+    #[test]
+    fn a_cleartext_bind_is_fine_to_this_machine_with_starttls_or_when_allowed_loudly() {
+        for extra in [
+            "url = \"ldap://127.0.0.1:3890\"",
+            "url = \"ldap://127.8.9.10\"",
+            "url = \"ldap://localhost:389\"",
+            "url = \"ldap://[::1]:389\"",
+            "url = \"ldap://ldap.example.com\"\nstarttls = true",
+            "url = \"ldaps://ldap.example.com\"",
+            "url = \"ldap://ldap.example.com\"\ndanger_allow_cleartext_bind = true",
+        ] {
+            let (config, problems) = validate(&format!("{extra}\n{OPENLDAP}"));
+            assert!(problems.is_empty(), "{extra}: {problems:?}");
+            let config = config.expect("valid");
+            assert_eq!(
+                config.cleartext_bind(),
+                extra.contains("danger_allow_cleartext_bind"),
+                "{extra}"
+            );
+        }
     }
 }

@@ -17,6 +17,21 @@ pub(crate) async fn connect(
         url: config.url.clone(),
         message,
     };
+    // Validation refuses this already; checked again here because the password is about to
+    // leave, and said at every connection when an admin allowed it.
+    if config.cleartext_bind() {
+        if !config.danger_allow_cleartext_bind {
+            return Err(connect_error(format!(
+                "refused to bind: directory.url {}",
+                super::config::CLEARTEXT_BIND
+            )));
+        }
+        tracing::warn!(
+            url = %config.url,
+            "the bind password crosses the network in clear text \
+             (directory.danger_allow_cleartext_bind = true)"
+        );
+    }
     let mut settings = LdapConnSettings::new()
         .set_conn_timeout(config.connect_timeout)
         .set_starttls(config.starttls);
@@ -71,4 +86,32 @@ fn tls_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String>
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 17.9: a config that skipped validation still never sends the password in clear
+    /// text to another host: the refusal comes before any connection.
+    #[tokio::test]
+    async fn connect_refuses_a_cleartext_bind_to_another_host() {
+        let raw: super::super::config::RawDirectory = toml::from_str(
+            r#"
+url = "ldap://ldap.invalid:389"
+bind_dn = "cn=hrsync,dc=example,dc=com"
+bind_password = { env = "PW" }
+users_base = "dc=example,dc=com"
+"#,
+        )
+        .unwrap();
+        let config = raw.validate(&mut Vec::new()).unwrap();
+        let password = SecretString::from("pw-never-sent-5e1");
+        let error = connect(&config, &password).await.unwrap_err().to_string();
+        assert!(
+            error.starts_with("cannot connect to ldap://ldap.invalid:389: refused to bind: directory.url is ldap:// without StartTLS"),
+            "{error}"
+        );
+        assert!(!error.contains("pw-never-sent"), "{error}");
+    }
 }

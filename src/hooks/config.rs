@@ -16,6 +16,10 @@ pub(crate) struct RawHooks {
     webhook: Vec<RawWebhook>,
     #[serde(default)]
     command: Vec<RawCommandHook>,
+    /// Environment variables passed to command hooks besides [`DEFAULT_ENV_ALLOW`] (exact
+    /// names). A command hook starts from an empty environment otherwise.
+    #[serde(default)]
+    env_allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,11 +81,43 @@ pub struct CommandHookConfig {
 pub struct HooksConfig {
     pub(crate) webhooks: Vec<WebhookConfig>,
     pub(crate) commands: Vec<CommandHookConfig>,
+    /// The only variables of hrsync's environment a command hook sees: [`DEFAULT_ENV_ALLOW`]
+    /// and `hooks.env_allow`.
+    pub(crate) env_allow: Vec<String>,
 }
+
+/// What a command hook gets from hrsync's environment without asking: enough to find programs
+/// and format text and times, nothing that can hold a credential.
+pub(crate) const DEFAULT_ENV_ALLOW: [&str; 5] = ["PATH", "HOME", "LANG", "LC_ALL", "TZ"];
+
+/// Parts of a variable's name (compared in upper case) that say it may hold a credential: such
+/// a variable is never passed to a hook, even when allowlisted.
+const SECRET_NAME_PARTS: [&str; 6] = ["PASSWORD", "PASSWD", "TOKEN", "SECRET", "KEY", "CREDENTIAL"];
 
 impl HooksConfig {
     pub(crate) fn is_empty(&self) -> bool {
         self.webhooks.is_empty() && self.commands.is_empty()
+    }
+
+    /// The check across tables: `secret_envs` are the variables any table of the config reads
+    /// a secret from (`{ env = "..." }`: the bind password, HR credentials). None of them may
+    /// be in the allowlist, whatever its name looks like.
+    pub(crate) fn refuse_secret_envs(
+        &mut self,
+        secret_envs: &std::collections::BTreeSet<String>,
+        problems: &mut Vec<ConfigProblem>,
+    ) {
+        for name in &self.env_allow {
+            if secret_envs.contains(name) {
+                problems.push(ConfigProblem::new(
+                    "hooks.env_allow",
+                    format!(
+                        "\"{name}\" is where the config reads a secret from: hooks never get it"
+                    ),
+                ));
+            }
+        }
+        self.env_allow.retain(|name| !secret_envs.contains(name));
     }
 }
 
@@ -90,24 +126,72 @@ const HOOK_EVENTS: [Lifecycle; 3] = [Lifecycle::Joiner, Lifecycle::Mover, Lifecy
 
 impl RawHooks {
     pub(crate) fn validate(self, problems: &mut Vec<ConfigProblem>) -> HooksConfig {
-        let webhooks = (self.webhook.into_iter().enumerate())
+        let webhooks: Vec<WebhookConfig> = (self.webhook.into_iter().enumerate())
             .map(|(i, hook)| hook.validate(&format!("hooks.webhook[{i}]"), problems))
             .collect();
         let commands = (self.command.into_iter().enumerate())
             .map(|(i, hook)| hook.validate(&format!("hooks.command[{i}]"), problems))
             .collect();
-        HooksConfig { webhooks, commands }
+        let env_allow = env_allow(self.env_allow, &webhooks, problems);
+        HooksConfig {
+            webhooks,
+            commands,
+            env_allow,
+        }
+    }
+}
+
+/// The allowlist of command hooks' environment. A name that hrsync reads configuration or a
+/// secret from (`HRSYNC_*`, a webhook's `secret.env`), or whose name says it holds a
+/// credential, is refused: the point of the clean environment is that hooks never see
+/// hrsync's secrets, and an allowlist must not reopen that door by a slip.
+fn env_allow(
+    names: Vec<String>,
+    webhooks: &[WebhookConfig],
+    problems: &mut Vec<ConfigProblem>,
+) -> Vec<String> {
+    let secret_envs: Vec<&str> = (webhooks.iter())
+        .filter_map(|hook| hook.header.as_ref()?.1.env.as_deref())
+        .collect();
+    let mut allowed: Vec<String> = DEFAULT_ENV_ALLOW.iter().map(ToString::to_string).collect();
+    for (i, name) in names.into_iter().enumerate() {
+        match refusal(&name, &secret_envs) {
+            Err(message) => {
+                problems.push(ConfigProblem::new(format!("hooks.env_allow[{i}]"), message))
+            }
+            Ok(()) if allowed.contains(&name) => {}
+            Ok(()) => allowed.push(name),
+        }
+    }
+    allowed
+}
+
+/// Why `name` may not be passed to hooks, if it may not.
+fn refusal(name: &str, secret_envs: &[&str]) -> Result<(), String> {
+    let upper = name.to_ascii_uppercase();
+    if name.is_empty() || name.contains('=') || name.contains('\0') {
+        return Err("is not an environment variable name".to_string());
+    }
+    if upper.starts_with("HRSYNC_") || secret_envs.contains(&name) {
+        return Err(format!(
+            "\"{name}\" is where hrsync reads its configuration or a secret from: hooks never \
+             get it"
+        ));
+    }
+    match SECRET_NAME_PARTS.iter().find(|part| upper.contains(*part)) {
+        Some(part) => Err(format!(
+            "\"{name}\" looks like a credential (its name contains {part}): hooks never get \
+             one from hrsync's environment; give the hook its own (a file it reads)"
+        )),
+        None => Ok(()),
     }
 }
 
 impl RawWebhook {
     /// `key` is the table's (`hooks.webhook[0]`).
     fn validate(self, key: &str, problems: &mut Vec<ConfigProblem>) -> WebhookConfig {
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            problems.push(ConfigProblem::new(
-                format!("{key}.url"),
-                "must be an http:// or https:// URL",
-            ));
+        if let Err(message) = webhook_url_ok(&self.url) {
+            problems.push(ConfigProblem::new(format!("{key}.url"), message));
         }
         let header = header(self.header, self.secret, key, problems);
         let events = events(self.events, key, problems);
@@ -130,6 +214,24 @@ impl RawWebhook {
             retries: self.retries,
             timeout: Duration::from_secs(self.timeout_secs),
         }
+    }
+}
+
+/// An https:// URL, or http:// to this machine. The body carries personal data (names, DNs,
+/// groups) whether or not a secret header goes with it, so plain http to another host is
+/// refused in every case.
+fn webhook_url_ok(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("is not a URL: {e}"))?;
+    match parsed.scheme() {
+        _ if parsed.host_str().is_none() => Err("has no host".into()),
+        "https" => Ok(()),
+        "http" if crate::hr::is_loopback(&parsed) => Ok(()),
+        "http" => Err(
+            "is http:// to a host other than this machine: the event (personal \
+             data) and any secret header would cross the network in clear text; use https://"
+                .into(),
+        ),
+        _ => Err("must be an https:// URL (http:// only to localhost or 127.0.0.1)".into()),
     }
 }
 
@@ -282,5 +384,76 @@ events = ["mover"]
                 "hooks.command[0].timeout_secs: must be at least 1 second",
             ]
         );
+    }
+
+    /// Issue 17.11: an http:// webhook to another host sent the event (personal data) and the
+    /// secret header in clear text, and was accepted.
+    #[test]
+    fn a_webhook_over_plain_http_to_another_host_is_refused() {
+        let (_, problems) = validate(
+            r#"
+[[webhook]]
+url = "http://hooks.example.com/hrsync"
+
+[[webhook]]
+url = "ftp://hooks.example.com/hrsync"
+
+[[webhook]]
+url = "http://127.0.0.1:8080/hook"
+
+[[webhook]]
+url = "http://localhost/hook"
+
+[[webhook]]
+url = "http://[::1]:9/hook"
+"#,
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].starts_with("hooks.webhook[0].url: is http:// to a host other than"),
+            "{problems:?}"
+        );
+        assert!(problems[1].starts_with("hooks.webhook[1].url: must be an https://"));
+    }
+
+    /// Issue 17.10: the allowlist cannot hand a hook hrsync's configuration variables, a
+    /// webhook's secret variable or anything named like a credential.
+    #[test]
+    fn the_hook_environment_allowlist_refuses_secrets() {
+        let (config, problems) = validate(
+            r#"
+env_allow = ["TICKET_QUEUE", "HRSYNC_DIRECTORY__BIND_PASSWORD", "ITSM_AUTH", "Ldap_Passwd",
+             "HR_API_TOKEN", "PATH", "A=B"]
+
+[[webhook]]
+url = "https://itsm.example.org/hook"
+header = "Authorization"
+secret = { env = "ITSM_AUTH" }
+"#,
+        );
+        assert_eq!(
+            config.env_allow,
+            ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TICKET_QUEUE"]
+        );
+        let keys: Vec<&str> = problems
+            .iter()
+            .map(|p| p.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "hooks.env_allow[1]",
+                "hooks.env_allow[2]",
+                "hooks.env_allow[3]",
+                "hooks.env_allow[4]",
+                "hooks.env_allow[6]",
+            ],
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].contains("configuration or a secret"),
+            "{problems:?}"
+        );
+        assert!(problems[2].contains("contains PASSWD"), "{problems:?}");
     }
 }

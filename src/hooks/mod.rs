@@ -118,7 +118,13 @@ pub(crate) async fn fire(config: &HooksConfig, events: &[Event]) -> HookReport {
     if config.is_empty() || events.is_empty() {
         return report;
     }
-    let client = reqwest::Client::new();
+    let client = match webhook_client() {
+        Ok(client) => client,
+        Err(e) => {
+            report.failures.push(e);
+            return report;
+        }
+    };
     for event in events {
         let body = match serde_json::to_vec(event) {
             Ok(body) => body,
@@ -149,7 +155,7 @@ pub(crate) async fn fire(config: &HooksConfig, events: &[Event]) -> HookReport {
                 continue;
             }
             report.calls += 1;
-            if let Err(e) = command(hook, &body).await {
+            if let Err(e) = command(hook, &config.env_allow, &body).await {
                 let line = format!(
                     "hooks.command[{i}] for {} {}: {e}",
                     event.event.as_str(),
@@ -161,6 +167,16 @@ pub(crate) async fn fire(config: &HooksConfig, events: &[Event]) -> HookReport {
         }
     }
     report
+}
+
+/// The client for every webhook call. It follows only same-origin redirects: a redirect
+/// elsewhere would carry the secret header and the employee's data to a server nobody
+/// configured.
+fn webhook_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .redirect(crate::hr::same_origin_redirects())
+        .build()
+        .map_err(|e| format!("cannot set up the webhook client: {e}"))
 }
 
 /// POSTs the event, retrying server errors, 429 and transport errors with exponential backoff
@@ -193,6 +209,16 @@ async fn webhook(
         }
         let (error, retry) = match request.send().await {
             Ok(response) if response.status().is_success() => return Ok(()),
+            Ok(response) if response.status().is_redirection() => {
+                let status = response.status();
+                (
+                    format!(
+                        "answered {status}, a redirect to another origin, which is not \
+                         followed: configure the URL it points to"
+                    ),
+                    false,
+                )
+            }
             Ok(response) => {
                 let status = response.status();
                 (
@@ -215,12 +241,23 @@ async fn webhook(
 }
 
 /// Runs the command with the event on its standard input; it must exit 0 within the timeout.
-async fn command(hook: &CommandHookConfig, body: &[u8]) -> Result<(), String> {
+/// Its environment holds only the allowlisted variables of hrsync's: hrsync's own holds the
+/// bind password, HR tokens and webhook secrets, which a hook must never see.
+async fn command(
+    hook: &CommandHookConfig,
+    env_allow: &[String],
+    body: &[u8],
+) -> Result<(), String> {
     let Some((program, args)) = hook.command.split_first() else {
         return Err("no program".to_string());
     };
+    let env = env_allow
+        .iter()
+        .filter_map(|name| Some((name, std::env::var_os(name)?)));
     let mut child = tokio::process::Command::new(program)
         .args(args)
+        .env_clear()
+        .envs(env)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -80,6 +80,9 @@ pub use one::{OneEmployee, OneReader, can_read_one, read_one};
 pub use presets::{Preset, PresetParams};
 pub use record::Record;
 pub use rest::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
+/// Shared with the other adapters that speak HTTP or check for a loopback host (hooks,
+/// directory): one rule for what stays on this machine and what may follow a redirect.
+pub(crate) use rest::{is_loopback, same_origin_redirects};
 
 use crate::model::HrSnapshot;
 use crate::problem::ConfigProblem;

@@ -27,7 +27,7 @@ async fn validate_reports_every_problem_with_file_and_key_and_needs_no_network()
             .replace("users_base", "user_base"),
     )
     .unwrap();
-    let out = s.hrsync(&["validate"]);
+    let out = s.hrsync(&["--log-format", "text", "validate"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("hrsync.toml"), "names the file: {stderr}");
@@ -43,7 +43,7 @@ async fn validate_reports_every_problem_with_file_and_key_and_needs_no_network()
             .replace("user_base", "users_base"),
     )
     .unwrap();
-    let out = s.hrsync(&["validate"]);
+    let out = s.hrsync(&["--log-format", "text", "validate"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

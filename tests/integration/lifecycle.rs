@@ -320,7 +320,7 @@ async fn saved_plan_applies_as_reviewed_and_is_refused_after_drift() {
     s.dir.ldapmodify(&format!(
         "dn: {dn}\nchangetype: modify\nreplace: title\ntitle: Edited by hand\n"
     ));
-    let out = s.hrsync(&["apply", "--plan", saved_arg]);
+    let out = s.hrsync(&["--log-format", "text", "apply", "--plan", saved_arg]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -19,6 +19,7 @@ mod batching;
 mod cli;
 mod corpus;
 mod demo;
+mod edges;
 mod endpoints;
 mod explain_report;
 mod faults;

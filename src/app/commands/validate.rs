@@ -20,6 +20,13 @@ pub(crate) fn run(
         ),
         None => None,
     };
+    if config.directory.cleartext_bind() {
+        tracing::warn!(
+            url = %config.directory.url,
+            "the bind password will cross the network in clear text \
+             (directory.danger_allow_cleartext_bind = true)"
+        );
+    }
     println!(
         "{}: configuration and mappings are valid ({} rule(s), {} managed group(s))",
         config_path.display(),

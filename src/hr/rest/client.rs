@@ -191,7 +191,7 @@ pub(super) async fn build_client(config: &RestConfig) -> Result<Client, HrError>
 
 /// Redirects are followed only within the origin they start from (at most 10); a redirect to
 /// another origin is returned as it is and becomes an [`HrError::Redirect`].
-pub(super) fn same_origin_redirects() -> redirect::Policy {
+pub(crate) fn same_origin_redirects() -> redirect::Policy {
     redirect::Policy::custom(|attempt| {
         let same_origin = attempt
             .previous()

@@ -695,7 +695,7 @@ pub(super) fn url_query_has(url: &str, param: &str) -> bool {
     Url::parse(url).is_ok_and(|url| url.query_pairs().any(|(name, _)| name == param))
 }
 
-pub(super) fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     url.host_str().is_some_and(|host| {
         host.eq_ignore_ascii_case("localhost")
             || host

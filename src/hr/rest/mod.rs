@@ -12,7 +12,8 @@ mod one;
 mod paging;
 mod request;
 
-pub(crate) use client::fetch_pages;
+pub(crate) use client::{fetch_pages, same_origin_redirects};
+pub(crate) use config::is_loopback;
 pub use config::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
 pub(crate) use one::{Lookup, Lookups};
 
