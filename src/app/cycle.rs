@@ -95,11 +95,7 @@ pub(crate) async fn run_once(
     let started = clock();
     let run_id = new_run_id(started);
     tracing::info!(run_id = %run_id, "run started");
-    let execution = Execution {
-        run_id: &run_id,
-        stop,
-        clock,
-    };
+    let execution = Execution::new(config, &run_id, stop, clock);
     let reading = Reading::of(HrRead::Employees, started);
     let Reconciled {
         result,

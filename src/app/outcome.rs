@@ -54,6 +54,7 @@ impl RunError {
             Self::Offboard(_) | Self::Lookup(_) | Self::Check(_) => "command",
             Self::Setup { .. } => "setup",
             Self::Audit { .. } => "audit",
+            Self::Stopped => "stopped",
         }
     }
 }
@@ -91,6 +92,9 @@ pub enum RunError {
     /// was made.
     #[error("the audit log {sink} cannot be written, so nothing was applied: {error}")]
     Audit { sink: String, error: String },
+    /// A stop (SIGTERM, SIGINT) came while HR and the directory were being read.
+    #[error("stopped (SIGTERM or SIGINT) while reading HR and the directory; nothing was changed")]
+    Stopped,
     /// `check`: one side or both failed; the message names them.
     #[error("check failed: {0}")]
     Check(String),

@@ -52,6 +52,14 @@ pub(crate) struct RawDirectory {
     /// How many accounts are changed at once over the connection.
     #[serde(default = "default_concurrency")]
     max_concurrent_accounts: usize,
+    /// An apply starts no change after this many seconds; what is left is reported and left
+    /// for the next run (exit code 3). 0: no deadline.
+    #[serde(default = "default_max_apply_secs")]
+    max_apply_secs: u64,
+    /// After this many operations in a row got no answer within `operation_timeout_secs`, the
+    /// apply starts no further change (the server is not answering; exit code 3).
+    #[serde(default = "default_max_consecutive_timeouts")]
+    max_consecutive_timeouts: u32,
     #[serde(default)]
     openldap: RawOpenLdap,
     #[serde(default)]
@@ -160,6 +168,12 @@ fn default_page_size() -> i32 {
 fn default_concurrency() -> usize {
     8
 }
+fn default_max_apply_secs() -> u64 {
+    3600
+}
+fn default_max_consecutive_timeouts() -> u32 {
+    3
+}
 fn default_disable_method() -> DisableMethod {
     DisableMethod::PpolicyLock
 }
@@ -203,6 +217,9 @@ pub struct DirectoryConfig {
     pub(crate) operation_timeout: Duration,
     pub(crate) page_size: i32,
     pub(crate) max_concurrent_accounts: usize,
+    /// `max_apply_secs`; `None` for 0 (no deadline).
+    pub(crate) max_apply: Option<Duration>,
+    pub(crate) max_consecutive_timeouts: u32,
     pub(crate) password_policy: Option<Dn>,
     pub policy: Policy,
     /// `offboarding.hold_group`.
@@ -257,6 +274,8 @@ impl RawDirectory {
             operation_timeout: Duration::from_secs(self.operation_timeout_secs),
             page_size: self.page_size,
             max_concurrent_accounts: self.max_concurrent_accounts,
+            max_apply: (self.max_apply_secs > 0).then(|| Duration::from_secs(self.max_apply_secs)),
+            max_consecutive_timeouts: self.max_consecutive_timeouts,
             password_policy,
             hold_group: None,
             group_bases: Vec::new(),
@@ -400,6 +419,12 @@ impl RawDirectory {
             if secs == 0 {
                 problems.push(ConfigProblem::new(key, "must be at least 1 second"));
             }
+        }
+        if self.max_consecutive_timeouts == 0 {
+            problems.push(ConfigProblem::new(
+                "directory.max_consecutive_timeouts",
+                "must be at least 1",
+            ));
         }
     }
 

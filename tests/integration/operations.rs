@@ -724,6 +724,7 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
             let control = hrsync::apply::Control {
                 stop: Some(stop.clone()),
                 on_step: Some(&raise),
+                ..Default::default()
             };
             let report = hrsync::apply::apply_with(directory, &steps, 1, &control).await;
             Ok((plan, report))

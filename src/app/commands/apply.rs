@@ -31,11 +31,8 @@ pub(crate) async fn run(
     args: ApplyArgs<'_>,
 ) -> Result<Outcome, RunError> {
     let run_id = cycle::new_run_id(now);
-    let execution = Execution {
-        run_id: &run_id,
-        stop: None,
-        clock,
-    };
+    let stop = crate::app::daemon::stop_on_signals()?;
+    let execution = Execution::new(config, &run_id, Some(stop), clock);
     let previous_success = config
         .operations
         .metrics
@@ -82,7 +79,8 @@ async fn apply_saved(
 ) -> Result<Outcome, RunError> {
     let saved = saved_plan::load(config, path, now)?;
     let reading = Reading::of(HrRead::Employees, now);
-    pipeline::with_sides(config, reading, async |directory, sides| {
+    let stop = execution.stop.as_ref();
+    pipeline::with_sides_until(config, reading, stop, async |directory, sides| {
         let fresh = pipeline::plan(config, &sides, now);
         metrics.record_plan(&fresh, sides.hr.rejected.len());
         sides.drop_in_background();
@@ -100,13 +98,17 @@ async fn apply_saved(
             pipeline::render(&plan, &pipeline::plan_steps(config, &plan), format)
         );
         announce_approval(&plan, &unreviewed);
-        let executed =
-            pipeline::execute_counted(config, directory, &plan, execution, metrics).await?;
         let audience = Audience::Person {
             format,
             allow_limits: &[],
             out: None,
         };
+        if execution.stop_requested() {
+            metrics.record_planned(&plan);
+            return Ok(pipeline::stopped_before_applying(&plan, &audience));
+        }
+        let executed =
+            pipeline::execute_counted(config, directory, &plan, execution, metrics).await?;
         pipeline::report(&executed, &audience, execution);
         Ok(executed.outcome())
     })
