@@ -459,7 +459,8 @@ pub(crate) async fn reconcile(
     metrics: &mut RunMetrics,
 ) -> Result<Outcome, RunError> {
     let now = reading.now;
-    with_sides(config, reading, async |directory, sides| {
+    let stop = execution.stop.as_ref();
+    with_sides_until(config, reading, stop, async |directory, sides| {
         let plan = plan(config, &sides, now);
         let rejected = sides.hr.rejected.len();
         metrics.record_plan(&plan, rejected);
