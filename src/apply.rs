@@ -89,6 +89,8 @@ pub enum Halt {
     Timeouts { count: u32 },
     /// The watcher could no longer do its part (the audit log stopped taking records).
     Watcher,
+    /// Another run took the run lease over (this run failed to renew it in time).
+    LeaseLost,
 }
 
 impl std::fmt::Display for Halt {
@@ -105,6 +107,10 @@ impl std::fmt::Display for Halt {
                  answering (directory.max_consecutive_timeouts)"
             ),
             Self::Watcher => write!(f, "the audit log stopped taking records"),
+            Self::LeaseLost => write!(
+                f,
+                "another run took the run lease over (directory.lease_dn, directory.lease_secs)"
+            ),
         }
     }
 }
@@ -165,6 +171,9 @@ pub struct Control<'w> {
     /// Told of each operation before it is sent and of each step's outcome (see
     /// [`StepWatcher`]); it can also stop the apply.
     pub on_step: Option<&'w dyn StepWatcher>,
+    /// When set, another run took the run lease over: no step starts any more (acts like
+    /// [`Control::stop`]).
+    pub lease_lost: Option<Arc<AtomicBool>>,
     /// No step starts after this (acts like [`Control::stop`]); `None`: no deadline.
     pub deadline: Option<Deadline>,
     /// After this many operations in a row timed out, no step starts (acts like
@@ -234,6 +243,13 @@ impl<'c, 'w> Running<'c, 'w> {
         }
         if control.on_step.is_some_and(|w| w.halted()) {
             return Some(Halt::Watcher);
+        }
+        if control
+            .lease_lost
+            .as_ref()
+            .is_some_and(|l| l.load(Ordering::SeqCst))
+        {
+            return Some(Halt::LeaseLost);
         }
         if let Some(deadline) = control.deadline.filter(|d| Instant::now() >= d.at) {
             return Some(Halt::Deadline {

@@ -14,6 +14,7 @@ use crate::apply::{Control, Deadline, Halt, StepWatcher, apply_with};
 use crate::audit::{AuditReport, Recorder};
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::directory::lease::{Acquired, LeaseKeeper};
 use crate::hooks::HookReport;
 use crate::hr::{self, HrError};
 use crate::journal::Journal;
@@ -87,34 +88,85 @@ pub async fn with_sides<T>(
     with_sides_until(config, reading, None, work).await
 }
 
-/// [`with_sides`], with the reads cut short when `stop` is set ([`RunError::Stopped`]): a stop
-/// must not wait for a stuck HR API or directory, and nothing has been changed yet.
+/// [`with_sides`] for a run that applies: it takes the run lease first (see
+/// [`crate::directory::lease`]; [`RunError::LeaseHeld`] when another run holds it), keeps it
+/// renewed while `work` runs and releases it at the end, and the reads are cut short when the
+/// run's stop is set ([`RunError::Stopped`]): a stop must not wait for a stuck HR API or
+/// directory, and nothing has been changed yet. `plan` and the other read-only commands take
+/// no lease ([`with_sides`]).
 pub(crate) async fn with_sides_until<T>(
     config: &Config,
     reading: Reading<'_>,
-    stop: Option<&Arc<AtomicBool>>,
+    run: Option<&Execution<'_>>,
     work: impl AsyncFnOnce(&mut Directory, Sides) -> Result<T, RunError>,
 ) -> Result<T, RunError> {
     with_directory(config, async |directory| {
-        let reads = async {
-            tokio::join!(
-                read_hr(config, reading),
-                directory.snapshot(&config.mappings)
-            )
+        let keeper = match run {
+            Some(run) => Some(take_lease(directory, run).await?),
+            None => None,
         };
-        let (hr, snapshot) = tokio::select! {
-            sides = reads => sides,
-            () = stop_requested(stop) => return Err(RunError::Stopped),
-        };
-        let (hr, records) = hr?;
-        let sides = Sides {
-            hr,
-            records,
-            directory: snapshot?,
-        };
-        work(directory, sides).await
+        let stop = run.and_then(|r| r.stop.as_ref());
+        let result = async {
+            let reads = async {
+                tokio::join!(
+                    read_hr(config, reading),
+                    directory.snapshot(&config.mappings)
+                )
+            };
+            let (hr, snapshot) = tokio::select! {
+                sides = reads => sides,
+                () = stop_requested(stop) => return Err(RunError::Stopped),
+            };
+            let (hr, records) = hr?;
+            let sides = Sides {
+                hr,
+                records,
+                directory: snapshot?,
+            };
+            work(directory, sides).await
+        }
+        .await;
+        if let (Some(keeper), Some(run)) = (keeper, run) {
+            keeper.release((run.clock)()).await;
+        }
+        result
     })
     .await
+}
+
+/// Takes the run lease for `run` and keeps it renewed; who holds it, when another run does.
+async fn take_lease(directory: &Directory, run: &Execution<'_>) -> Result<LeaseKeeper, RunError> {
+    let holder = format!(
+        "host={} pid={} run={}",
+        host_name(),
+        std::process::id(),
+        run.run_id
+    );
+    match directory.acquire_lease(&holder, (run.clock)()).await? {
+        Acquired::Taken(lease) => {
+            tracing::debug!(holder = %holder, "run lease taken");
+            Ok(directory.keep_lease(lease, run.clock.clone(), run.lease_lost.clone()))
+        }
+        Acquired::Held {
+            dn,
+            holder,
+            expires,
+        } => Err(RunError::LeaseHeld {
+            dn,
+            holder,
+            expires,
+        }),
+    }
+}
+
+/// This host's name, for the lease's holder (a name to find the other run by, nothing more).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_string())
 }
 
 /// Returns once `stop` is set (never without one). A flag looked at every 100 ms: the
@@ -229,6 +281,9 @@ pub(crate) struct Execution<'a> {
     pub(crate) stop: Option<Arc<AtomicBool>>,
     /// No step starts after this (`directory.max_apply_secs`, counted from the run's start).
     pub(crate) deadline: Option<Deadline>,
+    /// Set when another run took the run lease over (this one failed to renew it in time): no
+    /// step starts any more.
+    pub(crate) lease_lost: Arc<AtomicBool>,
     pub(crate) clock: &'a Clock,
 }
 
@@ -244,6 +299,7 @@ impl<'a> Execution<'a> {
             run_id,
             stop,
             deadline: config.directory.max_apply.map(Deadline::after),
+            lease_lost: Arc::new(AtomicBool::new(false)),
             clock,
         }
     }
@@ -321,6 +377,7 @@ pub(crate) async fn execute<'p>(
         stop: execution.stop.clone(),
         on_step: Some(&watchers),
         deadline: execution.deadline,
+        lease_lost: Some(execution.lease_lost.clone()),
         max_consecutive_timeouts: Some(config.directory.max_consecutive_timeouts),
     };
     let report = apply_with(
@@ -459,29 +516,33 @@ pub(crate) async fn reconcile(
     metrics: &mut RunMetrics,
 ) -> Result<Outcome, RunError> {
     let now = reading.now;
-    let stop = execution.stop.as_ref();
-    with_sides_until(config, reading, stop, async |directory, sides| {
-        let plan = plan(config, &sides, now);
-        let rejected = sides.hr.rejected.len();
-        metrics.record_plan(&plan, rejected);
-        sides.drop_in_background();
-        announce(config, &plan, audience, execution.run_id, rejected)?;
-        if let Some(outcome) = refuse_over_limits(&plan, audience) {
-            metrics.record_planned(&plan);
-            return Ok(outcome);
-        }
-        if execution.stop_requested() {
-            metrics.record_planned(&plan);
-            return Ok(stopped_before_applying(&plan, audience));
-        }
-        if matches!(audience, Audience::Log) && !plan.has_changes() {
-            tracing::info!(run_id = execution.run_id, "no changes");
-            return Ok(Outcome::Success);
-        }
-        let executed = execute_counted(config, directory, &plan, execution, metrics).await?;
-        report(&executed, audience, execution);
-        Ok(executed.outcome())
-    })
+    with_sides_until(
+        config,
+        reading,
+        Some(execution),
+        async |directory, sides| {
+            let plan = plan(config, &sides, now);
+            let rejected = sides.hr.rejected.len();
+            metrics.record_plan(&plan, rejected);
+            sides.drop_in_background();
+            announce(config, &plan, audience, execution.run_id, rejected)?;
+            if let Some(outcome) = refuse_over_limits(&plan, audience) {
+                metrics.record_planned(&plan);
+                return Ok(outcome);
+            }
+            if execution.stop_requested() {
+                metrics.record_planned(&plan);
+                return Ok(stopped_before_applying(&plan, audience));
+            }
+            if matches!(audience, Audience::Log) && !plan.has_changes() {
+                tracing::info!(run_id = execution.run_id, "no changes");
+                return Ok(Outcome::Success);
+            }
+            let executed = execute_counted(config, directory, &plan, execution, metrics).await?;
+            report(&executed, audience, execution);
+            Ok(executed.outcome())
+        },
+    )
     .await
 }
 

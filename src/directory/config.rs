@@ -60,6 +60,13 @@ pub(crate) struct RawDirectory {
     /// apply starts no further change (the server is not answering; exit code 3).
     #[serde(default = "default_max_consecutive_timeouts")]
     max_consecutive_timeouts: u32,
+    /// The entry whose holder is the one run that may apply to this directory (see the README,
+    /// "Overlapping runs"). Default: `cn=hrsync-lease,` followed by `users_base`.
+    lease_dn: Option<String>,
+    /// How long a run's lease lasts without renewal (it is renewed every third of it): how long
+    /// a killed run blocks the next one, at most.
+    #[serde(default = "default_lease_secs")]
+    lease_secs: u64,
     #[serde(default)]
     openldap: RawOpenLdap,
     #[serde(default)]
@@ -174,6 +181,9 @@ fn default_max_apply_secs() -> u64 {
 fn default_max_consecutive_timeouts() -> u32 {
     3
 }
+fn default_lease_secs() -> u64 {
+    300
+}
 fn default_disable_method() -> DisableMethod {
     DisableMethod::PpolicyLock
 }
@@ -220,6 +230,8 @@ pub struct DirectoryConfig {
     /// `max_apply_secs`; `None` for 0 (no deadline).
     pub(crate) max_apply: Option<Duration>,
     pub(crate) max_consecutive_timeouts: u32,
+    pub(crate) lease_dn: Dn,
+    pub(crate) lease_ttl: Duration,
     pub(crate) password_policy: Option<Dn>,
     pub policy: Policy,
     /// `offboarding.hold_group`.
@@ -256,6 +268,18 @@ impl RawDirectory {
             .as_deref()
             .and_then(|p| parse_dn(p, "directory.openldap.password_policy", problems));
         self.check_connection(&user_filter, problems);
+        let lease_dn = match &self.lease_dn {
+            Some(dn) => parse_dn(dn, "directory.lease_dn", problems),
+            None => users_base
+                .as_ref()
+                .and_then(|base| Dn::parse(&format!("cn=hrsync-lease,{base}")).ok()),
+        };
+        if self.lease_secs < 10 {
+            problems.push(ConfigProblem::new(
+                "directory.lease_secs",
+                "must be at least 10 seconds",
+            ));
+        }
         let policy = self.policy();
         Some(DirectoryConfig {
             flavour: self.flavour,
@@ -276,6 +300,8 @@ impl RawDirectory {
             max_concurrent_accounts: self.max_concurrent_accounts,
             max_apply: (self.max_apply_secs > 0).then(|| Duration::from_secs(self.max_apply_secs)),
             max_consecutive_timeouts: self.max_consecutive_timeouts,
+            lease_dn: lease_dn?,
+            lease_ttl: Duration::from_secs(self.lease_secs),
             password_policy,
             hold_group: None,
             group_bases: Vec::new(),

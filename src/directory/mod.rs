@@ -6,6 +6,7 @@ pub(crate) mod config;
 mod connect;
 pub(crate) mod entry;
 mod groups;
+pub(crate) mod lease;
 mod password;
 mod server;
 mod snapshot;
@@ -58,6 +59,12 @@ pub enum DirectoryError {
         /// The operation timeout ran out (rather than the connection ending).
         timed_out: bool,
     },
+    /// The run lease (`directory.lease_dn`) cannot be taken, read or written.
+    #[error(
+        "the run lease {dn} (directory.lease_dn): {message}; the bind account must be able to \
+         create, change and delete this entry"
+    )]
+    Lease { dn: String, message: String },
     /// The server accepted the connection but did not answer in time: a hung server, not an
     /// unreachable one.
     #[error("timed out after {secs} s {during} {url} (directory.connect_timeout_secs)")]

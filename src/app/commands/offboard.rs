@@ -34,8 +34,7 @@ pub(crate) async fn run(
     let stop = crate::app::daemon::stop_on_signals()?;
     let execution = Execution::new(config, &run_id, Some(stop), clock);
     let reading = Reading::of(HrRead::Skip, now);
-    let stop = execution.stop.as_ref();
-    pipeline::with_sides_until(config, reading, stop, async |directory, sides| {
+    pipeline::with_sides_until(config, reading, Some(&execution), async |directory, sides| {
         if !directory.exists(hold_group).await? {
             return Err(RunError::Offboard(format!(
                 "the hold group {hold_group} (offboarding.hold_group) does not exist; create it first"
