@@ -201,6 +201,7 @@ impl Directory {
         ];
         let result = self
             .lease_ldap()
+            .op()
             .add(&lease.dn, attrs)
             .await
             .map_err(|e| DirectoryError::from_ldap("add", &lease.dn, e))?;
@@ -215,6 +216,7 @@ impl Directory {
     async fn read_lease(&self, dn: &str) -> Result<Option<String>, DirectoryError> {
         let result = self
             .lease_ldap()
+            .op()
             .search(dn, Scope::Base, "(objectClass=*)", vec!["description"])
             .await
             .map_err(|e| DirectoryError::from_ldap("read", dn, e))?;
@@ -236,9 +238,28 @@ impl Directory {
         Ok(Some(value.unwrap_or_default()))
     }
 
-    fn lease_ldap(&self) -> Ldap {
+    /// A handle for the lease's operations: a clone of the connection's, with the operation
+    /// timeout (a clone of an `Ldap` has none, and a timeout is good for one operation only).
+    fn lease_ldap(&self) -> Timed {
+        Timed {
+            ldap: self.ldap.clone(),
+            timeout: self.config.operation_timeout,
+        }
+    }
+}
+
+/// The connection and the timeout each lease operation gets.
+#[derive(Clone)]
+struct Timed {
+    ldap: Ldap,
+    timeout: Duration,
+}
+
+impl Timed {
+    /// A handle for one operation, with the timeout set.
+    fn op(&self) -> Ldap {
         let mut ldap = self.ldap.clone();
-        ldap.with_timeout(self.config.operation_timeout);
+        ldap.with_timeout(self.timeout);
         ldap
     }
 }
@@ -247,7 +268,7 @@ impl Directory {
 pub struct LeaseKeeper {
     lease: Arc<Mutex<Lease>>,
     task: tokio::task::JoinHandle<()>,
-    ldap: Ldap,
+    ldap: Timed,
 }
 
 impl LeaseKeeper {
@@ -262,8 +283,9 @@ impl LeaseKeeper {
             tracing::warn!(lease = %lease.dn, "the run lease is about to expire; leaving it to expire");
             return;
         }
-        let mut ldap = self.ldap.clone();
-        let ours = match ldap
+        let ours = match self
+            .ldap
+            .op()
             .search(
                 &lease.dn,
                 Scope::Base,
@@ -289,14 +311,24 @@ impl LeaseKeeper {
             tracing::warn!(lease = %lease.dn, "the run lease is no longer this run's; left as it is");
             return;
         }
-        if let Err(e) = ldap.delete(&lease.dn).await.and_then(|r| r.success()) {
+        if let Err(e) = self
+            .ldap
+            .op()
+            .delete(&lease.dn)
+            .await
+            .and_then(|r| r.success())
+        {
             tracing::warn!(error = %e, lease = %lease.dn, "cannot delete the run lease; it expires on its own");
         }
     }
 }
 
 /// Renews `lease` (compare-and-swap of its value); `false` when another run took it over.
-async fn renew(ldap: &Ldap, lease: &mut Lease, now: DateTime<Utc>) -> Result<bool, DirectoryError> {
+async fn renew(
+    ldap: &Timed,
+    lease: &mut Lease,
+    now: DateTime<Utc>,
+) -> Result<bool, DirectoryError> {
     let holder = LeaseValue::decode(&lease.value).map_or_else(String::new, |v| v.holder);
     let next = LeaseValue {
         holder,
@@ -313,14 +345,14 @@ async fn renew(ldap: &Ldap, lease: &mut Lease, now: DateTime<Utc>) -> Result<boo
 
 /// Replaces `old` with `new` in one modify; `false` when `old` was no longer there (another run
 /// changed the lease first) or the entry is gone.
-async fn swap(ldap: &Ldap, dn: &str, old: &str, new: &str) -> Result<bool, DirectoryError> {
+async fn swap(ldap: &Timed, dn: &str, old: &str, new: &str) -> Result<bool, DirectoryError> {
     #[allow(clippy::disallowed_types)] // ldap3 takes HashSet; order is irrelevant.
     let mods = vec![
         Mod::Delete("description", [old].into_iter().collect()),
         Mod::Add("description", [new].into_iter().collect()),
     ];
     let result = ldap
-        .clone()
+        .op()
         .modify(dn, mods)
         .await
         .map_err(|e| DirectoryError::from_ldap("modify", dn, e))?;

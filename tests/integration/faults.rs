@@ -485,6 +485,28 @@ fn wait_for_adds(s: &Scenario, child: &mut Child, baseline: usize, count: usize)
     }
 }
 
+/// Waits until the run lease is gone or expired (at most 60 s): a run that was killed, or
+/// lost its connection, could not release it (it expires after `lease_secs`).
+fn wait_for_lease_expiry(s: &Scenario) {
+    let dn = format!("cn=hrsync-lease,{}", s.base());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let expires = s.dir.entry(&dn).and_then(|e| {
+            let value = e.first("description")?.to_string();
+            let (_, at) = value.rsplit_once(" expires=")?;
+            chrono::DateTime::parse_from_rfc3339(at).ok()
+        });
+        #[allow(clippy::disallowed_methods)]
+        let now = chrono::Utc::now();
+        match expires {
+            Some(at) if at > now => {}
+            _ => return,
+        }
+        assert!(Instant::now() < deadline, "the lease {dn} did not expire");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 fn wait_with_timeout(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -568,6 +590,8 @@ fn took_effect(s: &Scenario, description: &str) -> Option<bool> {
 #[tokio::test(flavor = "multi_thread")]
 async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_converges() {
     let s = Scenario::start_own("slapdstop").await;
+    // The run loses its connection with its lease: the next one waits for it to expire.
+    s.write_config("lease_secs = 10");
     let (records, expected) = big_company(&s).await;
     s.serve(&records).await;
 
@@ -646,6 +670,7 @@ async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_con
     );
 
     // The next run does the rest, and nothing the first run applied is applied again.
+    wait_for_lease_expiry(&s);
     let second = spawn_apply(&s, &ALLOW_ALL, "second");
     let status = wait_with_timeout(&mut { second }, 300);
     let again = reported(s.work.path(), "second");
@@ -659,6 +684,7 @@ async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_con
 #[tokio::test(flavor = "multi_thread")]
 async fn hrsync_killed_mid_apply_and_the_next_run_converges() {
     let s = Scenario::start_own("sigkill").await;
+    s.write_config("lease_secs = 10");
     let (records, expected) = big_company(&s).await;
     s.serve(&records).await;
 
@@ -680,8 +706,16 @@ async fn hrsync_killed_mid_apply_and_the_next_run_converges() {
         "{created} joiners created before the kill"
     );
 
+    // The killed run's lease blocks the next run until it expires, then is taken over.
+    let blocked = s.hrsync(&["apply"]);
+    let stderr = String::from_utf8_lossy(&blocked.stderr);
+    assert_eq!(blocked.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("another run holds the lease"), "{stderr}");
+    wait_for_lease_expiry(&s);
     let second = spawn_apply(&s, &ALLOW_ALL, "after");
     let status = wait_with_timeout(&mut { second }, 300);
+    let log = std::fs::read_to_string(s.work.path().join("after.err")).unwrap();
+    assert!(log.contains("took over an expired run lease"), "taken over");
     assert_eq!(
         status.code(),
         Some(0),
@@ -1200,7 +1234,7 @@ async fn a_bind_to_a_hung_server_times_out_at_the_connect_timeout_and_says_so() 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_directory_hung_mid_apply_stops_the_apply_after_consecutive_timeouts_exit_3() {
     let s = Scenario::start_own("hung_apply").await;
-    s.write_config("operation_timeout_secs = 2\nmax_consecutive_timeouts = 3");
+    s.write_config("operation_timeout_secs = 2\nmax_consecutive_timeouts = 3\nlease_secs = 10");
     let (records, expected) = big_company(&s).await;
     s.serve(&records).await;
     let baseline = adds_in_log(&s);
@@ -1228,6 +1262,8 @@ async fn a_directory_hung_mid_apply_stops_the_apply_after_consecutive_timeouts_e
         "the operations in flight are reported as unanswered"
     );
     s.write_config("");
+    // The lease could not be released against the frozen server.
+    wait_for_lease_expiry(&s);
     let mut second = spawn_apply(&s, &ALLOW_ALL, "second");
     let status = wait_with_timeout(&mut second, 300);
     assert_eq!(

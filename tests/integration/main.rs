@@ -22,6 +22,7 @@ mod demo;
 mod endpoints;
 mod explain_report;
 mod faults;
+mod lease;
 mod lifecycle;
 mod limits;
 mod offboard;
