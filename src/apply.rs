@@ -619,6 +619,73 @@ fn log_outcome(step: &Step, outcome: &Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::DirectoryError;
+
+    fn timeout() -> Result<(), DirectoryError> {
+        Err(DirectoryError::Unanswered {
+            operation: "add",
+            dn: "uid=a,dc=example,dc=org".into(),
+            message: "timeout".into(),
+            timed_out: true,
+        })
+    }
+
+    /// Only timeouts in a row stop the apply: an answer, even a refusal, ends the run of them,
+    /// and a lost connection (which fails every further operation at once) counts as neither.
+    #[test]
+    fn consecutive_timeouts_stop_the_apply_and_any_answer_resets_the_count() {
+        let control = Control {
+            max_consecutive_timeouts: Some(2),
+            ..Control::default()
+        };
+        let running = Running::new(&control);
+        let refused: Result<(), DirectoryError> = Err(DirectoryError::Operation {
+            operation: "add",
+            dn: "uid=a,dc=example,dc=org".into(),
+            code: 50,
+            message: "insufficient access rights".into(),
+        });
+        let lost: Result<(), DirectoryError> = Err(DirectoryError::Unanswered {
+            operation: "add",
+            dn: "uid=a,dc=example,dc=org".into(),
+            message: "connection closed".into(),
+            timed_out: false,
+        });
+        running.answered(&timeout());
+        running.answered(&refused);
+        running.answered(&timeout());
+        running.answered(&lost);
+        assert!(!running.stopping(), "no two timeouts in a row yet");
+        running.answered(&timeout());
+        assert!(running.stopping());
+        assert_eq!(running.halt(), Some(Halt::Timeouts { count: 2 }));
+        // The first reason stays, whatever happens next.
+        running.answered(&Ok(()));
+        assert!(running.stopping());
+        assert_eq!(running.halt(), Some(Halt::Timeouts { count: 2 }));
+    }
+
+    #[test]
+    fn a_passed_deadline_or_a_lost_lease_stops_the_apply_and_says_why() {
+        let control = Control {
+            deadline: Some(Deadline::after(Duration::ZERO)),
+            ..Control::default()
+        };
+        let running = Running::new(&control);
+        assert!(running.stopping());
+        assert_eq!(running.halt(), Some(Halt::Deadline { secs: 0 }));
+        let lost = Arc::new(AtomicBool::new(false));
+        let control = Control {
+            lease_lost: Some(lost.clone()),
+            deadline: Some(Deadline::after(Duration::from_secs(3600))),
+            ..Control::default()
+        };
+        let running = Running::new(&control);
+        assert!(!running.stopping());
+        lost.store(true, Ordering::SeqCst);
+        assert!(running.stopping());
+        assert_eq!(running.halt(), Some(Halt::LeaseLost));
+    }
 
     /// A grant runs only when every earlier step succeeded; a removal only needs the steps it
     /// names (the move that made its DN, the rewrite of its value) to have succeeded, whatever

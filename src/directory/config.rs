@@ -645,6 +645,41 @@ protected = { filter = "uid=root" }
         assert!(config.is_some(), "a bad bind DN still yields the settings");
     }
 
+    /// The apply's bounds and the run lease: defaults, 0 as "no deadline", and what is refused.
+    #[test]
+    fn the_run_deadline_the_timeouts_in_a_row_and_the_lease_have_defaults_and_bounds() {
+        let (config, problems) = validate(AD);
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        assert_eq!(config.max_apply, Some(Duration::from_secs(3600)));
+        assert_eq!(config.max_consecutive_timeouts, 3);
+        assert_eq!(
+            config.lease_dn,
+            Dn::parse("cn=hrsync-lease,OU=Staff,DC=example,DC=com").unwrap()
+        );
+        assert_eq!(config.lease_ttl, Duration::from_secs(300));
+        let (config, _) = validate(&format!(
+            "{AD}max_apply_secs = 0\nlease_dn = \"cn=lease,OU=Ops,DC=example,DC=com\"\n"
+        ));
+        let config = config.unwrap();
+        assert_eq!(config.max_apply, None, "0: no deadline");
+        assert_eq!(
+            config.lease_dn,
+            Dn::parse("cn=lease,OU=Ops,DC=example,DC=com").unwrap()
+        );
+        let (_, problems) = validate(&format!(
+            "{AD}max_consecutive_timeouts = 0\nlease_secs = 9\nlease_dn = \"not a dn\"\n"
+        ));
+        assert_eq!(
+            problems,
+            [
+                "directory.max_consecutive_timeouts: must be at least 1",
+                "directory.lease_dn: 'not a dn' is not a valid DN: an RDN has no '='",
+                "directory.lease_secs: must be at least 10 seconds",
+            ]
+        );
+    }
+
     #[test]
     fn an_unusable_base_yields_no_settings() {
         let (config, problems) = validate(&AD.replace("OU=Staff,DC=example,DC=com", "not a dn"));
