@@ -17,6 +17,16 @@ fn lease_dn(s: &Scenario) -> String {
     format!("cn=hrsync-lease,{}", s.base())
 }
 
+/// A process that must not outlive a failed test.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A lease entry as another hrsync would have left it.
 fn seed_lease(s: &Scenario, holder: &str, expires: &str) {
     s.dir.ldapadd(&format!(
@@ -203,4 +213,66 @@ async fn a_bind_account_that_cannot_create_the_lease_gets_a_clear_error() {
     );
     let dn = format!("uid=ada.lovelace,{}", s.ou("engineering"));
     assert!(s.dir.entry(&dn).is_none(), "nothing applied");
+}
+
+/// `hrsync run` whose due run finds another run's live lease skips that run with a warning and
+/// stays up (its metrics show exit code 5); once the lease is gone, the next due run applies.
+/// Before: no lease.
+#[tokio::test(flavor = "multi_thread")]
+async fn hrsync_run_skips_a_run_while_another_holds_the_lease_and_applies_once_it_is_gone() {
+    let s = Scenario::start("lease_daemon").await;
+    s.serve(&[person("101", "Ada", "Lovelace", "Engineering", "Engineer")])
+        .await;
+    seed_lease(
+        &s,
+        "host=other pid=9 run=20991231T000000Z-00000009",
+        "2099-12-31T23:00:00Z",
+    );
+    s.write_config_with(
+        "",
+        "\n[schedule]\ncron = \"* * * * * *\"\n\n[metrics]\ntextfile = \"hrsync.prom\"\n",
+    );
+    let log = s.work.path().join("run.log");
+    let mut child = KillOnDrop(
+        s.command(&["--log-format", "json", "run"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start hrsync run"),
+    );
+    let textfile = s.work.path().join("hrsync.prom");
+    let metrics_show =
+        |line: &str| std::fs::read_to_string(&textfile).is_ok_and(|t| t.lines().any(|l| l == line));
+    let waited = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "never: {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    waited("a skipped run", &|| metrics_show("hrsync_run_exit_code 5"));
+    let dn = format!("uid=ada.lovelace,{}", s.ou("engineering"));
+    assert!(
+        s.dir.entry(&dn).is_none(),
+        "nothing applied while the lease is held"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("run skipped: another run holds the lease"),
+        "{text}"
+    );
+    // The other run finishes and releases its lease.
+    let out = s
+        .dir
+        .admin_command("ldapdelete")
+        .arg(lease_dn(&s))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    waited("the joiner created", &|| s.dir.entry(&dn).is_some());
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status();
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a clean stop");
 }
