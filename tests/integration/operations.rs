@@ -301,7 +301,7 @@ run_on_start = true
     let log = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code, Some(0), "{log}");
     // The stop cuts the slow read short rather than waiting it out (issue 17, item 4); what
-    // a stop during the apply leaves is logged change by change (tests/integration/stops.rs).
+    // a stop during the apply leaves is logged change by change (tests/integration/faults.rs).
     assert!(
         log.contains(
             "stopped (SIGTERM or SIGINT) while reading HR and the directory; nothing was changed"
