@@ -26,8 +26,9 @@
 //! is sent and of each step's outcome as soon as it is known, and can stop the apply. The audit
 //! log writes its records from these, so a killed hrsync loses none but those in flight.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -68,6 +69,50 @@ pub struct StepResult {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
     pub results: Vec<StepResult>,
+    /// Why the apply stopped starting steps before the end, if it did: the steps it left are
+    /// [`Outcome::NotAttempted`], for the next run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halted: Option<Halt>,
+}
+
+/// Why an apply started no further step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Halt {
+    /// A stop was requested (SIGTERM, SIGINT).
+    Stopped,
+    /// The run's deadline passed (`directory.max_apply_secs`).
+    Deadline { secs: u64 },
+    /// This many operations in a row got no answer within the operation timeout: the server is
+    /// not answering, and waiting the timeout out for each remaining step would take hours
+    /// (`directory.max_consecutive_timeouts`).
+    Timeouts { count: u32 },
+    /// The watcher could no longer do its part (the audit log stopped taking records).
+    Watcher,
+    /// Another run took the run lease over (this run failed to renew it in time).
+    LeaseLost,
+}
+
+impl std::fmt::Display for Halt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stopped => write!(f, "a stop was requested (SIGTERM or SIGINT)"),
+            Self::Deadline { secs } => write!(
+                f,
+                "the run reached its deadline of {secs} s (directory.max_apply_secs)"
+            ),
+            Self::Timeouts { count } => write!(
+                f,
+                "{count} operations in a row got no answer in time: the directory is not \
+                 answering (directory.max_consecutive_timeouts)"
+            ),
+            Self::Watcher => write!(f, "the audit log stopped taking records"),
+            Self::LeaseLost => write!(
+                f,
+                "another run took the run lease over (directory.lease_dn, directory.lease_secs)"
+            ),
+        }
+    }
 }
 
 impl ApplyReport {
@@ -126,12 +171,115 @@ pub struct Control<'w> {
     /// Told of each operation before it is sent and of each step's outcome (see
     /// [`StepWatcher`]); it can also stop the apply.
     pub on_step: Option<&'w dyn StepWatcher>,
+    /// When set, another run took the run lease over: no step starts any more (acts like
+    /// [`Control::stop`]).
+    pub lease_lost: Option<Arc<AtomicBool>>,
+    /// No step starts after this (acts like [`Control::stop`]); `None`: no deadline.
+    pub deadline: Option<Deadline>,
+    /// After this many operations in a row timed out, no step starts (acts like
+    /// [`Control::stop`]); `None`: never. Any answer from the server resets the count.
+    pub max_consecutive_timeouts: Option<u32>,
 }
 
-impl Control<'_> {
+/// When an apply must start no further step: an instant, and the budget it came from (for the
+/// report).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    pub budget: Duration,
+}
+
+impl Deadline {
+    /// `budget` from now.
+    pub fn after(budget: Duration) -> Self {
+        Deadline {
+            at: Instant::now() + budget,
+            budget,
+        }
+    }
+}
+
+/// An apply under way: the caller's [`Control`] and what the apply has seen so far, shared by
+/// the operations in flight.
+struct Running<'c, 'w> {
+    control: &'c Control<'w>,
+    consecutive_timeouts: AtomicU32,
+    /// The first reason the apply stopped starting steps; set once.
+    halted: OnceLock<Halt>,
+}
+
+impl<'c, 'w> Running<'c, 'w> {
+    fn new(control: &'c Control<'w>) -> Self {
+        Running {
+            control,
+            consecutive_timeouts: AtomicU32::new(0),
+            halted: OnceLock::new(),
+        }
+    }
+
+    /// Whether no further step may start; the first time it is so, the reason is kept for the
+    /// report and logged.
     fn stopping(&self) -> bool {
-        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
-            || self.on_step.is_some_and(|w| w.halted())
+        if self.halted.get().is_some() {
+            return true;
+        }
+        let Some(halt) = self.halt_now() else {
+            return false;
+        };
+        if self.halted.set(halt).is_ok() {
+            tracing::warn!("starting no further change: {halt}; the rest is left for the next run");
+        }
+        true
+    }
+
+    fn halt_now(&self) -> Option<Halt> {
+        let control = self.control;
+        if control
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::SeqCst))
+        {
+            return Some(Halt::Stopped);
+        }
+        if control.on_step.is_some_and(|w| w.halted()) {
+            return Some(Halt::Watcher);
+        }
+        if control
+            .lease_lost
+            .as_ref()
+            .is_some_and(|l| l.load(Ordering::SeqCst))
+        {
+            return Some(Halt::LeaseLost);
+        }
+        if let Some(deadline) = control.deadline.filter(|d| Instant::now() >= d.at) {
+            return Some(Halt::Deadline {
+                secs: deadline.budget.as_secs(),
+            });
+        }
+        let timeouts = self.consecutive_timeouts.load(Ordering::SeqCst);
+        control
+            .max_consecutive_timeouts
+            .filter(|max| timeouts >= *max)
+            .map(|_| Halt::Timeouts { count: timeouts })
+    }
+
+    /// Counts an operation's answer: a timeout adds one to the run of timeouts, anything else
+    /// the server said (success or a refusal) ends it. A lost connection counts as neither:
+    /// every further operation then fails at once, without waiting.
+    fn answered<T>(&self, result: &Result<T, crate::directory::DirectoryError>) {
+        let counter = &self.consecutive_timeouts;
+        match result {
+            Err(e) if e.timed_out() => {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+            Err(e) if e.code().is_none() => {}
+            _ => counter.store(0, Ordering::SeqCst),
+        }
+    }
+
+    /// Why the apply stopped starting steps, if it did.
+    fn halt(&self) -> Option<Halt> {
+        self.halted.get().copied()
     }
 
     /// Announces the steps of one operation to the watcher; whether the operation may go out
@@ -140,14 +288,14 @@ impl Control<'_> {
         if self.stopping() {
             return false;
         }
-        if let Some(watcher) = self.on_step {
+        if let Some(watcher) = self.control.on_step {
             watcher.sending(steps);
         }
         !self.stopping()
     }
 
     fn stepped(&self, step: &Step, outcome: &Outcome) {
-        if let Some(watcher) = self.on_step {
+        if let Some(watcher) = self.control.on_step {
             watcher.stepped(step, outcome);
         }
     }
@@ -176,6 +324,7 @@ pub async fn apply_with(
 ) -> ApplyReport {
     let concurrency = concurrency.max(1);
     let mut report = ApplyReport::default();
+    let control = &Running::new(control);
 
     // Placeholders in first: independent of each other (one per group), none stops another.
     let before: Vec<(Slot, &Step)> = steps
@@ -212,6 +361,7 @@ pub async fn apply_with(
         }
     }
     push_results(&mut report, &steps.after, after_outcomes, control);
+    report.halted = control.halt();
     report
 }
 
@@ -221,7 +371,7 @@ async fn run_accounts(
     directory: &Directory,
     accounts: &[Vec<Step>],
     concurrency: usize,
-    control: &Control<'_>,
+    control: &Running<'_, '_>,
 ) -> Vec<Vec<Option<Outcome>>> {
     let mut outcomes: Vec<Vec<Option<Outcome>>> = accounts
         .iter()
@@ -282,15 +432,16 @@ fn push_results(
     report: &mut ApplyReport,
     steps: &[Step],
     outcomes: Vec<Option<Outcome>>,
-    control: &Control<'_>,
+    control: &Running<'_, '_>,
 ) {
     for (step, outcome) in steps.iter().zip(outcomes) {
         let outcome = outcome.unwrap_or_else(|| {
             let employee = step.employee_id.as_deref().unwrap_or("-");
-            if control.stopping() {
+            if let Some(halt) = control.halt() {
                 tracing::warn!(
                     employee,
-                    "stopping: left for the next run: {}",
+                    reason = %halt,
+                    "not attempted, left for the next run: {}",
                     step.description
                 );
             } else {
@@ -318,7 +469,7 @@ async fn run_round(
     directory: &Directory,
     items: &[(Slot, &Step)],
     concurrency: usize,
-    control: &Control<'_>,
+    control: &Running<'_, '_>,
 ) -> Vec<(Slot, Outcome)> {
     if control.stopping() {
         return Vec::new();
@@ -348,7 +499,7 @@ async fn run_round(
 async fn run_unit(
     directory: &Directory,
     unit: Vec<(Slot, &Step)>,
-    control: &Control<'_>,
+    control: &Running<'_, '_>,
 ) -> Vec<(Slot, Outcome)> {
     let mut results = Vec::with_capacity(unit.len());
     let mut pending = vec![unit];
@@ -368,7 +519,7 @@ async fn run_unit(
                 if !control.may_send(&[step]) {
                     break;
                 }
-                let outcome = run_step(directory, step).await;
+                let outcome = run_step(directory, step, control).await;
                 control.stepped(step, &outcome);
                 results.push((slot, outcome));
             }
@@ -378,7 +529,9 @@ async fn run_unit(
         if !control.may_send(&steps) {
             break;
         }
-        match directory.execute(&op).await {
+        let result = directory.execute(&op).await;
+        control.answered(&result);
+        match result {
             Ok(()) => {
                 for (slot, step) in part {
                     log_outcome(step, &Outcome::Applied);
@@ -420,8 +573,10 @@ async fn run_unit(
 }
 
 /// Runs one step on its own.
-async fn run_step(directory: &Directory, step: &Step) -> Outcome {
-    let outcome = match directory.execute(&step.op).await {
+async fn run_step(directory: &Directory, step: &Step, control: &Running<'_, '_>) -> Outcome {
+    let result = directory.execute(&step.op).await;
+    control.answered(&result);
+    let outcome = match result {
         Ok(()) => Outcome::Applied,
         Err(e) if e.code().is_some() && e.code() == step.already_done_code => {
             tracing::debug!(step = %step.description, error = %e, "already done");
@@ -464,6 +619,73 @@ fn log_outcome(step: &Step, outcome: &Outcome) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::DirectoryError;
+
+    fn timeout() -> Result<(), DirectoryError> {
+        Err(DirectoryError::Unanswered {
+            operation: "add",
+            dn: "uid=a,dc=example,dc=org".into(),
+            message: "timeout".into(),
+            timed_out: true,
+        })
+    }
+
+    /// Only timeouts in a row stop the apply: an answer, even a refusal, ends the run of them,
+    /// and a lost connection (which fails every further operation at once) counts as neither.
+    #[test]
+    fn consecutive_timeouts_stop_the_apply_and_any_answer_resets_the_count() {
+        let control = Control {
+            max_consecutive_timeouts: Some(2),
+            ..Control::default()
+        };
+        let running = Running::new(&control);
+        let refused: Result<(), DirectoryError> = Err(DirectoryError::Operation {
+            operation: "add",
+            dn: "uid=a,dc=example,dc=org".into(),
+            code: 50,
+            message: "insufficient access rights".into(),
+        });
+        let lost: Result<(), DirectoryError> = Err(DirectoryError::Unanswered {
+            operation: "add",
+            dn: "uid=a,dc=example,dc=org".into(),
+            message: "connection closed".into(),
+            timed_out: false,
+        });
+        running.answered(&timeout());
+        running.answered(&refused);
+        running.answered(&timeout());
+        running.answered(&lost);
+        assert!(!running.stopping(), "no two timeouts in a row yet");
+        running.answered(&timeout());
+        assert!(running.stopping());
+        assert_eq!(running.halt(), Some(Halt::Timeouts { count: 2 }));
+        // The first reason stays, whatever happens next.
+        running.answered(&Ok(()));
+        assert!(running.stopping());
+        assert_eq!(running.halt(), Some(Halt::Timeouts { count: 2 }));
+    }
+
+    #[test]
+    fn a_passed_deadline_or_a_lost_lease_stops_the_apply_and_says_why() {
+        let control = Control {
+            deadline: Some(Deadline::after(Duration::ZERO)),
+            ..Control::default()
+        };
+        let running = Running::new(&control);
+        assert!(running.stopping());
+        assert_eq!(running.halt(), Some(Halt::Deadline { secs: 0 }));
+        let lost = Arc::new(AtomicBool::new(false));
+        let control = Control {
+            lease_lost: Some(lost.clone()),
+            deadline: Some(Deadline::after(Duration::from_secs(3600))),
+            ..Control::default()
+        };
+        let running = Running::new(&control);
+        assert!(!running.stopping());
+        lost.store(true, Ordering::SeqCst);
+        assert!(running.stopping());
+        assert_eq!(running.halt(), Some(Halt::LeaseLost));
+    }
 
     /// A grant runs only when every earlier step succeeded; a removal only needs the steps it
     /// names (the move that made its DN, the rewrite of its value) to have succeeded, whatever

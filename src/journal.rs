@@ -307,7 +307,13 @@ mod tests {
             })
             .collect();
         results.reverse();
-        let journal = Journal::new(&plan, ApplyReport { results });
+        let journal = Journal::new(
+            &plan,
+            ApplyReport {
+                results,
+                ..Default::default()
+            },
+        );
         let seen: Vec<(&str, &str)> = journal.entries().map(|e| (e.kind(), e.result())).collect();
         assert_eq!(
             seen,

@@ -22,7 +22,7 @@ pub(crate) struct CycleReport {
     pub(crate) started: DateTime<Utc>,
     pub(crate) finished: DateTime<Utc>,
     /// The exit code `hrsync apply` would have had (0 ok, 1 could not run, 3 some changes
-    /// failed, 4 a safety limit tripped).
+    /// failed or were left, 4 a safety limit tripped, 5 another run holds the lease).
     pub(crate) exit_code: u8,
     /// Which side made the run fail, when it could not be carried out (exit code 1): see
     /// [`RunError::side`]. The message itself goes to the log only.
@@ -95,11 +95,7 @@ pub(crate) async fn run_once(
     let started = clock();
     let run_id = new_run_id(started);
     tracing::info!(run_id = %run_id, "run started");
-    let execution = Execution {
-        run_id: &run_id,
-        stop,
-        clock,
-    };
+    let execution = Execution::new(config, &run_id, stop, clock);
     let reading = Reading::of(HrRead::Employees, started);
     let Reconciled {
         result,
@@ -111,7 +107,13 @@ pub(crate) async fn run_once(
     .await;
     let exit_code = super::exit_code(&result);
     let failed = result.err().map(|e| {
-        tracing::error!(run_id = %run_id, error = %e, "run failed, nothing was changed");
+        if let RunError::LeaseHeld { .. } = e {
+            // Another run is applying to the directory: this one is skipped, not failed; the
+            // next due time tries again (the metrics show exit code 5).
+            tracing::warn!(run_id = %run_id, "run skipped: {e}");
+        } else {
+            tracing::error!(run_id = %run_id, error = %e, "run failed, nothing was changed");
+        }
         e.side()
     });
     tracing::info!(

@@ -28,7 +28,7 @@ pub(crate) async fn run(config: Config, clock: Clock) -> Result<Outcome, RunErro
     };
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(Notify::new());
-    watch_signals(stop.clone(), wake.clone())?;
+    watch_signals(stop.clone(), Some(wake.clone()))?;
     let state = Arc::new(Mutex::new(State {
         // A restart keeps the time of the last good run, when the textfile has it.
         last_success: config
@@ -135,8 +135,16 @@ async fn run_and_record(
     state.last = Some(report);
 }
 
-/// Sets `stop` and wakes the loop on SIGTERM or SIGINT.
-fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<(), RunError> {
+/// A stop flag that SIGTERM and SIGINT set: how `hrsync apply` and `hrsync offboard` stop as
+/// cleanly as `hrsync run` when a scheduler's deadline (systemd, a CronJob) sends SIGTERM.
+pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, RunError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(stop.clone(), None)?;
+    Ok(stop)
+}
+
+/// Sets `stop` (and wakes the loop waiting on `wake`) on SIGTERM or SIGINT.
+fn watch_signals(stop: Arc<AtomicBool>, wake: Option<Arc<Notify>>) -> Result<(), RunError> {
     use tokio::signal::unix::{SignalKind, signal};
     let signal_error = |source: std::io::Error| RunError::Setup {
         what: "cannot install the SIGTERM/SIGINT handlers".to_string(),
@@ -158,7 +166,9 @@ fn watch_signals(stop: Arc<AtomicBool>, wake: Arc<Notify>) -> Result<(), RunErro
                     "stop requested: a change under way completes, no new one starts"
                 );
             }
-            wake.notify_one();
+            if let Some(wake) = &wake {
+                wake.notify_one();
+            }
         }
     });
     Ok(())

@@ -26,7 +26,7 @@ pub const USAGE_EXIT_CODE: u8 = 64;
 pub fn exit_code(result: &Result<Outcome, RunError>) -> u8 {
     match result {
         Ok(outcome) => outcome.exit_code(),
-        Err(_) => RunError::EXIT_CODE,
+        Err(error) => error.exit_code(),
     }
 }
 
@@ -42,8 +42,17 @@ impl Outcome {
 }
 
 impl RunError {
-    /// Whatever the error, exit code 1: the run could not be carried out.
+    /// Exit code 1: the run could not be carried out.
     pub const EXIT_CODE: u8 = 1;
+    /// Exit code 5: another run holds the run lease; this one did nothing.
+    pub const LEASE_HELD_EXIT_CODE: u8 = 5;
+
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::LeaseHeld { .. } => Self::LEASE_HELD_EXIT_CODE,
+            _ => Self::EXIT_CODE,
+        }
+    }
 
     /// Which part of the run failed, in one word, for places that must not carry the message
     /// itself: `/healthz` is unauthenticated, and an HR or directory error can quote a server's
@@ -58,11 +67,14 @@ impl RunError {
             Self::Offboard(_) | Self::Lookup(_) | Self::Check(_) => "command",
             Self::Setup { .. } => "setup",
             Self::Audit { .. } => "audit",
+            Self::Stopped => "stopped",
+            Self::LeaseHeld { .. } => "lease",
         }
     }
 }
 
-/// Exit code 1: the run could not be carried out; nothing was changed.
+/// Exit code 1 (5 for [`RunError::LeaseHeld`]): the run could not be carried out; nothing was
+/// changed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("configuration is invalid:\n{0}")]
@@ -95,6 +107,20 @@ pub enum RunError {
     /// was made.
     #[error("the audit log {sink} cannot be written, so nothing was applied: {error}")]
     Audit { sink: String, error: String },
+    /// A stop (SIGTERM, SIGINT) came while HR and the directory were being read.
+    #[error("stopped (SIGTERM or SIGINT) while reading HR and the directory; nothing was changed")]
+    Stopped,
+    /// Exit code 5: another run holds the run lease (it is applying to the same directory), so
+    /// this one read nothing and changed nothing.
+    #[error(
+        "another run holds the lease {dn}: {holder}, until {expires}; nothing was done (if that \
+         run was killed, the lease expires at that time)"
+    )]
+    LeaseHeld {
+        dn: String,
+        holder: String,
+        expires: String,
+    },
     /// `check`: one side or both failed; the message names them.
     #[error("check failed: {0}")]
     Check(String),

@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::apply::{Control, StepWatcher, apply_with};
+use crate::apply::{Control, Deadline, Halt, StepWatcher, apply_with};
 use crate::audit::{AuditReport, Recorder};
 use crate::config::Config;
 use crate::directory::Directory;
+use crate::directory::lease::{Acquired, LeaseKeeper};
 use crate::hooks::HookReport;
 use crate::hr::{self, HrError};
 use crate::journal::Journal;
@@ -84,20 +85,99 @@ pub async fn with_sides<T>(
     reading: Reading<'_>,
     work: impl AsyncFnOnce(&mut Directory, Sides) -> Result<T, RunError>,
 ) -> Result<T, RunError> {
+    with_sides_until(config, reading, None, work).await
+}
+
+/// [`with_sides`] for a run that applies: it takes the run lease first (see
+/// [`crate::directory::lease`]; [`RunError::LeaseHeld`] when another run holds it), keeps it
+/// renewed while `work` runs and releases it at the end, and the reads are cut short when the
+/// run's stop is set ([`RunError::Stopped`]): a stop must not wait for a stuck HR API or
+/// directory, and nothing has been changed yet. `plan` and the other read-only commands take
+/// no lease ([`with_sides`]).
+pub(crate) async fn with_sides_until<T>(
+    config: &Config,
+    reading: Reading<'_>,
+    run: Option<&Execution<'_>>,
+    work: impl AsyncFnOnce(&mut Directory, Sides) -> Result<T, RunError>,
+) -> Result<T, RunError> {
     with_directory(config, async |directory| {
-        let (hr, snapshot) = tokio::join!(
-            read_hr(config, reading),
-            directory.snapshot(&config.mappings)
-        );
-        let (hr, records) = hr?;
-        let sides = Sides {
-            hr,
-            records,
-            directory: snapshot?,
+        let keeper = match run {
+            Some(run) => Some(take_lease(directory, run).await?),
+            None => None,
         };
-        work(directory, sides).await
+        let stop = run.and_then(|r| r.stop.as_ref());
+        let result = async {
+            let reads = async {
+                tokio::join!(
+                    read_hr(config, reading),
+                    directory.snapshot(&config.mappings)
+                )
+            };
+            let (hr, snapshot) = tokio::select! {
+                sides = reads => sides,
+                () = stop_requested(stop) => return Err(RunError::Stopped),
+            };
+            let (hr, records) = hr?;
+            let sides = Sides {
+                hr,
+                records,
+                directory: snapshot?,
+            };
+            work(directory, sides).await
+        }
+        .await;
+        if let (Some(keeper), Some(run)) = (keeper, run) {
+            keeper.release((run.clock)()).await;
+        }
+        result
     })
     .await
+}
+
+/// Takes the run lease for `run` and keeps it renewed; who holds it, when another run does.
+async fn take_lease(directory: &Directory, run: &Execution<'_>) -> Result<LeaseKeeper, RunError> {
+    let holder = format!(
+        "host={} pid={} run={}",
+        host_name(),
+        std::process::id(),
+        run.run_id
+    );
+    match directory.acquire_lease(&holder, (run.clock)()).await? {
+        Acquired::Taken(lease) => {
+            tracing::debug!(holder = %holder, "run lease taken");
+            Ok(directory.keep_lease(lease, run.clock.clone(), run.lease_lost.clone()))
+        }
+        Acquired::Held {
+            dn,
+            holder,
+            expires,
+        } => Err(RunError::LeaseHeld {
+            dn,
+            holder,
+            expires,
+        }),
+    }
+}
+
+/// This host's name, for the lease's holder (a name to find the other run by, nothing more).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_string())
+}
+
+/// Returns once `stop` is set (never without one). A flag looked at every 100 ms: the
+/// signal handler only sets it, and a tenth of a second is nothing beside a stuck read.
+async fn stop_requested(stop: Option<&Arc<AtomicBool>>) {
+    let Some(stop) = stop else {
+        return std::future::pending().await;
+    };
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// Opens the directory with the configured credentials, lends it to `work` and closes it.
@@ -199,7 +279,34 @@ pub(crate) struct Execution<'a> {
     pub(crate) run_id: &'a str,
     /// Set by a signal: no step starts any more (see [`Control::stop`]).
     pub(crate) stop: Option<Arc<AtomicBool>>,
+    /// No step starts after this (`directory.max_apply_secs`, counted from the run's start).
+    pub(crate) deadline: Option<Deadline>,
+    /// Set when another run took the run lease over (this one failed to renew it in time): no
+    /// step starts any more.
+    pub(crate) lease_lost: Arc<AtomicBool>,
     pub(crate) clock: &'a Clock,
+}
+
+impl<'a> Execution<'a> {
+    /// A run's execution, its deadline counted from now.
+    pub(crate) fn new(
+        config: &Config,
+        run_id: &'a str,
+        stop: Option<Arc<AtomicBool>>,
+        clock: &'a Clock,
+    ) -> Self {
+        Execution {
+            run_id,
+            stop,
+            deadline: config.directory.max_apply.map(Deadline::after),
+            lease_lost: Arc::new(AtomicBool::new(false)),
+            clock,
+        }
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst))
+    }
 }
 
 /// What an execution did: every change with its outcome, what became of its audit records, and
@@ -209,13 +316,15 @@ pub(crate) struct Executed<'p> {
     /// `None` when no audit log is configured or there was nothing to apply.
     pub(crate) audit: Option<AuditReport>,
     pub(crate) hooks: HookReport,
+    /// Why the apply stopped starting changes before the end (a stop, the deadline, a hung
+    /// server, the audit log), if it did.
+    pub(crate) halted: Option<Halt>,
 }
 
 impl Executed<'_> {
-    /// Partial failure when a change failed or went unanswered, or when the audit log stopped
-    /// taking records (the run then started no further change). Changes left by a stop are not
-    /// failures: they are the next run's (and a change not attempted after a failure comes
-    /// with that failure).
+    /// Partial failure when a change failed or went unanswered, or when the apply stopped
+    /// starting changes before the end (a stop, the deadline, a hung server, the audit log) and
+    /// left some for the next run: the run did not do its work, and a scheduler must see it.
     pub(crate) fn outcome(&self) -> Outcome {
         let failed = self.journal.results().iter().any(|r| {
             matches!(
@@ -223,7 +332,13 @@ impl Executed<'_> {
                 crate::apply::Outcome::Failed { .. } | crate::apply::Outcome::Unanswered { .. }
             )
         });
-        if failed || self.audit_failure().is_some() {
+        let left = self.halted.is_some()
+            && self
+                .journal
+                .results()
+                .iter()
+                .any(|r| r.outcome == crate::apply::Outcome::NotAttempted);
+        if failed || left || self.audit_failure().is_some() {
             Outcome::PartialFailure
         } else {
             Outcome::Success
@@ -261,6 +376,9 @@ pub(crate) async fn execute<'p>(
     let control = Control {
         stop: execution.stop.clone(),
         on_step: Some(&watchers),
+        deadline: execution.deadline,
+        lease_lost: Some(execution.lease_lost.clone()),
+        max_consecutive_timeouts: Some(config.directory.max_consecutive_timeouts),
     };
     let report = apply_with(
         directory,
@@ -270,6 +388,7 @@ pub(crate) async fn execute<'p>(
     )
     .await;
     drop(progress);
+    let halted = report.halted;
     let journal = Journal::new(plan, report);
     let audit = audit.map(|recorder| recorder.finish(&journal));
     let hooks = fire_hooks(config, &journal, execution.run_id, (execution.clock)()).await;
@@ -277,6 +396,7 @@ pub(crate) async fn execute<'p>(
         journal,
         audit,
         hooks,
+        halted,
     })
 }
 
@@ -396,34 +516,51 @@ pub(crate) async fn reconcile(
     metrics: &mut RunMetrics,
 ) -> Result<Outcome, RunError> {
     let now = reading.now;
-    with_sides(config, reading, async |directory, sides| {
-        let plan = plan(config, &sides, now);
-        let rejected = sides.hr.rejected.len();
-        metrics.record_plan(&plan, rejected);
-        sides.drop_in_background();
-        announce(config, &plan, audience, execution.run_id, rejected)?;
-        if let Some(outcome) = refuse_over_limits(&plan, audience) {
-            metrics.record_planned(&plan);
-            return Ok(outcome);
-        }
-        if execution
-            .stop
-            .as_ref()
-            .is_some_and(|s| s.load(Ordering::SeqCst))
-        {
-            metrics.record_planned(&plan);
-            super::cycle::log_left_over(&Journal::unapplied(&plan));
-            return Ok(Outcome::Success);
-        }
-        if matches!(audience, Audience::Log) && !plan.has_changes() {
-            tracing::info!(run_id = execution.run_id, "no changes");
-            return Ok(Outcome::Success);
-        }
-        let executed = execute_counted(config, directory, &plan, execution, metrics).await?;
-        report(&executed, audience, execution);
-        Ok(executed.outcome())
-    })
+    with_sides_until(
+        config,
+        reading,
+        Some(execution),
+        async |directory, sides| {
+            let plan = plan(config, &sides, now);
+            let rejected = sides.hr.rejected.len();
+            metrics.record_plan(&plan, rejected);
+            sides.drop_in_background();
+            announce(config, &plan, audience, execution.run_id, rejected)?;
+            if let Some(outcome) = refuse_over_limits(&plan, audience) {
+                metrics.record_planned(&plan);
+                return Ok(outcome);
+            }
+            if execution.stop_requested() {
+                metrics.record_planned(&plan);
+                return Ok(stopped_before_applying(&plan, audience));
+            }
+            if matches!(audience, Audience::Log) && !plan.has_changes() {
+                tracing::info!(run_id = execution.run_id, "no changes");
+                return Ok(Outcome::Success);
+            }
+            let executed = execute_counted(config, directory, &plan, execution, metrics).await?;
+            report(&executed, audience, execution);
+            Ok(executed.outcome())
+        },
+    )
     .await
+}
+
+/// A stop that came while the sides were read: nothing was applied, the whole plan is left for
+/// the next run (exit code 3 when that is some work).
+pub(crate) fn stopped_before_applying(plan: &Plan, audience: &Audience<'_>) -> Outcome {
+    super::cycle::log_left_over(&Journal::unapplied(plan));
+    if !plan.has_changes() {
+        return Outcome::Success;
+    }
+    if let Audience::Person { .. } = audience {
+        println!(
+            "\nNothing applied: {}; the {} change(s) above are left for the next run",
+            Halt::Stopped,
+            plan.summary.changes
+        );
+    }
+    Outcome::PartialFailure
 }
 
 /// Shows the plan: printed and saved for a person, summed up in the log otherwise.
@@ -522,16 +659,26 @@ fn refuse_over_limits(plan: &Plan, audience: &Audience<'_>) -> Option<Outcome> {
 /// What an execution did: printed for a person, logged otherwise.
 pub(crate) fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution: &Execution<'_>) {
     let journal = &executed.journal;
-    let stopped = execution
-        .stop
-        .as_ref()
-        .is_some_and(|s| s.load(Ordering::SeqCst));
     let audit_failure = executed.audit_failure();
-    if stopped || audit_failure.is_some() {
+    // The audit log's own failure is told below, with what became of its records.
+    let halt = executed.halted.filter(|h| *h != Halt::Watcher);
+    if executed.halted.is_some() || audit_failure.is_some() {
         super::cycle::log_left_over(journal);
     }
+    if let Some(halt) = halt {
+        tracing::error!(run_id = execution.run_id, "{}", halt_summary(halt, journal));
+    }
     if let Audience::Person { .. } = audience {
-        println!("\n{}", apply_summary(journal, audit_failure.is_some()));
+        println!(
+            "\n{}",
+            apply_summary(
+                journal,
+                executed.halted.is_some() || audit_failure.is_some()
+            )
+        );
+        if let Some(halt) = halt {
+            println!("! {}", halt_summary(halt, journal));
+        }
         if let Some(failure) = audit_failure {
             println!("{}", audit_summary(failure));
         }
@@ -549,6 +696,18 @@ pub(crate) fn report(executed: &Executed<'_>, audience: &Audience<'_>, execution
         audit_records = executed.audit.as_ref().map_or(0, |a| a.written),
         "apply finished"
     );
+}
+
+/// Why the apply stopped starting changes, and how many it left.
+fn halt_summary(halt: Halt, journal: &Journal<'_>) -> String {
+    let left = journal
+        .results()
+        .iter()
+        .filter(|r| r.outcome == crate::apply::Outcome::NotAttempted)
+        .count();
+    format!(
+        "stopped starting changes: {halt}; {left} change(s) not attempted, left for the next run"
+    )
 }
 
 /// What an audit log that stopped taking records did to the run.
@@ -569,8 +728,9 @@ pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
 }
 
 /// What an apply did, for stdout: the failures one by one, then a summary line. `halted`: the
-/// audit log stopped taking records, so the changes not attempted were left for that reason
-/// (or for an earlier failure of their account).
+/// apply stopped starting changes (a stop, the deadline, a hung server, the audit log), so the
+/// changes not attempted were left for that reason (or for an earlier failure of their
+/// account).
 pub(crate) fn apply_summary(journal: &Journal<'_>, halted: bool) -> String {
     let not_attempted = if halted {
         "not attempted (hrsync stopped starting changes, see below; left for the next run)"

@@ -255,6 +255,7 @@ fn records_reach_the_log_as_the_apply_goes() {
             .iter()
             .map(|s| result(s, Outcome::Applied))
             .collect(),
+        ..Default::default()
     };
     let journal = Journal::new(&plan, report);
     let audit = recorder.finish(&journal);

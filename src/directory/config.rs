@@ -57,6 +57,21 @@ pub(crate) struct RawDirectory {
     /// How many accounts are changed at once over the connection.
     #[serde(default = "default_concurrency")]
     max_concurrent_accounts: usize,
+    /// An apply starts no change after this many seconds; what is left is reported and left
+    /// for the next run (exit code 3). 0: no deadline.
+    #[serde(default = "default_max_apply_secs")]
+    max_apply_secs: u64,
+    /// After this many operations in a row got no answer within `operation_timeout_secs`, the
+    /// apply starts no further change (the server is not answering; exit code 3).
+    #[serde(default = "default_max_consecutive_timeouts")]
+    max_consecutive_timeouts: u32,
+    /// The entry whose holder is the one run that may apply to this directory (see the README,
+    /// "Overlapping runs"). Default: `cn=hrsync-lease,` followed by `users_base`.
+    lease_dn: Option<String>,
+    /// How long a run's lease lasts without renewal (it is renewed every third of it): how long
+    /// a killed run blocks the next one, at most.
+    #[serde(default = "default_lease_secs")]
+    lease_secs: u64,
     #[serde(default)]
     openldap: RawOpenLdap,
     #[serde(default)]
@@ -165,6 +180,15 @@ fn default_page_size() -> i32 {
 fn default_concurrency() -> usize {
     8
 }
+fn default_max_apply_secs() -> u64 {
+    3600
+}
+fn default_max_consecutive_timeouts() -> u32 {
+    3
+}
+fn default_lease_secs() -> u64 {
+    300
+}
 fn default_disable_method() -> DisableMethod {
     DisableMethod::PpolicyLock
 }
@@ -209,6 +233,11 @@ pub struct DirectoryConfig {
     pub(crate) operation_timeout: Duration,
     pub(crate) page_size: i32,
     pub(crate) max_concurrent_accounts: usize,
+    /// `max_apply_secs`; `None` for 0 (no deadline).
+    pub(crate) max_apply: Option<Duration>,
+    pub(crate) max_consecutive_timeouts: u32,
+    pub(crate) lease_dn: Dn,
+    pub(crate) lease_ttl: Duration,
     pub(crate) password_policy: Option<Dn>,
     pub policy: Policy,
     /// `offboarding.hold_group`.
@@ -245,6 +274,18 @@ impl RawDirectory {
             .as_deref()
             .and_then(|p| parse_dn(p, "directory.openldap.password_policy", problems));
         self.check_connection(&user_filter, problems);
+        let lease_dn = match &self.lease_dn {
+            Some(dn) => parse_dn(dn, "directory.lease_dn", problems),
+            None => users_base
+                .as_ref()
+                .and_then(|base| Dn::parse(&format!("cn=hrsync-lease,{base}")).ok()),
+        };
+        if self.lease_secs < 10 {
+            problems.push(ConfigProblem::new(
+                "directory.lease_secs",
+                "must be at least 10 seconds",
+            ));
+        }
         let policy = self.policy();
         Some(DirectoryConfig {
             flavour: self.flavour,
@@ -264,6 +305,10 @@ impl RawDirectory {
             operation_timeout: Duration::from_secs(self.operation_timeout_secs),
             page_size: self.page_size,
             max_concurrent_accounts: self.max_concurrent_accounts,
+            max_apply: (self.max_apply_secs > 0).then(|| Duration::from_secs(self.max_apply_secs)),
+            max_consecutive_timeouts: self.max_consecutive_timeouts,
+            lease_dn: lease_dn?,
+            lease_ttl: Duration::from_secs(self.lease_secs),
             password_policy,
             hold_group: None,
             group_bases: Vec::new(),
@@ -410,6 +455,12 @@ impl RawDirectory {
             if secs == 0 {
                 problems.push(ConfigProblem::new(key, "must be at least 1 second"));
             }
+        }
+        if self.max_consecutive_timeouts == 0 {
+            problems.push(ConfigProblem::new(
+                "directory.max_consecutive_timeouts",
+                "must be at least 1",
+            ));
         }
     }
 
@@ -628,6 +679,41 @@ protected = { filter = "uid=root" }
             ]
         );
         assert!(config.is_some(), "a bad bind DN still yields the settings");
+    }
+
+    /// The apply's bounds and the run lease: defaults, 0 as "no deadline", and what is refused.
+    #[test]
+    fn the_run_deadline_the_timeouts_in_a_row_and_the_lease_have_defaults_and_bounds() {
+        let (config, problems) = validate(AD);
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        assert_eq!(config.max_apply, Some(Duration::from_secs(3600)));
+        assert_eq!(config.max_consecutive_timeouts, 3);
+        assert_eq!(
+            config.lease_dn,
+            Dn::parse("cn=hrsync-lease,OU=Staff,DC=example,DC=com").unwrap()
+        );
+        assert_eq!(config.lease_ttl, Duration::from_secs(300));
+        let (config, _) = validate(&format!(
+            "{AD}max_apply_secs = 0\nlease_dn = \"cn=lease,OU=Ops,DC=example,DC=com\"\n"
+        ));
+        let config = config.unwrap();
+        assert_eq!(config.max_apply, None, "0: no deadline");
+        assert_eq!(
+            config.lease_dn,
+            Dn::parse("cn=lease,OU=Ops,DC=example,DC=com").unwrap()
+        );
+        let (_, problems) = validate(&format!(
+            "{AD}max_consecutive_timeouts = 0\nlease_secs = 9\nlease_dn = \"not a dn\"\n"
+        ));
+        assert_eq!(
+            problems,
+            [
+                "directory.max_consecutive_timeouts: must be at least 1",
+                "directory.lease_dn: 'not a dn' is not a valid DN: an RDN has no '='",
+                "directory.lease_secs: must be at least 10 seconds",
+            ]
+        );
     }
 
     #[test]

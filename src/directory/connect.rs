@@ -41,19 +41,37 @@ pub(crate) async fn connect(
     } else if let Some(ca_file) = &config.ca_file {
         settings = settings.set_config(Arc::new(tls_config(ca_file).map_err(connect_error)?));
     }
-    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &config.url)
-        .await
-        .map_err(|e| connect_error(e.to_string()))?;
+    // The whole opening, TLS handshake included, and then the bind, each get the connect
+    // timeout: a server that accepts connections and never answers (hung, or stopped) must
+    // fail the run in seconds, saying so, not after the operation timeout as "cannot connect".
+    let timed_out = |during| DirectoryError::TimedOut {
+        during,
+        url: config.url.clone(),
+        secs: config.connect_timeout.as_secs(),
+    };
+    let (conn, mut ldap) = tokio::time::timeout(
+        config.connect_timeout,
+        LdapConnAsync::with_settings(settings, &config.url),
+    )
+    .await
+    .map_err(|_| timed_out("connecting to"))?
+    .map_err(|e| match e {
+        ldap3::LdapError::Timeout { .. } => timed_out("connecting to"),
+        e => connect_error(e.to_string()),
+    })?;
     tokio::spawn(async move {
         if let Err(e) = conn.drive().await {
             tracing::warn!(error = %e, "LDAP connection ended with an error");
         }
     });
     let result = ldap
-        .with_timeout(config.operation_timeout)
+        .with_timeout(config.connect_timeout)
         .simple_bind(&config.bind_dn, password.expose_secret())
         .await
-        .map_err(|e| connect_error(e.to_string()))?;
+        .map_err(|e| match e {
+            ldap3::LdapError::Timeout { .. } => timed_out("binding to"),
+            e => connect_error(e.to_string()),
+        })?;
     if result.rc != 0 {
         return Err(DirectoryError::Bind {
             bind_dn: config.bind_dn.clone(),

@@ -6,6 +6,7 @@ pub(crate) mod config;
 mod connect;
 pub(crate) mod entry;
 mod groups;
+pub(crate) mod lease;
 mod password;
 mod server;
 mod snapshot;
@@ -55,6 +56,22 @@ pub enum DirectoryError {
         operation: &'static str,
         dn: String,
         message: String,
+        /// The operation timeout ran out (rather than the connection ending).
+        timed_out: bool,
+    },
+    /// The run lease (`directory.lease_dn`) cannot be taken, read or written.
+    #[error(
+        "the run lease {dn} (directory.lease_dn): {message}; the bind account must be able to \
+         create, change and delete this entry"
+    )]
+    Lease { dn: String, message: String },
+    /// The server accepted the connection but did not answer in time: a hung server, not an
+    /// unreachable one.
+    #[error("timed out after {secs} s {during} {url} (directory.connect_timeout_secs)")]
+    TimedOut {
+        during: &'static str,
+        url: String,
+        secs: u64,
     },
 }
 
@@ -73,6 +90,17 @@ impl DirectoryError {
         matches!(self, Self::Unanswered { .. })
     }
 
+    /// Whether the operation got no answer within the operation timeout.
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            self,
+            Self::Unanswered {
+                timed_out: true,
+                ..
+            }
+        )
+    }
+
     fn from_ldap(operation: &'static str, dn: &str, error: LdapError) -> Self {
         match error {
             LdapError::LdapResult { result } => Self::Operation {
@@ -87,6 +115,7 @@ impl DirectoryError {
             | LdapError::Io { .. }) => Self::Unanswered {
                 operation,
                 dn: dn.to_string(),
+                timed_out: matches!(other, LdapError::Timeout { .. }),
                 message: other.to_string(),
             },
             other => Self::Transport {

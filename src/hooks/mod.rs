@@ -319,7 +319,13 @@ mod tests {
                 outcome: Outcome::Applied,
             })
             .collect();
-        let journal = Journal::new(&plan, ApplyReport { results });
+        let journal = Journal::new(
+            &plan,
+            ApplyReport {
+                results,
+                ..Default::default()
+            },
+        );
         let time = DateTime::<Utc>::from_timestamp(1_790_000_100, 0).unwrap();
         let events = events(&journal, "run-1", time);
         assert_eq!(events.len(), 1);

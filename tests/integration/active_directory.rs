@@ -754,3 +754,44 @@ async fn ad_an_admins_disable_holds_and_hrsyncs_own_is_lifted() {
     let again = ad.expect(&["plan", "--detailed-exitcode"], 0);
     assert!(again.contains("disabled outside hrsync"), "{again}");
 }
+
+/// The run lease on Active Directory (a `container` entry under `users_base`): a live lease
+/// from another host blocks apply with exit 5, an expired one is taken over, and a finished run
+/// leaves none (issue 17, item 7). Before: no lease.
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_the_run_lease_blocks_a_second_run_and_an_expired_one_is_taken_over() {
+    let ad = Ad::start("ad-lease").await;
+    ad.serve(&[person("801", "Lea", "Se", "Sales", "Rep")])
+        .await;
+    let lease = format!("CN=hrsync-lease,{}", ad.domain.base_dn);
+    let seed = |expires: &str| {
+        ad.domain.ldapadd(&format!(
+            "dn: {lease}\nobjectClass: container\n\
+             description: hrsync-lease holder=host=dc-batch pid=77 run=R1 expires={expires}\n"
+        ));
+    };
+    seed("2099-01-01T00:00:00Z");
+    let out = ad.hrsync(&["apply"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("host=dc-batch pid=77 run=R1, until 2099-01-01T00:00:00Z"),
+        "{stderr}"
+    );
+    ad.expect(&["plan", "--detailed-exitcode"], 2);
+
+    let out = ad.domain.ldapmodify(&format!(
+        "dn: {lease}\nchangetype: modify\nreplace: description\n\
+         description: hrsync-lease holder=host=dc-batch pid=77 run=R1 expires=2020-01-01T00:00:00Z\n"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let out = ad.hrsync(&["apply"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("took over an expired run lease"),
+        "{stderr}"
+    );
+    assert!(ad.domain.entry(&lease).is_none(), "lease released");
+    ad.expect(&["plan", "--detailed-exitcode"], 0);
+}

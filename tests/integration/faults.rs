@@ -485,6 +485,28 @@ fn wait_for_adds(s: &Scenario, child: &mut Child, baseline: usize, count: usize)
     }
 }
 
+/// Waits until the run lease is gone or expired (at most 60 s): a run that was killed, or
+/// lost its connection, could not release it (it expires after `lease_secs`).
+fn wait_for_lease_expiry(s: &Scenario) {
+    let dn = format!("cn=hrsync-lease,{}", s.base());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let expires = s.dir.entry(&dn).and_then(|e| {
+            let value = e.first("description")?.to_string();
+            let (_, at) = value.rsplit_once(" expires=")?;
+            chrono::DateTime::parse_from_rfc3339(at).ok()
+        });
+        #[allow(clippy::disallowed_methods)]
+        let now = chrono::Utc::now();
+        match expires {
+            Some(at) if at > now => {}
+            _ => return,
+        }
+        assert!(Instant::now() < deadline, "the lease {dn} did not expire");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 fn wait_with_timeout(child: &mut Child, secs: u64) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
@@ -568,6 +590,8 @@ fn took_effect(s: &Scenario, description: &str) -> Option<bool> {
 #[tokio::test(flavor = "multi_thread")]
 async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_converges() {
     let s = Scenario::start_own("slapdstop").await;
+    // The run loses its connection with its lease: the next one waits for it to expire.
+    s.write_config("lease_secs = 10");
     let (records, expected) = big_company(&s).await;
     s.serve(&records).await;
 
@@ -646,6 +670,7 @@ async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_con
     );
 
     // The next run does the rest, and nothing the first run applied is applied again.
+    wait_for_lease_expiry(&s);
     let second = spawn_apply(&s, &ALLOW_ALL, "second");
     let status = wait_with_timeout(&mut { second }, 300);
     let again = reported(s.work.path(), "second");
@@ -659,6 +684,7 @@ async fn slapd_stopped_mid_apply_exits_3_names_what_applied_and_the_next_run_con
 #[tokio::test(flavor = "multi_thread")]
 async fn hrsync_killed_mid_apply_and_the_next_run_converges() {
     let s = Scenario::start_own("sigkill").await;
+    s.write_config("lease_secs = 10");
     let (records, expected) = big_company(&s).await;
     s.serve(&records).await;
 
@@ -680,8 +706,16 @@ async fn hrsync_killed_mid_apply_and_the_next_run_converges() {
         "{created} joiners created before the kill"
     );
 
+    // The killed run's lease blocks the next run until it expires, then is taken over.
+    let blocked = s.hrsync(&["apply"]);
+    let stderr = String::from_utf8_lossy(&blocked.stderr);
+    assert_eq!(blocked.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("another run holds the lease"), "{stderr}");
+    wait_for_lease_expiry(&s);
     let second = spawn_apply(&s, &ALLOW_ALL, "after");
     let status = wait_with_timeout(&mut { second }, 300);
+    let log = std::fs::read_to_string(s.work.path().join("after.err")).unwrap();
+    assert!(log.contains("took over an expired run lease"), "taken over");
     assert_eq!(
         status.code(),
         Some(0),
@@ -1019,4 +1053,252 @@ async fn member_values_left_behind_by_a_move_cut_short_are_repaired_on_slapd() {
         );
     }
     s.assert_converged();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A stop, a hung directory and the run deadline: the apply stops starting changes, says why and
+// what it left, exits 3, and the next run converges (issue 17, items 4 and 5).
+
+fn send_sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM failed");
+}
+
+/// What a run that stopped starting changes must show: exit 3 within `secs`, the reason on
+/// stdout, the changes left named on stdout and in the log, every change it reports as applied
+/// in the directory and every one it left not there; then the next run does the rest without
+/// applying anything twice.
+fn assert_left_cleanly(
+    s: &Scenario,
+    child: &mut Child,
+    secs: u64,
+    reason: &str,
+    expected: &BTreeMap<String, Expected>,
+) {
+    let started = Instant::now();
+    let status = wait_with_timeout(child, secs);
+    let took = started.elapsed();
+    let stdout = std::fs::read_to_string(s.work.path().join("first.out")).unwrap();
+    let stderr = std::fs::read_to_string(s.work.path().join("first.err")).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "exit 3 ({status}) after {took:?}; stdout tail:\n{}\nstderr tail:\n{}",
+        tail(&stdout),
+        tail(&stderr)
+    );
+    let said = format!("! stopped starting changes: {reason}");
+    assert!(
+        stdout.contains(&said),
+        "stdout names why:\n{}",
+        tail(&stdout)
+    );
+    let left: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| {
+            l.trim_start().strip_prefix(
+                "! not attempted (hrsync stopped starting changes, see below; left for the next run): ",
+            )
+        })
+        .collect();
+    assert!(
+        !left.is_empty(),
+        "stdout names what was left:\n{}",
+        tail(&stdout)
+    );
+    assert!(
+        stderr.contains("left for the next run"),
+        "the log names what was left"
+    );
+    let first = reported(s.work.path(), "first");
+    assert!(!first.applied.is_empty(), "some changes applied before");
+    let mut mismatches = Vec::new();
+    for (description, claimed) in first
+        .applied
+        .iter()
+        .map(|d| (d.as_str(), true))
+        .chain(left.iter().map(|d| (*d, false)))
+    {
+        if took_effect(s, description).is_some_and(|effect| effect != claimed) {
+            mismatches.push(format!("reported applied={claimed}: {description}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "the report disagrees with the directory:\n{}",
+        mismatches.join("\n")
+    );
+    let mut second = spawn_apply(s, &ALLOW_ALL, "second");
+    let status = wait_with_timeout(&mut second, 300);
+    let again = reported(s.work.path(), "second");
+    assert_eq!(status.code(), Some(0), "second run: {again:?}");
+    let twice: Vec<_> = first.applied.intersection(&again.applied).collect();
+    assert!(twice.is_empty(), "applied twice: {twice:?}");
+    assert_company(s, expected);
+    s.assert_converged();
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// SIGTERM, as systemd and a CronJob send at their deadline, in the middle of a big apply.
+/// Before: the default action of SIGTERM killed hrsync (signal 15), with no report.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_apply_completes_what_is_in_flight_reports_what_was_left_and_exits_3() {
+    let s = Scenario::start_own("sigterm").await;
+    let (records, expected) = big_company(&s).await;
+    s.serve(&records).await;
+    let baseline = adds_in_log(&s);
+    let mut child = spawn_apply(&s, &ALLOW_ALL, "first");
+    wait_for_adds(&s, &mut child, baseline, 200);
+    send_sigterm(&child);
+    assert_left_cleanly(
+        &s,
+        &mut child,
+        30,
+        "a stop was requested (SIGTERM or SIGINT)",
+        &expected,
+    );
+}
+
+/// SIGTERM while the HR API has not answered yet: the read is cut short, nothing changes.
+/// Before: killed by the signal.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_during_a_stuck_hr_read_exits_1_at_once_and_changes_nothing() {
+    let s = Scenario::start("sigterm_read").await;
+    Mock::given(method("GET"))
+        .and(path(HR_PATH))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(60))
+                .set_body_json(json!({"employees": [person("1", "A", "One", "Sales", "Rep")]})),
+        )
+        .mount(&s.hr)
+        .await;
+    let before = s.dump();
+    let mut child = spawn_apply(&s, &[], "first");
+    std::thread::sleep(Duration::from_millis(1500));
+    let signalled = Instant::now();
+    send_sigterm(&child);
+    let status = wait_with_timeout(&mut child, 10);
+    let stderr = std::fs::read_to_string(s.work.path().join("first.err")).unwrap();
+    assert_eq!(status.code(), Some(1), "{status}\n{stderr}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "stopped {:?} after the signal",
+        signalled.elapsed()
+    );
+    assert!(
+        stderr.contains(
+            "stopped (SIGTERM or SIGINT) while reading HR and the directory; nothing was changed"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(s.dump(), before, "nothing changed");
+}
+
+/// A bind to a server that accepts the connection and never answers fails at the connect
+/// timeout and says so. Before: it waited the operation timeout and said "cannot connect".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bind_to_a_hung_server_times_out_at_the_connect_timeout_and_says_so() {
+    let s = Scenario::start("hung_bind").await;
+    s.serve(&[person("1", "A", "One", "Sales", "Rep")]).await;
+    let url = crate::support::hung_server();
+    s.write_config(&format!(
+        "url = \"{url}\"\nconnect_timeout_secs = 2\noperation_timeout_secs = 30"
+    ));
+    let started = Instant::now();
+    let out = s.hrsync(&["apply"]);
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        stderr.contains(&format!(
+            "timed out after 2 s binding to {url} (directory.connect_timeout_secs)"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("cannot connect"), "{stderr}");
+}
+
+/// slapd freezes in the middle of a big apply (SIGSTOP: connections open, nothing answered).
+/// After `max_consecutive_timeouts` operations in a row time out, no further change starts: the
+/// run ends within a few operation timeouts, not one timeout per remaining change. Before: each
+/// of the ~2,000 remaining operations waited its 2 s timeout, 8 at a time (over 8 minutes).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directory_hung_mid_apply_stops_the_apply_after_consecutive_timeouts_exit_3() {
+    let s = Scenario::start_own("hung_apply").await;
+    s.write_config("operation_timeout_secs = 2\nmax_consecutive_timeouts = 3\nlease_secs = 10");
+    let (records, expected) = big_company(&s).await;
+    s.serve(&records).await;
+    let baseline = adds_in_log(&s);
+    let mut child = spawn_apply(&s, &ALLOW_ALL, "first");
+    wait_for_adds(&s, &mut child, baseline, 200);
+    let paused = s.dir.pause();
+    let frozen = Instant::now();
+    let status = wait_with_timeout(&mut child, 60);
+    let took = frozen.elapsed();
+    drop(paused);
+    // Up to 8 operations in flight time out together; a few rounds at most.
+    assert!(
+        took < Duration::from_secs(20),
+        "ended {took:?} after the freeze"
+    );
+    let stdout = std::fs::read_to_string(s.work.path().join("first.out")).unwrap();
+    assert_eq!(status.code(), Some(3), "{}", tail(&stdout));
+    assert!(
+        stdout.contains("operations in a row got no answer in time: the directory is not answering (directory.max_consecutive_timeouts)"),
+        "{}",
+        tail(&stdout)
+    );
+    assert!(
+        stdout.contains("! no answer (may or may not have taken effect; the next run checks)"),
+        "the operations in flight are reported as unanswered"
+    );
+    s.write_config("");
+    // The lease could not be released against the frozen server.
+    wait_for_lease_expiry(&s);
+    let mut second = spawn_apply(&s, &ALLOW_ALL, "second");
+    let status = wait_with_timeout(&mut second, 300);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "{:?}",
+        reported(s.work.path(), "second")
+    );
+    assert_company(&s, &expected);
+    s.assert_converged();
+}
+
+/// The run deadline: no change starts once it has passed (the changes in flight complete); what
+/// is left is named and the next run converges. Before: no deadline existed (the key was refused as unknown).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_run_deadline_stops_starting_changes_names_what_was_left_and_exits_3() {
+    let s = Scenario::start_own("deadline").await;
+    s.write_config("max_apply_secs = 1");
+    let (records, expected) = big_company(&s).await;
+    s.serve(&records).await;
+    let baseline = adds_in_log(&s);
+    let mut child = spawn_apply(&s, &ALLOW_ALL, "first");
+    // The apply takes well under a second here: the server slows down for a moment (frozen
+    // for less than the operation timeout), long enough for the deadline to pass.
+    wait_for_adds(&s, &mut child, baseline, 200);
+    let paused = s.dir.pause();
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(paused);
+    // The next run has no deadline to speak of.
+    s.write_config("");
+    assert_left_cleanly(
+        &s,
+        &mut child,
+        60,
+        "the run reached its deadline of 1 s (directory.max_apply_secs)",
+        &expected,
+    );
 }

@@ -24,6 +24,7 @@ mod endpoints;
 mod explain_report;
 mod faults;
 mod hr_limits;
+mod lease;
 mod lifecycle;
 mod limits;
 mod offboard;

@@ -300,12 +300,12 @@ run_on_start = true
     let code = wait_exit(&mut child);
     let log = std::fs::read_to_string(&log).unwrap();
     assert_eq!(code, Some(0), "{log}");
+    // The stop cuts the slow read short rather than waiting it out (issue 17, item 4); what
+    // a stop during the apply leaves is logged change by change (tests/integration/faults.rs).
     assert!(
-        log.contains("left for the next run: create"),
-        "the log lists the changes not attempted:\n{log}"
-    );
-    assert!(
-        log.contains("stopped: 4 change(s) of 1 account(s) not attempted, left for the next run"),
+        log.contains(
+            "stopped (SIGTERM or SIGINT) while reading HR and the directory; nothing was changed"
+        ),
         "{log}"
     );
     let dn = format!("uid=ada.lovelace,{}", s.ou("engineering"));
@@ -724,6 +724,7 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
             let control = hrsync::apply::Control {
                 stop: Some(stop.clone()),
                 on_step: Some(&raise),
+                ..Default::default()
             };
             let report = hrsync::apply::apply_with(directory, &steps, 1, &control).await;
             Ok((plan, report))

@@ -584,6 +584,19 @@ impl TestDirectory {
         self.restart();
     }
 
+    /// Freezes our own slapd (SIGSTOP): its sockets stay open and take requests, but nothing is
+    /// answered, as with a hung server. It answers again when the guard is dropped (SIGCONT),
+    /// also when the test fails, so the server can be stopped at the end.
+    pub fn pause(&self) -> Paused {
+        let pid_file = self.own_dir("pause").join("slapd.pid");
+        let pid = std::fs::read_to_string(pid_file)
+            .expect("read slapd.pid")
+            .trim()
+            .to_string();
+        signal(&pid, "-STOP");
+        Paused { pid }
+    }
+
     /// Whether our own slapd is running (its pidfile names a live slapd).
     pub fn is_running(&self) -> bool {
         let pid_file = self.own_dir("is_running").join("slapd.pid");
@@ -621,6 +634,37 @@ impl TestDirectory {
             ),
         }
     }
+}
+
+/// A slapd frozen by [`TestDirectory::pause`]; dropping this lets it run again.
+pub struct Paused {
+    pid: String,
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        signal(&self.pid, "-CONT");
+    }
+}
+
+fn signal(pid: &str, which: &str) {
+    // Never panic: this also runs while a failed test unwinds.
+    let _ = Command::new("kill").args([which, pid]).status();
+}
+
+/// A TCP listener on loopback that accepts every connection and never answers: a directory
+/// server that hangs after the TCP handshake. Its URL is `ldap://127.0.0.1:PORT`; the
+/// connections are held until the process ends.
+pub fn hung_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    format!("ldap://127.0.0.1:{port}")
 }
 
 impl Drop for TestDirectory {

@@ -31,11 +31,8 @@ pub(crate) async fn run(
     args: ApplyArgs<'_>,
 ) -> Result<Outcome, RunError> {
     let run_id = cycle::new_run_id(now);
-    let execution = Execution {
-        run_id: &run_id,
-        stop: None,
-        clock,
-    };
+    let stop = crate::app::daemon::stop_on_signals()?;
+    let execution = Execution::new(config, &run_id, Some(stop), clock);
     let previous_success = config
         .operations
         .metrics
@@ -82,34 +79,43 @@ async fn apply_saved(
 ) -> Result<Outcome, RunError> {
     let saved = saved_plan::load(config, path, now)?;
     let reading = Reading::of(HrRead::Employees, now);
-    pipeline::with_sides(config, reading, async |directory, sides| {
-        let fresh = pipeline::plan(config, &sides, now);
-        metrics.record_plan(&fresh, sides.hr.rejected.len());
-        sides.drop_in_background();
-        let Approved {
-            mut plan,
-            unreviewed,
-        } = approval::verify(&saved, &fresh).map_err(|refusals| RunError::SavedPlan {
-            path: path.display().to_string(),
-            message: refused(&refusals),
-        })?;
-        // Only the approved changes count against the limits (and are approved past them).
-        plan.limits_tripped = crate::plan::limits::check(&plan, &config.limits);
-        print!(
-            "{}",
-            pipeline::render(&plan, &pipeline::plan_steps(config, &plan), format)
-        );
-        announce_approval(&plan, &unreviewed);
-        let executed =
-            pipeline::execute_counted(config, directory, &plan, execution, metrics).await?;
-        let audience = Audience::Person {
-            format,
-            allow_limits: &[],
-            out: None,
-        };
-        pipeline::report(&executed, &audience, execution);
-        Ok(executed.outcome())
-    })
+    pipeline::with_sides_until(
+        config,
+        reading,
+        Some(execution),
+        async |directory, sides| {
+            let fresh = pipeline::plan(config, &sides, now);
+            metrics.record_plan(&fresh, sides.hr.rejected.len());
+            sides.drop_in_background();
+            let Approved {
+                mut plan,
+                unreviewed,
+            } = approval::verify(&saved, &fresh).map_err(|refusals| RunError::SavedPlan {
+                path: path.display().to_string(),
+                message: refused(&refusals),
+            })?;
+            // Only the approved changes count against the limits (and are approved past them).
+            plan.limits_tripped = crate::plan::limits::check(&plan, &config.limits);
+            print!(
+                "{}",
+                pipeline::render(&plan, &pipeline::plan_steps(config, &plan), format)
+            );
+            announce_approval(&plan, &unreviewed);
+            let audience = Audience::Person {
+                format,
+                allow_limits: &[],
+                out: None,
+            };
+            if execution.stop_requested() {
+                metrics.record_planned(&plan);
+                return Ok(pipeline::stopped_before_applying(&plan, &audience));
+            }
+            let executed =
+                pipeline::execute_counted(config, directory, &plan, execution, metrics).await?;
+            pipeline::report(&executed, &audience, execution);
+            Ok(executed.outcome())
+        },
+    )
     .await
 }
 

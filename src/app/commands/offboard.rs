@@ -31,13 +31,10 @@ pub(crate) async fn run(
         return Err(RunError::Offboard("--reason must say why".to_string()));
     }
     let run_id = cycle::new_run_id(now);
-    let execution = Execution {
-        run_id: &run_id,
-        stop: None,
-        clock,
-    };
+    let stop = crate::app::daemon::stop_on_signals()?;
+    let execution = Execution::new(config, &run_id, Some(stop), clock);
     let reading = Reading::of(HrRead::Skip, now);
-    pipeline::with_sides(config, reading, async |directory, sides| {
+    pipeline::with_sides_until(config, reading, Some(&execution), async |directory, sides| {
         if !directory.exists(hold_group).await? {
             return Err(RunError::Offboard(format!(
                 "the hold group {hold_group} (offboarding.hold_group) does not exist; create it first"
