@@ -10,6 +10,7 @@ mod support;
 
 mod scenario;
 
+mod absence;
 mod access;
 mod active_directory;
 mod apply_order;
