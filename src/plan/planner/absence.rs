@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::model::SingleRead;
-use crate::plan::{ABSENT_MARK_PREFIX, DISABLED_MARK};
+use crate::plan::ABSENT_MARK_PREFIX;
 
 /// What is known about an orphan's absence from HR.
 pub(super) enum Absence {
@@ -53,11 +53,10 @@ impl Builder<'_> {
             .disabled_mark
             .attribute
             .to_ascii_lowercase();
-        account
-            .values(&key)
-            .iter()
-            .map(String::as_str)
-            .find(|v| crate::plan::is_hrsync_mark(v) && !v.eq_ignore_ascii_case(DISABLED_MARK))
+        account.values(&key).iter().map(String::as_str).find(|v| {
+            v.get(..ABSENT_MARK_PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(ABSENT_MARK_PREFIX))
+        })
     }
 
     /// The mark a first run that misses `id`'s record writes: the time of its read.

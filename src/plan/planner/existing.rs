@@ -71,12 +71,19 @@ impl<'a> Builder<'a> {
         }
         changes
             .extend(self.unmark_absent(account, &format!("HR has employee {} again", employee.id)));
+        // Last: it waits for every step before it, the group adds included.
+        let joining = self.finish_joining(account);
+        let lifecycle = match joining {
+            Some(_) => Lifecycle::Joiner,
+            None => enabling.unwrap_or_else(|| lifecycle_of_changes(&changes)),
+        };
+        changes.extend(joining);
         if changes.is_empty() {
             return;
         }
         planned.accounts.push(AccountPlan {
             employee_id: employee.id.clone(),
-            lifecycle: enabling.unwrap_or_else(|| lifecycle_of_changes(&changes)),
+            lifecycle,
             dn: account.dn.clone(),
             before: Some(self.state_of(account)),
             changes,

@@ -20,6 +20,8 @@ impl<'a> Builder<'a> {
         });
         changes
             .extend(self.unmark_absent(account, &format!("HR has employee {} again", employee.id)));
+        // Removing access wins over finishing a joiner: a leaver is a leaver.
+        changes.extend(self.finish_joining(account));
         if !changes.is_empty() {
             planned
                 .accounts

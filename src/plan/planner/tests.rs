@@ -1684,6 +1684,129 @@ fn a_terminated_record_after_a_miss_is_a_leaver_and_loses_the_mark() {
     }));
 }
 
+// --- Interrupted joiners (issue 17, item 6) --------------------------------------------------
+
+fn joining() -> Action {
+    Action::RemoveValue {
+        attribute: "description".into(),
+        value: crate::plan::JOINING_MARK.into(),
+    }
+}
+
+#[test]
+fn a_new_account_carries_the_joining_mark_until_its_last_step() {
+    let ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Active);
+    let plan = plan_for(&hr(vec![ada]), &directory(vec![], &[]));
+    let acts = actions(&plan, "1");
+    let Action::Create { attributes, .. } = &acts[0] else {
+        panic!("created first: {acts:?}")
+    };
+    assert_eq!(
+        attributes["description"],
+        vec!["hrsync-joining".to_string()]
+    );
+    assert_eq!(
+        acts.last(),
+        Some(&joining()),
+        "after every group add: {acts:?}"
+    );
+}
+
+/// Before the fix the next run called the account a mover: joiner hooks never fired.
+#[test]
+fn a_joiner_cut_off_after_its_create_is_finished_as_a_joiner() {
+    let ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Active);
+    let plan = plan_for(&hr(vec![ada.clone()]), &directory(vec![], &[]));
+    let mut cut = plan.clone();
+    cut.accounts[0].changes.truncate(1);
+    let after_create = simulate(&cut, &directory(vec![], &[]));
+    let next = plan_for(&hr(vec![ada]), &after_create);
+    assert_eq!(next.accounts[0].lifecycle, Lifecycle::Joiner);
+    let acts = actions(&next, "1");
+    for group in ["engineering", "staff", "vpn"] {
+        assert!(acts.contains(&Action::AddToGroup {
+            group: dn(&format!("cn={group},ou=groups,dc=ex"))
+        }));
+    }
+    assert_eq!(acts.last(), Some(&joining()), "{acts:?}");
+    // Done: nothing left, and the mark gone.
+    let done = simulate(&next, &after_create);
+    let ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Active);
+    assert!(!plan_for(&hr(vec![ada]), &done).has_changes());
+}
+
+#[test]
+fn an_interrupted_joiner_that_hr_terminates_is_a_leaver() {
+    let d = "uid=ada.l,ou=eng,ou=people,dc=ex";
+    let mut acct = account(d, "1", "t", false);
+    acct.attributes
+        .insert("description".into(), vec!["hrsync-joining".into()]);
+    let dir = directory(vec![acct], &[("staff", d)]);
+    let ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Terminated);
+    let plan = plan_for(&hr(vec![ada]), &dir);
+    assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Leaver);
+    let acts = actions(&plan, "1");
+    assert_eq!(acts[0], LOCK);
+    assert!(!acts.iter().any(|a| matches!(a, Action::AddToGroup { .. })));
+}
+
+#[test]
+fn hrsync_marks_in_a_mapped_attribute_are_no_drift_and_survive_its_change() {
+    let d = "uid=ada.l,ou=eng,ou=people,dc=ex";
+    let mut acct = account(d, "1", "Engineering person", false);
+    acct.attributes.insert(
+        "description".into(),
+        vec![
+            "Engineering person".into(),
+            "hrsync-absent-since=2026-11-26T09:00:00Z".into(),
+        ],
+    );
+    let mappings = Mappings::from_files(&[(
+        "m.toml".into(),
+        MAPPINGS.replace(
+            "title = \"{title}\"",
+            "title = \"{title}\"\ndescription = \"{title}\"",
+        ),
+    )])
+    .unwrap();
+    let dir = directory(vec![acct], &[("staff", d), ("engineering", d), ("vpn", d)]);
+    let mut ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Active);
+    ada.fields
+        .insert("title".into(), "Engineering person".into());
+    let plan_with_title = |ada: &Employee| {
+        plan(&PlanInput {
+            hr: &hr(vec![ada.clone()]),
+            directory: &dir,
+            mappings: &mappings,
+            policy: &policy(),
+            limits: &crate::plan::limits::Limits::none(),
+            now: now(),
+        })
+    };
+    let same = actions(&plan_with_title(&ada), "1");
+    assert!(
+        !same.iter().any(
+            |a| matches!(a, Action::SetAttribute { attribute, .. } if attribute == "description")
+        ),
+        "{same:?}"
+    );
+    ada.fields.insert("title".into(), "Boss".into());
+    let changed = actions(&plan_with_title(&ada), "1");
+    let after = changed.iter().find_map(|a| match a {
+        Action::SetAttribute {
+            attribute, after, ..
+        } if attribute == "description" => Some(after),
+        _ => None,
+    });
+    assert_eq!(
+        after,
+        Some(&vec![
+            "Boss".to_string(),
+            "hrsync-absent-since=2026-11-26T09:00:00Z".to_string()
+        ])
+    );
+}
+
 // --- Offboarding -----------------------------------------------------------------------------
 
 #[test]
