@@ -23,6 +23,7 @@ mod demo;
 mod endpoints;
 mod explain_report;
 mod faults;
+mod joiner_interrupted;
 mod lifecycle;
 mod limits;
 mod offboard;
