@@ -1684,6 +1684,34 @@ fn a_terminated_record_after_a_miss_is_a_leaver_and_loses_the_mark() {
     }));
 }
 
+/// A saved plan that marks a first absence is approved by a fresh plan made later (the mark
+/// carries each plan's time), and nothing else is.
+#[test]
+fn a_saved_absence_mark_is_approved_at_a_later_time() {
+    let dir = directory(vec![account(ORPHAN, "9", "t", false)], &[("sales", ORPHAN)]);
+    let saved = plan_orphans(&hr(vec![]), &dir);
+    let mappings = mappings();
+    let later = plan(&PlanInput {
+        hr: &hr(vec![]),
+        directory: &dir,
+        mappings: &mappings,
+        policy: &Policy {
+            disable_orphans: true,
+            ..policy()
+        },
+        limits: &crate::plan::limits::Limits::none(),
+        now: now() + chrono::Duration::hours(1),
+    });
+    assert_ne!(saved, later);
+    assert!(crate::plan::approval::verify(&saved, &later).is_ok());
+    let mut forged = saved.clone();
+    forged.accounts[0].changes[0].action = Action::AddValue {
+        attribute: "description".into(),
+        value: "hrsync-disabled".into(),
+    };
+    assert!(crate::plan::approval::verify(&forged, &later).is_err());
+}
+
 // --- Interrupted joiners (issue 17, item 6) --------------------------------------------------
 
 fn joining() -> Action {
