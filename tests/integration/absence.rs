@@ -95,7 +95,21 @@ async fn a_record_missing_from_one_read_costs_no_access_and_its_return_clears_th
 #[tokio::test(flavor = "multi_thread")]
 async fn a_record_still_missing_at_the_next_read_is_locked_stripped_and_moved() {
     let (s, _, dn) = one_record_missing("absence-confirmed").await;
+    let explained = s.expect(&["explain", "1702"], 0);
+    assert!(
+        explained.contains("orphan awaiting confirmation"),
+        "{explained}"
+    );
+    let report = s.expect(&["report", "access"], 0);
+    assert!(report.contains("awaiting confirmation"), "{report}");
     s.expect(&["apply", "--allow-limit", "missing"], 0);
+    let explained = s.expect(&["explain", "1702"], 0);
+    assert!(
+        explained.contains("orphan, absence confirmed"),
+        "{explained}"
+    );
+    let report = s.expect(&["report", "access"], 0);
+    assert!(report.contains("its absence confirmed"), "{report}");
     assert!(has_access(&s, &dn));
 
     let plan = s.expect(&["plan", "--format", "json"], 0);

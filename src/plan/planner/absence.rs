@@ -28,12 +28,12 @@ impl Builder<'_> {
                 Absence::Confirmed("HR has no such employee when asked for them alone".into())
             }
             Some(SingleRead::Present) => Absence::Unconfirmed(format!(
-                "employee {id} is missing from HR's list but HR has the record when asked for it \
+                "employee {id}: missing from HR's list, but HR has the record when asked for it \
                  alone: the list read was incomplete; {dn} is left as it is"
             )),
             Some(SingleRead::Failed) => Absence::Unconfirmed(format!(
-                "employee {id} is missing from HR's list and could not be read alone to confirm \
-                 it; {dn} is left as it is"
+                "employee {id}: missing from HR's list and could not be read alone to confirm \
+                 the absence; {dn} is left as it is"
             )),
             None => match self.absent_mark(account) {
                 Some(mark) => Absence::Confirmed(format!(
