@@ -877,6 +877,37 @@ fn account_lines(
     }
 }
 
+/// An orphan's planned changes under `lifecycle.disable_orphans`, in the words of its state:
+/// awaiting confirmation (only the absence mark is written) or confirmed (disabled).
+fn absence_verdict(changes: &[Change]) -> Option<(OutcomeKind, String)> {
+    let disable = changes
+        .iter()
+        .find(|c| matches!(c.action, Action::Disable { .. }));
+    if let Some(disable) = disable {
+        return Some((
+            OutcomeKind::Changes,
+            format!(
+                "orphan, absence confirmed: leaver: {} change(s) planned ({})",
+                changes.len(),
+                disable.reason
+            ),
+        ));
+    }
+    changes.iter().find_map(|c| match &c.action {
+        Action::AddValue { value, .. } if value.starts_with(crate::plan::ABSENT_MARK_PREFIX) => {
+            Some((
+                OutcomeKind::Changes,
+                format!(
+                    "orphan awaiting confirmation: {}; only the mark is written now \
+                     (lifecycle.disable_orphans)",
+                    c.reason.fact
+                ),
+            ))
+        }
+        _ => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1076,35 +1107,4 @@ groups = ["all"]
         assert_eq!(left.outcome.result, OutcomeKind::Ignored);
         assert!(text(&left).contains("status: terminated (HR value \"Active\")"));
     }
-}
-
-/// An orphan's planned changes under `lifecycle.disable_orphans`, in the words of its state:
-/// awaiting confirmation (only the absence mark is written) or confirmed (disabled).
-fn absence_verdict(changes: &[Change]) -> Option<(OutcomeKind, String)> {
-    let disable = changes
-        .iter()
-        .find(|c| matches!(c.action, Action::Disable { .. }));
-    if let Some(disable) = disable {
-        return Some((
-            OutcomeKind::Changes,
-            format!(
-                "orphan, absence confirmed: leaver: {} change(s) planned ({})",
-                changes.len(),
-                disable.reason
-            ),
-        ));
-    }
-    changes.iter().find_map(|c| match &c.action {
-        Action::AddValue { value, .. } if value.starts_with(crate::plan::ABSENT_MARK_PREFIX) => {
-            Some((
-                OutcomeKind::Changes,
-                format!(
-                    "orphan awaiting confirmation: {}; only the mark is written now \
-                     (lifecycle.disable_orphans)",
-                    c.reason.fact
-                ),
-            ))
-        }
-        _ => None,
-    })
 }
