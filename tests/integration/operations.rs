@@ -305,7 +305,7 @@ run_on_start = true
         "the log lists the changes not attempted:\n{log}"
     );
     assert!(
-        log.contains("stopped: 4 change(s) of 1 account(s) not attempted, left for the next run"),
+        log.contains("stopped: 5 change(s) of 1 account(s) not attempted, left for the next run"),
         "{log}"
     );
     let dn = format!("uid=ada.lovelace,{}", s.ou("engineering"));
@@ -714,7 +714,11 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
         hrsync::app::pipeline::with_sides(&config, reading, async |directory, sides| {
             let plan = hrsync::app::pipeline::plan(&config, &sides, now);
             let steps = hrsync::app::pipeline::plan_steps(&config, &plan);
-            assert_eq!(steps.len(), 4, "create and three groups");
+            assert_eq!(
+                steps.len(),
+                5,
+                "create, three groups and the joining mark's removal"
+            );
             let stop = Arc::new(AtomicBool::new(false));
             let raised = stop.clone();
             // Told of each step's outcome: the signal lands after the first.
@@ -751,7 +755,13 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
     let results: Vec<&str> = journal.entries().map(|e| e.result()).collect();
     assert_eq!(
         results,
-        ["applied", "not_attempted", "not_attempted", "not_attempted"]
+        [
+            "applied",
+            "not_attempted",
+            "not_attempted",
+            "not_attempted",
+            "not_attempted"
+        ]
     );
     // The next run finishes the work.
     s.expect(&["apply"], 0);
