@@ -95,6 +95,25 @@ pub struct HrSnapshot {
     /// puts these into the plan's warnings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Employees missing from the list whom HR was then asked about one by one, by id, and what
+    /// it answered: how the planner confirms an absence before it disables an orphan
+    /// (`lifecycle.disable_orphans`). Filled by the run after the list read, for the sources
+    /// that can read one employee; empty otherwise (the absence is then confirmed by a second
+    /// run, see the README, "Orphans").
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub single_reads: BTreeMap<String, SingleRead>,
+}
+
+/// What HR answered when asked for one employee whom its list left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SingleRead {
+    /// HR has no such employee: the absence is confirmed.
+    Absent,
+    /// HR has the employee (readable or not): the list read missed them, so it was incomplete.
+    Present,
+    /// The read failed: nothing is confirmed.
+    Failed,
 }
 
 /// An account as it is in the directory now.

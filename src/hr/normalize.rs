@@ -199,6 +199,7 @@ impl<'c> Normaliser<'c> {
             employees,
             rejected,
             warnings,
+            ..HrSnapshot::default()
         }
     }
 }

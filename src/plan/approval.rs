@@ -272,8 +272,22 @@ fn same_change(saved: &Change, fresh: &Change) -> bool {
                 && expires.is_some() == fresh_expires.is_some()
                 && saved.reason == fresh.reason
         }
+        // The absence mark carries the time of its plan, and so does its reason.
+        (
+            Action::AddValue { attribute, value },
+            Action::AddValue {
+                attribute: fresh_attribute,
+                value: fresh_value,
+            },
+        ) if is_absent_mark(value) && is_absent_mark(fresh_value) => {
+            attribute == fresh_attribute && saved.reason.rule == fresh.reason.rule
+        }
         _ => saved == fresh,
     }
+}
+
+fn is_absent_mark(value: &str) -> bool {
+    value.starts_with(super::ABSENT_MARK_PREFIX)
 }
 
 /// Why the fresh account has no change like this saved one.

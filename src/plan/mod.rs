@@ -94,6 +94,27 @@ impl Mark {
 /// The value hrsync marks the accounts it disabled with.
 pub const DISABLED_MARK: &str = "hrsync-disabled";
 
+/// How hrsync marks an account whose HR record was missing from a read it could not confirm
+/// otherwise, followed by the time of that read (`hrsync-absent-since=2026-12-03T10:00:00Z`), in
+/// the attribute of [`Policy::disabled_mark`]. The next run that still misses the record
+/// disables the account; a run that finds it again takes the mark off.
+pub const ABSENT_MARK_PREFIX: &str = "hrsync-absent-since=";
+
+/// How hrsync marks an account it creates until the joiner's last step (after its group adds):
+/// a later run that finds the mark finishes the account as a joiner (its hooks and audit say
+/// joiner), however the first apply was cut off. In the attribute of [`Policy::disabled_mark`].
+pub const JOINING_MARK: &str = "hrsync-joining";
+
+/// Whether `value` is one of hrsync's marks, which no mapping manages: a comparison of a mapped
+/// attribute that holds a mark leaves the mark out, and a change of it keeps the mark.
+pub(crate) fn is_hrsync_mark(value: &str) -> bool {
+    value.eq_ignore_ascii_case(DISABLED_MARK)
+        || value.eq_ignore_ascii_case(JOINING_MARK)
+        || value
+            .get(..ABSENT_MARK_PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(ABSENT_MARK_PREFIX))
+}
+
 /// Which groups a leaver leaves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LeaverGroups {

@@ -551,6 +551,7 @@ pub(crate) fn role_facts(employee: &Employee) -> String {
     }
 }
 
+mod absence;
 mod accounts;
 mod correlate;
 mod dates;

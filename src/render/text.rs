@@ -511,12 +511,13 @@ ou = "ou=sales,ou=people,dc=ex"
         assert_eq!(text, EVERY_LIFECYCLE);
     }
 
-    const EVERY_LIFECYCLE: &str = r#"hrsync plan: 1 joiner(s), 1 mover(s), 1 leaver(s), 1 rehire(s), 1 return(s), 1 update(s); 21 change(s) in all
+    const EVERY_LIFECYCLE: &str = r#"hrsync plan: 1 joiner(s), 1 mover(s), 1 leaver(s), 1 rehire(s), 1 return(s), 1 update(s); 22 change(s) in all
 read 10 HR record(s) and 9 correlated directory account(s)
 
 joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
   + create uid=ada.lovelace,ou=eng,ou=people,dc=ex
       cn: Ada Lovelace
+      description: hrsync-joining
       employeeNumber: 1
       objectClass: top
       objectClass: person
@@ -532,6 +533,8 @@ joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
       because status = active (birthright group)
   + group cn=vpn,ou=groups,dc=ex
       because department = "Engineering" (rule "engineering")
+  - description: "hrsync-joining"
+      because status = active and no account has employeeNumber=1 (hrsync marks a joiner until its last step)
 
 mover uid=bob.stone,ou=eng,ou=people,dc=ex (employee 2)
   - group cn=engineering,ou=groups,dc=ex
@@ -662,12 +665,13 @@ warnings
         assert_eq!(text, ACTIVE_DIRECTORY);
     }
 
-    const ACTIVE_DIRECTORY: &str = r#"hrsync plan: 1 joiner(s), 0 mover(s), 1 leaver(s), 1 rehire(s), 0 return(s), 0 update(s); 10 change(s) in all
+    const ACTIVE_DIRECTORY: &str = r#"hrsync plan: 1 joiner(s), 0 mover(s), 1 leaver(s), 1 rehire(s), 0 return(s), 0 update(s); 11 change(s) in all
 read 3 HR record(s) and 2 correlated directory account(s)
 
 joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
   + create uid=ada.lovelace,ou=eng,ou=people,dc=ex
       cn: Ada Lovelace
+      description: hrsync-joining
       employeeNumber: 1
       objectClass: top
       objectClass: person
@@ -686,6 +690,8 @@ joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
       because status = active (birthright group)
   + group cn=vpn,ou=groups,dc=ex
       because department = "Engineering" (rule "engineering")
+  - description: "hrsync-joining"
+      because status = active and no account has employeeNumber=1 (hrsync marks a joiner until its last step)
 
 leaver uid=cy.young,ou=disabled,dc=ex (employee 3)
   ~ disable the account (userAccountControl 512 -> 514, accountExpires -> 134402436000000000)

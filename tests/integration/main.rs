@@ -10,6 +10,8 @@ mod support;
 
 mod scenario;
 
+mod absence;
+
 mod access;
 mod active_directory;
 mod apply_order;
@@ -24,6 +26,7 @@ mod endpoints;
 mod explain_report;
 mod faults;
 mod hr_limits;
+mod joiner_interrupted;
 mod lease;
 mod lifecycle;
 mod limits;

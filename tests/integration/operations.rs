@@ -714,7 +714,11 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
         hrsync::app::pipeline::with_sides(&config, reading, async |directory, sides| {
             let plan = hrsync::app::pipeline::plan(&config, &sides, now);
             let steps = hrsync::app::pipeline::plan_steps(&config, &plan);
-            assert_eq!(steps.len(), 4, "create and three groups");
+            assert_eq!(
+                steps.len(),
+                5,
+                "create, three groups and the joining mark's removal"
+            );
             let stop = Arc::new(AtomicBool::new(false));
             let raised = stop.clone();
             // Told of each step's outcome: the signal lands after the first.
@@ -752,7 +756,13 @@ async fn a_stop_during_apply_completes_the_change_in_flight_and_starts_no_other(
     let results: Vec<&str> = journal.entries().map(|e| e.result()).collect();
     assert_eq!(
         results,
-        ["applied", "not_attempted", "not_attempted", "not_attempted"]
+        [
+            "applied",
+            "not_attempted",
+            "not_attempted",
+            "not_attempted",
+            "not_attempted"
+        ]
     );
     // The next run finishes the work.
     s.expect(&["apply"], 0);

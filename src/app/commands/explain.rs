@@ -356,6 +356,11 @@ fn verdict(
     skipped: &[String],
 ) -> (OutcomeKind, String) {
     let id = input.employee_id;
+    if !found.in_hr()
+        && let Some(verdict) = absence_verdict(changes)
+    {
+        return verdict;
+    }
     let terminated = found
         .employee
         .is_some_and(|e| input.review.status_of(e) == EmploymentStatus::Terminated);
@@ -870,6 +875,37 @@ fn account_lines(
     for group in &view.groups {
         let _ = writeln!(out, "  managed group {group}");
     }
+}
+
+/// An orphan's planned changes under `lifecycle.disable_orphans`, in the words of its state:
+/// awaiting confirmation (only the absence mark is written) or confirmed (disabled).
+fn absence_verdict(changes: &[Change]) -> Option<(OutcomeKind, String)> {
+    let disable = changes
+        .iter()
+        .find(|c| matches!(c.action, Action::Disable { .. }));
+    if let Some(disable) = disable {
+        return Some((
+            OutcomeKind::Changes,
+            format!(
+                "orphan, absence confirmed: leaver: {} change(s) planned ({})",
+                changes.len(),
+                disable.reason
+            ),
+        ));
+    }
+    changes.iter().find_map(|c| match &c.action {
+        Action::AddValue { value, .. } if value.starts_with(crate::plan::ABSENT_MARK_PREFIX) => {
+            Some((
+                OutcomeKind::Changes,
+                format!(
+                    "orphan awaiting confirmation: {}; only the mark is written now \
+                     (lifecycle.disable_orphans)",
+                    c.reason.fact
+                ),
+            ))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -401,11 +401,13 @@ fn orphan_finding(review: &ReviewInput, id: &str, groups: &[Dn], outlook: &Outlo
              access{groups}",
             review.mappings.correlation.attribute
         ),
-        next_apply: if outlook
-            .change(|a| matches!(a, Action::Disable { .. }))
-            .is_some()
-        {
-            "hrsync apply disables the account (lifecycle.disable_orphans)".to_string()
+        next_apply: if let Some(why) = outlook.change(|a| matches!(a, Action::Disable { .. })) {
+            format!("hrsync apply disables the account, its absence confirmed: {why}")
+        } else if let Some(why) = outlook.change(|a| {
+            matches!(a, Action::AddValue { value, .. }
+                if value.starts_with(crate::plan::ABSENT_MARK_PREFIX))
+        }) {
+            format!("awaiting confirmation: hrsync apply only marks the account: {why}")
         } else {
             outlook.unplanned(
                 "nothing: hrsync does not change an account without an HR record; disable \

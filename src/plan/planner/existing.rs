@@ -69,12 +69,21 @@ impl<'a> Builder<'a> {
                 });
             }
         }
+        changes
+            .extend(self.unmark_absent(account, &format!("HR has employee {} again", employee.id)));
+        // Last: it waits for every step before it, the group adds included.
+        let joining = self.finish_joining(account);
+        let lifecycle = match joining {
+            Some(_) => Lifecycle::Joiner,
+            None => enabling.unwrap_or_else(|| lifecycle_of_changes(&changes)),
+        };
+        changes.extend(joining);
         if changes.is_empty() {
             return;
         }
         planned.accounts.push(AccountPlan {
             employee_id: employee.id.clone(),
-            lifecycle: enabling.unwrap_or_else(|| lifecycle_of_changes(&changes)),
+            lifecycle,
             dn: account.dn.clone(),
             before: Some(self.state_of(account)),
             changes,
@@ -173,7 +182,16 @@ impl<'a> Builder<'a> {
                 })
                 .ok();
             let after = after.as_slice();
-            let current = account.attributes.get(&attribute.key).unwrap_or(&[]);
+            let read = account
+                .attributes
+                .get(&attribute.key)
+                .map_or(&[][..], |v| v);
+            // hrsync's marks share an attribute a mapping may manage: they are not its values.
+            let (marks, current): (Vec<String>, Vec<String>) = read
+                .iter()
+                .cloned()
+                .partition(|v| crate::plan::is_hrsync_mark(v));
+            let current = current.as_slice();
             if after.is_empty() && attribute.required {
                 if !current.is_empty() {
                     planned.warnings.insert(format!(
@@ -190,8 +208,8 @@ impl<'a> Builder<'a> {
                 changes.push(Change {
                     action: Action::SetAttribute {
                         attribute: attribute.name.to_string(),
-                        before: current.to_vec(),
-                        after: after.to_vec(),
+                        before: read.to_vec(),
+                        after: after.iter().chain(&marks).cloned().collect(),
                     },
                     reason: Reason::new(
                         describe_fields(employee, &fields, final_dns),

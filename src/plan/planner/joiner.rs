@@ -2,6 +2,7 @@
 //! groups.
 
 use super::*;
+use crate::plan::JOINING_MARK;
 
 impl<'a> Builder<'a> {
     /// A new account at `target.dn`, enabled unless `hold` says why not.
@@ -43,7 +44,7 @@ impl<'a> Builder<'a> {
                     set_password: true,
                     clear_expiry: false,
                 },
-                reason: joiner,
+                reason: joiner.clone(),
             });
         }
         for (group, reason) in &role.groups {
@@ -56,6 +57,9 @@ impl<'a> Builder<'a> {
                 });
             }
         }
+        if self.marks_joiner(hold.is_some()) {
+            changes.push(self.unmark_joining(&joiner));
+        }
         planned.accounts.push(AccountPlan {
             employee_id: employee.id.clone(),
             lifecycle: Lifecycle::Joiner,
@@ -63,6 +67,56 @@ impl<'a> Builder<'a> {
             before: None,
             changes,
         });
+    }
+
+    /// Whether a new account carries the joining mark until its last step. Not an Active
+    /// Directory account created on hold: `info` holds one value, the disabled mark's (its
+    /// start date's enable is a joiner's anyway).
+    fn marks_joiner(&self, on_hold: bool) -> bool {
+        !(on_hold && self.input.policy.disable == DisableMethod::UserAccountControl)
+    }
+
+    fn joining_value<'b>(&self, account: &'b DirectoryAccount) -> Option<&'b String> {
+        let key = self
+            .input
+            .policy
+            .disabled_mark
+            .attribute
+            .to_ascii_lowercase();
+        account
+            .values(&key)
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(JOINING_MARK))
+    }
+
+    /// The joiner's last step: the joining mark taken off. It waits for every step before it
+    /// (see `ops::removes_access`), so it only goes once the groups were all added.
+    fn unmark_joining(&self, reason: &Reason) -> Change {
+        Change {
+            action: Action::RemoveValue {
+                attribute: self.input.policy.disabled_mark.attribute.clone(),
+                value: JOINING_MARK.to_string(),
+            },
+            reason: Reason {
+                rule: Some("hrsync marks a joiner until its last step".to_string()),
+                ..reason.clone()
+            },
+        }
+    }
+
+    /// Taking the joining mark off an account found with it, as its plan's last step.
+    pub(super) fn finish_joining(&self, account: &DirectoryAccount) -> Option<Change> {
+        let value = self.joining_value(account)?;
+        Some(Change {
+            action: Action::RemoveValue {
+                attribute: self.input.policy.disabled_mark.attribute.clone(),
+                value: value.clone(),
+            },
+            reason: Reason::new(
+                format!("{} carries {JOINING_MARK}", account.dn),
+                "an interrupted joiner is finished as a joiner",
+            ),
+        })
     }
 
     fn joiner_reason(&self, target: &Target) -> Reason {
@@ -101,6 +155,13 @@ impl<'a> Builder<'a> {
                 "pwdAccountLockedTime".to_string(),
                 vec![PPOLICY_PERMANENT_LOCK.to_string()],
             );
+        }
+        if self.marks_joiner(on_hold) {
+            let mark = &self.input.policy.disabled_mark;
+            attributes
+                .entry(mark.attribute.clone())
+                .or_default()
+                .push(JOINING_MARK.to_string());
         }
         // A account created on hold is hrsync's lock, to lift on the start date.
         if on_hold {

@@ -12,12 +12,16 @@ impl<'a> Builder<'a> {
         planned: &mut Planned,
     ) {
         let employee = target.employee;
-        let changes = self.leaver_changes(account, &target.dn, true, || {
+        let mut changes = self.leaver_changes(account, &target.dn, true, || {
             Reason::new(
                 format!("status = {}", status_fact(employee, target.status)),
                 "leaver",
             )
         });
+        changes
+            .extend(self.unmark_absent(account, &format!("HR has employee {} again", employee.id)));
+        // Removing access wins over finishing a joiner: a leaver is a leaver.
+        changes.extend(self.finish_joining(account));
         if !changes.is_empty() {
             planned
                 .accounts
@@ -115,13 +119,15 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// With `lifecycle.disable_orphans`, accounts without an HR record are treated as leavers.
+    /// With `lifecycle.disable_orphans`, accounts without an HR record are treated as leavers,
+    /// once their absence is confirmed (see `absence.rs`): until then the account keeps its
+    /// access, and a first miss from a source that cannot be asked only writes the mark.
     pub(super) fn deprovision_orphans(&mut self) {
         if !self.input.policy.disable_orphans {
             return;
         }
         let disabled_ou = &self.input.mappings.account.disabled_ou;
-        let mut plans = Vec::new();
+        let (mut plans, mut warnings) = (Vec::new(), Vec::new());
         for orphan in &self.orphans {
             let Some(account) = self.entry_at(&orphan.dn) else {
                 continue;
@@ -130,21 +136,44 @@ impl<'a> Builder<'a> {
             if target != account.dn && self.dn_in_use(&target) {
                 target = account.dn.clone();
             }
-            let changes = self.leaver_changes(account, &target, true, || {
-                Reason::new(
-                    format!(
-                        "no HR record has {}={}",
-                        self.input.mappings.correlation.attribute, orphan.correlation_id
-                    ),
-                    "lifecycle.disable_orphans",
-                )
+            let id = &orphan.correlation_id;
+            let confirmed = match self.absence_of(id, account) {
+                absence::Absence::Confirmed(how) => how,
+                absence::Absence::FirstSeen => {
+                    if !self
+                        .leaver_changes(account, &target, true, || Reason::fact(""))
+                        .is_empty()
+                    {
+                        let mut plan = self.leaver_plan(id, account, vec![self.mark_absent(id)]);
+                        plan.lifecycle = Lifecycle::Update;
+                        plans.push(plan);
+                    }
+                    continue;
+                }
+                absence::Absence::Unconfirmed(warning) => {
+                    warnings.push(warning);
+                    continue;
+                }
+            };
+            let fact = format!(
+                "no HR record has {}={id} ({confirmed})",
+                self.input.mappings.correlation.attribute
+            );
+            let mut changes = self.leaver_changes(account, &target, true, || {
+                Reason::new(fact.clone(), "lifecycle.disable_orphans")
             });
             if !changes.is_empty() {
-                plans.push(self.leaver_plan(&orphan.correlation_id, account, changes));
+                // Right after the lock, before a disabled mark: AD's `info` holds one value.
+                let at = usize::from(matches!(changes[0].action, Action::Disable { .. }));
+                if let Some(unmark) = self.unmark_absent(account, &fact) {
+                    changes.insert(at, unmark);
+                }
+                plans.push(self.leaver_plan(id, account, changes));
             }
             self.claimed
                 .insert(target, "an orphan moved to the disabled OU");
         }
         self.accounts.extend(plans);
+        self.warnings.extend(warnings);
     }
 }

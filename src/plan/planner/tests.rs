@@ -1520,43 +1520,319 @@ fn on_leave_an_account_is_not_made_moved_or_granted_but_loses_what_the_role_drop
     assert!(!plan_for(&hr, &simulate(&plan, &dir)).has_changes());
 }
 
-#[test]
-fn orphans_are_only_disabled_when_opted_in() {
-    let d = "uid=or.phan,ou=sales,ou=people,dc=ex";
-    let dir = directory(vec![account(d, "9", "t", false)], &[("sales", d)]);
+fn plan_orphans(hr: &HrSnapshot, dir: &DirectorySnapshot) -> Plan {
     let mappings = mappings();
-    let off = plan(&PlanInput {
-        hr: &hr(vec![]),
-        directory: &dir,
+    plan(&PlanInput {
+        hr,
+        directory: dir,
         mappings: &mappings,
-        policy: &policy(),
+        policy: &Policy {
+            disable_orphans: true,
+            ..policy()
+        },
         limits: &crate::plan::limits::Limits::none(),
         now: now(),
-    });
-    assert!(!off.has_changes());
-    let on_policy = Policy {
-        disable_orphans: true,
-        ..policy()
-    };
-    let on = plan(&PlanInput {
-        hr: &hr(vec![]),
-        directory: &dir,
-        mappings: &mappings,
-        policy: &on_policy,
-        limits: &crate::plan::limits::Limits::none(),
-        now: now(),
-    });
-    let acts = actions(&on, "9");
-    assert_eq!(acts[0], LOCK);
+    })
+}
+
+const ORPHAN: &str = "uid=or.phan,ou=sales,ou=people,dc=ex";
+
+fn absent_mark() -> Action {
+    Action::AddValue {
+        attribute: "description".into(),
+        value: "hrsync-absent-since=2026-11-27T09:00:00Z".into(),
+    }
+}
+
+/// The orphan's account, as a first run that missed its record left it.
+fn marked_orphan() -> DirectorySnapshot {
+    let mut acct = account(ORPHAN, "9", "t", false);
+    acct.attributes.insert(
+        "description".into(),
+        vec!["hrsync-absent-since=2026-11-26T09:00:00Z".into()],
+    );
+    directory(vec![acct], &[("sales", ORPHAN), ("staff", ORPHAN)])
+}
+
+fn assert_deprovisioned(acts: &[Action]) {
+    assert_eq!(acts[0], LOCK, "locked first: {acts:?}");
     assert!(acts.contains(&Action::RemoveFromGroup {
         group: dn("cn=sales,ou=groups,dc=ex")
     }));
     assert!(acts.contains(&Action::Move {
-        from: dn(d),
+        from: dn(ORPHAN),
         to: dn("uid=or.phan,ou=disabled,dc=ex")
     }));
+}
+
+#[test]
+fn orphans_are_only_disabled_when_opted_in() {
+    let dir = marked_orphan();
+    assert!(!plan_for(&hr(vec![]), &dir).has_changes());
+    let on = plan_orphans(&hr(vec![]), &dir);
+    assert_deprovisioned(&actions(&on, "9"));
     assert_eq!(on.orphans.len(), 1, "still reported as an orphan");
     assert!(on.accounts[0].changes[0].reason.rule.as_deref() == Some("lifecycle.disable_orphans"));
+}
+
+/// Issue 17, item 1: a record missing from one read (a paged fetch that skipped it) must not
+/// cost an active employee their access. The first run only marks the account, with the time.
+#[test]
+fn an_orphan_missing_from_one_read_is_only_marked() {
+    let dir = directory(vec![account(ORPHAN, "9", "t", false)], &[("sales", ORPHAN)]);
+    let first = plan_orphans(&hr(vec![]), &dir);
+    assert_eq!(actions(&first, "9"), vec![absent_mark()]);
+    assert_eq!(first.accounts[0].lifecycle, Lifecycle::Update);
+    assert!(
+        first.accounts[0].changes[0]
+            .reason
+            .fact
+            .contains("absent from HR since 2026-11-27T09:00:00Z"),
+        "{:?}",
+        first.accounts[0].changes[0].reason
+    );
+    assert_eq!(
+        first.orphans.len(),
+        1,
+        "counted by the missing limit all the same"
+    );
+    // Still absent at the next run: now deprovisioned, and the mark taken off with the lock.
+    let second = plan_orphans(&hr(vec![]), &simulate(&first, &dir));
+    let acts = actions(&second, "9");
+    assert_deprovisioned(&acts);
+    assert_eq!(
+        acts[1],
+        Action::RemoveValue {
+            attribute: "description".into(),
+            value: "hrsync-absent-since=2026-11-27T09:00:00Z".into()
+        }
+    );
+    assert!(
+        second.accounts[0].changes[0]
+            .reason
+            .fact
+            .contains("still absent now")
+    );
+}
+
+#[test]
+fn a_record_back_at_the_next_read_takes_the_mark_off_and_nothing_else() {
+    let mut ada = employee("9", "Or", "Phan", "Sales", EmploymentStatus::Active);
+    ada.fields.insert("title".into(), "t".into());
+    let dir = marked_orphan();
+    let mut back = dir.clone();
+    let acct = &mut back.accounts[0];
+    for (k, v) in [("cn", "Or Phan"), ("sn", "Phan"), ("uid", "or.phan")] {
+        acct.attributes.insert(k.into(), vec![v.into()]);
+    }
+    let plan = plan_orphans(&hr(vec![ada]), &back);
+    assert_eq!(
+        actions(&plan, "9"),
+        vec![Action::RemoveValue {
+            attribute: "description".into(),
+            value: "hrsync-absent-since=2026-11-26T09:00:00Z".into()
+        }]
+    );
+}
+
+#[test]
+fn an_absence_hr_confirms_alone_disables_at_once() {
+    let dir = directory(vec![account(ORPHAN, "9", "t", false)], &[("sales", ORPHAN)]);
+    let mut snapshot = hr(vec![]);
+    snapshot
+        .single_reads
+        .insert("9".into(), crate::model::SingleRead::Absent);
+    let plan = plan_orphans(&snapshot, &dir);
+    assert_deprovisioned(&actions(&plan, "9"));
+    assert!(!actions(&plan, "9").contains(&absent_mark()));
+}
+
+#[test]
+fn an_absence_hr_denies_or_cannot_confirm_leaves_the_account_alone_and_warns() {
+    use crate::model::SingleRead;
+    // Marked by an earlier run too: HR's answer now wins over the mark.
+    for dir in [
+        directory(vec![account(ORPHAN, "9", "t", false)], &[("sales", ORPHAN)]),
+        marked_orphan(),
+    ] {
+        for read in [SingleRead::Present, SingleRead::Failed] {
+            let mut snapshot = hr(vec![]);
+            snapshot.single_reads.insert("9".into(), read);
+            let plan = plan_orphans(&snapshot, &dir);
+            assert!(!plan.has_changes(), "{read:?}: {:?}", plan.accounts);
+            assert!(
+                plan.warnings
+                    .iter()
+                    .any(|w| w.contains("employee 9") && w.contains("left as it is")),
+                "{read:?}: {:?}",
+                plan.warnings
+            );
+        }
+    }
+}
+
+#[test]
+fn a_terminated_record_after_a_miss_is_a_leaver_and_loses_the_mark() {
+    let ada = employee("9", "Or", "Phan", "Sales", EmploymentStatus::Terminated);
+    let plan = plan_orphans(&hr(vec![ada]), &marked_orphan());
+    let account = &plan.accounts[0];
+    assert_eq!(account.lifecycle, Lifecycle::Leaver);
+    assert_deprovisioned(&actions(&plan, "9"));
+    assert!(actions(&plan, "9").contains(&Action::RemoveValue {
+        attribute: "description".into(),
+        value: "hrsync-absent-since=2026-11-26T09:00:00Z".into()
+    }));
+}
+
+/// A saved plan that marks a first absence is approved by a fresh plan made later (the mark
+/// carries each plan's time), and nothing else is.
+#[test]
+fn a_saved_absence_mark_is_approved_at_a_later_time() {
+    let dir = directory(vec![account(ORPHAN, "9", "t", false)], &[("sales", ORPHAN)]);
+    let saved = plan_orphans(&hr(vec![]), &dir);
+    let mappings = mappings();
+    let later = plan(&PlanInput {
+        hr: &hr(vec![]),
+        directory: &dir,
+        mappings: &mappings,
+        policy: &Policy {
+            disable_orphans: true,
+            ..policy()
+        },
+        limits: &crate::plan::limits::Limits::none(),
+        now: now() + chrono::Duration::hours(1),
+    });
+    assert_ne!(saved, later);
+    assert!(crate::plan::approval::verify(&saved, &later).is_ok());
+    let mut forged = saved.clone();
+    forged.accounts[0].changes[0].action = Action::AddValue {
+        attribute: "description".into(),
+        value: "hrsync-disabled".into(),
+    };
+    assert!(crate::plan::approval::verify(&forged, &later).is_err());
+}
+
+// --- Interrupted joiners (issue 17, item 6) --------------------------------------------------
+
+fn joining() -> Action {
+    Action::RemoveValue {
+        attribute: "description".into(),
+        value: crate::plan::JOINING_MARK.into(),
+    }
+}
+
+#[test]
+fn a_new_account_carries_the_joining_mark_until_its_last_step() {
+    let ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Active);
+    let plan = plan_for(&hr(vec![ada]), &directory(vec![], &[]));
+    let acts = actions(&plan, "1");
+    let Action::Create { attributes, .. } = &acts[0] else {
+        panic!("created first: {acts:?}")
+    };
+    assert_eq!(
+        attributes["description"],
+        vec!["hrsync-joining".to_string()]
+    );
+    assert_eq!(
+        acts.last(),
+        Some(&joining()),
+        "after every group add: {acts:?}"
+    );
+}
+
+/// Before the fix the next run called the account a mover: joiner hooks never fired.
+#[test]
+fn a_joiner_cut_off_after_its_create_is_finished_as_a_joiner() {
+    let ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Active);
+    let plan = plan_for(&hr(vec![ada.clone()]), &directory(vec![], &[]));
+    let mut cut = plan.clone();
+    cut.accounts[0].changes.truncate(1);
+    let after_create = simulate(&cut, &directory(vec![], &[]));
+    let next = plan_for(&hr(vec![ada]), &after_create);
+    assert_eq!(next.accounts[0].lifecycle, Lifecycle::Joiner);
+    let acts = actions(&next, "1");
+    for group in ["engineering", "staff", "vpn"] {
+        assert!(acts.contains(&Action::AddToGroup {
+            group: dn(&format!("cn={group},ou=groups,dc=ex"))
+        }));
+    }
+    assert_eq!(acts.last(), Some(&joining()), "{acts:?}");
+    // Done: nothing left, and the mark gone.
+    let done = simulate(&next, &after_create);
+    let ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Active);
+    assert!(!plan_for(&hr(vec![ada]), &done).has_changes());
+}
+
+#[test]
+fn an_interrupted_joiner_that_hr_terminates_is_a_leaver() {
+    let d = "uid=ada.l,ou=eng,ou=people,dc=ex";
+    let mut acct = account(d, "1", "t", false);
+    acct.attributes
+        .insert("description".into(), vec!["hrsync-joining".into()]);
+    let dir = directory(vec![acct], &[("staff", d)]);
+    let ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Terminated);
+    let plan = plan_for(&hr(vec![ada]), &dir);
+    assert_eq!(plan.accounts[0].lifecycle, Lifecycle::Leaver);
+    let acts = actions(&plan, "1");
+    assert_eq!(acts[0], LOCK);
+    assert!(!acts.iter().any(|a| matches!(a, Action::AddToGroup { .. })));
+}
+
+#[test]
+fn hrsync_marks_in_a_mapped_attribute_are_no_drift_and_survive_its_change() {
+    let d = "uid=ada.l,ou=eng,ou=people,dc=ex";
+    let mut acct = account(d, "1", "Engineering person", false);
+    acct.attributes.insert(
+        "description".into(),
+        vec![
+            "Engineering person".into(),
+            "hrsync-absent-since=2026-11-26T09:00:00Z".into(),
+        ],
+    );
+    let mappings = Mappings::from_files(&[(
+        "m.toml".into(),
+        MAPPINGS.replace(
+            "title = \"{title}\"",
+            "title = \"{title}\"\ndescription = \"{title}\"",
+        ),
+    )])
+    .unwrap();
+    let dir = directory(vec![acct], &[("staff", d), ("engineering", d), ("vpn", d)]);
+    let mut ada = employee("1", "Ada", "L", "Engineering", EmploymentStatus::Active);
+    ada.fields
+        .insert("title".into(), "Engineering person".into());
+    let plan_with_title = |ada: &Employee| {
+        plan(&PlanInput {
+            hr: &hr(vec![ada.clone()]),
+            directory: &dir,
+            mappings: &mappings,
+            policy: &policy(),
+            limits: &crate::plan::limits::Limits::none(),
+            now: now(),
+        })
+    };
+    let same = actions(&plan_with_title(&ada), "1");
+    assert!(
+        !same.iter().any(
+            |a| matches!(a, Action::SetAttribute { attribute, .. } if attribute == "description")
+        ),
+        "{same:?}"
+    );
+    ada.fields.insert("title".into(), "Boss".into());
+    let changed = actions(&plan_with_title(&ada), "1");
+    let after = changed.iter().find_map(|a| match a {
+        Action::SetAttribute {
+            attribute, after, ..
+        } if attribute == "description" => Some(after),
+        _ => None,
+    });
+    assert_eq!(
+        after,
+        Some(&vec![
+            "Boss".to_string(),
+            "hrsync-absent-since=2026-11-26T09:00:00Z".to_string()
+        ])
+    );
 }
 
 // --- Offboarding -----------------------------------------------------------------------------
