@@ -2,6 +2,7 @@
 //! one module per command, and the daemon with its HTTP endpoints. `main` hands the parsed
 //! command line to [`run`] and maps what comes back to the exit code.
 
+mod absence;
 pub(crate) mod clock;
 pub(crate) mod commands;
 pub(crate) mod cycle;

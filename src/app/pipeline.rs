@@ -118,11 +118,14 @@ pub(crate) async fn with_sides_until<T>(
                 () = stop_requested(stop) => return Err(RunError::Stopped),
             };
             let (hr, records) = hr?;
-            let sides = Sides {
+            let mut sides = Sides {
                 hr,
                 records,
                 directory: snapshot?,
             };
+            if reading.hr != HrRead::Skip {
+                super::absence::confirm(config, &mut sides).await;
+            }
             work(directory, sides).await
         }
         .await;

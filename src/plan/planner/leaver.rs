@@ -137,13 +137,15 @@ impl<'a> Builder<'a> {
                 target = account.dn.clone();
             }
             let id = &orphan.correlation_id;
+            // An orphan with nothing left to take away needs no confirmation, mark or warning.
+            let nothing_to_take = || {
+                self.leaver_changes(account, &target, true, || Reason::fact(""))
+                    .is_empty()
+            };
             let confirmed = match self.absence_of(id, account) {
                 absence::Absence::Confirmed(how) => how,
                 absence::Absence::FirstSeen => {
-                    if !self
-                        .leaver_changes(account, &target, true, || Reason::fact(""))
-                        .is_empty()
-                    {
+                    if !nothing_to_take() {
                         let mut plan = self.leaver_plan(id, account, vec![self.mark_absent(id)]);
                         plan.lifecycle = Lifecycle::Update;
                         plans.push(plan);
@@ -151,7 +153,9 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 absence::Absence::Unconfirmed(warning) => {
-                    warnings.push(warning);
+                    if !nothing_to_take() {
+                        warnings.push(warning);
+                    }
                     continue;
                 }
             };
