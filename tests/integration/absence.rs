@@ -1,13 +1,16 @@
 //! Absence is not termination (issue 17, item 1), against a real slapd: with
 //! `lifecycle.disable_orphans`, an active employee whose record one HR read left out (a record
-//! deleted during an offset-paged fetch shifts the pages) keeps their access. The scenario's HR
-//! source cannot read one employee, so the absence is confirmed by a second run: the first only
-//! marks the account, the next locks, strips and moves it if the record is still missing, and
-//! takes the mark off if it is back.
+//! deleted during an offset-paged fetch shifts the pages) keeps their access. Where the source
+//! cannot read one employee, the absence is confirmed by a second run: the first only marks the
+//! account, the next locks, strips and moves it if the record is still missing, and takes the
+//! mark off if it is back. Where it can, HR is asked for each missing employee alone, in the
+//! same run.
 
-use serde_json::Value;
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, ResponseTemplate};
 
-use crate::scenario::{Scenario, person};
+use crate::scenario::{HR_TOKEN, Scenario, person};
 
 const PASSWORD: &str = "Correct-Horse-9";
 
@@ -141,4 +144,90 @@ async fn a_record_still_missing_at_the_next_read_is_locked_stripped_and_moved() 
     );
     let kay = format!("uid=kay.stays,{}", s.ou("engineering"));
     assert!(has_access(&s, &kay), "the one HR listed is untouched");
+}
+
+/// BambooHR's single-employee read (`GET /v1/employees/{id}?fields=...`), configured as the
+/// generic source's `employee_url`: the list leaves out two active engineers; HR answers for
+/// one of them (the list was incomplete: nothing of theirs changes, the plan says why) and 404
+/// for the other (gone: locked, stripped and moved in this very run, no second run needed).
+/// Before the single read was wired into the pipeline, both were only marked absent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_record_is_asked_for_alone_and_only_hrs_own_404_disables_the_account() {
+    let (s, records, mo) = one_record_missing("absence-single-read").await;
+    s.dir
+        .add_user("nia.gone", "1703", Some(PASSWORD), "cn: Nia Gone\nsn: Gone");
+    let mut all = records.clone();
+    all.push(person("1703", "Nia", "Gone", "Engineering", "Engineer"));
+    s.serve(&all).await;
+    s.expect(&["apply"], 0);
+    let nia = format!("uid=nia.gone,{}", s.ou("engineering"));
+    assert!(has_access(&s, &nia), "provisioned");
+
+    let config = std::fs::read_to_string(&s.config).expect("read config");
+    let single = format!(
+        "records = \"/employees\"\nemployee_url = \"{}/api/gateway.php/acme/v1/employees/{{id}}?fields=firstName,lastName,status\"",
+        s.hr.uri()
+    );
+    std::fs::write(
+        &s.config,
+        config.replacen("records = \"/employees\"", &single, 1),
+    )
+    .expect("write config");
+    s.serve(&records[..1]).await;
+    let bearer = format!("Bearer {HR_TOKEN}");
+    Mock::given(method("GET"))
+        .and(path("/api/gateway.php/acme/v1/employees/1702"))
+        .and(query_param("fields", "firstName,lastName,status"))
+        .and(header("authorization", bearer.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "1702", "firstName": "Mo", "lastName": "Skipped", "status": "Active"
+        })))
+        .expect(1..)
+        .mount(&s.hr)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/gateway.php/acme/v1/employees/1703"))
+        .and(header("authorization", bearer.as_str()))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1..)
+        .mount(&s.hr)
+        .await;
+
+    let plan = s.expect(&["plan"], 0);
+    assert!(
+        plan.contains("employee 1702: missing from HR's list, but HR has the record"),
+        "{plan}"
+    );
+    assert!(!plan.contains("employee 1703: missing"), "{plan}");
+    s.expect(&["apply", "--allow-limit", "missing"], 0);
+    assert!(has_access(&s, &mo), "HR still has Mo: every access stays");
+    assert!(absence_marks(&s, &mo).is_empty(), "and no mark is written");
+    let moved = format!("uid=nia.gone,{}", s.dir.disabled_dn);
+    assert!(
+        !s.dir.can_bind(&moved, PASSWORD),
+        "Nia is locked in the same run"
+    );
+    for cn in ["staff", "engineering", "vpn"] {
+        let members = s.dir.group_members(&s.group(cn));
+        assert!(
+            !members.contains(&nia.to_lowercase()) && !members.contains(&moved.to_lowercase()),
+            "Nia is out of {cn}"
+        );
+    }
+    assert!(absence_marks(&s, &moved).is_empty());
+
+    // HR that cannot answer confirms nothing: a 503 for Mo leaves him as he is.
+    s.serve(&records[..1]).await;
+    Mock::given(method("GET"))
+        .and(path("/api/gateway.php/acme/v1/employees/1702"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&s.hr)
+        .await;
+    let before = s.dump();
+    let plan = s.expect(&["apply", "--allow-limit", "missing"], 0);
+    assert!(
+        plan.contains("could not be read alone"),
+        "the plan says why Mo is left: {plan}"
+    );
+    assert_eq!(s.dump(), before, "nothing changed");
 }
