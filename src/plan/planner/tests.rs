@@ -2842,12 +2842,13 @@ mod properties {
             .collect()
     }
 
-    fn state(
-        dir: &DirectorySnapshot,
-    ) -> (
+    /// Each account's attributes and lock by DN, and each group's members.
+    type State = (
         BTreeMap<String, (BTreeMap<String, Vec<String>>, bool)>,
         BTreeMap<String, BTreeSet<String>>,
-    ) {
+    );
+
+    fn state(dir: &DirectorySnapshot) -> State {
         (
             dir.accounts
                 .iter()
