@@ -102,6 +102,12 @@ pub struct HrSnapshot {
     /// run, see the README, "Orphans").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub single_reads: BTreeMap<String, SingleRead>,
+    /// `Some` when this is not HR's list but a read of these employees alone (`hrsync sync`, an
+    /// event): the planner plans only the accounts correlated to them, and every other account
+    /// in the directory snapshot is there only so that names and DNs in use are known. An id
+    /// here without a record is one HR said it has no employee by (see `single_reads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<BTreeSet<String>>,
 }
 
 /// What HR answered when asked for one employee whom its list left out.

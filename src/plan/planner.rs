@@ -373,7 +373,7 @@ impl<'a> Builder<'a> {
     /// builder; the later ones read what the earlier ones decided.
     fn run(&mut self) {
         self.warn_missing_groups();
-        let by_id = ById::new(&self.input.directory.accounts);
+        let by_id = ById::new(&self.input.directory.accounts, self.input.hr.scope.as_ref());
         let ambiguous = self.correlate(&by_id);
         let excluded = self.skip_unusable(&by_id, ambiguous);
         let mut employees = std::mem::take(&mut self.employees);
@@ -384,7 +384,10 @@ impl<'a> Builder<'a> {
         let targets = self.resolve_conflicts(targets);
         self.plan_accounts(&targets);
         self.deprovision_orphans();
-        self.repair_stale_members();
+        if self.input.hr.scope.is_none() {
+            // Only a full read tells a stale member value from another person's account.
+            self.repair_stale_members();
+        }
         self.plan_placeholders();
     }
 

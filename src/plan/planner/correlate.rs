@@ -124,7 +124,12 @@ impl<'a> Builder<'a> {
         excluded: &Excluded,
     ) -> Conversions<'a> {
         let mut adopted = BTreeMap::new();
-        if let Some(fallback) = &self.input.mappings.correlation.fallback {
+        // A read of some employees alone cannot tell whose an old id is (see `targets`).
+        let fallback = match self.input.hr.scope {
+            Some(_) => None,
+            None => self.input.mappings.correlation.fallback.as_ref(),
+        };
+        if let Some(fallback) = fallback {
             let active: BTreeSet<&str> = employees
                 .iter()
                 .filter(|p| p.status != EmploymentStatus::Terminated)

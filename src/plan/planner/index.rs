@@ -40,10 +40,15 @@ pub(super) struct ById<'a> {
 }
 
 impl<'a> ById<'a> {
-    pub(super) fn new(accounts: &'a [DirectoryAccount]) -> Self {
+    /// The accounts correlated to an id in `scope` (all correlated accounts without one).
+    pub(super) fn new(accounts: &'a [DirectoryAccount], scope: Option<&BTreeSet<String>>) -> Self {
         let mut accounts: Vec<&DirectoryAccount> = accounts
             .iter()
-            .filter(|a| a.correlation_id.is_some())
+            .filter(|a| {
+                a.correlation_id
+                    .as_ref()
+                    .is_some_and(|id| scope.is_none_or(|scope| scope.contains(id)))
+            })
             .collect();
         accounts.sort_by(|a, b| a.correlation_id.cmp(&b.correlation_id));
         Self { accounts }

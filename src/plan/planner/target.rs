@@ -39,6 +39,19 @@ impl<'a> Builder<'a> {
                 .filter(|(account_id, _)| *account_id == id)
                 .and_then(|(_, accounts)| accounts.first().copied())
                 .or_else(|| conversions.adopted.get(id).copied());
+            if existing.is_none()
+                && self.input.hr.scope.is_some()
+                && self.input.mappings.correlation.fallback.is_some()
+            {
+                self.skip(
+                    Some(id),
+                    None,
+                    "no account under this id, and correlation.fallback may make an existing \
+                     account theirs: only a full run, which reads every employee, decides that"
+                        .to_string(),
+                );
+                continue;
+            }
             if let Some(target) = self.target(person, existing) {
                 targets.push(target);
             }

@@ -2866,3 +2866,134 @@ mod properties {
         )
     }
 }
+
+/// A read of some employees alone (`hrsync sync`, an event) scoped to them.
+fn scoped(employees: Vec<Employee>, scope: &[&str]) -> HrSnapshot {
+    HrSnapshot {
+        employees,
+        scope: Some(scope.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    }
+}
+
+/// Issue 18: a targeted read knows nothing of the other employees, so their accounts must be
+/// neither orphans nor marked absent, however drifted, and only the named leaver is changed.
+#[test]
+fn a_scoped_plan_changes_only_the_accounts_of_the_employees_read() {
+    let leaver = "uid=lea.ver,ou=sales,ou=people,dc=ex";
+    let drifted = "uid=dri.fted,ou=sales,ou=people,dc=ex";
+    let dir = directory(
+        vec![
+            account(leaver, "1", "Sales person", false),
+            account(drifted, "2", "wrong title", false),
+            account(ORPHAN, "9", "t", false),
+        ],
+        &[("sales", leaver), ("staff", drifted), ("sales", ORPHAN)],
+    );
+    let hr = scoped(
+        vec![employee(
+            "1",
+            "Lea",
+            "Ver",
+            "Sales",
+            EmploymentStatus::Terminated,
+        )],
+        &["1"],
+    );
+    let plan = plan_orphans(&hr, &dir);
+    assert_eq!(plan.accounts.len(), 1, "{:#?}", plan.accounts);
+    assert_eq!(actions(&plan, "1")[0], LOCK);
+    assert!(plan.orphans.is_empty(), "{:?}", plan.orphans);
+    // The same snapshot as a full read: 2 and 9 are orphans, 9 is marked absent.
+    let full = plan_orphans(&HrSnapshot { scope: None, ..hr }, &dir);
+    assert_eq!(
+        actions(&full, "9"),
+        [absent_mark()],
+        "a full read marks the orphan"
+    );
+}
+
+/// An id HR says it has no employee by, read alone, is an orphan whose absence is confirmed.
+#[test]
+fn a_scoped_id_hr_has_no_record_of_is_deprovisioned_when_orphans_are() {
+    let dir = directory(
+        vec![
+            account(ORPHAN, "9", "t", false),
+            account("uid=x.y,ou=sales,ou=people,dc=ex", "8", "t", false),
+        ],
+        &[("sales", ORPHAN), ("staff", ORPHAN)],
+    );
+    let mut hr = scoped(vec![], &["9"]);
+    hr.single_reads
+        .insert("9".into(), crate::model::SingleRead::Absent);
+    let on = plan_orphans(&hr, &dir);
+    assert_deprovisioned(&actions(&on, "9"));
+    assert!(actions(&on, "8").is_empty());
+    assert!(
+        !plan_for(&hr, &dir).has_changes(),
+        "orphans left alone unless opted in"
+    );
+}
+
+/// A joiner read alone is named against every entry the snapshot holds, in scope or not.
+#[test]
+fn a_scoped_joiner_is_named_against_accounts_outside_the_scope() {
+    let other = "uid=ann.a,ou=eng,ou=people,dc=ex";
+    let dir = directory(vec![account(other, "5", "t", false)], &[]);
+    let hr = scoped(
+        vec![employee(
+            "1",
+            "Ann",
+            "A",
+            "Engineering",
+            EmploymentStatus::Active,
+        )],
+        &["1"],
+    );
+    let plan = plan_for(&hr, &dir);
+    let created = plan.accounts.iter().find(|a| a.employee_id == "1");
+    assert!(
+        created.is_none_or(|a| a.dn != dn(other)),
+        "the joiner took another person's DN: {plan:#?}"
+    );
+    assert!(actions(&plan, "5").is_empty());
+}
+
+/// With `correlation.fallback`, an employee without an account may own an old one: a read of
+/// them alone cannot decide, so it creates nothing and says so.
+#[test]
+fn a_scoped_employee_without_an_account_waits_for_a_full_run_when_fallback_is_set() {
+    let mappings = Mappings::from_files(&[(
+        "m.toml".into(),
+        format!(
+            "{MAPPINGS}\n[correlation]\nattribute = \"employeeNumber\"\nfallback_attribute = \"mail\"\nfallback_hr_field = \"email\"\n"
+        ),
+    )])
+    .unwrap();
+    assert!(mappings.correlation.fallback.is_some());
+    let dir = directory(vec![], &[]);
+    let hr = scoped(
+        vec![employee(
+            "1",
+            "Ann",
+            "A",
+            "Engineering",
+            EmploymentStatus::Active,
+        )],
+        &["1"],
+    );
+    let plan = plan(&PlanInput {
+        hr: &hr,
+        directory: &dir,
+        mappings: &mappings,
+        policy: &policy(),
+        limits: &crate::plan::limits::Limits::none(),
+        now: now(),
+    });
+    assert!(!plan.has_changes(), "{plan:#?}");
+    assert!(
+        plan.skipped
+            .iter()
+            .any(|s| s.reason.contains("only a full run"))
+    );
+}
