@@ -92,6 +92,24 @@ pub enum Command {
         #[arg(long, value_name = "FILE", conflicts_with = "plan")]
         dump_hr: Option<PathBuf>,
     },
+    /// Reconcile some employees now, alone: read each from the HR API by id, read their
+    /// accounts and the groups listing them, plan with the same mappings, protection and
+    /// limits as a full run, and apply. For an HR workflow step, or an admin who cannot wait
+    /// for the next run. Exits 3 when an employee could not be read from HR (nothing is done
+    /// for them).
+    Sync {
+        /// The employees' HR ids (the values of the correlation attribute).
+        #[arg(required = true, value_name = "EMPLOYEE_ID")]
+        employee_ids: Vec<String>,
+        /// Only print the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Apply even though the plan goes over this safety limit (repeatable).
+        #[arg(long = "allow-limit", value_enum)]
+        allow_limits: Vec<LimitKind>,
+    },
     /// Show everything hrsync reads and decides for one employee, and why: the HR record, its
     /// normalisation, the rules, the desired and the found account, and the changes. Never
     /// writes.

@@ -13,6 +13,7 @@ mod outcome;
 pub mod pipeline;
 mod saved_plan;
 pub(crate) mod serve;
+pub(crate) mod sync;
 
 use std::path::Path;
 
@@ -65,6 +66,20 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
                 dump_hr: dump_hr.as_deref(),
             };
             apply::run(&config, now, &clock, args).await
+        }
+        Command::Sync {
+            employee_ids,
+            dry_run,
+            format,
+            allow_limits,
+        } => {
+            let args = commands::sync::SyncArgs {
+                ids: &employee_ids,
+                dry_run,
+                format,
+                allow_limits: &allow_limits,
+            };
+            commands::sync::run(&config, now, &clock, args).await
         }
         Command::Explain {
             employee_id,

@@ -100,13 +100,9 @@ pub(crate) async fn with_sides_until<T>(
     run: Option<&Execution<'_>>,
     work: impl AsyncFnOnce(&mut Directory, Sides) -> Result<T, RunError>,
 ) -> Result<T, RunError> {
-    with_directory(config, async |directory| {
-        let keeper = match run {
-            Some(run) => Some(take_lease(directory, run).await?),
-            None => None,
-        };
+    let read = async |directory: &mut Directory| {
         let stop = run.and_then(|r| r.stop.as_ref());
-        let result = async {
+        {
             let reads = async {
                 tokio::join!(
                     read_hr(config, reading),
@@ -128,10 +124,25 @@ pub(crate) async fn with_sides_until<T>(
             }
             work(directory, sides).await
         }
-        .await;
-        if let (Some(keeper), Some(run)) = (keeper, run) {
-            keeper.release((run.clock)()).await;
-        }
+    };
+    match run {
+        Some(run) => with_lease(config, run, read).await,
+        None => with_directory(config, read).await,
+    }
+}
+
+/// Opens the directory for a run that applies: takes the run lease first (see
+/// [`crate::directory::lease`]; [`RunError::LeaseHeld`] when another run holds it), keeps it
+/// renewed while `work` runs, and releases it at the end.
+pub(crate) async fn with_lease<T>(
+    config: &Config,
+    run: &Execution<'_>,
+    work: impl AsyncFnOnce(&mut Directory) -> Result<T, RunError>,
+) -> Result<T, RunError> {
+    with_directory(config, async |directory| {
+        let keeper = take_lease(directory, run).await?;
+        let result = work(directory).await;
+        keeper.release((run.clock)()).await;
         result
     })
     .await
@@ -174,7 +185,7 @@ fn host_name() -> String {
 
 /// Returns once `stop` is set (never without one). A flag looked at every 100 ms: the
 /// signal handler only sets it, and a tenth of a second is nothing beside a stuck read.
-async fn stop_requested(stop: Option<&Arc<AtomicBool>>) {
+pub(crate) async fn stop_requested(stop: Option<&Arc<AtomicBool>>) {
     let Some(stop) = stop else {
         return std::future::pending().await;
     };
@@ -259,12 +270,22 @@ async fn on_own_thread<T: Send + 'static>(
 /// The whole plan of both sides at `now`: changes, limits tripped and warnings included, and
 /// the configuration it was made with.
 pub fn plan(config: &Config, sides: &Sides, now: DateTime<Utc>) -> Plan {
+    plan_within(config, sides, now, &config.limits)
+}
+
+/// [`plan`] checked against `limits` rather than the configured ones.
+pub(crate) fn plan_within(
+    config: &Config,
+    sides: &Sides,
+    now: DateTime<Utc>,
+    limits: &crate::plan::limits::Limits,
+) -> Plan {
     let mut plan = crate::plan::plan(&PlanInput {
         hr: &sides.hr,
         directory: &sides.directory,
         mappings: &config.mappings,
         policy: &config.directory.policy,
-        limits: &config.limits,
+        limits,
         now,
     });
     plan.config = Some(config.digest.clone());
@@ -288,6 +309,9 @@ pub(crate) struct Execution<'a> {
     /// step starts any more.
     pub(crate) lease_lost: Arc<AtomicBool>,
     pub(crate) clock: &'a Clock,
+    /// What started a run other than its schedule or a command (`event:bamboohr`, `changes`,
+    /// `sync`): written into its audit records and hook calls.
+    pub(crate) trigger: Option<&'a str>,
 }
 
 impl<'a> Execution<'a> {
@@ -304,6 +328,7 @@ impl<'a> Execution<'a> {
             deadline: config.directory.max_apply.map(Deadline::after),
             lease_lost: Arc::new(AtomicBool::new(false)),
             clock,
+            trigger: None,
         }
     }
 
@@ -394,7 +419,7 @@ pub(crate) async fn execute<'p>(
     let halted = report.halted;
     let journal = Journal::new(plan, report);
     let audit = audit.map(|recorder| recorder.finish(&journal));
-    let hooks = fire_hooks(config, &journal, execution.run_id, (execution.clock)()).await;
+    let hooks = fire_hooks(config, &journal, execution, (execution.clock)()).await;
     Ok(Executed {
         journal,
         audit,
@@ -442,7 +467,7 @@ fn open_audit<'a>(
         return Ok(None);
     }
     let now: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync) = &**execution.clock;
-    Recorder::start(sink, plan, execution.run_id, now)
+    Recorder::start(sink, plan, execution.run_id, execution.trigger, now)
         .map(Some)
         .map_err(|e| RunError::Audit {
             sink: sink.to_string(),
@@ -481,10 +506,10 @@ impl StepWatcher for Watchers<'_> {
 async fn fire_hooks(
     config: &Config,
     journal: &Journal<'_>,
-    run_id: &str,
+    execution: &Execution<'_>,
     time: DateTime<Utc>,
 ) -> HookReport {
-    let events = crate::hooks::events(journal, run_id, time);
+    let events = crate::hooks::events(journal, execution.run_id, execution.trigger, time);
     let hooks = crate::hooks::fire(&config.operations.hooks, &events).await;
     if !hooks.failures.is_empty() {
         tracing::warn!(
@@ -567,7 +592,7 @@ pub(crate) fn stopped_before_applying(plan: &Plan, audience: &Audience<'_>) -> O
 }
 
 /// Shows the plan: printed and saved for a person, summed up in the log otherwise.
-fn announce(
+pub(crate) fn announce(
     config: &Config,
     plan: &Plan,
     audience: &Audience<'_>,
@@ -609,7 +634,7 @@ fn log_plan(plan: &Plan, run_id: &str, rejected: usize) {
 
 /// [`Outcome::LimitTripped`] when the plan goes over a limit the audience did not allow;
 /// the tripped limits are logged either way.
-fn refuse_over_limits(plan: &Plan, audience: &Audience<'_>) -> Option<Outcome> {
+pub(crate) fn refuse_over_limits(plan: &Plan, audience: &Audience<'_>) -> Option<Outcome> {
     let allowed: &[LimitKind] = match audience {
         Audience::Person { allow_limits, .. } => allow_limits,
         Audience::Log => &[],

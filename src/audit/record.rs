@@ -139,6 +139,10 @@ pub struct RunStarted<'a> {
     /// The changes the run is about to apply, and the accounts they belong to.
     pub changes: usize,
     pub accounts: usize,
+    /// What started a run other than its schedule or a command: `event:<source>` (a webhook),
+    /// `changes` (the changed-since run), `sync` (`hrsync sync`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<&'a str>,
 }
 
 /// The last line of a run's records: how many of its changes ended how.

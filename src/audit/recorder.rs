@@ -64,10 +64,11 @@ impl<'a> Recorder<'a> {
         sink: &AuditSink,
         plan: &'a Plan,
         run_id: &'a str,
+        trigger: Option<&'a str>,
         now: Now<'a>,
     ) -> std::io::Result<Self> {
         let log = Log::open(sink)?;
-        Self::started(log, sink.to_string(), plan, run_id, now)
+        Self::started(log, sink.to_string(), plan, (run_id, trigger), now)
     }
 
     /// [`Recorder::start`] on an opened log.
@@ -75,10 +76,11 @@ impl<'a> Recorder<'a> {
         mut log: Log,
         sink: String,
         plan: &'a Plan,
-        run_id: &'a str,
+        (run_id, trigger): (&'a str, Option<&'a str>),
         now: Now<'a>,
     ) -> std::io::Result<Self> {
         let first = RunStarted {
+            trigger,
             time: timestamp(now()),
             run_id,
             event: "run_started",

@@ -191,7 +191,13 @@ impl Write for Sink {
 
 fn recorder<'a>(plan: &'a Plan, sink: &Sink) -> std::io::Result<Recorder<'a>> {
     let log = Log::to_writer(Box::new(sink.clone()));
-    Recorder::started(log, "audit.jsonl".to_string(), plan, "run-7", &clock)
+    Recorder::started(
+        log,
+        "audit.jsonl".to_string(),
+        plan,
+        ("run-7", None),
+        &clock,
+    )
 }
 
 fn result(step: &Step, outcome: Outcome) -> StepResult {
@@ -343,7 +349,7 @@ fn the_file_is_appended_private_and_a_line_cut_short_is_ended() {
     let sink = AuditSink::File(path.clone());
     let plan = plan();
     for _ in 0..2 {
-        let recorder = Recorder::start(&sink, &plan, "run-3", &clock).unwrap();
+        let recorder = Recorder::start(&sink, &plan, "run-3", None, &clock).unwrap();
         recorder.finish(&Journal::unapplied(&plan));
     }
     let text = std::fs::read_to_string(&path).unwrap();
@@ -356,7 +362,7 @@ fn the_file_is_appended_private_and_a_line_cut_short_is_ended() {
         .open(&path)
         .unwrap();
     file.write_all(b"{\"time\":\"2026-").unwrap();
-    let recorder = Recorder::start(&sink, &plan, "run-4", &clock).unwrap();
+    let recorder = Recorder::start(&sink, &plan, "run-4", None, &clock).unwrap();
     recorder.finish(&Journal::unapplied(&plan));
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -377,6 +383,7 @@ fn a_link_another_users_log_or_a_device_is_refused_and_left_as_it_was() {
         &AuditSink::File(path.to_path_buf()),
         &plan,
         "run-4",
+        None,
         &clock,
     ) {
         Ok(_) => panic!("{} was accepted", path.display()),

@@ -57,13 +57,19 @@ impl Directory {
         base: &Dn,
         member_attribute: &str,
     ) -> Result<Vec<DirectoryGroup>, DirectoryError> {
+        self.groups_matching(base, GROUP_FILTER, member_attribute)
+            .await
+    }
+
+    /// [`Directory::groups_under`] for the groups under `base` that match `filter`.
+    pub(crate) async fn groups_matching(
+        &mut self,
+        base: &Dn,
+        filter: &str,
+        member_attribute: &str,
+    ) -> Result<Vec<DirectoryGroup>, DirectoryError> {
         let entries = self
-            .search_paged(
-                base.as_str(),
-                Scope::Subtree,
-                GROUP_FILTER,
-                &[member_attribute],
-            )
+            .search_paged(base.as_str(), Scope::Subtree, filter, &[member_attribute])
             .await?;
         let wanted = member_attribute.to_ascii_lowercase();
         let mut groups = Vec::with_capacity(entries.len());

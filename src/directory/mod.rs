@@ -10,6 +10,7 @@ pub(crate) mod lease;
 mod password;
 mod server;
 mod snapshot;
+mod targeted;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -16,7 +16,7 @@ use crate::plan::{DisableMethod, PPOLICY_PERMANENT_LOCK, UAC_ACCOUNTDISABLE};
 
 /// What decides an account's state as read: the flavour's attributes and who is protected or
 /// held.
-struct AccountReader<'a> {
+pub(super) struct AccountReader<'a> {
     ad: bool,
     correlation: String,
     protected: &'a BTreeMap<Dn, String>,
@@ -30,27 +30,11 @@ impl Directory {
         &mut self,
         mappings: &Mappings,
     ) -> Result<DirectorySnapshot, DirectoryError> {
-        let ad = self.config.policy.disable == DisableMethod::UserAccountControl;
-        let mut wanted = wanted_attributes(mappings, ad);
-        // hrsync's mark on the accounts it disabled (see `Policy::disabled_mark`).
-        wanted.insert(
-            self.config
-                .policy
-                .disabled_mark
-                .attribute
-                .to_ascii_lowercase(),
-        );
+        let wanted = self.account_attributes(mappings);
         let attrs: Vec<&str> = wanted.iter().map(String::as_str).collect();
         let base = self.config.users_base.to_string();
         let filter = self.config.user_filter.clone();
-        let protected = self.protected_accounts().await?;
-        let held = match self.config.hold_group.clone() {
-            Some(group) => self
-                .read_members(&group, &mappings.groups.member_attribute)
-                .await?
-                .unwrap_or_default(),
-            None => BTreeSet::new(),
-        };
+        let (protected, held) = self.protected_and_held(mappings).await?;
         let managed = mappings.managed_groups();
         let member_attribute = mappings.groups.member_attribute.as_str();
         let outside_bases: BTreeSet<Dn> = managed
@@ -65,28 +49,13 @@ impl Directory {
             .cloned()
             .collect();
         let groups = self.spawn_group_reads(outside_bases, member_attribute);
-        let reader = AccountReader {
-            ad,
-            correlation: mappings.correlation.attribute.to_ascii_lowercase(),
-            protected: &protected,
-            held: &held,
-        };
+        let reader = self.account_reader(mappings, &protected, &held);
         // Each entry becomes an account as it arrives: the raw entries of a 100k directory are
         // never all held at once.
         let mut accounts = Vec::new();
         let mut names = Names::default();
         self.search_paged_each(&base, Scope::Subtree, &filter, &attrs, |entry| {
-            let Ok(dn) = Dn::parse(&entry.dn) else {
-                tracing::warn!(dn = %entry.dn, "skipping an entry whose DN cannot be parsed");
-                return;
-            };
-            let attributes = Attributes::from_named(
-                entry
-                    .attrs
-                    .into_iter()
-                    .map(|(name, values)| (names.lower(&name), values)),
-            );
-            accounts.push(reader.account(dn, attributes));
+            accounts.extend(reader.entry(entry, &mut names));
         })
         .await?;
         let mut groups = join_reads(groups.await, &self.config.users_base)?;
@@ -108,6 +77,53 @@ impl Directory {
         })
     }
 
+    /// The attributes an account is read with (see [`wanted_attributes`]), hrsync's mark
+    /// among them.
+    pub(super) fn account_attributes(&self, mappings: &Mappings) -> BTreeSet<String> {
+        let ad = self.config.policy.disable == DisableMethod::UserAccountControl;
+        let mut wanted = wanted_attributes(mappings, ad);
+        // hrsync's mark on the accounts it disabled (see `Policy::disabled_mark`).
+        wanted.insert(
+            self.config
+                .policy
+                .disabled_mark
+                .attribute
+                .to_ascii_lowercase(),
+        );
+        wanted
+    }
+
+    /// The protected accounts with the reason, and the held ones (in the hold group).
+    pub(super) async fn protected_and_held(
+        &mut self,
+        mappings: &Mappings,
+    ) -> Result<(BTreeMap<Dn, String>, BTreeSet<Dn>), DirectoryError> {
+        let protected = self.protected_accounts().await?;
+        let held = match self.config.hold_group.clone() {
+            Some(group) => self
+                .read_members(&group, &mappings.groups.member_attribute)
+                .await?
+                .unwrap_or_default(),
+            None => BTreeSet::new(),
+        };
+        Ok((protected, held))
+    }
+
+    /// How an entry read becomes an account.
+    pub(super) fn account_reader<'a>(
+        &self,
+        mappings: &Mappings,
+        protected: &'a BTreeMap<Dn, String>,
+        held: &'a BTreeSet<Dn>,
+    ) -> AccountReader<'a> {
+        AccountReader {
+            ad: self.config.policy.disable == DisableMethod::UserAccountControl,
+            correlation: mappings.correlation.attribute.to_ascii_lowercase(),
+            protected,
+            held,
+        }
+    }
+
     /// Reads the groups. The managed groups outside the group bases are read one by one, a
     /// few at a time, over the same connection while the accounts are read (one after the
     /// other, a directory across a WAN would cost a round trip per group, while many at once
@@ -117,7 +133,7 @@ impl Directory {
     /// keeps one paged search per connection. A managed group the bases' search did not find
     /// (another object class) is read on its own. The hold group is left out: only an admin
     /// takes an account out of it.
-    fn spawn_group_reads(
+    pub(super) fn spawn_group_reads(
         &self,
         groups: BTreeSet<Dn>,
         member_attribute: &str,
@@ -173,7 +189,7 @@ impl Directory {
 }
 
 /// The result of a spawned group read, or why there is none.
-fn join_reads(
+pub(super) fn join_reads(
     joined: Result<Result<BTreeMap<Dn, DirectoryGroup>, DirectoryError>, tokio::task::JoinError>,
     users_base: &Dn,
 ) -> Result<BTreeMap<Dn, DirectoryGroup>, DirectoryError> {
@@ -211,6 +227,25 @@ fn wanted_attributes(mappings: &Mappings, ad: bool) -> BTreeSet<String> {
 }
 
 impl AccountReader<'_> {
+    /// The account an entry is, unless its DN cannot be parsed (then logged and left out).
+    pub(super) fn entry(
+        &self,
+        entry: super::entry::Entry,
+        names: &mut Names,
+    ) -> Option<DirectoryAccount> {
+        let Ok(dn) = Dn::parse(&entry.dn) else {
+            tracing::warn!(dn = %entry.dn, "skipping an entry whose DN cannot be parsed");
+            return None;
+        };
+        let attributes = Attributes::from_named(
+            entry
+                .attrs
+                .into_iter()
+                .map(|(name, values)| (names.lower(&name), values)),
+        );
+        Some(self.account(dn, attributes))
+    }
+
     fn account(&self, dn: Dn, attributes: Attributes) -> DirectoryAccount {
         let first = |name: &str| attributes.get(name).and_then(|v| v.first());
         let account_control = if self.ad {

@@ -28,6 +28,10 @@ pub(crate) struct Event {
     /// `joiner`, `mover` or `leaver`.
     pub(crate) event: Lifecycle,
     pub(crate) run_id: String,
+    /// What started a run other than its schedule or a command (see the audit's
+    /// `run_started`): `event:<source>`, `changes`, `sync`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) trigger: Option<String>,
     pub(crate) time: String,
     pub(crate) employee_id: String,
     /// The account's DN after the changes.
@@ -56,7 +60,12 @@ const EVENTS: [Lifecycle; 3] = [Lifecycle::Joiner, Lifecycle::Mover, Lifecycle::
 /// The events of an applied plan: joiners, movers and leavers whose every change was applied
 /// (or found already done). An account with a failed or skipped change gets no event; the
 /// next run finishes it.
-pub(crate) fn events(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Vec<Event> {
+pub(crate) fn events(
+    journal: &Journal,
+    run_id: &str,
+    trigger: Option<&str>,
+    time: DateTime<Utc>,
+) -> Vec<Event> {
     let time = time.to_rfc3339_opts(SecondsFormat::Millis, true);
     let mut out = Vec::new();
     for (index, account) in journal.plan().accounts.iter().enumerate() {
@@ -75,6 +84,7 @@ pub(crate) fn events(journal: &Journal, run_id: &str, time: DateTime<Utc>) -> Ve
         let mut event = Event {
             event: account.lifecycle,
             run_id: run_id.to_string(),
+            trigger: trigger.map(str::to_string),
             time: time.clone(),
             employee_id: account.employee_id.clone(),
             dn: String::new(),
@@ -327,7 +337,7 @@ mod tests {
             },
         );
         let time = DateTime::<Utc>::from_timestamp(1_790_000_100, 0).unwrap();
-        let events = events(&journal, "run-1", time);
+        let events = events(&journal, "run-1", None, time);
         assert_eq!(events.len(), 1);
         let body = serde_json::to_string(&events[0]).unwrap();
         assert!(!body.contains("Winter2026!"), "{body}");

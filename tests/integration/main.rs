@@ -37,4 +37,5 @@ mod policies;
 mod saved_plans;
 mod scope;
 mod secrets;
+mod sync;
 mod tls;

@@ -6,4 +6,5 @@ pub(crate) mod explain;
 pub(crate) mod offboard;
 pub(crate) mod plan;
 pub(crate) mod report;
+pub(crate) mod sync;
 pub(crate) mod validate;
