@@ -25,6 +25,7 @@ pub mod schedule;
 pub mod secret;
 
 // pure domain
+pub mod events;
 pub mod mapping;
 pub mod plan;
 pub mod render;

@@ -5,6 +5,10 @@
 //! one. SIGTERM and SIGINT set a stop flag: no run starts any more, a run under way finishes
 //! the change it is making and starts no other, and the log lists what was left for the next
 //! run. A clean stop exits 0.
+//!
+//! With `[events]`, the events endpoint and its worker run beside the loop (see
+//! [`super::events`]); a full run and a batch of events never overlap (the run slot), and
+//! SIGHUP resumes event processing that a limit paused.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,10 +30,14 @@ pub(crate) async fn run(config: Config, clock: Clock) -> Result<Outcome, RunErro
                 .to_string(),
         ));
     };
+    let config = Arc::new(config);
     let stop = Arc::new(AtomicBool::new(false));
     let wake = Arc::new(Notify::new());
     watch_signals(stop.clone(), Some(wake.clone()))?;
+    let slot = Arc::new(Mutex::new(()));
+    let events = super::events::totals(&config);
     let state = Arc::new(Mutex::new(State {
+        events: events.clone(),
         // A restart keeps the time of the last good run, when the textfile has it.
         last_success: config
             .operations
@@ -47,6 +55,18 @@ pub(crate) async fn run(config: Config, clock: Clock) -> Result<Outcome, RunErro
                 what: format!("cannot serve /metrics and /healthz on {addr} (metrics.listen)"),
                 source,
             })?;
+    }
+    if let Some(totals) = events {
+        let resume = Arc::new(Notify::new());
+        watch_hangup(resume.clone())?;
+        let shared = super::events::worker::Shared {
+            queue: Arc::new(crate::events::queue::Queue::default()),
+            totals,
+            slot: slot.clone(),
+            stop: stop.clone(),
+            resume,
+        };
+        super::events::start(config.clone(), clock.clone(), shared).await?;
     }
     tracing::info!(
         schedule = %schedule.schedule.expression,
@@ -79,7 +99,9 @@ pub(crate) async fn run(config: Config, clock: Clock) -> Result<Outcome, RunErro
             break;
         }
         last_due = Some(due);
+        let slot = slot.lock().await;
         run_and_record(&config, &clock, &stop, &state).await;
+        drop(slot);
     }
     tracing::info!("hrsync run stopped cleanly");
     Ok(Outcome::Success)
@@ -141,6 +163,22 @@ pub(crate) fn stop_on_signals() -> Result<Arc<AtomicBool>, RunError> {
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone(), None)?;
     Ok(stop)
+}
+
+/// Wakes `resume` on SIGHUP: an admin resumes event processing after a pause.
+fn watch_hangup(resume: Arc<Notify>) -> Result<(), RunError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).map_err(|source| RunError::Setup {
+        what: "cannot install the SIGHUP handler".to_string(),
+        source,
+    })?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::warn!(signal = "SIGHUP", "resume requested for event processing");
+            resume.notify_one();
+        }
+    });
+    Ok(())
 }
 
 /// Sets `stop` (and wakes the loop waiting on `wake`) on SIGTERM or SIGINT.

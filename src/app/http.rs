@@ -63,10 +63,56 @@ pub(crate) fn reply(status: StatusCode, content_type: &str, body: String) -> Rep
     response
 }
 
+/// The TLS side of a listener: a certificate chain and its key, read once at the start.
+pub(crate) type Tls = tokio_rustls::TlsAcceptor;
+
+/// A TLS acceptor for the PEM certificate chain at `cert` and the PEM private key at `key`
+/// (TLS 1.2 and 1.3, aws-lc-rs), or an error naming the file and what is wrong with it.
+pub(crate) fn tls(cert: &std::path::Path, key: &std::path::Path) -> Result<Tls, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: not a PEM certificate chain: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("{}: holds no certificate", cert.display()));
+    }
+    let private = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("{}: not a PEM private key: {e}", key.display()))?;
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| {
+            format!(
+                "{} and {}: the key does not fit the certificate: {e}",
+                cert.display(),
+                key.display()
+            )
+        })?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
 /// Serves `handle` on `listener` until the process ends. Each request is answered by `handle`;
 /// everything else (limits, timeouts, errors) is this module's.
 pub(crate) async fn serve<H, F>(listener: TcpListener, limits: Limits, handle: H)
 where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
+    serve_with(listener, limits, None, handle).await;
+}
+
+/// [`serve`], over TLS when `tls` is given: the handshake must finish within the header
+/// timeout, and a client that fails it is dropped like any other bad connection.
+pub(crate) async fn serve_with<H, F>(
+    listener: TcpListener,
+    limits: Limits,
+    tls: Option<Tls>,
+    handle: H,
+) where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Reply> + Send + 'static,
 {
@@ -90,22 +136,45 @@ where
             }
         };
         let handle = handle.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |request| {
-                let answer = handle(request);
-                async move { Ok::<_, Infallible>(answer.await) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .keep_alive(false)
-                .max_buf_size(16 * 1024)
-                .serve_connection(TokioIo::new(stream), service);
             // A connection that outlives its time is dropped, and with it the socket.
+            let connection = async {
+                match tls {
+                    None => converse(stream, limits, handle).await,
+                    Some(tls) => {
+                        let handshake =
+                            tokio::time::timeout(limits.header_timeout, tls.accept(stream));
+                        if let Ok(Ok(stream)) = handshake.await {
+                            converse(stream, limits, handle).await;
+                        }
+                    }
+                }
+            };
             let _ = tokio::time::timeout(limits.connection_timeout, connection).await;
             drop(slot);
         });
     }
+}
+
+/// One request on `stream`, answered by `handle`.
+async fn converse<S, H, F>(stream: S, limits: Limits, handle: H)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Reply> + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let answer = handle(request);
+        async move { Ok::<_, Infallible>(answer.await) }
+    });
+    let _ = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(false)
+        .max_buf_size(16 * 1024)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 #[cfg(test)]

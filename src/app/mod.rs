@@ -7,6 +7,7 @@ pub(crate) mod clock;
 pub(crate) mod commands;
 pub(crate) mod cycle;
 pub(crate) mod daemon;
+mod events;
 pub(crate) mod files;
 mod http;
 mod outcome;

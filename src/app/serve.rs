@@ -31,6 +31,8 @@ pub(crate) struct State {
     pub(crate) due_by: Option<DateTime<Utc>>,
     /// A run is under way.
     pub(crate) running: bool,
+    /// With `[events]`: the endpoint's counters, and whether processing is paused.
+    pub(crate) events: Option<Arc<std::sync::Mutex<crate::metrics::EventTotals>>>,
 }
 
 /// Binds `addr` (an error when it cannot) and serves in the background.
@@ -79,6 +81,10 @@ async fn answer(request: &Request<Incoming>, state: &Mutex<State>, clock: &Clock
             let totals = Totals {
                 runs: state.runs.clone(),
                 up: true,
+                events: state
+                    .events
+                    .as_deref()
+                    .map(|e| super::events::worker::lock(e).clone()),
             };
             let text = render(state.last.as_ref().map(|r| &r.metrics), Some(&totals));
             drop(state);
@@ -106,7 +112,21 @@ async fn answer(request: &Request<Incoming>, state: &Mutex<State>, clock: &Clock
 pub(crate) fn health(state: &State, now: chrono::DateTime<chrono::Utc>) -> (u16, String) {
     let last = state.last.as_ref();
     let overdue = state.due_by.is_some_and(|due_by| now > due_by);
+    let events = state
+        .events
+        .as_deref()
+        .map(|e| super::events::worker::lock(e).clone());
+    let paused = events.as_ref().filter(|e| e.paused);
     let (status, reason) = match last {
+        _ if paused.is_some() => (
+            503,
+            format!(
+                "event processing is paused: {} account(s) disabled by events within \
+                 events.window_secs tripped events.max_disables; review the audit log, then \
+                 send SIGHUP (or restart) to resume",
+                paused.map_or(0, |e| e.disables_in_window)
+            ),
+        ),
         Some(last) if !last.success() => (503, failure(last)),
         _ if overdue => (
             503,
@@ -128,6 +148,11 @@ pub(crate) fn health(state: &State, now: chrono::DateTime<chrono::Utc>) -> (u16,
         })),
         "last_success": state.last_success.map(|t| t.to_rfc3339()),
         "next_due_by": state.due_by.map(|t| t.to_rfc3339()),
+        "events": events.as_ref().map(|e| serde_json::json!({
+            "paused": e.paused,
+            "pending": e.pending,
+            "window_disables": e.disables_in_window,
+        })),
     });
     (status, format!("{body}\n"))
 }

@@ -134,10 +134,15 @@ pub(crate) async fn read_employees(
     ids: &BTreeSet<String>,
 ) -> Result<(HrSnapshot, BTreeSet<String>), RunError> {
     let reader = OneReader::open(&config.hr).await?;
-    let reads = ids.iter().map(|id| {
-        let reader = &reader;
-        async move { (id, reader.read(id).await) }
-    });
+    let reader = &reader;
+    let reads: Vec<_> = ids
+        .iter()
+        .cloned()
+        .map(|id: String| async move {
+            let answer = reader.read(&id).await;
+            (id, answer)
+        })
+        .collect();
     let mut answers = futures::stream::iter(reads).buffer_unordered(HR_READS_IN_FLIGHT);
     let mut hr = HrSnapshot::default();
     let mut scope = BTreeSet::new();
@@ -154,11 +159,11 @@ pub(crate) async fn read_employees(
             }
             Err(error) => {
                 tracing::warn!(id = %id, %error, "could not read the employee from HR");
-                unread.insert(id.clone());
+                unread.insert(id);
                 continue;
             }
         }
-        scope.insert(id.clone());
+        scope.insert(id);
     }
     hr.employees.sort_by(|a, b| a.id.cmp(&b.id));
     hr.rejected.sort();

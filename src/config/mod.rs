@@ -11,6 +11,7 @@
 
 mod digest;
 mod env;
+mod events;
 mod lifecycle;
 mod limits;
 mod operations;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use events::{EventSource, EventsConfig};
 pub use operations::{Operations, ScheduleConfig};
 
 use crate::audit::config::RawAudit;
@@ -55,6 +57,8 @@ struct RawConfig {
     audit: Option<RawAudit>,
     metrics: Option<RawMetrics>,
     hooks: Option<RawHooks>,
+    /// `[events]`: see [`events`].
+    events: Option<events::RawEvents>,
     #[serde(default)]
     plans: PlansConfig,
 }
@@ -150,6 +154,7 @@ impl Config {
                 audit: raw.audit,
                 metrics: raw.metrics,
                 hooks: raw.hooks,
+                events: raw.events,
             },
             raw.lifecycle.time_zone_name(),
             dir,
@@ -173,6 +178,24 @@ impl Config {
         };
         if let (Some(directory), Some(mappings)) = (&directory, &mappings) {
             cross_check(directory, mappings, &raw.hr, &mut problems);
+        }
+        if operations.events.is_some() {
+            if let Err(why) = crate::hr::one::lookup_problem(&raw.hr) {
+                problems.push(ConfigProblem::new(
+                    "events",
+                    format!(
+                        "events only name employees, whom hrsync then reads from HR one by one, \
+                         and this HR source cannot read one employee: {why}"
+                    ),
+                ));
+            }
+            if operations.schedule.is_none() {
+                problems.push(ConfigProblem::new(
+                    "events",
+                    "needs a [schedule] too: the scheduled full run is the safety net that \
+                     catches everything an event missed",
+                ));
+            }
         }
         match (directory, mappings) {
             (Some(mut directory), Some(mappings)) if problems.is_empty() => {

@@ -52,6 +52,8 @@ pub struct Operations {
     pub(crate) audit: Option<AuditSink>,
     pub metrics: MetricsConfig,
     pub(crate) hooks: HooksConfig,
+    /// `[events]`: the webhook endpoint of `hrsync run`.
+    pub(crate) events: Option<super::events::EventsConfig>,
 }
 
 /// The raw tables, as the config file has them.
@@ -60,6 +62,7 @@ pub(super) struct RawOperations {
     pub(super) audit: Option<RawAudit>,
     pub(super) metrics: Option<RawMetrics>,
     pub(super) hooks: Option<RawHooks>,
+    pub(super) events: Option<super::events::RawEvents>,
 }
 
 /// The tables in the order they are checked (and their problems reported): the schedule here,
@@ -80,6 +83,7 @@ pub(super) fn validate(
             .map(|m| m.validate(dir, problems))
             .unwrap_or_default(),
         hooks: raw.hooks.map(|h| h.validate(problems)).unwrap_or_default(),
+        events: raw.events.and_then(|e| e.validate(dir, problems)),
     }
 }
 
@@ -151,6 +155,7 @@ mod tests {
                 audit: tables.audit,
                 metrics: tables.metrics,
                 hooks: tables.hooks,
+                events: None,
             },
             lifecycle_zone,
             Path::new("/etc/hrsync"),

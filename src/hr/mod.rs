@@ -54,7 +54,7 @@ mod file;
 mod limits;
 mod normalize;
 mod oauth;
-mod one;
+pub(crate) mod one;
 pub mod presets;
 mod record;
 mod redact;

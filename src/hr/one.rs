@@ -36,6 +36,11 @@ pub fn can_read_one(config: &HrConfig) -> bool {
     lookup(config).is_ok()
 }
 
+/// Why [`read_one`] cannot read an employee of this source, if it cannot.
+pub(crate) fn lookup_problem(config: &HrConfig) -> Result<(), String> {
+    lookup(config).map(|_| ()).map_err(|e| e.to_string())
+}
+
 /// Reads the employee whose HR id is `id`, with the list's credentials, retries and
 /// `[hr.limits]` (the lookup within `max_fetch_secs`), and normalises it as the list would. A
 /// failure of any kind is an `Err`, never [`OneEmployee::Absent`]. To read several, open a

@@ -78,7 +78,43 @@ impl RunMetrics {
 pub(crate) struct Totals {
     pub(crate) runs: BTreeMap<&'static str, u64>,
     pub(crate) up: bool,
+    /// With `[events]`: what the events endpoint took, refused and did.
+    pub(crate) events: Option<EventTotals>,
 }
+
+/// Counters of the events endpoint and its worker (see `crate::events`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventTotals {
+    /// The configured sources, so that each has its series from the start (at 0).
+    pub(crate) sources: Vec<String>,
+    /// Deliveries accepted (202), by source.
+    pub(crate) accepted: BTreeMap<String, u64>,
+    /// Deliveries refused, by source and reason (see [`REJECT_REASONS`]).
+    pub(crate) rejected: BTreeMap<(String, &'static str), u64>,
+    /// Employees synced because of events, by result (`success`, `failure`, `given_up`).
+    pub(crate) employees: BTreeMap<&'static str, u64>,
+    /// Employees waiting to be synced.
+    pub(crate) pending: usize,
+    /// Accounts disabled by events within the window (`events.window_secs`).
+    pub(crate) disables_in_window: usize,
+    /// Event processing is paused: the window limit tripped.
+    pub(crate) paused: bool,
+}
+
+/// Why the events endpoint refuses a delivery: each has its series.
+pub(crate) const REJECT_REASONS: [&str; 8] = [
+    "unknown_source",
+    "method",
+    "too_large",
+    "missing_header",
+    "signature",
+    "stale",
+    "replay",
+    "malformed",
+];
+
+/// Results of an employee synced because of events.
+const EMPLOYEE_RESULTS: [&str; 3] = ["success", "failure", "given_up"];
 
 fn escape(value: &str) -> String {
     value
@@ -118,8 +154,90 @@ pub(crate) fn render(run: Option<&RunMetrics>, totals: Option<&Totals>) -> Strin
         }
         family(&mut out, "hrsync_up", "gauge", "1 while hrsync run is up.");
         let _ = writeln!(out, "hrsync_up {}", u64::from(totals.up));
+        if let Some(events) = &totals.events {
+            render_events(&mut out, events);
+        }
     }
     out
+}
+
+/// The events endpoint's series, each source and reason present from the start.
+fn render_events(out: &mut String, events: &EventTotals) {
+    family(
+        out,
+        "hrsync_events_accepted_total",
+        "counter",
+        "Webhook deliveries accepted (signature, time and body checked), by source.",
+    );
+    for source in &events.sources {
+        let _ = writeln!(
+            out,
+            "hrsync_events_accepted_total{{source=\"{}\"}} {}",
+            escape(source),
+            events.accepted.get(source).copied().unwrap_or(0)
+        );
+    }
+    family(
+        out,
+        "hrsync_events_rejected_total",
+        "counter",
+        "Webhook deliveries refused, by source and reason; none changed anything.",
+    );
+    let mut sources: Vec<&str> = events.sources.iter().map(String::as_str).collect();
+    for (source, _) in events.rejected.keys() {
+        if !sources.contains(&source.as_str()) {
+            sources.push(source);
+        }
+    }
+    for source in sources {
+        for reason in REJECT_REASONS {
+            let _ = writeln!(
+                out,
+                "hrsync_events_rejected_total{{source=\"{}\",reason=\"{reason}\"}} {}",
+                escape(source),
+                events
+                    .rejected
+                    .get(&(source.to_string(), reason))
+                    .copied()
+                    .unwrap_or(0)
+            );
+        }
+    }
+    family(
+        out,
+        "hrsync_events_employees_total",
+        "counter",
+        "Employees synced because of events, by result (given_up: HR could not be read after \
+         every retry; left to the next full run).",
+    );
+    for result in EMPLOYEE_RESULTS {
+        let _ = writeln!(
+            out,
+            "hrsync_events_employees_total{{result=\"{result}\"}} {}",
+            events.employees.get(result).copied().unwrap_or(0)
+        );
+    }
+    for (name, help, value) in [
+        (
+            "hrsync_events_pending",
+            "Employees named by events and not yet synced.",
+            events.pending,
+        ),
+        (
+            "hrsync_events_window_disables",
+            "Accounts disabled by events within events.window_secs.",
+            events.disables_in_window,
+        ),
+        (
+            "hrsync_events_paused",
+            "1 when event processing is paused (the window limit tripped) until SIGHUP or a \
+             restart.",
+            usize::from(events.paused),
+        ),
+    ] {
+        family(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
 }
 
 fn render_run(out: &mut String, run: &RunMetrics) {

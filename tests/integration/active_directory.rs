@@ -795,3 +795,67 @@ async fn ad_the_run_lease_blocks_a_second_run_and_an_expired_one_is_taken_over()
     assert!(ad.domain.entry(&lease).is_none(), "lease released");
     ad.expect(&["plan", "--detailed-exitcode"], 0);
 }
+
+/// `hrsync sync` on AD (issue 18): a leaver read alone is locked out (a real bind fails with
+/// data 533), stripped and moved, and a joiner read alone is named against a sAMAccountName
+/// taken outside the users base, as a full run names them; an account nobody named is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn ad_sync_locks_a_leaver_and_names_a_joiner_like_a_full_run() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let ad = Ad::start("ad-sync").await;
+    let grace = person("201", "Grace", "Hopper", "Engineering", "Engineer");
+    let bob = person("301", "Bob", "Builder", "Sales", "Rep");
+    let grace_dn = ad.add_person("ghopper", &grace, "Engineering", &["Staff", "Engineering"]);
+    let bob_dn = ad.add_person("bbuilder", &bob, "Sales", &["Staff", "Sales"]);
+    ad.domain.ldapadd(&format!(
+        "dn: CN=Someone Else,CN=Users,{}\nobjectClass: user\nsAMAccountName: alovelace\n",
+        ad.domain.domain_dn
+    ));
+    let config = std::fs::read_to_string(&ad.config).unwrap();
+    let single = format!(
+        "records = \"/employees\"\nemployee_url = \"{}/one/{{id}}\"",
+        ad.hr.uri()
+    );
+    std::fs::write(
+        &ad.config,
+        config.replacen("records = \"/employees\"", &single, 1),
+    )
+    .unwrap();
+    for record in [
+        terminated(bob.clone()),
+        person("101", "Ada", "Lovelace", "Engineering", "Engineer"),
+    ] {
+        let id = record["id"].as_str().unwrap().to_string();
+        Mock::given(method("GET"))
+            .and(path(format!("/one/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(record))
+            .mount(&ad.hr)
+            .await;
+    }
+    let grace_before = ad.domain.entry(&grace_dn).unwrap();
+    ad.expect(&["sync", "301", "101"], 0);
+
+    let bob_now = format!("CN=Bob Builder,{}", ad.domain.disabled_dn);
+    assert!(ad.domain.entry(&bob_dn).is_none(), "moved");
+    let refused = ad.domain.bind_result(&bob_now, PASSWORD).unwrap_err();
+    assert!(
+        refused.contains("data 533"),
+        "disabled, not a wrong password: {refused}"
+    );
+    assert!(!ad.members("Staff").iter().any(|m| m.contains("bob")));
+    assert!(!ad.members("Sales").iter().any(|m| m.contains("bob")));
+    let ada = ad.find("101");
+    assert_eq!(
+        ada.first("sAMAccountName"),
+        Some("alovelace2"),
+        "named past the taken one"
+    );
+    assert_eq!(ad.uac(&ada.dn), 512);
+    assert!(ad.members("Engineering").contains(&lower(&ada.dn)));
+    assert_eq!(
+        ad.domain.entry(&grace_dn).unwrap().attrs,
+        grace_before.attrs,
+        "an account nobody named is not touched"
+    );
+}

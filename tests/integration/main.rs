@@ -23,6 +23,7 @@ mod corpus;
 mod demo;
 mod edges;
 mod endpoints;
+mod events;
 mod explain_report;
 mod faults;
 mod hr_limits;
