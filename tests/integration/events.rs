@@ -612,3 +612,77 @@ async fn an_event_during_a_full_run_waits_for_it() {
     // The full run disabled the leaver; the event found nothing left to do.
     assert_eq!(audit_triggers(&s), Vec::<String>::new(), "{log}");
 }
+
+/// A certificate and key for 127.0.0.1 made with openssl (self-signed, the test's own CA).
+fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("events.pem"), dir.join("events.key"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt",
+        ])
+        .args([
+            "ec_paramgen_curve:P-256",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "openssl could not make a certificate");
+    (cert, key)
+}
+
+/// `tls_cert`/`tls_key`: the endpoint speaks HTTPS (rustls) with that certificate, a client
+/// trusting it gets its 202 and the leaver is locked; plain HTTP on that port gets nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_events_endpoint_serves_https_with_the_configured_certificate() {
+    let s = provisioned("events-tls").await;
+    let (cert, key) = self_signed(s.work.path());
+    let tls = format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"",
+        cert.display(),
+        key.display()
+    );
+    let d = start(&s, &tls, "").await;
+    s.hr.reset().await;
+    serve_one(
+        &s,
+        terminated(person("1803", "Lee", "Ver", "Engineering", "Engineer")),
+    )
+    .await;
+    let (headers, body) = bamboohr(&["1803"], BAMBOO_KEY, unix_now());
+    let https = d.events.replacen("http://", "https://", 1);
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let mut request = client
+        .post(format!("{https}/events/bamboohr"))
+        .body(body.clone());
+    for (name, value) in &headers {
+        request = request.header(*name, value);
+    }
+    assert_eq!(request.send().await.unwrap().status().as_u16(), 202);
+    assert!(
+        within(Duration::from_secs(15), || locked(&s, "lee.ver"))
+            .await
+            .is_some()
+    );
+    let plain = reqwest::Client::new()
+        .post(format!("{}/events/bamboohr", d.events))
+        .body(body)
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || plain.is_ok_and(|r| r.status().as_u16() != 202),
+        "plain HTTP was served on the TLS port"
+    );
+}
