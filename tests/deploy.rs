@@ -584,7 +584,7 @@ fn systemd_analyze_verify_accepts_the_units_where_it_is_installed() {
     assert!(probe.status.success());
     // verify checks that ExecStart's program exists: point it at the binary under test.
     let dir = tempfile::tempdir().expect("tempdir");
-    for name in ["hrsync.service", "hrsync.timer"] {
+    for name in ["hrsync.service", "hrsync.timer", "hrsync-events.service"] {
         let text = read(&deploy("systemd").join(name))
             .replace("/usr/local/bin/hrsync", env!("CARGO_BIN_EXE_hrsync"));
         std::fs::write(dir.path().join(name), text).expect("write");
@@ -593,6 +593,7 @@ fn systemd_analyze_verify_accepts_the_units_where_it_is_installed() {
         .arg("verify")
         .arg(dir.path().join("hrsync.service"))
         .arg(dir.path().join("hrsync.timer"))
+        .arg(dir.path().join("hrsync-events.service"))
         .output()
         .expect("systemd-analyze");
     assert!(out.status.success(), "{}", show(&out));
@@ -1061,4 +1062,98 @@ fn the_readme_deploying_section_references_every_deployment() {
     ] {
         assert!(repo().join(path).is_file(), "{path}");
     }
+}
+
+// --- event mode (issue 18) ---------------------------------------------------------------------
+
+/// The event-mode Deployment runs with exactly the CronJob's pod and container security, one
+/// replica replaced (never rolled: two daemons would apply at once), never restarted because
+/// `/healthz` says a pause is in force, and the kustomization holds no Secret.
+#[test]
+fn the_event_mode_deployment_has_the_cronjobs_security_and_never_two_pods() {
+    let k = kubernetes();
+    let dir = deploy("kubernetes/events");
+    let deployment = yaml(&dir.join("deployment.yaml"));
+    let pod = at(&deployment, "spec.template.spec");
+    let cron_pod = at(&k.cronjob, "spec.jobTemplate.spec.template.spec");
+    for key in [
+        "securityContext",
+        "automountServiceAccountToken",
+        "enableServiceLinks",
+        "volumes",
+    ] {
+        assert_eq!(at(pod, key), at(cron_pod, key), "{key}");
+    }
+    let containers = seq(pod, "containers");
+    assert_eq!(containers.len(), 1);
+    let c = &containers[0];
+    assert_eq!(
+        at(c, "securityContext"),
+        at(container(&k), "securityContext")
+    );
+    assert_eq!(at(c, "volumeMounts"), at(container(&k), "volumeMounts"));
+    let args: Vec<&str> = seq(c, "args").iter().filter_map(Value::as_str).collect();
+    assert_eq!(args.last(), Some(&"run"));
+    assert_eq!(at(&deployment, "spec.replicas").as_u64(), Some(1));
+    assert_eq!(text_at(&deployment, "spec.strategy.type"), "Recreate");
+    assert!(
+        at(c, "livenessProbe").get("httpGet").is_none(),
+        "a liveness probe on /healthz would restart away a pause"
+    );
+    assert_eq!(text_at(c, "readinessProbe.httpGet.path"), "/healthz");
+
+    let kustomization = yaml(&dir.join("kustomization.yaml"));
+    for resource in seq(&kustomization, "resources") {
+        let name = resource.as_str().unwrap_or_default();
+        assert!(
+            !name.contains("secret"),
+            "{name}: no Secret from the repository"
+        );
+        for doc in yaml_documents(&dir.join(name)) {
+            assert_ne!(text_at(&doc, "kind"), "Secret", "{name}");
+        }
+    }
+    let ingress = yaml(&dir.join("ingress.example.yaml"));
+    let paths = seq(at(&seq(&ingress, "spec.rules")[0], "http"), "paths");
+    assert_eq!(paths.len(), 1);
+    assert_eq!(text_at(&paths[0], "path"), "/events/");
+    assert_eq!(text_at(&paths[0], "backend.service.port.name"), "events");
+}
+
+/// The event-mode unit: `hrsync run`, restarted on failure, SIGHUP on reload (resume), and
+/// every hardening setting of the one-shot unit.
+#[test]
+fn the_event_mode_systemd_unit_runs_the_daemon_as_hardened_as_the_timer_one() {
+    let oneshot = unit(&deploy("systemd/hrsync.service"));
+    let events = unit(&deploy("systemd/hrsync-events.service"));
+    let one = |u: &BTreeMap<String, Vec<(String, String)>>, key: &str| -> String {
+        let v = values(u, "Service", key);
+        assert_eq!(v.len(), 1, "{key}: {v:?}");
+        v[0].to_string()
+    };
+    assert_eq!(one(&events, "Type"), "exec");
+    assert!(one(&events, "ExecStart").ends_with(" run"));
+    assert!(one(&events, "ExecReload").contains("-HUP"));
+    assert_eq!(one(&events, "Restart"), "on-failure");
+    for key in [
+        "DynamicUser",
+        "ProtectSystem",
+        "ProtectHome",
+        "PrivateTmp",
+        "PrivateDevices",
+        "NoNewPrivileges",
+        "CapabilityBoundingSet",
+        "RestrictAddressFamilies",
+        "SystemCallFilter",
+        "MemoryDenyWriteExecute",
+        "UMask",
+        "StateDirectory",
+    ] {
+        assert_eq!(
+            values(&events, "Service", key),
+            values(&oneshot, "Service", key),
+            "{key}"
+        );
+    }
+    assert_eq!(one(&events, "LogsDirectory"), "hrsync");
 }
