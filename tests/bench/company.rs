@@ -141,7 +141,7 @@ pub fn record(p: &Person, role: usize, status: &str, termination: &str) -> serde
 pub struct HrApi {
     pub pages: RwLock<Arc<Vec<Vec<u8>>>>,
     pub total: RwLock<usize>,
-    pub singles: RwLock<std::collections::HashMap<String, Arc<Vec<u8>>>>,
+    pub singles: RwLock<std::collections::BTreeMap<String, Arc<Vec<u8>>>>,
 }
 
 impl HrApi {
