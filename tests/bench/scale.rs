@@ -21,25 +21,19 @@
 //! fails the benchmark. Times are the median of three runs for the no-op and its floor, one run
 //! for the applies (each needs a freshly loaded server).
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+// Each benchmark uses its own part of the company.
+#[allow(dead_code)]
+mod company;
+
+use std::io::Write;
+use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use company::*;
 
-const PAGE: usize = 1_000;
-const ROLES: usize = 200;
-const SUFFIX: &str = "dc=example,dc=org";
-const PEOPLE: &str = "ou=people,dc=example,dc=org";
-const DISABLED: &str = "ou=disabled,dc=example,dc=org";
-const GROUPS: &str = "ou=groups,dc=example,dc=org";
-const PASSWORD_ENV: &str = "HRSYNC_BENCH_BIND_PASSWORD";
-const TERMINATED_ON: &str = "2024-01-31";
 const TIME: &str = "/usr/bin/time";
-
-type Result<T> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; anything numeric is a size. Without `--bench` this is
@@ -145,116 +139,13 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-// --- the company --------------------------------------------------------------------------
-
-/// Employee `i` (0-based): id, names, role before and after, and whether they leave.
-struct Person {
-    id: String,
-    first: String,
-    last: String,
-    role: usize,
-    new_role: usize,
-    leaves: bool,
-}
-
-fn person(i: usize) -> Person {
-    let role = i % ROLES;
-    // One in ten moves to another role, one in a hundred leaves (never both): exactly N/10 and
-    // N/100 for N a multiple of 200, spread so that no group loses more than 11 of its members.
-    let k = (i / ROLES * 37 + i) % 100;
-    let moves = k < 10;
-    Person {
-        id: format!("{:07}", i + 1),
-        first: format!("F{i}"),
-        last: format!("L{i}"),
-        role,
-        new_role: if moves { (role + 7) % ROLES } else { role },
-        leaves: k == 10,
-    }
-}
-
-impl Person {
-    fn uid(&self) -> String {
-        format!("{}.{}", self.first, self.last).to_lowercase()
-    }
-    fn dn(&self) -> String {
-        format!("uid={},{PEOPLE}", self.uid())
-    }
-    fn mail(&self) -> String {
-        format!("{}@example.org", self.uid())
-    }
-}
-
-fn title(role: usize) -> String {
-    format!("Role {role:03}")
-}
-
-fn group_dn(role: usize) -> String {
-    format!("cn=role-{role:03},{GROUPS}")
-}
-
-/// The directory before any change: every account active in its role's group.
-fn write_seed(path: &Path, n: usize) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = BufWriter::new(file);
-    let mut members: Vec<Vec<String>> = vec![Vec::new(); ROLES];
-    let io = |e: std::io::Error| e.to_string();
-    for i in 0..n {
-        let p = person(i);
-        writeln!(
-            out,
-            "dn: {}\nobjectClass: top\nobjectClass: person\nobjectClass: organizationalPerson\n\
-             objectClass: inetOrgPerson\nuid: {}\ncn: {} {}\nsn: {}\ngivenName: {}\nmail: {}\n\
-             title: {}\nemployeeNumber: {}\n",
-            p.dn(),
-            p.uid(),
-            p.first,
-            p.last,
-            p.last,
-            p.first,
-            p.mail(),
-            title(p.role),
-            p.id
-        )
-        .map_err(io)?;
-        members[p.role].push(p.dn());
-    }
-    for (role, members) in members.iter().enumerate() {
-        writeln!(
-            out,
-            "dn: {}\nobjectClass: groupOfNames\ncn: role-{role:03}",
-            group_dn(role)
-        )
-        .map_err(io)?;
-        for m in members {
-            writeln!(out, "member: {m}").map_err(io)?;
-        }
-        writeln!(out).map_err(io)?;
-    }
-    out.flush().map_err(io)
-}
-
 /// The HR pages: before (everyone as in the seed) or after (movers in their new role, leavers
 /// terminated).
 fn hr_pages(n: usize, after: bool) -> Vec<Vec<u8>> {
-    let record = |p: &Person| {
-        let (role, status, termination) = match (after, p.leaves) {
-            (true, true) => (p.role, "Inactive", TERMINATED_ON),
-            (true, false) => (p.new_role, "Active", "0000-00-00"),
-            (false, _) => (p.role, "Active", "0000-00-00"),
-        };
-        serde_json::json!({
-            "id": p.id,
-            "firstName": p.first,
-            "lastName": p.last,
-            "workEmail": p.mail(),
-            "jobTitle": title(role),
-            "department": format!("Department {:02}", role % 20),
-            "location": "London",
-            "status": status,
-            "hireDate": "2020-01-06",
-            "terminationDate": termination,
-        })
+    let record = |p: &Person| match (after, p.leaves) {
+        (true, true) => record(p, p.role, "Inactive", TERMINATED_ON),
+        (true, false) => record(p, p.new_role, "Active", "0000-00-00"),
+        (false, _) => record(p, p.role, "Active", "0000-00-00"),
     };
     let mut pages = Vec::new();
     for start in (0..n).step_by(PAGE) {
@@ -267,247 +158,6 @@ fn hr_pages(n: usize, after: bool) -> Vec<Vec<u8>> {
         );
     }
     pages
-}
-
-// --- the HR API ---------------------------------------------------------------------------
-
-#[derive(Default)]
-struct HrApi {
-    pages: RwLock<Arc<Vec<Vec<u8>>>>,
-    total: RwLock<usize>,
-}
-
-impl HrApi {
-    fn set(&self, pages: Vec<Vec<u8>>, total: usize) {
-        if let Ok(mut p) = self.pages.write() {
-            *p = Arc::new(pages);
-        }
-        if let Ok(mut t) = self.total.write() {
-            *t = total;
-        }
-    }
-}
-
-async fn serve(listener: tokio::net::TcpListener, hr: Arc<HrApi>) {
-    while let Ok((socket, _)) = listener.accept().await {
-        let _ = socket.set_nodelay(true);
-        tokio::spawn(connection(socket, hr.clone()));
-    }
-}
-
-/// HTTP/1.1 with keep-alive, GET only: `?offset=K` gives the page holding record K; past the
-/// end, an empty page.
-async fn connection(mut socket: tokio::net::TcpStream, hr: Arc<HrApi>) {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let end = loop {
-            if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-                break at + 4;
-            }
-            match socket.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => buffer.extend_from_slice(&chunk[..read]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-        buffer.drain(..end);
-        let target = head.split_whitespace().nth(1).unwrap_or("/");
-        let offset: usize = target
-            .split_once('?')
-            .map(|(_, q)| q)
-            .unwrap_or("")
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("offset="))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let pages = hr.pages.read().map(|p| p.clone()).unwrap_or_default();
-        let total = hr.total.read().map(|t| *t).unwrap_or(0);
-        let empty;
-        let body: &[u8] = match pages.get(offset / PAGE) {
-            Some(page) if offset % PAGE == 0 => page,
-            _ => {
-                empty = format!("{{\"total\":{total},\"employees\":[]}}").into_bytes();
-                &empty
-            }
-        };
-        let header = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        if socket.write_all(header.as_bytes()).await.is_err()
-            || socket.write_all(body).await.is_err()
-        {
-            return;
-        }
-    }
-}
-
-// --- slapd --------------------------------------------------------------------------------
-
-struct Slapd {
-    dir: PathBuf,
-    url: String,
-    password: String,
-}
-
-impl Slapd {
-    fn start(dir: &Path, seed: &Path) -> Result<Slapd> {
-        let script = repo().join("tests/slapd/start-slapd.sh");
-        let out = Command::new(&script)
-            .arg(dir)
-            .env("SLAPD_LOGLEVEL", "none")
-            .env("SEED_LDIF", seed)
-            .env("WATCH_PID", std::process::id().to_string())
-            .env("START_TIMEOUT", "60")
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("{}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!("start-slapd.sh failed: {}", out.status));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let value = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}='")))
-                .and_then(|v| v.strip_suffix('\''))
-                .map(str::to_string)
-                .ok_or_else(|| format!("start-slapd.sh did not print {key}"))
-        };
-        Ok(Slapd {
-            dir: dir.to_path_buf(),
-            url: value("LDAP_URL")?,
-            password: value("ADMIN_PASSWORD")?,
-        })
-    }
-
-    fn password_file(&self) -> Result<PathBuf> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = self.dir.join("bind-password");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| e.to_string())?;
-        file.write_all(self.password.as_bytes())
-            .map_err(|e| e.to_string())?;
-        Ok(path)
-    }
-
-    fn stop(&self) {
-        let _ = Command::new(repo().join("tests/slapd/stop-slapd.sh"))
-            .arg(&self.dir)
-            .status();
-    }
-}
-
-impl Drop for Slapd {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-// --- hrsync -------------------------------------------------------------------------------
-
-fn write_config(dir: &Path, ldap_url: &str, hr_port: u16) -> Result<PathBuf> {
-    let mappings = dir.join("mappings");
-    std::fs::create_dir_all(&mappings).map_err(|e| e.to_string())?;
-    let mut rules = String::new();
-    for role in 0..ROLES {
-        rules.push_str(&format!(
-            "[[rule]]\nname = \"role-{role:03}\"\nmatch = {{ title = \"{}\" }}\ngroups = [\"role-{role:03}\"]\n\n",
-            title(role)
-        ));
-    }
-    let text = format!(
-        r#"[correlation]
-attribute = "employeeNumber"
-
-[account]
-rdn_attribute = "uid"
-object_classes = ["top", "person", "organizationalPerson", "inetOrgPerson"]
-default_ou = "{PEOPLE}"
-disabled_ou = "{DISABLED}"
-
-[account.attributes]
-uid = "{{first_name|lower}}.{{last_name|lower}}"
-cn = "{{first_name}} {{last_name}}"
-sn = "{{last_name}}"
-givenName = "{{first_name}}"
-mail = "{{email}}"
-title = "{{title}}"
-
-[groups]
-base = "{GROUPS}"
-empty_group_placeholder = "cn=empty-group-placeholder,{SUFFIX}"
-member_attribute = "member"
-
-{rules}"#
-    );
-    std::fs::write(mappings.join("mappings.toml"), text).map_err(|e| e.to_string())?;
-    let config = dir.join("hrsync.toml");
-    let big = "{ count = 10000000, percent = 100 }";
-    std::fs::write(
-        &config,
-        format!(
-            r#"mappings = "mappings"
-
-[directory]
-flavour = "openldap"
-url = "{ldap_url}"
-bind_dn = "cn=admin,{SUFFIX}"
-bind_password = {{ env = "{PASSWORD_ENV}" }}
-users_base = "{SUFFIX}"
-page_size = {PAGE}
-
-[directory.openldap]
-disable_method = "ppolicy_lock"
-password_policy = "cn=default,ou=policies,{SUFFIX}"
-
-[hr]
-source = "rest"
-
-[hr.rest]
-url = "http://127.0.0.1:{hr_port}/employees"
-records = "/employees"
-
-[hr.rest.pagination]
-type = "offset"
-limit = {PAGE}
-total_ptr = "/total"
-
-[hr.fields]
-id = "$.id"
-first_name = "$.firstName"
-last_name = "$.lastName"
-email = "$.workEmail"
-title = "$.jobTitle"
-department = "$.department"
-location = "$.location"
-hire_date = "$.hireDate"
-termination_date = "$.terminationDate"
-
-[hr.status]
-path = "$.status"
-active = ["Active"]
-terminated = ["Inactive"]
-
-[limits]
-disable = {big}
-group_removal = {big}
-move = {big}
-update = {big}
-"#
-        ),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok(config)
 }
 
 struct Measured {
@@ -807,7 +457,7 @@ fn scenario(n: usize, hr: &HrApi, hr_port: u16, runtime: &tokio::runtime::Runtim
     };
     let work = work.as_path();
     let seed = work.join("seed.ldif");
-    write_seed(&seed, n)?;
+    write_seed(&seed, n, None)?;
     let before = hr_pages(n, false);
     let after = hr_pages(n, true);
 
