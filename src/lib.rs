@@ -9,7 +9,8 @@
 //! below (`tests/layers.rs` fails otherwise, and on any import cycle):
 //!
 //! 1. vocabulary: [`dn`], [`attributes`], [`model`], [`problem`], [`secret`], [`schedule`];
-//! 2. pure domain, no I/O and no clock: [`mapping`], [`plan`], [`render`];
+//! 2. pure domain, no I/O and no clock: [`events`] (webhooks checked, their ids, the queue),
+//!    [`mapping`], [`plan`], [`render`];
 //! 3. adapters, each owning its configuration section: [`hr`], [`directory`], [`apply`],
 //!    [`journal`], [`audit`], [`hooks`], [`metrics`], [`progress`], [`files`];
 //! 4. application: [`config`] (loading `hrsync.toml` with the environment overlay), [`cli`],

@@ -16,7 +16,7 @@ const LAYERS: [(&str, &[&str]); 4] = [
         "vocabulary",
         &["dn", "attributes", "model", "problem", "secret", "schedule"],
     ),
-    ("pure domain", &["mapping", "plan", "render"]),
+    ("pure domain", &["events", "mapping", "plan", "render"]),
     (
         "adapters",
         &[
