@@ -179,6 +179,21 @@ impl Config {
         if let (Some(directory), Some(mappings)) = (&directory, &mappings) {
             cross_check(directory, mappings, &raw.hr, &mut problems);
         }
+        if operations
+            .schedule
+            .as_ref()
+            .is_some_and(|s| s.changes.is_some())
+        {
+            let why = crate::hr::can_read_changes(&raw.hr)
+                .err()
+                .or_else(|| crate::hr::one::lookup_problem(&raw.hr).err());
+            if let Some(why) = why {
+                problems.push(ConfigProblem::new(
+                    "schedule.changes",
+                    format!("not offered for this HR source: {why}"),
+                ));
+            }
+        }
         if operations.events.is_some() {
             if let Err(why) = crate::hr::one::lookup_problem(&raw.hr) {
                 problems.push(ConfigProblem::new(

@@ -31,6 +31,9 @@ pub(super) struct RawSchedule {
     /// `/healthz` turns unhealthy when a due run has not finished this long after it was due.
     #[serde(default = "default_grace")]
     grace_secs: u64,
+    /// A second, frequent run that reads only the employees changed since the last read (for
+    /// sources whose API can say: BambooHR, SCIM, `hr.rest.changed_url`) and syncs them.
+    changes: Option<String>,
 }
 
 fn default_grace() -> u64 {
@@ -43,6 +46,8 @@ pub struct ScheduleConfig {
     pub schedule: Schedule,
     pub(crate) run_on_start: bool,
     pub(crate) grace: Duration,
+    /// When the changed-since run runs (`schedule.changes`), in the same time zone.
+    pub(crate) changes: Option<Schedule>,
 }
 
 /// Everything about running hrsync for real.
@@ -116,11 +121,24 @@ impl RawSchedule {
                 }
             },
         };
+        let changes = match self
+            .changes
+            .as_deref()
+            .map(|cron| Schedule::parse(cron, zone.unwrap_or(chrono_tz::UTC)))
+        {
+            Some(Ok(parsed)) => Some(parsed),
+            Some(Err(message)) => {
+                problems.push(ConfigProblem::new("schedule.changes", message));
+                None
+            }
+            None => None,
+        };
         match Schedule::parse(&self.cron, zone.unwrap_or(chrono_tz::UTC)) {
             Ok(parsed) => zone.map(|_| ScheduleConfig {
                 schedule: parsed,
                 run_on_start: self.run_on_start,
                 grace: Duration::from_secs(self.grace_secs),
+                changes,
             }),
             Err(message) => {
                 problems.push(ConfigProblem::new("schedule.cron", message));

@@ -1,8 +1,13 @@
 //! The employee ids a delivery names, and nothing else from it: hrsync reads each of those
 //! employees again from the HR API, so a payload's fields (a status, a date) are never used.
 //!
-//! - BambooHR (<https://documentation.bamboohr.com/docs/webhooks>): `{"employees": [{"id":
-//!   "123", "changedFields": [...], "fields": {...}}, ...]}`; ids as strings or numbers.
+//! - BambooHR: the event-based webhooks
+//!   (<https://documentation.bamboohr.com/docs/event-based-webhooks>) send `{"type":
+//!   "employee.updated", "timestamp": ..., "data": {"companyId", "employeeId",
+//!   "changedFields"}}` (a `company.*` event names nobody); the field-based ones
+//!   (<https://documentation.bamboohr.com/docs/field-based-webhooks>) `{"employees": [{"id":
+//!   "123", "action", "changedFields": [...], "fields": {...}}, ...]}`. Ids as strings or
+//!   numbers. The webhook must send JSON (BambooHR can also send form fields).
 //! - HiBob webhooks v2 (<https://apidocs.hibob.com/docs/working-with-webhooks>): one event per
 //!   delivery, `{"companyId": ..., "type": "employee.updated", "triggeredAt": ..., "data":
 //!   {"employeeId": "...", ...}, "version": "v2"}`; an event without `data.employeeId` (a
@@ -28,11 +33,19 @@ pub fn employee_ids(
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let found: Vec<&Value> = match scheme {
+        // The event-based webhooks: `{"type": "employee.updated", "data": {"employeeId"}}`
+        // (a `company.*` event names nobody).
+        Scheme::Bamboohr if value.get("type").is_some() => value
+            .get("data")
+            .and_then(|d| d.get("employeeId"))
+            .into_iter()
+            .collect(),
+        // The field-based ones: `{"employees": [{"id", ...}]}`.
         Scheme::Bamboohr => {
             let employees = value
                 .get("employees")
                 .and_then(Value::as_array)
-                .ok_or("BambooHR's payload has no \"employees\" array")?;
+                .ok_or("BambooHR's payload has no \"employees\" array nor an event \"type\"")?;
             employees
                 .iter()
                 .map(|e| e.get("id").ok_or("an entry of \"employees\" has no \"id\""))
@@ -115,6 +128,17 @@ mod tests {
         assert_eq!(
             employee_ids(Scheme::Bamboohr, body, None).unwrap(),
             ["123", "456"]
+        );
+        let event = br#"{"type":"employee.updated","timestamp":"2026-12-04T10:00:00Z","data":{"companyId":1,"employeeId":"123","changedFields":["status"]}}"#;
+        assert_eq!(
+            employee_ids(Scheme::Bamboohr, event, None).unwrap(),
+            ["123"]
+        );
+        let company = br#"{"type":"company.updated","data":{"companyId":1}}"#;
+        assert!(
+            employee_ids(Scheme::Bamboohr, company, None)
+                .unwrap()
+                .is_empty()
         );
         assert!(employee_ids(Scheme::Bamboohr, br#"{"employee":{"id":"1"}}"#, None).is_err());
         assert!(employee_ids(Scheme::Bamboohr, br#"{"employees":[{"name":"x"}]}"#, None).is_err());

@@ -10,8 +10,10 @@
 //!   signature and timestamp again.
 //! - HiBob (<https://apidocs.hibob.com/docs/working-with-webhooks>): `Bob-Signature` is the
 //!   HMAC-SHA512 of the request payload with the webhook's secret, base64. No timestamp
-//!   header: the signed payload's `triggeredAt` (ISO 8601) is the time checked, once the
-//!   signature holds. Bob checks a new listener with an unsigned "Ping test" POST, which must
+//!   header and no event id: the signed payload's `triggeredAt` (ISO 8601; the documented
+//!   example has no offset, read as UTC) is the time checked, once the signature holds. It is
+//!   when the event happened, so a retry by HiBob later than the window is refused as stale
+//!   (the next full run covers that employee). Bob checks a new listener with an unsigned "Ping test" POST, which must
 //!   be answered 2xx (see `payload::is_ping`).
 //! - Standard Webhooks (<https://www.standardwebhooks.com>, the spec in
 //!   github.com/standard-webhooks/standard-webhooks): `webhook-id`, `webhook-timestamp` (Unix
@@ -190,8 +192,13 @@ fn hibob(key: &[u8], headers: &HeaderMap, body: &[u8]) -> Result<Verified, Rejec
         .ok()
         .and_then(|v| v.get("triggeredAt")?.as_str().map(str::to_string))
         .map(|at| {
+            // HiBob's documented example has no offset ("2025-01-08T13:06:26.915906"): UTC.
             DateTime::parse_from_rfc3339(&at)
                 .map(|t| t.with_timezone(&Utc))
+                .or_else(|_| {
+                    chrono::NaiveDateTime::parse_from_str(&at, "%Y-%m-%dT%H:%M:%S%.f")
+                        .map(|t| t.and_utc())
+                })
                 .map_err(|_| Rejected::Malformed("triggeredAt is not an ISO 8601 time".into()))
         })
         .transpose()?;
@@ -546,6 +553,21 @@ mod tests {
             WINDOW,
         );
         assert_eq!(stale.unwrap_err().reason(), "stale");
+        let naive = br#"{"type":"employee.left","triggeredAt":"2023-11-14T22:13:20.915906","data":{"employeeId":"1803"}}"#;
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA512, key), naive);
+        let signed_naive = STANDARD.encode(tag.as_ref());
+        let read = verify(
+            Scheme::Hibob,
+            key,
+            &headers(&[("bob-signature", &signed_naive)]),
+            naive,
+            at(1_700_000_030),
+            WINDOW,
+        );
+        assert!(
+            read.unwrap().sent_at.is_some(),
+            "a time without an offset is UTC"
+        );
         assert!(
             verify(
                 Scheme::Hibob,

@@ -46,6 +46,7 @@
 //! kinds are variants of [`AuthConfig`] and [`PaginationConfig`].
 
 mod body;
+mod changes;
 mod csv;
 mod dates;
 mod error;
@@ -70,6 +71,7 @@ use serde_json::Value;
 
 use record::Reader;
 
+pub use changes::{can_read_changes, read_changed};
 pub use dates::DatesConfig;
 pub use error::{HrError, Origin};
 pub use fields::{FieldPath, FieldPaths, FieldsConfig, StatusConfig};

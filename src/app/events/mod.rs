@@ -1,6 +1,8 @@
-//! The event mode of `hrsync run` (`[events]`): the webhook endpoint ([`endpoint`]) on its own
-//! listener, and the worker ([`worker`]) that syncs the employees the events name.
+//! The event mode of `hrsync run`: the webhook endpoint ([`endpoint`], `[events]`) on its own
+//! listener, the changed-since run ([`changes`], `schedule.changes`), and the worker
+//! ([`worker`]) that syncs the employees either names.
 
+mod changes;
 mod endpoint;
 pub(crate) mod worker;
 
@@ -19,23 +21,57 @@ use crate::metrics::EventTotals;
 use endpoint::Endpoint;
 use worker::Shared;
 
-/// The counters the endpoint and the worker keep, with every configured source at 0.
+/// The counters the endpoint and the worker keep, with every configured source at 0; `None`
+/// when neither `[events]` nor `schedule.changes` is configured.
 pub(crate) fn totals(config: &Config) -> Option<Arc<Mutex<EventTotals>>> {
-    let events = config.operations.events.as_ref()?;
+    let changes = changes_schedule(config).is_some();
+    let events = config.operations.events.as_ref();
+    if events.is_none() && !changes {
+        return None;
+    }
+    let mut sources: Vec<String> = events
+        .map(|e| e.sources.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    if changes {
+        sources.push(worker::CHANGES.to_string());
+    }
     Some(Arc::new(Mutex::new(EventTotals {
-        sources: events.sources.iter().map(|s| s.name.clone()).collect(),
+        sources,
         ..EventTotals::default()
     })))
 }
 
-/// Reads the sources' keys and the TLS files, binds `events.listen` and starts serving it and
-/// the worker. Every failure is at start-up: a key that cannot be read, a certificate that
-/// does not load, an address in use.
+fn changes_schedule(config: &Config) -> Option<crate::schedule::Schedule> {
+    config.operations.schedule.as_ref()?.changes.clone()
+}
+
+/// Starts the worker, the changes run when `schedule.changes` is set, and the events endpoint
+/// when `[events]` is.
 pub(crate) async fn start(
     config: Arc<Config>,
     clock: Clock,
     shared: Shared,
-) -> Result<SocketAddr, RunError> {
+) -> Result<(), RunError> {
+    if let Some(schedule) = changes_schedule(&config) {
+        tokio::spawn(changes::poll(
+            config.clone(),
+            clock.clone(),
+            schedule,
+            shared.queue.clone(),
+            shared.stop.clone(),
+        ));
+    }
+    if config.operations.events.is_some() {
+        serve(config.clone(), clock.clone(), &shared).await?;
+    }
+    tokio::spawn(worker::work(config, clock, shared));
+    Ok(())
+}
+
+/// Reads the sources' keys and the TLS files, binds `events.listen` and serves it. Every
+/// failure is at start-up: a key that cannot be read, a certificate that does not load, an
+/// address in use.
+async fn serve(config: Arc<Config>, clock: Clock, shared: &Shared) -> Result<SocketAddr, RunError> {
     let Some(events) = config.operations.events.clone() else {
         return Err(RunError::Config("  - events: not configured".to_string()));
     };
@@ -80,6 +116,5 @@ pub(crate) async fn start(
         tls,
         handle,
     ));
-    tokio::spawn(worker::work(config, clock, shared));
     Ok(local)
 }

@@ -23,6 +23,9 @@ use crate::config::Config;
 use crate::events::queue::{Pending, Queue, Window};
 use crate::metrics::{EventTotals, RunMetrics};
 
+/// The source name of the employees the changes run found (`schedule.changes`).
+pub(crate) const CHANGES: &str = "changes";
+
 /// How long a batch that could not start (another run holds the lease) waits.
 const LEASE_WAIT: Duration = Duration::from_secs(5);
 
@@ -39,10 +42,8 @@ pub(crate) struct Shared {
 
 /// Runs until the stop is set.
 pub(crate) async fn work(config: Arc<Config>, clock: Clock, shared: Shared) {
-    let Some(events) = config.operations.events.clone() else {
-        return;
-    };
-    let mut window = Window::new(events.window);
+    let rails = Rails::of(&config);
+    let mut window = Window::new(rails.window);
     let mut paused = false;
     while !shared.stop.load(Ordering::SeqCst) {
         let wait = match shared.queue.next_due() {
@@ -78,7 +79,7 @@ pub(crate) async fn work(config: Arc<Config>, clock: Clock, shared: Shared) {
         if batch.is_empty() {
             continue;
         }
-        let budget = events
+        let budget = rails
             .max_disables
             .saturating_sub(window.count(Instant::now()));
         paused = run_batch(
@@ -88,7 +89,7 @@ pub(crate) async fn work(config: Arc<Config>, clock: Clock, shared: Shared) {
             batch,
             budget,
             &mut window,
-            events.retries,
+            rails.retries,
         )
         .await;
         drop(slot);
@@ -100,6 +101,30 @@ pub(crate) async fn work(config: Arc<Config>, clock: Clock, shared: Shared) {
             employees = left,
             "stopping with employees named by events not synced; the next full run reconciles them"
         );
+    }
+}
+
+/// The window limit and the retries: `[events]`'s, or its defaults for the changes run alone.
+struct Rails {
+    window: Duration,
+    max_disables: usize,
+    retries: u32,
+}
+
+impl Rails {
+    fn of(config: &Config) -> Self {
+        match &config.operations.events {
+            Some(events) => Self {
+                window: events.window,
+                max_disables: events.max_disables,
+                retries: events.retries,
+            },
+            None => Self {
+                window: Duration::from_secs(3600),
+                max_disables: 20,
+                retries: 5,
+            },
+        }
     }
 }
 
@@ -119,7 +144,11 @@ async fn run_batch(
         .collect();
     sources.sort_unstable();
     sources.dedup();
-    let trigger = format!("event:{}", sources.join("+"));
+    let trigger = if sources == [CHANGES] {
+        CHANGES.to_string()
+    } else {
+        format!("event:{}", sources.join("+"))
+    };
     let now = clock();
     let run_id = new_run_id(now);
     let mut execution = Execution::new(config, &run_id, Some(shared.stop.clone()), clock);

@@ -74,6 +74,14 @@ pub struct RestConfig {
     /// JSON Pointer to the employee in `employee_url`'s answer: an object (the record), or an
     /// array of records (none: no such employee). Default `""`, the whole answer.
     pub employee_pointer: Option<String>,
+    /// The URL that lists the employees changed since a time, with `{since}` where the time
+    /// goes (RFC 3339, percent-encoded), such as a Workday report with an updated-since prompt
+    /// (`https://.../customreport2/acme/ISU/Workers?Updated_Since={since}&format=json`): what
+    /// the frequent `schedule.changes` run reads. Same origin as `url`, `GET`, with `headers`
+    /// and `[hr.rest.auth]`. The BambooHR and SCIM presets have their own; this overrides it.
+    pub changed_url: Option<String>,
+    /// JSON Pointer to the records (or ids) in `changed_url`'s answer; default `records`.
+    pub changed_pointer: Option<String>,
     /// `[hr.rest.auth]`: how requests authenticate ([`AuthConfig`]). Default: none.
     #[serde(default)]
     pub auth: AuthConfig,
@@ -394,6 +402,7 @@ impl RestConfig {
         self.validate_auth(problems);
         self.validate_pagination(problems);
         self.validate_employee_url(problems);
+        self.validate_changed_url(problems);
         self.retry.validate(problems);
     }
 
@@ -414,6 +423,18 @@ impl RestConfig {
         };
         if let Err(message) = check_employee_url(template, &self.url) {
             problems.push(ConfigProblem::new("hr.rest.employee_url", message));
+        }
+    }
+
+    /// `changed_url`: a URL with one `{since}` in its path or query, on the origin of `url`.
+    fn validate_changed_url(&self, problems: &mut Vec<ConfigProblem>) {
+        if let Some(Err(message)) = self.changed_pointer.as_deref().map(check_pointer) {
+            problems.push(ConfigProblem::new("hr.rest.changed_pointer", message));
+        }
+        if let Some(template) = &self.changed_url
+            && let Err(message) = check_template(template, SINCE_PLACEHOLDER, &self.url)
+        {
+            problems.push(ConfigProblem::new("hr.rest.changed_url", message));
         }
     }
 
@@ -637,17 +658,25 @@ pub(crate) const ID_PLACEHOLDER: &str = "{id}";
 /// the host or the fragment), on the origin of `url`, over https (or http to loopback, as for
 /// `url`).
 fn check_employee_url(template: &str, url: &str) -> Result<(), String> {
-    if template.matches(ID_PLACEHOLDER).count() != 1 {
-        return Err("must hold {id} exactly once, where the employee's id goes".into());
+    check_template(template, ID_PLACEHOLDER, url)
+}
+
+/// The placeholder of the time in `changed_url`.
+pub(crate) const SINCE_PLACEHOLDER: &str = "{since}";
+
+/// A URL template with `placeholder` once, in its path or query, on the origin of `url`.
+fn check_template(template: &str, placeholder: &str, url: &str) -> Result<(), String> {
+    if template.matches(placeholder).count() != 1 {
+        return Err(format!("must hold {placeholder} exactly once"));
     }
-    let with = |id: &str| Url::parse(&template.replacen(ID_PLACEHOLDER, id, 1));
+    let with = |id: &str| Url::parse(&template.replacen(placeholder, id, 1));
     let (Ok(one), Ok(other)) = (with("a"), with("b")) else {
-        return Err("is not a URL (with {id} filled in)".into());
+        return Err(format!("is not a URL (with {placeholder} filled in)"));
     };
     scheme_and_host(&one)?;
     let in_fragment = one.fragment() != other.fragment();
     if one.origin() != other.origin() || in_fragment {
-        return Err("may hold {id} only in its path or query".into());
+        return Err(format!("may hold {placeholder} only in its path or query"));
     }
     match Url::parse(url) {
         Ok(url) if url.origin() != one.origin() => Err(format!(

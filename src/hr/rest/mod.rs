@@ -6,12 +6,14 @@
 //! a half-read company can never make the other half look like leavers.
 
 mod auth;
+mod changes;
 mod client;
 mod config;
 mod one;
 mod paging;
 mod request;
 
+pub(crate) use changes::{Changes, changed_ids};
 pub(crate) use client::{fetch_pages, same_origin_redirects};
 pub(crate) use config::is_loopback;
 pub use config::{AuthConfig, Credential, HttpMethod, PaginationConfig, QueryValue, RestConfig};
