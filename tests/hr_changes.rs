@@ -153,7 +153,8 @@ async fn scim_lists_the_users_modified_after_the_time_on_a_real_server() {
         secret(&dir, "scim-token", &server.token)
     ));
     assert_eq!(hr::can_read_changes(&config), Ok(()));
-    let before = Utc::now() - chrono::Duration::seconds(5);
+    let now = DateTime::<Utc>::from(std::time::SystemTime::now());
+    let before = now - chrono::Duration::seconds(5);
     let user: Value = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
                     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
@@ -164,7 +165,7 @@ async fn scim_lists_the_users_modified_after_the_time_on_a_real_server() {
     });
     server.create_user(&user).await;
     assert_eq!(changed(&config, before).await.unwrap(), ["E7"]);
-    let later = Utc::now() + chrono::Duration::seconds(60);
+    let later = now + chrono::Duration::seconds(60);
     assert!(changed(&config, later).await.unwrap().is_empty());
 }
 
