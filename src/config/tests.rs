@@ -354,3 +354,43 @@ fn the_hook_allowlist_refuses_a_variable_the_config_reads_a_secret_from() {
         "{found:?}"
     );
 }
+
+/// Issue 18: events and the changes run only name employees, whom hrsync then reads from HR
+/// one by one: a source that cannot (an export file) is refused with the reason, and events
+/// need the scheduled full run as their safety net.
+#[test]
+fn events_and_the_changes_run_are_refused_for_a_source_that_cannot_read_one_employee() {
+    let demo = std::fs::read_to_string(repo().join("deploy/demo/hrsync.toml")).unwrap();
+    let text = format!(
+        "{demo}\n[schedule]\ncron = \"0 * * * *\"\nchanges = \"*/2 * * * *\"\n\n[events]\n\
+         listen = \"127.0.0.1:8080\"\n[[events.source]]\nname = \"bamboohr\"\nkind = \
+         \"bamboohr\"\nsecret = {{ env = \"K\" }}\n"
+    );
+    let found = Config::parse(&repo().join("deploy/demo/hrsync.toml"), &text)
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        found.contains("schedule.changes: not offered for this HR source"),
+        "{found}"
+    );
+    assert!(
+        found.contains("events: events only name employees"),
+        "{found}"
+    );
+    let no_schedule = format!(
+        "{demo}\n[events]\nlisten = \"127.0.0.1:8080\"\n[[events.source]]\nname = \"b\"\n\
+         kind = \"bamboohr\"\nsecret = {{ env = \"K\" }}\n"
+    );
+    let found = Config::parse(&repo().join("deploy/demo/hrsync.toml"), &no_schedule)
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(found.contains("needs a [schedule] too"), "{found}");
+}

@@ -686,3 +686,61 @@ async fn the_events_endpoint_serves_https_with_the_configured_certificate() {
         "plain HTTP was served on the TLS port"
     );
 }
+
+/// `schedule.changes` (item 4): a source without webhooks says which employees changed (here
+/// a report with an updated-since prompt, `hr.rest.changed_url`), and each is synced from its
+/// own record within seconds, tagged `changes` in the audit log; nobody else is touched.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_changes_run_syncs_the_employees_hr_says_changed() {
+    let s = provisioned("events-changes").await;
+    let config = std::fs::read_to_string(&s.config).unwrap();
+    let changed = format!(
+        "records = \"/employees\"\nchanged_url = \"{}/changed?since={{since}}\"\nchanged_pointer = \"/employees\"",
+        s.hr.uri()
+    );
+    std::fs::write(
+        &s.config,
+        config.replacen("records = \"/employees\"", &changed, 1),
+    )
+    .unwrap();
+    s.hr.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/changed"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "employees": [{"id": "1803"}]
+        })))
+        .mount(&s.hr)
+        .await;
+    serve_one(
+        &s,
+        terminated(person("1803", "Lee", "Ver", "Engineering", "Engineer")),
+    )
+    .await;
+    let before_bystander = s.dir.entry(&leaver_dn(&s, "by.stander")).unwrap().attrs;
+    let d = start(&s, "", "changes = \"*/2 * * * * *\"").await;
+    assert!(
+        within(Duration::from_secs(20), || locked(&s, "lee.ver"))
+            .await
+            .is_some(),
+        "{}",
+        run_log(&s)
+    );
+    assert_eq!(audit_triggers(&s), ["changes"]);
+    let asked = s.hr.received_requests().await.unwrap();
+    let since = asked
+        .iter()
+        .find(|r| r.url.path() == "/changed")
+        .and_then(|r| r.url.query_pairs().find(|(k, _)| k == "since"))
+        .map(|(_, v)| v.into_owned())
+        .expect("the changes were asked with a time");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&since).is_ok(),
+        "{since}"
+    );
+    assert_eq!(
+        s.dir.entry(&leaver_dn(&s, "by.stander")).unwrap().attrs,
+        before_bystander
+    );
+    let text = metrics(&d).await;
+    assert!(series(&text, "hrsync_events_employees_total{result=\"success\"} ") >= 1.0);
+}
