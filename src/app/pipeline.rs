@@ -554,24 +554,38 @@ pub(crate) async fn reconcile(
             metrics.record_plan(&plan, rejected);
             sides.drop_in_background();
             announce(config, &plan, audience, execution.run_id, rejected)?;
-            if let Some(outcome) = refuse_over_limits(&plan, audience) {
-                metrics.record_planned(&plan);
-                return Ok(outcome);
-            }
-            if execution.stop_requested() {
-                metrics.record_planned(&plan);
-                return Ok(stopped_before_applying(&plan, audience));
-            }
-            if matches!(audience, Audience::Log) && !plan.has_changes() {
-                tracing::info!(run_id = execution.run_id, "no changes");
-                return Ok(Outcome::Success);
-            }
-            let executed = execute_counted(config, directory, &plan, execution, metrics).await?;
-            report(&executed, audience, execution);
-            Ok(executed.outcome())
+            carry_out(config, directory, &plan, audience, execution, metrics).await
         },
     )
     .await
+}
+
+/// What follows a plan once it is announced, for every reconcile (`apply`, `run`, `sync`,
+/// events): stop at a tripped safety limit or a stop, skip an empty plan in the log, else
+/// execute and report.
+pub(crate) async fn carry_out(
+    config: &Config,
+    directory: &Directory,
+    plan: &Plan,
+    audience: &Audience<'_>,
+    execution: &Execution<'_>,
+    metrics: &mut RunMetrics,
+) -> Result<Outcome, RunError> {
+    if let Some(outcome) = refuse_over_limits(plan, audience) {
+        metrics.record_planned(plan);
+        return Ok(outcome);
+    }
+    if execution.stop_requested() {
+        metrics.record_planned(plan);
+        return Ok(stopped_before_applying(plan, audience));
+    }
+    if matches!(audience, Audience::Log) && !plan.has_changes() {
+        tracing::info!(run_id = execution.run_id, "no changes");
+        return Ok(Outcome::Success);
+    }
+    let executed = execute_counted(config, directory, plan, execution, metrics).await?;
+    report(&executed, audience, execution);
+    Ok(executed.outcome())
 }
 
 /// A stop that came while the sides were read: nothing was applied, the whole plan is left for

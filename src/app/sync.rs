@@ -92,10 +92,6 @@ pub(crate) async fn sync(
         if request.dry_run {
             return Ok(synced(Outcome::Success));
         }
-        if let Some(outcome) = pipeline::refuse_over_limits(&plan, audience) {
-            metrics.record_planned(&plan);
-            return Ok(synced(outcome));
-        }
         if let Some(budget) = request.disable_budget.filter(|budget| disables > *budget) {
             tracing::error!(
                 run_id = execution.run_id,
@@ -106,18 +102,9 @@ pub(crate) async fn sync(
             metrics.record_planned(&plan);
             return Ok(synced(Outcome::LimitTripped));
         }
-        if execution.stop_requested() {
-            metrics.record_planned(&plan);
-            return Ok(synced(pipeline::stopped_before_applying(&plan, audience)));
-        }
-        if matches!(audience, Audience::Log) && !plan.has_changes() {
-            tracing::info!(run_id = execution.run_id, "no changes");
-            return Ok(synced(Outcome::Success));
-        }
-        let executed =
-            pipeline::execute_counted(config, directory, &plan, execution, metrics).await?;
-        pipeline::report(&executed, audience, execution);
-        Ok(synced(executed.outcome()))
+        let outcome =
+            pipeline::carry_out(config, directory, &plan, audience, execution, metrics).await?;
+        Ok(synced(outcome))
     };
     if request.dry_run {
         pipeline::with_directory(config, work).await
