@@ -148,6 +148,11 @@ pub struct DirectoryAccount {
     /// groups until an admin takes it out of that group.
     #[serde(default)]
     pub held: bool,
+    /// A lock that stops a login although the disable method's own attribute is not set, and
+    /// that hrsync therefore can neither lift nor count on: on 389-DS, an `nsAccountLock` the
+    /// entry gets from a role. What it is, for the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_elsewhere: Option<String>,
 }
 
 fn yes() -> bool {
@@ -185,6 +190,10 @@ pub struct DirectorySnapshot {
     /// method that locks nobody out); the planner puts these into the plan's warnings.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Whether the server itself rewrites member values when an entry moves, where the adapter
+    /// found out from the server (389-DS's plugins); `None` leaves it to the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_values_follow_renames: Option<bool>,
 }
 
 /// Why a change is in a plan: the HR fact behind it and the mapping rule that turned the fact

@@ -18,7 +18,7 @@ use crate::secret::SecretRef;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDirectory {
-    /// `openldap` or `active_directory`.
+    /// `openldap`, `active_directory` or `389ds`.
     #[serde(default = "default_flavour")]
     flavour: Flavour,
     /// `ldap://host:port` or `ldaps://host:port`.
@@ -76,8 +76,21 @@ pub(crate) struct RawDirectory {
     openldap: RawOpenLdap,
     #[serde(default)]
     active_directory: RawActiveDirectory,
+    #[serde(default, rename = "389ds")]
+    ds389: RawDs389,
     #[serde(default)]
     protected: RawProtected,
+}
+
+/// `[directory.389ds]`: 389 Directory Server specifics.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDs389 {
+    /// Whether the server rewrites `member` values itself when an entry moves (its MemberOf or
+    /// referential integrity plugin). hrsync reads this from `cn=plugins,cn=config` wherever
+    /// the bind account may read it, and then this setting only has to agree; it is needed
+    /// where the bind account may not (the usual case for a service account).
+    member_values_follow_renames: Option<bool>,
 }
 
 /// `[directory.active_directory]`: Active Directory specifics.
@@ -198,6 +211,20 @@ fn default_disable_method() -> DisableMethod {
 pub enum Flavour {
     Openldap,
     ActiveDirectory,
+    /// 389 Directory Server (Red Hat Directory Server, FreeIPA's directory).
+    #[serde(rename = "389ds")]
+    Ds389,
+}
+
+impl Flavour {
+    /// The name `directory.flavour` takes.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Openldap => "openldap",
+            Self::ActiveDirectory => "active_directory",
+            Self::Ds389 => "389ds",
+        }
+    }
 }
 
 /// Which accounts are never changed.
@@ -239,6 +266,9 @@ pub struct DirectoryConfig {
     pub(crate) lease_dn: Dn,
     pub(crate) lease_ttl: Duration,
     pub(crate) password_policy: Option<Dn>,
+    /// 389-DS: `directory.389ds.member_values_follow_renames`, for when the plugins cannot be
+    /// read (see [`crate::directory::Directory::renames_followed`]).
+    pub(crate) renames_configured: Option<bool>,
     pub policy: Policy,
     /// `offboarding.hold_group`.
     pub(crate) hold_group: Option<Dn>,
@@ -310,6 +340,7 @@ impl RawDirectory {
             lease_dn: lease_dn?,
             lease_ttl: Duration::from_secs(self.lease_secs),
             password_policy,
+            renames_configured: self.ds389.member_values_follow_renames,
             hold_group: None,
             group_bases: Vec::new(),
             policy,
@@ -335,7 +366,9 @@ impl RawDirectory {
     /// The `[directory.openldap]` and `[directory.active_directory]` settings that only one
     /// flavour allows.
     fn check_flavour_settings(&self, ad: bool, problems: &mut Vec<ConfigProblem>) {
-        if !ad && self.openldap.disable_method != DisableMethod::PpolicyLock {
+        if self.flavour == Flavour::Openldap
+            && self.openldap.disable_method != DisableMethod::PpolicyLock
+        {
             problems.push(ConfigProblem::new(
                 "directory.openldap.disable_method",
                 "OpenLDAP accounts are disabled with ppolicy_lock",
@@ -506,6 +539,28 @@ impl RawDirectory {
                 // often. Single-valued too: where an admin wrote a note, the mark is refused and
                 // hrsync then treats its own lock as someone else's (it stays locked).
                 disabled_mark: Mark::disabled_in("info"),
+            },
+            // 389 allows empty groups. Whether member values follow a move depends on its
+            // plugins, read from the server at each run; the setting is the fallback.
+            Flavour::Ds389 => Policy {
+                disable: DisableMethod::NsAccountLock,
+                expire_leavers: false,
+                member_values_follow_renames: self
+                    .ds389
+                    .member_values_follow_renames
+                    .unwrap_or(false),
+                groups_require_member: false,
+                empty_group_placeholder: None,
+                required_attributes: vec!["cn".to_string(), "sn".to_string()],
+                prehire_days: 0,
+                time_zone: chrono_tz::UTC,
+                time_zone_field: None,
+                leave_disable: false,
+                leave_remove_groups: BTreeSet::new(),
+                disable_orphans: false,
+                leaver_groups: LeaverGroups::All,
+                leaver_keep_groups: BTreeSet::new(),
+                disabled_mark: Mark::disabled_in("description"),
             },
         }
     }
@@ -713,6 +768,44 @@ protected = { filter = "uid=root" }
                 "directory.lease_dn: 'not a dn' is not a valid DN: an RDN has no '='",
                 "directory.lease_secs: must be at least 10 seconds",
             ]
+        );
+    }
+
+    const DS389: &str = r#"
+flavour = "389ds"
+url = "ldap://ds.example.com"
+starttls = true
+bind_dn = "uid=hrsync,cn=sysaccounts,dc=example,dc=com"
+bind_password = { env = "PW" }
+users_base = "ou=people,dc=example,dc=com"
+"#;
+
+    #[test]
+    fn a_389_directory_locks_with_ns_account_lock_and_allows_empty_groups() {
+        let (config, problems) = validate(DS389);
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        assert_eq!(config.flavour, Flavour::Ds389);
+        assert_eq!(config.policy.disable, DisableMethod::NsAccountLock);
+        assert!(!config.policy.groups_require_member);
+        assert_eq!(config.user_filter, "(objectClass=inetOrgPerson)");
+        // Unknown until the server's plugins are read.
+        assert_eq!(config.renames_configured, None);
+        assert!(!config.policy.member_values_follow_renames);
+        let (config, problems) = validate(&format!(
+            "{DS389}[389ds]\nmember_values_follow_renames = true\n"
+        ));
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config.unwrap();
+        assert_eq!(config.renames_configured, Some(true));
+        assert!(config.policy.member_values_follow_renames);
+        // The OpenLDAP lock is not a 389 one: its table is refused, not silently ignored.
+        let raw: Result<RawDirectory, _> =
+            toml::from_str(&format!("{DS389}[389ds]\nrefint = true\n"));
+        assert!(
+            raw.unwrap_err()
+                .to_string()
+                .contains("unknown field `refint`")
         );
     }
 

@@ -184,7 +184,7 @@ impl Directory {
 
     async fn add_lease(&self, lease: &Lease) -> Result<bool, DirectoryError> {
         let class = match self.config.flavour {
-            Flavour::Openldap => "applicationProcess",
+            Flavour::Openldap | Flavour::Ds389 => "applicationProcess",
             Flavour::ActiveDirectory => "container",
         };
         let rdn_value = lease

@@ -4,6 +4,7 @@
 
 pub(crate) mod config;
 mod connect;
+mod ds389;
 pub(crate) mod entry;
 mod groups;
 pub(crate) mod lease;
@@ -60,6 +61,10 @@ pub enum DirectoryError {
         /// The operation timeout ran out (rather than the connection ending).
         timed_out: bool,
     },
+    /// The server does something the plan depends on that hrsync cannot find out, and the
+    /// configuration does not say either.
+    #[error("{0}")]
+    Unknown(String),
     /// The run lease (`directory.lease_dn`) cannot be taken, read or written.
     #[error(
         "the run lease {dn} (directory.lease_dn): {message}; the bind account must be able to \
@@ -180,11 +185,36 @@ impl Directory {
         result
     }
 
+    /// What the server does that the plan depends on: why disabling an account here might not
+    /// lock anybody out (warnings), and on 389-DS whether member values follow a move.
+    async fn server_facts(
+        &mut self,
+        mappings: &crate::mapping::Mappings,
+    ) -> Result<(Vec<String>, Option<bool>), DirectoryError> {
+        match self.config.flavour {
+            Flavour::Openldap => Ok((self.disable_warnings().await?, None)),
+            Flavour::ActiveDirectory => Ok((Vec::new(), None)),
+            Flavour::Ds389 => {
+                let renames = self.renames(&mappings.groups.member_attribute).await;
+                let (follows, warning) =
+                    ds389::decide_renames(renames, self.config.renames_configured)?;
+                Ok((warning.into_iter().collect(), Some(follows)))
+            }
+        }
+    }
+
     /// Why disabling an account here might not lock anybody out: on OpenLDAP,
     /// `pwdAccountLockedTime` stops a bind only where a password policy applies.
     async fn disable_warnings(&mut self) -> Result<Vec<String>, DirectoryError> {
-        if self.config.flavour != Flavour::Openldap {
-            return Ok(Vec::new());
+        if let Some(dse) = self.root_dse().await?
+            && !dse.has_password_policy()
+        {
+            return Ok(vec![
+                "the server offers no password policy control: the ppolicy overlay is not \
+                 loaded, so pwdAccountLockedTime locks nobody out and disabled accounts can \
+                 still bind"
+                    .to_string(),
+            ]);
         }
         Ok(match self.config.password_policy.clone() {
             Some(policy) if !self.exists(&policy).await? => vec![format!(

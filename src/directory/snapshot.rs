@@ -7,17 +7,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::StreamExt;
 use ldap3::Scope;
 
-use super::{Directory, DirectoryError, GROUP_READS_IN_FLIGHT};
+use super::{Directory, DirectoryError, Flavour, GROUP_READS_IN_FLIGHT};
 use crate::attributes::{Attributes, Names};
 use crate::dn::Dn;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectoryGroup, DirectorySnapshot};
-use crate::plan::{DisableMethod, PPOLICY_PERMANENT_LOCK, UAC_ACCOUNTDISABLE};
+use crate::plan::{DisableMethod, UAC_ACCOUNTDISABLE};
 
 /// What decides an account's state as read: the flavour's attributes and who is protected or
 /// held.
 pub(super) struct AccountReader<'a> {
-    ad: bool,
+    method: DisableMethod,
     correlation: String,
     protected: &'a BTreeMap<Dn, String>,
     held: &'a BTreeSet<Dn>,
@@ -30,9 +30,6 @@ impl Directory {
         &mut self,
         mappings: &Mappings,
     ) -> Result<DirectorySnapshot, DirectoryError> {
-        let wanted = self.account_attributes(mappings);
-        let attrs: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        let base = self.config.users_base.to_string();
         let filter = self.config.user_filter.clone();
         let (protected, held) = self.protected_and_held(mappings).await?;
         let managed = mappings.managed_groups();
@@ -50,19 +47,14 @@ impl Directory {
             .collect();
         let groups = self.spawn_group_reads(outside_bases, member_attribute);
         let reader = self.account_reader(mappings, &protected, &held);
-        // Each entry becomes an account as it arrives: the raw entries of a 100k directory are
-        // never all held at once.
         let mut accounts = Vec::new();
-        let mut names = Names::default();
-        self.search_paged_each(&base, Scope::Subtree, &filter, &attrs, |entry| {
-            accounts.extend(reader.entry(entry, &mut names));
-        })
-        .await?;
+        self.read_accounts(mappings, &reader, &filter, None, &mut accounts)
+            .await?;
         let mut groups = join_reads(groups.await, &self.config.users_base)?;
         self.read_group_bases(&managed, member_attribute, &mut groups)
             .await?;
         let taken = self.taken(&mappings.account.unique_attributes).await?;
-        let warnings = self.disable_warnings().await?;
+        let (warnings, member_values_follow_renames) = self.server_facts(mappings).await?;
         tracing::debug!(
             accounts = accounts.len(),
             groups = groups.len(),
@@ -74,14 +66,53 @@ impl Directory {
             groups,
             taken,
             warnings,
+            member_values_follow_renames,
         })
+    }
+
+    /// The accounts `filter` finds under the users base (or the entry at `at`; one that does
+    /// not exist finds nothing), appended to `accounts`. Each entry becomes an account as it
+    /// arrives: the raw entries of a 100k directory are never all held at once.
+    pub(super) async fn read_accounts(
+        &mut self,
+        mappings: &Mappings,
+        reader: &AccountReader<'_>,
+        filter: &str,
+        at: Option<&Dn>,
+        accounts: &mut Vec<DirectoryAccount>,
+    ) -> Result<(), DirectoryError> {
+        let wanted = self.account_attributes(mappings);
+        let attrs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let (base, scope) = match at {
+            Some(dn) => (dn.to_string(), Scope::Base),
+            None => (self.config.users_base.to_string(), Scope::Subtree),
+        };
+        let ds389 = self.config.flavour == Flavour::Ds389;
+        if ds389 {
+            self.real_attributes_only();
+        }
+        let first = accounts.len();
+        let mut names = Names::default();
+        let read = self
+            .search_paged_each(&base, scope, filter, &attrs, |entry| {
+                accounts.extend(reader.entry(entry, &mut names));
+            })
+            .await;
+        match read {
+            Err(error) if at.is_some() && error.code() == Some(32) => return Ok(()),
+            other => other?,
+        }
+        if ds389 {
+            self.mark_role_locks(&base, scope, filter, &mut accounts[first..])
+                .await?;
+        }
+        Ok(())
     }
 
     /// The attributes an account is read with (see [`wanted_attributes`]), hrsync's mark
     /// among them.
     pub(super) fn account_attributes(&self, mappings: &Mappings) -> BTreeSet<String> {
-        let ad = self.config.policy.disable == DisableMethod::UserAccountControl;
-        let mut wanted = wanted_attributes(mappings, ad);
+        let mut wanted = wanted_attributes(mappings, self.config.policy.disable);
         // hrsync's mark on the accounts it disabled (see `Policy::disabled_mark`).
         wanted.insert(
             self.config
@@ -117,7 +148,7 @@ impl Directory {
         held: &'a BTreeSet<Dn>,
     ) -> AccountReader<'a> {
         AccountReader {
-            ad: self.config.policy.disable == DisableMethod::UserAccountControl,
+            method: self.config.policy.disable,
             correlation: mappings.correlation.attribute.to_ascii_lowercase(),
             protected,
             held,
@@ -205,7 +236,7 @@ pub(super) fn join_reads(
 
 /// The attributes an account is read with: the managed ones, the correlation and naming
 /// attributes, and those that say whether it is disabled.
-fn wanted_attributes(mappings: &Mappings, ad: bool) -> BTreeSet<String> {
+fn wanted_attributes(mappings: &Mappings, method: DisableMethod) -> BTreeSet<String> {
     let mut wanted: BTreeSet<String> = mappings
         .account
         .attributes
@@ -217,12 +248,14 @@ fn wanted_attributes(mappings: &Mappings, ad: bool) -> BTreeSet<String> {
     if let Some(fallback) = &mappings.correlation.fallback {
         wanted.insert(fallback.attribute.to_ascii_lowercase());
     }
-    let state_attributes: &[&str] = if ad {
-        &["useraccountcontrol", "pwdlastset", "accountexpires"]
-    } else {
-        &["pwdaccountlockedtime"]
-    };
-    wanted.extend(state_attributes.iter().map(|a| a.to_string()));
+    match method.lock_value() {
+        Some((attribute, _)) => {
+            wanted.insert(attribute.to_ascii_lowercase());
+        }
+        None => {
+            wanted.extend(["useraccountcontrol", "pwdlastset", "accountexpires"].map(String::from))
+        }
+    }
     wanted
 }
 
@@ -248,22 +281,25 @@ impl AccountReader<'_> {
 
     fn account(&self, dn: Dn, attributes: Attributes) -> DirectoryAccount {
         let first = |name: &str| attributes.get(name).and_then(|v| v.first());
-        let account_control = if self.ad {
+        let ad = self.method == DisableMethod::UserAccountControl;
+        let account_control = if ad {
             first("useraccountcontrol").and_then(|v| v.parse::<u32>().ok())
         } else {
             None
         };
-        let disabled = match account_control {
-            Some(uac) => uac & UAC_ACCOUNTDISABLE != 0,
-            None => attributes
-                .get("pwdaccountlockedtime")
-                .is_some_and(|v| v.iter().any(|x| x == PPOLICY_PERMANENT_LOCK)),
+        let disabled = match (account_control, self.method.lock_value()) {
+            (Some(uac), _) => uac & UAC_ACCOUNTDISABLE != 0,
+            (None, Some((attribute, _))) => attributes
+                .get(&attribute.to_ascii_lowercase())
+                .is_some_and(|values| self.method.is_locked_by(values)),
+            (None, None) => false,
         };
-        let password_set = !self.ad || first("pwdlastset").is_some_and(|v| v != "0");
+        let password_set = !ad || first("pwdlastset").is_some_and(|v| v != "0");
         let correlation_id = first(&self.correlation).cloned();
         DirectoryAccount {
             protected: self.protected.get(&dn).cloned(),
             held: self.held.contains(&dn),
+            locked_elsewhere: None,
             dn,
             correlation_id,
             attributes,

@@ -11,11 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
-use ldap3::{Scope, ldap_escape};
+use ldap3::ldap_escape;
 
 use super::groups::GROUP_FILTER;
 use super::{Directory, DirectoryError};
-use crate::attributes::Names;
 use crate::dn::Dn;
 use crate::mapping::Mappings;
 use crate::model::{DirectoryAccount, DirectoryGroup, DirectorySnapshot};
@@ -38,7 +37,6 @@ impl Directory {
         let reader = self.account_reader(mappings, &protected, &held);
         let correlation = &mappings.correlation.attribute;
         let mut accounts = Vec::new();
-        let mut names = Names::default();
         let ids: Vec<&String> = ids.iter().collect();
         for chunk in ids.chunks(TERMS_PER_SEARCH) {
             let terms: String = chunk
@@ -46,14 +44,12 @@ impl Directory {
                 .map(|id| format!("({correlation}={})", ldap_escape(id.as_str())))
                 .collect();
             let filter = format!("(&{}(|{terms}))", self.config.user_filter);
-            self.read_accounts(mappings, &filter, Scope::Subtree, None, |entry| {
-                accounts.extend(reader.entry(entry, &mut names));
-            })
-            .await?;
+            self.read_accounts(mappings, &reader, &filter, None, &mut accounts)
+                .await?;
         }
         let dns: Vec<Dn> = accounts.iter().map(|a| a.dn.clone()).collect();
         let groups = self.groups_of(mappings, &dns).await?;
-        let warnings = self.disable_warnings().await?;
+        let (warnings, member_values_follow_renames) = self.server_facts(mappings).await?;
         tracing::debug!(
             accounts = accounts.len(),
             groups = groups.len(),
@@ -65,6 +61,7 @@ impl Directory {
             groups,
             taken: BTreeMap::new(),
             warnings,
+            member_values_follow_renames,
         })
     }
 
@@ -89,39 +86,11 @@ impl Directory {
         let reader = self.account_reader(mappings, &protected, &held);
         let filter = self.config.user_filter.clone();
         let mut accounts = Vec::new();
-        let mut names = Names::default();
         for dn in dns {
-            self.read_accounts(mappings, &filter, Scope::Base, Some(dn), |entry| {
-                accounts.extend(reader.entry(entry, &mut names));
-            })
-            .await?;
+            self.read_accounts(mappings, &reader, &filter, Some(dn), &mut accounts)
+                .await?;
         }
         Ok(accounts)
-    }
-
-    /// The accounts `filter` finds under the users base (or at `at`), each handed to `each`;
-    /// an `at` that does not exist finds nothing.
-    async fn read_accounts(
-        &mut self,
-        mappings: &Mappings,
-        filter: &str,
-        scope: Scope,
-        at: Option<&Dn>,
-        each: impl FnMut(super::entry::Entry),
-    ) -> Result<(), DirectoryError> {
-        let wanted = self.account_attributes(mappings);
-        let attrs: Vec<&str> = wanted.iter().map(String::as_str).collect();
-        let base = match at {
-            Some(dn) => dn.to_string(),
-            None => self.config.users_base.to_string(),
-        };
-        match self
-            .search_paged_each(&base, scope, filter, &attrs, each)
-            .await
-        {
-            Err(error) if at.is_some() && error.code() == Some(32) => Ok(()),
-            other => other,
-        }
     }
 
     /// The groups a targeted plan needs: every group under the group bases that lists one of

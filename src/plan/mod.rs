@@ -174,12 +174,43 @@ pub enum DisableMethod {
     /// Active Directory: bit 0x2 (ACCOUNTDISABLE) of `userAccountControl`, every other bit kept.
     /// New accounts are created disabled, then given a random password and enabled.
     UserAccountControl,
+    /// 389 Directory Server: `nsAccountLock: true` on the entry (what `dsidm account lock`
+    /// writes); a bind then fails with result 53 whatever the password. Deleting it unlocks,
+    /// but never a lock given by a role or a password-policy lockout, which live elsewhere.
+    NsAccountLock,
+}
+
+impl DisableMethod {
+    /// The attribute and value that lock an account, for the methods that lock with one (AD's
+    /// is a bit of `userAccountControl`).
+    pub(crate) fn lock_value(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::PpolicyLock => Some(("pwdAccountLockedTime", PPOLICY_PERMANENT_LOCK)),
+            Self::NsAccountLock => Some(("nsAccountLock", NS_ACCOUNT_LOCKED)),
+            Self::UserAccountControl => None,
+        }
+    }
+
+    /// Whether `values` of the lock attribute hold this method's lock. ppolicy's permanent lock
+    /// is one exact value (any other is a lockout after failed binds, the server's own); 389
+    /// reads `nsAccountLock` case-insensitively.
+    pub(crate) fn is_locked_by(self, values: &[String]) -> bool {
+        match self {
+            Self::PpolicyLock => values.iter().any(|v| v == PPOLICY_PERMANENT_LOCK),
+            Self::NsAccountLock => values.iter().any(|v| v.eq_ignore_ascii_case("true")),
+            Self::UserAccountControl => false,
+        }
+    }
 }
 
 /// The value of `pwdAccountLockedTime` that means "locked by an administrator, permanently".
 /// Other values are temporary lockouts set by the server after failed binds; hrsync leaves
 /// those alone.
 pub(crate) const PPOLICY_PERMANENT_LOCK: &str = "000001010000Z";
+
+/// The value of `nsAccountLock` that locks a 389-DS account; `dsidm` reads exactly this one as
+/// "directly locked" (the server itself takes any case).
+pub(crate) const NS_ACCOUNT_LOCKED: &str = "true";
 
 /// `userAccountControl` bits hrsync uses.
 pub(crate) const UAC_ACCOUNTDISABLE: u32 = 0x2;

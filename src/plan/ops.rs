@@ -16,10 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dn::Dn;
 
-use super::{
-    AccountPlan, Action, ControlChange, DisableMethod, GroupAction, Lifecycle,
-    PPOLICY_PERMANENT_LOCK, Plan,
-};
+use super::{AccountPlan, Action, ControlChange, DisableMethod, GroupAction, Lifecycle, Plan};
 
 /// One LDAP update operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,12 +328,12 @@ fn disable(
     account_control: Option<&ControlChange>,
     expires: Option<&str>,
 ) -> StepParts {
-    let mut mods = match method {
-        DisableMethod::PpolicyLock => vec![Modification::Replace(
-            "pwdAccountLockedTime".to_string(),
-            vec![PPOLICY_PERMANENT_LOCK.to_string()],
+    let mut mods = match method.lock_value() {
+        Some((attribute, value)) => vec![Modification::Replace(
+            attribute.to_string(),
+            vec![value.to_string()],
         )],
-        DisableMethod::UserAccountControl => account_control.iter().map(|c| uac(c.after)).collect(),
+        None => account_control.iter().map(|c| uac(c.after)).collect(),
     };
     if let Some(expires) = expires {
         mods.push(Modification::Replace(
@@ -361,18 +358,19 @@ fn enable(
     set_password: bool,
     clear_expiry: bool,
 ) -> StepParts {
-    let (mods, code) = match method {
-        // Removes only hrsync's permanent lock, never a temporary lockout the server set after
-        // failed binds: a rehire must not also forgive a password-guessing attack.
-        DisableMethod::PpolicyLock => (
+    let (mods, code) = match method.lock_value() {
+        // Removes only hrsync's lock value, never a temporary lockout the server set after
+        // failed binds (OpenLDAP: another `pwdAccountLockedTime`; 389: `accountUnlockTime`): a
+        // rehire must not also forgive a password-guessing attack.
+        Some((attribute, value)) => (
             vec![Modification::Delete(
-                "pwdAccountLockedTime".to_string(),
-                vec![PPOLICY_PERMANENT_LOCK.to_string()],
+                attribute.to_string(),
+                vec![value.to_string()],
             )],
             Some(NO_SUCH_ATTRIBUTE),
         ),
         // Password first: AD refuses to enable an account that has none.
-        DisableMethod::UserAccountControl => {
+        None => {
             let mut mods = Vec::new();
             if set_password {
                 mods.push(Modification::RandomPassword);

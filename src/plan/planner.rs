@@ -29,7 +29,6 @@ use crate::mapping::{MANAGER_DN, Mappings, RoleAssignment, Template, UNIQUE};
 use crate::model::{
     DirectoryAccount, DirectorySnapshot, Employee, EmploymentStatus, HrSnapshot, Reason,
 };
-use crate::plan::PPOLICY_PERMANENT_LOCK;
 
 use super::limits::{self, Limits};
 use super::{
@@ -267,6 +266,15 @@ impl<'a> Builder<'a> {
             .of(&account.dn)
             .iter()
             .map(|(_, _, group)| *group)
+    }
+
+    /// Whether the server rewrites member values itself when an account moves: as found on the
+    /// server where the directory adapter could tell, otherwise as configured.
+    fn renames_followed(&self) -> bool {
+        self.input
+            .directory
+            .member_values_follow_renames
+            .unwrap_or(self.input.policy.member_values_follow_renames)
     }
 
     /// Whether hrsync disabled `account`: its mark is on the entry, it sits disabled in the

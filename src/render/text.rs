@@ -3,9 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::{
-    AccountPlan, Action, ControlChange, DisableMethod, GroupAction, PPOLICY_PERMANENT_LOCK, Plan,
-};
+use crate::plan::{AccountPlan, Action, ControlChange, DisableMethod, GroupAction, Plan};
 
 /// The plan for people, [masked](Plan::masked): no value of a password attribute.
 pub(crate) fn text(plan: &Plan) -> String {
@@ -244,8 +242,8 @@ fn disable_how(
     expires: Option<&str>,
 ) -> Vec<String> {
     let mut how = Vec::new();
-    if method == DisableMethod::PpolicyLock {
-        how.push(format!("pwdAccountLockedTime: {PPOLICY_PERMANENT_LOCK}"));
+    if let Some((attribute, value)) = method.lock_value() {
+        how.push(format!("{attribute}: {value}"));
     }
     how.extend(account_control.map(control_text));
     if let Some(expires) = expires {
@@ -395,6 +393,7 @@ ou = "ou=sales,ou=people,dc=ex"
             password_set: true,
             protected: None,
             held: false,
+            locked_elsewhere: None,
         }
     }
 
@@ -473,6 +472,7 @@ ou = "ou=sales,ou=people,dc=ex"
             ]),
             taken: BTreeMap::new(),
             warnings: vec!["ppolicy is not loaded: a lock does not stop a bind".into()],
+            member_values_follow_renames: None,
         };
         let hr = HrSnapshot {
             employees: vec![ada, bob, cy, di, ed, flo, gus, ivy, jo],
@@ -633,6 +633,7 @@ warnings
             groups: groups(&["cn=someone-else,dc=ex"]),
             taken: BTreeMap::new(),
             warnings: Vec::new(),
+            member_values_follow_renames: None,
         };
         let hr = HrSnapshot {
             employees: vec![ada, cy, di],

@@ -26,6 +26,8 @@ pub(crate) struct HrFound {
 pub(crate) struct DirectoryFound {
     pub(crate) url: String,
     pub(crate) server: String,
+    /// OpenLDAP: whether the lock can stop a login at all.
+    pub(crate) lock: Option<String>,
     pub(crate) naming_contexts: Vec<String>,
     pub(crate) bind_identity: String,
     pub(crate) accounts: usize,
@@ -91,6 +93,9 @@ fn directory_lines(out: &mut String, found: &DirectoryFound, config: &Config) {
     let _ = writeln!(out, "directory: ok");
     let _ = writeln!(out, "  url: {}", found.url);
     let _ = writeln!(out, "  server: {}", found.server);
+    if let Some(lock) = &found.lock {
+        let _ = writeln!(out, "  {lock}");
+    }
     if !found.naming_contexts.is_empty() {
         let _ = writeln!(
             out,
@@ -153,10 +158,22 @@ async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, String
 
 async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
     pipeline::with_directory(config, async |directory| {
-        let (server, naming_contexts) = match directory.root_dse().await {
-            Ok(Some(dse)) => (server_kind(&dse, config), dse.naming_contexts),
-            Ok(None) => ("unknown (empty root DSE)".to_string(), Vec::new()),
-            Err(e) => (format!("unknown (root DSE not readable: {e})"), Vec::new()),
+        let (server, lock, naming_contexts) = match directory.root_dse().await {
+            Ok(Some(dse)) => (
+                server_kind(&dse, config),
+                lock_line(Some(&dse), config),
+                dse.naming_contexts,
+            ),
+            Ok(None) => (
+                "unknown (empty root DSE)".to_string(),
+                lock_line(None, config),
+                Vec::new(),
+            ),
+            Err(e) => (
+                format!("unknown (root DSE not readable: {e})"),
+                lock_line(None, config),
+                Vec::new(),
+            ),
         };
         let bind_identity = directory.who_am_i().await.unwrap_or_else(|| {
             format!(
@@ -178,6 +195,7 @@ async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
         Ok(DirectoryFound {
             url: config.directory.url.clone(),
             server,
+            lock,
             naming_contexts,
             bind_identity,
             accounts: snapshot.accounts.len(),
@@ -199,9 +217,8 @@ async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
     })
 }
 
-/// The server type from the root DSE: Active Directory (or Samba AD) by its capabilities,
-/// OpenLDAP by its root DSE object class, else the vendor name; with a warning when that is
-/// not the configured flavour.
+/// The server type from the root DSE (see [`RootDse::flavour`]), with its vendor's words, and a
+/// warning when that is not the configured flavour.
 fn server_kind(dse: &RootDse, config: &Config) -> String {
     let vendor_text = match (&dse.vendor_name, &dse.vendor_version) {
         (Some(v), Some(ver)) => format!("{v} {ver}"),
@@ -209,47 +226,58 @@ fn server_kind(dse: &RootDse, config: &Config) -> String {
         (None, Some(ver)) => ver.clone(),
         (None, None) => String::new(),
     };
-    let server = if dse
-        .supported_capabilities
-        .iter()
-        .any(|c| c == "1.2.840.113556.1.4.800")
-    {
-        let mut text = "Active Directory".to_string();
-        if !vendor_text.is_empty() {
-            text.push_str(&format!(" ({vendor_text})"));
-        }
-        if let Some(level) = &dse.domain_controller_functionality {
-            text.push_str(&format!(", DC functional level {level}"));
-        }
-        if let Some(host) = &dse.dns_host_name {
-            text.push_str(&format!(", host {host}"));
-        }
-        text
-    } else if dse
-        .object_classes
-        .iter()
-        .any(|c| c.eq_ignore_ascii_case("OpenLDAProotDSE"))
-    {
-        if vendor_text.is_empty() {
-            "OpenLDAP".to_string()
-        } else {
-            format!("OpenLDAP ({vendor_text})")
-        }
-    } else if !vendor_text.is_empty() {
-        vendor_text
-    } else {
-        "unknown LDAP server".to_string()
-    };
-    let expected = match config.directory.flavour {
-        Flavour::Openldap => !server.starts_with("Active Directory"),
-        Flavour::ActiveDirectory => server.starts_with("Active Directory"),
-    };
-    if expected {
-        server
-    } else {
-        format!(
-            "{server} (WARNING: directory.flavour is {:?})",
-            config.directory.flavour
-        )
+    let found = dse.flavour();
+    let mut server = match found {
+        Some(Flavour::ActiveDirectory) => "Active Directory",
+        Some(Flavour::Ds389) => "389 Directory Server",
+        Some(Flavour::Openldap) => "OpenLDAP",
+        None if vendor_text.is_empty() => "unknown LDAP server",
+        None => "",
+    }
+    .to_string();
+    match (server.is_empty(), vendor_text.is_empty()) {
+        (true, _) => server = vendor_text,
+        (false, false) => server.push_str(&format!(" ({vendor_text})")),
+        (false, true) => {}
+    }
+    if let Some(level) = &dse.domain_controller_functionality {
+        server.push_str(&format!(", DC functional level {level}"));
+    }
+    if let Some(host) = &dse.dns_host_name {
+        server.push_str(&format!(", host {host}"));
+    }
+    let configured = config.directory.flavour;
+    match found {
+        Some(found) if found != configured => format!(
+            "{server} (WARNING: directory.flavour is {}, but this server is {}: set \
+             directory.flavour = \"{}\")",
+            configured.as_str(),
+            found.as_str(),
+            found.as_str()
+        ),
+        None => format!(
+            "{server} (WARNING: not recognisably {}; hrsync supports OpenLDAP, Active \
+             Directory and 389 Directory Server)",
+            configured.as_str()
+        ),
+        _ => server,
+    }
+}
+
+/// On OpenLDAP, whether a leaver's lock can stop a login: the ppolicy overlay must be loaded
+/// (the server then offers the password policy control) and a policy must apply.
+fn lock_line(dse: Option<&RootDse>, config: &Config) -> Option<String> {
+    if config.directory.flavour != Flavour::Openldap {
+        return None;
+    }
+    match dse {
+        Some(dse) if !dse.has_password_policy() => Some(
+            "lock: NOT EFFECTIVE: the server offers no password policy control, so the ppolicy \
+             overlay is not loaded and pwdAccountLockedTime stops no login (load ppolicy and set \
+             ppolicy_default)"
+                .to_string(),
+        ),
+        Some(_) => Some("lock: the ppolicy overlay is loaded".to_string()),
+        None => Some("lock: unknown (the root DSE could not be read)".to_string()),
     }
 }

@@ -27,8 +27,8 @@ use crate::hr::FieldsConfig;
 use crate::mapping::{ConditionResult, Mappings, Pattern, Rule};
 use crate::model::{DirectoryAccount, Employee, EmploymentStatus, Reason};
 use crate::plan::{
-    AccountPlan, AccountState, Action, Change, DisableMethod, Lifecycle, PPOLICY_PERMANENT_LOCK,
-    Scheduled, UAC_ACCOUNTDISABLE, planner,
+    AccountPlan, AccountState, Action, Change, DisableMethod, Lifecycle, Scheduled,
+    UAC_ACCOUNTDISABLE, planner,
 };
 use crate::secret::shown_attributes;
 
@@ -641,15 +641,19 @@ impl From<AccountState> for AccountView {
 }
 
 /// Whether an entry created with these attributes starts disabled (a pre-hire account on
-/// OpenLDAP carries the lock; on AD every account is created with ACCOUNTDISABLE set).
+/// OpenLDAP or 389 carries the lock; on AD every account is created with ACCOUNTDISABLE set).
 fn created_disabled(attributes: &BTreeMap<String, Vec<String>>) -> bool {
+    let locks = [DisableMethod::PpolicyLock, DisableMethod::NsAccountLock];
     attributes.iter().any(|(name, values)| {
-        (name.eq_ignore_ascii_case("pwdAccountLockedTime")
-            && values.iter().any(|v| v == PPOLICY_PERMANENT_LOCK))
-            || (name.eq_ignore_ascii_case("userAccountControl")
-                && values
-                    .iter()
-                    .any(|v| v.parse::<u32>().is_ok_and(|u| u & UAC_ACCOUNTDISABLE != 0)))
+        locks.iter().any(|method| {
+            method
+                .lock_value()
+                .is_some_and(|(lock, _)| name.eq_ignore_ascii_case(lock))
+                && method.is_locked_by(values)
+        }) || (name.eq_ignore_ascii_case("userAccountControl")
+            && values
+                .iter()
+                .any(|v| v.parse::<u32>().is_ok_and(|u| u & UAC_ACCOUNTDISABLE != 0)))
     })
 }
 
@@ -664,13 +668,9 @@ fn describe(action: &Action) -> String {
                 "~ enable the account".to_string()
             }
         }
-        Action::Disable { method, .. } => match method {
-            DisableMethod::PpolicyLock => {
-                format!("~ disable the account (pwdAccountLockedTime: {PPOLICY_PERMANENT_LOCK})")
-            }
-            DisableMethod::UserAccountControl => {
-                "~ disable the account (userAccountControl ACCOUNTDISABLE)".to_string()
-            }
+        Action::Disable { method, .. } => match method.lock_value() {
+            Some((attribute, value)) => format!("~ disable the account ({attribute}: {value})"),
+            None => "~ disable the account (userAccountControl ACCOUNTDISABLE)".to_string(),
         },
         Action::SetAttribute {
             attribute,
@@ -911,6 +911,7 @@ fn absence_verdict(changes: &[Change]) -> Option<(OutcomeKind, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::PPOLICY_PERMANENT_LOCK;
 
     fn mappings() -> Mappings {
         Mappings::from_files(&[(

@@ -809,6 +809,7 @@ groups = ["engineering"]
             .collect(),
             taken: BTreeMap::new(),
             warnings: Vec::new(),
+            member_values_follow_renames: None,
         };
         let hr = HrSnapshot {
             employees: vec![

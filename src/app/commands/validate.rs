@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::app::{Outcome, RunError};
 use crate::config::Config;
+use crate::directory::Flavour;
 
 pub(crate) fn run(
     config: &Config,
@@ -26,6 +27,9 @@ pub(crate) fn run(
             "the bind password will cross the network in clear text \
              (directory.danger_allow_cleartext_bind = true)"
         );
+    }
+    for warning in lock_warnings(config) {
+        println!("warning: {warning}");
     }
     println!(
         "{}: configuration and mappings are valid ({} rule(s), {} managed group(s))",
@@ -58,4 +62,25 @@ pub(crate) fn run(
         }
     }
     Ok(Outcome::Success)
+}
+
+/// What validate can tell offline about whether a leaver's lock will hold or a move be
+/// followed; `check` and every run then ask the server.
+fn lock_warnings(config: &Config) -> Vec<String> {
+    let directory = &config.directory;
+    match directory.flavour {
+        Flavour::Openldap if directory.password_policy.is_none() => vec![
+            "directory.openldap.password_policy is not set: a leaver's pwdAccountLockedTime \
+             stops a login only where the ppolicy overlay is loaded and a policy applies; set it \
+             to the ppolicy_default DN so each run checks it exists"
+                .to_string(),
+        ],
+        Flavour::Ds389 if directory.renames_configured.is_none() => vec![
+            "directory.389ds.member_values_follow_renames is not set: each run reads the \
+             MemberOf and referential integrity plugins from cn=plugins,cn=config and stops \
+             if the bind account may not read them"
+                .to_string(),
+        ],
+        _ => Vec::new(),
+    }
 }

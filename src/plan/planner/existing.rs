@@ -30,6 +30,18 @@ impl<'a> Builder<'a> {
             ));
             return;
         }
+        if let Some(lock) = account.locked_elsewhere.as_ref().filter(|_| hold.is_none()) {
+            planned.skipped.push(skipped(
+                Some(&employee.id),
+                Some(&account.dn),
+                format!(
+                    "{lock} while HR says {}: a lock hrsync neither sets nor lifts; take the \
+                     account out of it by hand if it should work",
+                    status_fact(employee, target.status)
+                ),
+            ));
+            return;
+        }
         let current_groups = self.member_of.of(&account.dn);
         let mut changes = Vec::new();
         let enabling = (account.disabled && hold.is_none())
@@ -279,7 +291,7 @@ impl<'a> Builder<'a> {
     /// Where member values do not follow a rename, the rewrite of an account's value from
     /// `from` to `to` in each of the `groups` it stays in.
     pub(super) fn values_following(&self, from: &Dn, to: &Dn, groups: Vec<&Dn>) -> Vec<Change> {
-        if self.input.policy.member_values_follow_renames {
+        if self.renames_followed() {
             return Vec::new();
         }
         groups

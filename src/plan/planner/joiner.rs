@@ -148,13 +148,12 @@ impl<'a> Builder<'a> {
             mappings.correlation.attribute.clone(),
             vec![employee.id.clone()],
         );
-        // An account on hold is locked from the moment it exists (OpenLDAP: the lock is part of
-        // the add; AD: it is simply not enabled).
-        if on_hold && self.input.policy.disable == DisableMethod::PpolicyLock {
-            attributes.insert(
-                "pwdAccountLockedTime".to_string(),
-                vec![PPOLICY_PERMANENT_LOCK.to_string()],
-            );
+        // An account on hold is locked from the moment it exists (OpenLDAP and 389: the lock is
+        // part of the add; AD: it is simply not enabled).
+        if let Some((attribute, value)) = self.input.policy.disable.lock_value()
+            && on_hold
+        {
+            attributes.insert(attribute.to_string(), vec![value.to_string()]);
         }
         if self.marks_joiner(on_hold) {
             let mark = &self.input.policy.disabled_mark;

@@ -16,7 +16,7 @@ type Stale = BTreeMap<Dn, Vec<(Dn, Dn)>>;
 
 impl<'a> Builder<'a> {
     pub(super) fn repair_stale_members(&mut self) {
-        if self.input.policy.member_values_follow_renames {
+        if self.renames_followed() {
             return;
         }
         let stale = self.stale_members();

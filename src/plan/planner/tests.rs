@@ -118,6 +118,7 @@ fn account(d: &str, id: &str, title: &str, disabled: bool) -> DirectoryAccount {
         password_set: true,
         protected: None,
         held: false,
+        locked_elsewhere: None,
     }
 }
 
@@ -143,6 +144,7 @@ fn directory(accounts: Vec<DirectoryAccount>, members: &[(&str, &str)]) -> Direc
         groups,
         taken: BTreeMap::new(),
         warnings: Vec::new(),
+        member_values_follow_renames: None,
     }
 }
 
@@ -208,6 +210,7 @@ fn simulate(plan: &Plan, dir: &DirectorySnapshot) -> DirectorySnapshot {
                         password_set: true,
                         protected: None,
                         held: false,
+                        locked_elsewhere: None,
                     });
                     current = dn.clone();
                 }
@@ -2996,4 +2999,82 @@ fn a_scoped_employee_without_an_account_waits_for_a_full_run_when_fallback_is_se
             .iter()
             .any(|s| s.reason.contains("only a full run"))
     );
+}
+
+/// 389-DS: a role's lock (a virtual `nsAccountLock`, not on the entry) stops a login, and
+/// hrsync can neither lift it nor count on it. An active employee's account under one is left
+/// alone with the lock named, like an admin's own lock; a leaver under one still gets hrsync's
+/// lock, which outlives the role's (an admin who unlocks the role must not let a leaver in).
+#[test]
+fn a_role_lock_holds_an_active_account_and_never_stands_in_for_a_leavers_lock() {
+    let d = "uid=ro.le,ou=eng,ou=people,dc=ex";
+    let mut role_locked = account(d, "1", "Engineering person", false);
+    role_locked.locked_elsewhere = Some("locked by a 389-DS role (roles: cn=contractors)".into());
+    let dir = directory(vec![role_locked], &[("staff", d), ("vpn", d)]);
+    let active = hr(vec![employee(
+        "1",
+        "Ro",
+        "Le",
+        "Sales",
+        EmploymentStatus::Active,
+    )]);
+    let plan = plan_for(&active, &dir);
+    assert!(
+        !plan.has_changes(),
+        "a mover under a role lock is not moved: {plan:#?}"
+    );
+    assert!(plan.skipped.iter().any(|s| {
+        s.employee_id.as_deref() == Some("1")
+            && s.reason
+                .starts_with("locked by a 389-DS role (roles: cn=contractors) while HR says active")
+    }));
+
+    let mut leaver = employee("1", "Ro", "Le", "Engineering", EmploymentStatus::Terminated);
+    leaver.status_source = "Terminated".into();
+    let plan = plan_for(&hr(vec![leaver]), &dir);
+    let acts = actions(&plan, "1");
+    assert!(
+        matches!(acts[0], Action::Disable { .. }),
+        "the leaver gets a lock of its own first: {acts:?}"
+    );
+    assert!(acts.contains(&Action::RemoveFromGroup {
+        group: dn("cn=vpn,ou=groups,dc=ex")
+    }));
+}
+
+/// Whether member values follow a move is what the server was found to do (389-DS's plugins),
+/// whatever the policy assumed: a mover's kept memberships are rewritten by hrsync only where
+/// the server will not, and a value left behind is repaired only there.
+#[test]
+fn the_servers_own_rename_rule_decides_whether_hrsync_rewrites_member_values() {
+    let old = "uid=ada.l,ou=eng,ou=people,dc=ex";
+    let mut dir = directory(
+        vec![account(old, "1", "Engineering person", false)],
+        &[("staff", old), ("engineering", old)],
+    );
+    let hr = hr(vec![employee(
+        "1",
+        "Ada",
+        "L",
+        "Sales",
+        EmploymentStatus::Active,
+    )]);
+    let rewrites = |plan: &Plan| {
+        actions(plan, "1")
+            .iter()
+            .filter(|a| matches!(a, Action::RenameMember { .. }))
+            .count()
+    };
+    // The test policy says values do not follow: one rewrite (staff is kept).
+    assert_eq!(rewrites(&plan_for(&hr, &dir)), 1);
+    dir.member_values_follow_renames = Some(true);
+    let plan = plan_for(&hr, &dir);
+    assert_eq!(rewrites(&plan), 0, "{plan:#?}");
+    assert!(
+        actions(&plan, "1")
+            .iter()
+            .any(|a| matches!(a, Action::Move { .. }))
+    );
+    dir.member_values_follow_renames = Some(false);
+    assert_eq!(rewrites(&plan_for(&hr, &dir)), 1);
 }
