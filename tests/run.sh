@@ -11,6 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash tests/slapd/install-deps.sh
 bash tests/samba/install-deps.sh
+bash tests/389ds/install-deps.sh
 bash tests/scim/install-deps.sh
 
 # A failing test's panic is much easier to place with a backtrace, and CI offers no second try.
