@@ -128,6 +128,34 @@ fn assert_validates(config: &Path, env: &[(String, String)]) -> String {
 
 // --- every manifest ---------------------------------------------------------------------------
 
+/// The example configurations of the other directories validate as they are, each with its
+/// flavour's own mappings: the 389-DS one without an empty-group placeholder (389 allows empty
+/// groups) and with the rename rule set, so validate has nothing to warn about.
+#[test]
+fn the_active_directory_and_389_examples_validate_with_their_own_mappings() {
+    let out = assert_validates(&deploy("active-directory/hrsync.toml"), &[]);
+    assert!(
+        out.contains("configuration and mappings are valid"),
+        "{out}"
+    );
+    let out = assert_validates(&deploy("389ds/hrsync.toml"), &[]);
+    assert!(
+        out.contains("configuration and mappings are valid"),
+        "{out}"
+    );
+    assert!(!out.contains("warning:"), "{out}");
+    let config = read(&deploy("389ds/hrsync.toml"));
+    assert!(config.contains("flavour = \"389ds\""));
+    assert!(config.contains("mappings = \"../../mappings/389ds\""));
+    let groups = read(&repo().join("mappings/389ds/groups.toml"));
+    assert!(
+        !groups
+            .lines()
+            .any(|l| l.trim_start().starts_with("empty_group_placeholder")),
+        "389 needs no placeholder"
+    );
+}
+
 #[test]
 fn every_yaml_file_under_deploy_parses() {
     let mut files = Vec::new();

@@ -127,7 +127,7 @@ impl Directory {
             .ok()?;
         let response: ldap3::exop::WhoAmIResp = exop.parse();
         let id = response.authzid;
-        Some(match id.strip_prefix("dn:") {
+        Some(match id.strip_prefix("dn:").map(str::trim_start) {
             Some(dn) => dn.to_string(),
             None if id.is_empty() => "anonymous".to_string(),
             None => id,

@@ -73,6 +73,17 @@ fn corpus_dir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_corpus_file_has_its_expected_outcome_and_nothing_panics() {
+    check_corpus(None).await;
+}
+
+/// The same corpus against 389 Directory Server, whose schema checks and locks are its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn ds389_every_corpus_file_has_its_expected_outcome_and_nothing_panics() {
+    check_corpus(Some(crate::support::ds389::Plugins::None)).await;
+}
+
+/// Runs every case on slapd, or on 389-DS with these plugins.
+async fn check_corpus(ds389: Option<crate::support::ds389::Plugins>) {
     let text = std::fs::read_to_string(corpus_dir().join("cases.toml")).expect("cases.toml");
     let manifest: Manifest = toml::from_str(&text).expect("cases.toml parses");
     // Every file in the corpus has a case, and every case a file.
@@ -86,7 +97,7 @@ async fn every_corpus_file_has_its_expected_outcome_and_nothing_panics() {
 
     let mut failures = Vec::new();
     for case in &manifest.case {
-        if let Err(problems) = run_case(case).await {
+        if let Err(problems) = run_case(case, ds389).await {
             failures.push(format!(
                 "== {} ({}):\n{}",
                 case.file,
@@ -104,8 +115,15 @@ async fn every_corpus_file_has_its_expected_outcome_and_nothing_panics() {
     );
 }
 
-async fn run_case(case: &Case) -> Result<(), Vec<String>> {
-    let s = Scenario::start(&format!("corpus-{}", case.file.trim_end_matches(".json"))).await;
+async fn run_case(
+    case: &Case,
+    ds389: Option<crate::support::ds389::Plugins>,
+) -> Result<(), Vec<String>> {
+    let name = format!("corpus-{}", case.file.trim_end_matches(".json"));
+    let s = match ds389 {
+        Some(plugins) => Scenario::start_389(&name, plugins).await,
+        None => Scenario::start(&name).await,
+    };
     let keep = s.dir.add_user(
         "keep.me",
         "100",

@@ -21,6 +21,7 @@ mod batching;
 mod cli;
 mod corpus;
 mod demo;
+mod ds389;
 mod edges;
 mod endpoints;
 mod events;

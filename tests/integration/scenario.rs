@@ -30,6 +30,8 @@ pub struct Runner {
 pub struct Scenario {
     pub dir: TestDirectory,
     run: Runner,
+    /// On a 389 Directory Server (`directory.flavour = "389ds"`) rather than slapd.
+    ds389: bool,
 }
 
 impl std::ops::Deref for Scenario {
@@ -93,9 +95,26 @@ impl Scenario {
         Scenario::with_directory(dir).await
     }
 
+    /// Like [`Scenario::start`], on the test binary's 389 Directory Server with these plugins
+    /// (tests/support/ds389.rs): the config says `flavour = "389ds"` and StartTLS, and the
+    /// mappings have no empty-group placeholder (389 allows empty groups).
+    pub async fn start_389(name: &str, plugins: crate::support::ds389::Plugins) -> Scenario {
+        let name = name.to_string();
+        let dir =
+            tokio::task::spawn_blocking(move || crate::support::ds389::directory(&name, plugins))
+                .await
+                .expect("389-DS start panicked");
+        let run = Runner::start(&dir.admin_password).await;
+        Scenario::with_parts(dir, run, true)
+    }
+
     async fn with_directory(dir: TestDirectory) -> Scenario {
         let run = Runner::start(&dir.admin_password).await;
-        let scenario = Scenario { dir, run };
+        Scenario::with_parts(dir, run, false)
+    }
+
+    fn with_parts(dir: TestDirectory, run: Runner, ds389: bool) -> Scenario {
+        let scenario = Scenario { dir, run, ds389 };
         scenario.seed_directory();
         scenario.write_mappings();
         scenario.write_config("");
@@ -170,7 +189,7 @@ manager = "{{manager_dn}}"
 [groups]
 base = "{groups}"
 birthright = ["staff"]
-empty_group_placeholder = "cn=empty-group-placeholder,{base}"
+{placeholder}
 
 [[rule]]
 name = "engineering"
@@ -185,7 +204,14 @@ groups = ["sales"]
 ou = "{sales}"
 "#,
             groups = self.dir.groups_dn,
-            base = self.base(),
+            placeholder = if self.ds389 {
+                String::new()
+            } else {
+                format!(
+                    "empty_group_placeholder = \"cn=empty-group-placeholder,{}\"",
+                    self.base()
+                )
+            },
             eng = self.ou("engineering"),
             sales = self.ou("sales"),
         );
@@ -207,23 +233,38 @@ ou = "{sales}"
         } else {
             format!("url = \"{}\"\n", self.dir.url)
         };
+        let flavour = if self.ds389 {
+            let ca = self.dir.ca_file.as_ref().expect("389-DS has our CA");
+            format!(
+                "flavour = \"389ds\"\nstarttls = true\nca_file = \"{}\"\n",
+                ca.display()
+            )
+        } else {
+            String::new()
+        };
+        let flavour_table = if self.ds389 {
+            String::new()
+        } else {
+            format!(
+                "[directory.openldap]\npassword_policy = \"cn=default,ou=policies,{}\"\n",
+                self.dir.server_base_dn
+            )
+        };
         let text = format!(
             r#"
 [directory]
-{url_line}bind_dn = "{admin}"
+{flavour}{url_line}bind_dn = "{admin}"
 bind_password = {{ env = "{BIND_PASSWORD_ENV}" }}
 users_base = "{base}"
 {directory_extra}
 
-[directory.openldap]
-password_policy = "cn=default,ou=policies,{server_base}"
+{flavour_table}
 
 {hr}
 {hr_tables}
 "#,
             admin = self.dir.admin_dn,
             base = self.base(),
-            server_base = self.dir.server_base_dn,
             hr = self.hr_config(),
         );
         std::fs::write(&self.config, text).expect("write config");
@@ -237,7 +278,14 @@ password_policy = "cn=default,ou=policies,{server_base}"
             .search(
                 self.base(),
                 "(objectClass=*)",
-                &["*", "pwdAccountLockedTime"],
+                &[
+                    "*",
+                    if self.ds389 {
+                        "nsAccountLock"
+                    } else {
+                        "pwdAccountLockedTime"
+                    },
+                ],
             )
             .into_iter()
             .map(|e| {
