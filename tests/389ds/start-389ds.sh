@@ -68,7 +68,7 @@ DIR=$(cd "$1" && pwd)
 
 # The 389 tools live in /usr/sbin, which is not on every PATH (e.g. a non-root login shell).
 export PATH="$PATH:/usr/sbin:/sbin"
-for tool in dscreate dsctl ns-slapd ldapsearch openssl ss; do
+for tool in dscreate dsctl ns-slapd ldapsearch openssl ss setsid; do
     command -v "$tool" >/dev/null ||
         die "$tool not found: install 389-ds-base, ldap-utils and openssl" \
             "(tests/389ds/install-deps.sh, tests/slapd/install-deps.sh)"
@@ -327,31 +327,40 @@ if [[ $started -ne 1 ]]; then
 fi
 
 if [[ -n "${WATCH_PID:-}" ]]; then
-    # Removes the instance once the watched process is gone. Runs in its own background subshell
-    # with every fd redirected, so a caller that reads our stdout to EOF (the Rust harness does)
-    # is not kept waiting by it. The instance's name is random and never reused, so "ours" is
-    # simply "it still exists": once stop-389ds.sh has removed it, the watcher ends too.
-    (
+    # Removes the instance once the watched process is gone. The instance's name is random and
+    # never reused, so "ours" is simply "it still exists": once stop-389ds.sh has removed it,
+    # the watcher ends too. Every fd is redirected, so a caller that reads our stdout to EOF (the
+    # Rust harness does) is not kept waiting by it.
+    #
+    # In a session of its own (setsid), unlike start-slapd.sh's watcher: ns-slapd daemonizes
+    # into its own session, so a Ctrl-C on `cargo test` (SIGINT to the terminal's process group)
+    # or a CI timeout that kills the job's process group ends the tests but not the server, and
+    # the watcher must survive that to remove it.
+    # shellcheck disable=SC2016 # expanded by the watcher's bash, from its arguments
+    watcher='
+        watch_pid=$1 instance_dir=$2 dir=$3 stop=$4
         # A watched process that is a zombie (dead, not yet reaped by its parent) is gone too.
         watched_alive() {
-            kill -0 "$WATCH_PID" 2>/dev/null &&
-                ! grep -q '^State:[[:space:]]*Z' "/proc/$WATCH_PID/status" 2>/dev/null
+            kill -0 "$watch_pid" 2>/dev/null &&
+                ! grep -q "^State:[[:space:]]*Z" "/proc/$watch_pid/status" 2>/dev/null
         }
-        while watched_alive && [[ -d "$INSTANCE_DIR" ]]; do
+        while watched_alive && [[ -d "$instance_dir" ]]; do
             sleep 1
         done
         if ! watched_alive; then
             # The watched process died without cleaning up after itself: nobody else will. DIR
             # goes only with the instance; if that cannot be removed, DIR/watcher.log says why.
             for _ in 1 2 3; do
-                if bash "$STOP" "$DIR" >>"$DIR/watcher.log" 2>&1; then
-                    rm -rf "$DIR"
+                if bash "$stop" "$dir" >>"$dir/watcher.log" 2>&1; then
+                    rm -rf "$dir"
                     break
                 fi
                 sleep 2
             done
         fi
-    ) </dev/null >/dev/null 2>&1 &
+    '
+    setsid -f bash -c "$watcher" watcher "$WATCH_PID" "$INSTANCE_DIR" "$DIR" "$STOP" \
+        </dev/null >/dev/null 2>&1
 fi
 
 # Single quotes make every value safe to `source`, whatever the caller put in ADMIN_PASSWORD.
