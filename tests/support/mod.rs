@@ -38,6 +38,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub mod ds389;
 pub mod samba;
 
 /// Attempts at starting slapd before giving up. The script already retries port clashes
@@ -419,6 +420,32 @@ impl TestDirectory {
         }
     }
 
+    /// The LDAP result code of a simple bind as `dn` with `password` (by `ldapwhoami`): 0
+    /// success, 49 invalid credentials, and whatever else the server answers, e.g. 389-DS's 53
+    /// (unwilling to perform: "Account inactivated") for an `nsAccountLock`ed entry or 19
+    /// (constraint violation: "Exceed password retry limit") for a locked-out one, where
+    /// [`TestDirectory::can_bind`] would panic. Panics when there is no LDAP result at all
+    /// (server unreachable, TLS failure: libldap's negative codes, which the tool exits with as
+    /// 128 and up), so a "cannot bind" assertion never passes because the server is down.
+    pub fn bind_result(&self, dn: &str, password: &str) -> i32 {
+        // An empty password is an *unauthenticated* bind (RFC 4513 5.1.2): it proves nothing.
+        assert!(
+            !password.is_empty(),
+            "bind_result({dn}) with an empty password would be an anonymous bind"
+        );
+        let mut command = self.command("ldapwhoami");
+        command.arg("-D").arg(dn).arg("-w").arg(password);
+        let output = run(command);
+        match output.status.code() {
+            Some(code) if (0..128).contains(&code) => code,
+            _ => panic!(
+                "ldapwhoami as {dn} got no LDAP result ({}):\n{}",
+                output.status,
+                output_text(&output)
+            ),
+        }
+    }
+
     /// The group's `member` values, lowercased. Panics if the group does not exist, so that an
     /// "X is not a member" assertion cannot pass because the group is gone.
     pub fn group_members(&self, group_dn: &str) -> BTreeSet<String> {
@@ -613,6 +640,38 @@ impl TestDirectory {
         }
     }
 
+    /// Deletes the LDAP subentries in our subtree, deepest first, so that `ldapdelete -r` can
+    /// delete the rest. 389 Directory Server keeps roles, class-of-service definitions and
+    /// password policies in entries of `objectClass: ldapSubEntry`, which it leaves out of
+    /// every search whose filter does not ask for that class, so the one-level searches of
+    /// `ldapdelete -r` never see them and their parents stay non-leaf (66); and it has no tree
+    /// delete control. Servers without that class (slapd) find nothing here. Failures are
+    /// reported, not raised: this runs in `drop`.
+    fn delete_subentries(&self) {
+        let mut search = self.admin_command("ldapsearch");
+        search
+            .args(["-LLL", "-o", "ldif-wrap=no", "-b", &self.base_dn])
+            .args(["(objectClass=ldapSubEntry)", "1.1"]);
+        let output = run(search);
+        if !output.status.success() {
+            return;
+        }
+        let mut dns: Vec<String> = parse_ldif(&String::from_utf8_lossy(&output.stdout))
+            .into_iter()
+            .map(|entry| entry.dn)
+            .collect();
+        // A child's DN is its parent's with an RDN in front: longer.
+        dns.sort_by_key(|dn| std::cmp::Reverse(dn.len()));
+        for dn in dns {
+            let mut delete = self.admin_command("ldapdelete");
+            delete.arg(&dn);
+            let output = run(delete);
+            if !output.status.success() {
+                eprintln!("could not delete subentry {dn}: {}", output_text(&output));
+            }
+        }
+    }
+
     fn search_scoped(&self, base: &str, scope: &str, filter: &str, attrs: &[&str]) -> Vec<Entry> {
         let mut command = self.admin_command("ldapsearch");
         command
@@ -695,6 +754,7 @@ impl Drop for TestDirectory {
                 // The TempDir field is removed after this, with slapd already gone.
             }
             Server::External => {
+                self.delete_subentries();
                 let mut command = self.admin_command("ldapdelete");
                 command.arg("-r").arg(&self.base_dn);
                 let output = run(command);
