@@ -524,3 +524,141 @@ async fn ds389_a_service_account_with_the_documented_acis_runs_once_the_rename_r
     let out = s.hrsync_with_env(&["plan", "--detailed-exitcode"], &env);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+/// `hrsync sync` (and so every event) reads a few accounts with the same reader as a full run:
+/// a leaver named in it is locked the 389 way and cannot log in, and a role-locked active
+/// account named with it is left alone, as a full run would.
+#[tokio::test(flavor = "multi_thread")]
+async fn ds389_sync_locks_a_leaver_and_leaves_a_role_locked_account_alone() {
+    let s = Scenario::start_389("ds-sync", Plugins::None).await;
+    let one = "/api/gateway.php/acme/v1/employees";
+    let config = std::fs::read_to_string(&s.config).expect("config");
+    let single = format!(
+        "records = \"/employees\"\nemployee_url = \"{}{one}/{{id}}\"",
+        s.hr.uri()
+    );
+    std::fs::write(
+        &s.config,
+        config.replacen("records = \"/employees\"", &single, 1),
+    )
+    .expect("config");
+    let leaver = add_in(
+        &s,
+        "engineering",
+        "lee.ver",
+        "1101",
+        &["staff", "engineering", "vpn"],
+    );
+    let locked = add_in(
+        &s,
+        "engineering",
+        "ro.le",
+        "1102",
+        &["staff", "engineering", "vpn"],
+    );
+    let role = format!("cn=hrsync-test-sync-role,{}", s.base());
+    s.dir.ldapadd(&format!(
+        "dn: {role}\nobjectClass: top\nobjectClass: LDAPsubentry\nobjectClass: nsRoleDefinition\n\
+         objectClass: nsSimpleRoleDefinition\nobjectClass: nsManagedRoleDefinition\n\
+         cn: hrsync-test-sync-role\n"
+    ));
+    let out = s.dir.ldapmodify(&format!(
+        "dn: {locked}\nchangetype: modify\nadd: nsRoleDN\nnsRoleDN: {role}\n"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    dsidm(Plugins::None, &["role", "lock", &role]);
+    s.hr.reset().await;
+    for record in [
+        terminated(person("1101", "Lee", "Ver", "Engineering", "Engineer")),
+        person("1102", "Ro", "Le", "Sales", "Rep"),
+    ] {
+        let id = record["id"].as_str().expect("id").to_string();
+        wiremock::Mock::given(wiremock::matchers::method("GET"))
+            .and(wiremock::matchers::path(format!("{one}/{id}")))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(record))
+            .mount(&s.hr)
+            .await;
+    }
+    assert_eq!(bind(&s, &leaver, PASSWORD), 0);
+    let out = s.expect(&["sync", "1101", "1102"], 0);
+    assert!(out.contains("locked by a 389-DS role"), "{out}");
+    let gone = find(&s, "1101");
+    assert_eq!(gone.first("nsaccountlock"), Some("true"));
+    assert_eq!(
+        bind(&s, &gone.dn, PASSWORD),
+        INACTIVATED,
+        "the leaver cannot log in"
+    );
+    for group in ["staff", "engineering", "vpn"] {
+        assert!(
+            !members(&s, group).contains(&gone.dn.to_lowercase()),
+            "{group}"
+        );
+    }
+    assert!(
+        s.dir.entry(&locked).is_some(),
+        "the role-locked mover is not moved"
+    );
+    assert!(members(&s, "vpn").contains(&locked.to_lowercase()));
+}
+
+/// A password-policy lockout (too many wrong passwords: `accountUnlockTime`, result 19) is the
+/// server's own lock. It is not taken for a disabled account, so a leaver who is locked out
+/// still gets hrsync's lock; and a rehire's enable deletes only that lock, so the lockout is not
+/// forgiven: the password-guesser is still locked out after the rehire.
+#[tokio::test(flavor = "multi_thread")]
+async fn ds389_a_lockout_is_neither_mistaken_for_a_lock_nor_lifted_by_a_rehire() {
+    let s = Scenario::start_389("ds-lockout", Plugins::None).await;
+    // A policy on this test's people only: the shared instance's global policy stays as it is.
+    let mut dsconf = crate::support::ds389::instance(Plugins::None).dsconf();
+    dsconf
+        .args(["localpwp", "addsubtree", &s.dir.people_dn])
+        .args(["--pwdlockout", "on", "--pwdmaxfailures", "2"]);
+    crate::support::ds389::run_tool(dsconf);
+    let dn = add_in(
+        &s,
+        "engineering",
+        "gue.sser",
+        "1201",
+        &["staff", "engineering", "vpn"],
+    );
+    let record = person("1201", "Gue", "Sser", "Engineering", "Engineer");
+    s.serve(&[record.clone()]).await;
+    s.expect(&["apply"], 0);
+    for _ in 0..3 {
+        bind(&s, &dn, "guess");
+    }
+    assert_eq!(
+        bind(&s, &dn, PASSWORD),
+        19,
+        "locked out by the password policy"
+    );
+    // Not a disabled account to hrsync: an active employee's plan is empty.
+    s.assert_converged();
+
+    s.serve(&[terminated(record.clone())]).await;
+    s.expect(&["apply"], 0);
+    let gone = find(&s, "1201");
+    assert_eq!(
+        gone.first("nsaccountlock"),
+        Some("true"),
+        "hrsync's own lock"
+    );
+    assert_ne!(bind(&s, &gone.dn, PASSWORD), 0);
+
+    s.serve(&[record]).await;
+    s.expect(&["apply"], 0);
+    let back = find(&s, "1201");
+    assert_eq!(
+        back.dn.to_lowercase(),
+        dn.to_lowercase(),
+        "back in its role's OU"
+    );
+    assert!(!back.has("nsaccountlock"), "hrsync lifted its own lock");
+    assert_eq!(
+        bind(&s, &dn, PASSWORD),
+        19,
+        "and not the lockout: a rehire does not forgive a password-guesser"
+    );
+    s.assert_converged();
+}

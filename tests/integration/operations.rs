@@ -658,6 +658,11 @@ async fn check_reports_both_sides_and_names_the_side_that_fails() {
         "{out}"
     );
     assert!(out.contains(" exists"), "{out}");
+    assert!(out.contains("  server: OpenLDAP"), "{out}");
+    assert!(
+        out.contains("  lock: the ppolicy overlay is loaded"),
+        "{out}"
+    );
     assert_eq!(s.dump(), before, "check changes nothing");
 
     let wrong_password = "Wrong-Pass-71";
