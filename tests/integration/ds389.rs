@@ -623,7 +623,7 @@ async fn ds389_a_lockout_is_neither_mistaken_for_a_lock_nor_lifted_by_a_rehire()
         &["staff", "engineering", "vpn"],
     );
     let record = person("1201", "Gue", "Sser", "Engineering", "Engineer");
-    s.serve(&[record.clone()]).await;
+    s.serve(std::slice::from_ref(&record)).await;
     s.expect(&["apply"], 0);
     for _ in 0..3 {
         bind(&s, &dn, "guess");
