@@ -170,7 +170,7 @@ async fn plan(
 ) -> Result<Plan, RunError> {
     let mappings = &config.mappings;
     let scope = hr.scope.clone().unwrap_or_default();
-    let mut snapshot = directory.snapshot_of(mappings, &scope).await?;
+    let (mut snapshot, guards) = directory.snapshot_of(mappings, &scope).await?;
     let correlated: BTreeSet<&str> = snapshot
         .accounts
         .iter()
@@ -198,7 +198,7 @@ async fn plan(
         if unknown.is_empty() {
             break;
         }
-        let found = directory.accounts_at(mappings, &unknown).await?;
+        let found = directory.accounts_at(mappings, &unknown, &guards).await?;
         if found.is_empty() {
             break;
         }

@@ -64,14 +64,19 @@ fn default_max_body_bytes() -> usize {
 fn default_replay_window_secs() -> u64 {
     300
 }
+/// The rails' defaults, also those of a changes run without an `[events]` table.
+pub(crate) const DEFAULT_MAX_DISABLES: usize = 20;
+pub(crate) const DEFAULT_WINDOW_SECS: u64 = 3600;
+pub(crate) const DEFAULT_RETRIES: u32 = 5;
+
 fn default_max_disables() -> usize {
-    20
+    DEFAULT_MAX_DISABLES
 }
 fn default_window_secs() -> u64 {
-    3600
+    DEFAULT_WINDOW_SECS
 }
 fn default_retries() -> u32 {
-    5
+    DEFAULT_RETRIES
 }
 
 /// The largest body `max_body_bytes` may allow: an HR event names a few employees.

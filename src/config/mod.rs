@@ -11,7 +11,7 @@
 
 mod digest;
 mod env;
-mod events;
+pub(crate) mod events;
 mod lifecycle;
 mod limits;
 mod operations;

@@ -19,8 +19,16 @@ use crate::plan::{DisableMethod, UAC_ACCOUNTDISABLE};
 pub(super) struct AccountReader<'a> {
     method: DisableMethod,
     correlation: String,
-    protected: &'a BTreeMap<Dn, String>,
-    held: &'a BTreeSet<Dn>,
+    guards: &'a Guards,
+}
+
+/// The accounts that are protected (with the reason) and held (in the hold group), read once per
+/// run: a targeted read that reads more accounts later (see `Directory::accounts_at`) reuses
+/// them.
+#[derive(Debug, Default)]
+pub(crate) struct Guards {
+    protected: BTreeMap<Dn, String>,
+    held: BTreeSet<Dn>,
 }
 
 impl Directory {
@@ -31,7 +39,7 @@ impl Directory {
         mappings: &Mappings,
     ) -> Result<DirectorySnapshot, DirectoryError> {
         let filter = self.config.user_filter.clone();
-        let (protected, held) = self.protected_and_held(mappings).await?;
+        let guards = self.guards(mappings).await?;
         let managed = mappings.managed_groups();
         let member_attribute = mappings.groups.member_attribute.as_str();
         let outside_bases: BTreeSet<Dn> = managed
@@ -46,7 +54,7 @@ impl Directory {
             .cloned()
             .collect();
         let groups = self.spawn_group_reads(outside_bases, member_attribute);
-        let reader = self.account_reader(mappings, &protected, &held);
+        let reader = self.account_reader(mappings, &guards);
         let mut accounts = Vec::new();
         self.read_accounts(mappings, &reader, &filter, None, &mut accounts)
             .await?;
@@ -58,7 +66,7 @@ impl Directory {
         tracing::debug!(
             accounts = accounts.len(),
             groups = groups.len(),
-            protected = protected.len(),
+            protected = guards.protected.len(),
             "read directory"
         );
         Ok(DirectorySnapshot {
@@ -125,10 +133,7 @@ impl Directory {
     }
 
     /// The protected accounts with the reason, and the held ones (in the hold group).
-    pub(super) async fn protected_and_held(
-        &mut self,
-        mappings: &Mappings,
-    ) -> Result<(BTreeMap<Dn, String>, BTreeSet<Dn>), DirectoryError> {
+    pub(super) async fn guards(&mut self, mappings: &Mappings) -> Result<Guards, DirectoryError> {
         let protected = self.protected_accounts().await?;
         let held = match self.config.hold_group.clone() {
             Some(group) => self
@@ -137,21 +142,19 @@ impl Directory {
                 .unwrap_or_default(),
             None => BTreeSet::new(),
         };
-        Ok((protected, held))
+        Ok(Guards { protected, held })
     }
 
     /// How an entry read becomes an account.
     pub(super) fn account_reader<'a>(
         &self,
         mappings: &Mappings,
-        protected: &'a BTreeMap<Dn, String>,
-        held: &'a BTreeSet<Dn>,
+        guards: &'a Guards,
     ) -> AccountReader<'a> {
         AccountReader {
             method: self.config.policy.disable,
             correlation: mappings.correlation.attribute.to_ascii_lowercase(),
-            protected,
-            held,
+            guards,
         }
     }
 
@@ -297,8 +300,8 @@ impl AccountReader<'_> {
         let password_set = !ad || first("pwdlastset").is_some_and(|v| v != "0");
         let correlation_id = first(&self.correlation).cloned();
         DirectoryAccount {
-            protected: self.protected.get(&dn).cloned(),
-            held: self.held.contains(&dn),
+            protected: self.guards.protected.get(&dn).cloned(),
+            held: self.guards.held.contains(&dn),
             locked_elsewhere: None,
             dn,
             correlation_id,

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use ldap3::ldap_escape;
 
 use super::groups::GROUP_FILTER;
+use super::snapshot::Guards;
 use super::{Directory, DirectoryError};
 use crate::dn::Dn;
 use crate::mapping::Mappings;
@@ -27,14 +28,15 @@ const TERMS_PER_SEARCH: usize = 200;
 const EXISTENCE_READS_IN_FLIGHT: usize = 8;
 
 impl Directory {
-    /// The directory as far as the employees `ids` are concerned (see the module's doc).
+    /// The directory as far as the employees `ids` are concerned (see the module's doc), and
+    /// who is protected or held, for [`Directory::accounts_at`].
     pub(crate) async fn snapshot_of(
         &mut self,
         mappings: &Mappings,
         ids: &BTreeSet<String>,
-    ) -> Result<DirectorySnapshot, DirectoryError> {
-        let (protected, held) = self.protected_and_held(mappings).await?;
-        let reader = self.account_reader(mappings, &protected, &held);
+    ) -> Result<(DirectorySnapshot, Guards), DirectoryError> {
+        let guards = self.guards(mappings).await?;
+        let reader = self.account_reader(mappings, &guards);
         let correlation = &mappings.correlation.attribute;
         let mut accounts = Vec::new();
         let ids: Vec<&String> = ids.iter().collect();
@@ -56,13 +58,14 @@ impl Directory {
             "read the directory for {} employee(s)",
             ids.len()
         );
-        Ok(DirectorySnapshot {
+        let snapshot = DirectorySnapshot {
             accounts,
             groups,
             taken: BTreeMap::new(),
             warnings,
             member_values_follow_renames,
-        })
+        };
+        Ok((snapshot, guards))
     }
 
     /// The values of the unique attributes in use anywhere, as a full read finds them: what
@@ -75,15 +78,15 @@ impl Directory {
     }
 
     /// The accounts at `dns` (those that exist and match the user filter), read as a full read
-    /// would read them: what a targeted plan that creates or moves an account to one of those
-    /// DNs must know is there.
+    /// would read them (`guards` from [`Directory::snapshot_of`]): what a targeted plan that
+    /// creates or moves an account to one of those DNs must know is there.
     pub(crate) async fn accounts_at(
         &mut self,
         mappings: &Mappings,
         dns: &BTreeSet<Dn>,
+        guards: &Guards,
     ) -> Result<Vec<DirectoryAccount>, DirectoryError> {
-        let (protected, held) = self.protected_and_held(mappings).await?;
-        let reader = self.account_reader(mappings, &protected, &held);
+        let reader = self.account_reader(mappings, guards);
         let filter = self.config.user_filter.clone();
         let mut accounts = Vec::new();
         for dn in dns {

@@ -79,13 +79,12 @@ impl Endpoint {
 
     /// The answer to one request.
     pub(crate) async fn answer(&self, request: Request<Incoming>) -> Reply {
-        let name = request
+        let found = request
             .uri()
             .path()
             .strip_prefix("/events/")
-            .filter(|name| self.sources.contains_key(*name))
-            .map(str::to_string);
-        let Some(name) = name else {
+            .and_then(|name| self.sources.get_key_value(name));
+        let Some((name, source)) = found else {
             // Not counted under the path's name: a scanner must not make up label values.
             return self.refuse(
                 "unknown",
@@ -95,35 +94,49 @@ impl Endpoint {
             );
         };
         if request.method() != Method::POST {
-            return self.refuse(&name, "method", StatusCode::METHOD_NOT_ALLOWED, "only POST");
+            return self.refuse(name, "method", StatusCode::METHOD_NOT_ALLOWED, "only POST");
         }
+        match self.read_body(name, request).await {
+            Ok((headers, body)) => self.accept(name, source, &headers, &body),
+            Err(refused) => refused,
+        }
+    }
+
+    /// The request's headers and body, unless the body is over `max_body_bytes` (by its
+    /// Content-Length, or while it is read) or cannot be read.
+    async fn read_body(
+        &self,
+        name: &str,
+        request: Request<Incoming>,
+    ) -> Result<(hyper::HeaderMap, hyper::body::Bytes), Reply> {
         let declared = request
             .headers()
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
-            return self.too_large(&name);
+            return Err(self.too_large(name));
         }
         let (parts, body) = request.into_parts();
-        let body = match Limited::new(body, self.max_body_bytes).collect().await {
-            Ok(body) => body.to_bytes(),
+        match Limited::new(body, self.max_body_bytes).collect().await {
+            Ok(body) => Ok((parts.headers, body.to_bytes())),
             Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-                return self.too_large(&name);
+                Err(self.too_large(name))
             }
-            Err(_) => {
-                return self.refuse(&name, "malformed", StatusCode::BAD_REQUEST, "body not read");
-            }
-        };
-        let Some(source) = self.sources.get(&name) else {
-            return self.refuse(
-                "unknown",
-                "unknown_source",
-                StatusCode::NOT_FOUND,
-                "no such source",
-            );
-        };
-        if source.kind == Scheme::Hibob && crate::events::payload::is_ping(&body) {
+            Err(_) => Err(self.refuse(name, "malformed", StatusCode::BAD_REQUEST, "body not read")),
+        }
+    }
+
+    /// A delivery read whole: verified, new, and naming employees in the source's documented
+    /// shape, or refused with the reason; the employees are queued.
+    fn accept(
+        &self,
+        name: &str,
+        source: &Source,
+        headers: &hyper::HeaderMap,
+        body: &[u8],
+    ) -> Reply {
+        if source.kind == Scheme::Hibob && crate::events::payload::is_ping(body) {
             tracing::info!(source = %name, "HiBob's connection check answered");
             return reply(StatusCode::OK, "text/plain", "ok\n".to_string());
         }
@@ -131,17 +144,17 @@ impl Endpoint {
         let verified = match verify::verify(
             source.kind,
             &source.key,
-            &parts.headers,
-            &body,
+            headers,
+            body,
             now,
             self.replay_window,
         ) {
             Ok(verified) => verified,
-            Err(rejected) => return self.rejected(&name, &rejected),
+            Err(rejected) => return self.rejected(name, &rejected),
         };
         if !self.first(&verified.delivery, now) {
             return self.refuse(
-                &name,
+                name,
                 "replay",
                 StatusCode::CONFLICT,
                 "this delivery was received before",
@@ -149,24 +162,24 @@ impl Endpoint {
         }
         let ids = match crate::events::payload::employee_ids(
             source.kind,
-            &body,
+            body,
             source.employee_ids.as_ref(),
         ) {
             Ok(ids) => ids,
             Err(problem) => {
                 tracing::warn!(source = %name, %problem, "event refused: payload not understood");
                 return self.refuse(
-                    &name,
+                    name,
                     "malformed",
                     StatusCode::BAD_REQUEST,
                     "payload not understood",
                 );
             }
         };
-        self.queue.push(&name, &ids, Instant::now());
+        self.queue.push(name, &ids, Instant::now());
         {
             let mut totals = self.lock_totals();
-            *totals.accepted.entry(name.clone()).or_default() += 1;
+            *totals.accepted.entry(name.to_string()).or_default() += 1;
             totals.pending = self.queue.len();
         }
         tracing::info!(source = %name, employees = ids.len(), "event accepted");

@@ -19,7 +19,7 @@ use crate::app::cycle::new_run_id;
 use crate::app::pipeline::{Audience, Execution};
 use crate::app::sync::{self, Request};
 use crate::app::{Outcome, RunError};
-use crate::config::Config;
+use crate::config::{Config, events};
 use crate::events::queue::{Pending, Queue, Window};
 use crate::metrics::{EventTotals, RunMetrics};
 
@@ -120,9 +120,9 @@ impl Rails {
                 retries: events.retries,
             },
             None => Self {
-                window: Duration::from_secs(3600),
-                max_disables: 20,
-                retries: 5,
+                window: Duration::from_secs(events::DEFAULT_WINDOW_SECS),
+                max_disables: events::DEFAULT_MAX_DISABLES,
+                retries: events::DEFAULT_RETRIES,
             },
         }
     }

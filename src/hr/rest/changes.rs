@@ -91,15 +91,7 @@ pub(crate) async fn changed_ids(
             (url, None)
         }
         Changes::Template { template, pointer } => {
-            let encoded: String = time
-                .bytes()
-                .map(|b| match b {
-                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                        (b as char).to_string()
-                    }
-                    _ => format!("%{b:02X}"),
-                })
-                .collect();
+            let encoded = super::one::percent_encode(&time);
             (
                 parse(&template.replacen(SINCE_PLACEHOLDER, &encoded, 1))?,
                 Some(pointer),

@@ -494,7 +494,7 @@ fn path_url(template: &str, query: &[(String, String)], value: &str) -> Result<U
 }
 
 /// Every byte of `value` but the unreserved characters of RFC 3986, as `%XX`.
-fn percent_encode(value: &str) -> String {
+pub(super) fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
