@@ -48,6 +48,10 @@ die() {
     exit 1
 }
 
+# make_test_ca, issue_test_cert
+# shellcheck source=../tls/certs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tls/certs.sh"
+
 [[ $# -eq 1 ]] || die "usage: start-samba.sh DIR"
 mkdir -p "$1"
 DIR=$(cd "$1" && pwd)
@@ -148,30 +152,13 @@ mkdir -p "$DC/run" "$DC/cache"
 TLS="$DIR/tls"
 mkdir -p "$TLS"
 if [[ ! -s "$TLS/ca.pem" || ! -s "$TLS/ca.key" ]]; then
-    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-        -keyout "$TLS/ca.key" -out "$TLS/ca.pem" -days 3650 -subj "/CN=hrsync test CA" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null ||
-        die "openssl could not create the CA"
+    make_test_ca "$TLS" || die "openssl could not create the CA"
 fi
-# Clients (ldapsearch, hrsync, tests) run as other users in some setups: the CA is public.
-chmod 644 "$TLS/ca.pem"
 
 issue_server_cert() {
     local addr=$1
-    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-        -keyout "$TLS/server.key" -out "$TLS/server.csr" -subj "/CN=dc1.example.test" \
-        2>/dev/null || die "openssl could not create the server key"
-    cat >"$TLS/server.ext" <<EOF
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=IP:$addr,DNS:localhost
-EOF
-    openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" \
-        -CAcreateserial -days 3650 -extfile "$TLS/server.ext" -out "$TLS/server.pem" \
-        2>/dev/null || die "openssl could not sign the server certificate"
-    rm -f "$TLS/server.csr" "$TLS/server.ext" "$TLS/ca.srl"
+    issue_test_cert "$TLS" dc1.example.test "IP:$addr,DNS:localhost" ||
+        die "openssl could not issue the server certificate"
     # Samba refuses a key file that others can read (it is 0600 through the umask already).
     chmod 600 "$TLS/server.key"
 }

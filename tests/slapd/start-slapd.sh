@@ -36,6 +36,10 @@ die() {
     exit 1
 }
 
+# make_test_ca, issue_test_cert
+# shellcheck source=../tls/certs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tls/certs.sh"
+
 [[ $# -eq 1 ]] || die "usage: start-slapd.sh DIR"
 mkdir -p "$1"
 DIR=$(cd "$1" && pwd)
@@ -76,27 +80,10 @@ mkdir -p "$DIR/db" "$DIR/tls"
 # so a caller may pre-seed DIR/tls with certificates shared with other servers.
 TLS="$DIR/tls"
 if [[ ! -s "$TLS/server.pem" ]]; then
-    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-        -keyout "$TLS/ca.key" -out "$TLS/ca.pem" -days 3650 -subj "/CN=hrsync test CA" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null ||
-        die "openssl could not create the CA"
-    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-        -keyout "$TLS/server.key" -out "$TLS/server.csr" -subj "/CN=localhost" 2>/dev/null ||
-        die "openssl could not create the server key"
-    cat >"$TLS/server.ext" <<'EOF'
-basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,DNS:localhost
-EOF
-    openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.pem" -CAkey "$TLS/ca.key" \
-        -CAcreateserial -days 3650 -extfile "$TLS/server.ext" -out "$TLS/server.pem" 2>/dev/null ||
-        die "openssl could not sign the server certificate"
-    rm -f "$TLS/server.csr" "$TLS/server.ext" "$TLS/ca.srl"
+    make_test_ca "$TLS" || die "openssl could not create the CA"
+    issue_test_cert "$TLS" localhost "IP:127.0.0.1,DNS:localhost" ||
+        die "openssl could not issue the server certificate"
 fi
-# Clients (ldapsearch, hrsync, tests) run as other users in some setups: the CA is public.
-chmod 644 "$TLS/ca.pem"
 
 # --- slapd.conf -----------------------------------------------------------------------------
 # Hash the root password rather than writing it into slapd.conf verbatim: slapd.conf has its own
