@@ -500,68 +500,55 @@ impl RawDirectory {
     /// What the flavour means for the planner; the lifecycle settings are left at their
     /// defaults for the loader to fill in.
     fn policy(&self) -> Policy {
-        match self.flavour {
-            Flavour::Openldap => Policy {
-                disable: self.openldap.disable_method,
-                expire_leavers: false,
-                member_values_follow_renames: self.openldap.refint,
-                groups_require_member: true,
-                empty_group_placeholder: None,
-                required_attributes: vec!["cn".to_string(), "sn".to_string()],
-                prehire_days: 0,
-                time_zone: chrono_tz::UTC,
-                time_zone_field: None,
-                leave_disable: false,
-                leave_remove_groups: BTreeSet::new(),
-                disable_orphans: false,
-                leaver_groups: LeaverGroups::All,
-                leaver_keep_groups: BTreeSet::new(),
+        let required = |names: &[&str]| names.iter().map(ToString::to_string).collect();
+        let (disable, member_values_follow_renames, groups_require_member, required, mark) =
+            match self.flavour {
                 // Multi-valued on inetOrgPerson: the mark sits beside an admin's notes.
-                disabled_mark: Mark::disabled_in("description"),
-            },
-            // AD keeps member links pointing at moved entries and allows empty groups.
-            Flavour::ActiveDirectory => Policy {
-                disable: DisableMethod::UserAccountControl,
-                expire_leavers: self.active_directory.expire_leavers,
-                member_values_follow_renames: true,
-                groups_require_member: false,
-                empty_group_placeholder: None,
-                required_attributes: vec!["cn".to_string()],
-                prehire_days: 0,
-                time_zone: chrono_tz::UTC,
-                time_zone_field: None,
-                leave_disable: false,
-                leave_remove_groups: BTreeSet::new(),
-                disable_orphans: false,
-                leaver_groups: LeaverGroups::All,
-                leaver_keep_groups: BTreeSet::new(),
-                // AD keeps `description` single-valued on users; `info` (Notes) is free more
-                // often. Single-valued too: where an admin wrote a note, the mark is refused and
-                // hrsync then treats its own lock as someone else's (it stays locked).
-                disabled_mark: Mark::disabled_in("info"),
-            },
-            // 389 allows empty groups. Whether member values follow a move depends on its
-            // plugins, read from the server at each run; the setting is the fallback.
-            Flavour::Ds389 => Policy {
-                disable: DisableMethod::NsAccountLock,
-                expire_leavers: false,
-                member_values_follow_renames: self
-                    .ds389
-                    .member_values_follow_renames
-                    .unwrap_or(false),
-                groups_require_member: false,
-                empty_group_placeholder: None,
-                required_attributes: vec!["cn".to_string(), "sn".to_string()],
-                prehire_days: 0,
-                time_zone: chrono_tz::UTC,
-                time_zone_field: None,
-                leave_disable: false,
-                leave_remove_groups: BTreeSet::new(),
-                disable_orphans: false,
-                leaver_groups: LeaverGroups::All,
-                leaver_keep_groups: BTreeSet::new(),
-                disabled_mark: Mark::disabled_in("description"),
-            },
+                Flavour::Openldap => (
+                    self.openldap.disable_method,
+                    self.openldap.refint,
+                    true,
+                    required(&["cn", "sn"]),
+                    "description",
+                ),
+                // AD keeps member links pointing at moved entries and allows empty groups. It
+                // keeps `description` single-valued on users; `info` (Notes) is free more
+                // often. Single-valued too: where an admin wrote a note, the mark is refused
+                // and hrsync then treats its own lock as someone else's (it stays locked).
+                Flavour::ActiveDirectory => (
+                    DisableMethod::UserAccountControl,
+                    true,
+                    false,
+                    required(&["cn"]),
+                    "info",
+                ),
+                // 389 allows empty groups. Whether member values follow a move depends on its
+                // plugins, read from the server at each run; the setting is the fallback.
+                Flavour::Ds389 => (
+                    DisableMethod::NsAccountLock,
+                    self.ds389.member_values_follow_renames.unwrap_or(false),
+                    false,
+                    required(&["cn", "sn"]),
+                    "description",
+                ),
+            };
+        Policy {
+            disable,
+            expire_leavers: self.flavour == Flavour::ActiveDirectory
+                && self.active_directory.expire_leavers,
+            member_values_follow_renames,
+            groups_require_member,
+            empty_group_placeholder: None,
+            required_attributes: required,
+            prehire_days: 0,
+            time_zone: chrono_tz::UTC,
+            time_zone_field: None,
+            leave_disable: false,
+            leave_remove_groups: BTreeSet::new(),
+            disable_orphans: false,
+            leaver_groups: LeaverGroups::All,
+            leaver_keep_groups: BTreeSet::new(),
+            disabled_mark: Mark::disabled_in(mark),
         }
     }
 }
