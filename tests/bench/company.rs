@@ -268,18 +268,7 @@ impl Slapd {
     }
 
     pub fn password_file(&self) -> Result<PathBuf> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = self.dir.join("bind-password");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| e.to_string())?;
-        file.write_all(self.password.as_bytes())
-            .map_err(|e| e.to_string())?;
-        Ok(path)
+        password_file(&self.dir, &self.password)
     }
 
     pub fn stop(&self) {
@@ -295,23 +284,61 @@ impl Drop for Slapd {
     }
 }
 
+/// `password` in `dir/bind-password` (mode 0600), for the LDAP tools' `-y`.
+pub fn password_file(dir: &Path, password: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("bind-password");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| e.to_string())?;
+    file.write_all(password.as_bytes())
+        .map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 // --- hrsync -------------------------------------------------------------------------------
 
+/// hrsync's configuration for the slapd of [`Slapd::start`].
 pub fn write_config(dir: &Path, ldap_url: &str, hr_port: u16) -> Result<PathBuf> {
-    let mappings = dir.join("mappings");
-    std::fs::create_dir_all(&mappings).map_err(|e| e.to_string())?;
-    let mut rules = String::new();
-    for role in 0..ROLES {
-        rules.push_str(&format!(
-            "[[rule]]\nname = \"role-{role:03}\"\nmatch = {{ title = \"{}\" }}\ngroups = [\"role-{role:03}\"]\n\n",
-            title(role)
-        ));
-    }
-    let text = format!(
+    write_config_with(
+        dir,
+        hr_port,
+        &openldap_mappings(),
+        &format!(
+            r#"[directory]
+flavour = "openldap"
+url = "{ldap_url}"
+bind_dn = "cn=admin,{SUFFIX}"
+bind_password = {{ env = "{PASSWORD_ENV}" }}
+users_base = "{SUFFIX}"
+page_size = {PAGE}
+
+[directory.openldap]
+disable_method = "ppolicy_lock"
+password_policy = "cn=default,ou=policies,{SUFFIX}"
+"#
+        ),
+    )
+}
+
+/// The mappings (without the role rules) for an OpenLDAP-like directory: inetOrgPerson
+/// accounts named by uid, groupOfNames groups; with the empty-group placeholder slapd's
+/// groupOfNames needs when `placeholder`.
+pub fn ldap_mappings(placeholder: bool) -> String {
+    let placeholder = if placeholder {
+        format!("empty_group_placeholder = \"cn=empty-group-placeholder,{SUFFIX}\"\n")
+    } else {
+        String::new()
+    };
+    format!(
         r#"[correlation]
 attribute = "employeeNumber"
 
@@ -331,11 +358,33 @@ title = "{{title}}"
 
 [groups]
 base = "{GROUPS}"
-empty_group_placeholder = "cn=empty-group-placeholder,{SUFFIX}"
-member_attribute = "member"
+{placeholder}member_attribute = "member"
+"#
+    )
+}
 
-{rules}"#
-    );
+fn openldap_mappings() -> String {
+    ldap_mappings(true)
+}
+
+/// hrsync's configuration: `mappings` (everything but the role rules, which are added here),
+/// `directory` (the `[directory]` tables), and the HR API on `hr_port`.
+pub fn write_config_with(
+    dir: &Path,
+    hr_port: u16,
+    mappings_head: &str,
+    directory: &str,
+) -> Result<PathBuf> {
+    let mappings = dir.join("mappings");
+    std::fs::create_dir_all(&mappings).map_err(|e| e.to_string())?;
+    let mut rules = String::new();
+    for role in 0..ROLES {
+        rules.push_str(&format!(
+            "[[rule]]\nname = \"role-{role:03}\"\nmatch = {{ title = \"{}\" }}\ngroups = [\"role-{role:03}\"]\n\n",
+            title(role)
+        ));
+    }
+    let text = format!("{mappings_head}\n{rules}");
     std::fs::write(mappings.join("mappings.toml"), text).map_err(|e| e.to_string())?;
     let config = dir.join("hrsync.toml");
     let big = "{ count = 10000000, percent = 100 }";
@@ -344,18 +393,7 @@ member_attribute = "member"
         format!(
             r#"mappings = "mappings"
 
-[directory]
-flavour = "openldap"
-url = "{ldap_url}"
-bind_dn = "cn=admin,{SUFFIX}"
-bind_password = {{ env = "{PASSWORD_ENV}" }}
-users_base = "{SUFFIX}"
-page_size = {PAGE}
-
-[directory.openldap]
-disable_method = "ppolicy_lock"
-password_policy = "cn=default,ou=policies,{SUFFIX}"
-
+{directory}
 [hr]
 source = "rest"
 
