@@ -18,28 +18,10 @@ impl<'a> Builder<'a> {
         planned: &mut Planned,
     ) {
         let employee = target.employee;
-        if account.disabled && hold.is_none() && !self.locked_by_hrsync(account) {
-            planned.skipped.push(skipped(
-                Some(&employee.id),
-                Some(&account.dn),
-                format!(
-                    "disabled outside hrsync while HR says {}: hrsync lifts only the locks it \
-                     set (an admin's lock, an offboarding); enable it by hand if it should be",
-                    status_fact(employee, target.status)
-                ),
-            ));
-            return;
-        }
-        if let Some(lock) = account.locked_elsewhere.as_ref().filter(|_| hold.is_none()) {
-            planned.skipped.push(skipped(
-                Some(&employee.id),
-                Some(&account.dn),
-                format!(
-                    "{lock} while HR says {}: a lock hrsync neither sets nor lifts; take the \
-                     account out of it by hand if it should work",
-                    status_fact(employee, target.status)
-                ),
-            ));
+        if let Some(why) = self.someone_elses_lock(target, account, hold) {
+            planned
+                .skipped
+                .push(skipped(Some(&employee.id), Some(&account.dn), why));
             return;
         }
         let current_groups = self.member_of.of(&account.dn);
@@ -286,6 +268,35 @@ impl<'a> Builder<'a> {
             .chain(self.other_groups_of(&account.dn))
             .collect();
         changes.extend(self.values_following(&account.dn, to, kept));
+    }
+
+    /// Why an account that should work is left alone: a lock hrsync did not set stops its
+    /// login (an admin's, an offboarding, a 389 role's), and only its owner may lift it. An
+    /// account on hold is locked by hrsync anyway.
+    fn someone_elses_lock(
+        &self,
+        target: &Target<'a>,
+        account: &DirectoryAccount,
+        hold: Option<&Reason>,
+    ) -> Option<String> {
+        if hold.is_some() {
+            return None;
+        }
+        let status = || status_fact(target.employee, target.status);
+        if account.disabled && !self.locked_by_hrsync(account) {
+            let status = status();
+            return Some(format!(
+                "disabled outside hrsync while HR says {status}: hrsync lifts only the locks it \
+                 set (an admin's lock, an offboarding); enable it by hand if it should be"
+            ));
+        }
+        account.locked_elsewhere.as_ref().map(|lock| {
+            let status = status();
+            format!(
+                "{lock} while HR says {status}: a lock hrsync neither sets nor lifts; take the \
+                 account out of it by hand if it should work"
+            )
+        })
     }
 
     /// Where member values do not follow a rename, the rewrite of an account's value from
