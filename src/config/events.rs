@@ -113,45 +113,7 @@ impl RawEvents {
         problems: &mut Vec<ConfigProblem>,
     ) -> Option<EventsConfig> {
         let before = problems.len();
-        let listen = match self.listen.parse::<SocketAddr>() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                problems.push(ConfigProblem::new(
-                    "events.listen",
-                    format!(
-                        "\"{}\" is not an address and port like 0.0.0.0:8443",
-                        self.listen
-                    ),
-                ));
-                None
-            }
-        };
-        let tls = match (self.tls_cert, self.tls_key) {
-            (Some(cert), Some(key)) => Some((dir.join(cert), dir.join(key))),
-            (None, None) => None,
-            _ => {
-                problems.push(ConfigProblem::new(
-                    "events.tls_cert",
-                    "set both tls_cert and tls_key, or neither",
-                ));
-                None
-            }
-        };
-        if let Some(addr) = listen
-            && tls.is_none()
-            && !self.tls_terminated_by_proxy
-            && !addr.ip().is_loopback()
-        {
-            problems.push(ConfigProblem::new(
-                "events.listen",
-                format!(
-                    "{addr} is not a loopback address and no tls_cert/tls_key is set: webhook \
-                     bodies name employees and must not cross a network in clear text. Set \
-                     tls_cert and tls_key, listen on 127.0.0.1 behind a proxy, or set \
-                     tls_terminated_by_proxy = true when an ingress in front terminates TLS"
-                ),
-            ));
-        }
+        let (listen, tls) = self.endpoint(dir, problems);
         if !(1..=MAX_BODY_LIMIT).contains(&self.max_body_bytes) {
             problems.push(ConfigProblem::new(
                 "events.max_body_bytes",
@@ -205,6 +167,55 @@ impl RawEvents {
             retries: self.retries,
             sources,
         })
+    }
+
+    /// Where the endpoint listens and its certificate and key (resolved against `dir`): a
+    /// listener off loopback needs TLS here or at a proxy in front.
+    fn endpoint(
+        &self,
+        dir: &Path,
+        problems: &mut Vec<ConfigProblem>,
+    ) -> (Option<SocketAddr>, Option<(PathBuf, PathBuf)>) {
+        let listen = match self.listen.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                problems.push(ConfigProblem::new(
+                    "events.listen",
+                    format!(
+                        "\"{}\" is not an address and port like 0.0.0.0:8443",
+                        self.listen
+                    ),
+                ));
+                None
+            }
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some((dir.join(cert), dir.join(key))),
+            (None, None) => None,
+            _ => {
+                problems.push(ConfigProblem::new(
+                    "events.tls_cert",
+                    "set both tls_cert and tls_key, or neither",
+                ));
+                None
+            }
+        };
+        if let Some(addr) = listen
+            && tls.is_none()
+            && !self.tls_terminated_by_proxy
+            && !addr.ip().is_loopback()
+        {
+            problems.push(ConfigProblem::new(
+                "events.listen",
+                format!(
+                    "{addr} is not a loopback address and no tls_cert/tls_key is set: webhook \
+                     bodies name employees and must not cross a network in clear text. Set \
+                     tls_cert and tls_key, listen on 127.0.0.1 behind a proxy, or set \
+                     tls_terminated_by_proxy = true when an ingress in front terminates TLS"
+                ),
+            ));
+        }
+        (listen, tls)
     }
 }
 

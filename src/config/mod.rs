@@ -179,39 +179,7 @@ impl Config {
         if let (Some(directory), Some(mappings)) = (&directory, &mappings) {
             cross_check(directory, mappings, &raw.hr, &mut problems);
         }
-        if operations
-            .schedule
-            .as_ref()
-            .is_some_and(|s| s.changes.is_some())
-        {
-            let why = crate::hr::can_read_changes(&raw.hr)
-                .err()
-                .or_else(|| crate::hr::one::lookup_problem(&raw.hr).err());
-            if let Some(why) = why {
-                problems.push(ConfigProblem::new(
-                    "schedule.changes",
-                    format!("not offered for this HR source: {why}"),
-                ));
-            }
-        }
-        if operations.events.is_some() {
-            if let Err(why) = crate::hr::one::lookup_problem(&raw.hr) {
-                problems.push(ConfigProblem::new(
-                    "events",
-                    format!(
-                        "events only name employees, whom hrsync then reads from HR one by one, \
-                         and this HR source cannot read one employee: {why}"
-                    ),
-                ));
-            }
-            if operations.schedule.is_none() {
-                problems.push(ConfigProblem::new(
-                    "events",
-                    "needs a [schedule] too: the scheduled full run is the safety net that \
-                     catches everything an event missed",
-                ));
-            }
-        }
+        check_event_sources(&operations, &raw.hr, &mut problems);
         match (directory, mappings) {
             (Some(mut directory), Some(mappings)) if problems.is_empty() => {
                 lifecycle.apply_to(&mut directory);
@@ -279,6 +247,49 @@ fn read_raw(
         Ok((raw, table))
     } else {
         env::parse_with_overrides::<RawConfig>(text, &vars)
+    }
+}
+
+/// What events and the changes run need of the HR source: a read of one employee (and for the
+/// changes run, a changes read), and for events a schedule whose full run catches what an
+/// event missed.
+fn check_event_sources(
+    operations: &operations::Operations,
+    hr: &HrConfig,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    if operations
+        .schedule
+        .as_ref()
+        .is_some_and(|s| s.changes.is_some())
+    {
+        let why = crate::hr::can_read_changes(hr)
+            .err()
+            .or_else(|| crate::hr::one::lookup_problem(hr).err());
+        if let Some(why) = why {
+            problems.push(ConfigProblem::new(
+                "schedule.changes",
+                format!("not offered for this HR source: {why}"),
+            ));
+        }
+    }
+    if operations.events.is_some() {
+        if let Err(why) = crate::hr::one::lookup_problem(hr) {
+            problems.push(ConfigProblem::new(
+                "events",
+                format!(
+                    "events only name employees, whom hrsync then reads from HR one by one, \
+                     and this HR source cannot read one employee: {why}"
+                ),
+            ));
+        }
+        if operations.schedule.is_none() {
+            problems.push(ConfigProblem::new(
+                "events",
+                "needs a [schedule] too: the scheduled full run is the safety net that \
+                 catches everything an event missed",
+            ));
+        }
     }
 }
 
