@@ -405,6 +405,12 @@ async fn ds389_check_identifies_the_server_and_a_wrong_flavour() {
     );
     assert!(!out.contains("WARNING"), "{out}");
     assert!(out.contains("  bound as: cn=directory manager"), "{out}");
+    assert!(
+        out.contains(
+            "  member values on a move: rewritten by hrsync (no plugin of the server does)"
+        ),
+        "{out}"
+    );
     // An admin who took an OpenLDAP config (placeholder and all) and forgot the flavour.
     let config = std::fs::read_to_string(&s.config).expect("config");
     std::fs::write(

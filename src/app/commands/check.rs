@@ -36,6 +36,10 @@ pub(crate) struct DirectoryFound {
     pub(crate) groups_missing: Vec<String>,
     /// OpenLDAP: the configured password policy and whether it exists.
     pub(crate) password_policy: Option<(String, bool)>,
+    /// 389-DS: whether the server rewrites member values on a move, as found.
+    pub(crate) renames: Option<bool>,
+    /// What makes the directory's changes less than they seem (as in every plan).
+    pub(crate) warnings: Vec<String>,
 }
 
 pub(crate) async fn run(config: &Config, now: DateTime<Utc>) -> Result<Outcome, RunError> {
@@ -136,6 +140,24 @@ fn directory_lines(out: &mut String, found: &DirectoryFound, config: &Config) {
         }
         None => {}
     }
+    match found.renames {
+        Some(true) => {
+            let _ = writeln!(
+                out,
+                "  member values on a move: rewritten by the server (its MemberOf or referential integrity plugin)"
+            );
+        }
+        Some(false) => {
+            let _ = writeln!(
+                out,
+                "  member values on a move: rewritten by hrsync (no plugin of the server does)"
+            );
+        }
+        None => {}
+    }
+    for warning in &found.warnings {
+        let _ = writeln!(out, "  WARNING: {warning}");
+    }
 }
 
 async fn check_hr(config: &Config, now: DateTime<Utc>) -> Result<HrFound, String> {
@@ -207,6 +229,8 @@ async fn check_directory(config: &Config) -> Result<DirectoryFound, String> {
             groups_found: found.iter().map(ToString::to_string).collect(),
             groups_missing: missing.iter().map(ToString::to_string).collect(),
             password_policy,
+            renames: snapshot.member_values_follow_renames,
+            warnings: snapshot.warnings,
         })
     })
     .await
