@@ -61,6 +61,17 @@ pub enum DirectoryError {
         /// The operation timeout ran out (rather than the connection ending).
         timed_out: bool,
     },
+    /// The server is another kind of directory than `directory.flavour` says: each locks an
+    /// account its own way, and another's lock stops no login.
+    #[error(
+        "directory.flavour is {configured}, but the server at {url} is {found}: a lock written \
+         the {configured} way would not stop a login there; set directory.flavour = \"{found}\""
+    )]
+    WrongFlavour {
+        url: String,
+        configured: &'static str,
+        found: &'static str,
+    },
     /// The server does something the plan depends on that hrsync cannot find out, and the
     /// configuration does not say either.
     #[error("{0}")]
@@ -191,8 +202,20 @@ impl Directory {
         &mut self,
         mappings: &crate::mapping::Mappings,
     ) -> Result<(Vec<String>, Option<bool>), DirectoryError> {
-        match self.config.flavour {
-            Flavour::Openldap => Ok((self.disable_warnings().await?, None)),
+        // `None` where the root DSE cannot be read: the checks that need it are then skipped.
+        let dse = self.root_dse().await.ok().flatten();
+        let configured = self.config.flavour;
+        if let Some(found) = dse.as_ref().and_then(RootDse::flavour)
+            && found != configured
+        {
+            return Err(DirectoryError::WrongFlavour {
+                url: self.config.url.clone(),
+                configured: configured.as_str(),
+                found: found.as_str(),
+            });
+        }
+        match configured {
+            Flavour::Openldap => Ok((self.disable_warnings(dse.as_ref()).await?, None)),
             Flavour::ActiveDirectory => Ok((Vec::new(), None)),
             Flavour::Ds389 => {
                 let renames = self.renames(&mappings.groups.member_attribute).await;
@@ -205,8 +228,11 @@ impl Directory {
 
     /// Why disabling an account here might not lock anybody out: on OpenLDAP,
     /// `pwdAccountLockedTime` stops a bind only where a password policy applies.
-    async fn disable_warnings(&mut self) -> Result<Vec<String>, DirectoryError> {
-        if let Some(dse) = self.root_dse().await?
+    async fn disable_warnings(
+        &mut self,
+        dse: Option<&RootDse>,
+    ) -> Result<Vec<String>, DirectoryError> {
+        if let Some(dse) = dse
             && !dse.has_password_policy()
         {
             return Ok(vec![

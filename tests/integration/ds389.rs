@@ -430,11 +430,26 @@ async fn ds389_check_identifies_the_server_and_a_wrong_flavour() {
         ),
     )
     .expect("groups");
-    let out = s.expect(&["check"], 0);
+    // Every command refuses to run: an OpenLDAP lock would stop no login on 389.
+    let before = s.dump();
+    let wrong = "directory.flavour is openldap, but the server at";
+    let out = s.hrsync(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(wrong), "{stdout}");
     assert!(
-        out.contains("WARNING: directory.flavour is openldap, but this server is 389ds: set directory.flavour = \"389ds\""),
-        "{out}"
+        stdout.contains("set directory.flavour = \"389ds\""),
+        "{stdout}"
     );
+    s.serve(&[terminated(person("901", "Che", "Cker", "Sales", "Rep"))])
+        .await;
+    for command in [&["plan"][..], &["apply"][..]] {
+        let out = s.hrsync(command);
+        assert_eq!(out.status.code(), Some(1), "{command:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(wrong), "{stderr}");
+    }
+    assert_eq!(s.dump(), before, "nothing written");
 }
 
 /// A service account with the ACIs docs/389ds.md gives (no Directory Manager, no read access to
