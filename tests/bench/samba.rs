@@ -1,6 +1,6 @@
 //! Samba AD DC for the scale benchmark: a throwaway domain controller
 //! (tests/samba/start-samba.sh, log level 0) with the company under OU=Company, loaded with
-//! `ldbadd` straight into its sam.ldb while it runs (see [`Samba::start`]).
+//! Samba's Python bindings straight into its sam.ldb while it runs (see [`Samba::start`]).
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -110,6 +110,22 @@ base = "{groups}"
     )
 }
 
+/// Adds an LDIF file to a sam.ldb: argv = smb.conf, sam.ldb, LDIF.
+const LOAD_PY: &str = r#"
+import sys
+from samba.samdb import SamDB
+from samba.param import LoadParm
+from samba.auth import system_session
+lp = LoadParm()
+lp.load(sys.argv[1])
+db = SamDB(url=sys.argv[2], session_info=system_session(), lp=lp)
+records = [r for r in open(sys.argv[3]).read().split("\n\n") if r.strip()]
+for start in range(0, len(records), 1000):
+    db.transaction_start()
+    db.add_ldif("\n\n".join(records[start:start + 1000]))
+    db.transaction_commit()
+"#;
+
 pub struct Samba {
     pub dir: PathBuf,
     pub url: String,
@@ -130,7 +146,7 @@ fn path_with_sbin() -> String {
 
 impl Samba {
     /// A new DC in `dir` loaded with `seed`. `HRSYNC_BENCH_SAMBA_LOAD=ldapadd` loads over LDAPS
-    /// (one ldapadd, one connection) instead of `ldbadd` on sam.ldb.
+    /// (one ldapadd, one connection) instead of Samba's Python bindings on sam.ldb.
     pub fn start(dir: &Path, seed: &Path) -> Result<Samba> {
         let script = company::repo().join("tests/samba/start-samba.sh");
         let out = Command::new(&script)
@@ -162,7 +178,7 @@ impl Samba {
             load_method: String::new(),
         };
         let conf = value("CONF_FILE")?;
-        let method = std::env::var("HRSYNC_BENCH_SAMBA_LOAD").unwrap_or_else(|_| "ldbadd".into());
+        let method = std::env::var("HRSYNC_BENCH_SAMBA_LOAD").unwrap_or_else(|_| "samdb".into());
         let started = Instant::now();
         let status = if method == "ldapadd" {
             let password = samba.password_file()?;
@@ -178,13 +194,15 @@ impl Samba {
                 .stdout(Stdio::null())
                 .status()
         } else {
-            // sam.ldb while samba runs: LMDB takes one writer at a time, and this is how
-            // `samba-tool user add` works locally too.
-            Command::new("ldbadd")
-                .env("PATH", path_with_sbin())
-                .arg("-H")
+            // Straight into sam.ldb while samba runs (LMDB takes one writer at a time; this is
+            // how `samba-tool user add` works locally too), through Samba's own Python bindings
+            // (ldbadd is in ldb-tools, which tests/samba/install-deps.sh does not install), 1,000
+            // records per transaction.
+            Command::new("/usr/bin/python3")
+                .arg("-c")
+                .arg(LOAD_PY)
+                .arg(&conf)
                 .arg(dir.join("dc/private/sam.ldb"))
-                .arg(format!("--configfile={conf}"))
                 .arg(seed)
                 .stdout(Stdio::null())
                 .status()

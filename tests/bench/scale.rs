@@ -13,7 +13,8 @@
 //!   `cn=role-017`, N/200 members each): a slapd (tests/slapd/start-slapd.sh, log off) loaded
 //!   with `slapadd`; a 389-DS instance (tests/389ds/start-389ds.sh, access log off, plugins off
 //!   as 389 ships them) loaded offline with `dsctl ldif2db`; or a Samba AD DC
-//!   (tests/samba/start-samba.sh, log level 0, LDAPS) loaded with `ldbadd` into its sam.ldb;
+//!   (tests/samba/start-samba.sh, log level 0, LDAPS) loaded into its sam.ldb through Samba's
+//!   Python bindings;
 //!
 //! and measures, with the release build of `hrsync` run as a subprocess under /usr/bin/time:
 //! 1. a no-op `hrsync plan` against its floor: the same HR pages fetched with a plain HTTP client
