@@ -189,11 +189,12 @@ fn kubernetes() -> Kubernetes {
         .iter()
         .map(|r| r.as_str().expect("resource path"))
         .collect();
-    // Every manifest in the directory is tied in, and nothing listed is missing.
+    // Every manifest in the directory is tied in, and nothing listed is missing, but for the
+    // example Secret: `kubectl apply -k` must never overwrite the real one with placeholders.
     let mut manifests: Vec<String> = std::fs::read_dir(&dir)
         .expect("read_dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".yaml") && n != "kustomization.yaml")
+        .filter(|n| n.ends_with(".yaml") && n != "kustomization.yaml" && n != "secret.example.yaml")
         .collect();
     manifests.sort();
     let mut listed: Vec<String> = resources.iter().map(|s| s.to_string()).collect();
@@ -210,16 +211,46 @@ fn kubernetes() -> Kubernetes {
             );
         }
     }
+    assert!(
+        !by_kind.contains_key("Secret"),
+        "the kustomization applies no Secret"
+    );
     let mut take = |kind: &str| {
         by_kind
             .remove(kind)
             .unwrap_or_else(|| unreachable!("no {kind}"))
     };
+    let secret = yaml_documents(&dir.join("secret.example.yaml"))
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| unreachable!("secret.example.yaml is empty"));
+    assert_eq!(text_at(&secret, "kind"), "Secret");
     Kubernetes {
         cronjob: take("CronJob"),
         configmap: take("ConfigMap"),
-        secret: take("Secret"),
+        secret,
     }
+}
+
+/// The pods carry Kubernetes' recommended labels, so dashboards and policies can select them.
+#[test]
+fn the_pods_carry_the_recommended_labels() {
+    let k = kubernetes();
+    let labels = at(&k.cronjob, "spec.jobTemplate.spec.template.metadata.labels");
+    for key in ["name", "instance", "component", "part-of", "managed-by"] {
+        let label = format!("app.kubernetes.io/{key}");
+        assert!(
+            labels
+                .get(label.as_str())
+                .and_then(Value::as_str)
+                .is_some_and(|v| !v.is_empty()),
+            "{label} on the pod template: {labels:?}"
+        );
+    }
+    assert_eq!(
+        labels.get("app.kubernetes.io/name").and_then(Value::as_str),
+        Some("hrsync")
+    );
 }
 
 fn container(k: &Kubernetes) -> &Value {
@@ -1176,6 +1207,8 @@ fn the_event_mode_systemd_unit_runs_the_daemon_as_hardened_as_the_timer_one() {
         "MemoryDenyWriteExecute",
         "UMask",
         "StateDirectory",
+        // The audit log's directory the README recommends, /var/log/hrsync, is writable.
+        "LogsDirectory",
     ] {
         assert_eq!(
             values(&events, "Service", key),

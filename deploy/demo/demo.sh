@@ -37,7 +37,11 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 bash tests/slapd/install-deps.sh
 
-if [[ $slapd_only -eq 0 ]]; then
+if [[ $slapd_only -eq 0 && -n "${HRSYNC_BIN:-}" ]]; then
+    # A prebuilt binary (a release download, a container's): no Rust toolchain needed.
+    [[ -x "$HRSYNC_BIN" ]] || { echo "demo: HRSYNC_BIN=$HRSYNC_BIN is not an executable" >&2; exit 1; }
+    HRSYNC="$HRSYNC_BIN"
+elif [[ $slapd_only -eq 0 ]]; then
     say "Building hrsync (release; the first build takes a few minutes)"
     cargo build --release --locked --quiet
     HRSYNC="$ROOT/target/release/hrsync"

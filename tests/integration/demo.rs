@@ -69,3 +69,45 @@ fn the_demo_plans_applies_and_then_has_nothing_left_to_do() {
         .expect("stop slapd");
     assert!(stopped.status.success());
 }
+
+/// The README's demo command itself, `deploy/demo/demo.sh`, with a prebuilt binary
+/// (`HRSYNC_BIN`, here the test build) instead of its release build: it starts the seeded slapd,
+/// plans, applies, plans again with nothing left (exit 0), and shows the leaver locked out.
+#[test]
+fn the_demo_script_runs_with_a_prebuilt_binary() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("bash")
+        .arg(root.join("deploy/demo/demo.sh"))
+        .env("HRSYNC_BIN", env!("CARGO_BIN_EXE_hrsync"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run demo.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo.sh failed:\n{stdout}\n{stderr}");
+    assert!(
+        !stderr.contains("Building hrsync"),
+        "no build with HRSYNC_BIN: {stderr}"
+    );
+    assert!(
+        stdout.contains("2 joiner(s), 2 mover(s), 1 leaver(s), 1 rehire(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("No changes: the directory matches HR."),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("uid=dennis.ritchie,ou=disabled,dc=example,dc=org: cannot log in"),
+        "{stderr}"
+    );
+
+    let missing = Command::new("bash")
+        .arg(root.join("deploy/demo/demo.sh"))
+        .env("HRSYNC_BIN", "/nonexistent/hrsync")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run demo.sh");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("HRSYNC_BIN=/nonexistent/hrsync"));
+}
