@@ -48,6 +48,13 @@ pub(crate) async fn connect(
         during,
         url: config.url.clone(),
         secs: config.connect_timeout.as_secs(),
+        why: match during {
+            "connecting to" if config.starttls => {
+                "the server accepted the connection and did not answer: a hung server, or an \
+                 LDAPS port in directory.url, which does not answer a StartTLS request"
+            }
+            _ => "the server accepted the connection and did not answer: a hung server",
+        },
     };
     let (conn, mut ldap) = tokio::time::timeout(
         config.connect_timeout,
@@ -57,7 +64,7 @@ pub(crate) async fn connect(
     .map_err(|_| timed_out("connecting to"))?
     .map_err(|e| match e {
         ldap3::LdapError::Timeout { .. } => timed_out("connecting to"),
-        e => connect_error(e.to_string()),
+        e => connect_error(with_way_out(e.to_string(), config)),
     })?;
     tokio::spawn(async move {
         if let Err(e) = conn.drive().await {
@@ -70,16 +77,64 @@ pub(crate) async fn connect(
         .await
         .map_err(|e| match e {
             ldap3::LdapError::Timeout { .. } => timed_out("binding to"),
-            e => connect_error(e.to_string()),
+            e => connect_error(with_way_out(e.to_string(), config)),
         })?;
     if result.rc != 0 {
+        let mut message = describe_rc(result.rc, &result.text);
+        if result.rc == 49 {
+            message.push_str(
+                " (check directory.bind_dn and the password directory.bind_password points at)",
+            );
+        }
         return Err(DirectoryError::Bind {
             bind_dn: config.bind_dn.clone(),
-            message: describe_rc(result.rc, &result.text),
+            message,
         });
     }
     tracing::debug!(url = %config.url, bind_dn = %config.bind_dn, "bound to the directory");
     Ok(ldap)
+}
+
+/// `message` (ldap3's, or rustls' or the OS's through it) with what to check, for the failures
+/// an admin meets setting hrsync up: the wrong port for the scheme, a CA this machine does not
+/// trust, a certificate for another name, nothing listening, a name that does not resolve.
+fn with_way_out(message: String, config: &DirectoryConfig) -> String {
+    let ldaps = config.url.to_ascii_lowercase().starts_with("ldaps://");
+    let ca = match &config.ca_file {
+        Some(path) => format!(
+            "the CA in directory.ca_file ({}) did not sign it",
+            path.display()
+        ),
+        None => "set directory.ca_file to the PEM file of the CA that signed it (the system's \
+                 trusted CAs did not)"
+            .to_string(),
+    };
+    let way_out = if message.contains("handshake eof") && ldaps {
+        "the server closed the TLS handshake: directory.url is ldaps:// but its port looks like \
+         a plain LDAP port (usually 389); use the LDAPS port (usually 636), or ldap:// with \
+         directory.starttls = true"
+            .to_string()
+    } else if message.contains("channel closed") && !ldaps {
+        "the server closed the connection at the first request: directory.url is ldap:// but \
+         its port looks like an LDAPS port (usually 636); use ldaps:// for it, or the plain LDAP \
+         port (usually 389)"
+            .to_string()
+    } else if message.contains("UnknownIssuer") || message.contains("BadSignature") {
+        format!("the server's certificate is not trusted: {ca}")
+    } else if message.contains("NotValidForName") || message.contains("not valid for name") {
+        "the server's certificate does not name the host in directory.url: use the name (or \
+         address) the certificate was issued for"
+            .to_string()
+    } else if message.contains("Connection refused") {
+        "nothing listens there: check the host and port in directory.url, and that the server \
+         is running"
+            .to_string()
+    } else if message.contains("failed to lookup address") {
+        "the host name in directory.url does not resolve".to_string()
+    } else {
+        return message;
+    };
+    format!("{message}: {way_out}")
 }
 
 /// A rustls client config trusting only the CA certificates in `ca_file`.

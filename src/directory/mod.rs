@@ -84,11 +84,13 @@ pub enum DirectoryError {
     Lease { dn: String, message: String },
     /// The server accepted the connection but did not answer in time: a hung server, not an
     /// unreachable one.
-    #[error("timed out after {secs} s {during} {url} (directory.connect_timeout_secs)")]
+    #[error("timed out after {secs} s {during} {url} (directory.connect_timeout_secs): {why}")]
     TimedOut {
         during: &'static str,
         url: String,
         secs: u64,
+        /// What it likely means.
+        why: &'static str,
     },
 }
 
