@@ -79,6 +79,17 @@ impl Entry<'_> {
     }
 }
 
+/// Every result a change can have in the metrics: an outcome's name, or `planned` for a change of
+/// a plan that was not applied.
+pub const RESULTS: [&str; 6] = [
+    "applied",
+    "already_done",
+    "failed",
+    "unanswered",
+    "not_attempted",
+    "planned",
+];
+
 /// The name of an outcome, a change without one counting as not attempted.
 pub fn result_name(outcome: Option<&Outcome>) -> &'static str {
     match outcome {

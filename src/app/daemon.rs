@@ -45,6 +45,7 @@ pub(crate) async fn run(config: Config, clock: Clock) -> Result<Outcome, RunErro
             .textfile
             .as_deref()
             .and_then(crate::metrics::previous_success),
+        unhealthy_after_failures: config.operations.metrics.unhealthy_after_failures,
         ..State::default()
     }));
     if let Some(addr) = config.operations.metrics.listen {
@@ -149,8 +150,10 @@ async fn run_and_record(
     state.running = false;
     let key = if report.success() {
         state.last_success = Some(report.finished);
+        state.failures_in_a_row = 0;
         "success"
     } else {
+        state.failures_in_a_row += 1;
         "failure"
     };
     *state.runs.entry(key).or_default() += 1;

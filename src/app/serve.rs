@@ -31,6 +31,10 @@ pub(crate) struct State {
     pub(crate) due_by: Option<DateTime<Utc>>,
     /// A run is under way.
     pub(crate) running: bool,
+    /// Failed runs since the last success.
+    pub(crate) failures_in_a_row: u32,
+    /// `metrics.unhealthy_after_failures`: how many of those make `/healthz` unhealthy.
+    pub(crate) unhealthy_after_failures: u32,
     /// With `[events]`: the endpoint's counters, and whether processing is paused.
     pub(crate) events: Option<Arc<std::sync::Mutex<crate::metrics::EventTotals>>>,
 }
@@ -127,10 +131,32 @@ pub(crate) fn health(state: &State, now: chrono::DateTime<chrono::Utc>) -> (u16,
                 paused.map_or(0, |e| e.disables_in_window)
             ),
         ),
-        Some(last) if !last.success() => (503, failure(last)),
+        Some(last)
+            if !last.success()
+                && state.failures_in_a_row >= state.unhealthy_after_failures.max(1) =>
+        {
+            (
+                503,
+                format!(
+                    "{} ({} failed run(s) in a row; metrics.unhealthy_after_failures is {})",
+                    failure(last),
+                    state.failures_in_a_row,
+                    state.unhealthy_after_failures
+                ),
+            )
+        }
         _ if overdue => (
             503,
             "a due run has not finished within schedule.grace_secs".to_string(),
+        ),
+        Some(last) if !last.success() => (
+            200,
+            format!(
+                "{} ({} of {} failed runs in a row before unhealthy)",
+                failure(last),
+                state.failures_in_a_row,
+                state.unhealthy_after_failures
+            ),
         ),
         Some(_) => (200, "the last run succeeded".to_string()),
         None => (200, "no run has been due yet".to_string()),
@@ -192,9 +218,27 @@ mod tests {
         let (status, body) = health(&state, at(700));
         assert_eq!(status, 503);
         assert!(body.contains("has not finished within schedule.grace_secs"));
+        // One failure is not yet unhealthy (the default is two in a row); the second is.
+        state.unhealthy_after_failures = 2;
         state.last = Some(report(3));
+        state.failures_in_a_row = 1;
+        let (status, body) = health(&state, at(10));
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("the last run failed (exit code 3)"), "{body}");
+        assert!(body.contains("1 of 2 failed runs in a row"), "{body}");
+        state.failures_in_a_row = 2;
         let (status, body) = health(&state, at(10));
         assert_eq!(status, 503);
         assert!(body.contains("the last run failed (exit code 3)"));
+        assert!(body.contains("2 failed run(s) in a row"), "{body}");
+        // A success starts the count again.
+        state.last = Some(report(0));
+        state.failures_in_a_row = 0;
+        assert_eq!(health(&state, at(10)).0, 200);
+        // With 1, the first failure is unhealthy, as before.
+        state.unhealthy_after_failures = 1;
+        state.last = Some(report(1));
+        state.failures_in_a_row = 1;
+        assert_eq!(health(&state, at(10)).0, 503);
     }
 }

@@ -21,15 +21,36 @@ pub(crate) struct RawMetrics {
     pushgateway_job: Option<String>,
     /// `hrsync run` only: serve `/metrics` and `/healthz` on this address (`127.0.0.1:9464`).
     listen: Option<String>,
+    /// `/healthz` turns unhealthy after this many failed runs in a row (one failure, say a
+    /// directory restarting, is retried by the next run and pages nobody).
+    #[serde(default = "default_unhealthy_after_failures")]
+    unhealthy_after_failures: u32,
+}
+
+fn default_unhealthy_after_failures() -> u32 {
+    2
 }
 
 /// The validated `[metrics]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct MetricsConfig {
     pub textfile: Option<PathBuf>,
     /// The full URL to push to (`.../metrics/job/NAME`).
     pub pushgateway: Option<String>,
     pub(crate) listen: Option<SocketAddr>,
+    /// Failed runs in a row that make `/healthz` unhealthy.
+    pub(crate) unhealthy_after_failures: u32,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            textfile: None,
+            pushgateway: None,
+            listen: None,
+            unhealthy_after_failures: default_unhealthy_after_failures(),
+        }
+    }
 }
 
 impl RawMetrics {
@@ -37,8 +58,15 @@ impl RawMetrics {
     pub(crate) fn validate(self, dir: &Path, problems: &mut Vec<ConfigProblem>) -> MetricsConfig {
         let mut out = MetricsConfig {
             textfile: self.textfile.map(|f| dir.join(f)),
+            unhealthy_after_failures: self.unhealthy_after_failures,
             ..MetricsConfig::default()
         };
+        if !(1..=100).contains(&self.unhealthy_after_failures) {
+            problems.push(ConfigProblem::new(
+                "metrics.unhealthy_after_failures",
+                "must be 1 to 100",
+            ));
+        }
         if let Some(url) = self.pushgateway {
             out.pushgateway = pushgateway(&url, self.pushgateway_job.as_deref(), problems);
         }

@@ -135,6 +135,17 @@ fn timestamp(t: DateTime<Utc>) -> f64 {
 /// The metrics of the last run (and, in `hrsync run`, the totals) as Prometheus text.
 pub(crate) fn render(run: Option<&RunMetrics>, totals: Option<&Totals>) -> String {
     let mut out = String::new();
+    family(
+        &mut out,
+        "hrsync_build_info",
+        "gauge",
+        "Always 1; the labels say which hrsync this is.",
+    );
+    let _ = writeln!(
+        out,
+        "hrsync_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
     if let Some(run) = run {
         render_run(&mut out, run);
     }
@@ -254,12 +265,19 @@ fn render_changes(out: &mut String, run: &RunMetrics) {
         "gauge",
         "Changes of the last run by kind and result.",
     );
-    for ((kind, result), count) in &run.changes {
-        let _ = writeln!(
-            out,
-            "hrsync_run_changes{{kind=\"{}\",result=\"{result}\"}} {count}",
-            escape(kind)
-        );
+    // Every kind and result, at 0 when the run had none: a dashboard's series never vanish.
+    for kind in crate::plan::Action::NAMES {
+        for result in crate::journal::RESULTS {
+            let count = run
+                .changes
+                .get(&(kind.to_string(), result))
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "hrsync_run_changes{{kind=\"{kind}\",result=\"{result}\"}} {count}"
+            );
+        }
     }
     family(
         out,
@@ -267,7 +285,8 @@ fn render_changes(out: &mut String, run: &RunMetrics) {
         "gauge",
         "Accounts with changes in the last run, by lifecycle.",
     );
-    for (lifecycle, count) in &run.accounts {
+    for lifecycle in crate::plan::Lifecycle::ALL.map(crate::plan::Lifecycle::as_str) {
+        let count = run.accounts.get(lifecycle).copied().unwrap_or(0);
         let _ = writeln!(
             out,
             "hrsync_run_accounts_changed{{lifecycle=\"{lifecycle}\"}} {count}"
@@ -294,10 +313,9 @@ fn render_counts(out: &mut String, run: &RunMetrics) {
             run.hr_rejected,
         ),
     ] {
-        if let Some(value) = value {
-            family(out, name, "gauge", help);
-            let _ = writeln!(out, "{name} {value}");
-        }
+        // 0 when the run never got to read it: the series never vanish.
+        family(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {}", value.unwrap_or(0));
     }
     for (name, help, value) in [
         (
@@ -477,6 +495,14 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }
         assert!(!text.contains("hrsync_runs_total"));
+        assert!(
+            text.lines().any(|l| l
+                == format!(
+                    "hrsync_build_info{{version=\"{}\"}} 1",
+                    env!("CARGO_PKG_VERSION")
+                )),
+            "{text}"
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hrsync.prom");
         write_textfile(&path, &text).unwrap();
@@ -491,6 +517,31 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o7777, TEXTFILE_MODE);
+        }
+    }
+
+    /// A run that changed nothing (or never got to read) still has every series, at 0: a
+    /// dashboard's panels and an alert's `absent()` never see them vanish.
+    #[test]
+    fn a_run_with_nothing_of_a_kind_still_has_its_series_at_zero() {
+        let text = render(Some(&RunMetrics::default()), None);
+        for kind in crate::plan::Action::NAMES {
+            for result in crate::journal::RESULTS {
+                let line = format!("hrsync_run_changes{{kind=\"{kind}\",result=\"{result}\"}} 0");
+                assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+            }
+        }
+        for lifecycle in ["joiner", "mover", "leaver", "rehire", "return", "update"] {
+            let line = format!("hrsync_run_accounts_changed{{lifecycle=\"{lifecycle}\"}} 0");
+            assert!(text.lines().any(|l| l == line), "{line} missing");
+        }
+        for line in [
+            "hrsync_run_accounts_seen 0",
+            "hrsync_run_hr_records 0",
+            "hrsync_run_hr_records_rejected 0",
+            "hrsync_run_limits_tripped 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
         }
     }
 }

@@ -334,6 +334,16 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
+    /// Every lifecycle, for series that must exist even at 0.
+    pub(crate) const ALL: [Lifecycle; 6] = [
+        Self::Joiner,
+        Self::Mover,
+        Self::Leaver,
+        Self::Rehire,
+        Self::Return,
+        Self::Update,
+    ];
+
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Joiner => "joiner",
@@ -463,6 +473,23 @@ impl Action {
     }
 
     /// The action's name, as the plan's JSON, the audit log and the metrics write it.
+    /// Every change's name ([`Action::name`], then [`GroupAction::name`]), for series that must
+    /// exist even at 0.
+    pub(crate) const NAMES: [&'static str; 12] = [
+        "create",
+        "enable",
+        "disable",
+        "set_attribute",
+        "move",
+        "add_to_group",
+        "remove_from_group",
+        "rename_member",
+        "add_value",
+        "remove_value",
+        "add_placeholder",
+        "remove_placeholder",
+    ];
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Create { .. } => "create",
@@ -517,4 +544,62 @@ pub struct Skipped {
 pub struct Orphan {
     pub dn: Dn,
     pub correlation_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metrics print a series for every name in [`Action::NAMES`]: each change a plan can
+    /// hold is one of them, so none of its series is missing before its first occurrence.
+    #[test]
+    fn every_change_name_is_listed_once() {
+        let dn = |s: &str| Dn::parse(s).unwrap();
+        let actions = [
+            Action::Create {
+                dn: dn("uid=a,dc=x"),
+                attributes: BTreeMap::new(),
+            },
+            Action::Enable {
+                method: DisableMethod::NsAccountLock,
+                account_control: None,
+                set_password: false,
+                clear_expiry: false,
+            },
+            Action::Disable {
+                method: DisableMethod::NsAccountLock,
+                account_control: None,
+                expires: None,
+            },
+            Action::SetAttribute {
+                attribute: "title".into(),
+                before: Vec::new(),
+                after: Vec::new(),
+            },
+            Action::Move {
+                from: dn("uid=a,dc=x"),
+                to: dn("uid=a,dc=y"),
+            },
+            Action::AddToGroup { group: dn("cn=g") },
+            Action::RemoveFromGroup { group: dn("cn=g") },
+            Action::RenameMember {
+                group: dn("cn=g"),
+                from: dn("uid=a,dc=x"),
+                to: dn("uid=a,dc=y"),
+            },
+            Action::AddValue {
+                attribute: "description".into(),
+                value: "v".into(),
+            },
+            Action::RemoveValue {
+                attribute: "description".into(),
+                value: "v".into(),
+            },
+        ];
+        let mut names: Vec<&str> = actions.iter().map(Action::name).collect();
+        names.extend(
+            [GroupAction::AddPlaceholder, GroupAction::RemovePlaceholder].map(GroupAction::name),
+        );
+        assert_eq!(names, Action::NAMES);
+    }
 }

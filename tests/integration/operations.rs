@@ -206,9 +206,27 @@ listen = "127.0.0.1:{port}"
     .await
     .expect("/metrics shows a run after the joiner's");
     assert_eq!(status, 200);
+    // Nothing changed, and every series is there all the same, at 0 (issue 20, item 8).
+    let changes: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("hrsync_run_changes{"))
+        .collect();
+    assert_eq!(changes.len(), 12 * 6, "every kind and result:\n{metrics}");
     assert!(
-        !metrics.contains("hrsync_run_changes{"),
+        changes.iter().all(|l| l.ends_with("} 0")),
         "nothing changed:\n{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "hrsync_run_accounts_changed{lifecycle=\"leaver\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("hrsync_build_info{version=\"") && l.ends_with("\"} 1")),
+        "{metrics}"
     );
     for line in [
         "hrsync_run_success 1",
@@ -243,11 +261,23 @@ listen = "127.0.0.1:{port}"
             .filter(|(status, _)| *status == 503)
     })
     .await
-    .expect("/healthz turns 503 after a failed run");
+    .expect("/healthz turns 503 after failed runs");
     assert!(
         health.contains("the last run failed (exit code 1, hr failed) at "),
         "{health}"
     );
+    // Not after one failure: after metrics.unhealthy_after_failures (2 by default) in a row.
+    assert!(
+        health.contains("failed run(s) in a row; metrics.unhealthy_after_failures is 2"),
+        "{health}"
+    );
+    let in_a_row: u32 = health
+        .split(" failed run(s) in a row")
+        .next()
+        .and_then(|head| head.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the count of failed runs in a row");
+    assert!(in_a_row >= 2, "{health}");
     let (_, metrics) = get(&format!("{base}/metrics")).await.unwrap();
     assert!(
         metrics.lines().any(|l| l == "hrsync_run_success 0"),

@@ -1066,3 +1066,32 @@ async fn a_zeroed_summary_on_untampered_changes_is_printed_as_counted() {
     assert_eq!(c.title_of(&c.ada).as_deref(), Some("Principal Engineer"));
     c.s.assert_converged();
 }
+
+/// `apply --plan` records its counts like any apply (issue 20, item 8): the textfile shows the
+/// approved plan's changes as applied and the accounts by lifecycle.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approved_plan_records_its_counts_in_the_metrics() {
+    let s = Scenario::start("saved-metrics").await;
+    let prom = s.work.path().join("hrsync.prom");
+    s.write_config_with(
+        "",
+        &format!("[metrics]\ntextfile = \"{}\"\n", prom.display()),
+    );
+    s.serve(&[person("1301", "Met", "Rics", "Sales", "Rep")])
+        .await;
+    let plan = s.work.path().join("reviewed.json");
+    s.expect(&["plan", "--out", plan.to_str().expect("UTF-8 path")], 0);
+    assert!(!prom.exists(), "a plan writes no metrics");
+    s.expect(&["apply", "--plan", plan.to_str().expect("UTF-8 path")], 0);
+    let text = std::fs::read_to_string(&prom).expect("the textfile is written");
+    for line in [
+        "hrsync_run_changes{kind=\"create\",result=\"applied\"} 1",
+        "hrsync_run_changes{kind=\"add_to_group\",result=\"applied\"} 2",
+        "hrsync_run_changes{kind=\"disable\",result=\"applied\"} 0",
+        "hrsync_run_accounts_changed{lifecycle=\"joiner\"} 1",
+        "hrsync_run_hr_records 1",
+        "hrsync_run_success 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+}
