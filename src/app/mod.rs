@@ -3,6 +3,7 @@
 //! command line to [`run`] and maps what comes back to the exit code.
 
 mod absence;
+mod actor;
 pub(crate) mod clock;
 pub(crate) mod commands;
 pub(crate) mod cycle;

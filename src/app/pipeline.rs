@@ -152,7 +152,7 @@ pub(crate) async fn with_lease<T>(
 async fn take_lease(directory: &Directory, run: &Execution<'_>) -> Result<LeaseKeeper, RunError> {
     let holder = format!(
         "host={} pid={} run={}",
-        host_name(),
+        super::actor::host_name(),
         std::process::id(),
         run.run_id
     );
@@ -171,16 +171,6 @@ async fn take_lease(directory: &Directory, run: &Execution<'_>) -> Result<LeaseK
             expires,
         }),
     }
-}
-
-/// This host's name, for the lease's holder (a name to find the other run by, nothing more).
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "unknown-host".to_string())
 }
 
 /// Returns once `stop` is set (never without one). A flag looked at every 100 ms: the
@@ -312,6 +302,8 @@ pub(crate) struct Execution<'a> {
     /// What started a run other than its schedule or a command (`event:bamboohr`, `changes`,
     /// `sync`): written into its audit records and hook calls.
     pub(crate) trigger: Option<&'a str>,
+    /// Who runs it (and for `apply --plan`, the plan approved): written into its audit records.
+    pub(crate) actor: crate::audit::Actor,
 }
 
 impl<'a> Execution<'a> {
@@ -329,6 +321,7 @@ impl<'a> Execution<'a> {
             lease_lost: Arc::new(AtomicBool::new(false)),
             clock,
             trigger: None,
+            actor: super::actor::current(),
         }
     }
 
@@ -458,7 +451,7 @@ fn open_audit<'a>(
     config: &'a Config,
     plan: &'a Plan,
     steps: &Steps,
-    execution: &Execution<'a>,
+    execution: &'a Execution<'a>,
 ) -> Result<Option<Recorder<'a>>, RunError> {
     let Some(sink) = &config.operations.audit else {
         return Ok(None);
@@ -467,12 +460,17 @@ fn open_audit<'a>(
         return Ok(None);
     }
     let now: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync) = &**execution.clock;
-    Recorder::start(sink, plan, execution.run_id, execution.trigger, now)
-        .map(Some)
-        .map_err(|e| RunError::Audit {
-            sink: sink.to_string(),
-            error: e.to_string(),
-        })
+    Recorder::start(
+        sink,
+        plan,
+        (execution.run_id, execution.trigger, &execution.actor),
+        now,
+    )
+    .map(Some)
+    .map_err(|e| RunError::Audit {
+        sink: sink.to_string(),
+        error: e.to_string(),
+    })
 }
 
 /// Everything that follows an apply step by step: the audit log and the progress display.

@@ -16,11 +16,14 @@ use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use super::{RunError, files};
+use crate::audit::PlanOrigin;
 use crate::config::{Config, digest_differences, hex};
 use crate::plan::{PLAN_SCHEMA, Plan};
 
 /// The top-level key of the signature, beside the plan's own keys.
 const SIGNATURE_KEY: &str = "signature";
+/// Who made the plan (`user@host`), beside the plan's own fields.
+const MADE_BY_KEY: &str = "made_by";
 /// What the signature's value starts with: the algorithm, then the hex MAC.
 const SIGNATURE_PREFIX: &str = "hmac-sha256:";
 /// The shortest signing key accepted: 256 bits of text.
@@ -36,6 +39,12 @@ pub(crate) fn save(config: &Config, plan: &Plan, path: &Path) -> Result<(), RunE
         path: path.display().to_string(),
         source: e.into(),
     })?;
+    // Who made it, inside what is signed: the approval names the reviewer's source.
+    if let Value::Object(fields) = &mut value {
+        let maker = super::actor::signature(&super::actor::current());
+        fields.insert(MADE_BY_KEY.into(), Value::String(maker));
+    }
+    let digest = digest_of(&value);
     if let Some(key) = signing_key(config, path)? {
         let signature = format!(
             "{SIGNATURE_PREFIX}{}",
@@ -45,12 +54,25 @@ pub(crate) fn save(config: &Config, plan: &Plan, path: &Path) -> Result<(), RunE
             fields.insert(SIGNATURE_KEY.into(), Value::String(signature));
         }
     }
-    files::write_private_json(path, &value)
+    files::write_private_json(path, &value)?;
+    tracing::info!(path = %path.display(), %digest, "plan saved: an approval names this digest, which apply --plan records");
+    Ok(())
+}
+
+/// `sha256:` and the hex SHA-256 of a plan file's content without its signature: the same at
+/// saving and at loading, whatever the file's whitespace (`Value` orders its keys).
+fn digest_of(value: &Value) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &signed_bytes(value));
+    format!("sha256:{}", hex(digest.as_ref()))
 }
 
 /// Reads a saved plan back, refused (with why) unless it is signed as configured, of this
 /// schema, not too old, not from the future, and made with this configuration.
-pub(crate) fn load(config: &Config, path: &Path, now: DateTime<Utc>) -> Result<Plan, RunError> {
+pub(crate) fn load(
+    config: &Config,
+    path: &Path,
+    now: DateTime<Utc>,
+) -> Result<(Plan, PlanOrigin), RunError> {
     let refused = |message: String| RunError::SavedPlan {
         path: path.display().to_string(),
         message,
@@ -59,6 +81,14 @@ pub(crate) fn load(config: &Config, path: &Path, now: DateTime<Utc>) -> Result<P
     let mut value: Value =
         serde_json::from_str(&text).map_err(|e| refused(format!("not a plan: {e}")))?;
     check_signature(config, path, &mut value)?;
+    let origin = PlanOrigin {
+        file: path.display().to_string(),
+        digest: digest_of(&value),
+        made_by: value
+            .get(MADE_BY_KEY)
+            .and_then(Value::as_str)
+            .map(String::from),
+    };
     let plan: Plan =
         serde_json::from_value(value).map_err(|e| refused(format!("not a plan: {e}")))?;
     if plan.schema != PLAN_SCHEMA {
@@ -82,7 +112,7 @@ pub(crate) fn load(config: &Config, path: &Path, now: DateTime<Utc>) -> Result<P
             changed.join("\n  - ")
         )));
     }
-    Ok(plan)
+    Ok((plan, origin))
 }
 
 /// Under `limits.max_plan_age_hours` old, and not made in the future.
@@ -214,7 +244,7 @@ mod tests {
         plan
     }
 
-    fn message(result: Result<Plan, RunError>) -> String {
+    fn message(result: Result<(Plan, PlanOrigin), RunError>) -> String {
         match result {
             Ok(plan) => panic!("accepted: {plan:?}"),
             Err(RunError::SavedPlan { message, .. }) => message,
@@ -237,7 +267,19 @@ mod tests {
         let config = demo();
         let saved = plan(&config, now());
         save(&config, &saved, &path).unwrap();
-        assert_eq!(load(&config, &path, now()).unwrap(), saved);
+        let (loaded, origin) = load(&config, &path, now()).unwrap();
+        assert_eq!(loaded, saved);
+        // Who made it and its digest: the same digest however the file is laid out.
+        let maker = super::super::actor::signature(&super::super::actor::current());
+        assert_eq!(origin.made_by.as_deref(), Some(maker.as_str()));
+        assert!(origin.digest.starts_with("sha256:") && origin.digest.len() == 7 + 64);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+        assert_eq!(load(&config, &path, now()).unwrap().1.digest, origin.digest);
+        // Any edit is another digest.
+        edit(&path, |v| v["made_by"] = Value::from("someone@else"));
+        assert_ne!(load(&config, &path, now()).unwrap().1.digest, origin.digest);
     }
 
     #[test]
@@ -249,7 +291,12 @@ mod tests {
         save(&config, &saved, &path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"signature\": \"hmac-sha256:"), "{text}");
-        assert_eq!(load(&config, &path, now()).unwrap(), saved);
+        assert_eq!(load(&config, &path, now()).unwrap().0, saved);
+
+        // Who made it is signed too: a forged maker is refused.
+        edit(&path, |v| v["made_by"] = Value::from("ceo@laptop"));
+        assert!(message(load(&config, &path, now())).contains("the signature does not match"));
+        save(&config, &saved, &path).unwrap();
 
         // One value edited, signature kept.
         edit(&path, |v| v["summary"]["changes"] = Value::from(7));
@@ -278,7 +325,7 @@ mod tests {
         let config = with_key(&dir, "key", "short-secret");
         let path = dir.path().join("plan.json");
         let text =
-            message(save(&config, &plan(&config, now()), &path).map(|()| plan(&config, now())));
+            message(save(&config, &plan(&config, now()), &path).map(|()| unreachable!("saved")));
         assert!(text.contains("at least 32"), "{text}");
         assert!(!text.contains("short-secret"), "{text}");
         assert!(!path.exists());

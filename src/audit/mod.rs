@@ -18,7 +18,9 @@ mod recorder;
 
 pub(crate) use config::AuditSink;
 pub use probe::probe;
-pub use record::{AccountRef, AuditRecord, CHANGE, INTENT, RunFinished, RunStarted};
+pub use record::{
+    AccountRef, Actor, AuditRecord, CHANGE, INTENT, PlanOrigin, RunFinished, RunStarted,
+};
 pub use recorder::{AuditReport, Now, Recorder};
 
 #[cfg(test)]

@@ -136,6 +136,8 @@ pub struct RunStarted<'a> {
     pub run_id: &'a str,
     /// Always `run_started`.
     pub event: &'static str,
+    /// Who ran it: the OS user and host, and for `apply --plan` the plan approved.
+    pub actor: &'a Actor,
     /// The changes the run is about to apply, and the accounts they belong to.
     pub changes: usize,
     pub accounts: usize,
@@ -143,6 +145,30 @@ pub struct RunStarted<'a> {
     /// `changes` (the changed-since run), `sync` (`hrsync sync`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger: Option<&'a str>,
+}
+
+/// Who started a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    /// The OS user hrsync runs as.
+    pub user: String,
+    pub host: String,
+    /// `apply --plan`: the saved plan whose approved changes the run applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanOrigin>,
+}
+
+/// A saved plan, as the approval that an `apply --plan` carries out names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanOrigin {
+    /// The file applied.
+    pub file: String,
+    /// `sha256:` and the hex SHA-256 of the plan's content (its JSON without the signature):
+    /// what `plan --out` logs, so an approval can name exactly what was approved.
+    pub digest: String,
+    /// `user@host` that made it, as the file says (signed with `plans.signing_key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<String>,
 }
 
 /// The last line of a run's records: how many of its changes ended how.

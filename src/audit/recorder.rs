@@ -20,7 +20,7 @@ use crate::plan::ops::{ChangeRef, Step};
 
 use super::config::AuditSink;
 use super::log::Log;
-use super::record::{self, AuditRecord, CHANGE, RunFinished, RunStarted};
+use super::record::{self, Actor, AuditRecord, CHANGE, RunFinished, RunStarted};
 
 /// A source of the current time (each record carries the time it was written).
 pub type Now<'a> = &'a (dyn Fn() -> DateTime<Utc> + Sync);
@@ -63,12 +63,11 @@ impl<'a> Recorder<'a> {
     pub(crate) fn start(
         sink: &AuditSink,
         plan: &'a Plan,
-        run_id: &'a str,
-        trigger: Option<&'a str>,
+        (run_id, trigger, actor): (&'a str, Option<&'a str>, &'a Actor),
         now: Now<'a>,
     ) -> std::io::Result<Self> {
         let log = Log::open(sink)?;
-        Self::started(log, sink.to_string(), plan, (run_id, trigger), now)
+        Self::started(log, sink.to_string(), plan, (run_id, trigger, actor), now)
     }
 
     /// [`Recorder::start`] on an opened log.
@@ -76,10 +75,11 @@ impl<'a> Recorder<'a> {
         mut log: Log,
         sink: String,
         plan: &'a Plan,
-        (run_id, trigger): (&'a str, Option<&'a str>),
+        (run_id, trigger, actor): (&'a str, Option<&'a str>, &'a Actor),
         now: Now<'a>,
     ) -> std::io::Result<Self> {
         let first = RunStarted {
+            actor,
             trigger,
             time: timestamp(now()),
             run_id,

@@ -14,6 +14,14 @@ use crate::model::Reason;
 use crate::plan::ops::{ChangeRef, Step, steps};
 use crate::plan::{AccountPlan, Action, Change, Lifecycle, Plan, Summary};
 
+/// Who runs the tests' runs.
+static ACTOR: std::sync::LazyLock<crate::audit::Actor> =
+    std::sync::LazyLock::new(|| crate::audit::Actor {
+        user: "ops".to_string(),
+        host: "host-1".to_string(),
+        plan: None,
+    });
+
 fn dn(s: &str) -> Dn {
     Dn::parse(s).unwrap()
 }
@@ -195,7 +203,7 @@ fn recorder<'a>(plan: &'a Plan, sink: &Sink) -> std::io::Result<Recorder<'a>> {
         log,
         "audit.jsonl".to_string(),
         plan,
-        ("run-7", None),
+        ("run-7", None, &ACTOR),
         &clock,
     )
 }
@@ -349,7 +357,7 @@ fn the_file_is_appended_private_and_a_line_cut_short_is_ended() {
     let sink = AuditSink::File(path.clone());
     let plan = plan();
     for _ in 0..2 {
-        let recorder = Recorder::start(&sink, &plan, "run-3", None, &clock).unwrap();
+        let recorder = Recorder::start(&sink, &plan, ("run-3", None, &ACTOR), &clock).unwrap();
         recorder.finish(&Journal::unapplied(&plan));
     }
     let text = std::fs::read_to_string(&path).unwrap();
@@ -362,7 +370,7 @@ fn the_file_is_appended_private_and_a_line_cut_short_is_ended() {
         .open(&path)
         .unwrap();
     file.write_all(b"{\"time\":\"2026-").unwrap();
-    let recorder = Recorder::start(&sink, &plan, "run-4", None, &clock).unwrap();
+    let recorder = Recorder::start(&sink, &plan, ("run-4", None, &ACTOR), &clock).unwrap();
     recorder.finish(&Journal::unapplied(&plan));
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -382,8 +390,7 @@ fn a_link_another_users_log_or_a_device_is_refused_and_left_as_it_was() {
     let start = |path: &std::path::Path| match Recorder::start(
         &AuditSink::File(path.to_path_buf()),
         &plan,
-        "run-4",
-        None,
+        ("run-4", None, &ACTOR),
         &clock,
     ) {
         Ok(_) => panic!("{} was accepted", path.display()),

@@ -557,3 +557,69 @@ async fn validate_and_check_name_an_audit_path_a_run_could_not_write() {
     assert!(out.contains("audit log: ok"), "{out}");
     assert!(!good.exists(), "validate and check create nothing");
 }
+
+/// The audit log answers "who" (issue 20, item 9): every run's first record names the OS user
+/// and host, and an `apply --plan` also names the plan approved: its file, the digest that
+/// `plan --out` logged when it was saved, and who made it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_log_names_who_ran_and_which_approved_plan() {
+    let s = Scenario::start("audit-actor").await;
+    let log = s.work.path().join("audit.jsonl");
+    s.write_config_with("", &format!("[audit]\nfile = \"{}\"\n", log.display()));
+    s.serve(&[person("1401", "Ac", "Tor", "Sales", "Rep")])
+        .await;
+    let plan = s.work.path().join("reviewed.json");
+    let out = s.hrsync(&["plan", "--out", plan.to_str().expect("UTF-8 path")]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let logged: Value = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("plan saved"))
+        })
+        .unwrap_or_else(|| panic!("plan --out logs the digest: {stderr}"));
+    let digest = logged["fields"]["digest"]
+        .as_str()
+        .expect("digest")
+        .to_string();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    s.expect(&["apply", "--plan", plan.to_str().expect("UTF-8 path")], 0);
+    let records = audit_lines(&log);
+    let started = &records[0];
+    assert_eq!(started["event"], "run_started");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let host = host.trim();
+    // The tests run as root (tests/run.sh says so).
+    assert_eq!(started["actor"]["user"], "root", "{started}");
+    assert_eq!(started["actor"]["host"], host, "{started}");
+    assert_eq!(
+        started["actor"]["plan"]["digest"],
+        digest.as_str(),
+        "{started}"
+    );
+    assert_eq!(
+        started["actor"]["plan"]["file"],
+        plan.display().to_string().as_str()
+    );
+    assert_eq!(
+        started["actor"]["plan"]["made_by"],
+        format!("root@{host}").as_str()
+    );
+
+    // A run of its own names its user and no plan.
+    s.serve(&[terminated(person("1401", "Ac", "Tor", "Sales", "Rep"))])
+        .await;
+    s.expect(&["apply"], 0);
+    let records = audit_lines(&log);
+    let second = records
+        .iter()
+        .filter(|r| r["event"] == "run_started")
+        .nth(1)
+        .expect("a second run");
+    assert_eq!(second["actor"]["user"], "root");
+    assert!(second["actor"].get("plan").is_none(), "{second}");
+}

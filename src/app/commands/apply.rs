@@ -32,7 +32,7 @@ pub(crate) async fn run(
 ) -> Result<Outcome, RunError> {
     let run_id = cycle::new_run_id(now);
     let stop = crate::app::daemon::stop_on_signals()?;
-    let execution = Execution::new(config, &run_id, Some(stop), clock);
+    let mut execution = Execution::new(config, &run_id, Some(stop), clock);
     let previous_success = config
         .operations
         .metrics
@@ -58,7 +58,9 @@ pub(crate) async fn run(
                 };
                 pipeline::reconcile(config, reading, &audience, &execution, metrics).await
             }
-            Some(path) => apply_saved(config, path, now, args.format, &execution, metrics).await,
+            Some(path) => {
+                apply_saved(config, path, now, args.format, &mut execution, metrics).await
+            }
         },
     )
     .await;
@@ -74,10 +76,12 @@ async fn apply_saved(
     path: &Path,
     now: DateTime<Utc>,
     format: Format,
-    execution: &Execution<'_>,
+    execution: &mut Execution<'_>,
     metrics: &mut RunMetrics,
 ) -> Result<Outcome, RunError> {
-    let saved = saved_plan::load(config, path, now)?;
+    let (saved, origin) = saved_plan::load(config, path, now)?;
+    execution.actor.plan = Some(origin);
+    let execution = &*execution;
     let reading = Reading::of(HrRead::Employees, now);
     pipeline::with_sides_until(
         config,
