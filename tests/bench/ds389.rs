@@ -67,8 +67,14 @@ fn path_with_sbin() -> String {
 
 impl Ds389 {
     /// A new instance in `dir`, loaded with `seed` (see [`write_seed`]), with `settings`
-    /// (`(entry DN, attribute, value)`) applied to cn=config before the load.
-    pub fn start(dir: &Path, seed: &Path, settings: &[(&str, &str, &str)]) -> Result<Ds389> {
+    /// (`(entry DN, attribute, value)`) applied to cn=config before the load, and an equality
+    /// index on nsAccountLock when `index_lock`.
+    pub fn start(
+        dir: &Path,
+        seed: &Path,
+        settings: &[(&str, &str, &str)],
+        index_lock: bool,
+    ) -> Result<Ds389> {
         let script = company::repo().join("tests/389ds/start-389ds.sh");
         let out = Command::new(&script)
             .arg(dir)
@@ -111,6 +117,32 @@ impl Ds389 {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&ldif, std::fs::Permissions::from_mode(0o644))
                 .map_err(|e| e.to_string())?;
+        }
+        // An equality index on nsAccountLock, as an admin running hrsync should add: hrsync
+        // looks for role-locked accounts with (&(objectClass=inetOrgPerson)(nsAccountLock=true)),
+        // which 389 does not index by default (0.30 s unindexed at 100,000 accounts, 0.02 s
+        // indexed). Added before the load, so ldif2db builds it.
+        if index_lock {
+            let out = Command::new("dsconf")
+                .env("PATH", path_with_sbin())
+                .args([
+                    &ds.instance,
+                    "backend",
+                    "index",
+                    "add",
+                    "--attr",
+                    "nsAccountLock",
+                ])
+                .args(["--index-type", "eq", "userroot"])
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("dsconf: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "dsconf backend index add nsAccountLock failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
         }
         dsctl(&ds.instance, &["stop"])?;
         let ldif_arg = ldif.to_string_lossy().into_owned();
