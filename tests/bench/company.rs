@@ -239,27 +239,12 @@ pub struct Slapd {
 
 impl Slapd {
     pub fn start(dir: &Path, seed: &Path) -> Result<Slapd> {
-        let script = repo().join("tests/slapd/start-slapd.sh");
-        let out = Command::new(&script)
-            .arg(dir)
-            .env("SLAPD_LOGLEVEL", "none")
-            .env("SEED_LDIF", seed)
-            .env("WATCH_PID", std::process::id().to_string())
-            .env("START_TIMEOUT", "60")
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("{}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!("start-slapd.sh failed: {}", out.status));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let value = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}='")))
-                .and_then(|v| v.strip_suffix('\''))
-                .map(str::to_string)
-                .ok_or_else(|| format!("start-slapd.sh did not print {key}"))
-        };
+        let seed = seed.display().to_string();
+        let value = start_server(
+            "tests/slapd/start-slapd.sh",
+            dir,
+            &[("SLAPD_LOGLEVEL", "none"), ("SEED_LDIF", &seed)],
+        )?;
         Ok(Slapd {
             dir: dir.to_path_buf(),
             url: value("LDAP_URL")?,
@@ -298,6 +283,45 @@ pub fn password_file(dir: &Path, password: &str) -> Result<PathBuf> {
     file.write_all(password.as_bytes())
         .map_err(|e| e.to_string())?;
     Ok(path)
+}
+
+/// Runs one of the tests' start scripts (`script`, from the repository root) on `dir` with
+/// `env`, watched by this process, and returns what it printed, by key.
+pub fn start_server(
+    script: &str,
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<impl Fn(&str) -> Result<String> + use<>> {
+    let path = repo().join(script);
+    let out = Command::new(&path)
+        .arg(dir)
+        .envs(env.iter().copied())
+        .env("PATH", path_with_sbin())
+        .env("WATCH_PID", std::process::id().to_string())
+        .env("START_TIMEOUT", "60")
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if !out.status.success() {
+        return Err(format!("{script} failed: {}", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let script = script.to_string();
+    Ok(move |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}='")))
+            .and_then(|v| v.strip_suffix('\''))
+            .map(str::to_string)
+            .ok_or_else(|| format!("{script} did not print {key}"))
+    })
+}
+
+/// `PATH` with the sbin directories the servers' tools live in (not on every user's PATH).
+pub fn path_with_sbin() -> String {
+    format!(
+        "{}:/usr/sbin:/sbin",
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
 
 pub fn repo() -> PathBuf {

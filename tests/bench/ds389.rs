@@ -40,7 +40,7 @@ pub fn write_seed(path: &Path, n: usize) -> Result<()> {
 
 fn dsctl(instance: &str, args: &[&str]) -> Result<()> {
     let out = Command::new("dsctl")
-        .env("PATH", path_with_sbin())
+        .env("PATH", company::path_with_sbin())
         .arg(instance)
         .args(args)
         .stdin(Stdio::null())
@@ -58,13 +58,6 @@ fn dsctl(instance: &str, args: &[&str]) -> Result<()> {
     }
 }
 
-fn path_with_sbin() -> String {
-    format!(
-        "{}:/usr/sbin:/sbin",
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 impl Ds389 {
     /// A new instance in `dir`, loaded with `seed` (see [`write_seed`]), with `settings`
     /// (`(entry DN, attribute, value)`) applied to cn=config before the load, and an equality
@@ -75,27 +68,8 @@ impl Ds389 {
         settings: &[(&str, &str, &str)],
         index_lock: bool,
     ) -> Result<Ds389> {
-        let script = company::repo().join("tests/389ds/start-389ds.sh");
-        let out = Command::new(&script)
-            .arg(dir)
-            .env("PATH", path_with_sbin())
-            .env("ACCESS_LOG", "0")
-            .env("WATCH_PID", std::process::id().to_string())
-            .env("START_TIMEOUT", "60")
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("{}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!("start-389ds.sh failed: {}", out.status));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let value = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}='")))
-                .and_then(|v| v.strip_suffix('\''))
-                .map(str::to_string)
-                .ok_or_else(|| format!("start-389ds.sh did not print {key}"))
-        };
+        let value =
+            company::start_server("tests/389ds/start-389ds.sh", dir, &[("ACCESS_LOG", "0")])?;
         let mut ds = Ds389 {
             dir: dir.to_path_buf(),
             url: value("LDAP_URL")?,
@@ -124,7 +98,7 @@ impl Ds389 {
         // indexed). Added before the load, so ldif2db builds it.
         if index_lock {
             let out = Command::new("dsconf")
-                .env("PATH", path_with_sbin())
+                .env("PATH", company::path_with_sbin())
                 .args([
                     &ds.instance,
                     "backend",
@@ -193,7 +167,7 @@ impl Ds389 {
 
     pub fn stop(&self) {
         let _ = Command::new(company::repo().join("tests/389ds/stop-389ds.sh"))
-            .env("PATH", path_with_sbin())
+            .env("PATH", company::path_with_sbin())
             .arg(&self.dir)
             .stdout(Stdio::null())
             .status();

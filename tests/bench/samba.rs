@@ -137,38 +137,15 @@ pub struct Samba {
     pub load_method: String,
 }
 
-fn path_with_sbin() -> String {
-    format!(
-        "{}:/usr/sbin:/sbin",
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 impl Samba {
     /// A new DC in `dir` loaded with `seed`. `HRSYNC_BENCH_SAMBA_LOAD=ldapadd` loads over LDAPS
     /// (one ldapadd, one connection) instead of Samba's Python bindings on sam.ldb.
     pub fn start(dir: &Path, seed: &Path) -> Result<Samba> {
-        let script = company::repo().join("tests/samba/start-samba.sh");
-        let out = Command::new(&script)
-            .arg(dir)
-            .env("PATH", path_with_sbin())
-            .env("SAMBA_LOGLEVEL", "0")
-            .env("WATCH_PID", std::process::id().to_string())
-            .env("START_TIMEOUT", "60")
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("{}: {e}", script.display()))?;
-        if !out.status.success() {
-            return Err(format!("start-samba.sh failed: {}", out.status));
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let value = |key: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}='")))
-                .and_then(|v| v.strip_suffix('\''))
-                .map(str::to_string)
-                .ok_or_else(|| format!("start-samba.sh did not print {key}"))
-        };
+        let value = company::start_server(
+            "tests/samba/start-samba.sh",
+            dir,
+            &[("SAMBA_LOGLEVEL", "0")],
+        )?;
         let mut samba = Samba {
             dir: dir.to_path_buf(),
             url: value("LDAPS_URL")?,
@@ -228,7 +205,7 @@ impl Samba {
 
     pub fn stop(&self) {
         let _ = Command::new(company::repo().join("tests/samba/stop-samba.sh"))
-            .env("PATH", path_with_sbin())
+            .env("PATH", company::path_with_sbin())
             .arg(&self.dir)
             .stdout(Stdio::null())
             .status();
