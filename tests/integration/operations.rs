@@ -693,7 +693,27 @@ async fn check_reports_both_sides_and_names_the_side_that_fails() {
         out.contains("  lock: the ppolicy overlay is loaded"),
         "{out}"
     );
+    assert!(!out.contains("WARNING"), "{out}");
     assert_eq!(s.dump(), before, "check changes nothing");
+
+    // A policy DN that names nothing: said once, as the warning every plan carries.
+    let config = std::fs::read_to_string(&s.config).expect("config");
+    std::fs::write(
+        &s.config,
+        config.replace("cn=default,ou=policies,", "cn=nothing,ou=policies,"),
+    )
+    .expect("config");
+    let out = s.expect(&["check"], 0);
+    let warnings: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("does not exist"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{out}");
+    assert!(
+        warnings[0].starts_with("  WARNING: password policy cn=nothing,ou=policies,"),
+        "{out}"
+    );
+    std::fs::write(&s.config, config).expect("config");
 
     let wrong_password = "Wrong-Pass-71";
     let out = s.hrsync_with_env(&["check"], &[(BIND_PASSWORD_ENV, wrong_password)]);

@@ -122,23 +122,9 @@ fn directory_lines(out: &mut String, found: &DirectoryFound, config: &Config) {
     for group in &found.groups_missing {
         let _ = writeln!(out, "    missing: {group}");
     }
-    match &found.password_policy {
-        Some((dn, true)) => {
-            let _ = writeln!(out, "  password policy: {dn} exists");
-        }
-        Some((dn, false)) => {
-            let _ = writeln!(
-                out,
-                "  password policy: {dn} DOES NOT EXIST (disabled accounts could still bind)"
-            );
-        }
-        None if config.directory.flavour == Flavour::Openldap => {
-            let _ = writeln!(
-                out,
-                "  password policy: not configured (directory.openldap.password_policy)"
-            );
-        }
-        None => {}
+    // A missing or unset policy is one of the warnings below, as in every plan.
+    if let Some((dn, true)) = &found.password_policy {
+        let _ = writeln!(out, "  password policy: {dn} exists");
     }
     match found.renames {
         Some(true) => {
@@ -288,20 +274,18 @@ fn server_kind(dse: &RootDse, config: &Config) -> String {
     }
 }
 
-/// On OpenLDAP, whether a leaver's lock can stop a login: the ppolicy overlay must be loaded
-/// (the server then offers the password policy control) and a policy must apply.
+/// On OpenLDAP, whether the ppolicy overlay a leaver's lock needs is loaded (the server then
+/// offers the password policy control). Without it, the warnings below say so, as every plan
+/// does.
 fn lock_line(dse: Option<&RootDse>, config: &Config) -> Option<String> {
     if config.directory.flavour != Flavour::Openldap {
         return None;
     }
     match dse {
-        Some(dse) if !dse.has_password_policy() => Some(
-            "lock: NOT EFFECTIVE: the server offers no password policy control, so the ppolicy \
-             overlay is not loaded and pwdAccountLockedTime stops no login (load ppolicy and set \
-             ppolicy_default)"
-                .to_string(),
-        ),
-        Some(_) => Some("lock: the ppolicy overlay is loaded".to_string()),
+        Some(dse) if dse.has_password_policy() => {
+            Some("lock: the ppolicy overlay is loaded".to_string())
+        }
+        Some(_) => None,
         None => Some("lock: unknown (the root DSE could not be read)".to_string()),
     }
 }
