@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app::commands::report::OutputFormat;
 use crate::dn::Dn;
+use crate::plan::filter::Only;
 use crate::plan::limits::LimitKind;
 use crate::render::Format;
 
@@ -58,6 +59,8 @@ pub enum Command {
         /// credentials or query strings, for an offline replay (see the README).
         #[arg(long, value_name = "FILE")]
         dump_hr: Option<PathBuf>,
+        #[command(flatten)]
+        shown: Shown,
     },
     /// Take an account out of use now, whatever HR says: disable it, remove it from every
     /// managed group and put it in `offboarding.hold_group`, so that no later run re-enables it
@@ -91,6 +94,14 @@ pub enum Command {
         /// credentials or query strings. Not with --plan, which reads no HR.
         #[arg(long, value_name = "FILE", conflicts_with = "plan")]
         dump_hr: Option<PathBuf>,
+        /// Apply only these accounts (see `plan --only` and `--employee`): the rest of the plan
+        /// is left for a later run, and the safety limits count only what is applied.
+        #[command(flatten)]
+        shown: Shown,
+        /// Apply without asking. On a terminal, apply shows the plan and asks for `yes` first;
+        /// when stdin or stdout is not a terminal (cron, CI, a pipe) it never asks.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Reconcile some employees now, alone: read each from the HR API by id, read their
     /// accounts and the groups listing them, plan with the same mappings, protection and
@@ -131,6 +142,17 @@ pub enum Command {
         #[command(subcommand)]
         report: ReportCommand,
     },
+}
+
+/// Which accounts of a plan to show (`plan`) or apply (`apply`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Shown {
+    /// Only the accounts of these lifecycles (comma-separated or repeated).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "LIFECYCLE")]
+    pub only: Vec<Only>,
+    /// Only this employee's account (the HR id; repeatable).
+    #[arg(long = "employee", value_name = "ID")]
+    pub employees: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,7 +21,17 @@ pub fn enabled() -> bool {
 /// would keep them as junk bytes), and not when `NO_COLOR` is set to anything non-empty
 /// (<https://no-color.org>).
 pub fn colour() -> bool {
-    enabled() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+    enabled() && !no_color()
+}
+
+/// [`colour`] for stdout: the plan printed on a terminal.
+pub fn stdout_colour() -> bool {
+    std::io::stdout().is_terminal() && !no_color()
+}
+
+/// `NO_COLOR` set to anything non-empty (<https://no-color.org>).
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty())
 }
 
 fn draw(text: &str) {

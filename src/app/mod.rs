@@ -6,6 +6,7 @@ mod absence;
 mod actor;
 pub(crate) mod clock;
 pub(crate) mod commands;
+mod confirm;
 pub(crate) mod cycle;
 pub(crate) mod daemon;
 mod events;
@@ -23,6 +24,7 @@ pub use outcome::{Outcome, RunError, USAGE_EXIT_CODE, exit_code};
 
 use crate::cli::{Cli, Command, ReportCommand};
 use crate::config::Config;
+use crate::plan::filter::Filter;
 use commands::{apply, check, explain, offboard, plan, report, validate};
 
 /// Runs the command `cli` names.
@@ -39,12 +41,15 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
             out,
             detailed_exitcode,
             dump_hr,
+            shown,
         } => {
+            let filter = Filter::new(&shown.only, &shown.employees);
             let args = plan::PlanArgs {
                 format,
                 out: out.as_deref(),
                 detailed_exitcode,
                 dump_hr: dump_hr.as_deref(),
+                filter: &filter,
             };
             plan::run(&config, now, args).await
         }
@@ -59,13 +64,18 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
             allow_limits,
             out,
             dump_hr,
+            shown,
+            yes,
         } => {
+            let filter = Filter::new(&shown.only, &shown.employees);
             let args = apply::ApplyArgs {
                 saved: saved.as_deref(),
                 format,
                 allow_limits: &allow_limits,
                 out: out.as_deref(),
                 dump_hr: dump_hr.as_deref(),
+                filter: &filter,
+                yes,
             };
             apply::run(&config, now, &clock, args).await
         }

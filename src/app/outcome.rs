@@ -64,7 +64,9 @@ impl RunError {
             Self::Directory(_) => "directory",
             Self::SavedPlan { .. } => "saved_plan",
             Self::Output { .. } => "output",
-            Self::Offboard(_) | Self::Lookup(_) | Self::Check(_) => "command",
+            Self::Offboard(_) | Self::Lookup(_) | Self::Check(_) | Self::NotConfirmed(_) => {
+                "command"
+            }
             Self::Setup { .. } => "setup",
             Self::Audit { .. } => "audit",
             Self::Stopped => "stopped",
@@ -121,6 +123,9 @@ pub enum RunError {
         holder: String,
         expires: String,
     },
+    /// `apply` on a terminal: the person did not answer `yes`.
+    #[error("nothing applied: {0}")]
+    NotConfirmed(String),
     /// `check`: one side or both failed; the message names them.
     #[error("check failed: {0}")]
     Check(String),

@@ -20,6 +20,7 @@ use crate::hr::{self, HrError};
 use crate::journal::Journal;
 use crate::metrics::RunMetrics;
 use crate::model::{DirectorySnapshot, HrSnapshot};
+use crate::plan::filter::Filter;
 use crate::plan::limits::LimitKind;
 use crate::plan::ops::{Step, Steps, steps};
 use crate::plan::{Plan, PlanInput};
@@ -528,8 +529,75 @@ pub(crate) enum Audience<'a> {
         allow_limits: &'a [LimitKind],
         /// Where the plan is saved (`--out`).
         out: Option<&'a Path>,
+        /// Only the accounts it keeps are applied (`--only`, `--employee`).
+        filter: Option<&'a Filter>,
+        /// Ask for `yes` before applying: `apply` on a terminal without `--yes`.
+        confirm: bool,
     },
     Log,
+}
+
+impl Audience<'_> {
+    /// A person's command that applies everything and asks nothing (`sync`, `offboard`).
+    pub(crate) fn person(format: Format, allow_limits: &[LimitKind]) -> Audience<'_> {
+        Audience::Person {
+            format,
+            allow_limits,
+            out: None,
+            filter: None,
+            confirm: false,
+        }
+    }
+
+    fn filter(&self) -> Option<&Filter> {
+        match self {
+            Audience::Person { filter, .. } => *filter,
+            Audience::Log => None,
+        }
+    }
+}
+
+/// Whether a filtered plan is shown (`plan`) or applied (`apply`): the note says what becomes
+/// of the accounts left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    Shown,
+    Applied,
+}
+
+/// `plan` cut down to the accounts `filter` keeps ([`Plan::only`]), with the safety limits
+/// counted again on what is left (what `apply` with the same filter would apply), and a line
+/// saying what was left out. Without a filter: the plan as it is and no line.
+pub(crate) fn cut(
+    config: &Config,
+    plan: Plan,
+    filter: Option<&Filter>,
+    cut: Cut,
+) -> (Plan, Option<String>) {
+    let Some(filter) = filter.filter(|f| !f.is_empty()) else {
+        return (plan, None);
+    };
+    let mut kept = plan.only(filter);
+    kept.limits_tripped = crate::plan::limits::check(&kept, &config.limits);
+    let counts = format!(
+        "{} of {} account(s), {} of {} change(s)",
+        kept.accounts.len(),
+        plan.accounts.len(),
+        kept.summary.changes,
+        plan.summary.changes
+    );
+    let note = match cut {
+        Cut::Shown => format!(
+            "shown: only {} ({counts}); `hrsync apply` applies them all unless given the same \
+             --only/--employee",
+            filter.describe()
+        ),
+        Cut::Applied => format!(
+            "applying only {} ({counts}); the rest is left for a later run",
+            filter.describe()
+        ),
+    };
+    (kept, Some(note))
 }
 
 /// `hrsync apply` and each run of `hrsync run`: read, plan, stop at a tripped safety limit,
@@ -547,11 +615,23 @@ pub(crate) async fn reconcile(
         reading,
         Some(execution),
         async |directory, sides| {
-            let plan = plan(config, &sides, now);
             let rejected = sides.hr.rejected.len();
+            let (plan, note) = cut(
+                config,
+                plan(config, &sides, now),
+                audience.filter(),
+                Cut::Applied,
+            );
             metrics.record_plan(&plan, rejected);
             sides.drop_in_background();
-            announce(config, &plan, audience, execution.run_id, rejected)?;
+            announce(
+                config,
+                &plan,
+                audience,
+                execution.run_id,
+                rejected,
+                note.as_deref(),
+            )?;
             carry_out(config, directory, &plan, audience, execution, metrics).await
         },
     )
@@ -576,6 +656,12 @@ pub(crate) async fn carry_out(
     if execution.stop_requested() {
         metrics.record_planned(plan);
         return Ok(stopped_before_applying(plan, audience));
+    }
+    if matches!(audience, Audience::Person { confirm: true, .. }) && plan.has_changes() {
+        if let Err(refusal) = super::confirm::ask(config, plan, execution).await {
+            metrics.record_planned(plan);
+            return Err(refusal);
+        }
     }
     if matches!(audience, Audience::Log) && !plan.has_changes() {
         tracing::info!(run_id = execution.run_id, "no changes");
@@ -603,20 +689,25 @@ pub(crate) fn stopped_before_applying(plan: &Plan, audience: &Audience<'_>) -> O
     Outcome::PartialFailure
 }
 
-/// Shows the plan: printed and saved for a person, summed up in the log otherwise.
+/// Shows the plan: printed and saved for a person (with `note`, what a filter left out), summed
+/// up in the log otherwise.
 pub(crate) fn announce(
     config: &Config,
     plan: &Plan,
     audience: &Audience<'_>,
     run_id: &str,
     rejected: usize,
+    note: Option<&str>,
 ) -> Result<(), RunError> {
     match audience {
         Audience::Person { format, out, .. } => {
             if let Some(path) = out {
                 super::saved_plan::save(config, plan, path)?;
             }
-            print!("{}", render(plan, &plan_steps(config, plan), *format));
+            print!(
+                "{}",
+                render_shown(plan, &plan_steps(config, plan), *format, note)
+            );
         }
         Audience::Log => log_plan(plan, run_id, rejected),
     }
@@ -765,6 +856,27 @@ pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
         Format::Json => crate::render::json(plan),
         Format::Ldif => crate::render::ldif(steps),
     }
+}
+
+/// [`render`] for stdout: the text plan in colour on a terminal (not with `NO_COLOR`) and with
+/// `note` under its counts; the other formats are for machines, so `note` goes to the log.
+pub(crate) fn render_shown(
+    plan: &Plan,
+    steps: &Steps,
+    format: Format,
+    note: Option<&str>,
+) -> String {
+    if format != Format::Text {
+        if let Some(note) = note {
+            tracing::info!("{note}");
+        }
+        return render(plan, steps, format);
+    }
+    let style = crate::render::Style {
+        colour: crate::progress::stdout_colour(),
+        note,
+    };
+    crate::render::text_styled(plan, style)
 }
 
 /// What an apply did, for stdout: the failures one by one, then a summary line. `halted`: the

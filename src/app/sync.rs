@@ -83,7 +83,7 @@ pub(crate) async fn sync(
         let plan = plan(config, directory, hr, now, &limits).await?;
         let disables = disables(&plan);
         metrics.record_plan(&plan, rejected);
-        pipeline::announce(config, &plan, audience, execution.run_id, rejected)?;
+        pipeline::announce(config, &plan, audience, execution.run_id, rejected, None)?;
         let synced = |outcome| Synced {
             outcome,
             unread: unread.clone(),

@@ -10,6 +10,7 @@
 //! schema: see the README, "Plan JSON schema".
 
 pub mod approval;
+pub mod filter;
 pub mod limits;
 pub(crate) mod masked;
 pub mod ops;

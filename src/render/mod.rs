@@ -4,7 +4,11 @@ mod ldif;
 mod text;
 
 pub(crate) use ldif::ldif;
-pub(crate) use text::text;
+pub(crate) use text::{Style, text, text_styled};
+
+/// A plan with every lifecycle, a tripped limit, a placeholder change, skips and an orphan.
+#[cfg(test)]
+pub(crate) use text::tests::every_lifecycle;
 
 use crate::plan::Plan;
 

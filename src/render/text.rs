@@ -1,37 +1,82 @@
-//! The human-readable plan: per account, each change with its before and after values and the
-//! HR fact and mapping rule behind it.
+//! The human-readable plan: what matters first (the counts, then the tripped safety limits and
+//! the warnings), then per account each change with its before and after values and the HR fact
+//! and mapping rule behind it.
 
 use std::fmt::Write;
 
 use crate::plan::{AccountPlan, Action, ControlChange, DisableMethod, GroupAction, Plan};
 
+/// How the text is dressed: `colour` for a terminal, `note` (a line under the counts) for what
+/// a filter left out.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Style<'a> {
+    pub(crate) colour: bool,
+    pub(crate) note: Option<&'a str>,
+}
+
 /// The plan for people, [masked](Plan::masked): no value of a password attribute.
 pub(crate) fn text(plan: &Plan) -> String {
+    text_styled(plan, Style::default())
+}
+
+/// [`text`], dressed as `style` says.
+pub(crate) fn text_styled(plan: &Plan, style: Style<'_>) -> String {
     let plan = &*plan.masked();
+    let paint = Paint(style.colour);
     let mut out = String::new();
-    summary_text(&mut out, plan);
+    summary_text(&mut out, plan, paint);
+    if let Some(note) = style.note {
+        let _ = writeln!(out, "{note}");
+    }
+    limits_text(&mut out, plan, paint);
+    warnings_text(&mut out, plan, paint);
     for account in &plan.accounts {
-        account_text(&mut out, account);
+        account_text(&mut out, account, paint);
     }
     group_changes_text(&mut out, plan);
     scheduled_text(&mut out, plan);
     skipped_text(&mut out, plan);
     orphans_text(&mut out, plan);
-    limits_text(&mut out, plan);
-    warnings_text(&mut out, plan);
     out
+}
+
+/// ANSI colour for a terminal, or nothing.
+#[derive(Debug, Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    const BOLD: &str = "1";
+    const RED: &str = "31";
+    const GREEN: &str = "32";
+    const YELLOW: &str = "33";
+    const CYAN: &str = "36";
+    /// A lock: what takes a person's access away.
+    const LOCK: &str = "1;31";
+    /// A lock lifted.
+    const UNLOCK: &str = "1;32";
+
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 // Writing to a String cannot fail: the results of write! are ignored deliberately throughout.
 
-fn summary_text(out: &mut String, plan: &Plan) {
+fn summary_text(out: &mut String, plan: &Plan, paint: Paint) {
     let s = &plan.summary;
-    let _ = writeln!(
-        out,
+    let counts = format!(
         "hrsync plan: {} joiner(s), {} mover(s), {} leaver(s), {} rehire(s), {} return(s), {} \
          update(s); {} change(s) in all",
         s.joiners, s.movers, s.leavers, s.rehires, s.returns, s.updates, s.changes
     );
+    let _ = writeln!(out, "{}", paint.paint(Paint::BOLD, &counts));
+    if let Some(effects) = effects_text(plan) {
+        let _ = writeln!(out, "{effects}");
+    }
     let _ = writeln!(
         out,
         "read {} HR record(s) and {} correlated directory account(s)",
@@ -40,6 +85,45 @@ fn summary_text(out: &mut String, plan: &Plan) {
     if !plan.has_changes() {
         let _ = writeln!(out, "\nNo changes: the directory matches HR.");
     }
+}
+
+/// What the changes do, counted by kind: `1 creation(s), 2 enable(s), ...`. Only the kinds
+/// the plan has; `None` for a plan without changes.
+fn effects_text(plan: &Plan) -> Option<String> {
+    const WORDS: [(&str, &str); 10] = [
+        ("create", "creation(s)"),
+        ("enable", "enable(s)"),
+        ("disable", "disable(s)"),
+        ("move", "move(s)"),
+        ("add_to_group", "group addition(s)"),
+        ("remove_from_group", "group removal(s)"),
+        ("rename_member", "member value rewrite(s)"),
+        ("set_attribute", "attribute change(s)"),
+        ("add_value", "value addition(s)"),
+        ("remove_value", "value removal(s)"),
+    ];
+    let mut counts = [0usize; WORDS.len()];
+    for change in plan.accounts.iter().flat_map(|a| &a.changes) {
+        if let Some(i) = WORDS
+            .iter()
+            .position(|(name, _)| *name == change.action.name())
+        {
+            counts[i] += 1;
+        }
+    }
+    let mut parts: Vec<String> = WORDS
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|((_, words), n)| format!("{n} {words}"))
+        .collect();
+    if !plan.group_changes.is_empty() {
+        parts.push(format!(
+            "{} placeholder change(s)",
+            plan.group_changes.len()
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("  {}", parts.join(", ")))
 }
 
 fn group_changes_text(out: &mut String, plan: &Plan) {
@@ -105,7 +189,7 @@ fn orphans_text(out: &mut String, plan: &Plan) {
 /// How many of a tripped limit's accounts are named; the rest are counted.
 const ACCOUNTS_SHOWN: usize = 20;
 
-fn limits_text(out: &mut String, plan: &Plan) {
+fn limits_text(out: &mut String, plan: &Plan, paint: Paint) {
     if plan.limits_tripped.is_empty() {
         return;
     }
@@ -114,7 +198,11 @@ fn limits_text(out: &mut String, plan: &Plan) {
         "\nsafety limits tripped (apply refuses without approval)"
     );
     for tripped in &plan.limits_tripped {
-        let _ = writeln!(out, "  ! {tripped}");
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.paint(Paint::RED, &format!("  ! {tripped}"))
+        );
         let shown: Vec<&str> = tripped
             .accounts
             .iter()
@@ -135,41 +223,47 @@ fn limits_text(out: &mut String, plan: &Plan) {
     }
 }
 
-fn warnings_text(out: &mut String, plan: &Plan) {
+fn warnings_text(out: &mut String, plan: &Plan, paint: Paint) {
     if plan.warnings.is_empty() {
         return;
     }
     let _ = writeln!(out, "\nwarnings");
     for warning in &plan.warnings {
-        let _ = writeln!(out, "  ! {warning}");
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.paint(Paint::YELLOW, &format!("  ! {warning}"))
+        );
     }
 }
 
-fn account_text(out: &mut String, account: &AccountPlan) {
-    let _ = writeln!(
-        out,
-        "\n{} {} (employee {})",
+fn account_text(out: &mut String, account: &AccountPlan, paint: Paint) {
+    let head = format!(
+        "{} {} (employee {})",
         account.lifecycle.as_str(),
         account.dn,
         account.employee_id
     );
+    let _ = writeln!(out, "\n{}", paint.paint(Paint::BOLD, &head));
     for change in &account.changes {
-        action_text(out, &change.action);
-        let _ = writeln!(out, "      because {}", change.reason);
-    }
-}
-
-/// What one change does, in a line (a new entry: a line per attribute value besides).
-fn action_text(out: &mut String, action: &Action) {
-    match action {
-        Action::Create { dn, attributes } => {
-            let _ = writeln!(out, "  + create {dn}");
+        let (colour, line) = action_line(&change.action);
+        let _ = writeln!(out, "{}", paint.paint(colour, &line));
+        if let Action::Create { attributes, .. } = &change.action {
             for (name, values) in attributes {
                 for value in values {
                     let _ = writeln!(out, "      {name}: {value}");
                 }
             }
         }
+        let _ = writeln!(out, "      because {}", change.reason);
+    }
+}
+
+/// What one change does, in a line, and its colour on a terminal: green gives, red takes away,
+/// bold for the lock itself.
+fn action_line(action: &Action) -> (&'static str, String) {
+    match action {
+        Action::Create { dn, .. } => (Paint::GREEN, format!("  + create {dn}")),
         Action::Enable {
             account_control,
             set_password,
@@ -177,7 +271,8 @@ fn action_text(out: &mut String, action: &Action) {
             ..
         } => {
             let how = enable_how(*account_control, *set_password, *clear_expiry);
-            let _ = writeln!(out, "  ~ enable the account{}", parenthesised(&how));
+            let line = format!("  ~ enable the account{}", parenthesised(&how));
+            (Paint::UNLOCK, line)
         }
         Action::Disable {
             method,
@@ -185,35 +280,29 @@ fn action_text(out: &mut String, action: &Action) {
             expires,
         } => {
             let how = disable_how(*method, *account_control, expires.as_deref());
-            let _ = writeln!(out, "  ~ disable the account{}", parenthesised(&how));
+            let line = format!("  ~ disable the account{}", parenthesised(&how));
+            (Paint::LOCK, line)
         }
         Action::SetAttribute {
             attribute,
             before,
             after,
-        } => {
-            let _ = writeln!(out, "  ~ {attribute}: {} -> {}", show(before), show(after));
-        }
-        Action::Move { from, to } => {
-            let _ = writeln!(out, "  > move {from} -> {to}");
-        }
-        Action::AddToGroup { group } => {
-            let _ = writeln!(out, "  + group {group}");
-        }
-        Action::RemoveFromGroup { group } => {
-            let _ = writeln!(out, "  - group {group}");
-        }
-        Action::RenameMember { group, from, to } => {
-            let _ = writeln!(
-                out,
-                "  ~ member of {group}: {from} -> {to} (follows the move)"
-            );
-        }
+        } => (
+            Paint::YELLOW,
+            format!("  ~ {attribute}: {} -> {}", show(before), show(after)),
+        ),
+        Action::Move { from, to } => (Paint::CYAN, format!("  > move {from} -> {to}")),
+        Action::AddToGroup { group } => (Paint::GREEN, format!("  + group {group}")),
+        Action::RemoveFromGroup { group } => (Paint::RED, format!("  - group {group}")),
+        Action::RenameMember { group, from, to } => (
+            Paint::YELLOW,
+            format!("  ~ member of {group}: {from} -> {to} (follows the move)"),
+        ),
         Action::AddValue { attribute, value } => {
-            let _ = writeln!(out, "  + {attribute}: {value:?}");
+            (Paint::GREEN, format!("  + {attribute}: {value:?}"))
         }
         Action::RemoveValue { attribute, value } => {
-            let _ = writeln!(out, "  - {attribute}: {value:?}");
+            (Paint::RED, format!("  - {attribute}: {value:?}"))
         }
     }
 }
@@ -273,7 +362,7 @@ fn parenthesised(parts: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The text plan, written out: made by the planner from a small HR and directory fixture
     //! that has every lifecycle, so a change on either side shows here.
 
@@ -400,7 +489,7 @@ ou = "ou=sales,ou=people,dc=ex"
     /// Every lifecycle, a skipped and a protected account, an orphan, a pending joiner, a
     /// termination to come, a manager nobody has, a group that gets real members again, and
     /// a limit on disabling that the leaver trips.
-    fn every_lifecycle() -> Plan {
+    pub(crate) fn every_lifecycle() -> Plan {
         use EmploymentStatus::*;
         let eng = "ou=eng,ou=people,dc=ex";
         let ada = employee(("1", "Ada", "Lovelace", "Engineering", Active));
@@ -512,7 +601,16 @@ ou = "ou=sales,ou=people,dc=ex"
     }
 
     const EVERY_LIFECYCLE: &str = r#"hrsync plan: 1 joiner(s), 1 mover(s), 1 leaver(s), 1 rehire(s), 1 return(s), 1 update(s); 22 change(s) in all
+  1 creation(s), 2 enable(s), 1 disable(s), 3 move(s), 6 group addition(s), 4 group removal(s), 1 member value rewrite(s), 1 attribute change(s), 2 value removal(s), 1 placeholder change(s)
 read 10 HR record(s) and 9 correlated directory account(s)
+
+safety limits tripped (apply refuses without approval)
+  ! limit `disable` tripped: 1 account(s), over 0 account(s)
+      accounts: 3
+
+warnings
+  ! employee 6: manager 99 has no account hrsync manages; manager left unset
+  ! ppolicy is not loaded: a lock does not stop a bind
 
 joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)
   + create uid=ada.lovelace,ou=eng,ou=people,dc=ex
@@ -592,14 +690,6 @@ skipped (left as they are)
 
 orphans (in the directory, not in HR; reported, not changed)
   uid=old.timer,ou=people,dc=ex (id 10)
-
-safety limits tripped (apply refuses without approval)
-  ! limit `disable` tripped: 1 account(s), over 0 account(s)
-      accounts: 3
-
-warnings
-  ! employee 6: manager 99 has no account hrsync manages; manager left unset
-  ! ppolicy is not loaded: a lock does not stop a bind
 "#;
 
     fn groups(members: &[&str]) -> BTreeMap<Dn, DirectoryGroup> {
@@ -667,6 +757,7 @@ warnings
     }
 
     const ACTIVE_DIRECTORY: &str = r#"hrsync plan: 1 joiner(s), 0 mover(s), 1 leaver(s), 1 rehire(s), 0 return(s), 0 update(s); 11 change(s) in all
+  1 creation(s), 2 enable(s), 1 disable(s), 1 move(s), 5 group addition(s), 1 value removal(s)
 read 3 HR record(s) and 2 correlated directory account(s)
 
 joiner uid=ada.lovelace,ou=eng,ou=people,dc=ex (employee 1)

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::metrics::RunMetrics;
 use crate::plan::Plan;
 use crate::plan::approval::{self, Approved, Listed, Refusal};
+use crate::plan::filter::Filter;
 use crate::plan::limits::LimitKind;
 use crate::render::Format;
 
@@ -22,6 +23,10 @@ pub(crate) struct ApplyArgs<'a> {
     pub(crate) allow_limits: &'a [LimitKind],
     pub(crate) out: Option<&'a Path>,
     pub(crate) dump_hr: Option<&'a Path>,
+    /// Only the accounts it keeps are applied.
+    pub(crate) filter: &'a Filter,
+    /// `--yes`: do not ask on a terminal.
+    pub(crate) yes: bool,
 }
 
 pub(crate) async fn run(
@@ -33,6 +38,13 @@ pub(crate) async fn run(
     let run_id = cycle::new_run_id(now);
     let stop = crate::app::daemon::stop_on_signals()?;
     let mut execution = Execution::new(config, &run_id, Some(stop), clock);
+    let audience = Audience::Person {
+        format: args.format,
+        allow_limits: args.allow_limits,
+        out: args.out,
+        filter: Some(args.filter),
+        confirm: crate::app::confirm::wanted(args.yes),
+    };
     let previous_success = config
         .operations
         .metrics
@@ -51,16 +63,9 @@ pub(crate) async fn run(
                     dump_hr: args.dump_hr,
                     now,
                 };
-                let audience = Audience::Person {
-                    format: args.format,
-                    allow_limits: args.allow_limits,
-                    out: args.out,
-                };
                 pipeline::reconcile(config, reading, &audience, &execution, metrics).await
             }
-            Some(path) => {
-                apply_saved(config, path, now, args.format, &mut execution, metrics).await
-            }
+            Some(path) => apply_saved(config, path, now, &args, &mut execution, metrics).await,
         },
     )
     .await;
@@ -70,12 +75,12 @@ pub(crate) async fn run(
 /// Applies a saved, reviewed plan: reads both sides, plans afresh, and applies the fresh plan's
 /// changes that the saved one also holds ([`approval::verify`]); anything in the file the fresh
 /// plan does not hold refuses it whole. What is printed, applied, audited and sent to hooks is
-/// the fresh plan's.
+/// the fresh plan's. `--only` and `--employee` cut the approved plan further.
 async fn apply_saved(
     config: &Config,
     path: &Path,
     now: DateTime<Utc>,
-    format: Format,
+    args: &ApplyArgs<'_>,
     execution: &mut Execution<'_>,
     metrics: &mut RunMetrics,
 ) -> Result<Outcome, RunError> {
@@ -91,32 +96,42 @@ async fn apply_saved(
             let fresh = pipeline::plan(config, &sides, now);
             metrics.record_plan(&fresh, sides.hr.rejected.len());
             sides.drop_in_background();
-            let Approved {
-                mut plan,
-                unreviewed,
-            } = approval::verify(&saved, &fresh).map_err(|refusals| RunError::SavedPlan {
-                path: path.display().to_string(),
-                message: refused(&refusals),
-            })?;
+            let Approved { plan, unreviewed } =
+                approval::verify(&saved, &fresh).map_err(|refusals| RunError::SavedPlan {
+                    path: path.display().to_string(),
+                    message: refused(&refusals),
+                })?;
+            let (mut plan, note) =
+                pipeline::cut(config, plan, Some(args.filter), pipeline::Cut::Applied);
             // Only the approved changes count against the limits (and are approved past them).
             plan.limits_tripped = crate::plan::limits::check(&plan, &config.limits);
+            let steps = pipeline::plan_steps(config, &plan);
             print!(
                 "{}",
-                pipeline::render(&plan, &pipeline::plan_steps(config, &plan), format)
+                pipeline::render_shown(&plan, &steps, args.format, note.as_deref())
             );
             announce_approval(&plan, &unreviewed);
-            let audience = Audience::Person {
-                format,
+            // The review approved the limits: none is refused here, and nothing is saved again.
+            let audience = &Audience::Person {
+                format: args.format,
                 allow_limits: &[],
                 out: None,
+                filter: Some(args.filter),
+                confirm: crate::app::confirm::wanted(args.yes),
             };
             if execution.stop_requested() {
                 metrics.record_planned(&plan);
-                return Ok(pipeline::stopped_before_applying(&plan, &audience));
+                return Ok(pipeline::stopped_before_applying(&plan, audience));
+            }
+            if matches!(audience, Audience::Person { confirm: true, .. }) && plan.has_changes() {
+                if let Err(refusal) = crate::app::confirm::ask(config, &plan, execution).await {
+                    metrics.record_planned(&plan);
+                    return Err(refusal);
+                }
             }
             let executed =
                 pipeline::execute_counted(config, directory, &plan, execution, metrics).await?;
-            pipeline::report(&executed, &audience, execution);
+            pipeline::report(&executed, audience, execution);
             Ok(executed.outcome())
         },
     )

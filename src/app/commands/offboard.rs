@@ -55,11 +55,7 @@ pub(crate) async fn run(
             pipeline::render(&plan, &pipeline::plan_steps(config, &plan), format)
         );
         let executed = pipeline::execute(config, directory, &plan, &execution).await?;
-        let audience = Audience::Person {
-            format,
-            allow_limits: &[],
-            out: None,
-        };
+        let audience = Audience::person(format, &[]);
         pipeline::report(&executed, &audience, &execution);
         tracing::warn!(
             employee = employee_id,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::app::pipeline::{self, HrRead, Reading};
 use crate::app::{Outcome, RunError};
 use crate::config::Config;
+use crate::plan::filter::Filter;
 use crate::render::Format;
 
 pub(crate) struct PlanArgs<'a> {
@@ -14,6 +15,8 @@ pub(crate) struct PlanArgs<'a> {
     pub(crate) out: Option<&'a Path>,
     pub(crate) detailed_exitcode: bool,
     pub(crate) dump_hr: Option<&'a Path>,
+    /// Only the accounts it keeps are shown (and saved).
+    pub(crate) filter: &'a Filter,
 }
 
 pub(crate) async fn run(
@@ -32,8 +35,13 @@ pub(crate) async fn run(
         Ok(plan)
     })
     .await?;
+    // What is saved is what is shown: a saved plan approves what its reviewer saw.
+    let (plan, note) = pipeline::cut(config, plan, Some(args.filter), pipeline::Cut::Shown);
     let steps = pipeline::plan_steps(config, &plan);
-    print!("{}", pipeline::render(&plan, &steps, args.format));
+    print!(
+        "{}",
+        pipeline::render_shown(&plan, &steps, args.format, note.as_deref())
+    );
     if let Some(path) = args.out {
         crate::app::saved_plan::save(config, &plan, path)?;
         tracing::info!(path = %path.display(), "plan saved");

@@ -36,11 +36,7 @@ pub(crate) async fn run(
     let stop = crate::app::daemon::stop_on_signals()?;
     let mut execution = Execution::new(config, &run_id, Some(stop), clock);
     execution.trigger = Some("sync");
-    let audience = Audience::Person {
-        format: args.format,
-        allow_limits: args.allow_limits,
-        out: None,
-    };
+    let audience = Audience::person(args.format, args.allow_limits);
     let request = Request {
         ids: &ids,
         now,

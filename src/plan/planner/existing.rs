@@ -19,6 +19,14 @@ impl<'a> Builder<'a> {
     ) {
         let employee = target.employee;
         if let Some(why) = self.someone_elses_lock(target, account, hold) {
+            // Someone HR says should work cannot: said among the warnings, before the changes.
+            planned.warnings.insert(format!(
+                "employee {} cannot log in: {} is locked outside hrsync while HR says {}; left \
+                 alone (see skipped)",
+                employee.id,
+                account.dn,
+                status_fact(employee, target.status)
+            ));
             planned
                 .skipped
                 .push(skipped(Some(&employee.id), Some(&account.dn), why));

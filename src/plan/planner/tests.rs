@@ -1439,6 +1439,14 @@ fn an_admins_lock_holds_and_only_hrsyncs_own_lock_is_lifted() {
             && s.reason
                 .starts_with("disabled outside hrsync while HR says active")
     }));
+    // Someone HR says should work cannot: a warning, which the text plan shows before changes.
+    assert_eq!(
+        plan.warnings,
+        [format!(
+            "employee 1 cannot log in: {d} is locked outside hrsync while HR says active; left \
+             alone (see skipped)"
+        )]
+    );
 
     locked.attributes.insert(
         "description".into(),
