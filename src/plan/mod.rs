@@ -7,7 +7,8 @@
 //! use, so what is previewed is exactly what is applied.
 //!
 //! The JSON form of a plan (`hrsync plan --format json`, `--out FILE`) is a stable, versioned
-//! schema: see the README, "Plan JSON schema".
+//! schema, published as `docs/schema/plan.schema.json` (which `schema_tests` and the
+//! integration tests hold these types to): see also the README, "Plan JSON schema".
 
 pub mod approval;
 pub mod filter;
@@ -15,6 +16,8 @@ pub mod limits;
 pub(crate) mod masked;
 pub mod ops;
 pub(crate) mod planner;
+#[cfg(test)]
+mod schema_tests;
 mod status;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -35,6 +35,7 @@ mod limits;
 mod offboard;
 mod operations;
 mod pipeline;
+mod plan_schema;
 mod plan_view;
 mod policies;
 mod saved_plans;
