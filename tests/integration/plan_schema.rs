@@ -123,48 +123,63 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).expect("the saved plan is JSON")
 }
 
-/// A company in step with HR, then HR with one of everything pending. Returns the scenario.
-async fn company_with_everything_pending() -> Scenario {
-    let s = Scenario::start("plan-schema").await;
-    configure(&s, 50, "");
-    // Accounts that exist before HR's first read: a leaver to be rehired, someone about to go
-    // on leave, and an account no HR record claims.
-    s.dir
-        .add_user("rita.rehire", "302", Some(PASSWORD), "cn: Rita Rehire");
-    s.dir
-        .add_user("leo.leave", "2502", Some(PASSWORD), "cn: Leo Leave");
-    s.dir
-        .add_user("olga.orphan", "999", Some(PASSWORD), "cn: Olga Orphan");
-    let mut tim = person("205", "Tim", "Later", "Engineering", "Engineer");
-    tim["terminationDate"] = json!("2099-12-31");
-    let mut leo = person("2502", "Leo", "Leave", "Engineering", "Engineer");
-    leo["status"] = json!("On Leave");
-    let grace = person("202", "Grace", "Hopper", "Engineering", "Engineer");
-    let bob = person("301", "Bob", "Builder", "Engineering", "Engineer");
-    let rita = person("302", "Rita", "Rehire", "Engineering", "Engineer");
-    let uma = person("203", "Uma", "Update", "Engineering", "Engineer");
-    let sam = person("204", "Sam", "Locked", "Engineering", "Engineer");
-    let mut lea = person("2503", "Lea", "Away", "Engineering", "Engineer");
-    s.serve(&[
-        grace.clone(),
-        bob.clone(),
-        terminated(rita.clone()),
-        leo.clone(),
-        uma.clone(),
-        sam.clone(),
-        tim.clone(),
-        lea.clone(),
-    ])
-    .await;
-    s.expect(&["apply"], 0);
-    s.assert_converged();
+/// An active engineer, the company's usual HR record here.
+fn engineer(id: &str, first: &str, last: &str) -> Value {
+    person(id, first, last, "Engineering", "Engineer")
+}
 
-    // An admin locks Sam by hand (skipped: not hrsync's lock to lift); Bob is the only member
-    // of a hand-made group (his leaving puts the placeholder in); sales has only the
-    // placeholder (Grace joining takes it out).
-    let sam_dn = format!("uid=sam.locked,{}", s.ou("engineering"));
+/// HR's first read: everyone an active engineer but Rita (terminated, so her existing account
+/// becomes a leaver's) and Leo (on leave: locked with hrsync's mark); Tim leaves in 2099.
+fn hr_before() -> Vec<Value> {
+    let mut leo = engineer("2502", "Leo", "Leave");
+    leo["status"] = json!("On Leave");
+    let mut tim = engineer("205", "Tim", "Later");
+    tim["terminationDate"] = json!("2099-12-31");
+    vec![
+        engineer("202", "Grace", "Hopper"),
+        engineer("301", "Bob", "Builder"),
+        terminated(engineer("302", "Rita", "Rehire")),
+        leo,
+        engineer("203", "Uma", "Update"),
+        engineer("204", "Sam", "Locked"),
+        tim,
+        engineer("2503", "Lea", "Away"),
+    ]
+}
+
+/// HR with one of everything pending: Ada joins (her manager has no account: a warning),
+/// Grace moves to Sales, Bob leaves, Rita is rehired, Leo returns from leave, Uma's title
+/// changes (an update), Sam is still active (his admin lock makes him skipped), Tim still
+/// leaves in 2099 (scheduled), Lea goes on leave.
+fn hr_after() -> Vec<Value> {
+    let mut ada = engineer("101", "Ada", "Lovelace");
+    ada["supervisorEId"] = json!("777");
+    let mut lea = engineer("2503", "Lea", "Away");
+    lea["status"] = json!("On Leave");
+    let mut uma = engineer("203", "Uma", "Update");
+    uma["jobTitle"] = json!("Principal Engineer");
+    let mut tim = engineer("205", "Tim", "Later");
+    tim["terminationDate"] = json!("2099-12-31");
+    vec![
+        ada,
+        person("202", "Grace", "Hopper", "Sales", "Account Executive"),
+        terminated(engineer("301", "Bob", "Builder")),
+        engineer("302", "Rita", "Rehire"),
+        engineer("2502", "Leo", "Leave"),
+        uma,
+        engineer("204", "Sam", "Locked"),
+        tim,
+        lea,
+    ]
+}
+
+/// What admins did by hand between the two reads: Sam locked (not hrsync's lock to lift), Bob
+/// the only member of a hand-made group (his leaving puts the placeholder in), sales down to
+/// the placeholder (Grace joining takes it out).
+fn edit_by_hand(s: &Scenario) {
+    let sam = format!("uid=sam.locked,{}", s.ou("engineering"));
     let out = s.dir.ldapmodify(&format!(
-        "dn: {sam_dn}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n"
+        "dn: {sam}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n"
     ));
     assert!(out.status.success(), "{out:?}");
     s.dir.add_group(
@@ -177,22 +192,27 @@ async fn company_with_everything_pending() -> Scenario {
         s.base()
     ));
     assert!(out.status.success(), "{out:?}");
+}
 
-    // HR now: a joiner whose manager has no account (a warning), a mover, a leaver, a rehire,
-    // a return from leave, an update, Sam still active, Tim leaving in 2099 (scheduled), Lea
-    // going on leave (locked with hrsync's mark); the update limit at 0 trips; plans are
-    // signed.
-    let mut ada = person("101", "Ada", "Lovelace", "Engineering", "Engineer");
-    ada["supervisorEId"] = json!("777");
-    let mut grace = grace;
-    grace["department"] = json!("Sales");
-    grace["jobTitle"] = json!("Account Executive");
-    leo["status"] = json!("Active");
-    lea["status"] = json!("On Leave");
-    let mut uma = uma;
-    uma["jobTitle"] = json!("Principal Engineer");
-    s.serve(&[ada, grace, terminated(bob), rita, leo, uma, sam, tim, lea])
-        .await;
+/// A company in step with [`hr_before`], then HR at [`hr_after`], the update limit at 0 (it
+/// trips) and plans signed.
+async fn company_with_everything_pending() -> Scenario {
+    let s = Scenario::start("plan-schema").await;
+    configure(&s, 50, "");
+    // Accounts that exist before HR's first read: the leaver to be rehired, someone about to
+    // go on leave, and an account no HR record claims (an orphan).
+    for (uid, id) in [
+        ("rita.rehire", "302"),
+        ("leo.leave", "2502"),
+        ("olga.orphan", "999"),
+    ] {
+        s.dir.add_user(uid, id, Some(PASSWORD), "");
+    }
+    s.serve(&hr_before()).await;
+    s.expect(&["apply"], 0);
+    s.assert_converged();
+    edit_by_hand(&s);
+    s.serve(&hr_after()).await;
     configure(
         &s,
         0,
