@@ -338,6 +338,16 @@ async fn real_plans_of_every_lifecycle_match_the_published_schema_which_refuses_
     }
     assert_eq!(unsigned, printed);
 
+    // A plan cut down with `--only` is the same format.
+    let leavers = run(&s, &["plan", "--only", "leavers", "--format", "json"], 0);
+    let leavers: Value = serde_json::from_str(&leavers).expect("plan --only is JSON");
+    assert_eq!(violations(&leavers), Vec::<String>::new(), "{leavers:#}");
+    assert_eq!(
+        strings(&leavers, "accounts", "lifecycle"),
+        BTreeSet::from(["leaver".to_string()]),
+        "{leavers:#}"
+    );
+
     // `apply --out` saves the same format (the update limit trips: nothing applied, exit 4).
     let applied = s.work.path().join("apply.json");
     run(
