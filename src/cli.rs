@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::app::commands::init::{StarterFlavour, StarterHr};
 use crate::app::commands::report::OutputFormat;
 use crate::dn::Dn;
 use crate::plan::filter::Only;
@@ -43,6 +44,22 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a commented starter hrsync.toml and mappings/ for your HR system and directory.
+    ///
+    /// `hrsync validate` accepts them as written and names each starter value still to
+    /// replace. Never overwrites: if a file it would write (or any mappings/*.toml) exists, it
+    /// writes nothing and names them. Reads no configuration (--config is ignored).
+    Init {
+        /// The HR system employees are read from.
+        #[arg(long, value_enum)]
+        preset: StarterHr,
+        /// The directory the accounts are in.
+        #[arg(long, value_enum)]
+        flavour: StarterFlavour,
+        /// Where hrsync.toml and mappings/ are written (made if missing).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
     /// Check the configuration and mappings offline (no network) and report every problem.
     Validate,
     /// Dry run: read HR and the directory and print the changes. Never writes to the directory.

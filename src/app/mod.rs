@@ -29,10 +29,25 @@ use commands::{apply, check, explain, offboard, plan, report, validate};
 
 /// Runs the command `cli` names.
 pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
+    // The one command that needs no configuration: it writes one.
+    if let Command::Init {
+        preset,
+        flavour,
+        dir,
+    } = &cli.command
+    {
+        return commands::init::run(dir, *preset, *flavour);
+    }
     let config = load_config(&cli.config)?;
     let clock = clock::wall();
     let now = clock();
     match cli.command {
+        // Dispatched above, before any configuration is read.
+        Command::Init {
+            preset,
+            flavour,
+            dir,
+        } => commands::init::run(&dir, preset, flavour),
         Command::Validate => validate::run(&config, &cli.config, now),
         Command::Run => daemon::run(config, clock).await,
         Command::Check => check::run(&config, now).await,

@@ -67,6 +67,7 @@ impl RunError {
             Self::Offboard(_) | Self::Lookup(_) | Self::Check(_) | Self::NotConfirmed(_) => {
                 "command"
             }
+            Self::Init(_) => "command",
             Self::Setup { .. } => "setup",
             Self::Audit { .. } => "audit",
             Self::Stopped => "stopped",
@@ -96,6 +97,9 @@ pub enum RunError {
         path: String,
         source: std::io::Error,
     },
+    /// `init`: files it would write are there already (it wrote none).
+    #[error("init: {0}")]
+    Init(String),
     /// `explain`: the id is neither in HR nor in the directory.
     #[error("{0}")]
     Lookup(String),

@@ -15,6 +15,7 @@ pub(crate) mod events;
 mod lifecycle;
 mod limits;
 mod operations;
+pub(crate) mod placeholders;
 
 use std::path::{Path, PathBuf};
 
@@ -90,6 +91,8 @@ pub struct Config {
     pub plans: PlansConfig,
     /// What plans made with this configuration carry, and saved plans are checked against.
     pub(crate) digest: ConfigDigest,
+    /// Starter values of `hrsync init` not replaced yet, which `validate` names.
+    pub(crate) placeholders: Vec<placeholders::Placeholder>,
 }
 
 pub(crate) use digest::{differences as digest_differences, hex};
@@ -128,7 +131,7 @@ impl Config {
                 .collect::<Vec<_>>()
         };
         let (raw, table) = read_raw(text, env).map_err(in_file)?;
-        Self::validate(path, raw, &table).map_err(in_file)
+        Self::validate(path, raw, &table, text).map_err(in_file)
     }
 
     /// Each table validated by its owner, then the checks across tables. The problems come in
@@ -137,12 +140,17 @@ impl Config {
         path: &Path,
         mut raw: RawConfig,
         table: &toml::Table,
+        text: &str,
     ) -> Result<Self, Vec<ConfigProblem>> {
         let mut problems = Vec::new();
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
         raw.hr.resolve_relative_paths(dir);
         let mapping_files = crate::mapping::read_dir(&dir.join(&raw.mappings));
         let digest = digest::of(table, mapping_files.as_deref().unwrap_or_default());
+        let mut starter_values = placeholders::in_config(table, text);
+        starter_values.extend(placeholders::in_mappings(
+            mapping_files.as_deref().unwrap_or_default(),
+        ));
         let mappings = mapping_files.and_then(|files| Mappings::from_files(&files));
         let directory = raw.directory.validate(&mut problems);
         problems.extend(raw.hr.validate());
@@ -194,6 +202,7 @@ impl Config {
                     operations,
                     plans: raw.plans,
                     digest,
+                    placeholders: starter_values,
                 })
             }
             _ => Err(problems),

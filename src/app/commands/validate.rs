@@ -1,5 +1,6 @@
 //! `hrsync validate`: the configuration and the mappings checked offline, the audit log's path
-//! (can a run append to it?), and the schedule's next run times.
+//! (can a run append to it?), the schedule's next run times, and the starter values of `hrsync
+//! init` still to replace.
 
 use chrono::{DateTime, Utc};
 
@@ -31,12 +32,22 @@ pub(crate) fn run(
     for warning in lock_warnings(config) {
         println!("warning: {warning}");
     }
+    // `hrsync init`'s starter values: the file is valid with them, but they name no real server.
+    for placeholder in &config.placeholders {
+        println!("warning: {placeholder}");
+    }
     println!(
         "{}: configuration and mappings are valid ({} rule(s), {} managed group(s))",
         config_path.display(),
         config.mappings.rules.len(),
         config.mappings.managed_groups().len()
     );
+    if !config.placeholders.is_empty() {
+        println!(
+            "{} starter value(s) of `hrsync init` still to replace (the warnings above)",
+            config.placeholders.len()
+        );
+    }
     match audit {
         Some(audit) => println!("audit log: {audit}"),
         None => println!("audit log: none ([audit] is not set: applied changes are not recorded)"),
