@@ -28,6 +28,7 @@ mod events;
 mod explain_report;
 mod faults;
 mod hr_limits;
+mod init;
 mod joiner_interrupted;
 mod lease;
 mod lifecycle;
