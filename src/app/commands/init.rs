@@ -212,9 +212,9 @@ fn refusal(in_the_way: &BTreeSet<PathBuf>) -> String {
         .map(|path| format!("  {}", path.display()))
         .collect();
     format!(
-        "nothing was written: these are there already, and init never overwrites (nor writes a \
-         starter beside mapping files hrsync would read with it):\n{}\nmove them away or choose \
-         another --dir",
+        "nothing was written, because these are there already (init overwrites nothing, and \
+         writes no mappings beside other mapping files, which hrsync would read with them):\n{}\n\
+         Move them away or choose another --dir.",
         list.join("\n")
     )
 }
@@ -472,6 +472,30 @@ mod tests {
             and_list(&["a".into(), "b".into(), "c".into()]),
             "a, b and c"
         );
+    }
+
+    /// A file that appears after the check (another process) is not overwritten, and what
+    /// was written before it is removed again: nothing is left half-written.
+    #[test]
+    fn a_file_in_the_way_at_write_time_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("new");
+        let files = starter(StarterHr::Scim, StarterFlavour::Ds389);
+        std::fs::create_dir_all(target.join(MAPPINGS)).unwrap();
+        let late = target.join(MAPPINGS).join("groups.toml");
+        std::fs::write(&late, "# someone else's").unwrap();
+        let error = write_all(&target, &files).unwrap_err();
+        assert!(error.to_string().contains("groups.toml"), "{error}");
+        assert_eq!(std::fs::read_to_string(&late).unwrap(), "# someone else's");
+        assert!(!target.join(CONFIG).exists());
+        assert!(!target.join(MAPPINGS).join("account.toml").exists());
+
+        // A `mappings` that turned into a dangling link: the config written first goes again.
+        let other = dir.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        std::os::unix::fs::symlink("/nonexistent", other.join(MAPPINGS)).unwrap();
+        assert!(write_all(&other, &files).is_err());
+        assert!(!other.join(CONFIG).exists());
     }
 
     #[test]
