@@ -454,6 +454,45 @@ mod tests {
         }
     }
 
+    /// A commented-out example line (`# [table]` or `# key = value`), uncommented.
+    fn uncommented(line: &str) -> Option<&str> {
+        let rest = line.strip_prefix("# ")?;
+        let table = rest.starts_with('[')
+            && rest.ends_with(']')
+            && rest[1..rest.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        let key = rest.split_once(" = ").is_some_and(|(key, _)| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        });
+        // StartTLS is for ldap:// URLs, and the starters' URLs are ldaps:// where it is
+        // commented out.
+        (table || key)
+            .then_some(rest)
+            .filter(|rest| !rest.starts_with("starttls"))
+    }
+
+    /// The examples in the starters' comments are right: uncommented, each starter still
+    /// validates.
+    #[test]
+    fn every_commented_out_example_validates_when_uncommented() {
+        for (hr, flavour) in every_starter() {
+            let dir = tempfile::tempdir().unwrap();
+            let mut files = starter(hr, flavour);
+            let before = files[0].text.clone();
+            files[0].text = before
+                .lines()
+                .map(|line| uncommented(line).unwrap_or(line))
+                .collect::<Vec<_>>()
+                .join("\n");
+            assert_ne!(files[0].text, before, "{hr:?} {flavour:?} has examples");
+            write(dir.path(), &files);
+            if let Err(problems) = Config::parse(&dir.path().join(CONFIG), &files[0].text) {
+                panic!("{hr:?} {flavour:?}: {problems:#?}\n{}", files[0].text);
+            }
+        }
+    }
+
     /// Every credential of the starter is a secret reference, and the next steps name each.
     #[test]
     fn secrets_are_references_and_named_in_the_next_steps() {
