@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::app::commands::init::{StarterFlavour, StarterHr};
+// One path per line: tests/layers.rs reads a `{...}` group as children of the first segment.
+use crate::app::commands::init::StarterFlavour;
+use crate::app::commands::init::StarterHr;
 use crate::app::commands::report::OutputFormat;
 use crate::dn::Dn;
 use crate::plan::filter::Only;
