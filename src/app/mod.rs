@@ -39,6 +39,14 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
         return commands::init::run(dir, *preset, *flavour);
     }
     let config = load_config(&cli.config)?;
+    if !config.placeholders.is_empty() && !matches!(cli.command, Command::Validate) {
+        // An untouched starter otherwise fails later, as a host that does not resolve.
+        tracing::warn!(
+            count = config.placeholders.len(),
+            "the configuration still holds starter values of `hrsync init` (`hrsync validate` \
+             names each one)"
+        );
+    }
     let clock = clock::wall();
     let now = clock();
     match cli.command {

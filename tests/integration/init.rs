@@ -223,6 +223,33 @@ fn every_starter_validates_as_written_and_names_each_starter_value() {
     }
 }
 
+/// Past `validate`, every command says the starter values are still there, before it fails to
+/// reach `ldap.your-company.example`.
+#[test]
+fn other_commands_say_starter_values_are_left() -> std::io::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let out = init(dir.path(), "bamboohr", "openldap")?;
+    assert!(out.status.success(), "{}", show(&out));
+    let config = dir.path().join("hrsync.toml");
+    let out = hrsync(
+        &[
+            "-c",
+            &config.to_string_lossy(),
+            "--log-format",
+            "text",
+            "check",
+        ],
+        &[("HRSYNC_BIND_PASSWORD", "x"), ("BAMBOOHR_API_KEY", "x")],
+    )?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("still holds starter values of `hrsync init`"),
+        "{}",
+        show(&out)
+    );
+    Ok(())
+}
+
 #[test]
 fn once_the_starter_values_are_replaced_validate_names_none() {
     for preset in PRESETS {
