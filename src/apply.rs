@@ -9,7 +9,7 @@
 //! leaver whose lock is refused still loses every group. Nothing is rolled back: the next run
 //! plans from what the directory then holds and converges.
 //!
-//! How it goes fast (see the README, "Performance"): the accounts advance in rounds, round `k`
+//! How it goes fast (see docs/src/performance.md): the accounts advance in rounds, round `k`
 //! running step `k` of every account whose step `k` may run, so each account's order is kept
 //! exactly. In a round, the steps that only add or delete values of the same entry (every
 //! account joining or leaving one group) are merged into one modify ([`ops::batches`]), and the

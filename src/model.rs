@@ -99,7 +99,7 @@ pub struct HrSnapshot {
     /// it answered: how the planner confirms an absence before it disables an orphan
     /// (`lifecycle.disable_orphans`). Filled by the run after the list read, for the sources
     /// that can read one employee; empty otherwise (the absence is then confirmed by a second
-    /// run, see the README, "Orphans").
+    /// run, see docs/src/how-it-decides.md, "Orphans").
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub single_reads: BTreeMap<String, SingleRead>,
     /// `Some` when this is not HR's list but a read of these employees alone (`hrsync sync`, an

@@ -1,6 +1,6 @@
-//! deploy/: every manifest parses and has the properties the README promises (no overlapping
-//! runs, exit codes 2 and 4 fail the Job at once, read-only and non-root everywhere, secrets as
-//! files), and the configuration each one mounts passes `hrsync validate` exactly as it is
+//! deploy/: every manifest parses and has the properties the docs promise (docs/src/running.md:
+//! no overlapping runs, exit codes 2 and 4 fail the Job at once, read-only and non-root
+//! everywhere, secrets as files), and the configuration each one mounts passes `hrsync validate` exactly as it is
 //! mounted. The compose trial's directory (its own slapd set-up) is started for real, without a
 //! container engine, and hrsync applies the trial's HR file to it through the trial's config.
 //!
@@ -1089,15 +1089,13 @@ fn the_trial_directory_and_config_work_together_and_secrets_come_from_files() {
     }
 }
 
-// --- README -----------------------------------------------------------------------------------
+// --- the documentation's Deploying section -----------------------------------------------------
 
 #[test]
-fn the_readme_deploying_section_references_every_deployment() {
-    let readme = read(&repo().join("README.md"));
-    let start = readme
-        .find("\n## Deploying\n")
-        .expect("a Deploying section");
-    let section = &readme[start..];
+fn the_docs_deploying_section_references_every_deployment() {
+    let page = read(&repo().join("docs/src/running.md"));
+    let start = page.find("\n## Deploying\n").expect("a Deploying section");
+    let section = &page[start..];
     let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
     for reference in [
         "deploy/container/Dockerfile",
@@ -1109,7 +1107,10 @@ fn the_readme_deploying_section_references_every_deployment() {
         "_FILE",
         "did you mean",
     ] {
-        assert!(section.contains(reference), "README Deploying: {reference}");
+        assert!(
+            section.contains(reference),
+            "docs/src/running.md Deploying: {reference}"
+        );
     }
     for path in [
         "deploy/container/Dockerfile",
@@ -1207,7 +1208,7 @@ fn the_event_mode_systemd_unit_runs_the_daemon_as_hardened_as_the_timer_one() {
         "MemoryDenyWriteExecute",
         "UMask",
         "StateDirectory",
-        // The audit log's directory the README recommends, /var/log/hrsync, is writable.
+        // The audit log's directory the docs recommend, /var/log/hrsync, is writable.
         "LogsDirectory",
     ] {
         assert_eq!(

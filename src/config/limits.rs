@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::plan::limits::{Limit, LimitKind, Limits};
 use crate::problem::ConfigProblem;
 
-/// `[limits]`: how much one run may change (see the README, "Safety limits"). Each kind is
+/// `[limits]`: how much one run may change (see docs/src/safety.md, "Safety limits"). Each kind is
 /// `{ count = N, percent = P }`; a kind left out keeps its default, a bound left out is no bound.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,18 +7,24 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The TOML code blocks of the README's configuration sections, joined: the documented example
-/// must stay a valid configuration.
+/// The first TOML code blocks of the book's configuration page and HR sources page, joined: the
+/// documented example must stay a valid configuration (`tests/docs.rs` validates every block
+/// through the binary too).
 fn readme_config() -> String {
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     let mut blocks = Vec::new();
-    for heading in ["## Configuration", "### HR sources"] {
-        let section = &readme[readme.find(heading).unwrap()..];
+    for page in ["docs/src/configuration.md", "docs/src/hr/sources.md"] {
+        let text = std::fs::read_to_string(repo().join(page)).unwrap();
+        let heading = if page.ends_with("sources.md") {
+            "## The generic engine"
+        } else {
+            "## An annotated example"
+        };
+        let section = &text[text.find(heading).unwrap()..];
         let start = section.find("```toml\n").unwrap() + "```toml\n".len();
         let end = section[start..].find("```").unwrap();
         blocks.push(section[start..start + end].to_string());
     }
-    // The first block ends with an abbreviated [hr] table that the second block spells out.
+    // The first block ends with a short [hr] table that the second block spells out.
     let first = blocks[0].split("[hr]").next().unwrap().to_string();
     first + &blocks[1]
 }
@@ -32,9 +38,9 @@ fn problems(text: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_readme_example_is_a_valid_configuration() {
+fn the_documented_example_is_a_valid_configuration() {
     let config = Config::parse(&repo().join("hrsync.toml"), &readme_config())
-        .unwrap_or_else(|p| panic!("README example invalid: {p:#?}"));
+        .unwrap_or_else(|p| panic!("the documented example is invalid: {p:#?}"));
     assert_eq!(
         config.directory.users_base,
         Dn::parse("dc=example,dc=org").unwrap()
@@ -240,7 +246,7 @@ fn file_variants_of_secrets_replace_the_reference_and_are_read_when_used() {
             .expose_secret(),
         "rotated"
     );
-    // The HR token of the README example, through its _FILE variant.
+    // The HR token of the documented example, through its _FILE variant.
     let config = with_env(&[("HRSYNC_HR__REST__AUTH__USERNAME_FILE", "/run/secrets/key")]).unwrap();
     let auth = format!("{:?}", config.hr.rest().unwrap().auth);
     assert!(auth.contains("/run/secrets/key"), "{auth}");

@@ -65,8 +65,8 @@ pub(crate) struct RawDirectory {
     /// apply starts no further change (the server is not answering; exit code 3).
     #[serde(default = "default_max_consecutive_timeouts")]
     max_consecutive_timeouts: u32,
-    /// The entry whose holder is the one run that may apply to this directory (see the README,
-    /// "Overlapping runs"). Default: `cn=hrsync-lease,` followed by `users_base`.
+    /// The entry whose holder is the one run that may apply to this directory (see
+    /// docs/src/running.md, "Overlapping runs"). Default: `cn=hrsync-lease,` followed by `users_base`.
     lease_dn: Option<String>,
     /// How long a run's lease lasts without renewal (it is renewed every third of it): how long
     /// a killed run blocks the next one, at most.

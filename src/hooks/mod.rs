@@ -22,7 +22,7 @@ use crate::plan::{Action, Lifecycle};
 
 pub(crate) use config::{CommandHookConfig, HooksConfig, WebhookConfig};
 
-/// The JSON body of a hook call (see the README, "Hooks").
+/// The JSON body of a hook call (see docs/src/observability.md, "Hooks").
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Event {
     /// `joiner`, `mover` or `leaver`.

@@ -532,7 +532,7 @@ fn describe(key: &str) -> &'static str {
         "private_key" => {
             "a secret reference to the OAuth client's PEM private key, such as { file = \"/run/secrets/sf-key.pem\" }"
         }
-        _ => "see the README",
+        _ => "see the docs, HR sources",
     }
 }
 

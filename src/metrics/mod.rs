@@ -1,6 +1,6 @@
 //! Metrics of a run in the Prometheus text format: written atomically to a file for the
 //! node_exporter textfile collector, pushed to a Pushgateway, and served on `/metrics` by
-//! `hrsync run`. The names are an API (see the README, "Metrics").
+//! `hrsync run`. The names are an API (see docs/src/observability.md, "Metrics").
 
 pub(crate) mod config;
 

@@ -320,7 +320,7 @@ mod tests {
     }
 
     /// Issue 16.11: the floor is on the accounts counted, not on the managed accounts, as the
-    /// README's Safety limits section says (and shows with these numbers).
+    /// Safety limits section of the book (docs/src/safety.md) says (and shows with these numbers).
     #[test]
     fn the_percentage_floor_counts_the_accounts_that_would_change() {
         let limits = Limits::default();
@@ -330,12 +330,12 @@ mod tests {
         // Below the floor in managed accounts is no exemption: 5 leavers is everyone.
         let everyone = check(&plan(5, 0, 5), &limits);
         assert!(kinds(&everyone).contains(&LimitKind::Disable));
-        let readme = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+        let page = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/src/safety.md"),
         )
         .unwrap();
-        let section = &readme[readme.find("### Safety limits").unwrap()..];
-        let section = &section[..section.find("\n### ").unwrap()];
+        let section = &page[page.find("\n## Safety limits\n").unwrap()..];
+        let section = &section[..section[1..].find("\n## ").unwrap()];
         let prose = section.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(
             prose.contains(

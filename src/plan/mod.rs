@@ -8,7 +8,7 @@
 //!
 //! The JSON form of a plan (`hrsync plan --format json`, `--out FILE`) is a stable, versioned
 //! schema, published as `docs/schema/plan.schema.json` (which `schema_tests` and the
-//! integration tests hold these types to): see also the README, "Plan JSON schema".
+//! integration tests hold these types to): see also docs/src/plans.md.
 
 pub mod approval;
 pub mod filter;

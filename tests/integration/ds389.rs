@@ -452,9 +452,9 @@ async fn ds389_check_identifies_the_server_and_a_wrong_flavour() {
     assert_eq!(s.dump(), before, "nothing written");
 }
 
-/// A service account with the ACIs docs/389ds.md gives (no Directory Manager, no read access to
-/// cn=config): a run cannot tell what the plugins do and stops before any change, naming the
-/// setting; with the setting, the whole lifecycle works under those ACIs alone.
+/// A service account with the ACIs docs/src/directories/389ds.md gives (no Directory Manager, no
+/// read access to cn=config): a run cannot tell what the plugins do and stops before any change,
+/// naming the setting; with the setting, the whole lifecycle works under those ACIs alone.
 #[tokio::test(flavor = "multi_thread")]
 async fn ds389_a_service_account_with_the_documented_acis_runs_once_the_rename_rule_is_set() {
     let s = Scenario::start_389("ds-service", Plugins::None).await;

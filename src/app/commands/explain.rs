@@ -9,8 +9,8 @@
 //! mappings' own evaluator's, the status is the planner's, and the desired account is the
 //! planner's changes applied to the account as read.
 //!
-//! Its JSON form (`--format json`) is a stable, versioned schema, [`EXPLAIN_SCHEMA`]; see the
-//! README, "explain".
+//! Its JSON form (`--format json`) is a stable, versioned schema, [`EXPLAIN_SCHEMA`]; see
+//! docs/src/explain-and-review.md.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -8,7 +8,7 @@
 //! with the reason and what the next `hrsync apply` would do about it.
 //!
 //! Its JSON form (`hrsync report access --format json`) is a stable, versioned schema,
-//! [`ACCESS_REPORT_SCHEMA`]; see the README, "Access report".
+//! [`ACCESS_REPORT_SCHEMA`]; see docs/src/explain-and-review.md.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;

@@ -69,7 +69,7 @@ pub struct RestConfig {
     /// change the host or the path's structure; an id of `.` or `..` is refused. Same origin as
     /// `url` (the credentials go with it). `GET`, with `headers` and `[hr.rest.auth]`; an
     /// answer of HTTP 404 means there is no such employee. Vendor presets read one employee
-    /// their own way (see the README); this key overrides that.
+    /// their own way (see docs/src/hr/sources.md); this key overrides that.
     pub employee_url: Option<String>,
     /// JSON Pointer to the employee in `employee_url`'s answer: an object (the record), or an
     /// array of records (none: no such employee). Default `""`, the whole answer.
