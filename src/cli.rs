@@ -75,7 +75,7 @@ pub enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
         /// Also write the raw HR records (after a successful fetch) as a JSON dump, without
-        /// credentials or query strings, for an offline replay (see the README).
+        /// credentials or query strings, for an offline replay (docs/src/hr/sources.md).
         #[arg(long, value_name = "FILE")]
         dump_hr: Option<PathBuf>,
         #[command(flatten)]

@@ -4,7 +4,7 @@
 use crate::directory::DirectoryError;
 use crate::hr::HrError;
 
-/// Exit codes are an API (see the README).
+/// Exit codes are an API (docs/src/commands.md, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// 0: success (and, with --detailed-exitcode, nothing pending).

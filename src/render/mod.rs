@@ -19,7 +19,7 @@ pub enum Format {
     Ldif,
 }
 
-/// The plan as pretty JSON (schema `hrsync.plan/v1`, see the README), [masked](Plan::masked):
+/// The plan as pretty JSON (schema `hrsync.plan/v1`, docs/schema/plan.schema.json), [masked](Plan::masked):
 /// no value of a password attribute.
 pub(crate) fn json(plan: &Plan) -> String {
     // Serialising plain data with string keys cannot fail; fall back to an empty object rather
