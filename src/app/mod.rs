@@ -13,7 +13,7 @@ pub(crate) mod files;
 mod http;
 mod outcome;
 pub mod pipeline;
-mod saved_plan;
+pub(crate) mod saved_plan;
 pub(crate) mod serve;
 pub(crate) mod sync;
 
@@ -55,6 +55,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
         } => offboard::run(&config, now, &clock, &employee_id, &reason, format).await,
         Command::Apply {
             plan: saved,
+            digest,
             format,
             allow_limits,
             out,
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
         } => {
             let args = apply::ApplyArgs {
                 saved: saved.as_deref(),
+                digest: digest.as_deref(),
                 format,
                 allow_limits: &allow_limits,
                 out: out.as_deref(),

@@ -1,9 +1,14 @@
-//! Plans rendered for people (`text`), machines (`json`) and `ldapmodify` (`ldif`).
+//! Plans rendered for people (`text`), machines (`json`), `ldapmodify` (`ldif`) and approvers
+//! (`html`, the approval page).
 
+pub(crate) mod html;
 mod ldif;
 mod text;
 
 pub(crate) use ldif::ldif;
+/// A plan with every lifecycle, for the tests of what saves and shows plans.
+#[cfg(test)]
+pub(crate) use text::tests::every_lifecycle;
 pub(crate) use text::text;
 
 use crate::plan::Plan;
@@ -13,6 +18,9 @@ pub enum Format {
     Text,
     Json,
     Ldif,
+    /// The approval page: one self-contained HTML file embedding the saved plan and its digest
+    /// (see [`html`]).
+    Html,
 }
 
 /// The plan as pretty JSON (schema `hrsync.plan/v1`, see the README), [masked](Plan::masked):

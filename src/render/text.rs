@@ -219,7 +219,7 @@ fn action_text(out: &mut String, action: &Action) {
 }
 
 /// What enabling writes besides lifting the lock.
-fn enable_how(
+pub(super) fn enable_how(
     account_control: Option<ControlChange>,
     set_password: bool,
     clear_expiry: bool,
@@ -236,7 +236,7 @@ fn enable_how(
 }
 
 /// What disabling writes.
-fn disable_how(
+pub(super) fn disable_how(
     method: DisableMethod,
     account_control: Option<ControlChange>,
     expires: Option<&str>,
@@ -256,7 +256,7 @@ fn control_text(change: ControlChange) -> String {
     format!("userAccountControl {} -> {}", change.before, change.after)
 }
 
-fn show(values: &[String]) -> String {
+pub(super) fn show(values: &[String]) -> String {
     match values {
         [] => "(none)".to_string(),
         [one] => format!("{one:?}"),
@@ -264,7 +264,7 @@ fn show(values: &[String]) -> String {
     }
 }
 
-fn parenthesised(parts: &[String]) -> String {
+pub(super) fn parenthesised(parts: &[String]) -> String {
     if parts.is_empty() {
         String::new()
     } else {
@@ -273,7 +273,7 @@ fn parenthesised(parts: &[String]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The text plan, written out: made by the planner from a small HR and directory fixture
     //! that has every lifecycle, so a change on either side shows here.
 
@@ -400,7 +400,7 @@ ou = "ou=sales,ou=people,dc=ex"
     /// Every lifecycle, a skipped and a protected account, an orphan, a pending joiner, a
     /// termination to come, a manager nobody has, a group that gets real members again, and
     /// a limit on disabling that the leaver trips.
-    fn every_lifecycle() -> Plan {
+    pub(crate) fn every_lifecycle() -> Plan {
         use EmploymentStatus::*;
         let eng = "ou=eng,ou=people,dc=ex";
         let ada = employee(("1", "Ada", "Lovelace", "Engineering", Active));

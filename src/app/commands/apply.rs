@@ -18,6 +18,8 @@ use crate::render::Format;
 
 pub(crate) struct ApplyArgs<'a> {
     pub(crate) saved: Option<&'a Path>,
+    /// The approved digest of the saved plan (`--digest`): any other file is refused.
+    pub(crate) digest: Option<&'a str>,
     pub(crate) format: Format,
     pub(crate) allow_limits: &'a [LimitKind],
     pub(crate) out: Option<&'a Path>,
@@ -59,7 +61,8 @@ pub(crate) async fn run(
                 pipeline::reconcile(config, reading, &audience, &execution, metrics).await
             }
             Some(path) => {
-                apply_saved(config, path, now, args.format, &mut execution, metrics).await
+                let (digest, format) = (args.digest, args.format);
+                apply_saved(config, path, digest, now, format, &mut execution, metrics).await
             }
         },
     )
@@ -69,17 +72,21 @@ pub(crate) async fn run(
 
 /// Applies a saved, reviewed plan: reads both sides, plans afresh, and applies the fresh plan's
 /// changes that the saved one also holds ([`approval::verify`]); anything in the file the fresh
-/// plan does not hold refuses it whole. What is printed, applied, audited and sent to hooks is
-/// the fresh plan's.
+/// plan does not hold refuses it whole, and so does a file whose digest is not the approved one
+/// (`--digest`). What is printed, applied, audited and sent to hooks is the fresh plan's.
 async fn apply_saved(
     config: &Config,
     path: &Path,
+    digest: Option<&str>,
     now: DateTime<Utc>,
     format: Format,
     execution: &mut Execution<'_>,
     metrics: &mut RunMetrics,
 ) -> Result<Outcome, RunError> {
     let (saved, origin) = saved_plan::load(config, path, now)?;
+    if let Some(approved) = digest {
+        saved_plan::check_digest(&origin, approved, path)?;
+    }
     execution.actor.plan = Some(origin);
     let execution = &*execution;
     let reading = Reading::of(HrRead::Employees, now);

@@ -5,8 +5,10 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::app::pipeline::{self, HrRead, Reading};
-use crate::app::{Outcome, RunError};
+use crate::app::{Outcome, RunError, saved_plan};
 use crate::config::Config;
+use crate::plan::Plan;
+use crate::plan::ops::Steps;
 use crate::render::Format;
 
 pub(crate) struct PlanArgs<'a> {
@@ -33,14 +35,40 @@ pub(crate) async fn run(
     })
     .await?;
     let steps = pipeline::plan_steps(config, &plan);
-    print!("{}", pipeline::render(&plan, &steps, args.format));
-    if let Some(path) = args.out {
-        crate::app::saved_plan::save(config, &plan, path)?;
-        tracing::info!(path = %path.display(), "plan saved");
-    }
+    show_and_save(config, &plan, &steps, &args)?;
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Outcome::ChangesPending
     } else {
         Outcome::Success
     })
+}
+
+/// Prints the plan and saves it with `--out`. The approval page (`--format html`) embeds the
+/// saved plan, signed when a key is set: it goes to the file when there is one (the text plan
+/// is printed), to stdout otherwise.
+fn show_and_save(
+    config: &Config,
+    plan: &Plan,
+    steps: &Steps,
+    args: &PlanArgs<'_>,
+) -> Result<(), RunError> {
+    let page = args.format == Format::Html;
+    match args.out {
+        Some(path) if page => {
+            print!("{}", pipeline::render(plan, steps, Format::Text));
+            saved_plan::save_page(config, plan, path)
+        }
+        Some(path) => {
+            print!("{}", pipeline::render(plan, steps, args.format));
+            saved_plan::save(config, plan, path)
+        }
+        None if page => {
+            print!("{}", saved_plan::page(config, plan)?);
+            Ok(())
+        }
+        None => {
+            print!("{}", pipeline::render(plan, steps, args.format));
+            Ok(())
+        }
+    }
 }
