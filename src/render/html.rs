@@ -895,6 +895,9 @@ mod tests {
                 inside = &inside[end..];
                 if let Some(value) = inside.strip_prefix("=\"") {
                     inside = &value[value.find('"').unwrap() + 1..];
+                } else if let Some(value) = inside.strip_prefix('=') {
+                    // Unquoted: only if escaping failed; taken whole so the loop goes on.
+                    inside = &value[value.find([' ', '>']).unwrap_or(value.len())..];
                 }
             }
             tags.push((rest[..name_end].to_ascii_lowercase(), attributes));

@@ -429,7 +429,8 @@ struct Tag {
 }
 
 /// Every start tag of `html`, read the simple way that serialised HTML allows: attribute values
-/// are double-quoted (a `"` inside is `&quot;`), and text holds no `<` (it is `&lt;`).
+/// are double-quoted (a `"` inside is `&quot;`), and text holds no `<` (it is `&lt;`). Where
+/// escaping failed, a name's markup reads as the tags it would make, which the checks catch.
 fn start_tags(html: &str) -> Vec<Tag> {
     let mut tags = Vec::new();
     for (at, _) in html.match_indices('<') {
@@ -449,10 +450,20 @@ fn start_tags(html: &str) -> Vec<Tag> {
             let name = inside[..end].to_ascii_lowercase();
             inside = &inside[end..];
             let mut value = String::new();
+            // Double-quoted as serialised HTML has them; single-quoted or bare if whatever
+            // made the page was not careful (each value taken whole, so the loop goes on).
             if let Some(quoted) = inside.strip_prefix("=\"") {
                 let close = quoted.find('"').unwrap_or(quoted.len());
                 value = unescape(&quoted[..close]);
                 inside = quoted.get(close + 1..).unwrap_or("");
+            } else if let Some(quoted) = inside.strip_prefix("='") {
+                let close = quoted.find('\'').unwrap_or(quoted.len());
+                value = unescape(&quoted[..close]);
+                inside = quoted.get(close + 1..).unwrap_or("");
+            } else if let Some(bare) = inside.strip_prefix('=') {
+                let close = bare.find([' ', '>', '\n']).unwrap_or(bare.len());
+                value = unescape(&bare[..close]);
+                inside = &bare[close..];
             }
             attributes.insert(name, value);
         }
