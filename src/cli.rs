@@ -48,7 +48,8 @@ pub enum Command {
     Plan {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Also save the plan as JSON, for `hrsync apply --plan FILE` after review.
+        /// Also save the plan as JSON (with --format html: as the approval page, and print the
+        /// text plan), for `hrsync apply --plan FILE` after review.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Exit 2 when there are changes pending (0 when there are none).

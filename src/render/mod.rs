@@ -18,8 +18,8 @@ pub enum Format {
     Text,
     Json,
     Ldif,
-    /// The approval page: one self-contained HTML file embedding the saved plan and its digest
-    /// (see [`html`]).
+    /// The approval page: one self-contained HTML file for people who approve a plan, holding
+    /// the saved plan and showing its digest (`apply --plan` takes it as it takes the JSON).
     Html,
 }
 

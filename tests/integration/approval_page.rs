@@ -578,4 +578,11 @@ fn applied_only_as_approved(s: &Scenario, page_path: &Path, page: &str, digest: 
     let uma = s.dir.search(s.base(), "(employeeNumber=205)", &["title"]);
     assert_eq!(uma[0].first("title"), Some("Senior Rep"));
     s.assert_converged();
+    // apply prints the page of what it applies, too (unsigned: a record, not for approval).
+    let printed = s.expect(&["apply", "--format", "html"], 0);
+    assert!(printed.starts_with("<!DOCTYPE html>"), "{printed}");
+    assert!(
+        printed.contains("No changes: the directory matches HR."),
+        "{printed}"
+    );
 }
