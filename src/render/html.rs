@@ -630,16 +630,7 @@ fn what(out: &mut String, action: &Action) {
             before,
             after,
         } => set_attribute(out, attribute, before, after),
-        Action::Move { from, to } => {
-            let (from, to) = (parent_of(from), parent_of(to));
-            let _ = write!(
-                out,
-                "Move to <strong>{}</strong> <span class=\"dn\">{}</span> (from <span class=\"dn\">{}</span>)",
-                Esc(&short_name(&to)),
-                Esc(to.as_str()),
-                Esc(from.as_str())
-            );
-        }
+        Action::Move { from, to } => move_words(out, from, to),
         Action::AddToGroup { group } => group_words(out, "Add to group", group),
         Action::RemoveFromGroup { group } => group_words(out, "Remove from group", group),
         Action::RenameMember { group, .. } => {
@@ -650,22 +641,33 @@ fn what(out: &mut String, action: &Action) {
             );
         }
         Action::AddValue { attribute, value } => {
-            let _ = write!(
-                out,
-                "Add the value {} to <code>{}</code>",
-                Esc(&format!("{value:?}")),
-                Esc(attribute)
-            );
+            value_words(out, ("Add", "to"), value, attribute);
         }
         Action::RemoveValue { attribute, value } => {
-            let _ = write!(
-                out,
-                "Remove the value {} from <code>{}</code>",
-                Esc(&format!("{value:?}")),
-                Esc(attribute)
-            );
+            value_words(out, ("Remove", "from"), value, attribute);
         }
     }
+}
+
+fn move_words(out: &mut String, from: &Dn, to: &Dn) {
+    let (from, to) = (parent_of(from), parent_of(to));
+    let _ = write!(
+        out,
+        "Move to <strong>{}</strong> <span class=\"dn\">{}</span> (from <span class=\"dn\">{}</span>)",
+        Esc(&short_name(&to)),
+        Esc(to.as_str()),
+        Esc(from.as_str())
+    );
+}
+
+/// One value added to or removed from an attribute (hrsync's marks).
+fn value_words(out: &mut String, (verb, preposition): (&str, &str), value: &str, attribute: &str) {
+    let _ = write!(
+        out,
+        "{verb} the value {} {preposition} <code>{}</code>",
+        Esc(&format!("{value:?}")),
+        Esc(attribute)
+    );
 }
 
 fn set_attribute(out: &mut String, attribute: &str, before: &[String], after: &[String]) {
@@ -1001,6 +1003,11 @@ mod tests {
         assert!(page.contains("Move to <strong>sales</strong>"));
         assert!(page.contains("because status = terminated (&quot;Inactive&quot;) (leaver)"));
         assert!(page.contains("Employee 7 leaves at 2027-01-01 00:00 UTC"));
+        assert!(
+            page.contains(
+                "Remove the value &quot;hrsync-joining&quot; from <code>description</code>"
+            )
+        );
         assert!(
             page.contains(
                 "<tr data-lifecycle=\"leaver\"><th>Leavers</th><td class=\"count\">1</td>"
