@@ -6,7 +6,8 @@
 //! (set from the URL's fragment, as a linked view) leave out. A screenshot is kept at
 //! `<target dir>/test-artefacts/approval-page.png`. Then the page is applied with
 //! `apply --plan plan.html --digest ...`, after an edited page and a wrong digest were refused
-//! with nothing applied.
+//! with nothing applied. The page printed to PDF is kept beside the screenshot
+//! (`approval-page.pdf`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -325,6 +326,22 @@ fn screenshot(work: &Path, url: &str) {
         "{png:?}"
     );
     eprintln!("approval page screenshot: {}", png.display());
+    // Printed (the page's print style: no filter controls), kept beside the screenshot.
+    let pdf = target.join("approval-page.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    chromium(
+        work,
+        &[
+            &format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer",
+            url,
+        ],
+    );
+    let bytes = std::fs::read(&pdf).expect("the PDF was written");
+    assert!(
+        bytes.starts_with(b"%PDF-") && bytes.len() > 20_000,
+        "{pdf:?}"
+    );
 }
 
 /// Runs headless Chromium with `args`, in a profile of its own, and returns its stdout. Fails
