@@ -68,7 +68,8 @@ pub enum Command {
     Plan {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Also save the plan as JSON, for `hrsync apply --plan FILE` after review.
+        /// Also save the plan as JSON (with --format html: as the approval page, and print the
+        /// text plan), for `hrsync apply --plan FILE` after review.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Exit 2 when there are changes pending (0 when there are none).
@@ -95,10 +96,20 @@ pub enum Command {
     },
     /// Plan and apply the changes (or apply a saved plan with --plan).
     Apply {
-        /// Apply this saved plan instead of planning afresh. Refused if the directory no longer
+        /// Apply this saved plan (the JSON of `plan --out`, or the approval page of `plan
+        /// --format html --out`) instead of planning afresh. Refused if the directory no longer
         /// matches the state the plan recorded.
         #[arg(long)]
         plan: Option<PathBuf>,
+        /// Refuse the saved plan, applying nothing, unless its digest is this one (as the
+        /// approval page shows it): the approval names exactly what is applied.
+        #[arg(
+            long,
+            requires = "plan",
+            value_name = "sha256:HEX",
+            value_parser = crate::app::saved_plan::parse_digest
+        )]
+        digest: Option<String>,
         /// How to print the plan before applying it.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,

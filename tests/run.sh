@@ -13,6 +13,7 @@ bash tests/slapd/install-deps.sh
 bash tests/samba/install-deps.sh
 bash tests/389ds/install-deps.sh
 bash tests/scim/install-deps.sh
+bash tests/chromium/install-deps.sh
 
 # A failing test's panic is much easier to place with a backtrace, and CI offers no second try.
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"

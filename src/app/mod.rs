@@ -14,7 +14,7 @@ pub(crate) mod files;
 mod http;
 mod outcome;
 pub mod pipeline;
-mod saved_plan;
+pub(crate) mod saved_plan;
 pub(crate) mod serve;
 pub(crate) mod sync;
 
@@ -83,6 +83,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
         } => offboard::run(&config, now, &clock, &employee_id, &reason, format).await,
         Command::Apply {
             plan: saved,
+            digest,
             format,
             allow_limits,
             out,
@@ -93,6 +94,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
             let filter = Filter::new(&shown.only, &shown.employees);
             let args = apply::ApplyArgs {
                 saved: saved.as_deref(),
+                digest: digest.as_deref(),
                 format,
                 allow_limits: &allow_limits,
                 out: out.as_deref(),

@@ -855,6 +855,9 @@ pub(crate) fn render(plan: &Plan, steps: &Steps, format: Format) -> String {
         Format::Text => crate::render::text(plan),
         Format::Json => crate::render::json(plan),
         Format::Ldif => crate::render::ldif(steps),
+        // The page of what apply, sync and offboard apply: a record, not signed (a page to
+        // approve comes from `plan --format html`).
+        Format::Html => super::saved_plan::Saved::unsigned(plan).page(plan),
     }
 }
 

@@ -1,5 +1,7 @@
-//! Plans rendered for people (`text`), machines (`json`) and `ldapmodify` (`ldif`).
+//! Plans rendered for people (`text`), machines (`json`), `ldapmodify` (`ldif`) and approvers
+//! (`html`, the approval page).
 
+pub(crate) mod html;
 mod ldif;
 mod text;
 
@@ -17,6 +19,9 @@ pub enum Format {
     Text,
     Json,
     Ldif,
+    /// The approval page: one self-contained HTML file for people who approve a plan, holding
+    /// the saved plan and showing its digest (`apply --plan` takes it as it takes the JSON).
+    Html,
 }
 
 /// The plan as pretty JSON (schema `hrsync.plan/v1`, docs/schema/plan.schema.json), [masked](Plan::masked):

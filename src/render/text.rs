@@ -308,7 +308,7 @@ fn action_line(action: &Action) -> (&'static str, String) {
 }
 
 /// What enabling writes besides lifting the lock.
-fn enable_how(
+pub(super) fn enable_how(
     account_control: Option<ControlChange>,
     set_password: bool,
     clear_expiry: bool,
@@ -325,7 +325,7 @@ fn enable_how(
 }
 
 /// What disabling writes.
-fn disable_how(
+pub(super) fn disable_how(
     method: DisableMethod,
     account_control: Option<ControlChange>,
     expires: Option<&str>,
@@ -345,7 +345,7 @@ fn control_text(change: ControlChange) -> String {
     format!("userAccountControl {} -> {}", change.before, change.after)
 }
 
-fn show(values: &[String]) -> String {
+pub(super) fn show(values: &[String]) -> String {
     match values {
         [] => "(none)".to_string(),
         [one] => format!("{one:?}"),
@@ -353,7 +353,7 @@ fn show(values: &[String]) -> String {
     }
 }
 
-fn parenthesised(parts: &[String]) -> String {
+pub(super) fn parenthesised(parts: &[String]) -> String {
     if parts.is_empty() {
         String::new()
     } else {

@@ -15,6 +15,7 @@ mod absence;
 mod access;
 mod active_directory;
 mod apply_order;
+mod approval_page;
 mod audit;
 mod bad_input;
 mod batching;

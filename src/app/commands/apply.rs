@@ -19,6 +19,8 @@ use crate::render::Format;
 
 pub(crate) struct ApplyArgs<'a> {
     pub(crate) saved: Option<&'a Path>,
+    /// The approved digest of the saved plan (`--digest`): any other file is refused.
+    pub(crate) digest: Option<&'a str>,
     pub(crate) format: Format,
     pub(crate) allow_limits: &'a [LimitKind],
     pub(crate) out: Option<&'a Path>,
@@ -74,8 +76,9 @@ pub(crate) async fn run(
 
 /// Applies a saved, reviewed plan: reads both sides, plans afresh, and applies the fresh plan's
 /// changes that the saved one also holds ([`approval::verify`]); anything in the file the fresh
-/// plan does not hold refuses it whole. What is printed, applied, audited and sent to hooks is
-/// the fresh plan's. `--only` and `--employee` cut the approved plan further.
+/// plan does not hold refuses it whole, and so does a file whose digest is not the approved one
+/// (`--digest`). What is printed, applied, audited and sent to hooks is the fresh plan's.
+/// `--only` and `--employee` cut the approved plan further.
 async fn apply_saved(
     config: &Config,
     path: &Path,
@@ -85,6 +88,9 @@ async fn apply_saved(
     metrics: &mut RunMetrics,
 ) -> Result<Outcome, RunError> {
     let (saved, origin) = saved_plan::load(config, path, now)?;
+    if let Some(approved) = args.digest {
+        saved_plan::check_digest(&origin, approved, path)?;
+    }
     execution.actor.plan = Some(origin);
     let execution = &*execution;
     let reading = Reading::of(HrRead::Employees, now);
