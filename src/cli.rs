@@ -9,6 +9,7 @@ use crate::app::commands::init::StarterFlavour;
 use crate::app::commands::init::StarterHr;
 use crate::app::commands::report::OutputFormat;
 use crate::dn::Dn;
+use crate::plan::filter::Filter;
 use crate::plan::filter::Only;
 use crate::plan::limits::LimitKind;
 use crate::render::Format;
@@ -183,6 +184,13 @@ pub struct Shown {
     /// Only this employee's account (the HR id; repeatable).
     #[arg(long = "employee", value_name = "ID")]
     pub employees: Vec<String>,
+}
+
+impl Shown {
+    /// The accounts these options keep.
+    pub fn filter(&self) -> Filter {
+        Filter::new(&self.only, &self.employees)
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,19 +34,12 @@ pub(crate) async fn ask(
             .saturating_duration_since(Instant::now())
             .min(LONGEST_WAIT)
     });
-    let s = &plan.summary;
     print!(
-        "\nApply these {} change(s) to {}? ({} joiner(s), {} mover(s), {} leaver(s), {} \
-         rehire(s), {} return(s), {} update(s))\nOnly `yes` applies them; anything else, or no \
+        "\nApply these {} change(s) to {}? ({})\nOnly `yes` applies them; anything else, or no \
          answer within {} s, applies nothing: ",
-        s.changes,
+        plan.summary.changes,
         config.directory.url,
-        s.joiners,
-        s.movers,
-        s.leavers,
-        s.rehires,
-        s.returns,
-        s.updates,
+        crate::render::lifecycle_counts(&plan.summary),
         wait.as_secs()
     );
     let _ = std::io::stdout().flush();

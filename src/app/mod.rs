@@ -24,7 +24,6 @@ pub use outcome::{Outcome, RunError, USAGE_EXIT_CODE, exit_code};
 
 use crate::cli::{Cli, Command, ReportCommand};
 use crate::config::Config;
-use crate::plan::filter::Filter;
 use commands::{apply, check, explain, offboard, plan, report, validate};
 
 /// Runs the command `cli` names.
@@ -47,16 +46,21 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
              names each one)"
         );
     }
+    dispatch(cli.command, &cli.config, config).await
+}
+
+/// Hands `command` to its module, with the loaded configuration (read from `path`).
+async fn dispatch(command: Command, path: &Path, config: Config) -> Result<Outcome, RunError> {
     let clock = clock::wall();
     let now = clock();
-    match cli.command {
+    match command {
         // Dispatched above, before any configuration is read.
         Command::Init {
             preset,
             flavour,
             dir,
         } => commands::init::run(&dir, preset, flavour),
-        Command::Validate => validate::run(&config, &cli.config, now),
+        Command::Validate => validate::run(&config, path, now),
         Command::Run => daemon::run(config, clock).await,
         Command::Check => check::run(&config, now).await,
         Command::Plan {
@@ -66,7 +70,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
             dump_hr,
             shown,
         } => {
-            let filter = Filter::new(&shown.only, &shown.employees);
+            let filter = shown.filter();
             let args = plan::PlanArgs {
                 format,
                 out: out.as_deref(),
@@ -91,7 +95,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, RunError> {
             shown,
             yes,
         } => {
-            let filter = Filter::new(&shown.only, &shown.employees);
+            let filter = shown.filter();
             let args = apply::ApplyArgs {
                 saved: saved.as_deref(),
                 digest: digest.as_deref(),

@@ -106,7 +106,8 @@ impl Saved {
         tracing::info!(
             path = %path.display(),
             digest = %self.digest,
-            "plan saved: an approval names this digest, which apply --plan records              (and checks, given --digest)"
+            "plan saved: an approval names this digest, which apply --plan records (and checks, \
+             given --digest)"
         );
         Ok(())
     }

@@ -319,6 +319,20 @@ pub struct Summary {
     pub directory_accounts: usize,
 }
 
+impl Summary {
+    /// How many accounts of `lifecycle` the plan has.
+    pub fn of(&self, lifecycle: Lifecycle) -> usize {
+        match lifecycle {
+            Lifecycle::Joiner => self.joiners,
+            Lifecycle::Mover => self.movers,
+            Lifecycle::Leaver => self.leavers,
+            Lifecycle::Rehire => self.rehires,
+            Lifecycle::Return => self.returns,
+            Lifecycle::Update => self.updates,
+        }
+    }
+}
+
 /// What is happening to a person, in HR's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -275,18 +275,6 @@ fn lifecycle_words(lifecycle: Lifecycle) -> (&'static str, &'static str) {
     }
 }
 
-fn lifecycle_count(plan: &Plan, lifecycle: Lifecycle) -> usize {
-    let s = &plan.summary;
-    match lifecycle {
-        Lifecycle::Joiner => s.joiners,
-        Lifecycle::Mover => s.movers,
-        Lifecycle::Leaver => s.leavers,
-        Lifecycle::Rehire => s.rehires,
-        Lifecycle::Return => s.returns,
-        Lifecycle::Update => s.updates,
-    }
-}
-
 fn summary(out: &mut String, plan: &Plan) {
     out.push_str("<section id=\"summary\"><h2>Summary</h2><table class=\"summary\"><tbody>");
     for lifecycle in Lifecycle::ALL {
@@ -296,7 +284,7 @@ fn summary(out: &mut String, plan: &Plan) {
             "<tr data-lifecycle=\"{}\"><th>{heading}</th><td class=\"count\">{}</td>\
              <td class=\"muted\">{meaning}</td></tr>",
             lifecycle.as_str(),
-            lifecycle_count(plan, lifecycle),
+            plan.summary.of(lifecycle),
         );
     }
     let s = &plan.summary;

@@ -6,7 +6,7 @@ mod ldif;
 mod text;
 
 pub(crate) use ldif::ldif;
-pub(crate) use text::{Style, text, text_styled};
+pub(crate) use text::{Style, lifecycle_counts, text, text_styled};
 
 /// A plan with every lifecycle, a tripped limit, a placeholder change, skips and an orphan.
 #[cfg(test)]

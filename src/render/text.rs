@@ -4,7 +4,9 @@
 
 use std::fmt::Write;
 
-use crate::plan::{AccountPlan, Action, ControlChange, DisableMethod, GroupAction, Plan};
+use crate::plan::{
+    AccountPlan, Action, ControlChange, DisableMethod, GroupAction, Lifecycle, Plan, Summary,
+};
 
 /// How the text is dressed: `colour` for a terminal, `note` (a line under the counts) for what
 /// a filter left out.
@@ -69,9 +71,9 @@ impl Paint {
 fn summary_text(out: &mut String, plan: &Plan, paint: Paint) {
     let s = &plan.summary;
     let counts = format!(
-        "hrsync plan: {} joiner(s), {} mover(s), {} leaver(s), {} rehire(s), {} return(s), {} \
-         update(s); {} change(s) in all",
-        s.joiners, s.movers, s.leavers, s.rehires, s.returns, s.updates, s.changes
+        "hrsync plan: {}; {} change(s) in all",
+        lifecycle_counts(s),
+        s.changes
     );
     let _ = writeln!(out, "{}", paint.paint(Paint::BOLD, &counts));
     if let Some(effects) = effects_text(plan) {
@@ -85,6 +87,15 @@ fn summary_text(out: &mut String, plan: &Plan, paint: Paint) {
     if !plan.has_changes() {
         let _ = writeln!(out, "\nNo changes: the directory matches HR.");
     }
+}
+
+/// The accounts per lifecycle: `1 joiner(s), 0 mover(s), ...`, every lifecycle even at 0.
+pub(crate) fn lifecycle_counts(s: &Summary) -> String {
+    Lifecycle::ALL
+        .iter()
+        .map(|l| format!("{} {}(s)", s.of(*l), l.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the changes do, counted by kind: `1 creation(s), 2 enable(s), ...`. Only the kinds
