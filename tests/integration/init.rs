@@ -68,6 +68,14 @@ fn init(dir: &Path, preset: &str, flavour: &str) -> std::io::Result<Output> {
     )
 }
 
+/// A temp dir with a starter of `preset` and `flavour` written by init.
+fn fresh(preset: &str, flavour: &str) -> tempfile::TempDir {
+    let work = tempfile::tempdir().expect("temp dir");
+    let out = init(work.path(), preset, flavour).expect("run init");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    work
+}
+
 fn validate(dir: &Path, env: &[(&str, &str)]) -> std::io::Result<Output> {
     let config = dir.join("hrsync.toml");
     hrsync(
@@ -278,9 +286,7 @@ fn once_the_starter_values_are_replaced_validate_names_none() {
 /// environment counts as replaced.
 #[test]
 fn each_warning_goes_with_its_own_value_and_the_environment_replaces_values_too() {
-    let work = tempfile::tempdir().expect("temp dir");
-    let out = init(work.path(), "workday", "389ds").expect("run init");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let work = fresh("workday", "389ds");
     let before = starter_warnings(&stdout(&validate(work.path(), &[]).expect("validate"))).len();
     let config = work.path().join("hrsync.toml");
     let text = std::fs::read_to_string(&config).expect("read");
@@ -368,9 +374,7 @@ fn an_existing_mapping_file_is_refused_even_one_the_starter_would_not_write() {
 /// A second init in the same place names all three files; the first one's stay as they were.
 #[test]
 fn init_twice_names_every_file_in_the_way() {
-    let work = tempfile::tempdir().expect("temp dir");
-    let out = init(work.path(), "scim", "openldap").expect("run init");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let work = fresh("scim", "openldap");
     let before = snapshot(work.path()).expect("snapshot");
     let out = init(work.path(), "hibob", "389ds").expect("run init");
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
@@ -520,9 +524,7 @@ async fn a_filled_in_bamboohr_openldap_starter_plans_against_real_servers() {
         .mount(&s.hr)
         .await;
 
-    let work = tempfile::tempdir().expect("temp dir");
-    let out = init(work.path(), "bamboohr", "openldap").expect("run init");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let work = fresh("bamboohr", "openldap");
     let company_domain = "company_domain = \"CHANGE-ME\"";
     let base_url = format!(
         "company_domain = \"acme\"\nbase_url = \"{}/api/gateway.php/acme/v1\"",
